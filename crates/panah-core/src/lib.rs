@@ -1,0 +1,21 @@
+//! Panah's core: the concepts of DESIGN.md as plain Rust values, and the public halves of
+//! the cryptographic formats.
+//!
+//! This crate owns validation of everything a stranger or an operator can name (collective
+//! slugs, language codes, coordinators' public lines) and the exact bytes a coordinator
+//! signs to log in. It must never know about HTTP, SQL or files, and it must never hold a
+//! secret key: private keys live in `panah-keyring`, which the server does not depend on.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod coordinator;
+pub mod digits;
+pub mod lang;
+pub mod slug;
+pub mod timestamp;
+
+pub use coordinator::{CoordinatorKey, Fingerprint};
+pub use lang::Lang;
+pub use slug::Slug;
+pub use timestamp::Timestamp;
