@@ -1,0 +1,33 @@
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    BadUrl(String),
+    #[error("there is no SQLite database at {0}; check the path, or add ?mode=rwc to the URL to create a new, empty one")]
+    Missing(PathBuf),
+    #[error("{0}")]
+    Connect(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0} was not found")]
+    NotFound(String),
+    #[error("the database holds a value this version cannot read ({0}); is the database from a newer Panah?")]
+    Corrupt(String),
+    #[error("the database is at schema version {found}, newer than this Panah knows ({known}); upgrade Panah")]
+    TooNew { found: i64, known: i64 },
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e)
+    }
+}
+
+impl StoreError {
+    pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+        matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+    }
+}

@@ -1,0 +1,94 @@
+//! Schema migrations, written once for both engines.
+//!
+//! Several `panah serve` processes may start at once against one PostgreSQL database, so
+//! the runner takes an advisory lock there; on SQLite it takes the write lock with
+//! `BEGIN IMMEDIATE`. Each migration and its bookkeeping row commit together.
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, Executor, Row};
+
+use crate::{Dialect, Store, StoreError};
+use panah_core::Timestamp;
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "hub", include_str!("../migrations/0001_hub.sql"))];
+
+/// An arbitrary constant naming Panah's migration lock.
+const ADVISORY_LOCK: i64 = 0x7061_6e61_6801;
+
+pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
+    let mut conn = store.pool().acquire().await?;
+    let dialect = store.dialect();
+    if dialect == Dialect::Postgres {
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(ADVISORY_LOCK)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let result = apply_pending(&mut conn, dialect).await;
+    if dialect == Dialect::Postgres {
+        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(ADVISORY_LOCK)
+            .execute(&mut *conn)
+            .await;
+    }
+    if result.is_err() {
+        // Never hand a connection in an unknown transaction state back to the pool.
+        conn.detach();
+    }
+    result
+}
+
+async fn apply_pending(conn: &mut PoolConnection<Any>, dialect: Dialect) -> Result<(), StoreError> {
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS panah_migrations (
+            version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )
+    .await?;
+    let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+    let found: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM panah_migrations")
+        .fetch_one(&mut **conn)
+        .await?
+        .try_get("v")?;
+    if found > known {
+        return Err(StoreError::TooNew { found, known });
+    }
+    for &(version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
+        let begin = match dialect {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        };
+        conn.execute(begin).await?;
+        // Re-check under the lock: another process may have just applied it.
+        let done: i64 = sqlx::query("SELECT COUNT(*) AS n FROM panah_migrations WHERE version = $1")
+            .bind(version)
+            .fetch_one(&mut **conn)
+            .await?
+            .try_get("n")?;
+        if done > 0 {
+            conn.execute("COMMIT").await?;
+            continue;
+        }
+        let applied = async {
+            sqlx::raw_sql(&dialect.expand(sql)).execute(&mut **conn).await?;
+            sqlx::query("INSERT INTO panah_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(version)
+                .bind(name)
+                .bind(Timestamp::now().to_string())
+                .execute(&mut **conn)
+                .await?;
+            Ok::<_, sqlx::Error>(())
+        }
+        .await;
+        match applied {
+            Ok(()) => {
+                conn.execute("COMMIT").await?;
+                tracing::info!(version, name, "applied database migration");
+            }
+            Err(e) => {
+                let _ = conn.execute("ROLLBACK").await;
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
+}
