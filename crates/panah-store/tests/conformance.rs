@@ -1,0 +1,194 @@
+//! The store conformance suite: every store operation, told as small stories, run against
+//! SQLite and against a real PostgreSQL server (see `panah_store::testing`).
+
+use ed25519_dalek::SigningKey;
+use panah_core::{CoordinatorKey, Lang, Slug, Timestamp};
+use panah_store::testing::{every_engine, fresh_postgres_database, postgres_admin_url};
+use panah_store::{Appeal, Challenge, Location, NewCollective, Store, StoreError};
+
+fn key() -> CoordinatorKey {
+    let id = age::x25519::Identity::generate();
+    let sk = SigningKey::generate(&mut rand_core());
+    CoordinatorKey::new(&id.to_public(), sk.verifying_key())
+}
+
+fn rand_core() -> rand::rngs::OsRng {
+    rand::rngs::OsRng
+}
+
+fn new_collective(slug: &str) -> NewCollective {
+    NewCollective {
+        slug: Slug::parse(slug).unwrap(),
+        default_lang: Lang::Dari,
+        names: ["روشنایی".into(), "رڼا".into(), "Roshanai".into()],
+    }
+}
+
+#[tokio::test]
+async fn collectives_and_appeals() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        assert!(store.collectives().await.unwrap().is_empty(), "{engine}");
+        let c = store.create_collective(&new_collective("roshanai")).await.unwrap();
+        assert_eq!(c.slug.as_str(), "roshanai");
+        assert_eq!(c.default_lang, Lang::Dari);
+
+        let again = store.create_collective(&new_collective("roshanai")).await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{engine}: {again:?}");
+
+        store.create_collective(&new_collective("aaa-first")).await.unwrap();
+        let all = store.collectives().await.unwrap();
+        assert_eq!(
+            all.iter().map(|c| c.slug.as_str()).collect::<Vec<_>>(),
+            ["aaa-first", "roshanai"],
+            "{engine}: sorted by slug"
+        );
+
+        let found = store.collective(&c.slug).await.unwrap();
+        assert_eq!(found.as_ref(), Some(&c), "{engine}");
+        assert_eq!(store.collective(&Slug::parse("nobody").unwrap()).await.unwrap(), None);
+
+        // Names are set at creation, the rest of the appeal is empty until written.
+        let (appeal, _) = store.appeal(c.id, Lang::Pashto).await.unwrap().unwrap();
+        assert_eq!(appeal.name, "رڼا");
+        assert_eq!(appeal.story, "");
+
+        let text = Appeal {
+            name: "Roshanai Collective".into(),
+            tagline: "Light in dark times".into(),
+            story: "We are students.\n\nWe teach girls.".into(),
+            needs: "Food, <generators>, & 'fuel'".into(),
+            give: "Ask us.".into(),
+        };
+        store.set_appeal(c.id, Lang::English, &text).await.unwrap();
+        let (stored, updated) = store.appeal(c.id, Lang::English).await.unwrap().unwrap();
+        assert_eq!(stored, text, "{engine}: text kept byte for byte");
+        assert!(updated <= Timestamp::now());
+        // Other languages are untouched.
+        assert_eq!(store.appeal(c.id, Lang::Dari).await.unwrap().unwrap().0.name, "روشنایی");
+
+        let missing = store.set_appeal(9_999, Lang::English, &text).await;
+        assert!(matches!(missing, Err(StoreError::NotFound(_))), "{engine}: {missing:?}");
+        assert_eq!(store.appeal(9_999, Lang::English).await.unwrap(), None);
+        store.ping().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn coordinators_join_and_leave() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let c = store.create_collective(&new_collective("roshanai")).await.unwrap();
+        let other = store.create_collective(&new_collective("other")).await.unwrap();
+        let (k1, k2) = (key(), key());
+
+        let a = store.add_coordinator(c.id, &k1, "coordinator 1").await.unwrap();
+        assert_eq!(a.key, k1);
+        assert_eq!(a.removed_at, None);
+        let dup = store.add_coordinator(c.id, &k1, "again").await;
+        assert!(matches!(dup, Err(StoreError::Conflict(_))), "{engine}: {dup:?}");
+        // The same person may coordinate two collectives with one key.
+        store.add_coordinator(other.id, &k1, "").await.unwrap();
+        store.add_coordinator(c.id, &k2, "coordinator 2").await.unwrap();
+        let missing = store.add_coordinator(9_999, &k2, "").await;
+        assert!(matches!(missing, Err(StoreError::NotFound(_))), "{engine}: {missing:?}");
+
+        let team = store.coordinators(c.id, false).await.unwrap();
+        assert_eq!(team.iter().map(|t| &t.key).collect::<Vec<_>>(), [&k1, &k2]);
+        assert_eq!(store.active_coordinator(c.id, &k2).await.unwrap().map(|t| t.label), Some("coordinator 2".into()));
+
+        // A token and a challenge, then removal revokes both.
+        let now = Timestamp::now();
+        store.put_token(b"hash-of-token", a.id, now.plus_seconds(600), now).await.unwrap();
+        let challenge = Challenge { coordinator_id: a.id, challenge: vec![1; 32], expires_at: now.plus_seconds(60) };
+        store.put_challenge("ch1", &challenge, now).await.unwrap();
+        assert!(store.remove_coordinator(c.id, &k1).await.unwrap());
+        assert!(!store.remove_coordinator(c.id, &k1).await.unwrap(), "{engine}: second removal is a no-op");
+        assert_eq!(store.token_owner(b"hash-of-token").await.unwrap(), None, "{engine}");
+        assert_eq!(store.take_challenge("ch1").await.unwrap(), None, "{engine}");
+        assert_eq!(store.active_coordinator(c.id, &k1).await.unwrap(), None);
+        assert!(store.active_coordinator(other.id, &k1).await.unwrap().is_some(), "{engine}: other collective unaffected");
+
+        let all = store.coordinators(c.id, true).await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(all[0].removed_at.is_some());
+        assert_eq!(store.coordinators(c.id, false).await.unwrap().len(), 1);
+
+        // Re-adding a removed key is a new membership; history keeps the old one.
+        store.add_coordinator(c.id, &k1, "back").await.unwrap();
+        assert_eq!(store.coordinators(c.id, true).await.unwrap().len(), 3);
+    }
+}
+
+#[tokio::test]
+async fn challenges_are_single_use_and_tokens_know_their_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let c = store.create_collective(&new_collective("roshanai")).await.unwrap();
+        let k = key();
+        let a = store.add_coordinator(c.id, &k, "").await.unwrap();
+        let now = Timestamp::now();
+        let challenge = Challenge { coordinator_id: a.id, challenge: vec![9; 32], expires_at: now.plus_seconds(60) };
+        store.put_challenge("abc", &challenge, now).await.unwrap();
+        assert_eq!(store.take_challenge("abc").await.unwrap(), Some(challenge.clone()), "{engine}");
+        assert_eq!(store.take_challenge("abc").await.unwrap(), None, "{engine}: replay");
+
+        // Expired challenges are swept when new ones arrive.
+        let old = Challenge { expires_at: now.plus_seconds(-10), ..challenge.clone() };
+        store.put_challenge("old", &old, now).await.unwrap();
+        store.put_challenge("new", &challenge, now).await.unwrap();
+        assert_eq!(store.take_challenge("old").await.unwrap(), None, "{engine}: swept");
+
+        store.put_token(&[7; 32], a.id, now.plus_seconds(900), now).await.unwrap();
+        let owner = store.token_owner(&[7; 32]).await.unwrap().unwrap();
+        assert_eq!(owner.coordinator_id, a.id);
+        assert_eq!(owner.collective, c.slug);
+        assert!(!owner.removed);
+        assert_eq!(store.token_owner(&[8; 32]).await.unwrap(), None);
+        store.delete_token(&[7; 32]).await.unwrap();
+        assert_eq!(store.token_owner(&[7; 32]).await.unwrap(), None, "{engine}");
+    }
+}
+
+#[tokio::test]
+async fn reopening_keeps_data_and_migrations_run_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut locations = vec![panah_store::testing::sqlite_location(dir.path())];
+    if let Some(admin) = postgres_admin_url() {
+        locations.push(fresh_postgres_database(&admin).await);
+    }
+    for location in locations {
+        // Several hub processes starting at once on one database.
+        let (a, b, c) = tokio::join!(Store::open(&location), Store::open(&location), Store::open(&location));
+        let store = a.unwrap();
+        b.unwrap();
+        c.unwrap();
+        store.create_collective(&new_collective("kept")).await.unwrap();
+        store.close().await;
+        let again = Store::open(&location).await.unwrap();
+        assert_eq!(again.collectives().await.unwrap().len(), 1, "{location:?}");
+    }
+}
+
+#[tokio::test]
+async fn mistyped_locations_are_errors_not_new_databases() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("panha.db");
+    let location = Location::parse(&format!("sqlite:{}", typo.display())).unwrap();
+    let err = Store::open(&location).await.unwrap_err();
+    assert!(matches!(err, StoreError::Missing(_)), "{err}");
+    assert!(err.to_string().contains("mode=rwc"), "says how to create one: {err}");
+    assert!(!typo.exists(), "no file was created");
+
+    let create = Location::parse(&format!("sqlite:{}?mode=rwc", typo.display())).unwrap();
+    Store::open(&create).await.unwrap();
+    assert!(typo.exists());
+
+    if let Some(admin) = postgres_admin_url() {
+        let base = admin.rsplit_once('/').unwrap().0;
+        let url = format!("{base}/no_such_database");
+        let err = Store::open(&Location::parse(&url).unwrap()).await.unwrap_err();
+        assert!(matches!(err, StoreError::Connect(_)), "{err}");
+        assert!(err.to_string().contains("no_such_database"), "{err}");
+    }
+}
