@@ -71,11 +71,20 @@ mod tests {
         let challenge = [7u8; CHALLENGE_LEN];
         let sig = sk.sign(&login_message(&a, &vk, &challenge));
         assert_eq!(verify_login(&a, &vk, &challenge, &sig), Ok(()));
-        assert_eq!(verify_login(&b, &vk, &challenge, &sig), Err(SignatureError::Mismatch));
-        assert_eq!(verify_login(&a, &vk, &[8u8; 32], &sig), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify_login(&b, &vk, &challenge, &sig),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_login(&a, &vk, &[8u8; 32], &sig),
+            Err(SignatureError::Mismatch)
+        );
         let encoded = STANDARD.encode(sig.to_bytes());
         assert_eq!(parse_signature(&encoded), Ok(sig));
-        assert_eq!(parse_signature(&encoded[..40]), Err(SignatureError::Length(30)));
+        assert_eq!(
+            parse_signature(&encoded[..40]),
+            Err(SignatureError::Length(30))
+        );
         assert_eq!(parse_signature("!!"), Err(SignatureError::Encoding));
     }
 }

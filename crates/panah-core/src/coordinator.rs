@@ -27,7 +27,9 @@ pub struct CoordinatorKey {
 pub enum KeyLineError {
     #[error("a coordinator's public line has two parts, `age1…` and `ed25519:…`, separated by a space; this one has {0}")]
     Parts(usize),
-    #[error("the first part must be an age public key starting with age1 (from `panah id show`): {0}")]
+    #[error(
+        "the first part must be an age public key starting with age1 (from `panah id show`): {0}"
+    )]
     Recipient(String),
     #[error("the second part must start with `ed25519:` followed by the signing key from `panah id show`")]
     SigningPrefix,
@@ -82,7 +84,10 @@ impl CoordinatorKey {
 
     /// `ed25519:BASE64`, the stored and printed form of the signing key.
     pub fn signing_str(&self) -> String {
-        format!("{SIGNING_PREFIX}{}", STANDARD.encode(self.signing.as_bytes()))
+        format!(
+            "{SIGNING_PREFIX}{}",
+            STANDARD.encode(self.signing.as_bytes())
+        )
     }
 
     pub fn fingerprint(&self) -> Fingerprint {
@@ -98,7 +103,8 @@ pub fn parse_verifying_key(b64: &str) -> Result<VerifyingKey, String> {
     let bytes: [u8; 32] = bytes
         .try_into()
         .map_err(|v: Vec<u8>| format!("it must be 32 bytes, not {}", v.len()))?;
-    let key = VerifyingKey::from_bytes(&bytes).map_err(|_| "it is not a point on the curve".to_owned())?;
+    let key = VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| "it is not a point on the curve".to_owned())?;
     if key.is_weak() {
         return Err("it is a weak key".to_owned());
     }
@@ -189,8 +195,15 @@ mod tests {
         // The identity point is a weak key.
         let mut identity = [0u8; 32];
         identity[0] = 1;
-        let weak = format!("{} ed25519:{}", key.recipient_str(), STANDARD.encode(identity));
-        assert!(matches!(CoordinatorKey::parse_line(&weak), Err(KeyLineError::Signing(_))));
+        let weak = format!(
+            "{} ed25519:{}",
+            key.recipient_str(),
+            STANDARD.encode(identity)
+        );
+        assert!(matches!(
+            CoordinatorKey::parse_line(&weak),
+            Err(KeyLineError::Signing(_))
+        ));
     }
 
     #[test]

@@ -95,7 +95,10 @@ impl Lang {
             let mut quality: u16 = 1000;
             for param in pieces {
                 let param = param.trim();
-                if let Some(q) = param.strip_prefix("q=").or_else(|| param.strip_prefix("Q=")) {
+                if let Some(q) = param
+                    .strip_prefix("q=")
+                    .or_else(|| param.strip_prefix("Q="))
+                {
                     quality = parse_quality(q).unwrap_or(0);
                 }
             }
@@ -170,8 +173,14 @@ mod tests {
 
     #[test]
     fn negotiation_follows_quality_then_order() {
-        assert_eq!(Lang::negotiate("de-DE,ps;q=0.5,en;q=0.4"), Some(Lang::Pashto));
-        assert_eq!(Lang::negotiate("en-US,en;q=0.9,fa;q=0.8"), Some(Lang::English));
+        assert_eq!(
+            Lang::negotiate("de-DE,ps;q=0.5,en;q=0.4"),
+            Some(Lang::Pashto)
+        );
+        assert_eq!(
+            Lang::negotiate("en-US,en;q=0.9,fa;q=0.8"),
+            Some(Lang::English)
+        );
         assert_eq!(Lang::negotiate("fa-IR, en;q=1"), Some(Lang::Dari));
         assert_eq!(Lang::negotiate("en;q=0, ps"), Some(Lang::Pashto));
         assert_eq!(Lang::negotiate("de, fr"), None);

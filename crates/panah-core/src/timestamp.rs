@@ -20,7 +20,9 @@ impl Timestamp {
     }
 
     pub fn from_unix(seconds: i64) -> Self {
-        Timestamp(OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+        Timestamp(
+            OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        )
     }
 
     pub fn unix(self) -> i64 {

@@ -52,13 +52,10 @@ impl Catalog {
                     detail: format!("{errors:?}"),
                 }
             })?;
-            let langid = lang
-                .tag()
-                .parse()
-                .map_err(|e| CatalogError::Resource {
-                    lang: lang.code(),
-                    detail: format!("{e}"),
-                })?;
+            let langid = lang.tag().parse().map_err(|e| CatalogError::Resource {
+                lang: lang.code(),
+                detail: format!("{e}"),
+            })?;
             let mut bundle = FluentBundle::new_concurrent(vec![langid]);
             // Pages mark direction changes themselves (<bdi>); invisible isolation marks in
             // copied text confuse people pasting a codename or an amount.
@@ -120,7 +117,10 @@ impl Catalog {
     }
 
     pub fn localizer(&self, lang: Lang) -> Localizer<'_> {
-        Localizer { catalog: self, lang }
+        Localizer {
+            catalog: self,
+            lang,
+        }
     }
 }
 
@@ -262,14 +262,18 @@ mod tests {
         assert_eq!(format_integer(Lang::Dari, 12_500), "۱۲٬۵۰۰");
         assert_eq!(format_integer(Lang::Pashto, -5), "\u{2212}۵");
         assert_eq!(format_integer(Lang::English, 999), "999");
-        assert_eq!(format_integer(Lang::English, i64::MIN), "-9,223,372,036,854,775,808");
+        assert_eq!(
+            format_integer(Lang::English, i64::MIN),
+            "-9,223,372,036,854,775,808"
+        );
     }
 
     #[test]
     fn arguments_are_substituted() {
         let c = catalog();
         assert_eq!(
-            c.localizer(Lang::Dari).t1("error-no-collective", "slug", "x-y"),
+            c.localizer(Lang::Dari)
+                .t1("error-no-collective", "slug", "x-y"),
             "جمعیتی به نام «x-y» در این مرکز نیست."
         );
         assert_eq!(c.format(Lang::English, "no-such-id", &[]), "no-such-id");

@@ -133,11 +133,15 @@ impl Keyring {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (name, value) = line.split_once(':').ok_or_else(|| bad("a line has no ':'"))?;
+            let (name, value) = line
+                .split_once(':')
+                .ok_or_else(|| bad("a line has no ':'"))?;
             let value = value.trim();
             match name.trim() {
                 "panah-keyring" => version = Some(value.to_owned()),
-                "created" => created = Some(Timestamp::parse(value).map_err(|_| bad("bad created date"))?),
+                "created" => {
+                    created = Some(Timestamp::parse(value).map_err(|_| bad("bad created date"))?)
+                }
                 "age-identity" => {
                     identity = Some(
                         age::x25519::Identity::from_str(value)
@@ -146,7 +150,9 @@ impl Keyring {
                 }
                 "ed25519-seed" => {
                     let bytes = Zeroizing::new(
-                        STANDARD.decode(value).map_err(|_| bad("the signing key is damaged"))?,
+                        STANDARD
+                            .decode(value)
+                            .map_err(|_| bad("the signing key is damaged"))?,
                     );
                     let bytes: &[u8; 32] = bytes
                         .as_slice()
@@ -159,7 +165,11 @@ impl Keyring {
         }
         match version.as_deref() {
             Some("1") => {}
-            Some(v) => return Err(bad(&format!("format {v} is newer than this Panah understands"))),
+            Some(v) => {
+                return Err(bad(&format!(
+                    "format {v} is newer than this Panah understands"
+                )))
+            }
             None => return Err(bad("the panah-keyring line is missing")),
         }
         Ok(Keyring {
@@ -171,7 +181,11 @@ impl Keyring {
 
     /// Encrypts the keyring under a passphrase. `work_factor` is scrypt's log2(N);
     /// `None` lets age pick one that takes about a second on this machine.
-    pub fn seal(&self, passphrase: &SecretString, work_factor: Option<u8>) -> Result<Vec<u8>, KeyringError> {
+    pub fn seal(
+        &self,
+        passphrase: &SecretString,
+        work_factor: Option<u8>,
+    ) -> Result<Vec<u8>, KeyringError> {
         if passphrase.expose_secret().chars().count() < MIN_PASSPHRASE_CHARS {
             return Err(KeyringError::WeakPassphrase);
         }
@@ -179,11 +193,13 @@ impl Keyring {
         if let Some(log_n) = work_factor {
             recipient.set_work_factor(log_n);
         }
-        let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
-            .map_err(|e| KeyringError::Crypto(e.to_string()))?;
+        let encryptor =
+            age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+                .map_err(|e| KeyringError::Crypto(e.to_string()))?;
         let mut out = Vec::new();
-        let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
-            .map_err(|e| KeyringError::Crypto(e.to_string()))?;
+        let armor =
+            age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
+                .map_err(|e| KeyringError::Crypto(e.to_string()))?;
         let mut writer = encryptor
             .wrap_output(armor)
             .map_err(|e| KeyringError::Crypto(e.to_string()))?;
@@ -252,7 +268,9 @@ impl Keyring {
                 io(e)
             }
         })?;
-        file.write_all(&sealed).and_then(|()| file.sync_all()).map_err(io)
+        file.write_all(&sealed)
+            .and_then(|()| file.sync_all())
+            .map_err(io)
     }
 
     pub fn load(path: &Path, passphrase: &SecretString) -> Result<Self, KeyringError> {
@@ -282,13 +300,22 @@ mod tests {
         assert!(sealed.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----"));
         let back = Keyring::unseal(&sealed, &pass("correct horse battery")).unwrap();
         assert_eq!(back.public(), k.public());
-        assert_eq!(back.age_identity().expose_secret(), k.age_identity().expose_secret());
+        assert_eq!(
+            back.age_identity().expose_secret(),
+            k.age_identity().expose_secret()
+        );
         assert!(matches!(
             Keyring::unseal(&sealed, &pass("wrong horse battery")),
             Err(KeyringError::WrongPassphrase)
         ));
-        assert!(matches!(Keyring::unseal(b"hello", &pass("x")), Err(KeyringError::NotAKeyring(_))));
-        assert!(matches!(k.seal(&pass("short"), Some(10)), Err(KeyringError::WeakPassphrase)));
+        assert!(matches!(
+            Keyring::unseal(b"hello", &pass("x")),
+            Err(KeyringError::NotAKeyring(_))
+        ));
+        assert!(matches!(
+            k.seal(&pass("short"), Some(10)),
+            Err(KeyringError::WeakPassphrase)
+        ));
     }
 
     #[test]
@@ -312,9 +339,17 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
-        assert_eq!(Keyring::load(&path, &pass("a long passphrase")).unwrap().public(), k.public());
+        assert_eq!(
+            Keyring::load(&path, &pass("a long passphrase"))
+                .unwrap()
+                .public(),
+            k.public()
+        );
     }
 
     #[test]

@@ -1,0 +1,97 @@
+//! Panah's HTTP face: the public pages (no JavaScript, no third-party requests, no cookies)
+//! and the coordinators' JSON API, authenticated by Ed25519 signatures.
+//!
+//! Direction of data: request → handler → [`panah_store::Store`]. Handlers never see SQL;
+//! translations come from [`panah_i18n`]; formats and validation from [`panah_core`].
+//!
+//! Invariants:
+//! - This crate never holds or loads a coordinator's private key; it does not depend on
+//!   `panah-keyring`. It verifies signatures, it never makes them.
+//! - Logs never contain an IP address, a request body, a query string or a token. The
+//!   server never asks for the peer address at all.
+//! - Every error a stranger can cause is a 4xx with a message a person understands.
+
+#![forbid(unsafe_code)]
+
+mod api;
+mod limits;
+mod pages;
+mod security;
+mod state;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::extract::MatchedPath;
+use axum::http::Request;
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use state::{AppState, Settings};
+
+/// The whole router. Tests call it directly with `tower::ServiceExt::oneshot`.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/v1/login/challenge", post(api::login::challenge))
+        .route("/api/v1/login", post(api::login::login))
+        .route("/api/v1/logout", post(api::login::logout))
+        .route(
+            "/api/v1/c/{slug}/coordinators",
+            get(api::team::coordinators),
+        )
+        .fallback(api::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY));
+
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/c/{slug}", get(pages::appeal))
+        .route("/healthz", get(pages::healthz))
+        .merge(api)
+        .fallback(pages::not_found)
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(CatchPanicLayer::custom(security::panic_response))
+                .layer(trace_layer())
+                .layer(TimeoutLayer::with_status_code(
+                    axum::http::StatusCode::REQUEST_TIMEOUT,
+                    Duration::from_secs(30),
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    security::headers,
+                ))
+                .layer(CompressionLayer::new()),
+        )
+        .with_state(state)
+}
+
+/// Request logs: method, route template (never the raw path or query), status, time.
+fn trace_layer() -> TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    impl Fn(&Request<axum::body::Body>) -> tracing::Span + Clone,
+> {
+    TraceLayer::new_for_http().make_span_with(|req: &Request<axum::body::Body>| {
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| "(unmatched)".to_owned());
+        tracing::info_span!("request", method = %req.method(), route = %route)
+    })
+}
+
+/// Serves until `shutdown` completes, then finishes the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -85,22 +85,26 @@ impl Store {
     }
 
     pub async fn collective(&self, slug: &Slug) -> Result<Option<Collective>, StoreError> {
-        sqlx::query(&format!("SELECT {COLLECTIVE_COLUMNS} FROM collectives WHERE slug = $1"))
-            .bind(slug.as_str())
-            .fetch_optional(self.pool())
-            .await?
-            .as_ref()
-            .map(collective_from_row)
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {COLLECTIVE_COLUMNS} FROM collectives WHERE slug = $1"
+        ))
+        .bind(slug.as_str())
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(collective_from_row)
+        .transpose()
     }
 
     pub async fn collectives(&self) -> Result<Vec<Collective>, StoreError> {
-        sqlx::query(&format!("SELECT {COLLECTIVE_COLUMNS} FROM collectives ORDER BY slug"))
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(collective_from_row)
-            .collect()
+        sqlx::query(&format!(
+            "SELECT {COLLECTIVE_COLUMNS} FROM collectives ORDER BY slug"
+        ))
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(collective_from_row)
+        .collect()
     }
 
     /// Replaces the appeal text in one language.

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 
 use crate::{get, Store, StoreError};
-use panah_core::{CoordinatorKey, Timestamp};
+use panah_core::{CoordinatorKey, Slug, Timestamp};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Coordinator {
@@ -33,7 +33,10 @@ fn from_row(row: &AnyRow) -> Result<Coordinator, StoreError> {
         key: CoordinatorKey::from_parts(&recipient, &signing).map_err(corrupt)?,
         label: get(row, "label")?,
         added_at: Timestamp::parse(&added).map_err(corrupt)?,
-        removed_at: removed.map(|r| Timestamp::parse(&r)).transpose().map_err(corrupt)?,
+        removed_at: removed
+            .map(|r| Timestamp::parse(&r))
+            .transpose()
+            .map_err(corrupt)?,
     })
 }
 
@@ -109,7 +112,11 @@ impl Store {
         collective_id: i64,
         include_removed: bool,
     ) -> Result<Vec<Coordinator>, StoreError> {
-        let filter = if include_removed { "" } else { "AND removed_at IS NULL" };
+        let filter = if include_removed {
+            ""
+        } else {
+            "AND removed_at IS NULL"
+        };
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM coordinators WHERE collective_id = $1 {filter} ORDER BY id"
         ))
@@ -119,6 +126,27 @@ impl Store {
         .iter()
         .map(from_row)
         .collect()
+    }
+
+    /// A coordinator (active or removed) by id, with its collective's slug.
+    pub async fn coordinator_by_id(
+        &self,
+        id: i64,
+    ) -> Result<Option<(Coordinator, Slug)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT c.id, c.collective_id, c.recipient, c.signing_key, c.label, c.added_at,
+                    c.removed_at, k.slug
+             FROM coordinators c JOIN collectives k ON k.id = c.collective_id WHERE c.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let slug: String = get(&row, "slug")?;
+        Ok(Some((
+            from_row(&row)?,
+            Slug::parse(&slug).map_err(corrupt)?,
+        )))
     }
 
     /// The active coordinator holding this signing key in this collective.

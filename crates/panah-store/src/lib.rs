@@ -50,7 +50,9 @@ impl Location {
     pub fn parse(url: &str) -> Result<Self, StoreError> {
         let url = url.trim();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Location::Postgres { url: url.to_owned() });
+            return Ok(Location::Postgres {
+                url: url.to_owned(),
+            });
         }
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let rest = rest.strip_prefix("//").unwrap_or(rest);
@@ -201,18 +203,41 @@ mod tests {
     fn urls() {
         assert_eq!(
             Location::parse("sqlite:/tmp/x.db").unwrap(),
-            Location::Sqlite { path: "/tmp/x.db".into(), create: false }
+            Location::Sqlite {
+                path: "/tmp/x.db".into(),
+                create: false
+            }
         );
         assert_eq!(
             Location::parse("sqlite:///tmp/x.db?mode=rwc").unwrap(),
-            Location::Sqlite { path: "/tmp/x.db".into(), create: true }
+            Location::Sqlite {
+                path: "/tmp/x.db".into(),
+                create: true
+            }
         );
-        assert!(matches!(Location::parse("sqlite:"), Err(StoreError::BadUrl(_))));
-        assert!(matches!(Location::parse("sqlite:x.db?cache=shared"), Err(StoreError::BadUrl(_))));
-        assert!(matches!(Location::parse("mysql://a@b/c"), Err(StoreError::BadUrl(_))));
-        assert!(matches!(Location::parse("postgres://u:p@h/d"), Ok(Location::Postgres { .. })));
-        assert_eq!(redact("postgres://u:secret@h:5/d"), "postgres://u:***@h:5/d");
-        let err = Location::parse("postgress://u:secret@h/d").unwrap_err().to_string();
+        assert!(matches!(
+            Location::parse("sqlite:"),
+            Err(StoreError::BadUrl(_))
+        ));
+        assert!(matches!(
+            Location::parse("sqlite:x.db?cache=shared"),
+            Err(StoreError::BadUrl(_))
+        ));
+        assert!(matches!(
+            Location::parse("mysql://a@b/c"),
+            Err(StoreError::BadUrl(_))
+        ));
+        assert!(matches!(
+            Location::parse("postgres://u:p@h/d"),
+            Ok(Location::Postgres { .. })
+        ));
+        assert_eq!(
+            redact("postgres://u:secret@h:5/d"),
+            "postgres://u:***@h:5/d"
+        );
+        let err = Location::parse("postgress://u:secret@h/d")
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("secret"), "{err}");
     }
 }

@@ -80,12 +80,14 @@ impl Store {
             .bind(now.to_string())
             .execute(self.pool())
             .await?;
-        sqlx::query("INSERT INTO api_tokens (token_hash, coordinator_id, expires_at) VALUES ($1, $2, $3)")
-            .bind(token_hash.to_vec())
-            .bind(coordinator_id)
-            .bind(expires_at.to_string())
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "INSERT INTO api_tokens (token_hash, coordinator_id, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(token_hash.to_vec())
+        .bind(coordinator_id)
+        .bind(expires_at.to_string())
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 

@@ -59,23 +59,28 @@ async fn apply_pending(conn: &mut PoolConnection<Any>, dialect: Dialect) -> Resu
         };
         conn.execute(begin).await?;
         // Re-check under the lock: another process may have just applied it.
-        let done: i64 = sqlx::query("SELECT COUNT(*) AS n FROM panah_migrations WHERE version = $1")
-            .bind(version)
-            .fetch_one(&mut **conn)
-            .await?
-            .try_get("n")?;
+        let done: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM panah_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_one(&mut **conn)
+                .await?
+                .try_get("n")?;
         if done > 0 {
             conn.execute("COMMIT").await?;
             continue;
         }
         let applied = async {
-            sqlx::raw_sql(&dialect.expand(sql)).execute(&mut **conn).await?;
-            sqlx::query("INSERT INTO panah_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(version)
-                .bind(name)
-                .bind(Timestamp::now().to_string())
+            sqlx::raw_sql(&dialect.expand(sql))
                 .execute(&mut **conn)
                 .await?;
+            sqlx::query(
+                "INSERT INTO panah_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(version)
+            .bind(name)
+            .bind(Timestamp::now().to_string())
+            .execute(&mut **conn)
+            .await?;
             Ok::<_, sqlx::Error>(())
         }
         .await;

@@ -26,7 +26,9 @@ pub fn postgres_admin_url() -> Option<String> {
             panic!("PANAH_REQUIRE_POSTGRES is set but PANAH_TEST_POSTGRES_URL is not: run the tests with scripts/test.sh")
         }
         _ => {
-            eprintln!("PANAH_TEST_POSTGRES_URL is not set: skipping PostgreSQL (scripts/test.sh runs it)");
+            eprintln!(
+                "PANAH_TEST_POSTGRES_URL is not set: skipping PostgreSQL (scripts/test.sh runs it)"
+            );
             None
         }
     }
@@ -59,11 +61,16 @@ pub async fn fresh_postgres_database(admin_url: &str) -> Location {
 pub async fn every_engine(dir: &Path) -> Vec<(&'static str, Store)> {
     let mut stores = vec![(
         "sqlite",
-        Store::open(&sqlite_location(dir)).await.expect("open SQLite"),
+        Store::open(&sqlite_location(dir))
+            .await
+            .expect("open SQLite"),
     )];
     if let Some(admin) = postgres_admin_url() {
         let location = fresh_postgres_database(&admin).await;
-        stores.push(("postgres", Store::open(&location).await.expect("open PostgreSQL")));
+        stores.push((
+            "postgres",
+            Store::open(&location).await.expect("open PostgreSQL"),
+        ));
     }
     stores
 }

@@ -29,14 +29,23 @@ async fn collectives_and_appeals() {
     let dir = tempfile::tempdir().unwrap();
     for (engine, store) in every_engine(dir.path()).await {
         assert!(store.collectives().await.unwrap().is_empty(), "{engine}");
-        let c = store.create_collective(&new_collective("roshanai")).await.unwrap();
+        let c = store
+            .create_collective(&new_collective("roshanai"))
+            .await
+            .unwrap();
         assert_eq!(c.slug.as_str(), "roshanai");
         assert_eq!(c.default_lang, Lang::Dari);
 
         let again = store.create_collective(&new_collective("roshanai")).await;
-        assert!(matches!(again, Err(StoreError::Conflict(_))), "{engine}: {again:?}");
+        assert!(
+            matches!(again, Err(StoreError::Conflict(_))),
+            "{engine}: {again:?}"
+        );
 
-        store.create_collective(&new_collective("aaa-first")).await.unwrap();
+        store
+            .create_collective(&new_collective("aaa-first"))
+            .await
+            .unwrap();
         let all = store.collectives().await.unwrap();
         assert_eq!(
             all.iter().map(|c| c.slug.as_str()).collect::<Vec<_>>(),
@@ -46,7 +55,13 @@ async fn collectives_and_appeals() {
 
         let found = store.collective(&c.slug).await.unwrap();
         assert_eq!(found.as_ref(), Some(&c), "{engine}");
-        assert_eq!(store.collective(&Slug::parse("nobody").unwrap()).await.unwrap(), None);
+        assert_eq!(
+            store
+                .collective(&Slug::parse("nobody").unwrap())
+                .await
+                .unwrap(),
+            None
+        );
 
         // Names are set at creation, the rest of the appeal is empty until written.
         let (appeal, _) = store.appeal(c.id, Lang::Pashto).await.unwrap().unwrap();
@@ -65,10 +80,22 @@ async fn collectives_and_appeals() {
         assert_eq!(stored, text, "{engine}: text kept byte for byte");
         assert!(updated <= Timestamp::now());
         // Other languages are untouched.
-        assert_eq!(store.appeal(c.id, Lang::Dari).await.unwrap().unwrap().0.name, "روشنایی");
+        assert_eq!(
+            store
+                .appeal(c.id, Lang::Dari)
+                .await
+                .unwrap()
+                .unwrap()
+                .0
+                .name,
+            "روشنایی"
+        );
 
         let missing = store.set_appeal(9_999, Lang::English, &text).await;
-        assert!(matches!(missing, Err(StoreError::NotFound(_))), "{engine}: {missing:?}");
+        assert!(
+            matches!(missing, Err(StoreError::NotFound(_))),
+            "{engine}: {missing:?}"
+        );
         assert_eq!(store.appeal(9_999, Lang::English).await.unwrap(), None);
         store.ping().await.unwrap();
     }
@@ -78,36 +105,82 @@ async fn collectives_and_appeals() {
 async fn coordinators_join_and_leave() {
     let dir = tempfile::tempdir().unwrap();
     for (engine, store) in every_engine(dir.path()).await {
-        let c = store.create_collective(&new_collective("roshanai")).await.unwrap();
-        let other = store.create_collective(&new_collective("other")).await.unwrap();
+        let c = store
+            .create_collective(&new_collective("roshanai"))
+            .await
+            .unwrap();
+        let other = store
+            .create_collective(&new_collective("other"))
+            .await
+            .unwrap();
         let (k1, k2) = (key(), key());
 
-        let a = store.add_coordinator(c.id, &k1, "coordinator 1").await.unwrap();
+        let a = store
+            .add_coordinator(c.id, &k1, "coordinator 1")
+            .await
+            .unwrap();
         assert_eq!(a.key, k1);
         assert_eq!(a.removed_at, None);
         let dup = store.add_coordinator(c.id, &k1, "again").await;
-        assert!(matches!(dup, Err(StoreError::Conflict(_))), "{engine}: {dup:?}");
+        assert!(
+            matches!(dup, Err(StoreError::Conflict(_))),
+            "{engine}: {dup:?}"
+        );
         // The same person may coordinate two collectives with one key.
         store.add_coordinator(other.id, &k1, "").await.unwrap();
-        store.add_coordinator(c.id, &k2, "coordinator 2").await.unwrap();
+        store
+            .add_coordinator(c.id, &k2, "coordinator 2")
+            .await
+            .unwrap();
         let missing = store.add_coordinator(9_999, &k2, "").await;
-        assert!(matches!(missing, Err(StoreError::NotFound(_))), "{engine}: {missing:?}");
+        assert!(
+            matches!(missing, Err(StoreError::NotFound(_))),
+            "{engine}: {missing:?}"
+        );
 
         let team = store.coordinators(c.id, false).await.unwrap();
         assert_eq!(team.iter().map(|t| &t.key).collect::<Vec<_>>(), [&k1, &k2]);
-        assert_eq!(store.active_coordinator(c.id, &k2).await.unwrap().map(|t| t.label), Some("coordinator 2".into()));
+        assert_eq!(
+            store
+                .active_coordinator(c.id, &k2)
+                .await
+                .unwrap()
+                .map(|t| t.label),
+            Some("coordinator 2".into())
+        );
 
         // A token and a challenge, then removal revokes both.
         let now = Timestamp::now();
-        store.put_token(b"hash-of-token", a.id, now.plus_seconds(600), now).await.unwrap();
-        let challenge = Challenge { coordinator_id: a.id, challenge: vec![1; 32], expires_at: now.plus_seconds(60) };
+        store
+            .put_token(b"hash-of-token", a.id, now.plus_seconds(600), now)
+            .await
+            .unwrap();
+        let challenge = Challenge {
+            coordinator_id: a.id,
+            challenge: vec![1; 32],
+            expires_at: now.plus_seconds(60),
+        };
         store.put_challenge("ch1", &challenge, now).await.unwrap();
         assert!(store.remove_coordinator(c.id, &k1).await.unwrap());
-        assert!(!store.remove_coordinator(c.id, &k1).await.unwrap(), "{engine}: second removal is a no-op");
-        assert_eq!(store.token_owner(b"hash-of-token").await.unwrap(), None, "{engine}");
+        assert!(
+            !store.remove_coordinator(c.id, &k1).await.unwrap(),
+            "{engine}: second removal is a no-op"
+        );
+        assert_eq!(
+            store.token_owner(b"hash-of-token").await.unwrap(),
+            None,
+            "{engine}"
+        );
         assert_eq!(store.take_challenge("ch1").await.unwrap(), None, "{engine}");
         assert_eq!(store.active_coordinator(c.id, &k1).await.unwrap(), None);
-        assert!(store.active_coordinator(other.id, &k1).await.unwrap().is_some(), "{engine}: other collective unaffected");
+        assert!(
+            store
+                .active_coordinator(other.id, &k1)
+                .await
+                .unwrap()
+                .is_some(),
+            "{engine}: other collective unaffected"
+        );
 
         let all = store.coordinators(c.id, true).await.unwrap();
         assert_eq!(all.len(), 2);
@@ -124,22 +197,47 @@ async fn coordinators_join_and_leave() {
 async fn challenges_are_single_use_and_tokens_know_their_owner() {
     let dir = tempfile::tempdir().unwrap();
     for (engine, store) in every_engine(dir.path()).await {
-        let c = store.create_collective(&new_collective("roshanai")).await.unwrap();
+        let c = store
+            .create_collective(&new_collective("roshanai"))
+            .await
+            .unwrap();
         let k = key();
         let a = store.add_coordinator(c.id, &k, "").await.unwrap();
         let now = Timestamp::now();
-        let challenge = Challenge { coordinator_id: a.id, challenge: vec![9; 32], expires_at: now.plus_seconds(60) };
+        let challenge = Challenge {
+            coordinator_id: a.id,
+            challenge: vec![9; 32],
+            expires_at: now.plus_seconds(60),
+        };
         store.put_challenge("abc", &challenge, now).await.unwrap();
-        assert_eq!(store.take_challenge("abc").await.unwrap(), Some(challenge.clone()), "{engine}");
-        assert_eq!(store.take_challenge("abc").await.unwrap(), None, "{engine}: replay");
+        assert_eq!(
+            store.take_challenge("abc").await.unwrap(),
+            Some(challenge.clone()),
+            "{engine}"
+        );
+        assert_eq!(
+            store.take_challenge("abc").await.unwrap(),
+            None,
+            "{engine}: replay"
+        );
 
         // Expired challenges are swept when new ones arrive.
-        let old = Challenge { expires_at: now.plus_seconds(-10), ..challenge.clone() };
+        let old = Challenge {
+            expires_at: now.plus_seconds(-10),
+            ..challenge.clone()
+        };
         store.put_challenge("old", &old, now).await.unwrap();
         store.put_challenge("new", &challenge, now).await.unwrap();
-        assert_eq!(store.take_challenge("old").await.unwrap(), None, "{engine}: swept");
+        assert_eq!(
+            store.take_challenge("old").await.unwrap(),
+            None,
+            "{engine}: swept"
+        );
 
-        store.put_token(&[7; 32], a.id, now.plus_seconds(900), now).await.unwrap();
+        store
+            .put_token(&[7; 32], a.id, now.plus_seconds(900), now)
+            .await
+            .unwrap();
         let owner = store.token_owner(&[7; 32]).await.unwrap().unwrap();
         assert_eq!(owner.coordinator_id, a.id);
         assert_eq!(owner.collective, c.slug);
@@ -159,11 +257,18 @@ async fn reopening_keeps_data_and_migrations_run_once() {
     }
     for location in locations {
         // Several hub processes starting at once on one database.
-        let (a, b, c) = tokio::join!(Store::open(&location), Store::open(&location), Store::open(&location));
+        let (a, b, c) = tokio::join!(
+            Store::open(&location),
+            Store::open(&location),
+            Store::open(&location)
+        );
         let store = a.unwrap();
         b.unwrap();
         c.unwrap();
-        store.create_collective(&new_collective("kept")).await.unwrap();
+        store
+            .create_collective(&new_collective("kept"))
+            .await
+            .unwrap();
         store.close().await;
         let again = Store::open(&location).await.unwrap();
         assert_eq!(again.collectives().await.unwrap().len(), 1, "{location:?}");
@@ -177,7 +282,10 @@ async fn mistyped_locations_are_errors_not_new_databases() {
     let location = Location::parse(&format!("sqlite:{}", typo.display())).unwrap();
     let err = Store::open(&location).await.unwrap_err();
     assert!(matches!(err, StoreError::Missing(_)), "{err}");
-    assert!(err.to_string().contains("mode=rwc"), "says how to create one: {err}");
+    assert!(
+        err.to_string().contains("mode=rwc"),
+        "says how to create one: {err}"
+    );
     assert!(!typo.exists(), "no file was created");
 
     let create = Location::parse(&format!("sqlite:{}?mode=rwc", typo.display())).unwrap();
@@ -187,7 +295,9 @@ async fn mistyped_locations_are_errors_not_new_databases() {
     if let Some(admin) = postgres_admin_url() {
         let base = admin.rsplit_once('/').unwrap().0;
         let url = format!("{base}/no_such_database");
-        let err = Store::open(&Location::parse(&url).unwrap()).await.unwrap_err();
+        let err = Store::open(&Location::parse(&url).unwrap())
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::Connect(_)), "{err}");
         assert!(err.to_string().contains("no_such_database"), "{err}");
     }

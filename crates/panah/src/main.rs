@@ -1,1 +1,85 @@
-fn main() {}
+//! `panah`: one binary for the hub and for the people around it.
+//!
+//! - `serve`, `demo`: run a hub (operator).
+//! - `admin`: manage collectives and coordinators' public keys on the hub's host (operator).
+//! - `id`: create and read a coordinator's keyring (coordinator, on their own device).
+//! - `team`, `profile`: talk to a hub's API as a coordinator, signing with the keyring.
+//!
+//! Secret keys are handled only by `id` and the API client, never by `serve`.
+
+#![forbid(unsafe_code)]
+
+mod admin;
+mod appeal_file;
+mod client;
+mod config;
+mod demo;
+mod id;
+mod profile;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "panah",
+    version,
+    about = "Panah: a zero-knowledge solidarity hub",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the hub.
+    Serve(config::ServeArgs),
+    /// Run a demo hub with a sample collective and a coordinator keyring.
+    Demo(demo::DemoArgs),
+    /// Operator commands, run on the hub's host against its database.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// A coordinator's keyring: create it, show its public line, export the age identity.
+    #[command(subcommand)]
+    Id(id::IdCommand),
+    /// Log in to a hub as a coordinator and show the collective's team.
+    Team(client::HubArgs),
+    /// Saved hub and collective settings, so other commands need fewer options.
+    #[command(subcommand)]
+    Profile(profile::ProfileCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Demo(args) => demo::run(args).await,
+            Command::Admin(cmd) => admin::run(cmd).await,
+            Command::Id(cmd) => id::run(cmd),
+            Command::Team(args) => client::team(args).await,
+            Command::Profile(cmd) => profile::run(cmd),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

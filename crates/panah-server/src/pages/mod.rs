@@ -1,0 +1,303 @@
+//! Public pages: server-rendered, auto-escaped (askama), every word from Fluent.
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use panah_core::{Lang, Slug};
+use panah_i18n::Localizer;
+use panah_store::Appeal;
+
+use crate::AppState;
+
+/// What every page's frame needs.
+pub(crate) struct Page<'a> {
+    pub lang: Lang,
+    pub l: Localizer<'a>,
+    pub css: &'a str,
+    /// This page's path, for the language switcher.
+    pub path: String,
+}
+
+impl Page<'_> {
+    pub fn langs(&self) -> &'static [Lang] {
+        &Lang::ALL
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage<'a> {
+    page: Page<'a>,
+    collectives: Vec<Listed>,
+}
+
+struct Listed {
+    slug: Slug,
+    name: String,
+    tagline: String,
+}
+
+#[derive(Template)]
+#[template(path = "appeal.html")]
+struct AppealPage<'a> {
+    page: Page<'a>,
+    appeal: Appeal,
+    missing: bool,
+    story: Vec<String>,
+    needs: Vec<String>,
+    give: Vec<String>,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    page: Page<'a>,
+    message: String,
+}
+
+/// A page-level failure, rendered as a translated HTML error page.
+pub(crate) enum PageError {
+    BadLang(String),
+    NoCollective(String),
+    NotFound,
+    Internal,
+}
+
+/// `?lang=` first, then `Accept-Language`, then the collective's (or hub's) default.
+/// An unknown `?lang=` is an error: a link that asks for a language we do not have should
+/// say so rather than silently show another.
+fn choose_lang(query: Option<&str>, headers: &HeaderMap, default: Lang) -> Result<Lang, PageError> {
+    if let Some(code) = query.and_then(query_lang) {
+        return Lang::from_code(&code).map_err(|_| PageError::BadLang(code));
+    }
+    Ok(header_lang(headers).unwrap_or(default))
+}
+
+fn header_lang(headers: &HeaderMap) -> Option<Lang> {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Lang::negotiate)
+}
+
+/// The value of `lang` in a raw query string. Language codes are plain ASCII, so no
+/// percent-decoding is needed; anything else is reported back as it was written.
+fn query_lang(query: &str) -> Option<String> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .find(|(k, _)| *k == "lang")
+        .map(|(_, v)| v.chars().take(32).collect())
+}
+
+fn paragraphs(text: &str) -> Vec<String> {
+    text.replace("\r\n", "\n")
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+    match body {
+        Ok(body) => (
+            status,
+            [
+                (header::CACHE_CONTROL, "no-cache"),
+                (header::VARY, "Accept-Language, Accept-Encoding"),
+            ],
+            Html(body),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page template failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The hub could not answer.",
+            )
+                .into_response()
+        }
+    }
+}
+
+impl AppState {
+    fn page(&self, lang: Lang, path: String) -> Page<'_> {
+        Page {
+            lang,
+            l: self.inner.catalog.localizer(lang),
+            css: self.inner.css,
+            path,
+        }
+    }
+
+    fn error_page(&self, lang: Lang, error: PageError) -> Response {
+        let l = self.inner.catalog.localizer(lang);
+        let (status, message) = match error {
+            PageError::BadLang(code) => (
+                StatusCode::BAD_REQUEST,
+                l.t1("error-bad-lang", "lang", &code),
+            ),
+            PageError::NoCollective(slug) => (
+                StatusCode::NOT_FOUND,
+                l.t1("error-no-collective", "slug", &slug),
+            ),
+            PageError::NotFound => (StatusCode::NOT_FOUND, l.t("error-not-found")),
+            PageError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, l.t("error-internal")),
+        };
+        let page = ErrorPage {
+            page: self.page(lang, "/".to_owned()),
+            message,
+        };
+        html(status, page.render())
+    }
+}
+
+/// The hub's own default language when no collective is involved.
+const HUB_DEFAULT: Lang = Lang::Dari;
+
+pub(crate) async fn home(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let lang = match choose_lang(query.as_deref(), &headers, HUB_DEFAULT) {
+        Ok(lang) => lang,
+        Err(e) => return state.error_page(header_lang(&headers).unwrap_or(HUB_DEFAULT), e),
+    };
+    match home_inner(&state, lang).await {
+        Ok(r) => r,
+        Err(e) => state.error_page(lang, e),
+    }
+}
+
+async fn home_inner(state: &AppState, lang: Lang) -> Result<Response, PageError> {
+    let store = state.store();
+    let mut collectives = Vec::new();
+    for c in store.collectives().await.map_err(internal)? {
+        let appeal = store
+            .appeal(c.id, lang)
+            .await
+            .map_err(internal)?
+            .map(|(appeal, _)| appeal)
+            .unwrap_or_default();
+        collectives.push(Listed {
+            name: if appeal.name.is_empty() {
+                c.slug.to_string()
+            } else {
+                appeal.name
+            },
+            tagline: appeal.tagline,
+            slug: c.slug,
+        });
+    }
+    let page = HomePage {
+        page: state.page(lang, "/".to_owned()),
+        collectives,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+pub(crate) async fn appeal(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let fallback = header_lang(&headers).unwrap_or(HUB_DEFAULT);
+    let collective = match Slug::parse(&slug) {
+        Ok(s) => state.store().collective(&s).await,
+        Err(_) => Ok(None),
+    };
+    let collective = match collective {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            let lang = choose_lang(query.as_deref(), &headers, fallback).unwrap_or(fallback);
+            let shown: String = slug.chars().take(60).collect();
+            return state.error_page(lang, PageError::NoCollective(shown));
+        }
+        Err(e) => return state.error_page(fallback, internal(e)),
+    };
+    let lang = match choose_lang(query.as_deref(), &headers, collective.default_lang) {
+        Ok(lang) => lang,
+        Err(e) => {
+            return state.error_page(header_lang(&headers).unwrap_or(collective.default_lang), e)
+        }
+    };
+    let found = match state.store().appeal(collective.id, lang).await {
+        Ok(found) => found,
+        Err(e) => return state.error_page(lang, internal(e)),
+    };
+    let (appeal, updated) = found.unwrap_or_else(|| (Appeal::default(), collective.created_at));
+    let l = state.inner.catalog.localizer(lang);
+    let missing = appeal.story.trim().is_empty() && appeal.needs.trim().is_empty();
+    let page = AppealPage {
+        page: state.page(lang, format!("/c/{}", collective.slug)),
+        story: paragraphs(&appeal.story),
+        needs: paragraphs(&appeal.needs),
+        give: paragraphs(&appeal.give),
+        missing,
+        updated: l.t1("appeal-updated", "date", &l.date(updated)),
+        appeal: Appeal {
+            name: if appeal.name.is_empty() {
+                collective.slug.to_string()
+            } else {
+                appeal.name
+            },
+            ..appeal
+        },
+    };
+    html(StatusCode::OK, page.render())
+}
+
+pub(crate) async fn not_found(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let lang = choose_lang(query.as_deref(), &headers, HUB_DEFAULT).unwrap_or(HUB_DEFAULT);
+    state.error_page(lang, PageError::NotFound)
+}
+
+pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store().ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            [(header::CACHE_CONTROL, "no-store")],
+            "ok\n",
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+        }
+    }
+}
+
+fn internal(e: panah_store::StoreError) -> PageError {
+    tracing::error!(error = %e, "store error while rendering a page");
+    PageError::Internal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lang_from_query() {
+        assert_eq!(query_lang("lang=ps"), Some("ps".into()));
+        assert_eq!(query_lang("x=1&lang=en&lang=fa"), Some("en".into()));
+        assert_eq!(query_lang("language=en"), None);
+        assert_eq!(query_lang("lang"), Some(String::new()));
+    }
+
+    #[test]
+    fn paragraphs_split_on_blank_lines() {
+        assert_eq!(
+            paragraphs("a\nb\r\n\r\nc\n\n\n"),
+            vec!["a\nb".to_owned(), "c".to_owned()]
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! Where the hub keeps its data and how it listens: flags, then `PANAH_*` environment
+//! variables, then a TOML file, then defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use panah_server::Settings;
+use panah_store::Location;
+use serde::Deserialize;
+
+pub const DEFAULT_DATA: &str = "panah-data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Options shared by every command that opens the hub's database.
+#[derive(Args, Debug, Clone, Default)]
+pub struct StoreArgs {
+    /// A TOML file with any of: data, listen, database, token_ttl_secs, logins_per_second.
+    #[arg(long, env = "PANAH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The hub's data folder [default: ./panah-data].
+    #[arg(long, env = "PANAH_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// sqlite:PATH or postgres://… [default: SQLite in the data folder].
+    #[arg(long, env = "PANAH_DATABASE", value_name = "URL")]
+    pub database: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:8080].
+    #[arg(long, env = "PANAH_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Log format.
+    #[arg(long, env = "PANAH_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data: Option<PathBuf>,
+    listen: Option<String>,
+    database: Option<String>,
+    token_ttl_secs: Option<i64>,
+    logins_per_second: Option<u32>,
+}
+
+/// Everything `serve` needs, resolved.
+#[derive(Debug)]
+pub struct HubConfig {
+    pub location: Location,
+    pub listen: SocketAddr,
+    pub settings: Settings,
+}
+
+fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the config file {}", path.display()))?;
+    toml::from_str(&text)
+        .with_context(|| format!("the config file {} is not valid", path.display()))
+}
+
+impl StoreArgs {
+    pub fn resolve(&self, listen: Option<&str>) -> anyhow::Result<HubConfig> {
+        let file = read_file(self.config.as_deref())?;
+        let data = self
+            .data
+            .clone()
+            .or(file.data)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
+        let location = match self.database.clone().or(file.database) {
+            Some(url) => Location::parse(&url)?,
+            None => Location::default_in(&data),
+        };
+        let listen_text = listen
+            .map(str::to_owned)
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen: SocketAddr = listen_text.parse().with_context(|| {
+            format!("--listen {listen_text:?} is not an address like 127.0.0.1:8080 or [::1]:8080")
+        })?;
+        let mut settings = Settings::default();
+        if let Some(ttl) = file.token_ttl_secs {
+            if !(60..=86_400).contains(&ttl) {
+                bail!("token_ttl_secs must be between 60 and 86400 seconds, not {ttl}");
+            }
+            settings.token_ttl_secs = ttl;
+        }
+        if let Some(rate) = file.logins_per_second {
+            if !(1..=10_000).contains(&rate) {
+                bail!("logins_per_second must be between 1 and 10000, not {rate}");
+            }
+            settings.logins_per_second = rate;
+        }
+        Ok(HubConfig {
+            location,
+            listen,
+            settings,
+        })
+    }
+
+    /// Opens the hub's database, creating the data folder for the default SQLite file.
+    pub async fn open(&self) -> anyhow::Result<(HubConfig, panah_store::Store)> {
+        let config = self.resolve(None)?;
+        let store = open_store(&config).await?;
+        Ok((config, store))
+    }
+}
+
+pub async fn open_store(config: &HubConfig) -> anyhow::Result<panah_store::Store> {
+    if let Location::Sqlite { create: true, path } = &config.location {
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the data folder {}", dir.display()))?;
+        }
+    }
+    Ok(panah_store::Store::open(&config.location).await?)
+}

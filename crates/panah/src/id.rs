@@ -1,0 +1,159 @@
+//! `panah id …`: a coordinator's keyring, on the coordinator's own device.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use age::secrecy::{ExposeSecret, SecretString};
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use panah_keyring::Keyring;
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct KeyringArgs {
+    /// The keyring file [default: panah/keyring.age in your data folder].
+    #[arg(long, env = "PANAH_KEYRING", value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IdCommand {
+    /// Create a new keyring, sealed under a passphrase you choose.
+    New {
+        #[command(flatten)]
+        keyring: KeyringArgs,
+    },
+    /// Print your public line (`age1… ed25519:…`) for the hub operator.
+    Show {
+        #[command(flatten)]
+        keyring: KeyringArgs,
+    },
+    /// Write your age identity (AGE-SECRET-KEY-1…) for `rage -d -i`. Keep it secret.
+    ExportAgeIdentity {
+        #[command(flatten)]
+        keyring: KeyringArgs,
+        /// Write to this file (readable only by you) instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+impl KeyringArgs {
+    pub fn path(&self) -> anyhow::Result<PathBuf> {
+        if let Some(p) = &self.keyring {
+            return Ok(p.clone());
+        }
+        let base = dirs::data_dir().context("cannot find your data folder; pass --keyring FILE")?;
+        Ok(base.join("panah").join("keyring.age"))
+    }
+
+    /// Opens the keyring, asking for its passphrase.
+    pub fn unlock(&self) -> anyhow::Result<Keyring> {
+        let path = self.path()?;
+        if !path.exists() {
+            bail!(
+                "there is no keyring at {}; create one with `panah id new` or pass --keyring FILE",
+                path.display()
+            );
+        }
+        let passphrase = passphrase(&format!("Passphrase for {}: ", path.display()), false)?;
+        Keyring::load(&path, &passphrase)
+            .with_context(|| format!("cannot open the keyring {}", path.display()))
+    }
+}
+
+/// scrypt's work factor: age's default (about a second) unless a test asks for less.
+pub fn work_factor() -> anyhow::Result<Option<u8>> {
+    match std::env::var("PANAH_SCRYPT_WORK_FACTOR") {
+        Err(_) => Ok(None),
+        Ok(v) => {
+            let n: u8 = v
+                .parse()
+                .context("PANAH_SCRYPT_WORK_FACTOR must be a number")?;
+            if !(10..=22).contains(&n) {
+                bail!("PANAH_SCRYPT_WORK_FACTOR must be between 10 and 22");
+            }
+            Ok(Some(n))
+        }
+    }
+}
+
+/// `PANAH_PASSPHRASE` for scripts, else a prompt on the terminal (twice when creating).
+pub fn passphrase(prompt: &str, confirm: bool) -> anyhow::Result<SecretString> {
+    if let Ok(p) = std::env::var("PANAH_PASSPHRASE") {
+        return Ok(SecretString::from(p));
+    }
+    let first = rpassword::prompt_password(prompt)
+        .context("cannot read a passphrase: run in a terminal, or set PANAH_PASSPHRASE")?;
+    if confirm {
+        let second = rpassword::prompt_password("Same passphrase again: ")
+            .context("cannot read a passphrase")?;
+        if first != second {
+            bail!("the two passphrases differ; nothing was written");
+        }
+    }
+    Ok(SecretString::from(first))
+}
+
+pub fn create(path: &Path, passphrase: &SecretString) -> anyhow::Result<Keyring> {
+    let keyring = Keyring::generate();
+    keyring.save(path, passphrase, work_factor()?)?;
+    Ok(keyring)
+}
+
+pub fn run(cmd: IdCommand) -> anyhow::Result<()> {
+    match cmd {
+        IdCommand::New { keyring } => {
+            let path = keyring.path()?;
+            if path.exists() {
+                bail!(
+                    "{} already exists; refusing to overwrite a keyring",
+                    path.display()
+                );
+            }
+            let pass = passphrase("New passphrase (10 characters or more): ", true)?;
+            let k = create(&path, &pass)?;
+            eprintln!("Created the keyring {}.", path.display());
+            eprintln!("Your fingerprint: {}", k.public().fingerprint());
+            eprintln!("Give this public line to your hub operator (it is not secret):");
+            println!("{}", k.public());
+        }
+        IdCommand::Show { keyring } => {
+            let k = keyring.unlock()?;
+            eprintln!("fingerprint {}", k.public().fingerprint());
+            println!("{}", k.public());
+        }
+        IdCommand::ExportAgeIdentity { keyring, output } => {
+            let k = keyring.unlock()?;
+            let text = format!(
+                "# Panah coordinator age identity. SECRET: it decrypts your collective's data.\n\
+                 # created: {}\n# public key: {}\n{}\n",
+                k.created(),
+                k.public().recipient_str(),
+                k.age_identity().expose_secret()
+            );
+            match output {
+                Some(path) => {
+                    let mut options = std::fs::OpenOptions::new();
+                    options.write(true).create_new(true);
+                    #[cfg(unix)]
+                    {
+                        use std::os::unix::fs::OpenOptionsExt;
+                        options.mode(0o600);
+                    }
+                    let mut f = options.open(&path).with_context(|| {
+                        format!("cannot create {} (it must not exist yet)", path.display())
+                    })?;
+                    f.write_all(text.as_bytes())?;
+                    eprintln!(
+                        "Wrote {}. Delete it when you are done: it is your secret key.",
+                        path.display()
+                    );
+                }
+                None => {
+                    print!("{text}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
