@@ -44,7 +44,6 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/c/{slug}/coordinators",
             get(api::team::coordinators),
         )
-        .fallback(api::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY));
 
     Router::new()
