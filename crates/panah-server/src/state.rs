@@ -55,7 +55,7 @@ impl AppState {
         let css = CSS.trim_end();
         let hash = STANDARD.encode(Sha256::digest(css.as_bytes()));
         let csp = format!(
-            "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self'; form-action 'self'; \
+            "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self' data:; form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'"
         );
         let login_limiter =

@@ -37,8 +37,18 @@ async fn send(app: &Router, req: Request<Body>) -> Response {
     let res = app.clone().oneshot(req).await.expect("infallible");
     let status = res.status();
     let headers = res.headers().clone();
-    let body = res.into_body().collect().await.expect("body").to_bytes().to_vec();
-    Response { status, headers, body }
+    let body = res
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    Response {
+        status,
+        headers,
+        body,
+    }
 }
 
 async fn get(app: &Router, uri: &str, headers: &[(&str, &str)]) -> Response {
@@ -64,7 +74,10 @@ struct Coordinator {
 
 fn coordinator() -> Coordinator {
     let signing = SigningKey::generate(&mut rand::rngs::OsRng);
-    let key = CoordinatorKey::new(&age::x25519::Identity::generate().to_public(), signing.verifying_key());
+    let key = CoordinatorKey::new(
+        &age::x25519::Identity::generate().to_public(),
+        signing.verifying_key(),
+    );
     Coordinator { signing, key }
 }
 
@@ -99,13 +112,29 @@ fn router(store: Store, settings: Settings) -> Router {
 }
 
 fn assert_security_headers(res: &Response, what: &str) {
-    let csp = res.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    let csp = res.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
     assert!(csp.starts_with("default-src 'none'"), "{what}: {csp}");
-    assert!(!csp.contains("script-src"), "{what}: no scripts allowed at all: {csp}");
+    assert!(
+        !csp.contains("script-src"),
+        "{what}: no scripts allowed at all: {csp}"
+    );
     assert!(csp.contains("frame-ancestors 'none'"), "{what}");
-    assert_eq!(res.headers[header::REFERRER_POLICY], "no-referrer", "{what}");
-    assert_eq!(res.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{what}");
-    assert!(res.headers.get(header::SET_COOKIE).is_none(), "{what}: no cookies");
+    assert_eq!(
+        res.headers[header::REFERRER_POLICY],
+        "no-referrer",
+        "{what}"
+    );
+    assert_eq!(
+        res.headers[header::X_CONTENT_TYPE_OPTIONS],
+        "nosniff",
+        "{what}"
+    );
+    assert!(
+        res.headers.get(header::SET_COOKIE).is_none(),
+        "{what}: no cookies"
+    );
 }
 
 #[tokio::test]
@@ -120,23 +149,50 @@ async fn pages_in_three_languages() {
         let fa = get(&app, "/c/roshanai", &[]).await;
         assert_eq!(fa.status, StatusCode::OK, "{engine}");
         let html = fa.text();
-        assert!(html.contains(r#"<html lang="fa-AF" dir="rtl">"#), "{engine}");
+        assert!(
+            html.contains(r#"<html lang="fa-AF" dir="rtl">"#),
+            "{engine}"
+        );
         assert!(html.contains("روشنایی"));
-        let today = panah_i18n::Catalog::load().unwrap().localizer(Lang::Dari).date(panah_core::Timestamp::now());
-        assert!(html.contains(&format!("به‌روزشده در {today}")), "Solar Hijri date in Persian digits: {html}");
-        assert!(today.starts_with(|c: char| ('۰'..='۹').contains(&c)), "{today}");
+        let today = panah_i18n::Catalog::load()
+            .unwrap()
+            .localizer(Lang::Dari)
+            .date(panah_core::Timestamp::now());
+        assert!(
+            html.contains(&format!("به‌روزشده در {today}")),
+            "Solar Hijri date in Persian digits: {html}"
+        );
+        assert!(
+            today.starts_with(|c: char| ('۰'..='۹').contains(&c)),
+            "{today}"
+        );
         assert_security_headers(&fa, "appeal");
 
         let ps = get(&app, "/c/roshanai?lang=ps", &[]).await;
-        assert!(ps.text().contains(r#"<html lang="ps" dir="rtl">"#), "{engine}");
+        assert!(
+            ps.text().contains(r#"<html lang="ps" dir="rtl">"#),
+            "{engine}"
+        );
         assert!(ps.text().contains("رڼا"));
 
-        let en = get(&app, "/c/roshanai", &[("accept-language", "en-GB,en;q=0.9")]).await;
+        let en = get(
+            &app,
+            "/c/roshanai",
+            &[("accept-language", "en-GB,en;q=0.9")],
+        )
+        .await;
         let html = en.text();
         assert!(html.contains(r#"<html lang="en" dir="ltr">"#), "{engine}");
         // Stored text is escaped, never markup.
-        assert!(html.contains("Roshanai &#60;b&#62;Collective&#60;/b&#62;") || html.contains("Roshanai &lt;b&gt;Collective&lt;/b&gt;"), "{html}");
-        assert!(!html.contains("<script>"), "{engine}: no script element can appear");
+        assert!(
+            html.contains("Roshanai &#60;b&#62;Collective&#60;/b&#62;")
+                || html.contains("Roshanai &lt;b&gt;Collective&lt;/b&gt;"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("<script>"),
+            "{engine}: no script element can appear"
+        );
         assert!(html.contains("Flour &#38; oil") || html.contains("Flour &amp; oil"));
         // ?lang= beats Accept-Language.
         let forced = get(&app, "/c/roshanai?lang=fa", &[("accept-language", "en")]).await;
@@ -161,7 +217,13 @@ async fn bad_page_requests_get_clear_translated_errors() {
 
         let bad_lang = get(&app, "/c/roshanai?lang=de", &[("accept-language", "en")]).await;
         assert_eq!(bad_lang.status, StatusCode::BAD_REQUEST, "{engine}");
-        assert!(bad_lang.text().contains("“de” is not a language this hub offers"), "{}", bad_lang.text());
+        assert!(
+            bad_lang
+                .text()
+                .contains("“de” is not a language this hub offers"),
+            "{}",
+            bad_lang.text()
+        );
 
         let missing = get(&app, "/c/nobody?lang=ps", &[]).await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
@@ -179,7 +241,11 @@ async fn bad_page_requests_get_clear_translated_errors() {
             "/?lang=%3Cscript%3E",
         ] {
             let res = get(&app, path, &[]).await;
-            assert!(res.status.is_client_error(), "{engine} {path}: {}", res.status);
+            assert!(
+                res.status.is_client_error(),
+                "{engine} {path}: {}",
+                res.status
+            );
             assert!(!res.text().contains("<script>"), "{path} reflected markup");
             assert_security_headers(&res, path);
         }
@@ -188,7 +254,9 @@ async fn bad_page_requests_get_clear_translated_errors() {
 
 fn gzip_len(body: &[u8]) -> usize {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(body).read_to_end(&mut out).expect("valid gzip");
+    flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut out)
+        .expect("valid gzip");
     body.len()
 }
 
@@ -216,21 +284,41 @@ async fn inline_style_matches_the_csp_hash() {
     let app = router(store, Settings::default());
     let res = get(&app, "/", &[]).await;
     let html = res.text();
-    let css = html.split("<style>").nth(1).unwrap().split("</style>").next().unwrap();
+    let css = html
+        .split("<style>")
+        .nth(1)
+        .unwrap()
+        .split("</style>")
+        .next()
+        .unwrap();
     let hash = STANDARD.encode(Sha256::digest(css.as_bytes()));
-    let csp = res.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    let csp = res.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
     assert!(csp.contains(&format!("style-src 'sha256-{hash}'")), "{csp}");
 }
 
 /// Logs in by the book and returns the token.
 async fn login(app: &Router, slug: &str, who: &Coordinator) -> Response {
-    let ch = post_json(app, "/api/v1/login/challenge", json!({"collective": slug, "key": who.key.signing_str()}), None).await;
+    let ch = post_json(
+        app,
+        "/api/v1/login/challenge",
+        json!({"collective": slug, "key": who.key.signing_str()}),
+        None,
+    )
+    .await;
     assert_eq!(ch.status, StatusCode::OK, "{}", ch.text());
     let ch = ch.json();
     let challenge = STANDARD.decode(ch["challenge"].as_str().unwrap()).unwrap();
     let msg = auth::login_message(&Slug::parse(slug).unwrap(), who.key.signing(), &challenge);
     let sig = STANDARD.encode(who.signing.sign(&msg).to_bytes());
-    post_json(app, "/api/v1/login", json!({"challenge_id": ch["challenge_id"], "signature": sig}), None).await
+    post_json(
+        app,
+        "/api/v1/login",
+        json!({"challenge_id": ch["challenge_id"], "signature": sig}),
+        None,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -240,8 +328,14 @@ async fn coordinator_login_and_its_refusals() {
         let roshanai = seed(&store, "roshanai").await;
         let other = seed(&store, "other").await;
         let (alice, bob, stranger) = (coordinator(), coordinator(), coordinator());
-        store.add_coordinator(roshanai, &alice.key, "alice").await.unwrap();
-        store.add_coordinator(roshanai, &bob.key, "bob").await.unwrap();
+        store
+            .add_coordinator(roshanai, &alice.key, "alice")
+            .await
+            .unwrap();
+        store
+            .add_coordinator(roshanai, &bob.key, "bob")
+            .await
+            .unwrap();
         store.add_coordinator(other, &bob.key, "bob").await.unwrap();
         let app = router(store.clone(), Settings::default());
 
@@ -250,61 +344,187 @@ async fn coordinator_login_and_its_refusals() {
         assert_eq!(res.status, StatusCode::OK, "{engine}: {}", res.text());
         let token = res.json()["token"].as_str().unwrap().to_owned();
         assert!(token.starts_with("panah_t1_"));
-        let team = get(&app, "/api/v1/c/roshanai/coordinators", &[("authorization", &format!("Bearer {token}"))]).await;
+        let team = get(
+            &app,
+            "/api/v1/c/roshanai/coordinators",
+            &[("authorization", &format!("Bearer {token}"))],
+        )
+        .await;
         assert_eq!(team.status, StatusCode::OK, "{}", team.text());
         let team = team.json();
         assert_eq!(team["you"], alice.key.fingerprint().to_string());
         assert_eq!(team["coordinators"].as_array().unwrap().len(), 2);
-        assert_eq!(team["coordinators"][1]["recipient"], bob.key.recipient_str());
+        assert_eq!(
+            team["coordinators"][1]["recipient"],
+            bob.key.recipient_str()
+        );
 
         // A token for one collective is refused for another.
-        let foreign = get(&app, "/api/v1/c/other/coordinators", &[("authorization", &format!("Bearer {token}"))]).await;
+        let foreign = get(
+            &app,
+            "/api/v1/c/other/coordinators",
+            &[("authorization", &format!("Bearer {token}"))],
+        )
+        .await;
         assert_eq!(foreign.status, StatusCode::FORBIDDEN, "{engine}");
-        assert!(foreign.json()["error"].as_str().unwrap().contains("issued for the collective \"roshanai\""));
+        assert!(foreign.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("issued for the collective \"roshanai\""));
 
         // A challenge answers once.
-        let ch = post_json(&app, "/api/v1/login/challenge", json!({"collective": "roshanai", "key": alice.key.signing_str()}), None).await.json();
+        let ch = post_json(
+            &app,
+            "/api/v1/login/challenge",
+            json!({"collective": "roshanai", "key": alice.key.signing_str()}),
+            None,
+        )
+        .await
+        .json();
         let challenge = STANDARD.decode(ch["challenge"].as_str().unwrap()).unwrap();
-        let good = STANDARD.encode(alice.signing.sign(&auth::login_message(&Slug::parse("roshanai").unwrap(), alice.key.signing(), &challenge)).to_bytes());
-        let first = post_json(&app, "/api/v1/login", json!({"challenge_id": ch["challenge_id"], "signature": good}), None).await;
+        let good = STANDARD.encode(
+            alice
+                .signing
+                .sign(&auth::login_message(
+                    &Slug::parse("roshanai").unwrap(),
+                    alice.key.signing(),
+                    &challenge,
+                ))
+                .to_bytes(),
+        );
+        let first = post_json(
+            &app,
+            "/api/v1/login",
+            json!({"challenge_id": ch["challenge_id"], "signature": good}),
+            None,
+        )
+        .await;
         assert_eq!(first.status, StatusCode::OK);
-        let replay = post_json(&app, "/api/v1/login", json!({"challenge_id": ch["challenge_id"], "signature": good}), None).await;
+        let replay = post_json(
+            &app,
+            "/api/v1/login",
+            json!({"challenge_id": ch["challenge_id"], "signature": good}),
+            None,
+        )
+        .await;
         assert_eq!(replay.status, StatusCode::UNAUTHORIZED, "{engine}: replay");
-        assert!(replay.json()["error"].as_str().unwrap().contains("already used"));
+        assert!(replay.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("already used"));
 
         // A signature made for another collective does not log in here.
-        let ch = post_json(&app, "/api/v1/login/challenge", json!({"collective": "roshanai", "key": bob.key.signing_str()}), None).await.json();
+        let ch = post_json(
+            &app,
+            "/api/v1/login/challenge",
+            json!({"collective": "roshanai", "key": bob.key.signing_str()}),
+            None,
+        )
+        .await
+        .json();
         let challenge = STANDARD.decode(ch["challenge"].as_str().unwrap()).unwrap();
-        let wrong = STANDARD.encode(bob.signing.sign(&auth::login_message(&Slug::parse("other").unwrap(), bob.key.signing(), &challenge)).to_bytes());
-        let res = post_json(&app, "/api/v1/login", json!({"challenge_id": ch["challenge_id"], "signature": wrong}), None).await;
+        let wrong = STANDARD.encode(
+            bob.signing
+                .sign(&auth::login_message(
+                    &Slug::parse("other").unwrap(),
+                    bob.key.signing(),
+                    &challenge,
+                ))
+                .to_bytes(),
+        );
+        let res = post_json(
+            &app,
+            "/api/v1/login",
+            json!({"challenge_id": ch["challenge_id"], "signature": wrong}),
+            None,
+        )
+        .await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{engine}");
-        assert!(res.json()["error"].as_str().unwrap().contains("does not match"));
+        assert!(res.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not match"));
 
         // A truncated signature is a 400 that says why.
-        let ch = post_json(&app, "/api/v1/login/challenge", json!({"collective": "roshanai", "key": bob.key.signing_str()}), None).await.json();
-        let res = post_json(&app, "/api/v1/login", json!({"challenge_id": ch["challenge_id"], "signature": &good[..40]}), None).await;
+        let ch = post_json(
+            &app,
+            "/api/v1/login/challenge",
+            json!({"collective": "roshanai", "key": bob.key.signing_str()}),
+            None,
+        )
+        .await
+        .json();
+        let res = post_json(
+            &app,
+            "/api/v1/login",
+            json!({"challenge_id": ch["challenge_id"], "signature": &good[..40]}),
+            None,
+        )
+        .await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST);
-        assert!(res.json()["error"].as_str().unwrap().contains("64 bytes"), "{}", res.text());
+        assert!(
+            res.json()["error"].as_str().unwrap().contains("64 bytes"),
+            "{}",
+            res.text()
+        );
 
         // Someone who is not a coordinator cannot even get a challenge.
-        let res = post_json(&app, "/api/v1/login/challenge", json!({"collective": "roshanai", "key": stranger.key.signing_str()}), None).await;
+        let res = post_json(
+            &app,
+            "/api/v1/login/challenge",
+            json!({"collective": "roshanai", "key": stranger.key.signing_str()}),
+            None,
+        )
+        .await;
         assert_eq!(res.status, StatusCode::FORBIDDEN);
-        let res = post_json(&app, "/api/v1/login/challenge", json!({"collective": "nobody", "key": alice.key.signing_str()}), None).await;
+        let res = post_json(
+            &app,
+            "/api/v1/login/challenge",
+            json!({"collective": "nobody", "key": alice.key.signing_str()}),
+            None,
+        )
+        .await;
         assert_eq!(res.status, StatusCode::NOT_FOUND);
-        assert!(res.json()["error"].as_str().unwrap().contains("no collective \"nobody\""));
+        assert!(res.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("no collective \"nobody\""));
 
         // Removing a coordinator ends their session at once.
-        let bob_token = login(&app, "roshanai", &bob).await.json()["token"].as_str().unwrap().to_owned();
+        let bob_token = login(&app, "roshanai", &bob).await.json()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         store.remove_coordinator(roshanai, &bob.key).await.unwrap();
-        let res = get(&app, "/api/v1/c/roshanai/coordinators", &[("authorization", &format!("Bearer {bob_token}"))]).await;
+        let res = get(
+            &app,
+            "/api/v1/c/roshanai/coordinators",
+            &[("authorization", &format!("Bearer {bob_token}"))],
+        )
+        .await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{engine}: revoked");
-        let res = post_json(&app, "/api/v1/login/challenge", json!({"collective": "roshanai", "key": bob.key.signing_str()}), None).await;
-        assert_eq!(res.status, StatusCode::FORBIDDEN, "{engine}: removed key gets no challenge");
+        let res = post_json(
+            &app,
+            "/api/v1/login/challenge",
+            json!({"collective": "roshanai", "key": bob.key.signing_str()}),
+            None,
+        )
+        .await;
+        assert_eq!(
+            res.status,
+            StatusCode::FORBIDDEN,
+            "{engine}: removed key gets no challenge"
+        );
 
         // Logging out revokes the token.
         let res = post_json(&app, "/api/v1/logout", json!({}), Some(&token)).await;
         assert_eq!(res.status, StatusCode::NO_CONTENT);
-        let res = get(&app, "/api/v1/c/roshanai/coordinators", &[("authorization", &format!("Bearer {token}"))]).await;
+        let res = get(
+            &app,
+            "/api/v1/c/roshanai/coordinators",
+            &[("authorization", &format!("Bearer {token}"))],
+        )
+        .await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     }
 }
@@ -316,9 +536,23 @@ async fn expired_tokens_are_refused() {
         let id = seed(&store, "roshanai").await;
         let alice = coordinator();
         store.add_coordinator(id, &alice.key, "").await.unwrap();
-        let app = router(store, Settings { token_ttl_secs: 0, ..Settings::default() });
-        let token = login(&app, "roshanai", &alice).await.json()["token"].as_str().unwrap().to_owned();
-        let res = get(&app, "/api/v1/c/roshanai/coordinators", &[("authorization", &format!("Bearer {token}"))]).await;
+        let app = router(
+            store,
+            Settings {
+                token_ttl_secs: 0,
+                ..Settings::default()
+            },
+        );
+        let token = login(&app, "roshanai", &alice).await.json()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let res = get(
+            &app,
+            "/api/v1/c/roshanai/coordinators",
+            &[("authorization", &format!("Bearer {token}"))],
+        )
+        .await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{engine}");
         assert!(res.json()["error"].as_str().unwrap().contains("expired"));
     }
@@ -331,20 +565,120 @@ async fn malformed_api_requests_are_4xx_with_a_reason() {
     seed(&store, "roshanai").await;
     let app = router(store, Settings::default());
     let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
-        (Request::post("/api/v1/login/challenge").header("content-type", "application/json").body(Body::from("{not json")).unwrap(), StatusCode::BAD_REQUEST, "not valid JSON"),
-        (Request::post("/api/v1/login/challenge").body(Body::from("{}")).unwrap(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "application/json"),
-        (Request::post("/api/v1/login/challenge").header("content-type", "application/json").body(Body::from(r#"{"collective":"x","key":"k","extra":1}"#)).unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "extra"),
-        (Request::post("/api/v1/login/challenge").header("content-type", "application/json").body(Body::from(format!(r#"{{"collective":"{}","key":"k"}}"#, "a".repeat(100_000)))).unwrap(), StatusCode::PAYLOAD_TOO_LARGE, "at most"),
-        (Request::post("/api/v1/login/challenge").header("content-type", "application/json").body(Body::from(r#"{"collective":"Bad Slug","key":"ed25519:AAAA"}"#)).unwrap(), StatusCode::BAD_REQUEST, "short name"),
-        (Request::post("/api/v1/login/challenge").header("content-type", "application/json").body(Body::from(r#"{"collective":"roshanai","key":"AAAA"}"#)).unwrap(), StatusCode::BAD_REQUEST, "ed25519:"),
-        (Request::post("/api/v1/login/challenge").header("content-type", "application/json").body(Body::from(r#"{"collective":"roshanai","key":"ed25519:AAAA"}"#)).unwrap(), StatusCode::BAD_REQUEST, "32 bytes"),
-        (Request::post("/api/v1/login").header("content-type", "application/json").body(Body::from(r#"{"challenge_id":"nope","signature":"!!!"}"#)).unwrap(), StatusCode::BAD_REQUEST, "base64"),
-        (Request::post("/api/v1/login").header("content-type", "application/json").body(Body::from(format!(r#"{{"challenge_id":"nope","signature":"{}"}}"#, STANDARD.encode([0u8; 64])))).unwrap(), StatusCode::UNAUTHORIZED, "unknown"),
-        (Request::get("/api/v1/c/roshanai/coordinators").body(Body::empty()).unwrap(), StatusCode::UNAUTHORIZED, "log in first"),
-        (Request::get("/api/v1/c/roshanai/coordinators").header("authorization", "Basic abc").body(Body::empty()).unwrap(), StatusCode::UNAUTHORIZED, "Bearer"),
-        (Request::get("/api/v1/c/roshanai/coordinators").header("authorization", "Bearer panah_t1_forged").body(Body::empty()).unwrap(), StatusCode::UNAUTHORIZED, "unknown"),
-        (Request::get("/api/v1/nothing").body(Body::empty()).unwrap(), StatusCode::NOT_FOUND, "no such API endpoint"),
-        (Request::get("/api/v1/login").body(Body::empty()).unwrap(), StatusCode::METHOD_NOT_ALLOWED, ""),
+        (
+            Request::post("/api/v1/login/challenge")
+                .header("content-type", "application/json")
+                .body(Body::from("{not json"))
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "not valid JSON",
+        ),
+        (
+            Request::post("/api/v1/login/challenge")
+                .body(Body::from("{}"))
+                .unwrap(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "application/json",
+        ),
+        (
+            Request::post("/api/v1/login/challenge")
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"collective":"x","key":"k","extra":1}"#))
+                .unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "extra",
+        ),
+        (
+            Request::post("/api/v1/login/challenge")
+                .header("content-type", "application/json")
+                .body(Body::from(format!(
+                    r#"{{"collective":"{}","key":"k"}}"#,
+                    "a".repeat(100_000)
+                )))
+                .unwrap(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "at most",
+        ),
+        (
+            Request::post("/api/v1/login/challenge")
+                .header("content-type", "application/json")
+                .body(Body::from(
+                    r#"{"collective":"Bad Slug","key":"ed25519:AAAA"}"#,
+                ))
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "short name",
+        ),
+        (
+            Request::post("/api/v1/login/challenge")
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"collective":"roshanai","key":"AAAA"}"#))
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "ed25519:",
+        ),
+        (
+            Request::post("/api/v1/login/challenge")
+                .header("content-type", "application/json")
+                .body(Body::from(
+                    r#"{"collective":"roshanai","key":"ed25519:AAAA"}"#,
+                ))
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "32 bytes",
+        ),
+        (
+            Request::post("/api/v1/login")
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"challenge_id":"nope","signature":"!!!"}"#))
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "base64",
+        ),
+        (
+            Request::post("/api/v1/login")
+                .header("content-type", "application/json")
+                .body(Body::from(format!(
+                    r#"{{"challenge_id":"nope","signature":"{}"}}"#,
+                    STANDARD.encode([0u8; 64])
+                )))
+                .unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "unknown",
+        ),
+        (
+            Request::get("/api/v1/c/roshanai/coordinators")
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "log in first",
+        ),
+        (
+            Request::get("/api/v1/c/roshanai/coordinators")
+                .header("authorization", "Basic abc")
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "Bearer",
+        ),
+        (
+            Request::get("/api/v1/c/roshanai/coordinators")
+                .header("authorization", "Bearer panah_t1_forged")
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "unknown",
+        ),
+        (
+            Request::get("/api/v1/nothing").body(Body::empty()).unwrap(),
+            StatusCode::NOT_FOUND,
+            "no such API endpoint",
+        ),
+        (
+            Request::get("/api/v1/login").body(Body::empty()).unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "",
+        ),
     ];
     for (req, status, needle) in cases {
         let what = format!("{} {}", req.method(), req.uri());

@@ -76,7 +76,10 @@ async fn collective(
 ) -> anyhow::Result<panah_store::Collective> {
     let slug = Slug::parse(slug)?;
     store.collective(&slug).await?.with_context(|| {
-        format!("there is no collective {slug:?} on this hub (see `panah admin list-collectives`)")
+        format!(
+            "there is no collective {:?} on this hub (see `panah admin list-collectives`)",
+            slug.as_str()
+        )
     })
 }
 

@@ -12,7 +12,8 @@ pub fn init_logging(format: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = if format == "json" {
         builder.json().try_init()
     } else {
@@ -39,7 +40,8 @@ pub async fn serve(config: HubConfig, on_ready: impl FnOnce(&str)) -> anyhow::Re
     on_ready(&url);
     // The readiness signal tests and scripts wait for: one line on stdout.
     println!("panah: listening on {url}");
-    tracing::info!(%url, "hub ready");
+    // Not the address: logs carry no addresses at all, the hub's own included.
+    tracing::info!("hub ready");
     panah_server::serve(listener, state, shutdown_signal()).await?;
     store.close().await;
     tracing::info!("hub stopped");

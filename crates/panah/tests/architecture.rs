@@ -1,0 +1,63 @@
+//! Architecture invariants that must hold in the dependency graph.
+
+use std::process::Command;
+
+fn normal_deps(package: &str) -> String {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "--locked",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "-p",
+            package,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree");
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
+/// The server never holds a coordinator's private key: the keyring code is not among
+/// its dependencies, directly or through another crate.
+#[test]
+fn the_server_cannot_reach_the_keyring() {
+    let tree = normal_deps("panah-server");
+    assert!(
+        tree.lines().any(|l| l.starts_with("panah-store")),
+        "the tree was read: {tree}"
+    );
+    assert!(
+        !tree.contains("panah-keyring"),
+        "panah-server depends on panah-keyring:\n{tree}"
+    );
+}
+
+/// The core knows no HTTP and no SQL.
+#[test]
+fn the_core_knows_no_http_or_sql() {
+    for package in ["panah-core", "panah-i18n"] {
+        let tree = normal_deps(package);
+        for forbidden in [
+            "axum ",
+            "hyper ",
+            "sqlx ",
+            "reqwest ",
+            "panah-store",
+            "panah-server",
+        ] {
+            assert!(
+                !tree.contains(forbidden),
+                "{package} depends on {forbidden}:\n{tree}"
+            );
+        }
+    }
+}

@@ -1,0 +1,545 @@
+//! The `panah` binary end to end: a real hub on a real port, driven by the CLI, with
+//! the stock `rage` tool checking that keyrings are plain age files.
+
+mod support;
+
+use std::path::Path;
+
+use support::*;
+
+fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}
+
+#[test]
+fn keyring_commands_and_rage_interop() {
+    let dir = tempfile::tempdir().unwrap();
+    let keyring = path_str(&dir.path().join("me.keyring"));
+
+    let line = ok(&["id", "new", "--keyring", &keyring]);
+    let line = line.trim();
+    assert!(
+        line.starts_with("age1") && line.contains(" ed25519:"),
+        "{line}"
+    );
+    assert_eq!(ok(&["id", "show", "--keyring", &keyring]).trim(), line);
+
+    // Refusals say what to do.
+    let err = fails(&["id", "new", "--keyring", &keyring]);
+    assert!(err.contains("refusing to overwrite"), "{err}");
+    let out = panah()
+        .env("PANAH_PASSPHRASE", "wrong passphrase!")
+        .args(["id", "show", "--keyring", &keyring])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("passphrase does not open this keyring"));
+    let err = fails(&["id", "show", "--keyring", "/nonexistent/k"]);
+    assert!(err.contains("panah id new"), "{err}");
+    let out = panah()
+        .env("PANAH_PASSPHRASE", "short")
+        .args(["id", "new", "--keyring", &format!("{keyring}.2")])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too short"));
+
+    let identity_file = path_str(&dir.path().join("identity.txt"));
+    ok(&[
+        "id",
+        "export-age-identity",
+        "--keyring",
+        &keyring,
+        "-o",
+        &identity_file,
+    ]);
+    let identity = std::fs::read_to_string(&identity_file).unwrap();
+    assert!(identity.contains("AGE-SECRET-KEY-1"));
+    let recipient = line.split_whitespace().next().unwrap();
+
+    let (Some(rage), Some(_)) = (tool("rage"), tool("python3")) else {
+        return;
+    };
+    let rage = path_str(&rage);
+    // The exported identity is what stock rage expects: it decrypts a file rage
+    // encrypted to the public line's recipient.
+    let secret = dir.path().join("note.age");
+    let status = std::process::Command::new(&rage)
+        .args(["-r", recipient, "-o", &path_str(&secret), "--armor"])
+        .stdin(std::fs::File::open(&identity_file).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = std::process::Command::new(&rage)
+        .args(["-d", "-i", &identity_file, &path_str(&secret)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), identity);
+
+    // The keyring itself opens with rage and the passphrase, if Panah is gone.
+    let out = in_terminal(&[&rage, "-d", &keyring], PASS);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "rage -d keyring: {text}");
+    assert!(text.contains("panah-keyring: 1"), "{text}");
+    assert!(
+        text.contains(identity.lines().last().unwrap()),
+        "the same age identity"
+    );
+}
+
+#[test]
+fn operator_and_coordinator_against_a_live_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = path_str(&dir.path().join("hub"));
+    let alice = path_str(&dir.path().join("alice.keyring"));
+    let bob = path_str(&dir.path().join("bob.keyring"));
+
+    create_collective(&data, "roshanai");
+    create_collective(&data, "other");
+    let err = fails(&[
+        "admin",
+        "create-collective",
+        "--data",
+        &data,
+        "roshanai",
+        "--name-fa",
+        "x",
+        "--name-ps",
+        "x",
+        "--name-en",
+        "x",
+    ]);
+    assert!(err.contains("already exists"), "{err}");
+    let appeal = dir.path().join("appeal.toml");
+    std::fs::write(
+        &appeal,
+        "[en]\nname = \"Roshanai Youth\"\nstory = \"We teach.\"\n",
+    )
+    .unwrap();
+    ok(&[
+        "admin",
+        "set-appeal",
+        "--data",
+        &data,
+        "roshanai",
+        &path_str(&appeal),
+    ]);
+
+    let alice_line = ok(&["id", "new", "--keyring", &alice]);
+    let bob_line = ok(&["id", "new", "--keyring", &bob]);
+    ok(&[
+        "admin",
+        "add-coordinator",
+        "--data",
+        &data,
+        "roshanai",
+        alice_line.trim(),
+        "--label",
+        "coordinator 1",
+    ]);
+    ok(&[
+        "admin",
+        "add-coordinator",
+        "--data",
+        &data,
+        "roshanai",
+        bob_line.trim(),
+    ]);
+    let err = fails(&[
+        "admin",
+        "add-coordinator",
+        "--data",
+        &data,
+        "roshanai",
+        "age1nope ed25519:AAAA",
+    ]);
+    assert!(err.contains("age public key"), "{err}");
+    let err = fails(&[
+        "admin",
+        "add-coordinator",
+        "--data",
+        &data,
+        "nobody",
+        alice_line.trim(),
+    ]);
+    assert!(err.contains("no collective \"nobody\""), "{err}");
+
+    let hub = Hub::start(&["--data", &data], &dir.path().join("hub.log"));
+    let (status, page) = http_get(&hub.url, "/c/roshanai?lang=en");
+    assert_eq!(status, 200);
+    assert!(page.contains("Roshanai Youth"));
+
+    // A coordinator logs in with the keyring and sees the team.
+    let team = ok(&[
+        "team",
+        "--hub",
+        &hub.url,
+        "--collective",
+        "roshanai",
+        "--keyring",
+        &alice,
+    ]);
+    assert!(team.contains("(you)"), "{team}");
+    assert!(team.contains("coordinator 1"), "{team}");
+    assert_eq!(team.matches("ed25519:").count(), 2, "{team}");
+
+    // Not a coordinator of `other`; unknown collective; wrong hub address.
+    let err = fails(&[
+        "team",
+        "--hub",
+        &hub.url,
+        "--collective",
+        "other",
+        "--keyring",
+        &alice,
+    ]);
+    assert!(
+        err.contains("HTTP 403") && err.contains("not a coordinator"),
+        "{err}"
+    );
+    let err = fails(&[
+        "team",
+        "--hub",
+        &hub.url,
+        "--collective",
+        "nobody",
+        "--keyring",
+        &alice,
+    ]);
+    assert!(err.contains("HTTP 404"), "{err}");
+    let err = fails(&[
+        "team",
+        "--hub",
+        "ftp://x",
+        "--collective",
+        "roshanai",
+        "--keyring",
+        &alice,
+    ]);
+    assert!(err.contains("https://"), "{err}");
+
+    // Removing a coordinator takes effect while the hub runs.
+    let fingerprint = team
+        .lines()
+        .find(|l| !l.contains("(you)") && l.contains("since"))
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_owned();
+    ok(&[
+        "admin",
+        "remove-coordinator",
+        "--data",
+        &data,
+        "roshanai",
+        &fingerprint,
+    ]);
+    let err = fails(&[
+        "team",
+        "--hub",
+        &hub.url,
+        "--collective",
+        "roshanai",
+        "--keyring",
+        &bob,
+    ]);
+    assert!(err.contains("HTTP 403"), "{err}");
+    let listed = ok(&[
+        "admin",
+        "list-coordinators",
+        "--data",
+        &data,
+        "roshanai",
+        "--all",
+    ]);
+    assert!(listed.contains("removed"), "{listed}");
+
+    assert!(hub.stop().success(), "graceful shutdown on SIGTERM");
+}
+
+#[test]
+fn hub_logs_hold_no_address_token_or_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = path_str(&dir.path().join("hub"));
+    let keyring = path_str(&dir.path().join("k"));
+    create_collective(&data, "roshanai");
+    let line = ok(&["id", "new", "--keyring", &keyring]);
+    ok(&[
+        "admin",
+        "add-coordinator",
+        "--data",
+        &data,
+        "roshanai",
+        line.trim(),
+    ]);
+    let hub = Hub::start(&["--data", &data], &dir.path().join("hub.log"));
+    http_get(&hub.url, "/c/roshanai?lang=ps&canary=QUERYCANARY");
+    http_get(&hub.url, "/c/CANARY-SLUG-404");
+    ok(&[
+        "team",
+        "--hub",
+        &hub.url,
+        "--collective",
+        "roshanai",
+        "--keyring",
+        &keyring,
+    ]);
+    let log_path = hub.log.clone();
+    assert!(hub.stop().success());
+    let log = std::fs::read_to_string(log_path).unwrap();
+    assert!(
+        log.contains("route=/c/{slug}"),
+        "requests are logged by route: {log}"
+    );
+    for needle in [
+        "127.0.0.1",
+        "QUERYCANARY",
+        "CANARY-SLUG",
+        "panah_t1_",
+        "lang=ps",
+        "ed25519:",
+    ] {
+        assert!(!log.contains(needle), "the log contains {needle:?}:\n{log}");
+    }
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = path_str(&dir.path().join("hub"));
+    create_collective(&data, "roshanai");
+    let keyring = path_str(&dir.path().join("k"));
+    let line = ok(&["id", "new", "--keyring", &keyring]);
+    let hub = Hub::start(&["--data", &data], &dir.path().join("hub.log"));
+    // Written while the hub holds the database open, then the hub dies without warning.
+    ok(&[
+        "admin",
+        "add-coordinator",
+        "--data",
+        &data,
+        "roshanai",
+        line.trim(),
+    ]);
+    ok(&[
+        "team",
+        "--hub",
+        &hub.url,
+        "--collective",
+        "roshanai",
+        "--keyring",
+        &keyring,
+    ]);
+    hub.crash();
+    let hub = Hub::start(&["--data", &data], &dir.path().join("hub2.log"));
+    let team = ok(&[
+        "team",
+        "--hub",
+        &hub.url,
+        "--collective",
+        "roshanai",
+        "--keyring",
+        &keyring,
+    ]);
+    assert!(team.contains("(you)"));
+    assert!(hub.stop().success());
+}
+
+#[test]
+fn bad_configuration_is_an_error_not_a_guess() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = path_str(&dir.path().join("panha.db"));
+    let err = fails(&[
+        "serve",
+        "--database",
+        &format!("sqlite:{typo}"),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(
+        err.contains("no SQLite database") && err.contains("mode=rwc"),
+        "{err}"
+    );
+    assert!(!Path::new(&typo).exists());
+
+    let err = fails(&["serve", "--database", "mysql://root:hunter2@db/panah"]);
+    assert!(
+        err.contains("unsupported database URL") && !err.contains("hunter2"),
+        "{err}"
+    );
+
+    let err = fails(&["serve", "--listen", "everywhere"]);
+    assert!(err.contains("not an address"), "{err}");
+
+    let config = dir.path().join("panah.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\nlisen = 3\n").unwrap();
+    let err = fails(&["serve", "--config", &path_str(&config)]);
+    assert!(
+        err.contains("unknown field") && err.contains("lisen"),
+        "{err}"
+    );
+    std::fs::write(&config, "listen = [\n").unwrap();
+    let err = fails(&["serve", "--config", &path_str(&config)]);
+    assert!(err.contains("is not valid"), "{err}");
+    std::fs::write(&config, "token_ttl_secs = 5\n").unwrap();
+    let err = fails(&["serve", "--config", &path_str(&config)]);
+    assert!(err.contains("between 60 and 86400"), "{err}");
+
+    let err = fails(&[
+        "admin",
+        "create-collective",
+        "--data",
+        &path_str(dir.path()),
+        "Bad_Slug",
+        "--name-fa",
+        "a",
+        "--name-ps",
+        "b",
+        "--name-en",
+        "c",
+    ]);
+    assert!(err.contains("a-z, 0-9"), "{err}");
+    let err = fails(&[
+        "admin",
+        "create-collective",
+        "--data",
+        &path_str(dir.path()),
+        "ok-slug",
+        "--name-fa",
+        "a",
+        "--name-ps",
+        "b",
+        "--name-en",
+        "c",
+        "--default-lang",
+        "de",
+    ]);
+    assert!(err.contains("unknown language"), "{err}");
+}
+
+#[test]
+fn settings_come_from_a_config_file_and_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = path_str(&dir.path().join("from-file"));
+    let config = dir.path().join("panah.toml");
+    std::fs::write(
+        &config,
+        format!("data = {data:?}\nlisten = \"127.0.0.1:0\"\n"),
+    )
+    .unwrap();
+    create_collective(&data, "filed");
+    let log = dir.path().join("hub.log");
+    let hub = Hub::start(&["--config", &path_str(&config)], &log);
+    let (status, _) = http_get(&hub.url, "/c/filed");
+    assert_eq!(
+        status, 200,
+        "the hub used the data folder from the config file"
+    );
+    assert!(hub.stop().success());
+
+    // PANAH_DATA overrides the file.
+    let other = path_str(&dir.path().join("from-env"));
+    create_collective(&other, "envy");
+    let mut child = panah()
+        .args(["serve", "--config", &path_str(&config)])
+        .env("PANAH_DATA", &other)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("panah: listening on ")
+        .unwrap()
+        .to_owned();
+    assert_eq!(http_get(&url, "/c/envy").0, 200);
+    assert_eq!(http_get(&url, "/c/filed").0, 404);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn two_hubs_share_one_postgresql_database() {
+    let Some(admin) = panah_store::testing::postgres_admin_url() else {
+        return;
+    };
+    let location = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(panah_store::testing::fresh_postgres_database(&admin));
+    let panah_store::Location::Postgres { url } = location else {
+        unreachable!()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let keyring = path_str(&dir.path().join("k"));
+    let line = ok(&["id", "new", "--keyring", &keyring]);
+    // Both hubs start (and migrate) at once.
+    let a = Hub::start(&["--database", &url], &dir.path().join("a.log"));
+    let b = Hub::start(&["--database", &url], &dir.path().join("b.log"));
+    ok(&[
+        "admin",
+        "create-collective",
+        "--database",
+        &url,
+        "roshanai",
+        "--name-fa",
+        "روشنایی",
+        "--name-ps",
+        "رڼا",
+        "--name-en",
+        "Roshanai",
+    ]);
+    ok(&[
+        "admin",
+        "add-coordinator",
+        "--database",
+        &url,
+        "roshanai",
+        line.trim(),
+    ]);
+    for hub in [&a, &b] {
+        assert_eq!(http_get(&hub.url, "/c/roshanai").0, 200);
+        let team = ok(&[
+            "team",
+            "--hub",
+            &hub.url,
+            "--collective",
+            "roshanai",
+            "--keyring",
+            &keyring,
+        ]);
+        assert!(team.contains("(you)"), "{team}");
+    }
+    let fingerprint = ok(&["admin", "list-coordinators", "--database", &url, "roshanai"]);
+    let fingerprint = fingerprint.split('\t').next().unwrap().to_owned();
+    ok(&[
+        "admin",
+        "remove-coordinator",
+        "--database",
+        &url,
+        "roshanai",
+        &fingerprint,
+    ]);
+    for hub in [&a, &b] {
+        let err = fails(&[
+            "team",
+            "--hub",
+            &hub.url,
+            "--collective",
+            "roshanai",
+            "--keyring",
+            &keyring,
+        ]);
+        assert!(err.contains("HTTP 403"), "{err}");
+    }
+    assert!(a.stop().success());
+    assert!(b.stop().success());
+}

@@ -1,0 +1,190 @@
+//! Helpers for tests that run the real `panah` binary.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PASS: &str = "correct horse battery staple";
+
+pub fn panah() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_panah"));
+    // Cheap scrypt for tests; real keyrings use age's default (about a second).
+    cmd.env("PANAH_SCRYPT_WORK_FACTOR", "10")
+        .env("PANAH_PASSPHRASE", PASS)
+        .env_remove("PANAH_DATA")
+        .env_remove("PANAH_DATABASE")
+        .env_remove("PANAH_CONFIG")
+        .env("PANAH_PROFILES", "/nonexistent/panah-test-profiles.toml")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `panah ARGS`, returning the output whatever the exit code.
+pub fn run(args: &[&str]) -> Output {
+    panah().args(args).output().expect("run panah")
+}
+
+/// Runs `panah ARGS` and insists it succeeds; returns stdout.
+pub fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "panah {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
+/// Runs `panah ARGS`, insists it fails, returns stderr.
+pub fn fails(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(!out.status.success(), "panah {args:?} should have failed");
+    let err = String::from_utf8(out.stderr).expect("UTF-8");
+    assert!(!err.contains("panicked"), "panah {args:?} panicked: {err}");
+    err
+}
+
+/// A running `panah serve`, stopped when dropped.
+pub struct Hub {
+    pub child: Child,
+    pub url: String,
+    pub log: PathBuf,
+}
+
+impl Hub {
+    /// Starts `panah serve` on a free port and waits for its readiness line.
+    pub fn start(extra: &[&str], log: &Path) -> Hub {
+        let log_file = std::fs::File::create(log).expect("log file");
+        let mut child = panah()
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("PANAH_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .expect("spawn panah serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("panah: listening on ") {
+                    let _ = tx.send(url.to_owned());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "hub did not become ready; log:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                )
+            });
+        Hub {
+            child,
+            url,
+            log: log.to_owned(),
+        }
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "hub did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// kill -9: no chance to flush anything.
+    pub fn crash(mut self) {
+        self.child.kill().expect("kill -9");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A tool the suite needs in CI (`PANAH_REQUIRE_TOOLS`), optional elsewhere.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("PANAH_REQUIRE_TOOLS").is_none(),
+            "{name} is required (PANAH_REQUIRE_TOOLS is set) but not on PATH"
+        );
+        eprintln!("{name} not found: skipping the parts of this test that need it");
+    }
+    found
+}
+
+/// Runs a command in a pseudo-terminal, typing `pass` at its passphrase prompt.
+pub fn in_terminal(args: &[&str], pass: &str) -> Output {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/pty_run.py");
+    Command::new("python3")
+        .arg(script)
+        .args(args)
+        .env("PASS", pass)
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3")
+}
+
+/// Minimal blocking HTTP GET over loopback, returning (status, headers+body text).
+pub fn http_get(url: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut text = String::new();
+    stream.read_to_string(&mut text).expect("read");
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// Creates the sample collective in `data` with the CLI.
+pub fn create_collective(data: &str, slug: &str) {
+    ok(&[
+        "admin",
+        "create-collective",
+        "--data",
+        data,
+        slug,
+        "--name-fa",
+        "روشنایی",
+        "--name-ps",
+        "رڼا",
+        "--name-en",
+        "Roshanai",
+    ]);
+}
