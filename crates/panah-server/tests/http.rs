@@ -1,6 +1,8 @@
 //! The server through its router, on SQLite and PostgreSQL: pages, languages, security
 //! headers, page weight, and every way a coordinator login can go wrong.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::Read;
 
 use axum::body::Body;

@@ -1,6 +1,8 @@
 //! The store conformance suite: every store operation, told as small stories, run against
 //! SQLite and against a real PostgreSQL server (see `panah_store::testing`).
 
+#![allow(clippy::unwrap_used)]
+
 use ed25519_dalek::SigningKey;
 use panah_core::{CoordinatorKey, Lang, Slug, Timestamp};
 use panah_store::testing::{every_engine, fresh_postgres_database, postgres_admin_url};

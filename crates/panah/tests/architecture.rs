@@ -1,5 +1,7 @@
 //! Architecture invariants that must hold in the dependency graph.
 
+#![allow(clippy::unwrap_used)]
+
 use std::process::Command;
 
 fn normal_deps(package: &str) -> String {

@@ -2,6 +2,8 @@
 //! for Dari and Pashto, no horizontal scrolling on a small phone, and not a single request
 //! beyond the page itself. Screenshots land in target/screenshots/ for people to look at.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::process::{Child, Command, Stdio};

@@ -1,6 +1,8 @@
 //! The `panah` binary end to end: a real hub on a real port, driven by the CLI, with
 //! the stock `rage` tool checking that keyrings are plain age files.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::path::Path;

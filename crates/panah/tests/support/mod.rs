@@ -1,5 +1,6 @@
 //! Helpers for tests that run the real `panah` binary.
 
+#![allow(clippy::unwrap_used)]
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
