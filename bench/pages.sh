@@ -13,7 +13,7 @@ for tool in wrk nginx curl; do
 done
 
 cargo build --release --quiet
-BIN=target/release/panah
+BIN="${CARGO_TARGET_DIR:-target}/release/panah"
 WORK="$(mktemp -d -t panah-bench.XXXXXX)"
 cleanup() {
     [ -n "${HUB_PID:-}" ] && kill "$HUB_PID" 2>/dev/null || true

@@ -9,12 +9,17 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod codename;
 pub mod coordinator;
 pub mod digits;
+pub mod envelope;
 pub mod lang;
+pub mod padding;
+pub mod scrub;
 pub mod slug;
 pub mod timestamp;
 
+pub use codename::Codename;
 pub use coordinator::{CoordinatorKey, Fingerprint};
 pub use lang::Lang;
 pub use slug::Slug;
