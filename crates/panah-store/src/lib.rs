@@ -13,7 +13,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod blobs;
 mod collectives;
+mod contact;
 mod coordinators;
 mod dialect;
 mod error;
@@ -27,7 +29,11 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};
 
+pub use blobs::{BlobError, BlobStore, BlobWriter};
 pub use collectives::{Appeal, Collective, NewCollective};
+pub use contact::{
+    day_of, Author, BlobKind, Conversation, ConversationSummary, FileRow, MessageRow, NewMessage,
+};
 pub use coordinators::Coordinator;
 pub use dialect::Dialect;
 pub use error::StoreError;

@@ -10,7 +10,10 @@ use sqlx::{Any, Executor, Row};
 use crate::{Dialect, Store, StoreError};
 use panah_core::Timestamp;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "hub", include_str!("../migrations/0001_hub.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "hub", include_str!("../migrations/0001_hub.sql")),
+    (2, "contact", include_str!("../migrations/0002_contact.sql")),
+];
 
 /// An arbitrary constant naming Panah's migration lock.
 const ADVISORY_LOCK: i64 = 0x7061_6e61_6801;

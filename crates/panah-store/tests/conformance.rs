@@ -304,3 +304,140 @@ async fn mistyped_locations_are_errors_not_new_databases() {
         assert!(err.to_string().contains("no_such_database"), "{err}");
     }
 }
+
+#[tokio::test]
+async fn conversations_messages_and_expiry() {
+    use panah_store::{Author, BlobKind, NewMessage};
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let secret = store.hub_secret("codename").await.unwrap();
+        assert_eq!(secret.len(), 32);
+        assert_eq!(
+            store.hub_secret("codename").await.unwrap(),
+            secret,
+            "{engine}: stable"
+        );
+
+        let c = store
+            .create_collective(&new_collective("roshanai"))
+            .await
+            .unwrap();
+        let other = store
+            .create_collective(&new_collective("other"))
+            .await
+            .unwrap();
+        let msg = |blob: &str, files: &[&str]| NewMessage {
+            author: Author::Sender,
+            blob: blob.into(),
+            size: 1024,
+            files: files.iter().map(|f| ((*f).to_owned(), 2048)).collect(),
+        };
+        let (conv, m1) = store
+            .add_message(c.id, &[1; 32], "age1reply", &msg("b1", &["f1", "f2"]), 90)
+            .await
+            .unwrap();
+        let (same, m2) = store
+            .add_message(c.id, &[1; 32], "age1reply", &msg("b2", &[]), 90)
+            .await
+            .unwrap();
+        assert_eq!(conv, same, "{engine}: a follow-up joins the conversation");
+        assert!(m2 > m1);
+        let (second, _) = store
+            .add_message(c.id, &[2; 32], "age1other", &msg("b3", &[]), 90)
+            .await
+            .unwrap();
+        assert_ne!(second, conv);
+
+        let found = store
+            .conversation_by_lookup(c.id, &[1; 32])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.reply_recipient, "age1reply");
+        assert_eq!(
+            found.created_on.unix() % 86_400,
+            0,
+            "{engine}: dates are whole days"
+        );
+        assert_eq!(
+            store
+                .conversation_by_lookup(other.id, &[1; 32])
+                .await
+                .unwrap(),
+            None,
+            "{engine}: scoped"
+        );
+
+        let reply = NewMessage {
+            author: Author::Coordinator,
+            blob: "r1".into(),
+            size: 1024,
+            files: vec![],
+        };
+        store.add_reply(c.id, conv, &reply).await.unwrap();
+        assert!(
+            matches!(
+                store.add_reply(other.id, conv, &reply).await,
+                Err(StoreError::NotFound(_))
+            ),
+            "{engine}"
+        );
+
+        let all = store.conversations(c.id).await.unwrap();
+        assert_eq!(all.len(), 2);
+        let first = all.iter().find(|s| s.conversation.id == conv).unwrap();
+        assert_eq!(first.messages.len(), 3);
+        assert_eq!(
+            first.messages[0]
+                .files
+                .iter()
+                .map(|f| f.blob.as_str())
+                .collect::<Vec<_>>(),
+            ["f1", "f2"]
+        );
+        assert_eq!(first.messages[2].author, Author::Coordinator);
+        let file_id = first.messages[0].files[1].id;
+        assert_eq!(
+            store
+                .blob_of(c.id, BlobKind::File, file_id)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("f2")
+        );
+        assert_eq!(
+            store
+                .blob_of(other.id, BlobKind::File, file_id)
+                .await
+                .unwrap(),
+            None,
+            "{engine}: scoped"
+        );
+        assert_eq!(
+            store
+                .blob_of(c.id, BlobKind::Message, m2)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("b2")
+        );
+
+        let mut blobs = store
+            .delete_conversation(c.id, conv)
+            .await
+            .unwrap()
+            .unwrap();
+        blobs.sort();
+        assert_eq!(blobs, ["b1", "b2", "f1", "f2", "r1"]);
+        assert_eq!(store.delete_conversation(c.id, conv).await.unwrap(), None);
+        assert_eq!(store.conversations(c.id).await.unwrap().len(), 1);
+
+        // Retention: a conversation kept for 0 days has expired by now.
+        let (gone, _) = store
+            .add_message(c.id, &[3; 32], "age1x", &msg("b4", &[]), 0)
+            .await
+            .unwrap();
+        let expired = store.expired_conversations(Timestamp::now()).await.unwrap();
+        assert_eq!(expired, vec![(c.id, gone)], "{engine}");
+    }
+}

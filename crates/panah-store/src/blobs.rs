@@ -1,0 +1,188 @@
+//! Blob files: the ciphertext of messages and attachments, one file each.
+//!
+//! Written to `tmp/`, synced, then renamed into `ab/KEY`, so a blob either exists whole or
+//! not at all, and an acknowledged one survives a crash. Keys are random hex chosen here;
+//! nothing about the content or the sender is in a path. Only ciphertext is ever written.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("blob storage error at {path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("not a blob key: {0:?}")]
+    BadKey(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BlobError + '_ {
+    move |source| BlobError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// A folder of blob files.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+impl BlobStore {
+    pub fn open(root: &Path) -> Result<Self, BlobError> {
+        fs::create_dir_all(root.join("tmp")).map_err(io_err(root))?;
+        Ok(BlobStore {
+            root: root.to_owned(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf, BlobError> {
+        if key.len() != 32
+            || !key
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
+            return Err(BlobError::BadKey(key.chars().take(40).collect()));
+        }
+        Ok(self.root.join(&key[..2]).join(key))
+    }
+
+    /// Starts a new blob. Drop the writer without [`BlobWriter::commit`] to abandon it.
+    pub fn create(&self) -> Result<BlobWriter, BlobError> {
+        let mut bytes = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let tmp = self.root.join("tmp").join(format!("{key}.part"));
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(&tmp).map_err(io_err(&tmp))?;
+        Ok(BlobWriter {
+            file: Some(file),
+            tmp,
+            dest: self.path(&key)?,
+            key,
+            written: 0,
+        })
+    }
+
+    pub fn open_blob(&self, key: &str) -> Result<File, BlobError> {
+        let path = self.path(key)?;
+        File::open(&path).map_err(io_err(&path))
+    }
+
+    pub fn read(&self, key: &str) -> Result<Vec<u8>, BlobError> {
+        let path = self.path(key)?;
+        fs::read(&path).map_err(io_err(&path))
+    }
+
+    /// Deletes a blob; a missing one is not an error.
+    pub fn delete(&self, key: &str) -> Result<(), BlobError> {
+        let path = self.path(key)?;
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+}
+
+/// A blob being written.
+#[derive(Debug)]
+pub struct BlobWriter {
+    file: Option<File>,
+    tmp: PathBuf,
+    dest: PathBuf,
+    key: String,
+    written: u64,
+}
+
+impl BlobWriter {
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Syncs the blob to disk and moves it into place; returns its key and size.
+    pub fn commit(mut self) -> Result<(String, u64), BlobError> {
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| BlobError::BadKey(self.key.clone()))?;
+        file.sync_all().map_err(io_err(&self.tmp))?;
+        drop(file);
+        let dir = self.dest.parent().map(Path::to_owned).unwrap_or_default();
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        fs::rename(&self.tmp, &self.dest).map_err(io_err(&self.dest))?;
+        // The rename itself must be durable too.
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(&dir))?;
+        Ok((std::mem::take(&mut self.key), self.written))
+    }
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("blob already committed"))?;
+        let n = file.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), Write::flush)
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_abandon_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::open(dir.path()).unwrap();
+        let mut w = blobs.create().unwrap();
+        w.write_all(b"ciphertext").unwrap();
+        let (key, size) = w.commit().unwrap();
+        assert_eq!(size, 10);
+        assert_eq!(blobs.read(&key).unwrap(), b"ciphertext");
+        let mut abandoned = blobs.create().unwrap();
+        abandoned.write_all(b"half").unwrap();
+        drop(abandoned);
+        assert_eq!(
+            fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0,
+            "no leftovers"
+        );
+        blobs.delete(&key).unwrap();
+        blobs.delete(&key).unwrap();
+        assert!(blobs.read(&key).is_err());
+        assert!(matches!(
+            blobs.read("../../etc/passwd"),
+            Err(BlobError::BadKey(_))
+        ));
+    }
+}
