@@ -16,6 +16,8 @@
 mod api;
 mod limits;
 mod pages;
+pub mod retention;
+mod seal;
 mod security;
 mod state;
 
@@ -32,7 +34,10 @@ use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-pub use state::{AppState, Settings};
+pub use state::{AppState, Settings, StateError};
+
+/// Room for multipart headers and the message text around the files.
+const UPLOAD_OVERHEAD: usize = 512 * 1024;
 
 /// The whole router. Tests call it directly with `tower::ServiceExt::oneshot`.
 pub fn app(state: AppState) -> Router {
@@ -44,22 +49,63 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/c/{slug}/coordinators",
             get(api::team::coordinators),
         )
+        .route("/api/v1/c/{slug}/conversations", get(api::inbox::list))
+        .route(
+            "/api/v1/c/{slug}/conversations/{id}",
+            get(api::inbox::one).delete(api::inbox::delete),
+        )
+        .route(
+            "/api/v1/c/{slug}/messages/{id}/ciphertext",
+            get(api::inbox::message_blob),
+        )
+        .route(
+            "/api/v1/c/{slug}/files/{id}/ciphertext",
+            get(api::inbox::file_blob),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY));
+    let api_replies = Router::new()
+        .route(
+            "/api/v1/c/{slug}/conversations/{id}/replies",
+            post(api::inbox::reply),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(api::inbox::MAX_REPLY));
 
-    Router::new()
+    // Uploads from a phone on a slow link may take many minutes; everything else gets 30 s.
+    let max_upload = usize::try_from(state.inner.settings.max_upload_bytes).unwrap_or(usize::MAX);
+    let uploads = Router::new()
+        .route("/c/{slug}/contact", post(pages::contact::contact_submit))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            max_upload.saturating_add(UPLOAD_OVERHEAD),
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30 * 60),
+        ));
+
+    let quick = Router::new()
         .route("/", get(pages::home))
         .route("/c/{slug}", get(pages::appeal))
+        .route("/c/{slug}/contact", get(pages::contact::contact_form))
+        .route(
+            "/c/{slug}/replies",
+            get(pages::contact::replies_form).post(pages::contact::replies_open),
+        )
         .route("/healthz", get(pages::healthz))
+        .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY))
         .merge(api)
+        .merge(api_replies)
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ));
+
+    quick
+        .merge(uploads)
         .fallback(pages::not_found)
         .layer(
             tower::ServiceBuilder::new()
                 .layer(CatchPanicLayer::custom(security::panic_response))
                 .layer(trace_layer())
-                .layer(TimeoutLayer::with_status_code(
-                    axum::http::StatusCode::REQUEST_TIMEOUT,
-                    Duration::from_secs(30),
-                ))
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     security::headers,

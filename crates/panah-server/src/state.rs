@@ -3,10 +3,10 @@ use std::sync::Arc;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use panah_i18n::Catalog;
-use panah_store::Store;
+use panah_store::{BlobStore, Store};
 use sha2::{Digest, Sha256};
 
-use crate::limits::RateLimiter;
+use crate::limits::{CollectiveLimits, RateLimiter};
 
 /// Tunables a hub operator may change.
 #[derive(Debug, Clone)]
@@ -15,8 +15,22 @@ pub struct Settings {
     pub token_ttl_secs: i64,
     /// How long a login challenge may wait for its answer.
     pub challenge_ttl_secs: i64,
-    /// Login attempts per second, hub-wide (bursts up to ten times that).
+    /// Coordinator logins per second, hub-wide (bursts up to ten times that).
     pub logins_per_second: u32,
+    /// Files in one contact submission.
+    pub max_files: usize,
+    /// Bytes of files in one contact submission.
+    pub max_upload_bytes: u64,
+    /// Characters in one message.
+    pub max_message_chars: usize,
+    /// Days a conversation is kept after its last message.
+    pub retention_days: i64,
+    /// Contact submissions a minute, per collective and for the whole hub.
+    pub submissions_per_minute: u32,
+    pub hub_submissions_per_minute: u32,
+    /// Codename logins on the replies page a minute, per collective and for the whole hub.
+    pub reply_logins_per_minute: u32,
+    pub hub_reply_logins_per_minute: u32,
 }
 
 impl Default for Settings {
@@ -25,6 +39,14 @@ impl Default for Settings {
             token_ttl_secs: 15 * 60,
             challenge_ttl_secs: 60,
             logins_per_second: 20,
+            max_files: 5,
+            max_upload_bytes: 50 * 1024 * 1024,
+            max_message_chars: 20_000,
+            retention_days: 90,
+            submissions_per_minute: 60,
+            hub_submissions_per_minute: 600,
+            reply_logins_per_minute: 60,
+            hub_reply_logins_per_minute: 600,
         }
     }
 }
@@ -38,41 +60,77 @@ pub struct AppState {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub store: Store,
+    pub blobs: BlobStore,
     pub catalog: Catalog,
     pub settings: Settings,
+    /// The key codenames are derived under (see `panah_core::codename`).
+    pub codename_secret: Vec<u8>,
     /// The stylesheet, inlined in every page so a page is one round trip.
     pub css: &'static str,
     /// The CSP value, with the stylesheet's hash.
     pub csp: String,
     pub login_limiter: RateLimiter,
+    pub submissions: CollectiveLimits,
+    pub reply_logins: CollectiveLimits,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Catalog(#[from] panah_i18n::CatalogError),
+    #[error(transparent)]
+    Store(#[from] panah_store::StoreError),
 }
 
 const CSS: &str = include_str!("../assets/panah.css");
 
 impl AppState {
-    pub fn new(store: Store, settings: Settings) -> Result<Self, panah_i18n::CatalogError> {
+    pub async fn new(
+        store: Store,
+        blobs: BlobStore,
+        settings: Settings,
+    ) -> Result<Self, StateError> {
         let catalog = Catalog::load()?;
+        let codename_secret = store.hub_secret("codename").await?;
         let css = CSS.trim_end();
         let hash = STANDARD.encode(Sha256::digest(css.as_bytes()));
         let csp = format!(
             "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self' data:; form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'"
         );
-        let login_limiter =
-            RateLimiter::new(settings.logins_per_second, settings.logins_per_second * 10);
+        let login_limiter = RateLimiter::per_minute(
+            settings.logins_per_second * 60,
+            settings.logins_per_second * 10,
+        );
+        let submissions = CollectiveLimits::new(
+            settings.submissions_per_minute,
+            settings.hub_submissions_per_minute,
+        );
+        let reply_logins = CollectiveLimits::new(
+            settings.reply_logins_per_minute,
+            settings.hub_reply_logins_per_minute,
+        );
         Ok(AppState {
             inner: Arc::new(Inner {
                 store,
+                blobs,
                 catalog,
                 settings,
+                codename_secret,
                 css,
                 csp,
                 login_limiter,
+                submissions,
+                reply_logins,
             }),
         })
     }
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    pub fn blobs(&self) -> &BlobStore {
+        &self.inner.blobs
     }
 }

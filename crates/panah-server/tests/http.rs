@@ -109,8 +109,12 @@ async fn seed(store: &Store, slug: &str) -> i64 {
     c.id
 }
 
-fn router(store: Store, settings: Settings) -> Router {
-    app(AppState::new(store, settings).unwrap())
+async fn router(store: Store, settings: Settings) -> Router {
+    let blobs = panah_store::BlobStore::open(
+        &std::env::temp_dir().join(format!("panah-test-blobs-{}", std::process::id())),
+    )
+    .unwrap();
+    app(AppState::new(store, blobs, settings).await.unwrap())
 }
 
 fn assert_security_headers(res: &Response, what: &str) {
@@ -144,7 +148,7 @@ async fn pages_in_three_languages() {
     let dir = tempfile::tempdir().unwrap();
     for (engine, store) in every_engine(dir.path()).await {
         seed(&store, "roshanai").await;
-        let app = router(store, Settings::default());
+        let app = router(store, Settings::default()).await;
 
         // The collective's default language is Dari: right to left, Persian digits,
         // Solar Hijri date with an Afghan month name.
@@ -215,7 +219,7 @@ async fn bad_page_requests_get_clear_translated_errors() {
     let dir = tempfile::tempdir().unwrap();
     for (engine, store) in every_engine(dir.path()).await {
         seed(&store, "roshanai").await;
-        let app = router(store, Settings::default());
+        let app = router(store, Settings::default()).await;
 
         let bad_lang = get(&app, "/c/roshanai?lang=de", &[("accept-language", "en")]).await;
         assert_eq!(bad_lang.status, StatusCode::BAD_REQUEST, "{engine}");
@@ -267,7 +271,7 @@ async fn every_public_page_fits_one_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let (_, store) = every_engine(dir.path()).await.remove(0);
     seed(&store, "roshanai").await;
-    let app = router(store, Settings::default());
+    let app = router(store, Settings::default()).await;
     for lang in Lang::ALL {
         for path in ["/", "/c/roshanai", "/c/nobody"] {
             let uri = format!("{path}?lang={}", lang.code());
@@ -283,7 +287,7 @@ async fn every_public_page_fits_one_round_trip() {
 async fn inline_style_matches_the_csp_hash() {
     let dir = tempfile::tempdir().unwrap();
     let (_, store) = every_engine(dir.path()).await.remove(0);
-    let app = router(store, Settings::default());
+    let app = router(store, Settings::default()).await;
     let res = get(&app, "/", &[]).await;
     let html = res.text();
     let css = html
@@ -339,7 +343,7 @@ async fn coordinator_login_and_its_refusals() {
             .await
             .unwrap();
         store.add_coordinator(other, &bob.key, "bob").await.unwrap();
-        let app = router(store.clone(), Settings::default());
+        let app = router(store.clone(), Settings::default()).await;
 
         // The happy path.
         let res = login(&app, "roshanai", &alice).await;
@@ -544,7 +548,8 @@ async fn expired_tokens_are_refused() {
                 token_ttl_secs: 0,
                 ..Settings::default()
             },
-        );
+        )
+        .await;
         let token = login(&app, "roshanai", &alice).await.json()["token"]
             .as_str()
             .unwrap()
@@ -565,7 +570,7 @@ async fn malformed_api_requests_are_4xx_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let (_, store) = every_engine(dir.path()).await.remove(0);
     seed(&store, "roshanai").await;
-    let app = router(store, Settings::default());
+    let app = router(store, Settings::default()).await;
     let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
         (
             Request::post("/api/v1/login/challenge")

@@ -77,6 +77,13 @@ impl BlobStore {
         })
     }
 
+    /// Writes a whole blob at once.
+    pub fn write_blob(&self, bytes: &[u8]) -> Result<(String, u64), BlobError> {
+        let mut w = self.create()?;
+        w.write_all(bytes).map_err(io_err(&self.root))?;
+        w.commit()
+    }
+
     pub fn open_blob(&self, key: &str) -> Result<File, BlobError> {
         let path = self.path(key)?;
         File::open(&path).map_err(io_err(&path))

@@ -16,7 +16,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Options shared by every command that opens the hub's database.
 #[derive(Args, Debug, Clone, Default)]
 pub struct StoreArgs {
-    /// A TOML file with any of: data, listen, database, token_ttl_secs, logins_per_second.
+    /// A TOML file with any of: data, listen, database, token_ttl_secs, logins_per_second,
+    /// retention_days, max_files, max_upload_mb, submissions_per_minute.
     #[arg(long, env = "PANAH_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The hub's data folder [default: ./panah-data].
@@ -47,11 +48,17 @@ struct FileConfig {
     database: Option<String>,
     token_ttl_secs: Option<i64>,
     logins_per_second: Option<u32>,
+    retention_days: Option<i64>,
+    max_files: Option<usize>,
+    max_upload_mb: Option<u64>,
+    submissions_per_minute: Option<u32>,
 }
 
 /// Everything `serve` needs, resolved.
 #[derive(Debug)]
 pub struct HubConfig {
+    /// The data folder: the SQLite database (by default) and the blob folder.
+    pub data: PathBuf,
     pub location: Location,
     pub listen: SocketAddr,
     pub settings: Settings,
@@ -99,7 +106,32 @@ impl StoreArgs {
             }
             settings.logins_per_second = rate;
         }
+        if let Some(days) = file.retention_days {
+            if !(1..=3650).contains(&days) {
+                bail!("retention_days must be between 1 and 3650, not {days}");
+            }
+            settings.retention_days = days;
+        }
+        if let Some(n) = file.max_files {
+            if !(1..=50).contains(&n) {
+                bail!("max_files must be between 1 and 50, not {n}");
+            }
+            settings.max_files = n;
+        }
+        if let Some(mb) = file.max_upload_mb {
+            if !(1..=2048).contains(&mb) {
+                bail!("max_upload_mb must be between 1 and 2048, not {mb}");
+            }
+            settings.max_upload_bytes = mb * 1024 * 1024;
+        }
+        if let Some(n) = file.submissions_per_minute {
+            if !(1..=100_000).contains(&n) {
+                bail!("submissions_per_minute must be between 1 and 100000, not {n}");
+            }
+            settings.submissions_per_minute = n;
+        }
         Ok(HubConfig {
+            data,
             location,
             listen,
             settings,

@@ -31,7 +31,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// SIGTERM. `on_ready` runs after the listener is bound (the demo prints its banner there).
 pub async fn serve(config: HubConfig, on_ready: impl FnOnce(&str)) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
-    let state = AppState::new(store.clone(), config.settings.clone())?;
+    let blobs = panah_store::BlobStore::open(&config.data.join("blobs"))?;
+    let state = AppState::new(store.clone(), blobs, config.settings.clone()).await?;
+    let sweeper = panah_server::retention::spawn(&state);
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -43,6 +45,7 @@ pub async fn serve(config: HubConfig, on_ready: impl FnOnce(&str)) -> anyhow::Re
     // Not the address: logs carry no addresses at all, the hub's own included.
     tracing::info!("hub ready");
     panah_server::serve(listener, state, shutdown_signal()).await?;
+    sweeper.abort();
     store.close().await;
     tracing::info!("hub stopped");
     Ok(())

@@ -5,6 +5,7 @@
 //! short-lived bearer token bound to that coordinator and collective. No passwords exist on
 //! the hub; tokens are stored only as SHA-256 hashes.
 
+pub(crate) mod inbox;
 pub(crate) mod login;
 pub(crate) mod team;
 

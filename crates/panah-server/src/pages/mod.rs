@@ -1,5 +1,7 @@
 //! Public pages: server-rendered, auto-escaped (askama), every word from Fluent.
 
+pub(crate) mod contact;
+
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -92,7 +94,7 @@ fn query_lang(query: &str) -> Option<String> {
         .map(|(_, v)| v.chars().take(32).collect())
 }
 
-fn paragraphs(text: &str) -> Vec<String> {
+pub(crate) fn paragraphs(text: &str) -> Vec<String> {
     text.replace("\r\n", "\n")
         .split("\n\n")
         .map(str::trim)
@@ -123,8 +125,46 @@ fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     }
 }
 
+/// Pages that carry a codename, a draft or a reply must never be cached anywhere.
+pub(crate) fn html_no_store(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+    let mut res = html(status, body);
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    res
+}
+
+/// Finds the collective a page is about and the language to show it in, or the error
+/// page to answer with instead.
+pub(crate) async fn collective_page(
+    state: &AppState,
+    slug: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<(panah_store::Collective, Lang), Response> {
+    let fallback = header_lang(headers).unwrap_or(HUB_DEFAULT);
+    let collective = match Slug::parse(slug) {
+        Ok(s) => state.store().collective(&s).await,
+        Err(_) => Ok(None),
+    };
+    let collective = match collective {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            let lang = choose_lang(query, headers, fallback).unwrap_or(fallback);
+            let shown: String = slug.chars().take(60).collect();
+            return Err(state.error_page(lang, PageError::NoCollective(shown)));
+        }
+        Err(e) => return Err(state.error_page(fallback, internal(e))),
+    };
+    match choose_lang(query, headers, collective.default_lang) {
+        Ok(lang) => Ok((collective, lang)),
+        Err(e) => Err(state.error_page(header_lang(headers).unwrap_or(collective.default_lang), e)),
+    }
+}
+
 impl AppState {
-    fn page(&self, lang: Lang, path: String) -> Page<'_> {
+    pub(crate) fn page(&self, lang: Lang, path: String) -> Page<'_> {
         Page {
             lang,
             l: self.inner.catalog.localizer(lang),
@@ -133,7 +173,7 @@ impl AppState {
         }
     }
 
-    fn error_page(&self, lang: Lang, error: PageError) -> Response {
+    pub(crate) fn error_page(&self, lang: Lang, error: PageError) -> Response {
         let l = self.inner.catalog.localizer(lang);
         let (status, message) = match error {
             PageError::BadLang(code) => (
@@ -206,25 +246,10 @@ pub(crate) async fn appeal(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let fallback = header_lang(&headers).unwrap_or(HUB_DEFAULT);
-    let collective = match Slug::parse(&slug) {
-        Ok(s) => state.store().collective(&s).await,
-        Err(_) => Ok(None),
-    };
-    let collective = match collective {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            let lang = choose_lang(query.as_deref(), &headers, fallback).unwrap_or(fallback);
-            let shown: String = slug.chars().take(60).collect();
-            return state.error_page(lang, PageError::NoCollective(shown));
-        }
-        Err(e) => return state.error_page(fallback, internal(e)),
-    };
-    let lang = match choose_lang(query.as_deref(), &headers, collective.default_lang) {
-        Ok(lang) => lang,
-        Err(e) => {
-            return state.error_page(header_lang(&headers).unwrap_or(collective.default_lang), e)
-        }
+    let (collective, lang) = match collective_page(&state, &slug, query.as_deref(), &headers).await
+    {
+        Ok(x) => x,
+        Err(response) => return response,
     };
     let found = match state.store().appeal(collective.id, lang).await {
         Ok(found) => found,

@@ -1,0 +1,230 @@
+//! The coordinators' inbox: list conversations, fetch ciphertext, reply, delete.
+//!
+//! The hub hands out ciphertext only; coordinators decrypt on their own machines. A reply is
+//! encrypted by the coordinator's tool to the sender's reply key and to every coordinator;
+//! the hub checks only that it is an age file and stores it.
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use panah_store::{Author, BlobKind, NewMessage};
+use serde::Serialize;
+
+use super::{ApiError, Caller};
+use crate::AppState;
+
+/// Largest reply a coordinator may upload (text only, padded).
+pub(crate) const MAX_REPLY: usize = 1024 * 1024;
+
+#[derive(Serialize)]
+pub(crate) struct ConversationJson {
+    id: i64,
+    created_on: String,
+    last_on: String,
+    expires_on: String,
+    reply_recipient: String,
+    messages: Vec<MessageJson>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct MessageJson {
+    id: i64,
+    author: &'static str,
+    created_on: String,
+    size: i64,
+    files: Vec<FileJson>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct FileJson {
+    id: i64,
+    size: i64,
+}
+
+fn to_json(s: panah_store::ConversationSummary) -> ConversationJson {
+    ConversationJson {
+        id: s.conversation.id,
+        created_on: s.conversation.created_on.to_string(),
+        last_on: s.conversation.last_on.to_string(),
+        expires_on: s.conversation.expires_on.to_string(),
+        reply_recipient: s.conversation.reply_recipient,
+        messages: s
+            .messages
+            .into_iter()
+            .map(|m| MessageJson {
+                id: m.id,
+                author: match m.author {
+                    Author::Sender => "sender",
+                    Author::Coordinator => "coordinator",
+                },
+                created_on: m.created_on.to_string(),
+                size: m.size,
+                files: m
+                    .files
+                    .into_iter()
+                    .map(|f| FileJson {
+                        id: f.id,
+                        size: f.size,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    caller: Caller,
+) -> Result<Json<Vec<ConversationJson>>, ApiError> {
+    caller.for_collective(&slug)?;
+    let all = state.store().conversations(caller.collective_id).await?;
+    Ok(Json(all.into_iter().map(to_json).collect()))
+}
+
+pub(crate) async fn one(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, i64)>,
+    caller: Caller,
+) -> Result<Json<ConversationJson>, ApiError> {
+    caller.for_collective(&slug)?;
+    let found = state
+        .store()
+        .conversation(caller.collective_id, id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "there is no conversation {id} (it may have expired or been deleted)"
+            ))
+        })?;
+    Ok(Json(to_json(found)))
+}
+
+async fn blob(
+    state: &AppState,
+    caller: &Caller,
+    kind: BlobKind,
+    id: i64,
+) -> Result<Response, ApiError> {
+    let key = state
+        .store()
+        .blob_of(caller.collective_id, kind, id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!("there is no such item {id} in this collective"))
+        })?;
+    let file = state.blobs().open_blob(&key).map_err(|e| {
+        tracing::error!(error = %e, "a stored blob is missing");
+        ApiError::new(
+            StatusCode::GONE,
+            "the ciphertext of this item is missing on the hub",
+        )
+    })?;
+    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+pub(crate) async fn message_blob(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, i64)>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.for_collective(&slug)?;
+    blob(&state, &caller, BlobKind::Message, id).await
+}
+
+pub(crate) async fn file_blob(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, i64)>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.for_collective(&slug)?;
+    blob(&state, &caller, BlobKind::File, id).await
+}
+
+#[derive(Serialize)]
+pub(crate) struct Created {
+    id: i64,
+}
+
+pub(crate) async fn reply(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, i64)>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    caller.for_collective(&slug)?;
+    let body = body.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a reply is at most {MAX_REPLY} bytes of age ciphertext"),
+        )
+    })?;
+    if !body.starts_with(b"age-encryption.org/v1\n") {
+        return Err(ApiError::bad_request(
+            "the body must be an age file (binary, not armored), encrypted by `panah inbox reply`",
+        ));
+    }
+    let (key, size) = state.blobs().write_blob(&body).map_err(blob_error)?;
+    let message = NewMessage {
+        author: Author::Coordinator,
+        blob: key.clone(),
+        size: size as i64,
+        files: Vec::new(),
+    };
+    match state
+        .store()
+        .add_reply(caller.collective_id, id, &message)
+        .await
+    {
+        Ok(message_id) => {
+            tracing::info!(coordinator = caller.coordinator_id, "reply stored");
+            Ok((StatusCode::CREATED, Json(Created { id: message_id })))
+        }
+        Err(e) => {
+            let _ = state.blobs().delete(&key);
+            match e {
+                panah_store::StoreError::NotFound(_) => Err(ApiError::not_found(format!(
+                    "there is no conversation {id} (it may have expired or been deleted)"
+                ))),
+                other => Err(other.into()),
+            }
+        }
+    }
+}
+
+fn blob_error(e: panah_store::BlobError) -> ApiError {
+    tracing::error!(error = %e, "blob storage failed");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the hub cannot store files right now; try again later",
+    )
+}
+
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, i64)>,
+    caller: Caller,
+) -> Result<StatusCode, ApiError> {
+    caller.for_collective(&slug)?;
+    if crate::retention::delete_conversation(state.store(), state.blobs(), caller.collective_id, id)
+        .await?
+    {
+        tracing::info!(coordinator = caller.coordinator_id, "conversation deleted");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!(
+            "there is no conversation {id}"
+        )))
+    }
+}

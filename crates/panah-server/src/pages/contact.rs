@@ -1,0 +1,686 @@
+//! The contact drop, sender's side: `/c/{slug}/contact` and `/c/{slug}/replies`.
+//!
+//! Everything a sender sends is encrypted as it streams in (see [`crate::seal`]); what is
+//! stored is ciphertext, padded sizes and whole-day dates. A follow-up from the replies page
+//! is the same form with the codename in a hidden field, handled by the same code.
+
+use askama::Template;
+use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Multipart, Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use panah_core::envelope::{clean_file_name, Author, Envelope, FileEntry};
+use panah_core::scrub::{Kind, ScrubError, Scrubber};
+use panah_core::{Codename, Lang, Timestamp};
+use panah_store::{Collective, NewMessage};
+use serde::Deserialize;
+
+use super::{html_no_store, Page, PageError};
+use crate::seal::{seal_bytes, SealError, Sealed, Sealer};
+use crate::AppState;
+
+#[derive(Template)]
+#[template(path = "contact.html")]
+struct ContactPage<'a> {
+    page: Page<'a>,
+    name: String,
+    slug: String,
+    error: Option<String>,
+    codename: Option<String>,
+    draft: String,
+    files_note: String,
+    max_chars: usize,
+}
+
+#[derive(Template)]
+#[template(path = "sent.html")]
+struct SentPage<'a> {
+    page: Page<'a>,
+    slug: String,
+    codename: Option<String>,
+    files: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "replies.html")]
+struct RepliesPage<'a> {
+    page: Page<'a>,
+    name: String,
+    slug: String,
+    error: Option<String>,
+}
+
+struct Reply {
+    heading: String,
+    paragraphs: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "conversation.html")]
+struct ConversationPage<'a> {
+    page: Page<'a>,
+    name: String,
+    slug: String,
+    replies: Vec<Reply>,
+    codename: Option<String>,
+    draft: String,
+    files_note: String,
+    max_chars: usize,
+}
+
+/// Why a submission was refused. Each is a translated sentence and a 4xx.
+#[derive(Debug)]
+enum Refusal {
+    Empty,
+    TooManyFiles,
+    TooLarge,
+    MessageTooLong,
+    NotText,
+    Broken,
+    Busy,
+    NoCoordinators,
+    DamagedImage(String),
+    BadCodename,
+}
+
+impl Refusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            Refusal::TooManyFiles | Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::Busy => StatusCode::TOO_MANY_REQUESTS,
+            Refusal::NoCoordinators => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::DamagedImage(_) | Refusal::NotText => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn message(&self, state: &AppState, lang: Lang) -> String {
+        let l = state.inner.catalog.localizer(lang);
+        let s = &state.inner.settings;
+        match self {
+            Refusal::Empty => l.t("error-empty"),
+            Refusal::TooManyFiles => l.t1(
+                "error-too-many-files",
+                "count",
+                &l.integer(s.max_files as i64),
+            ),
+            Refusal::TooLarge => l.t1(
+                "error-too-large",
+                "size",
+                &megabytes(&l, s.max_upload_bytes),
+            ),
+            Refusal::MessageTooLong => l.t1(
+                "error-message-long",
+                "count",
+                &l.integer(s.max_message_chars as i64),
+            ),
+            Refusal::NotText => l.t("error-not-text"),
+            Refusal::Broken => l.t("error-upload-broken"),
+            Refusal::Busy => l.t("error-busy"),
+            Refusal::NoCoordinators => l.t("error-no-coordinators"),
+            Refusal::DamagedImage(name) => l.t1("error-damaged-image", "name", name),
+            Refusal::BadCodename => l.t("error-codename"),
+        }
+    }
+}
+
+fn megabytes(l: &panah_i18n::Localizer<'_>, bytes: u64) -> String {
+    l.t1("size-mb", "n", &l.integer((bytes / (1024 * 1024)) as i64))
+}
+
+fn multipart_refusal(e: &MultipartError) -> Refusal {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Refusal::TooLarge
+    } else {
+        Refusal::Broken
+    }
+}
+
+/// A submission in progress. Its committed blobs are deleted unless it is stored.
+struct Submission<'s> {
+    state: &'s AppState,
+    blobs: Vec<String>,
+    files: Vec<FileEntry>,
+    stored_files: Vec<(String, i64)>,
+    text: Vec<u8>,
+    codename: Option<String>,
+    honeypot: bool,
+    file_bytes: u64,
+}
+
+impl Drop for Submission<'_> {
+    fn drop(&mut self) {
+        for key in &self.blobs {
+            let _ = self.state.blobs().delete(key);
+        }
+    }
+}
+
+impl Submission<'_> {
+    fn keep(&mut self, sealed: &Sealed) {
+        self.blobs.push(sealed.key.clone());
+    }
+
+    fn draft(&self) -> String {
+        String::from_utf8_lossy(&self.text).replace("\r\n", "\n")
+    }
+
+    async fn read_small(
+        field: &mut Field<'_>,
+        limit: usize,
+        into: &mut Vec<u8>,
+    ) -> Result<(), Refusal> {
+        while let Some(chunk) = field.chunk().await.map_err(|e| multipart_refusal(&e))? {
+            if into.len() + chunk.len() > limit {
+                return Err(Refusal::MessageTooLong);
+            }
+            into.extend_from_slice(&chunk);
+        }
+        Ok(())
+    }
+
+    async fn read_file(
+        &mut self,
+        field: &mut Field<'_>,
+        recipients: &[age::x25519::Recipient],
+    ) -> Result<(), Refusal> {
+        let settings = &self.state.inner.settings;
+        let name = field.file_name().map(clean_file_name).unwrap_or_default();
+        let declared_type = field
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        let mut sealer: Option<Sealer> = None;
+        let mut scrubber = Scrubber::new();
+        let mut out = Vec::with_capacity(64 * 1024);
+        while let Some(chunk) = field.chunk().await.map_err(|e| multipart_refusal(&e))? {
+            if chunk.is_empty() {
+                continue;
+            }
+            self.file_bytes += chunk.len() as u64;
+            if self.file_bytes > settings.max_upload_bytes {
+                return Err(Refusal::TooLarge);
+            }
+            if sealer.is_none() {
+                if self.files.len() >= settings.max_files {
+                    return Err(Refusal::TooManyFiles);
+                }
+                sealer = Some(Sealer::new(self.state.blobs(), recipients).map_err(internal)?);
+            }
+            out.clear();
+            scrubber
+                .feed(&chunk, &mut out)
+                .map_err(|e| damaged(e, &name))?;
+            if let Some(s) = sealer.as_mut() {
+                s.write(&out).map_err(internal)?;
+            }
+        }
+        // An empty file input: the browser sends a part with no name and no bytes.
+        let Some(mut sealer) = sealer else {
+            return Ok(());
+        };
+        out.clear();
+        let kind = scrubber.finish(&mut out).map_err(|e| damaged(e, &name))?;
+        sealer.write(&out).map_err(internal)?;
+        let sealed = sealer.finish().map_err(internal)?;
+        self.keep(&sealed);
+        let content_type = match kind {
+            Kind::Jpeg => "image/jpeg".to_owned(),
+            Kind::Png => "image/png".to_owned(),
+            Kind::Other => declared_type,
+        };
+        self.stored_files
+            .push((sealed.key.clone(), sealed.stored_size as i64));
+        self.files.push(FileEntry {
+            size: sealed.plain_size,
+            sha256: sealed.sha256,
+            scrubbed: kind != Kind::Other,
+            content_type,
+            name: if name.is_empty() { "file".into() } else { name },
+        });
+        Ok(())
+    }
+}
+
+fn internal(e: SealError) -> Refusal {
+    tracing::error!(error = %e, "cannot seal a submission");
+    Refusal::Broken
+}
+
+fn damaged(_: ScrubError, name: &str) -> Refusal {
+    Refusal::DamagedImage(if name.is_empty() {
+        "file".into()
+    } else {
+        name.to_owned()
+    })
+}
+
+impl AppState {
+    async fn collective_and_lang(
+        &self,
+        slug: &str,
+        query: Option<&str>,
+        headers: &HeaderMap,
+    ) -> Result<(Collective, Lang, String), Response> {
+        let (collective, lang) = super::collective_page(self, slug, query, headers).await?;
+        let name = match self.store().appeal(collective.id, lang).await {
+            Ok(Some((a, _))) if !a.name.is_empty() => a.name,
+            _ => collective.slug.to_string(),
+        };
+        Ok((collective, lang, name))
+    }
+
+    fn files_note(&self, lang: Lang) -> String {
+        let l = self.inner.catalog.localizer(lang);
+        let s = &self.inner.settings;
+        self.inner.catalog.format(
+            lang,
+            "contact-files",
+            &[
+                ("count", &l.integer(s.max_files as i64)),
+                ("size", &megabytes(&l, s.max_upload_bytes)),
+            ],
+        )
+    }
+
+    fn contact_form(
+        &self,
+        c: &Collective,
+        lang: Lang,
+        name: String,
+        error: Option<(StatusCode, String)>,
+        draft: String,
+        codename: Option<String>,
+    ) -> Response {
+        let status = error.as_ref().map_or(StatusCode::OK, |e| e.0);
+        let page = ContactPage {
+            page: self.page(lang, format!("/c/{}/contact", c.slug)),
+            name,
+            slug: c.slug.to_string(),
+            error: error.map(|e| e.1),
+            codename,
+            draft,
+            files_note: self.files_note(lang),
+            max_chars: self.inner.settings.max_message_chars,
+        };
+        html_no_store(status, page.render())
+    }
+}
+
+pub(crate) async fn contact_form(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (c, lang, name) = match state
+        .collective_and_lang(&slug, query.as_deref(), &headers)
+        .await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    state.contact_form(&c, lang, name, None, String::new(), None)
+}
+
+pub(crate) async fn contact_submit(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let (c, lang, name) = match state
+        .collective_and_lang(&slug, query.as_deref(), &headers)
+        .await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let refuse = |refusal: Refusal, draft: String, codename: Option<String>| {
+        let message = refusal.message(&state, lang);
+        state.contact_form(
+            &c,
+            lang,
+            name.clone(),
+            Some((refusal.status(), message)),
+            draft,
+            codename,
+        )
+    };
+    let Ok(mut multipart) = multipart else {
+        return refuse(Refusal::Broken, String::new(), None);
+    };
+    if !state.inner.submissions.try_acquire(c.id) {
+        return refuse(Refusal::Busy, String::new(), None);
+    }
+    let recipients: Vec<age::x25519::Recipient> =
+        match state.store().coordinators(c.id, false).await {
+            Ok(team) => team.iter().map(|m| m.key.recipient()).collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot list coordinators");
+                return state.error_page(lang, PageError::Internal);
+            }
+        };
+    if recipients.is_empty() {
+        return refuse(Refusal::NoCoordinators, String::new(), None);
+    }
+    let mut sub = Submission {
+        state: &state,
+        blobs: Vec::new(),
+        files: Vec::new(),
+        stored_files: Vec::new(),
+        text: Vec::new(),
+        codename: None,
+        honeypot: false,
+        file_bytes: 0,
+    };
+    let max_text = state.inner.settings.max_message_chars * 4;
+    let read = async {
+        loop {
+            let mut field = match multipart.next_field().await {
+                Ok(Some(f)) => f,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(multipart_refusal(&e)),
+            };
+            let step = match field.name().unwrap_or_default() {
+                "message" => Submission::read_small(&mut field, max_text, &mut sub.text).await,
+                "file" => sub.read_file(&mut field, &recipients).await,
+                "codename" => {
+                    let mut raw = Vec::new();
+                    Submission::read_small(&mut field, 512, &mut raw)
+                        .await
+                        .map_err(|_| Refusal::BadCodename)?;
+                    sub.codename = Some(String::from_utf8_lossy(&raw).into_owned());
+                    Ok(())
+                }
+                "website" => {
+                    let mut raw = Vec::new();
+                    let r = Submission::read_small(&mut field, 1024, &mut raw).await;
+                    sub.honeypot |= r.is_err() || raw.iter().any(|b| !b.is_ascii_whitespace());
+                    Ok(())
+                }
+                // Unknown fields are read and dropped (the body limit bounds them).
+                _ => {
+                    while let Ok(Some(_)) = field.chunk().await {}
+                    Ok(())
+                }
+            };
+            if let Err(r) = step {
+                break Err(r);
+            }
+        }
+    };
+    if let Err(refusal) = read.await {
+        let draft = sub.draft();
+        return refuse(refusal, draft, sub.codename.clone());
+    }
+    finish_submission(&state, &c, lang, sub, &recipients, refuse).await
+}
+
+async fn finish_submission(
+    state: &AppState,
+    c: &Collective,
+    lang: Lang,
+    mut sub: Submission<'_>,
+    recipients: &[age::x25519::Recipient],
+    refuse: impl Fn(Refusal, String, Option<String>) -> Response,
+) -> Response {
+    let followup = sub.codename.clone();
+    let Ok(text) = String::from_utf8(std::mem::take(&mut sub.text)) else {
+        return refuse(Refusal::NotText, String::new(), followup);
+    };
+    let text = text.replace("\r\n", "\n").trim().to_owned();
+    if text.chars().count() > state.inner.settings.max_message_chars {
+        return refuse(Refusal::MessageTooLong, text, followup);
+    }
+    if text.is_empty() && sub.files.is_empty() {
+        return refuse(Refusal::Empty, String::new(), followup);
+    }
+    let codename = match &followup {
+        Some(raw) => match Codename::parse(raw) {
+            Ok(c) => c,
+            Err(_) => return refuse(Refusal::BadCodename, text, None),
+        },
+        None => Codename::generate(),
+    };
+    let l = state.inner.catalog.localizer(lang);
+    let notes: Vec<String> = sub
+        .files
+        .iter()
+        .map(|f| {
+            l.t1(
+                if f.scrubbed {
+                    "sent-file-scrubbed"
+                } else {
+                    "sent-file-kept"
+                },
+                "name",
+                &f.name,
+            )
+        })
+        .collect();
+    if sub.honeypot {
+        // A bot filled the hidden field: it gets what a person would, and nothing is kept.
+        tracing::debug!("honeypot submission dropped");
+        return sent_page(
+            state,
+            c,
+            lang,
+            followup.is_none().then(|| codename.grouped()),
+            notes,
+        );
+    }
+    let keys = codename.derive(&state.inner.codename_secret, &c.slug);
+    let envelope = Envelope {
+        from: Author::Sender,
+        sent: Timestamp::now(),
+        files: std::mem::take(&mut sub.files),
+        body: text,
+    };
+    let sealed = match seal_bytes(state.blobs(), recipients, &envelope.to_bytes()) {
+        Ok(s) => s,
+        Err(e) => return refuse(internal(e), envelope.body, followup),
+    };
+    sub.keep(&sealed);
+    let message = NewMessage {
+        author: panah_store::Author::Sender,
+        blob: sealed.key,
+        size: sealed.stored_size as i64,
+        files: std::mem::take(&mut sub.stored_files),
+    };
+    let stored = state
+        .store()
+        .add_message(
+            c.id,
+            &keys.lookup,
+            &keys.reply.to_public().to_string(),
+            &message,
+            state.inner.settings.retention_days,
+        )
+        .await;
+    match stored {
+        Ok(_) => {
+            sub.blobs.clear(); // stored: keep them
+            tracing::info!(
+                collective = c.id,
+                files = message.files.len(),
+                "message received"
+            );
+            sent_page(
+                state,
+                c,
+                lang,
+                followup.is_none().then(|| codename.grouped()),
+                notes,
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot store a message");
+            refuse(Refusal::Broken, envelope.body, followup)
+        }
+    }
+}
+
+fn sent_page(
+    state: &AppState,
+    c: &Collective,
+    lang: Lang,
+    codename: Option<String>,
+    files: Vec<String>,
+) -> Response {
+    let l = state.inner.catalog.localizer(lang);
+    let page = SentPage {
+        page: state.page(lang, format!("/c/{}/contact", c.slug)),
+        slug: c.slug.to_string(),
+        codename: codename.map(|c| l.digits(&c)),
+        files,
+    };
+    html_no_store(StatusCode::OK, page.render())
+}
+
+pub(crate) async fn replies_form(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (c, lang, name) = match state
+        .collective_and_lang(&slug, query.as_deref(), &headers)
+        .await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    replies_page(&state, &c, lang, name, None)
+}
+
+fn replies_page(
+    state: &AppState,
+    c: &Collective,
+    lang: Lang,
+    name: String,
+    error: Option<(StatusCode, String)>,
+) -> Response {
+    let status = error.as_ref().map_or(StatusCode::OK, |e| e.0);
+    let page = RepliesPage {
+        page: state.page(lang, format!("/c/{}/replies", c.slug)),
+        name,
+        slug: c.slug.to_string(),
+        error: error.map(|e| e.1),
+    };
+    html_no_store(status, page.render())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CodenameForm {
+    codename: String,
+}
+
+/// Largest reply blob the page will decrypt.
+const MAX_REPLY_BLOB: usize = 2 * 1024 * 1024;
+
+pub(crate) async fn replies_open(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    form: Result<Form<CodenameForm>, FormRejection>,
+) -> Response {
+    let (c, lang, name) = match state
+        .collective_and_lang(&slug, query.as_deref(), &headers)
+        .await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let error = |refusal: Refusal| {
+        let message = refusal.message(&state, lang);
+        replies_page(
+            &state,
+            &c,
+            lang,
+            name.clone(),
+            Some((refusal.status(), message)),
+        )
+    };
+    if !state.inner.reply_logins.try_acquire(c.id) {
+        return error(Refusal::Busy);
+    }
+    let Ok(Form(form)) = form else {
+        return error(Refusal::BadCodename);
+    };
+    let Ok(codename) = Codename::parse(&form.codename) else {
+        return error(Refusal::BadCodename);
+    };
+    // The same work whether or not the codename exists: derive, look up, then decrypt
+    // whatever replies there are (none, for an unknown codename).
+    let keys = codename.derive(&state.inner.codename_secret, &c.slug);
+    let conversation = match state
+        .store()
+        .conversation_by_lookup(c.id, &keys.lookup)
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot look up a conversation");
+            return state.error_page(lang, PageError::Internal);
+        }
+    };
+    let messages = match &conversation {
+        Some(conv) => state
+            .store()
+            .conversation_messages(conv.id)
+            .await
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let l = state.inner.catalog.localizer(lang);
+    let mut replies = Vec::new();
+    for m in messages
+        .iter()
+        .filter(|m| m.author == panah_store::Author::Coordinator)
+    {
+        let Ok(ciphertext) = state.blobs().read(&m.blob) else {
+            continue;
+        };
+        if ciphertext.len() > MAX_REPLY_BLOB {
+            continue;
+        }
+        let Some(envelope) = open_reply(&ciphertext, &keys.reply) else {
+            tracing::warn!("a reply could not be decrypted with the sender's key");
+            continue;
+        };
+        replies.push(Reply {
+            heading: l.t1("replies-from", "date", &l.date(envelope.sent)),
+            paragraphs: super::paragraphs(&envelope.body),
+        });
+    }
+    let page = ConversationPage {
+        page: state.page(lang, format!("/c/{}/replies", c.slug)),
+        name,
+        slug: c.slug.to_string(),
+        replies,
+        codename: Some(codename.grouped()),
+        draft: String::new(),
+        files_note: state.files_note(lang),
+        max_chars: state.inner.settings.max_message_chars,
+    };
+    html_no_store(StatusCode::OK, page.render())
+}
+
+fn open_reply(ciphertext: &[u8], identity: &age::x25519::Identity) -> Option<Envelope> {
+    use std::io::Read;
+    let decryptor = age::Decryptor::new_buffered(ciphertext).ok()?;
+    let mut reader = decryptor
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .ok()?;
+    let mut plain = Vec::new();
+    reader
+        .by_ref()
+        .take(MAX_REPLY_BLOB as u64)
+        .read_to_end(&mut plain)
+        .ok()?;
+    Envelope::parse(&plain).ok()
+}

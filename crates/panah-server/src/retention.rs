@@ -1,0 +1,63 @@
+//! Data expires by default: conversations are deleted, rows and ciphertext blobs, a
+//! configurable number of days after their last message. `panah serve` sweeps every hour.
+
+use std::time::Duration;
+
+use panah_core::Timestamp;
+use panah_store::{BlobStore, Store, StoreError};
+
+use crate::AppState;
+
+/// Deletes a conversation's rows, then its blobs. Returns false if there was none.
+pub async fn delete_conversation(
+    store: &Store,
+    blobs: &BlobStore,
+    collective_id: i64,
+    id: i64,
+) -> Result<bool, StoreError> {
+    let Some(keys) = store.delete_conversation(collective_id, id).await? else {
+        return Ok(false);
+    };
+    for key in keys {
+        if let Err(e) = blobs.delete(&key) {
+            // The row is gone, so the blob is unreachable ciphertext; say so and go on.
+            tracing::warn!(error = %e, "could not delete a blob");
+        }
+    }
+    Ok(true)
+}
+
+/// Deletes every expired conversation; returns how many.
+pub async fn sweep(store: &Store, blobs: &BlobStore, now: Timestamp) -> Result<usize, StoreError> {
+    let mut deleted = 0;
+    loop {
+        let expired = store.expired_conversations(now).await?;
+        if expired.is_empty() {
+            break;
+        }
+        for (collective, id) in expired {
+            if delete_conversation(store, blobs, collective, id).await? {
+                deleted += 1;
+            }
+        }
+    }
+    if deleted > 0 {
+        tracing::info!(deleted, "expired conversations deleted");
+    }
+    Ok(deleted)
+}
+
+/// Runs [`sweep`] now and then every hour, for as long as the hub runs.
+pub fn spawn(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let store = state.store().clone();
+    let blobs = state.blobs().clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = sweep(&store, &blobs, Timestamp::now()).await {
+                tracing::error!(error = %e, "retention sweep failed; will retry in an hour");
+            }
+        }
+    })
+}
