@@ -116,12 +116,18 @@ impl HubArgs {
 
     /// Unlocks the keyring and logs in.
     pub async fn login(&self) -> anyhow::Result<Session> {
+        Ok(self.login_keeping_keyring().await?.0)
+    }
+
+    /// Logs in and also returns the unlocked keyring, for commands that decrypt or sign.
+    pub async fn login_keeping_keyring(&self) -> anyhow::Result<(Session, Keyring)> {
         let (base, collective, keyring) = self.resolve()?;
         if base.starts_with("http://") && !is_local_or_onion(&base) {
             eprintln!("warning: {base} is plain HTTP; use https:// or a .onion address so nobody on the way can watch");
         }
         let keyring = keyring.unlock()?;
-        Session::login(&base, collective, &keyring).await
+        let session = Session::login(&base, collective, &keyring).await?;
+        Ok((session, keyring))
     }
 }
 
@@ -183,6 +189,55 @@ impl Session {
             .await
             .with_context(|| format!("cannot reach the hub at {}", self.base))?;
         decode(res).await
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+        req.bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the hub at {}", self.base))
+    }
+
+    /// Downloads raw bytes (ciphertext), refusing more than `limit`.
+    pub async fn get_bytes(&self, path: &str, limit: u64) -> anyhow::Result<Vec<u8>> {
+        let res = self
+            .send(self.http.get(format!("{}{path}", self.base)))
+            .await?;
+        if !res.status().is_success() {
+            return decode::<serde_json::Value>(res).await.map(|_| Vec::new());
+        }
+        if res.content_length().is_some_and(|n| n > limit) {
+            bail!("the hub sent more than {limit} bytes");
+        }
+        let body = res.bytes().await.context("the download was cut off")?;
+        if body.len() as u64 > limit {
+            bail!("the hub sent more than {limit} bytes");
+        }
+        Ok(body.to_vec())
+    }
+
+    pub async fn post_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<T> {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(body);
+        decode(self.send(req).await?).await
+    }
+
+    pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
+        let res = self
+            .send(self.http.delete(format!("{}{path}", self.base)))
+            .await?;
+        if res.status().is_success() {
+            Ok(())
+        } else {
+            decode::<serde_json::Value>(res).await.map(|_| ())
+        }
     }
 
     pub async fn team(&self) -> anyhow::Result<Team> {

@@ -15,6 +15,7 @@ mod client;
 mod config;
 mod demo;
 mod id;
+mod inbox;
 mod profile;
 mod serve;
 
@@ -46,6 +47,8 @@ enum Command {
     /// A coordinator's keyring: create it, show its public line, export the age identity.
     #[command(subcommand)]
     Id(id::IdCommand),
+    /// The contact drop's inbox: read, reply, export and delete conversations.
+    Inbox(inbox::InboxArgs),
     /// Log in to a hub as a coordinator and show the collective's team.
     Team(client::HubArgs),
     /// Saved hub and collective settings, so other commands need fewer options.
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
             Command::Admin(cmd) => admin::run(cmd).await,
             Command::Id(cmd) => id::run(cmd),
             Command::Team(args) => client::team(args).await,
+            Command::Inbox(args) => inbox::run(args).await,
             Command::Profile(cmd) => profile::run(cmd),
         }
     });
