@@ -3,146 +3,23 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::Read;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ed25519_dalek::{Signer, SigningKey};
-use http_body_util::BodyExt;
-use panah_core::{auth, CoordinatorKey, Lang, Slug};
-use panah_server::{app, AppState, Settings};
+use ed25519_dalek::Signer;
+use panah_core::{auth, Lang, Slug};
+use panah_server::Settings;
 use panah_store::testing::every_engine;
-use panah_store::{Appeal, NewCollective, Store};
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
-use tower::ServiceExt;
 
-struct Response {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn text(&self) -> String {
-        String::from_utf8(self.body.clone()).expect("UTF-8 body")
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.text()))
-    }
-}
-
-async fn send(app: &Router, req: Request<Body>) -> Response {
-    let res = app.clone().oneshot(req).await.expect("infallible");
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = res
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes()
-        .to_vec();
-    Response {
-        status,
-        headers,
-        body,
-    }
-}
-
-async fn get(app: &Router, uri: &str, headers: &[(&str, &str)]) -> Response {
-    let mut req = Request::get(uri);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    send(app, req.body(Body::empty()).unwrap()).await
-}
-
-async fn post_json(app: &Router, uri: &str, body: Value, token: Option<&str>) -> Response {
-    let mut req = Request::post(uri).header(header::CONTENT_TYPE, "application/json");
-    if let Some(t) = token {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    send(app, req.body(Body::from(body.to_string())).unwrap()).await
-}
-
-struct Coordinator {
-    signing: SigningKey,
-    key: CoordinatorKey,
-}
-
-fn coordinator() -> Coordinator {
-    let signing = SigningKey::generate(&mut rand::rngs::OsRng);
-    let key = CoordinatorKey::new(
-        &age::x25519::Identity::generate().to_public(),
-        signing.verifying_key(),
-    );
-    Coordinator { signing, key }
-}
-
-async fn seed(store: &Store, slug: &str) -> i64 {
-    let c = store
-        .create_collective(&NewCollective {
-            slug: Slug::parse(slug).unwrap(),
-            default_lang: Lang::Dari,
-            names: ["روشنایی".into(), "رڼا".into(), "Roshanai".into()],
-        })
-        .await
-        .unwrap();
-    store
-        .set_appeal(
-            c.id,
-            Lang::English,
-            &Appeal {
-                name: "Roshanai <b>Collective</b>".into(),
-                tagline: "Light".into(),
-                story: "We teach.\n\n<script>alert(1)</script>".into(),
-                needs: "Flour & oil".into(),
-                give: "Ask us".into(),
-            },
-        )
-        .await
-        .unwrap();
-    c.id
-}
-
-async fn router(store: Store, settings: Settings) -> Router {
-    let blobs = panah_store::BlobStore::open(
-        &std::env::temp_dir().join(format!("panah-test-blobs-{}", std::process::id())),
-    )
-    .unwrap();
-    app(AppState::new(store, blobs, settings).await.unwrap())
-}
-
-fn assert_security_headers(res: &Response, what: &str) {
-    let csp = res.headers[header::CONTENT_SECURITY_POLICY]
-        .to_str()
-        .unwrap();
-    assert!(csp.starts_with("default-src 'none'"), "{what}: {csp}");
-    assert!(
-        !csp.contains("script-src"),
-        "{what}: no scripts allowed at all: {csp}"
-    );
-    assert!(csp.contains("frame-ancestors 'none'"), "{what}");
-    assert_eq!(
-        res.headers[header::REFERRER_POLICY],
-        "no-referrer",
-        "{what}"
-    );
-    assert_eq!(
-        res.headers[header::X_CONTENT_TYPE_OPTIONS],
-        "nosniff",
-        "{what}"
-    );
-    assert!(
-        res.headers.get(header::SET_COOKIE).is_none(),
-        "{what}: no cookies"
-    );
-}
-
+use common::*;
 #[tokio::test]
 async fn pages_in_three_languages() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,774 @@
+//! The contact drop through the router, on SQLite and PostgreSQL: encryption on arrival to
+//! every coordinator, metadata removal, codenames in any digits, replies, follow-ups, every
+//! refusal, rate limits, retention, and the coordinators' inbox API.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ed25519_dalek::Signer;
+use panah_core::envelope::{Author, Envelope};
+use panah_core::{auth, padding, Codename, CoordinatorKey, Slug, Timestamp};
+use panah_server::Settings;
+use panah_store::testing::every_engine;
+use panah_store::{BlobStore, NewMessage, Store};
+use serde_json::json;
+
+use common::*;
+
+struct Part<'a> {
+    name: &'a str,
+    filename: Option<&'a str>,
+    data: &'a [u8],
+}
+
+fn text(name: &'static str, data: &'static str) -> Part<'static> {
+    Part {
+        name,
+        filename: None,
+        data: data.as_bytes(),
+    }
+}
+
+const BOUNDARY: &str = "panah-test-boundary-7MA4YWxkTrZu0gW";
+
+fn multipart(parts: &[Part<'_>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for p in parts {
+        write!(
+            body,
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{}\"",
+            p.name
+        )
+        .unwrap();
+        if let Some(f) = p.filename {
+            write!(
+                body,
+                "; filename=\"{f}\"\r\nContent-Type: application/octet-stream"
+            )
+            .unwrap();
+        }
+        body.extend_from_slice(b"\r\n\r\n");
+        body.extend_from_slice(p.data);
+        body.extend_from_slice(b"\r\n");
+    }
+    write!(body, "--{BOUNDARY}--\r\n").unwrap();
+    body
+}
+
+async fn post_raw(app: &Router, uri: &str, content_type: &str, body: Vec<u8>) -> Response {
+    let req = Request::post(uri)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .unwrap();
+    send(app, req).await
+}
+
+async fn submit(app: &Router, slug: &str, parts: &[Part<'_>]) -> Response {
+    let ct = format!("multipart/form-data; boundary={BOUNDARY}");
+    post_raw(
+        app,
+        &format!("/c/{slug}/contact?lang=en"),
+        &ct,
+        multipart(parts),
+    )
+    .await
+}
+
+fn shown_codename(res: &Response) -> String {
+    let html = res.text();
+    let start = html
+        .find("class=\"codename\" dir=\"ltr\">")
+        .unwrap_or_else(|| panic!("no codename shown: {html}"));
+    let rest = &html[start + 27..];
+    rest[..rest.find('<').unwrap()].to_owned()
+}
+
+struct Team {
+    identities: Vec<age::x25519::Identity>,
+    collective: i64,
+}
+
+async fn team(store: &Store, slug: &str, n: usize) -> Team {
+    let collective = seed(store, slug).await;
+    let mut identities = Vec::new();
+    for i in 0..n {
+        let id = age::x25519::Identity::generate();
+        let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+        let key = CoordinatorKey::new(&id.to_public(), signing.verifying_key());
+        store
+            .add_coordinator(collective, &key, &format!("c{i}"))
+            .await
+            .unwrap();
+        identities.push(id);
+    }
+    Team {
+        identities,
+        collective,
+    }
+}
+
+fn decrypt(ciphertext: &[u8], identity: &age::x25519::Identity) -> Vec<u8> {
+    let d = age::Decryptor::new_buffered(ciphertext).unwrap();
+    let mut r = d
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .unwrap();
+    let mut out = Vec::new();
+    r.read_to_end(&mut out).unwrap();
+    out
+}
+
+/// A real 16×16 JPEG, then the same with an EXIF block carrying GPS coordinates.
+fn photo_with_gps() -> (Vec<u8>, Vec<u8>) {
+    let img = image::RgbImage::from_fn(16, 16, |x, y| {
+        image::Rgb([(x * 16) as u8, (y * 16) as u8, 128])
+    });
+    let mut clean = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut clean, 90)
+        .encode_image(&img)
+        .unwrap();
+    let exif = b"Exif\0\0MM\0*\0\0\0\x08GPSLatitude 34.5553 GPSLongitude 69.2075 PHONE-CANARY";
+    let mut with_gps = clean[..2].to_vec();
+    with_gps.extend_from_slice(&[0xFF, 0xE1]);
+    with_gps.extend_from_slice(&u16::try_from(exif.len() + 2).unwrap().to_be_bytes());
+    with_gps.extend_from_slice(exif);
+    with_gps.extend_from_slice(&clean[2..]);
+    (clean, with_gps)
+}
+
+fn blobs_in(dir: &std::path::Path) -> BlobStore {
+    BlobStore::open(&dir.join("blobs")).unwrap()
+}
+
+#[tokio::test]
+async fn a_message_and_files_arrive_encrypted_to_every_coordinator() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let t = team(&store, "roshanai", 3).await;
+        let blobs = blobs_in(&dir.path().join(engine));
+        let app = router_with_blobs(store.clone(), blobs.clone(), Settings::default()).await;
+        let (clean_jpeg, gps_jpeg) = photo_with_gps();
+        let res = submit(
+            &app,
+            "roshanai",
+            &[
+                text("message", "CANARY-MESSAGE: we need flour"),
+                Part {
+                    name: "file",
+                    filename: Some("notes.txt"),
+                    data: b"CANARY-FILE contents",
+                },
+                Part {
+                    name: "file",
+                    filename: Some("../../photo.jpg"),
+                    data: &gps_jpeg,
+                },
+                Part {
+                    name: "file",
+                    filename: Some(""),
+                    data: b"",
+                },
+                text("website", ""),
+            ],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::OK, "{engine}: {}", res.text());
+        assert_eq!(res.headers[header::CACHE_CONTROL], "no-store");
+        let codename = shown_codename(&res);
+        assert!(Codename::parse(&codename).is_ok(), "{codename}");
+        assert!(res
+            .text()
+            .contains("notes.txt: kept exactly as you sent it."));
+        assert!(res
+            .text()
+            .contains("photo.jpg: hidden details (place, phone model, time) were removed."));
+
+        let all = store.conversations(t.collective).await.unwrap();
+        assert_eq!(all.len(), 1, "{engine}");
+        let m = &all[0].messages[0];
+        assert_eq!(
+            m.files.len(),
+            2,
+            "{engine}: the empty file input was ignored"
+        );
+
+        let ciphertext = blobs.read(&m.blob).unwrap();
+        assert!(!String::from_utf8_lossy(&ciphertext).contains("CANARY"));
+        for identity in &t.identities {
+            let plain = decrypt(&ciphertext, identity);
+            assert_eq!(
+                plain.len() as u64,
+                padding::bucket(plain.len() as u64),
+                "{engine}: padded to a bucket"
+            );
+            let envelope = Envelope::parse(&plain).unwrap();
+            assert_eq!(envelope.body, "CANARY-MESSAGE: we need flour");
+            assert_eq!(envelope.from, Author::Sender);
+            assert_eq!(envelope.files[0].name, "notes.txt");
+            assert_eq!(envelope.files[1].name, "photo.jpg", "path stripped");
+            assert!(envelope.files[1].scrubbed && !envelope.files[0].scrubbed);
+        }
+        let envelope = Envelope::parse(&decrypt(&ciphertext, &t.identities[0])).unwrap();
+        let file = |i: usize| {
+            let blob = blobs.read(&m.files[i].blob).unwrap();
+            assert!(!String::from_utf8_lossy(&blob).contains("CANARY"));
+            let mut plain = decrypt(&blob, &t.identities[2]);
+            plain.truncate(usize::try_from(envelope.files[i].size).unwrap());
+            plain
+        };
+        assert_eq!(file(0), b"CANARY-FILE contents");
+        let photo = file(1);
+        assert!(!photo.windows(4).any(|w| w == b"Exif"), "EXIF removed");
+        assert!(
+            !String::from_utf8_lossy(&photo).contains("GPS"),
+            "GPS removed"
+        );
+        assert_eq!(
+            photo, clean_jpeg,
+            "{engine}: exactly the original image bytes, minus the metadata"
+        );
+        let decoded = image::load_from_memory(&photo).unwrap().to_rgb8();
+        let original = image::load_from_memory(&gps_jpeg).unwrap().to_rgb8();
+        assert_eq!(decoded, original, "pixels intact");
+    }
+}
+
+async fn add_reply(
+    store: &Store,
+    blobs: &BlobStore,
+    collective: i64,
+    codename: &str,
+    slug: &str,
+    body: &str,
+) {
+    let secret = store.hub_secret("codename").await.unwrap();
+    let keys = Codename::parse(codename)
+        .unwrap()
+        .derive(&secret, &Slug::parse(slug).unwrap());
+    let conv = store
+        .conversation_by_lookup(collective, &keys.lookup)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(conv.reply_recipient, keys.reply.to_public().to_string());
+    let envelope = Envelope {
+        from: Author::Coordinator("1a2b-3c4d-5e6f-7a8b".into()),
+        sent: Timestamp::now(),
+        files: vec![],
+        body: body.into(),
+    };
+    let recipient: age::x25519::Recipient = conv.reply_recipient.parse().unwrap();
+    let enc = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+        .unwrap();
+    let mut out = Vec::new();
+    let mut w = enc.wrap_output(&mut out).unwrap();
+    w.write_all(&envelope.to_bytes()).unwrap();
+    w.finish().unwrap();
+    let (key, size) = blobs.write_blob(&out).unwrap();
+    let msg = NewMessage {
+        author: panah_store::Author::Coordinator,
+        blob: key,
+        size: size as i64,
+        files: vec![],
+    };
+    store.add_reply(collective, conv.id, &msg).await.unwrap();
+}
+
+async fn open_replies(app: &Router, slug: &str, codename: &str) -> Response {
+    let body = format!("codename={}", codename.replace(' ', "+"));
+    let encoded: String = body
+        .chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else {
+                c.to_string().bytes().map(|b| format!("%{b:02X}")).collect()
+            }
+        })
+        .collect();
+    post_raw(
+        app,
+        &format!("/c/{slug}/replies?lang=en"),
+        "application/x-www-form-urlencoded",
+        encoded.into_bytes(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn senders_read_replies_with_their_codename_in_any_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let t = team(&store, "roshanai", 2).await;
+        let blobs = blobs_in(&dir.path().join(engine));
+        let app = router_with_blobs(store.clone(), blobs.clone(), Settings::default()).await;
+        let first = shown_codename(&submit(&app, "roshanai", &[text("message", "hello")]).await);
+        let quiet = shown_codename(&submit(&app, "roshanai", &[text("message", "anyone?")]).await);
+        add_reply(
+            &store,
+            &blobs,
+            t.collective,
+            &first,
+            "roshanai",
+            "We read you. Stay safe.",
+        )
+        .await;
+
+        // Persian digits with dashes, Arabic-Indic digits: the same codename.
+        let persian = panah_core::digits::to_persian(&first).replace(' ', "-");
+        let res = open_replies(&app, "roshanai", &persian).await;
+        assert_eq!(res.status, StatusCode::OK, "{engine}");
+        assert!(
+            res.text().contains("We read you. Stay safe."),
+            "{engine}: {}",
+            res.text()
+        );
+        assert_eq!(res.headers[header::CACHE_CONTROL], "no-store");
+
+        // A well-formed codename that does not exist looks exactly like one with no replies.
+        let unknown = Codename::generate().grouped();
+        let a = open_replies(&app, "roshanai", &quiet).await;
+        let b = open_replies(&app, "roshanai", &unknown).await;
+        assert_eq!(a.status, b.status);
+        assert!(a.text().contains("There are no replies yet"));
+        assert_eq!(
+            a.text().replace(&quiet, "X"),
+            b.text().replace(&unknown, "X"),
+            "{engine}: indistinguishable"
+        );
+
+        let bad = open_replies(&app, "roshanai", "1234").await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.text().contains("A codename has 28 digits"));
+
+        // A follow-up joins the conversation and shows no new codename.
+        let res = submit(
+            &app,
+            "roshanai",
+            &[
+                text("message", "thank you"),
+                Part {
+                    name: "codename",
+                    filename: None,
+                    data: persian.as_bytes(),
+                },
+            ],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+        assert!(res
+            .text()
+            .contains("Your new message was added to the conversation."));
+        assert!(!res.text().contains("class=\"codename\""));
+        let all = store.conversations(t.collective).await.unwrap();
+        assert_eq!(all.len(), 2, "{engine}");
+        let convo = all
+            .iter()
+            .find(|c| c.messages.len() == 3)
+            .expect("hello, reply, thank you");
+        assert_eq!(convo.messages[2].author, panah_store::Author::Sender);
+    }
+}
+
+#[tokio::test]
+async fn bad_submissions_get_clear_refusals_and_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, store) = every_engine(dir.path()).await.remove(0);
+    team(&store, "roshanai", 1).await;
+    seed(&store, "empty").await;
+    let blobs = blobs_in(dir.path());
+    let settings = Settings {
+        max_upload_bytes: 64 * 1024,
+        max_message_chars: 50,
+        ..Settings::default()
+    };
+    let app = router_with_blobs(store.clone(), blobs.clone(), settings).await;
+    let big = vec![b'x'; 100 * 1024];
+    let small = b"ok".to_vec();
+    let bad_utf8 = [0xC3u8, 0x28, 0xFF];
+    let damaged_jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x01, 0x00, 0x00, 0x00];
+    let six: Vec<Part<'_>> = (0..6)
+        .map(|_| Part {
+            name: "file",
+            filename: Some("a.txt"),
+            data: &small,
+        })
+        .collect();
+    let cases: Vec<(&str, Vec<Part<'_>>, StatusCode, &str)> = vec![
+        (
+            "too many files",
+            six,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "at most 5 files",
+        ),
+        (
+            "too large",
+            vec![
+                text("message", "DRAFT-KEPT"),
+                Part {
+                    name: "file",
+                    filename: Some("big.bin"),
+                    data: &big,
+                },
+            ],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too much to send at once",
+        ),
+        (
+            "empty",
+            vec![text("message", "   ")],
+            StatusCode::BAD_REQUEST,
+            "write a message or attach a file",
+        ),
+        (
+            "not UTF-8",
+            vec![Part {
+                name: "message",
+                filename: None,
+                data: &bad_utf8,
+            }],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "could not be read as text",
+        ),
+        (
+            "too long",
+            vec![text(
+                "message",
+                "this message is longer than fifty characters, so it is refused",
+            )],
+            StatusCode::BAD_REQUEST,
+            "at most 50 characters",
+        ),
+        (
+            "damaged photo",
+            vec![Part {
+                name: "file",
+                filename: Some("broken.jpg"),
+                data: &damaged_jpeg,
+            }],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "“broken.jpg” looks like a photo but is damaged",
+        ),
+        (
+            "bad codename",
+            vec![text("message", "DRAFT-KEPT"), text("codename", "12-34")],
+            StatusCode::BAD_REQUEST,
+            "A codename has 28 digits",
+        ),
+    ];
+    for (what, parts, status, needle) in cases {
+        let res = submit(&app, "roshanai", &parts).await;
+        assert_eq!(res.status, status, "{engine} {what}: {}", res.text());
+        assert!(res.text().contains(needle), "{what}: {}", res.text());
+        if parts.iter().any(|p| p.data == b"DRAFT-KEPT") {
+            assert!(
+                res.text().contains(">DRAFT-KEPT</textarea>"),
+                "{what}: the draft is given back"
+            );
+        }
+    }
+    let ct = format!("multipart/form-data; boundary={BOUNDARY}");
+    let mut cut = multipart(&[
+        text("message", "hello"),
+        Part {
+            name: "file",
+            filename: Some("a.bin"),
+            data: &big[..1000],
+        },
+    ]);
+    cut.truncate(cut.len() - 300);
+    let res = post_raw(&app, "/c/roshanai/contact?lang=en", &ct, cut).await;
+    assert_eq!(
+        res.status,
+        StatusCode::BAD_REQUEST,
+        "truncated: {}",
+        res.text()
+    );
+    assert!(res.text().contains("cut off or damaged"));
+    let res = post_raw(
+        &app,
+        "/c/roshanai/contact?lang=en",
+        "multipart/form-data",
+        b"garbage".to_vec(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "no boundary");
+    let res = post_raw(
+        &app,
+        "/c/roshanai/contact?lang=en",
+        "text/plain",
+        b"message=hi".to_vec(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "not multipart");
+    let res = submit(&app, "empty", &[text("message", "hello?")]).await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.text().contains("cannot receive messages yet"));
+    let res = submit(&app, "nobody", &[text("message", "hello?")]).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+
+    // A bot that fills the hidden field is answered like a person, and nothing is kept.
+    let res = submit(
+        &app,
+        "roshanai",
+        &[text("message", "buy pills"), text("website", "http://spam")],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    shown_codename(&res);
+
+    assert!(
+        store.conversations(1).await.unwrap().is_empty(),
+        "nothing was stored"
+    );
+    let leftovers: Vec<_> = walk(blobs.root()).into_iter().collect();
+    assert!(
+        leftovers.is_empty(),
+        "no blob survived a refusal: {leftovers:?}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn submissions_are_rate_limited_per_collective() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = every_engine(dir.path()).await.remove(0);
+    team(&store, "roshanai", 1).await;
+    team(&store, "other", 1).await;
+    let settings = Settings {
+        submissions_per_minute: 4,
+        ..Settings::default()
+    };
+    let app = router_with_blobs(store, blobs_in(dir.path()), settings).await;
+    assert_eq!(
+        submit(&app, "roshanai", &[text("message", "1")])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        submit(&app, "roshanai", &[text("message", "2")])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let third = submit(&app, "roshanai", &[text("message", "3")]).await;
+    assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(third.text().contains("wait a minute"));
+    assert_eq!(
+        submit(&app, "other", &[text("message", "1")]).await.status,
+        StatusCode::OK,
+        "other collectives unaffected"
+    );
+}
+
+#[tokio::test]
+async fn expired_conversations_are_deleted_with_their_blobs() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let t = team(&store, "roshanai", 1).await;
+        let blobs = blobs_in(&dir.path().join(engine));
+        let settings = Settings {
+            retention_days: 0,
+            ..Settings::default()
+        };
+        let app = router_with_blobs(store.clone(), blobs.clone(), settings).await;
+        submit(
+            &app,
+            "roshanai",
+            &[
+                text("message", "x"),
+                Part {
+                    name: "file",
+                    filename: Some("f"),
+                    data: b"data",
+                },
+            ],
+        )
+        .await;
+        assert_eq!(walk(blobs.root()).len(), 2);
+        let n = panah_server::retention::sweep(&store, &blobs, Timestamp::now())
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "{engine}");
+        assert!(store.conversations(t.collective).await.unwrap().is_empty());
+        assert!(
+            walk(blobs.root()).is_empty(),
+            "{engine}: ciphertext deleted too"
+        );
+    }
+}
+
+#[tokio::test]
+async fn coordinators_inbox_api() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let roshanai = seed(&store, "roshanai").await;
+        let other = seed(&store, "other").await;
+        let alice = coordinator();
+        let outsider = coordinator();
+        store
+            .add_coordinator(roshanai, &alice.key, "")
+            .await
+            .unwrap();
+        store
+            .add_coordinator(other, &outsider.key, "")
+            .await
+            .unwrap();
+        let blobs = blobs_in(&dir.path().join(engine));
+        let app = router_with_blobs(store.clone(), blobs.clone(), Settings::default()).await;
+        submit(
+            &app,
+            "roshanai",
+            &[
+                text("message", "hi"),
+                Part {
+                    name: "file",
+                    filename: Some("f.txt"),
+                    data: b"data",
+                },
+            ],
+        )
+        .await;
+        let token = api_login(&app, "roshanai", &alice).await;
+        let auth = format!("Bearer {token}");
+        let list = get(
+            &app,
+            "/api/v1/c/roshanai/conversations",
+            &[("authorization", &auth)],
+        )
+        .await;
+        assert_eq!(list.status, StatusCode::OK, "{engine}: {}", list.text());
+        let list = list.json();
+        let conv = &list[0];
+        let id = conv["id"].as_i64().unwrap();
+        assert!(conv["reply_recipient"]
+            .as_str()
+            .unwrap()
+            .starts_with("age1"));
+        let msg = conv["messages"][0]["id"].as_i64().unwrap();
+        let file = conv["messages"][0]["files"][0]["id"].as_i64().unwrap();
+        let blob = get(
+            &app,
+            &format!("/api/v1/c/roshanai/messages/{msg}/ciphertext"),
+            &[("authorization", &auth)],
+        )
+        .await;
+        assert_eq!(blob.status, StatusCode::OK);
+        assert!(blob.body.starts_with(b"age-encryption.org/v1\n"));
+        let f = get(
+            &app,
+            &format!("/api/v1/c/roshanai/files/{file}/ciphertext"),
+            &[("authorization", &auth)],
+        )
+        .await;
+        assert_eq!(f.status, StatusCode::OK);
+
+        // Another collective's coordinator cannot reach it, not even by id.
+        let theirs = format!("Bearer {}", api_login(&app, "other", &outsider).await);
+        let res = get(
+            &app,
+            "/api/v1/c/roshanai/conversations",
+            &[("authorization", &theirs)],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN);
+        let res = get(
+            &app,
+            &format!("/api/v1/c/other/messages/{msg}/ciphertext"),
+            &[("authorization", &theirs)],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{engine}");
+
+        let reply_uri = format!("/api/v1/c/roshanai/conversations/{id}/replies");
+        let post = |body: Vec<u8>| {
+            let req = Request::post(reply_uri.as_str())
+                .header("authorization", auth.as_str())
+                .header("content-type", "application/octet-stream")
+                .body(Body::from(body))
+                .unwrap();
+            send(&app, req)
+        };
+        let res = post(b"not age".to_vec()).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST);
+        assert!(res.json()["error"].as_str().unwrap().contains("age file"));
+        let mut huge = b"age-encryption.org/v1\n".to_vec();
+        huge.resize(2 * 1024 * 1024, b'x');
+        assert_eq!(post(huge).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+        let res = post(b"age-encryption.org/v1\n-> X25519 stand-in\n".to_vec()).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+
+        let del = |uri: String| {
+            let req = Request::delete(uri)
+                .header("authorization", auth.as_str())
+                .body(Body::empty())
+                .unwrap();
+            send(&app, req)
+        };
+        assert_eq!(
+            del(format!("/api/v1/c/roshanai/conversations/{id}"))
+                .await
+                .status,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            del(format!("/api/v1/c/roshanai/conversations/{id}"))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        assert!(
+            walk(blobs.root()).is_empty(),
+            "{engine}: deleting removes the ciphertext at once"
+        );
+        let res = get(
+            &app,
+            "/api/v1/c/roshanai/conversations/abc",
+            &[("authorization", &auth)],
+        )
+        .await;
+        assert!(res.status.is_client_error());
+    }
+}
+
+async fn api_login(app: &Router, slug: &str, who: &Coordinator) -> String {
+    let ch = post_json(
+        app,
+        "/api/v1/login/challenge",
+        json!({"collective": slug, "key": who.key.signing_str()}),
+        None,
+    )
+    .await
+    .json();
+    let challenge = STANDARD.decode(ch["challenge"].as_str().unwrap()).unwrap();
+    let msg = auth::login_message(&Slug::parse(slug).unwrap(), who.key.signing(), &challenge);
+    let sig = STANDARD.encode(who.signing.sign(&msg).to_bytes());
+    let res = post_json(
+        app,
+        "/api/v1/login",
+        json!({"challenge_id": ch["challenge_id"], "signature": sig}),
+        None,
+    )
+    .await;
+    res.json()["token"].as_str().unwrap().to_owned()
+}
