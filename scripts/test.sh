@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v rage >/dev/null || missing+=("rage (cargo install rage)")
 command -v python3 >/dev/null || missing+=("python3")
+command -v curl >/dev/null || missing+=("curl")
 command -v chromedriver >/dev/null || missing+=("chromedriver (Debian: apt-get install chromium chromium-driver)")
 if [ ${#missing[@]} -gt 0 ]; then
     printf 'missing tools the tests need:\n' >&2

@@ -189,3 +189,69 @@ pub fn create_collective(data: &str, slug: &str) {
         "Roshanai",
     ]);
 }
+
+/// Sends a contact form with curl, as a browser would (multipart). Returns (status, body).
+pub fn curl_contact(url: &str, slug: &str, fields: &[&str]) -> (u16, String) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-w", "\n%{http_code}", "--max-time", "60"]);
+    for f in fields {
+        cmd.args(["-F", f]);
+    }
+    cmd.arg(format!("{url}/c/{slug}/contact?lang=en"));
+    let out = cmd.output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or((&text, "0"));
+    (status.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+/// The codename a "message received" page shows.
+pub fn codename_in(html: &str) -> String {
+    let start = html
+        .find("class=\"codename\" dir=\"ltr\">")
+        .unwrap_or_else(|| panic!("no codename in: {html}"));
+    let rest = &html[start + 27..];
+    rest[..rest.find('<').expect("end of codename")].to_owned()
+}
+
+/// Every file below `dir`.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                out.extend(files_below(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// A hub with a collective and `n` coordinators, each with a keyring in `dir`.
+pub fn hub_with_team(dir: &Path, n: usize, extra: &[&str]) -> (Hub, String, Vec<String>) {
+    let data = dir.join("hub").display().to_string();
+    create_collective(&data, "roshanai");
+    let mut keyrings = Vec::new();
+    for i in 0..n {
+        let k = dir
+            .join(format!("coordinator-{i}.keyring"))
+            .display()
+            .to_string();
+        let line = ok(&["id", "new", "--keyring", &k]);
+        ok(&[
+            "admin",
+            "add-coordinator",
+            "--data",
+            &data,
+            "roshanai",
+            line.trim(),
+        ]);
+        keyrings.push(k);
+    }
+    let mut args = vec!["--data", data.as_str()];
+    args.extend_from_slice(extra);
+    let hub = Hub::start(&args, &dir.join("hub.log"));
+    (hub, data, keyrings)
+}
