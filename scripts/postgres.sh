@@ -1,4 +1,4 @@
-# Starts a throwaway PostgreSQL cluster for the tests; source this file, then call
+# Starts a throwaway PostgreSQL cluster for the tests (fsync off unless PANAH_PG_DURABLE=on); source this file, then call
 # `start_throwaway_postgres`. It sets PANAH_TEST_POSTGRES_URL and stops the cluster and
 # deletes its folder when the calling shell exits.
 #
@@ -29,7 +29,7 @@ start_throwaway_postgres() {
     "${run[@]}" "$bindir/initdb" -D "$PANAH_PG_DIR/data" -U panah --auth=trust -E UTF8 \
         --no-sync >"$PANAH_PG_DIR/initdb.log" 2>&1 || { cat "$PANAH_PG_DIR/initdb.log" >&2; return 1; }
     "${run[@]}" "$bindir/pg_ctl" -D "$PANAH_PG_DIR/data" -l "$PANAH_PG_DIR/server.log" -w \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $PANAH_PG_DIR -c max_connections=400 -c fsync=off -c synchronous_commit=off" \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $PANAH_PG_DIR -c max_connections=400 -c fsync=${PANAH_PG_DURABLE:-off} -c synchronous_commit=${PANAH_PG_DURABLE:-off}" \
         start >/dev/null || { cat "$PANAH_PG_DIR/server.log" >&2; return 1; }
     export PANAH_TEST_POSTGRES_URL="postgres://panah@127.0.0.1:$port/postgres"
     trap stop_throwaway_postgres EXIT

@@ -17,7 +17,7 @@ mod api;
 mod limits;
 mod pages;
 pub mod retention;
-mod seal;
+pub mod seal;
 mod security;
 mod state;
 

@@ -150,7 +150,13 @@ async fn every_public_page_fits_one_round_trip() {
     seed(&store, "roshanai").await;
     let app = router(store, Settings::default()).await;
     for lang in Lang::ALL {
-        for path in ["/", "/c/roshanai", "/c/nobody"] {
+        for path in [
+            "/",
+            "/c/roshanai",
+            "/c/nobody",
+            "/c/roshanai/contact",
+            "/c/roshanai/replies",
+        ] {
             let uri = format!("{path}?lang={}", lang.code());
             let res = get(&app, &uri, &[("accept-encoding", "gzip")]).await;
             assert_eq!(res.headers[header::CONTENT_ENCODING], "gzip", "{uri}");

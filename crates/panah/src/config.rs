@@ -17,7 +17,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 #[derive(Args, Debug, Clone, Default)]
 pub struct StoreArgs {
     /// A TOML file with any of: data, listen, database, token_ttl_secs, logins_per_second,
-    /// retention_days, max_files, max_upload_mb, submissions_per_minute.
+    /// retention_days, max_files, max_upload_mb, submissions_per_minute,
+    /// hub_submissions_per_minute.
     #[arg(long, env = "PANAH_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The hub's data folder [default: ./panah-data].
@@ -52,6 +53,7 @@ struct FileConfig {
     max_files: Option<usize>,
     max_upload_mb: Option<u64>,
     submissions_per_minute: Option<u32>,
+    hub_submissions_per_minute: Option<u32>,
 }
 
 /// Everything `serve` needs, resolved.
@@ -129,6 +131,12 @@ impl StoreArgs {
                 bail!("submissions_per_minute must be between 1 and 100000, not {n}");
             }
             settings.submissions_per_minute = n;
+        }
+        if let Some(n) = file.hub_submissions_per_minute {
+            if !(1..=1_000_000).contains(&n) {
+                bail!("hub_submissions_per_minute must be between 1 and 1000000, not {n}");
+            }
+            settings.hub_submissions_per_minute = n;
         }
         Ok(HubConfig {
             data,

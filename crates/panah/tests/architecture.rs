@@ -7,15 +7,7 @@ use std::process::Command;
 fn normal_deps(package: &str) -> String {
     let out = Command::new(env!("CARGO"))
         .args([
-            "tree",
-            "--offline",
-            "--locked",
-            "-e",
-            "normal",
-            "--prefix",
-            "none",
-            "-p",
-            package,
+            "tree", "--locked", "-e", "normal", "--prefix", "none", "-p", package,
         ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Load benchmark for the contact drop: senders GET the form and POST a 1 KB message, with
+# three coordinators, at 4 and 64 concurrent senders, on SQLite and on PostgreSQL. Also
+# peak memory during a 50 MB upload, and the weight of the contact and replies pages.
+# Needs wrk, curl, and PostgreSQL server binaries (for the PostgreSQL run).
+#
+#   bench/contact.sh [DURATION_SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${1:-10}"
+cargo build --release --quiet
+BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/panah"
+WORK="$(mktemp -d -t panah-contact-bench.XXXXXX)"
+HUB_PID=""
+stop_hub() { [ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null && wait "$HUB_PID" 2>/dev/null; HUB_PID=""; }
+cleanup() { stop_hub; rm -rf "$WORK"; }
+trap cleanup EXIT
+source scripts/postgres.sh
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+export PANAH_SCRYPT_WORK_FACTOR=10 PANAH_PASSPHRASE="benchmark passphrase"
+cat >"$WORK/panah.toml" <<CONF
+submissions_per_minute = 10000000
+hub_submissions_per_minute = 10000000
+CONF
+
+# start_hub NAME DATABASE_ARGS...
+start_hub() {
+    local name="$1"; shift
+    local data="$WORK/$name"
+    "$BIN" admin create-collective "$@" --data "$data" roshanai --name-fa "روشنایی" --name-ps "رڼا" --name-en Roshanai >/dev/null
+    for i in 1 2 3; do
+        line="$("$BIN" id new --keyring "$data-k$i" 2>/dev/null)"
+        "$BIN" admin add-coordinator "$@" --data "$data" roshanai "$line" >/dev/null
+    done
+    PORT="$(free_port)"
+    PANAH_LOG=warn "$BIN" serve "$@" --data "$data" --config "$WORK/panah.toml" --listen "127.0.0.1:$PORT" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    HUB_PID=$!
+    for _ in $(seq 100); do grep -q "listening on" "$WORK/$name.out" 2>/dev/null && break; sleep 0.1; done
+    HUB="http://127.0.0.1:$PORT"
+}
+
+run_load() {
+    local label="$1"
+    for conns in 4 64; do
+        out="$(wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s bench/contact.lua "$HUB" 2>&1)"
+        rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
+        p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
+        p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
+        bad="$(awk '/non-200/ {print $3}' <<<"$out")"
+        # Half the requests are POSTs.
+        subs="$(python3 -c "print('%.0f' % ($rps / 2))")"
+        printf '  %-10s %2d senders: %7s requests/s (= %5s submissions/s)  p50 %8s  p99 %8s  non-200: %s\n' \
+            "$label" "$conns" "$rps" "$subs" "$p50" "$p99" "${bad:-0}"
+    done
+}
+
+echo "GET form + POST 1 KB message, 3 coordinators; wrk -t2, ${DURATION}s, loopback, 2 cores shared"
+start_hub sqlite
+SQLITE_HUB="$HUB"
+run_load SQLite
+echo "  stored: $(find "$WORK/sqlite/blobs" -type f | wc -l) blobs"
+
+# Peak memory during one 50 MB upload.
+head -c $((50 * 1024 * 1024 - 4096)) /dev/urandom >"$WORK/big.bin"
+before="$(awk '/VmHWM/ {print $2}' /proc/$HUB_PID/status)"
+status="$(curl -s -o /dev/null -w '%{http_code}' -F "message=big" -F "file=@$WORK/big.bin" "$HUB/c/roshanai/contact")"
+after="$(awk '/VmHWM/ {print $2}' /proc/$HUB_PID/status)"
+echo "50 MB upload: HTTP $status; peak RSS $before KiB before, $after KiB after"
+echo "RSS now: $(awk '/VmRSS/ {print $2}' /proc/$HUB_PID/status) KiB"
+
+echo "page weight (bytes gzip / br):"
+for page in contact replies; do
+    for lang in fa ps en; do
+        gz=$(curl -s -H 'Accept-Encoding: gzip' "$HUB/c/roshanai/$page?lang=$lang" | wc -c)
+        br=$(curl -s -H 'Accept-Encoding: br' "$HUB/c/roshanai/$page?lang=$lang" | wc -c)
+        printf '  /c/roshanai/%-8s %s  %5d / %5d\n' "$page" "$lang" "$gz" "$br"
+    done
+done
+stop_hub
+
+# Durable commits, as a real deployment has them.
+PANAH_PG_DURABLE=on start_throwaway_postgres 2>/dev/null
+psql "$PANAH_TEST_POSTGRES_URL" -qc "CREATE DATABASE panah_bench" >/dev/null
+PGURL="${PANAH_TEST_POSTGRES_URL%/*}/panah_bench"
+start_hub postgres --database "$PGURL"
+run_load PostgreSQL
+stop_hub
