@@ -772,3 +772,59 @@ async fn api_login(app: &Router, slug: &str, who: &Coordinator) -> String {
     .await;
     res.json()["token"].as_str().unwrap().to_owned()
 }
+
+#[tokio::test]
+async fn messages_are_encrypted_to_the_team_of_the_moment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = every_engine(dir.path()).await.remove(0);
+    let t = team(&store, "roshanai", 2).await;
+    let blobs = blobs_in(dir.path());
+    let app = router_with_blobs(store.clone(), blobs.clone(), Settings::default()).await;
+    let can_read = |blob: &str, identity: &age::x25519::Identity| {
+        let ciphertext = blobs.read(blob).unwrap();
+        let d = age::Decryptor::new_buffered(ciphertext.as_slice()).unwrap();
+        d.decrypt(std::iter::once(identity as &dyn age::Identity))
+            .is_ok()
+    };
+    submit(&app, "roshanai", &[text("message", "before")]).await;
+
+    // A new coordinator joins: they read what arrives from now on, not what came before.
+    let newcomer = age::x25519::Identity::generate();
+    let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    store
+        .add_coordinator(
+            t.collective,
+            &CoordinatorKey::new(&newcomer.to_public(), signing.verifying_key()),
+            "new",
+        )
+        .await
+        .unwrap();
+    submit(&app, "roshanai", &[text("message", "after joining")]).await;
+
+    // The first coordinator leaves: nothing new is encrypted to them.
+    let first = store
+        .coordinators(t.collective, false)
+        .await
+        .unwrap()
+        .remove(0);
+    store
+        .remove_coordinator(t.collective, &first.key)
+        .await
+        .unwrap();
+    submit(&app, "roshanai", &[text("message", "after leaving")]).await;
+
+    let mut all = store.conversations(t.collective).await.unwrap();
+    all.sort_by_key(|c| c.conversation.id);
+    let blob = |i: usize| all[i].messages[0].blob.clone();
+    assert!(can_read(&blob(0), &t.identities[0]) && can_read(&blob(0), &t.identities[1]));
+    assert!(
+        !can_read(&blob(0), &newcomer),
+        "a newcomer cannot read the past"
+    );
+    assert!(can_read(&blob(1), &newcomer) && can_read(&blob(1), &t.identities[0]));
+    assert!(
+        !can_read(&blob(2), &t.identities[0]),
+        "a removed coordinator gets nothing new"
+    );
+    assert!(can_read(&blob(2), &t.identities[1]) && can_read(&blob(2), &newcomer));
+}

@@ -100,11 +100,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!(
             "\nPanah demo hub\n\n\
              Open in a browser:\n  {url}/\n  {url}/c/{DEMO_SLUG}          (Dari, the collective's default)\n  \
-             {url}/c/{DEMO_SLUG}?lang=ps  (Pashto)\n  {url}/c/{DEMO_SLUG}?lang=en  (English)\n\n\
+             {url}/c/{DEMO_SLUG}?lang=ps  (Pashto)\n  {url}/c/{DEMO_SLUG}?lang=en  (English)\n  \
+             {url}/c/{DEMO_SLUG}/contact   (send a message; you get a codename)\n  \
+             {url}/c/{DEMO_SLUG}/replies   (read replies with the codename)\n\n\
              Coordinator keyring: {keyring}\n{pass}\n\
              Try, in another terminal:\n  \
              PANAH_PASSPHRASE={p} {exe} id show --keyring {keyring}\n  \
              PANAH_PASSPHRASE={p} {exe} team --hub {url} --collective {DEMO_SLUG} --keyring {keyring}\n  \
+             PANAH_PASSPHRASE={p} {exe} inbox --hub {url} --collective {DEMO_SLUG} --keyring {keyring} list\n  \
+             PANAH_PASSPHRASE={p} {exe} inbox --hub {url} --collective {DEMO_SLUG} --keyring {keyring} read 1\n  \
+             PANAH_PASSPHRASE={p} {exe} inbox --hub {url} --collective {DEMO_SLUG} --keyring {keyring} reply 1 -m \"Received, thank you\"\n  \
              {exe} admin list-coordinators --data {data} {DEMO_SLUG}\n  \
              rage -d {keyring}     (the keyring is a standard age file)\n\n\
              Press Ctrl-C to stop.\n"
