@@ -47,6 +47,7 @@ done
 
 # nginx serves the exact bytes panah sends for the Dari appeal (uncompressed, as wrk asks).
 mkdir -p "$WORK/www/c"
+chmod 755 "$WORK"   # nginx workers run as an unprivileged user
 curl -s "$HUB/c/roshanai" -o "$WORK/www/c/roshanai"
 cat >"$WORK/nginx.conf" <<CONF
 worker_processes auto;
@@ -69,6 +70,7 @@ http {
 }
 CONF
 mkdir -p "$WORK/tmp"
+chmod -R a+rX "$WORK/www"
 nginx -c "$WORK/nginx.conf" -e "$WORK/nginx-error.log"
 sleep 0.5
 cmp <(curl -s "$HUB/c/roshanai") <(curl -s "http://127.0.0.1:$NGINX_PORT/c/roshanai") && echo "nginx serves the same $(wc -c <"$WORK/www/c/roshanai") bytes"

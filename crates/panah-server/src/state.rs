@@ -7,6 +7,7 @@ use panah_store::{BlobStore, Store};
 use sha2::{Digest, Sha256};
 
 use crate::limits::{CollectiveLimits, RateLimiter};
+use crate::pages::cache::PageCache;
 
 /// Tunables a hub operator may change.
 #[derive(Debug, Clone)]
@@ -31,6 +32,8 @@ pub struct Settings {
     /// Codename logins on the replies page a minute, per collective and for the whole hub.
     pub reply_logins_per_minute: u32,
     pub hub_reply_logins_per_minute: u32,
+    /// Seconds a rendered public page (home, appeal) is reused; 0 turns the cache off.
+    pub page_cache_secs: u64,
 }
 
 impl Default for Settings {
@@ -47,6 +50,7 @@ impl Default for Settings {
             hub_submissions_per_minute: 600,
             reply_logins_per_minute: 60,
             hub_reply_logins_per_minute: 600,
+            page_cache_secs: 5,
         }
     }
 }
@@ -72,6 +76,7 @@ pub(crate) struct Inner {
     pub login_limiter: RateLimiter,
     pub submissions: CollectiveLimits,
     pub reply_logins: CollectiveLimits,
+    pub pages: PageCache,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +96,7 @@ impl AppState {
         settings: Settings,
     ) -> Result<Self, StateError> {
         let catalog = Catalog::load()?;
+        let settings_cache = settings.page_cache_secs;
         let codename_secret = store.hub_secret("codename").await?;
         let css = CSS.trim_end();
         let hash = STANDARD.encode(Sha256::digest(css.as_bytes()));
@@ -122,6 +128,7 @@ impl AppState {
                 login_limiter,
                 submissions,
                 reply_logins,
+                pages: PageCache::new(std::time::Duration::from_secs(settings_cache)),
             }),
         })
     }

@@ -581,3 +581,48 @@ async fn malformed_api_requests_are_4xx_with_a_reason() {
         assert_security_headers(&res, &what);
     }
 }
+
+#[tokio::test]
+async fn public_pages_are_cached_briefly_and_then_refreshed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = every_engine(dir.path()).await.remove(0);
+    let id = seed(&store, "roshanai").await;
+    let app = router(
+        store.clone(),
+        Settings {
+            page_cache_secs: 1,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let first = get(&app, "/c/roshanai?lang=en", &[]).await;
+    assert!(
+        first.text().contains("Roshanai &#60;b&#62;")
+            || first.text().contains("Roshanai &lt;b&gt;")
+    );
+    let (mut appeal, _) = store.appeal(id, Lang::English).await.unwrap().unwrap();
+    appeal.name = "Renamed Collective".into();
+    store.set_appeal(id, Lang::English, &appeal).await.unwrap();
+    let cached = get(&app, "/c/roshanai?lang=en", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(cached.headers[header::CONTENT_ENCODING], "gzip");
+    let mut html = String::new();
+    flate2::read::GzDecoder::new(cached.body.as_slice())
+        .read_to_string(&mut html)
+        .unwrap();
+    assert_eq!(html, first.text(), "served from the cache, compressed");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let fresh = get(&app, "/c/roshanai?lang=en", &[]).await;
+    assert!(
+        fresh.text().contains("Renamed Collective"),
+        "the change shows once the entry expires"
+    );
+    // Errors are never cached.
+    assert_eq!(
+        get(&app, "/c/roshanai?lang=de", &[]).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(&app, "/c/nobody", &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+}

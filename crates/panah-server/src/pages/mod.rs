@@ -1,5 +1,6 @@
 //! Public pages: server-rendered, auto-escaped (askama), every word from Fluent.
 
+pub(crate) mod cache;
 pub(crate) mod contact;
 
 use askama::Template;
@@ -207,10 +208,14 @@ pub(crate) async fn home(
         Ok(lang) => lang,
         Err(e) => return state.error_page(header_lang(&headers).unwrap_or(HUB_DEFAULT), e),
     };
-    match home_inner(&state, lang).await {
-        Ok(r) => r,
-        Err(e) => state.error_page(lang, e),
-    }
+    let key = ("/".to_owned(), Some(lang), None);
+    let render = async {
+        match home_inner(&state, lang).await {
+            Ok(r) => r,
+            Err(e) => state.error_page(lang, e),
+        }
+    };
+    state.inner.pages.serve(key, &headers, render).await
 }
 
 async fn home_inner(state: &AppState, lang: Lang) -> Result<Response, PageError> {
@@ -246,8 +251,23 @@ pub(crate) async fn appeal(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let (collective, lang) = match collective_page(&state, &slug, query.as_deref(), &headers).await
-    {
+    let asked = query.as_deref().and_then(query_lang);
+    let Ok(asked) = asked.as_deref().map(Lang::from_code).transpose() else {
+        // An unknown ?lang= is answered (with an error page) but never cached.
+        return appeal_page(&state, &slug, query.as_deref(), &headers).await;
+    };
+    let key = (format!("/c/{slug}"), asked, header_lang(&headers));
+    let render = appeal_page(&state, &slug, query.as_deref(), &headers);
+    state.inner.pages.serve(key, &headers, render).await
+}
+
+async fn appeal_page(
+    state: &AppState,
+    slug: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Response {
+    let (collective, lang) = match collective_page(state, slug, query, headers).await {
         Ok(x) => x,
         Err(response) => return response,
     };

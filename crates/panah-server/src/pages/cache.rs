@@ -1,0 +1,135 @@
+//! A short-lived cache of rendered public pages.
+//!
+//! The appeal and home pages are the same for every visitor who asks in the same language,
+//! and they are what a crowd (or a flood) requests. Each rendered page is kept, with a
+//! gzip copy, for a few seconds. Expiry is by time alone, so several hub processes sharing
+//! one database, and operator changes made with `panah admin`, show up within the TTL.
+//! Only successful pages are kept: unknown paths cannot fill it.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use axum::body::{to_bytes, Body, Bytes};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use panah_core::Lang;
+
+/// Pages are small; anything larger than this is not cached.
+const MAX_PAGE: usize = 256 * 1024;
+/// More distinct pages than this and the cache starts over.
+const MAX_ENTRIES: usize = 4096;
+
+/// What a visitor's request says about the language, plus the path: all a public page
+/// depends on.
+pub(crate) type Key = (String, Option<Lang>, Option<Lang>);
+
+struct Entry {
+    born: Instant,
+    html: Bytes,
+    gzip: Bytes,
+}
+
+pub(crate) struct PageCache {
+    ttl: Duration,
+    entries: RwLock<HashMap<Key, Entry>>,
+}
+
+impl std::fmt::Debug for PageCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageCache")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|e| e.trim().split(';').next() == Some("gzip"))
+        })
+}
+
+fn respond(entry: &Entry, headers: &HeaderMap) -> Response {
+    let mut res = if accepts_gzip(headers) {
+        let mut r = Body::from(entry.gzip.clone()).into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        r
+    } else {
+        Body::from(entry.html.clone()).into_response()
+    };
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Language, Accept-Encoding"),
+    );
+    res
+}
+
+impl PageCache {
+    pub fn new(ttl: Duration) -> Self {
+        PageCache {
+            ttl,
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Serves `key` from the cache, or renders it with `render` and keeps a successful
+    /// result. A zero TTL turns the cache off.
+    pub async fn serve<F>(&self, key: Key, headers: &HeaderMap, render: F) -> Response
+    where
+        F: std::future::Future<Output = Response>,
+    {
+        if self.ttl.is_zero() {
+            return render.await;
+        }
+        if let Ok(entries) = self.entries.read() {
+            if let Some(e) = entries.get(&key).filter(|e| e.born.elapsed() < self.ttl) {
+                return respond(e, headers);
+            }
+        }
+        let res = render.await;
+        if res.status() != StatusCode::OK {
+            return res;
+        }
+        let Ok(html) = to_bytes(res.into_body(), MAX_PAGE).await else {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The hub could not answer.",
+            )
+                .into_response();
+        };
+        let mut gz = flate2::write::GzEncoder::new(
+            Vec::with_capacity(html.len() / 2),
+            flate2::Compression::best(),
+        );
+        let gzip = gz
+            .write_all(&html)
+            .and_then(|()| gz.finish())
+            .map(Bytes::from)
+            .unwrap_or_default();
+        let entry = Entry {
+            born: Instant::now(),
+            html,
+            gzip,
+        };
+        let res = respond(&entry, headers);
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key, entry);
+        }
+        res
+    }
+}
