@@ -20,8 +20,8 @@ source scripts/postgres.sh
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 export PANAH_SCRYPT_WORK_FACTOR=10 PANAH_PASSPHRASE="benchmark passphrase"
 cat >"$WORK/panah.toml" <<CONF
-submissions_per_minute = 10000000
-hub_submissions_per_minute = 10000000
+submissions_per_minute = 100000
+hub_submissions_per_minute = 1000000
 CONF
 
 # start_hub NAME DATABASE_ARGS...
@@ -37,21 +37,32 @@ start_hub() {
     PANAH_LOG=warn "$BIN" serve "$@" --data "$data" --config "$WORK/panah.toml" --listen "127.0.0.1:$PORT" >"$WORK/$name.out" 2>"$WORK/$name.err" &
     HUB_PID=$!
     for _ in $(seq 100); do grep -q "listening on" "$WORK/$name.out" 2>/dev/null && break; sleep 0.1; done
+    grep -q "listening on" "$WORK/$name.out" || { echo "the hub did not start:"; cat "$WORK/$name.err"; exit 1; }
     HUB="http://127.0.0.1:$PORT"
 }
+
+cpu_ticks() { awk '{print $14 " " $15}' "/proc/$HUB_PID/stat"; }
 
 run_load() {
     local label="$1"
     for conns in 4 64; do
+        before="$(cpu_ticks)"
         out="$(wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s bench/contact.lua "$HUB" 2>&1)"
+        after="$(cpu_ticks)"
+        requests="$(awk '/requests in/ {print $1}' <<<"$out")"
         rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
         p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
         p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
         bad="$(awk '/non-200/ {print $3}' <<<"$out")"
         # Half the requests are POSTs.
         subs="$(python3 -c "print('%.0f' % ($rps / 2))")"
-        printf '  %-10s %2d senders: %7s requests/s (= %5s submissions/s)  p50 %8s  p99 %8s  non-200: %s\n' \
-            "$label" "$conns" "$rps" "$subs" "$p50" "$p99" "${bad:-0}"
+        # Hub CPU (user + system) per GET-form-then-POST pair, in microseconds.
+        cpu="$(python3 -c "
+b, a, hz, pairs = '$before'.split(), '$after'.split(), $(getconf CLK_TCK), $requests / 2
+us = lambda i: (int(a[i]) - int(b[i])) / hz * 1e6 / pairs
+print('%.0f us (user %.0f + kernel %.0f)' % (us(0) + us(1), us(0), us(1)))")"
+        printf '  %-10s %2d senders: %7s requests/s (= %5s submissions/s)  p50 %8s  p99 %8s  hub CPU per GET+POST %s  non-200: %s\n' \
+            "$label" "$conns" "$rps" "$subs" "$p50" "$p99" "$cpu" "${bad:-0}"
     done
 }
 

@@ -314,14 +314,24 @@ pub(crate) async fn contact_form(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let (c, lang, name) = match state
-        .collective_and_lang(&slug, query.as_deref(), &headers)
-        .await
-    {
-        Ok(x) => x,
-        Err(r) => return r,
+    let render = async {
+        let (c, lang, name) = match state
+            .collective_and_lang(&slug, query.as_deref(), &headers)
+            .await
+        {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        state.contact_form(&c, lang, name, None, String::new(), None)
     };
-    state.contact_form(&c, lang, name, None, String::new(), None)
+    super::cached(
+        &state,
+        format!("/c/{slug}/contact"),
+        query.as_deref(),
+        &headers,
+        render,
+    )
+    .await
 }
 
 pub(crate) async fn contact_submit(
@@ -331,29 +341,21 @@ pub(crate) async fn contact_submit(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    let (c, lang, name) = match state
-        .collective_and_lang(&slug, query.as_deref(), &headers)
-        .await
-    {
+    // The collective's name is looked up only if the form has to be shown again.
+    let (c, lang) = match super::collective_page(&state, &slug, query.as_deref(), &headers).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let refuse = |refusal: Refusal, draft: String, codename: Option<String>| {
-        let message = refusal.message(&state, lang);
-        state.contact_form(
-            &c,
-            lang,
-            name.clone(),
-            Some((refusal.status(), message)),
-            draft,
-            codename,
-        )
+    let form = RefusalForm {
+        state: &state,
+        c: &c,
+        lang,
     };
     let Ok(mut multipart) = multipart else {
-        return refuse(Refusal::Broken, String::new(), None);
+        return form.refuse(Refusal::Broken, String::new(), None).await;
     };
     if !state.inner.submissions.try_acquire(c.id) {
-        return refuse(Refusal::Busy, String::new(), None);
+        return form.refuse(Refusal::Busy, String::new(), None).await;
     }
     let recipients: Vec<age::x25519::Recipient> =
         match state.store().coordinators(c.id, false).await {
@@ -364,7 +366,9 @@ pub(crate) async fn contact_submit(
             }
         };
     if recipients.is_empty() {
-        return refuse(Refusal::NoCoordinators, String::new(), None);
+        return form
+            .refuse(Refusal::NoCoordinators, String::new(), None)
+            .await;
     }
     let mut sub = Submission {
         state: &state,
@@ -414,9 +418,9 @@ pub(crate) async fn contact_submit(
     };
     if let Err(refusal) = read.await {
         let draft = sub.draft();
-        return refuse(refusal, draft, sub.codename.clone());
+        return form.refuse(refusal, draft, sub.codename.clone()).await;
     }
-    finish_submission(&state, &c, lang, sub, &recipients, refuse).await
+    finish_submission(&state, &c, lang, sub, &recipients, &form).await
 }
 
 async fn finish_submission(
@@ -425,23 +429,23 @@ async fn finish_submission(
     lang: Lang,
     mut sub: Submission<'_>,
     recipients: &[age::x25519::Recipient],
-    refuse: impl Fn(Refusal, String, Option<String>) -> Response,
+    form: &RefusalForm<'_>,
 ) -> Response {
     let followup = sub.codename.clone();
     let Ok(text) = String::from_utf8(std::mem::take(&mut sub.text)) else {
-        return refuse(Refusal::NotText, String::new(), followup);
+        return form.refuse(Refusal::NotText, String::new(), followup).await;
     };
     let text = text.replace("\r\n", "\n").trim().to_owned();
     if text.chars().count() > state.inner.settings.max_message_chars {
-        return refuse(Refusal::MessageTooLong, text, followup);
+        return form.refuse(Refusal::MessageTooLong, text, followup).await;
     }
     if text.is_empty() && sub.files.is_empty() {
-        return refuse(Refusal::Empty, String::new(), followup);
+        return form.refuse(Refusal::Empty, String::new(), followup).await;
     }
     let codename = match &followup {
         Some(raw) => match Codename::parse(raw) {
             Ok(c) => c,
-            Err(_) => return refuse(Refusal::BadCodename, text, None),
+            Err(_) => return form.refuse(Refusal::BadCodename, text, None).await,
         },
         None => Codename::generate(),
     };
@@ -481,7 +485,7 @@ async fn finish_submission(
     };
     let sealed = match seal_bytes(state.blobs(), recipients, &envelope.to_bytes()) {
         Ok(s) => s,
-        Err(e) => return refuse(internal(e), envelope.body, followup),
+        Err(e) => return form.refuse(internal(e), envelope.body, followup).await,
     };
     sub.keep(&sealed);
     let message = NewMessage {
@@ -518,8 +522,33 @@ async fn finish_submission(
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot store a message");
-            refuse(Refusal::Broken, envelope.body, followup)
+            form.refuse(Refusal::Broken, envelope.body, followup).await
         }
+    }
+}
+
+/// Shows the form again with a refusal, the draft and (for a follow-up) the codename.
+struct RefusalForm<'a> {
+    state: &'a AppState,
+    c: &'a Collective,
+    lang: Lang,
+}
+
+impl RefusalForm<'_> {
+    async fn refuse(&self, refusal: Refusal, draft: String, codename: Option<String>) -> Response {
+        let name = match self.state.store().appeal(self.c.id, self.lang).await {
+            Ok(Some((a, _))) if !a.name.is_empty() => a.name,
+            _ => self.c.slug.to_string(),
+        };
+        let message = refusal.message(self.state, self.lang);
+        self.state.contact_form(
+            self.c,
+            self.lang,
+            name,
+            Some((refusal.status(), message)),
+            draft,
+            codename,
+        )
     }
 }
 
@@ -546,14 +575,24 @@ pub(crate) async fn replies_form(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let (c, lang, name) = match state
-        .collective_and_lang(&slug, query.as_deref(), &headers)
-        .await
-    {
-        Ok(x) => x,
-        Err(r) => return r,
+    let render = async {
+        let (c, lang, name) = match state
+            .collective_and_lang(&slug, query.as_deref(), &headers)
+            .await
+        {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        replies_page(&state, &c, lang, name, None)
     };
-    replies_page(&state, &c, lang, name, None)
+    super::cached(
+        &state,
+        format!("/c/{slug}/replies"),
+        query.as_deref(),
+        &headers,
+        render,
+    )
+    .await
 }
 
 fn replies_page(

@@ -251,14 +251,33 @@ pub(crate) async fn appeal(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let asked = query.as_deref().and_then(query_lang);
-    let Ok(asked) = asked.as_deref().map(Lang::from_code).transpose() else {
-        // An unknown ?lang= is answered (with an error page) but never cached.
-        return appeal_page(&state, &slug, query.as_deref(), &headers).await;
-    };
-    let key = (format!("/c/{slug}"), asked, header_lang(&headers));
     let render = appeal_page(&state, &slug, query.as_deref(), &headers);
-    state.inner.pages.serve(key, &headers, render).await
+    cached(
+        &state,
+        format!("/c/{slug}"),
+        query.as_deref(),
+        &headers,
+        render,
+    )
+    .await
+}
+
+/// Serves a page that is the same for every visitor asking in the same language from the
+/// short-lived page cache. An unknown `?lang=` is answered (with an error page) but never
+/// cached.
+pub(crate) async fn cached(
+    state: &AppState,
+    path: String,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    render: impl std::future::Future<Output = Response>,
+) -> Response {
+    let asked = query.and_then(query_lang);
+    let Ok(asked) = asked.as_deref().map(Lang::from_code).transpose() else {
+        return render.await;
+    };
+    let key = (path, asked, header_lang(headers));
+    state.inner.pages.serve(key, headers, render).await
 }
 
 async fn appeal_page(
