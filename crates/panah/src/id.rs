@@ -1,6 +1,5 @@
 //! `panah id …`: a coordinator's keyring, on the coordinator's own device.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use age::secrecy::{ExposeSecret, SecretString};
@@ -133,17 +132,7 @@ pub fn run(cmd: IdCommand) -> anyhow::Result<()> {
             );
             match output {
                 Some(path) => {
-                    let mut options = std::fs::OpenOptions::new();
-                    options.write(true).create_new(true);
-                    #[cfg(unix)]
-                    {
-                        use std::os::unix::fs::OpenOptionsExt;
-                        options.mode(0o600);
-                    }
-                    let mut f = options.open(&path).with_context(|| {
-                        format!("cannot create {} (it must not exist yet)", path.display())
-                    })?;
-                    f.write_all(text.as_bytes())?;
+                    crate::files::write_private(&path, text.as_bytes())?;
                     eprintln!(
                         "Wrote {}. Delete it when you are done: it is your secret key.",
                         path.display()

@@ -279,7 +279,7 @@ async fn command(
                                 &o.id.to_string(),
                                 &panah_core::envelope::clean_file_name(&entry.name),
                             );
-                            write_private(&path, &bytes)?;
+                            crate::files::write_private(&path, &bytes)?;
                             eprintln!("saved {}", path.display());
                         }
                     }
@@ -371,18 +371,7 @@ async fn command(
             }
             let tar = archive.into_inner()?;
             let ciphertext = encrypt(&[keyring.identity().to_public()], &tar)?;
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let mut f = options.open(&output).with_context(|| {
-                format!("cannot create {} (it must not exist yet)", output.display())
-            })?;
-            f.write_all(&ciphertext)?;
-            f.sync_all()?;
+            crate::files::write_private(&output, &ciphertext)?;
             println!(
                 "wrote {}: open it with `rage -d -i IDENTITY {} | tar x`",
                 output.display(),
@@ -410,19 +399,4 @@ fn encrypt(recipients: &[age::x25519::Recipient], plain: &[u8]) -> anyhow::Resul
     w.write_all(plain)?;
     w.finish()?;
     Ok(out)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(bytes)?;
-    Ok(())
 }

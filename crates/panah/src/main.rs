@@ -14,6 +14,7 @@ mod appeal_file;
 mod client;
 mod config;
 mod demo;
+mod files;
 mod id;
 mod inbox;
 mod profile;

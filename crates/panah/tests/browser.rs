@@ -158,16 +158,12 @@ async fn pages_render_right_to_left_on_a_small_phone() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("hub").display().to_string();
     create_collective(&data, "roshanai");
-    let appeal = dir.path().join("appeal.toml");
-    std::fs::write(&appeal, include_str!("../src/demo_appeal.toml")).unwrap();
-    ok(&[
-        "admin",
-        "set-appeal",
-        "--data",
+    set_appeal(
         &data,
+        dir.path(),
         "roshanai",
-        &appeal.display().to_string(),
-    ]);
+        include_str!("../src/demo_appeal.toml"),
+    );
     let hub = Hub::start(&["--data", &data], &dir.path().join("hub.log"));
     let Some(driver) = Driver::start(&dir.path().join("chromium")).await else {
         return;

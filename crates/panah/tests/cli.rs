@@ -115,20 +115,12 @@ fn operator_and_coordinator_against_a_live_hub() {
         "x",
     ]);
     assert!(err.contains("already exists"), "{err}");
-    let appeal = dir.path().join("appeal.toml");
-    std::fs::write(
-        &appeal,
-        "[en]\nname = \"Roshanai Youth\"\nstory = \"We teach.\"\n",
-    )
-    .unwrap();
-    ok(&[
-        "admin",
-        "set-appeal",
-        "--data",
+    set_appeal(
         &data,
+        dir.path(),
         "roshanai",
-        &path_str(&appeal),
-    ]);
+        "[en]\nname = \"Roshanai Youth\"\nstory = \"We teach.\"\n",
+    );
 
     let alice_line = ok(&["id", "new", "--keyring", &alice]);
     let bob_line = ok(&["id", "new", "--keyring", &bob]);

@@ -66,11 +66,8 @@ fn canaries_never_reach_the_disk_or_the_logs_in_clear() {
         &keyrings[0],
         &["reply", "1", "-m", "CANARYREPLY we are arranging help"],
     );
-    let (status, page) = http_post_form(
-        &hub.url,
-        "/c/roshanai/replies?lang=en",
-        &format!("codename={}", codename.replace(' ', "+")),
-    );
+    let form = format!("codename={}", codename.replace(' ', "+"));
+    let (status, page) = http(&hub.url, "POST", "/c/roshanai/replies?lang=en", Some(&form));
     assert_eq!(status, 200);
     assert!(page.contains("CANARYREPLY we are arranging help"));
 
@@ -123,26 +120,6 @@ fn panah_core_digits(s: &str) -> String {
                 .map_or(c, |d| char::from_u32(0x06F0 + d).unwrap())
         })
         .collect()
-}
-
-/// Minimal blocking HTTP POST of a urlencoded form.
-fn http_post_form(url: &str, path: &str, body: &str) -> (u16, String) {
-    let addr = url.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, text)
 }
 
 #[test]

@@ -308,28 +308,49 @@ impl AppState {
     }
 }
 
+/// The two forms that are the same for everyone, so cached: write, and read replies.
+#[derive(Clone, Copy)]
+enum BlankForm {
+    Contact,
+    Replies,
+}
+
+async fn blank_form(
+    state: &AppState,
+    slug: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    form: BlankForm,
+) -> Response {
+    let path = match form {
+        BlankForm::Contact => format!("/c/{slug}/contact"),
+        BlankForm::Replies => format!("/c/{slug}/replies"),
+    };
+    let render = async {
+        let (c, lang, name) = match state.collective_and_lang(slug, query, headers).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        match form {
+            BlankForm::Contact => state.contact_form(&c, lang, name, None, String::new(), None),
+            BlankForm::Replies => replies_page(state, &c, lang, name, None),
+        }
+    };
+    super::cached(state, path, query, headers, render).await
+}
+
 pub(crate) async fn contact_form(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let render = async {
-        let (c, lang, name) = match state
-            .collective_and_lang(&slug, query.as_deref(), &headers)
-            .await
-        {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
-        state.contact_form(&c, lang, name, None, String::new(), None)
-    };
-    super::cached(
+    blank_form(
         &state,
-        format!("/c/{slug}/contact"),
+        &slug,
         query.as_deref(),
         &headers,
-        render,
+        BlankForm::Contact,
     )
     .await
 }
@@ -575,22 +596,12 @@ pub(crate) async fn replies_form(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let render = async {
-        let (c, lang, name) = match state
-            .collective_and_lang(&slug, query.as_deref(), &headers)
-            .await
-        {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
-        replies_page(&state, &c, lang, name, None)
-    };
-    super::cached(
+    blank_form(
         &state,
-        format!("/c/{slug}/replies"),
+        &slug,
         query.as_deref(),
         &headers,
-        render,
+        BlankForm::Replies,
     )
     .await
 }

@@ -150,17 +150,24 @@ pub fn in_terminal(args: &[&str], pass: &str) -> Output {
         .expect("python3")
 }
 
-/// Minimal blocking HTTP GET over loopback, returning (status, headers+body text).
-pub fn http_get(url: &str, path: &str) -> (u16, String) {
+/// Minimal blocking HTTP/1.1 request over loopback, returning (status, headers+body text).
+pub fn http(url: &str, method: &str, path: &str, form: Option<&str>) -> (u16, String) {
     use std::io::{Read, Write};
     let addr = url.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
+    let body = form.unwrap_or_default();
+    let content_type = if form.is_some() {
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+    } else {
+        ""
+    };
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{content_type}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .expect("write");
     let mut text = String::new();
@@ -171,6 +178,24 @@ pub fn http_get(url: &str, path: &str) -> (u16, String) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     (status, text)
+}
+
+pub fn http_get(url: &str, path: &str) -> (u16, String) {
+    http(url, "GET", path, None)
+}
+
+/// Writes an appeal file and loads it with `panah admin set-appeal`.
+pub fn set_appeal(data: &str, dir: &Path, slug: &str, toml: &str) {
+    let file = dir.join(format!("{slug}-appeal.toml"));
+    std::fs::write(&file, toml).expect("write appeal");
+    ok(&[
+        "admin",
+        "set-appeal",
+        "--data",
+        data,
+        slug,
+        &file.display().to_string(),
+    ]);
 }
 
 /// Creates the sample collective in `data` with the CLI.
