@@ -96,48 +96,46 @@ impl StoreArgs {
             format!("--listen {listen_text:?} is not an address like 127.0.0.1:8080 or [::1]:8080")
         })?;
         let mut settings = Settings::default();
-        if let Some(ttl) = file.token_ttl_secs {
-            if !(60..=86_400).contains(&ttl) {
-                bail!("token_ttl_secs must be between 60 and 86400 seconds, not {ttl}");
-            }
-            settings.token_ttl_secs = ttl;
-        }
-        if let Some(rate) = file.logins_per_second {
-            if !(1..=10_000).contains(&rate) {
-                bail!("logins_per_second must be between 1 and 10000, not {rate}");
-            }
-            settings.logins_per_second = rate;
-        }
-        if let Some(days) = file.retention_days {
-            if !(1..=3650).contains(&days) {
-                bail!("retention_days must be between 1 and 3650, not {days}");
-            }
-            settings.retention_days = days;
-        }
-        if let Some(n) = file.max_files {
-            if !(1..=50).contains(&n) {
-                bail!("max_files must be between 1 and 50, not {n}");
-            }
-            settings.max_files = n;
-        }
-        if let Some(mb) = file.max_upload_mb {
-            if !(1..=2048).contains(&mb) {
-                bail!("max_upload_mb must be between 1 and 2048, not {mb}");
-            }
-            settings.max_upload_bytes = mb * 1024 * 1024;
-        }
-        if let Some(n) = file.submissions_per_minute {
-            if !(1..=100_000).contains(&n) {
-                bail!("submissions_per_minute must be between 1 and 100000, not {n}");
-            }
-            settings.submissions_per_minute = n;
-        }
-        if let Some(n) = file.hub_submissions_per_minute {
-            if !(1..=1_000_000).contains(&n) {
-                bail!("hub_submissions_per_minute must be between 1 and 1000000, not {n}");
-            }
-            settings.hub_submissions_per_minute = n;
-        }
+        let s = &mut settings;
+        set(
+            &mut s.token_ttl_secs,
+            file.token_ttl_secs,
+            "token_ttl_secs",
+            60..=86_400,
+        )?;
+        set(
+            &mut s.logins_per_second,
+            file.logins_per_second,
+            "logins_per_second",
+            1..=10_000,
+        )?;
+        set(
+            &mut s.retention_days,
+            file.retention_days,
+            "retention_days",
+            1..=3650,
+        )?;
+        set(&mut s.max_files, file.max_files, "max_files", 1..=50)?;
+        let mut upload_mb = s.max_upload_bytes / (1024 * 1024);
+        set(
+            &mut upload_mb,
+            file.max_upload_mb,
+            "max_upload_mb",
+            1..=2048,
+        )?;
+        s.max_upload_bytes = upload_mb * 1024 * 1024;
+        set(
+            &mut s.submissions_per_minute,
+            file.submissions_per_minute,
+            "submissions_per_minute",
+            1..=100_000,
+        )?;
+        set(
+            &mut s.hub_submissions_per_minute,
+            file.hub_submissions_per_minute,
+            "hub_submissions_per_minute",
+            1..=1_000_000,
+        )?;
         Ok(HubConfig {
             data,
             location,
@@ -152,6 +150,29 @@ impl StoreArgs {
         let store = open_store(&config).await?;
         Ok((config, store))
     }
+}
+
+/// Takes a setting from the config file if it is there and within its range.
+fn set<T>(
+    target: &mut T,
+    value: Option<T>,
+    name: &str,
+    range: std::ops::RangeInclusive<T>,
+) -> anyhow::Result<()>
+where
+    T: PartialOrd + std::fmt::Display + Copy,
+{
+    if let Some(v) = value {
+        if !range.contains(&v) {
+            bail!(
+                "{name} must be between {} and {}, not {v}",
+                range.start(),
+                range.end()
+            );
+        }
+        *target = v;
+    }
+    Ok(())
 }
 
 pub async fn open_store(config: &HubConfig) -> anyhow::Result<panah_store::Store> {
