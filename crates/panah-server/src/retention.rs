@@ -44,6 +44,12 @@ pub async fn sweep(store: &Store, blobs: &BlobStore, now: Timestamp) -> Result<u
     if deleted > 0 {
         tracing::info!(deleted, "expired conversations deleted");
     }
+    // Partial uploads older than the longest upload can take were left by a crash.
+    match blobs.sweep_partials(std::time::Duration::from_secs(2 * 3600)) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "partial uploads from a crash removed"),
+        Err(e) => tracing::warn!(error = %e, "cannot sweep partial uploads"),
+    }
     Ok(deleted)
 }
 

@@ -32,6 +32,8 @@ pub struct Settings {
     /// Codename logins on the replies page a minute, per collective and for the whole hub.
     pub reply_logins_per_minute: u32,
     pub hub_reply_logins_per_minute: u32,
+    /// Uploads being received at once, hub-wide; more get "busy, try again".
+    pub max_concurrent_uploads: usize,
     /// Seconds a rendered public page (home, appeal) is reused; 0 turns the cache off.
     pub page_cache_secs: u64,
 }
@@ -50,6 +52,7 @@ impl Default for Settings {
             hub_submissions_per_minute: 600,
             reply_logins_per_minute: 60,
             hub_reply_logins_per_minute: 600,
+            max_concurrent_uploads: 64,
             page_cache_secs: 5,
         }
     }
@@ -77,6 +80,7 @@ pub(crate) struct Inner {
     pub submissions: CollectiveLimits,
     pub reply_logins: CollectiveLimits,
     pub pages: PageCache,
+    pub upload_slots: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +101,9 @@ impl AppState {
     ) -> Result<Self, StateError> {
         let catalog = Catalog::load()?;
         let settings_cache = settings.page_cache_secs;
+        let upload_slots = std::sync::Arc::new(tokio::sync::Semaphore::new(
+            settings.max_concurrent_uploads.max(1),
+        ));
         let codename_secret = store.hub_secret("codename").await?;
         let css = CSS.trim_end();
         let hash = STANDARD.encode(Sha256::digest(css.as_bytes()));
@@ -128,6 +135,7 @@ impl AppState {
                 login_limiter,
                 submissions,
                 reply_logins,
+                upload_slots,
                 pages: PageCache::new(std::time::Duration::from_secs(settings_cache)),
             }),
         })

@@ -828,3 +828,63 @@ async fn messages_are_encrypted_to_the_team_of_the_moment() {
     );
     assert!(can_read(&blob(2), &t.identities[1]) && can_read(&blob(2), &newcomer));
 }
+
+#[tokio::test]
+async fn uploads_beyond_the_concurrency_cap_are_told_to_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = every_engine(dir.path()).await.remove(0);
+    team(&store, "roshanai", 1).await;
+    let settings = Settings {
+        max_concurrent_uploads: 1,
+        ..Settings::default()
+    };
+    let app = router_with_blobs(store, blobs_in(dir.path()), settings).await;
+    // One upload whose body never finishes holds the only slot.
+    let (tx, body_rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(1);
+    let stream = futures_stream(body_rx);
+    let slow = Request::post("/c/roshanai/contact?lang=en")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(Body::from_stream(stream))
+        .unwrap();
+    let pending = tokio::spawn({
+        let app = app.clone();
+        async move { send(&app, slow).await }
+    });
+    tx.send(Ok(format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\nslow"
+    )
+    .into()))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let res = submit(&app, "roshanai", &[text("message", "second")]).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.text());
+    drop(tx); // the slow sender gives up: its upload is cut off
+    assert_eq!(pending.await.unwrap().status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        submit(&app, "roshanai", &[text("message", "third")])
+            .await
+            .status,
+        StatusCode::OK,
+        "the slot is free again"
+    );
+}
+
+fn futures_stream(
+    rx: tokio::sync::mpsc::Receiver<Result<axum::body::Bytes, std::io::Error>>,
+) -> impl futures_core::Stream<Item = Result<axum::body::Bytes, std::io::Error>> + Send {
+    struct S(tokio::sync::mpsc::Receiver<Result<axum::body::Bytes, std::io::Error>>);
+    impl futures_core::Stream for S {
+        type Item = Result<axum::body::Bytes, std::io::Error>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            self.0.poll_recv(cx)
+        }
+    }
+    S(rx)
+}

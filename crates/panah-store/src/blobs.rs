@@ -94,6 +94,24 @@ impl BlobStore {
         fs::read(&path).map_err(io_err(&path))
     }
 
+    /// Deletes partial blobs older than `age` (left by a crash mid-upload); returns how many.
+    pub fn sweep_partials(&self, age: std::time::Duration) -> Result<usize, BlobError> {
+        let tmp = self.root.join("tmp");
+        let mut removed = 0;
+        for entry in fs::read_dir(&tmp).map_err(io_err(&tmp))?.flatten() {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|elapsed| elapsed >= age);
+            if old && fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Deletes a blob; a missing one is not an error.
     pub fn delete(&self, key: &str) -> Result<(), BlobError> {
         let path = self.path(key)?;

@@ -375,6 +375,10 @@ pub(crate) async fn contact_submit(
     let Ok(mut multipart) = multipart else {
         return form.refuse(Refusal::Broken, String::new(), None).await;
     };
+    // Held until the response is built: bounds open uploads (memory, files) under a flood.
+    let Ok(_slot) = state.inner.upload_slots.clone().try_acquire_owned() else {
+        return form.refuse(Refusal::Busy, String::new(), None).await;
+    };
     if !state.inner.submissions.try_acquire(c.id) {
         return form.refuse(Refusal::Busy, String::new(), None).await;
     }
