@@ -14,6 +14,7 @@ pub mod coordinator;
 pub mod digits;
 pub mod envelope;
 pub mod lang;
+pub mod ledger;
 pub mod padding;
 pub mod scrub;
 pub mod slug;

@@ -109,6 +109,41 @@ impl Keyring {
         ))
     }
 
+    /// A signer for C2SP signed notes under key name `name` (for ledger checkpoints).
+    pub fn note_signer(&self, name: &str) -> Result<NoteSigner<'_>, KeyringError> {
+        if !signed_note::is_key_name_valid(name) {
+            return Err(KeyringError::Crypto(format!(
+                "{name:?} is not a valid signed-note key name (no spaces or '+')"
+            )));
+        }
+        let mut encoded = vec![0x01];
+        encoded.extend_from_slice(self.signing.verifying_key().as_bytes());
+        Ok(NoteSigner {
+            name: name.to_owned(),
+            key_id: signed_note::key_id(name, &encoded),
+            keyring: self,
+        })
+    }
+
+    /// Signs a C2SP checkpoint for the ledger log `origin` at `size` with root `root`,
+    /// returning the signed note's bytes.
+    pub fn sign_checkpoint(
+        &self,
+        key_name: &str,
+        origin: &str,
+        size: u64,
+        root: &[u8; 32],
+    ) -> Result<Vec<u8>, KeyringError> {
+        let body = panah_core::ledger::tree::checkpoint_body(origin, size, root)
+            .map_err(|e| KeyringError::Crypto(e.to_string()))?;
+        let mut note = signed_note::Note::new(&body, &[])
+            .map_err(|e| KeyringError::Crypto(format!("{e:?}")))?;
+        let signer = self.note_signer(key_name)?;
+        note.add_sigs(&[&signer])
+            .map_err(|e| KeyringError::Crypto(format!("{e:?}")))?;
+        Ok(note.to_bytes())
+    }
+
     fn plaintext(&self) -> Zeroizing<String> {
         let seed = Zeroizing::new(STANDARD.encode(self.signing.to_bytes()));
         let identity = self.identity.to_string();
@@ -285,6 +320,33 @@ impl Keyring {
     }
 }
 
+/// Signs signed notes with a keyring's Ed25519 key.
+pub struct NoteSigner<'a> {
+    name: String,
+    key_id: u32,
+    keyring: &'a Keyring,
+}
+
+impl std::fmt::Debug for NoteSigner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NoteSigner({}, {:08x})", self.name, self.key_id)
+    }
+}
+
+impl signed_note::Signer for NoteSigner<'_> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn key_id(&self) -> u32 {
+        self.key_id
+    }
+
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, ed25519_dalek::SignatureError> {
+        Ok(self.keyring.sign(msg).to_bytes().to_vec())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,6 +386,20 @@ mod tests {
         let slug = Slug::parse("roshanai").unwrap();
         let sig = k.sign_login(&slug, &[3; 32]);
         assert!(auth::verify_login(&slug, k.public().signing(), &[3; 32], &sig).is_ok());
+    }
+
+    #[test]
+    fn checkpoints_signed_here_verify_with_the_published_verifier_key() {
+        use panah_core::ledger::tree::{verifier_key, verify_checkpoint};
+        let k = Keyring::generate();
+        let origin = "hub.example/c/roshanai/ledger";
+        let note = k
+            .sign_checkpoint("roshanai-treasurer", origin, 3, &[9; 32])
+            .unwrap();
+        let vkey = verifier_key("roshanai-treasurer", k.public().signing());
+        let checked = verify_checkpoint(&note, &[vkey], origin).unwrap();
+        assert_eq!((checked.size, checked.root), (3, [9; 32]));
+        assert!(k.note_signer("has space").is_err());
     }
 
     #[test]

@@ -1,0 +1,477 @@
+//! Ledger entries and their canonical leaf bytes.
+//!
+//! An entry becomes a leaf of the public log as a few `name value` lines, in a fixed order,
+//! with nothing that names a person. Entries are never edited: a mistake is corrected by a
+//! reversal entry that points at the one it cancels.
+
+use std::fmt::Write;
+
+use time::{Date, Duration, Month};
+
+use super::money::{Amount, Currency};
+
+macro_rules! word_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn word(self) -> &'static str {
+                match self { $($name::$variant => $word),+ }
+            }
+
+            pub fn parse(word: &str) -> Option<Self> {
+                match word { $($word => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+word_enum!(
+    /// What happened to the money.
+    Kind { Income => "income", Expense => "expense", Exchange => "exchange", Reversal => "reversal" }
+);
+word_enum!(
+    /// What the money was for (a fixed list, translated on pages).
+    Category {
+        Food => "food", Power => "power", Shelter => "shelter", Medical => "medical",
+        Documents => "documents", Relocation => "relocation", Communications => "communications",
+        Fees => "fees", Other => "other",
+    }
+);
+word_enum!(
+    /// How the money moved.
+    Rail { Bank => "bank", Crypto => "crypto", Cash => "cash", TransferAgent => "transfer-agent" }
+);
+word_enum!(
+    /// How exactly the public date is given. A relocation expense dated to the day someone
+    /// left is a clue; a week or a month is not.
+    DatePrecision { Day => "day", Week => "week", Month => "month" }
+);
+
+/// Longest public memo, in characters.
+pub const MAX_MEMO: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: Kind,
+    /// The public date, already coarsened to `precision` (see [`DatePrecision::coarsen`]).
+    pub date: Date,
+    pub precision: DatePrecision,
+    pub category: Category,
+    pub amount: Amount,
+    /// The same amount in the collective's base currency at the rate the treasurer used.
+    pub base: Amount,
+    /// For an exchange: what came out on the other side.
+    pub counter: Option<Amount>,
+    /// For a reversal: the index of the entry it cancels.
+    pub reverses: Option<u64>,
+    pub rail: Rail,
+    pub memo: String,
+    /// SHA-256 of a donor's receipt code, for income entries that have one.
+    pub receipt: Option<[u8; 32]>,
+    /// Fingerprint of the coordinator who entered it.
+    pub coordinator: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    #[error("the base amount must be in the collective's base currency {expected}, not {found}")]
+    BaseCurrency { expected: Currency, found: Currency },
+    #[error("an exchange needs the amount received on the other side, in another currency")]
+    ExchangeCounter,
+    #[error("only an exchange has an amount on the other side")]
+    UnexpectedCounter,
+    #[error("a reversal must name the entry it cancels")]
+    ReversalTarget,
+    #[error("only a reversal names another entry")]
+    UnexpectedTarget,
+    #[error("there is no entry {0} to reverse")]
+    NoSuchEntry(u64),
+    #[error("entry {0} is already reversed")]
+    AlreadyReversed(u64),
+    #[error("entry {0} is itself a reversal; add a new entry instead")]
+    ReverseReversal(u64),
+    #[error("only income has a receipt")]
+    ReceiptNotIncome,
+    #[error("the memo has {0} characters; the most is {MAX_MEMO}")]
+    MemoTooLong(usize),
+    #[error("the memo must be one line of text")]
+    MemoNotOneLine,
+    #[error("this is not a ledger entry: {0}")]
+    Malformed(String),
+}
+
+impl DatePrecision {
+    /// The public date for a real date: the day itself, the Monday of its week, or the
+    /// first of its month.
+    pub fn coarsen(self, date: Date) -> Date {
+        match self {
+            DatePrecision::Day => date,
+            DatePrecision::Week => {
+                date - Duration::days(i64::from(date.weekday().number_days_from_monday()))
+            }
+            DatePrecision::Month => date.replace_day(1).unwrap_or(date),
+        }
+    }
+
+    /// Expenses for relocation, documents and medical care default to a week.
+    pub fn default_for(kind: Kind, category: Category) -> Self {
+        match (kind, category) {
+            (Kind::Expense, Category::Relocation | Category::Documents | Category::Medical) => {
+                DatePrecision::Week
+            }
+            _ => DatePrecision::Day,
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Entry {
+    /// Checks the entry on its own (not against the log; see [`check_against`]).
+    pub fn validate(&self, base_currency: Currency) -> Result<(), EntryError> {
+        if self.base.currency() != base_currency {
+            return Err(EntryError::BaseCurrency {
+                expected: base_currency,
+                found: self.base.currency(),
+            });
+        }
+        match (self.kind, self.counter) {
+            (Kind::Exchange, Some(c)) if c.currency() != self.amount.currency() => {}
+            (Kind::Exchange, _) => return Err(EntryError::ExchangeCounter),
+            (_, Some(_)) => return Err(EntryError::UnexpectedCounter),
+            (_, None) => {}
+        }
+        match (self.kind, self.reverses) {
+            (Kind::Reversal, None) => return Err(EntryError::ReversalTarget),
+            (Kind::Reversal, Some(_)) | (_, None) => {}
+            (_, Some(_)) => return Err(EntryError::UnexpectedTarget),
+        }
+        if self.receipt.is_some() && self.kind != Kind::Income {
+            return Err(EntryError::ReceiptNotIncome);
+        }
+        let n = self.memo.chars().count();
+        if n > MAX_MEMO {
+            return Err(EntryError::MemoTooLong(n));
+        }
+        if self.memo.chars().any(char::is_control) {
+            return Err(EntryError::MemoNotOneLine);
+        }
+        if self.precision.coarsen(self.date) != self.date {
+            return Err(EntryError::Malformed(
+                "the date is not coarsened to its precision".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The canonical leaf bytes.
+    pub fn to_leaf(&self) -> Vec<u8> {
+        let mut s = String::from("panah-ledger-entry 1\n");
+        let _ = writeln!(s, "kind {}", self.kind.word());
+        let _ = writeln!(s, "date {} {}", self.date, self.precision.word());
+        let _ = writeln!(s, "category {}", self.category.word());
+        let _ = writeln!(
+            s,
+            "amount {} {}",
+            self.amount.minor(),
+            self.amount.currency()
+        );
+        let _ = writeln!(s, "base {} {}", self.base.minor(), self.base.currency());
+        if let Some(c) = self.counter {
+            let _ = writeln!(s, "counter {} {}", c.minor(), c.currency());
+        }
+        if let Some(r) = self.reverses {
+            let _ = writeln!(s, "reverses {r}");
+        }
+        let _ = writeln!(s, "rail {}", self.rail.word());
+        if let Some(r) = self.receipt {
+            let _ = writeln!(s, "receipt {}", hex(&r));
+        }
+        let _ = writeln!(s, "coordinator {}", self.coordinator);
+        let _ = writeln!(s, "memo {}", self.memo);
+        s.into_bytes()
+    }
+
+    /// Parses leaf bytes; `to_leaf(from_leaf(x)) == x` for every accepted `x`.
+    pub fn from_leaf(leaf: &[u8]) -> Result<Self, EntryError> {
+        let bad = |m: &str| EntryError::Malformed(m.to_owned());
+        let text = std::str::from_utf8(leaf).map_err(|_| bad("not UTF-8"))?;
+        let mut lines = text
+            .strip_suffix('\n')
+            .ok_or_else(|| bad("no final newline"))?
+            .split('\n');
+        if lines.next() != Some("panah-ledger-entry 1") {
+            return Err(bad("no `panah-ledger-entry 1` header"));
+        }
+        let mut next = |name: &str| -> Option<String> {
+            let line = lines.clone().next()?;
+            let value = line.strip_prefix(name)?.strip_prefix(' ')?;
+            lines.next();
+            Some(value.to_owned())
+        };
+        let amount = |v: String| -> Result<Amount, EntryError> {
+            let (minor, cur) = v.split_once(' ').ok_or_else(|| bad("amount"))?;
+            let minor: i64 = minor.parse().map_err(|_| bad("amount"))?;
+            Amount::new(
+                minor,
+                Currency::parse(cur).map_err(|e| EntryError::Malformed(e.to_string()))?,
+            )
+            .map_err(|e| EntryError::Malformed(e.to_string()))
+        };
+        let kind = next("kind")
+            .and_then(|w| Kind::parse(&w))
+            .ok_or_else(|| bad("kind"))?;
+        let (date, precision) = next("date")
+            .and_then(|v| {
+                let (d, p) = v.split_once(' ')?;
+                let mut parts = d.split('-');
+                let y: i32 = parts.next()?.parse().ok()?;
+                let m: u8 = parts.next()?.parse().ok()?;
+                let day: u8 = parts.next()?.parse().ok()?;
+                let date = Date::from_calendar_date(y, Month::try_from(m).ok()?, day).ok()?;
+                Some((date, DatePrecision::parse(p)?))
+            })
+            .ok_or_else(|| bad("date"))?;
+        let category = next("category")
+            .and_then(|w| Category::parse(&w))
+            .ok_or_else(|| bad("category"))?;
+        let amount_v = amount(next("amount").ok_or_else(|| bad("amount"))?)?;
+        let base = amount(next("base").ok_or_else(|| bad("base"))?)?;
+        let counter = next("counter").map(amount).transpose()?;
+        let reverses = next("reverses")
+            .map(|v| v.parse::<u64>().map_err(|_| bad("reverses")))
+            .transpose()?;
+        let rail = next("rail")
+            .and_then(|w| Rail::parse(&w))
+            .ok_or_else(|| bad("rail"))?;
+        let receipt = next("receipt")
+            .map(|v| {
+                let bytes: Vec<u8> = (0..v.len())
+                    .step_by(2)
+                    .map(|i| v.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| bad("receipt"))?;
+                <[u8; 32]>::try_from(bytes).map_err(|_| bad("receipt"))
+            })
+            .transpose()?;
+        let coordinator = next("coordinator").ok_or_else(|| bad("coordinator"))?;
+        let memo = next("memo").ok_or_else(|| bad("memo"))?;
+        if lines.next().is_some() {
+            return Err(bad("unexpected lines"));
+        }
+        let entry = Entry {
+            kind,
+            date,
+            precision,
+            category,
+            amount: amount_v,
+            base,
+            counter,
+            reverses,
+            rail,
+            memo,
+            receipt,
+            coordinator,
+        };
+        if entry.to_leaf() != leaf {
+            return Err(bad("not in canonical form"));
+        }
+        Ok(entry)
+    }
+}
+
+/// Checks a new entry against the log it would join: a reversal must point at an existing,
+/// not yet reversed, non-reversal entry.
+pub fn check_against(existing: &[Entry], new: &Entry) -> Result<(), EntryError> {
+    if let Some(target) = new.reverses {
+        let t = usize::try_from(target)
+            .ok()
+            .and_then(|i| existing.get(i))
+            .ok_or(EntryError::NoSuchEntry(target))?;
+        if t.kind == Kind::Reversal {
+            return Err(EntryError::ReverseReversal(target));
+        }
+        if existing.iter().any(|e| e.reverses == Some(target)) {
+            return Err(EntryError::AlreadyReversed(target));
+        }
+    }
+    Ok(())
+}
+
+/// Things in a memo that look like they identify a person. The CLI warns; it is a heuristic,
+/// not a guarantee.
+pub fn memo_warnings(memo: &str) -> Vec<&'static str> {
+    let mut warnings = Vec::new();
+    let latin = crate::digits::to_latin(memo);
+    let longest_digits = latin
+        .split(|c: char| !(c.is_ascii_digit() || c == ' ' || c == '-' || c == '+'))
+        .map(|run| run.chars().filter(char::is_ascii_digit).count())
+        .max()
+        .unwrap_or(0);
+    if longest_digits >= 7 {
+        warnings.push(
+            "it contains a long number: a phone, passport or tazkira number identifies a person",
+        );
+    }
+    let capitalised = latin
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .windows(2)
+        .any(|w| {
+            w.iter().all(|word| {
+                word.chars().next().is_some_and(char::is_uppercase)
+                    && word.chars().skip(1).all(char::is_lowercase)
+            })
+        });
+    if capitalised {
+        warnings.push("it contains two capitalised words in a row: is that a person's name?");
+    }
+    if latin.contains('@') {
+        warnings.push("it contains an email address");
+    }
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use time::macros::date;
+
+    fn afn(n: i64) -> Amount {
+        Amount::new(n, Currency::parse("AFN").unwrap()).unwrap()
+    }
+
+    fn income() -> Entry {
+        Entry {
+            kind: Kind::Income,
+            date: date!(2021 - 08 - 15),
+            precision: DatePrecision::Day,
+            category: Category::Food,
+            amount: Amount::new(50_000, Currency::parse("USD").unwrap()).unwrap(),
+            base: afn(4_000_000),
+            counter: None,
+            reverses: None,
+            rail: Rail::TransferAgent,
+            memo: "gift from supporters in Germany for flour".into(),
+            receipt: Some([7; 32]),
+            coordinator: "1a2b-3c4d-5e6f-7a8b".into(),
+        }
+    }
+
+    #[test]
+    fn leaves_round_trip_and_are_canonical() {
+        let e = income();
+        let leaf = e.to_leaf();
+        assert!(String::from_utf8(leaf.clone())
+            .unwrap()
+            .starts_with("panah-ledger-entry 1\nkind income\ndate 2021-08-15 day\n"));
+        assert_eq!(Entry::from_leaf(&leaf), Ok(e));
+        let mut spaced = leaf.clone();
+        spaced.insert(spaced.len() - 1, b' ');
+        assert!(
+            Entry::from_leaf(&spaced).is_err()
+                || Entry::from_leaf(&spaced).unwrap().to_leaf() == spaced
+        );
+        assert!(Entry::from_leaf(b"panah-ledger-entry 1\nkind gift\n").is_err());
+    }
+
+    #[test]
+    fn public_dates_are_coarsened() {
+        // 15 August 2021 was a Sunday.
+        assert_eq!(
+            DatePrecision::Week.coarsen(date!(2021 - 08 - 15)),
+            date!(2021 - 08 - 09)
+        );
+        assert_eq!(
+            DatePrecision::Month.coarsen(date!(2021 - 08 - 15)),
+            date!(2021 - 08 - 01)
+        );
+        assert_eq!(
+            DatePrecision::default_for(Kind::Expense, Category::Relocation),
+            DatePrecision::Week
+        );
+        assert_eq!(
+            DatePrecision::default_for(Kind::Expense, Category::Food),
+            DatePrecision::Day
+        );
+        let mut e = income();
+        e.precision = DatePrecision::Week;
+        assert!(matches!(
+            e.validate(Currency::parse("AFN").unwrap()),
+            Err(EntryError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn bad_entries_are_refused_precisely() {
+        let base = Currency::parse("AFN").unwrap();
+        assert_eq!(income().validate(base), Ok(()));
+        let mut e = income();
+        e.kind = Kind::Expense;
+        assert_eq!(e.validate(base), Err(EntryError::ReceiptNotIncome));
+        let mut e = income();
+        e.kind = Kind::Exchange;
+        assert_eq!(e.validate(base), Err(EntryError::ExchangeCounter));
+        e.counter = Some(afn(4_000_000));
+        e.receipt = None;
+        assert_eq!(e.validate(base), Ok(()));
+        let mut e = income();
+        e.kind = Kind::Reversal;
+        e.receipt = None;
+        assert_eq!(e.validate(base), Err(EntryError::ReversalTarget));
+        let mut e = income();
+        e.memo = "x".repeat(201);
+        assert_eq!(e.validate(base), Err(EntryError::MemoTooLong(201)));
+        assert!(matches!(
+            income().validate(Currency::parse("USD").unwrap()),
+            Err(EntryError::BaseCurrency { .. })
+        ));
+
+        let log = vec![income()];
+        let mut r = income();
+        r.kind = Kind::Reversal;
+        r.receipt = None;
+        r.reverses = Some(5);
+        assert_eq!(check_against(&log, &r), Err(EntryError::NoSuchEntry(5)));
+        r.reverses = Some(0);
+        assert_eq!(check_against(&log, &r), Ok(()));
+        let log = vec![income(), r.clone()];
+        assert_eq!(check_against(&log, &r), Err(EntryError::AlreadyReversed(0)));
+        let mut rr = r.clone();
+        rr.reverses = Some(1);
+        assert_eq!(
+            check_against(&log, &rr),
+            Err(EntryError::ReverseReversal(1))
+        );
+    }
+
+    #[test]
+    fn memos_that_look_like_people_are_flagged() {
+        assert!(memo_warnings("flour for 40 families").is_empty());
+        assert_eq!(memo_warnings("paid to Ahmad Karimi").len(), 1);
+        assert_eq!(memo_warnings("call ۰۷۹۹ ۱۲۳ ۴۵۶").len(), 1);
+        assert_eq!(memo_warnings("tazkira 1400-0101-12345").len(), 1);
+    }
+
+    proptest! {
+        #[test]
+        fn from_leaf_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = Entry::from_leaf(&bytes);
+        }
+
+        #[test]
+        fn memos_round_trip(memo in "[^\\p{Cc}]{0,200}") {
+            let mut e = income();
+            e.memo = memo;
+            prop_assert_eq!(Entry::from_leaf(&e.to_leaf()), Ok(e));
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Money: ISO 4217 currencies and integer minor units, never floating point.
+
+use std::fmt;
+
+/// The currencies a collective in and around Afghanistan is likely to touch, with their
+/// ISO 4217 minor-unit digits. Adding one is a one-line change.
+const CURRENCIES: &[(&str, u8)] = &[
+    ("AED", 2),
+    ("AFN", 2),
+    ("AUD", 2),
+    ("BHD", 3),
+    ("CAD", 2),
+    ("CHF", 2),
+    ("CNY", 2),
+    ("DKK", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("INR", 2),
+    ("IRR", 2),
+    ("JPY", 0),
+    ("KWD", 3),
+    ("NOK", 2),
+    ("PKR", 2),
+    ("QAR", 2),
+    ("RUB", 2),
+    ("SAR", 2),
+    ("SEK", 2),
+    ("TJS", 2),
+    ("TMT", 2),
+    ("TRY", 2),
+    ("USD", 2),
+    ("UZS", 2),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency {
+    code: &'static str,
+    minor_digits: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    #[error("{0:?} is not a currency this ledger knows (ISO 4217 codes such as AFN, USD, EUR)")]
+    UnknownCurrency(String),
+    #[error("an amount must be more than zero; to correct an entry, add a reversal")]
+    NotPositive,
+    #[error("{0:?} is not an amount: write digits with at most {1} decimal places, like 1250.50")]
+    BadAmount(String, u8),
+    #[error("the amount is too large")]
+    TooLarge,
+}
+
+impl Currency {
+    pub fn parse(code: &str) -> Result<Self, MoneyError> {
+        let upper = code.trim().to_ascii_uppercase();
+        CURRENCIES
+            .iter()
+            .find(|(c, _)| *c == upper)
+            .map(|&(code, minor_digits)| Currency { code, minor_digits })
+            .ok_or_else(|| MoneyError::UnknownCurrency(code.chars().take(12).collect()))
+    }
+
+    pub fn code(self) -> &'static str {
+        self.code
+    }
+
+    pub fn minor_digits(self) -> u8 {
+        self.minor_digits
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code)
+    }
+}
+
+/// A positive amount of money in minor units (afghani 1250.50 is 125050 AFN-minor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Amount {
+    minor: i64,
+    currency: Currency,
+}
+
+impl Amount {
+    pub fn new(minor: i64, currency: Currency) -> Result<Self, MoneyError> {
+        if minor <= 0 {
+            return Err(MoneyError::NotPositive);
+        }
+        Ok(Amount { minor, currency })
+    }
+
+    /// Reads a decimal amount as a treasurer types it: `1250`, `1250.5`, `1,250.50`.
+    pub fn parse(text: &str, currency: Currency) -> Result<Self, MoneyError> {
+        let digits = currency.minor_digits;
+        let bad = || MoneyError::BadAmount(text.chars().take(40).collect(), digits);
+        let cleaned: String = crate::digits::to_latin(text.trim())
+            .chars()
+            .filter(|c| *c != ',' && *c != '\u{066C}' && *c != '_')
+            .collect();
+        let cleaned = cleaned.replace('\u{066B}', ".");
+        let (whole, frac) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
+        if whole.is_empty()
+            || !whole.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
+        if frac.len() > usize::from(digits) {
+            return Err(bad());
+        }
+        let scale = 10i64.pow(u32::from(digits));
+        let whole: i64 = whole.parse().map_err(|_| MoneyError::TooLarge)?;
+        let frac_value: i64 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().map_err(|_| bad())?
+        };
+        let frac_scaled = frac_value * 10i64.pow(u32::from(digits) - frac.len() as u32);
+        let minor = whole
+            .checked_mul(scale)
+            .and_then(|w| w.checked_add(frac_scaled))
+            .ok_or(MoneyError::TooLarge)?;
+        Amount::new(minor, currency)
+    }
+
+    pub fn minor(self) -> i64 {
+        self.minor
+    }
+
+    pub fn currency(self) -> Currency {
+        self.currency
+    }
+
+    /// `1250.50`, with Latin digits and no grouping (pages localize).
+    pub fn decimal(self) -> String {
+        let d = u32::from(self.currency.minor_digits);
+        if d == 0 {
+            return self.minor.to_string();
+        }
+        let scale = 10i64.pow(d);
+        format!(
+            "{}.{:0width$}",
+            self.minor / scale,
+            self.minor % scale,
+            width = d as usize
+        )
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.decimal(), self.currency)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parsing_amounts() {
+        let afn = Currency::parse("afn").unwrap();
+        assert_eq!(Amount::parse("1,250.5", afn).unwrap().minor(), 125_050);
+        assert_eq!(Amount::parse("۱۲۵۰٫۵۰", afn).unwrap().minor(), 125_050);
+        assert_eq!(
+            Amount::parse("7", Currency::parse("JPY").unwrap())
+                .unwrap()
+                .minor(),
+            7
+        );
+        assert_eq!(
+            Amount::parse("1.005", Currency::parse("KWD").unwrap())
+                .unwrap()
+                .decimal(),
+            "1.005"
+        );
+        assert!(matches!(
+            Amount::parse("1.234", afn),
+            Err(MoneyError::BadAmount(..))
+        ));
+        assert!(matches!(
+            Amount::parse("-5", afn),
+            Err(MoneyError::BadAmount(..))
+        ));
+        assert_eq!(Amount::parse("0", afn), Err(MoneyError::NotPositive));
+        assert_eq!(
+            Amount::parse("99999999999999999999", afn),
+            Err(MoneyError::TooLarge)
+        );
+        assert!(matches!(
+            Currency::parse("BTC"),
+            Err(MoneyError::UnknownCurrency(_))
+        ));
+        assert_eq!(
+            Amount::new(125_050, afn).unwrap().to_string(),
+            "1250.50 AFN"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn decimal_round_trips(minor in 1i64..1_000_000_000_000, code in proptest::sample::select(vec!["AFN", "JPY", "KWD"])) {
+            let c = Currency::parse(code).unwrap();
+            let a = Amount::new(minor, c).unwrap();
+            prop_assert_eq!(Amount::parse(&a.decimal(), c), Ok(a));
+        }
+
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,40}") {
+            let _ = Amount::parse(&s, Currency::parse("AFN").unwrap());
+        }
+    }
+}

@@ -1,0 +1,369 @@
+//! The ledger's log: an RFC 6962/9162 Merkle tree over entry leaves, with inclusion and
+//! consistency proofs, and C2SP checkpoints signed as C2SP signed notes.
+//!
+//! The Merkle arithmetic is `tlog_tiles` (a port of Go's `sumdb/tlog`), the note format is
+//! `signed_note`; this module puts them together for Panah and keeps the hub out of it: the
+//! hub stores hashes, coordinators sign, anyone verifies.
+
+use ed25519_dalek::VerifyingKey;
+use signed_note::{Note, StandardVerifier, Verifier, VerifierList};
+use tlog_tiles::{
+    check_record, check_tree, prove_record, prove_tree, record_hash, stored_hashes, tree_hash,
+    Checkpoint, Hash, HashReader,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    #[error("the proof does not check: {0}")]
+    BadProof(&'static str),
+    #[error("index {index} is outside a tree of size {size}")]
+    OutOfRange { index: u64, size: u64 },
+    #[error("the checkpoint is malformed (C2SP tlog-checkpoint: origin, size, base64 root, each on its own line)")]
+    MalformedCheckpoint,
+    #[error("the signed note is malformed: {0}")]
+    MalformedNote(String),
+    #[error("no signature on the checkpoint is from a trusted key")]
+    Untrusted,
+    #[error("a verifier key is malformed: {0}")]
+    BadVerifierKey(String),
+    #[error("the checkpoint is for {found:?}, not {expected:?}")]
+    WrongOrigin { expected: String, found: String },
+}
+
+/// An in-memory tree: every stored hash of the log, as `tlog` lays them out. Enough for the
+/// coordinator's CLI to recompute a root from the leaves it trusts, and for tests.
+#[derive(Debug, Clone, Default)]
+pub struct Tree {
+    stored: Vec<Hash>,
+    size: u64,
+}
+
+impl HashReader for Tree {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        indexes
+            .iter()
+            .map(|&i| {
+                usize::try_from(i)
+                    .ok()
+                    .and_then(|i| self.stored.get(i).copied())
+                    .ok_or(tlog_tiles::Error::InvalidProof)
+            })
+            .collect()
+    }
+}
+
+/// The RFC 6962 leaf hash of an entry's bytes: SHA-256(0x00 || leaf).
+pub fn leaf_hash(leaf: &[u8]) -> [u8; 32] {
+    record_hash(leaf).0
+}
+
+impl Tree {
+    pub fn new() -> Self {
+        Tree::default()
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends one leaf (an entry's canonical bytes).
+    pub fn push(&mut self, leaf: &[u8]) {
+        // `stored_hashes` only reads hashes already present, so this cannot fail.
+        let new = stored_hashes(self.size, leaf, self).unwrap_or_default();
+        self.stored.extend(new);
+        self.size += 1;
+    }
+
+    /// The root hash (RFC 6962 MTH) of the first `size` leaves.
+    pub fn root_at(&self, size: u64) -> Result<[u8; 32], LogError> {
+        if size > self.size {
+            return Err(LogError::OutOfRange {
+                index: size,
+                size: self.size,
+            });
+        }
+        tree_hash(size, self)
+            .map(|h| h.0)
+            .map_err(|_| LogError::BadProof("cannot compute root"))
+    }
+
+    pub fn root(&self) -> [u8; 32] {
+        self.root_at(self.size).unwrap_or(tlog_tiles::EMPTY_HASH.0)
+    }
+
+    /// Proof that leaf `index` is in the tree of size `size`.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<[u8; 32]>, LogError> {
+        if index >= size || size > self.size {
+            return Err(LogError::OutOfRange { index, size });
+        }
+        prove_record(size, index, self)
+            .map(|p| p.into_iter().map(|h| h.0).collect())
+            .map_err(|_| LogError::BadProof("cannot build the inclusion proof"))
+    }
+
+    /// Proof that the tree of size `old` is a prefix of the tree of size `new`.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<[u8; 32]>, LogError> {
+        if old > new || new > self.size {
+            return Err(LogError::OutOfRange {
+                index: old,
+                size: new,
+            });
+        }
+        prove_tree(new, old, self)
+            .map(|p| p.into_iter().map(|h| h.0).collect())
+            .map_err(|_| LogError::BadProof("cannot build the consistency proof"))
+    }
+}
+
+/// Checks that `leaf` is entry `index` of the tree of `size` with root `root`.
+pub fn check_inclusion(
+    proof: &[[u8; 32]],
+    size: u64,
+    root: &[u8; 32],
+    index: u64,
+    leaf: &[u8],
+) -> Result<(), LogError> {
+    let proof: Vec<Hash> = proof.iter().map(|h| Hash(*h)).collect();
+    check_record(&proof, size, Hash(*root), index, record_hash(leaf))
+        .map_err(|_| LogError::BadProof("the entry is not in the tree under this root"))
+}
+
+/// Checks that the tree (`old_size`, `old_root`) is a prefix of (`new_size`, `new_root`):
+/// no past entry was rewritten or dropped.
+pub fn check_consistency(
+    proof: &[[u8; 32]],
+    old_size: u64,
+    old_root: &[u8; 32],
+    new_size: u64,
+    new_root: &[u8; 32],
+) -> Result<(), LogError> {
+    let proof: Vec<Hash> = proof.iter().map(|h| Hash(*h)).collect();
+    check_tree(&proof, new_size, Hash(*new_root), old_size, Hash(*old_root)).map_err(|_| {
+        LogError::BadProof("the newer tree does not extend the older one: history was rewritten")
+    })
+}
+
+/// The body of a C2SP tlog-checkpoint: `origin\nsize\nbase64(root)\n`.
+pub fn checkpoint_body(origin: &str, size: u64, root: &[u8; 32]) -> Result<Vec<u8>, LogError> {
+    Checkpoint::new(origin, size, Hash(*root), "")
+        .map(|c| c.to_bytes())
+        .map_err(|_| LogError::MalformedCheckpoint)
+}
+
+/// A coordinator's C2SP signed-note verifier key: `name+keyhash+base64(0x01 || key)`.
+pub fn verifier_key(name: &str, key: &VerifyingKey) -> String {
+    signed_note::new_ed25519_verifier_key(name, key)
+}
+
+/// What a verified checkpoint says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedCheckpoint {
+    pub origin: String,
+    pub size: u64,
+    pub root: [u8; 32],
+    /// Names of the trusted keys whose signatures checked.
+    pub signers: Vec<String>,
+}
+
+/// Verifies a signed checkpoint against trusted verifier keys and the expected origin.
+pub fn verify_checkpoint(
+    note: &[u8],
+    trusted: &[String],
+    origin: &str,
+) -> Result<VerifiedCheckpoint, LogError> {
+    let mut verifiers: Vec<Box<dyn Verifier>> = Vec::with_capacity(trusted.len());
+    for key in trusted {
+        let v = StandardVerifier::new(key)
+            .map_err(|e| LogError::BadVerifierKey(format!("{key}: {e:?}")))?;
+        verifiers.push(Box::new(v));
+    }
+    let note = Note::from_bytes(note).map_err(|e| LogError::MalformedNote(format!("{e:?}")))?;
+    let (verified, _unknown) = note
+        .verify(&VerifierList::new(verifiers))
+        .map_err(|_| LogError::Untrusted)?;
+    if verified.is_empty() {
+        return Err(LogError::Untrusted);
+    }
+    let checkpoint =
+        Checkpoint::from_bytes(note.text()).map_err(|_| LogError::MalformedCheckpoint)?;
+    if checkpoint.origin() != origin {
+        return Err(LogError::WrongOrigin {
+            expected: origin.to_owned(),
+            found: checkpoint.origin().to_owned(),
+        });
+    }
+    Ok(VerifiedCheckpoint {
+        origin: checkpoint.origin().to_owned(),
+        size: checkpoint.size(),
+        root: checkpoint.hash().0,
+        signers: verified.iter().map(|s| s.name().to_owned()).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// RFC 6962 test vectors (as published with certificate-transparency's merkle tree tests).
+    const LEAVES: [&str; 8] = [
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    ];
+    const ROOTS: [&str; 8] = [
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+        "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+        "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+        "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+    ];
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn rfc6962_roots() {
+        let mut tree = Tree::new();
+        assert_eq!(
+            hex(&tree.root()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        for (leaf, root) in LEAVES.iter().zip(ROOTS) {
+            tree.push(&unhex(leaf));
+            assert_eq!(hex(&tree.root()), root, "size {}", tree.size());
+        }
+        for (n, root) in ROOTS.iter().enumerate() {
+            assert_eq!(hex(&tree.root_at(n as u64 + 1).unwrap()), *root);
+        }
+    }
+
+    fn tree_of(n: u64) -> (Tree, Vec<Vec<u8>>) {
+        let mut t = Tree::new();
+        let leaves: Vec<Vec<u8>> = (0..n).map(|i| format!("entry {i}").into_bytes()).collect();
+        for l in &leaves {
+            t.push(l);
+        }
+        (t, leaves)
+    }
+
+    proptest! {
+        #[test]
+        fn inclusion_proofs_check_and_tampering_never_does(size in 1u64..200, seed in any::<u64>(), flip in any::<usize>()) {
+            let (t, leaves) = tree_of(size);
+            let index = seed % size;
+            let root = t.root();
+            let proof = t.inclusion_proof(index, size).unwrap();
+            prop_assert!(check_inclusion(&proof, size, &root, index, &leaves[index as usize]).is_ok());
+            prop_assert!(check_inclusion(&proof, size, &root, index, b"forged entry").is_err());
+            if !proof.is_empty() {
+                let mut bad = proof.clone();
+                let i = flip % bad.len();
+                bad[i][flip % 32] ^= 1;
+                prop_assert!(check_inclusion(&bad, size, &root, index, &leaves[index as usize]).is_err());
+            }
+            if size > 1 {
+                prop_assert!(check_inclusion(&proof, size, &root, (index + 1) % size, &leaves[index as usize]).is_err());
+            }
+        }
+
+        #[test]
+        fn consistency_proofs_check_and_forks_never_do(new in 1u64..200, old_seed in any::<u64>()) {
+            let (t, _) = tree_of(new);
+            let old = 1 + old_seed % new;
+            let proof = t.consistency_proof(old, new).unwrap();
+            let (old_root, new_root) = (t.root_at(old).unwrap(), t.root());
+            prop_assert!(check_consistency(&proof, old, &old_root, new, &new_root).is_ok());
+            // A fork: the same size, one rewritten entry.
+            let mut forked = Tree::new();
+            for i in 0..new {
+                forked.push(if i == old - 1 { b"rewritten".to_vec() } else { format!("entry {i}").into_bytes() }.as_slice());
+            }
+            let fork_proof = forked.consistency_proof(old, new).unwrap();
+            prop_assert!(check_consistency(&fork_proof, old, &old_root, new, &forked.root()).is_err());
+        }
+    }
+
+    #[test]
+    fn checkpoints_are_c2sp_bytes_and_verify_only_with_trusted_keys() {
+        use base64::Engine;
+        let (t, _) = tree_of(8);
+        let body = checkpoint_body("hub.example/c/roshanai/ledger", 8, &t.root()).unwrap();
+        // C2SP tlog-checkpoint, checked against the text of the spec, not this code.
+        let expected = format!(
+            "hub.example/c/roshanai/ledger\n8\n{}\n",
+            base64::engine::general_purpose::STANDARD.encode(t.root())
+        );
+        assert_eq!(String::from_utf8(body.clone()).unwrap(), expected);
+
+        let (skey, vkey) = signed_note::generate_key(&mut rand::rngs::OsRng, "roshanai-treasurer");
+        let signer = signed_note::StandardSigner::new(&skey).unwrap();
+        let mut note = Note::new(&body, &[]).unwrap();
+        note.add_sigs(&[&signer]).unwrap();
+        let signed = note.to_bytes();
+        // Signed note: text, a blank line, then "— name base64(keyhash || sig)".
+        let text = String::from_utf8(signed.clone()).unwrap();
+        assert!(text.starts_with(&expected));
+        assert!(
+            text[expected.len()..].starts_with("\n\u{2014} roshanai-treasurer "),
+            "{text}"
+        );
+
+        let ok = verify_checkpoint(
+            &signed,
+            std::slice::from_ref(&vkey),
+            "hub.example/c/roshanai/ledger",
+        )
+        .unwrap();
+        assert_eq!(
+            (ok.size, ok.root, ok.signers.clone()),
+            (8, t.root(), vec!["roshanai-treasurer".to_owned()])
+        );
+        let (_, stranger) = signed_note::generate_key(&mut rand::rngs::OsRng, "roshanai-treasurer");
+        assert_eq!(
+            verify_checkpoint(&signed, &[stranger], "hub.example/c/roshanai/ledger"),
+            Err(LogError::Untrusted)
+        );
+        assert!(matches!(
+            verify_checkpoint(&signed, std::slice::from_ref(&vkey), "other/ledger"),
+            Err(LogError::WrongOrigin { .. })
+        ));
+        let mut tampered = signed.clone();
+        tampered[expected.len() - 3] ^= 1;
+        assert!(verify_checkpoint(&tampered, &[vkey], "hub.example/c/roshanai/ledger").is_err());
+    }
+
+    #[test]
+    fn verifier_keys_have_the_c2sp_shape() {
+        let sk = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+        let key = verifier_key("roshanai-treasurer", &sk.verifying_key());
+        use base64::Engine;
+        // The base64 part may itself contain '+', so split at the first two only.
+        let parts: Vec<&str> = key.splitn(3, '+').collect();
+        assert_eq!(parts.len(), 3, "{key}");
+        assert_eq!(parts[0], "roshanai-treasurer");
+        assert_eq!(parts[1].len(), 8, "key hash is 4 bytes in hex");
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(parts[2])
+            .unwrap();
+        assert_eq!(raw.len(), 33);
+        assert_eq!(raw[0], 0x01, "algorithm byte for Ed25519");
+        assert_eq!(&raw[1..], sk.verifying_key().as_bytes());
+    }
+}
