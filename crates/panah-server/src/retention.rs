@@ -35,10 +35,14 @@ pub async fn sweep(store: &Store, blobs: &BlobStore, now: Timestamp) -> Result<u
         if expired.is_empty() {
             break;
         }
+        let before = deleted;
         for (collective, id) in expired {
             if delete_conversation(store, blobs, collective, id).await? {
                 deleted += 1;
             }
+        }
+        if deleted == before {
+            break; // another hub process took them; never spin
         }
     }
     if deleted > 0 {

@@ -1,5 +1,7 @@
 //! Conversations of the contact drop: rows that point at ciphertext blobs.
 
+use std::collections::HashMap;
+
 use sqlx::any::AnyRow;
 
 use crate::{get, Store, StoreError};
@@ -238,54 +240,77 @@ impl Store {
         Ok(id)
     }
 
-    async fn messages_of(&self, conversation_id: i64) -> Result<Vec<MessageRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, author, blob, size, created_on FROM messages WHERE conversation_id = $1 ORDER BY id",
-        )
-        .bind(conversation_id)
+    /// Messages (with their files) of one conversation, or of every conversation of a
+    /// collective, grouped by conversation. Two queries, whatever the number of messages.
+    async fn messages_in(&self, scope: Scope) -> Result<HashMap<i64, Vec<MessageRow>>, StoreError> {
+        let (filter, id) = match scope {
+            Scope::Conversation(id) => ("m.conversation_id = $1", id),
+            Scope::Collective(id) => ("c.collective_id = $1", id),
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT m.id, m.conversation_id, m.author, m.blob, m.size, m.created_on
+             FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE {filter} ORDER BY m.id"
+        ))
+        .bind(id)
         .fetch_all(self.pool())
         .await?;
-        let files = sqlx::query(
+        let file_rows = sqlx::query(&format!(
             "SELECT f.id, f.message_id, f.blob, f.size FROM message_files f
-             JOIN messages m ON m.id = f.message_id
-             WHERE m.conversation_id = $1 ORDER BY f.message_id, f.position",
-        )
-        .bind(conversation_id)
+             JOIN messages m ON m.id = f.message_id JOIN conversations c ON c.id = m.conversation_id
+             WHERE {filter} ORDER BY f.message_id, f.position"
+        ))
+        .bind(id)
         .fetch_all(self.pool())
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
+        let mut files: HashMap<i64, Vec<FileRow>> = HashMap::new();
+        for f in &file_rows {
+            files
+                .entry(get(f, "message_id")?)
+                .or_default()
+                .push(FileRow {
+                    id: get(f, "id")?,
+                    blob: get(f, "blob")?,
+                    size: get(f, "size")?,
+                });
+        }
+        let mut out: HashMap<i64, Vec<MessageRow>> = HashMap::new();
         for row in &rows {
             let id: i64 = get(row, "id")?;
             let author: String = get(row, "author")?;
-            let mut message_files = Vec::new();
-            for f in &files {
-                let owner: i64 = get(f, "message_id")?;
-                if owner == id {
-                    message_files.push(FileRow {
-                        id: get(f, "id")?,
-                        blob: get(f, "blob")?,
-                        size: get(f, "size")?,
-                    });
-                }
-            }
-            out.push(MessageRow {
-                id,
-                author: Author::parse(&author)?,
-                blob: get(row, "blob")?,
-                size: get(row, "size")?,
-                created_on: ts(row, "created_on")?,
-                files: message_files,
-            });
+            out.entry(get(row, "conversation_id")?)
+                .or_default()
+                .push(MessageRow {
+                    id,
+                    author: Author::parse(&author)?,
+                    blob: get(row, "blob")?,
+                    size: get(row, "size")?,
+                    created_on: ts(row, "created_on")?,
+                    files: files.remove(&id).unwrap_or_default(),
+                });
         }
         Ok(out)
     }
 
-    /// The messages of one conversation, for the sender's reply page.
-    pub async fn conversation_messages(
+    /// The coordinators' replies in the conversation with this lookup key, oldest first,
+    /// as (blob key, stored size). One query, and the same one whether or not the
+    /// conversation exists: an unknown codename costs what a codename without replies does.
+    pub async fn replies_by_lookup(
         &self,
-        conversation_id: i64,
-    ) -> Result<Vec<MessageRow>, StoreError> {
-        self.messages_of(conversation_id).await
+        collective_id: i64,
+        lookup: &[u8],
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        sqlx::query(
+            "SELECT m.blob, m.size FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE c.lookup = $1 AND c.collective_id = $2 AND m.author = 'coordinator' ORDER BY m.id",
+        )
+        .bind(lookup.to_vec())
+        .bind(collective_id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| Ok((get(r, "blob")?, get(r, "size")?)))
+        .collect()
     }
 
     /// Every conversation of a collective with its messages, newest activity first.
@@ -299,16 +324,17 @@ impl Store {
         .bind(collective_id)
         .fetch_all(self.pool())
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let conversation = conversation_from_row(row)?;
-            let messages = self.messages_of(conversation.id).await?;
-            out.push(ConversationSummary {
-                conversation,
-                messages,
-            });
-        }
-        Ok(out)
+        let mut messages = self.messages_in(Scope::Collective(collective_id)).await?;
+        rows.iter()
+            .map(|row| {
+                let conversation = conversation_from_row(row)?;
+                let messages = messages.remove(&conversation.id).unwrap_or_default();
+                Ok(ConversationSummary {
+                    conversation,
+                    messages,
+                })
+            })
+            .collect()
     }
 
     pub async fn conversation(
@@ -325,7 +351,11 @@ impl Store {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let conversation = conversation_from_row(&row)?;
-        let messages = self.messages_of(conversation.id).await?;
+        let messages = self
+            .messages_in(Scope::Conversation(conversation.id))
+            .await?
+            .remove(&conversation.id)
+            .unwrap_or_default();
         Ok(Some(ConversationSummary {
             conversation,
             messages,
@@ -357,37 +387,52 @@ impl Store {
         row.map(|r| get(&r, "blob")).transpose()
     }
 
-    /// Deletes a conversation and returns the blob keys the caller must delete.
+    /// Deletes a conversation and returns the blob keys the caller must delete, or `None`
+    /// if this collective has no such conversation. One transaction: every row removed gives
+    /// back its blob key, even if a reply arrives at the same moment.
     pub async fn delete_conversation(
         &self,
         collective_id: i64,
         id: i64,
     ) -> Result<Option<Vec<String>>, StoreError> {
-        let Some(summary) = self.conversation(collective_id, id).await? else {
-            return Ok(None);
-        };
+        // Children first (the schema cascades, which would drop the rows without telling
+        // us their blobs), each scoped to the collective; the first statement is a write,
+        // so SQLite takes the write lock at once.
+        const OWNED: &str =
+            "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id
+                             WHERE c.id = $1 AND c.collective_id = $2";
         let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "DELETE FROM message_files WHERE message_id IN (SELECT id FROM messages WHERE conversation_id = $1)",
+        let files = sqlx::query(&format!(
+            "DELETE FROM message_files WHERE message_id IN ({OWNED}) RETURNING blob"
+        ))
+        .bind(id)
+        .bind(collective_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let messages = sqlx::query(&format!(
+            "DELETE FROM messages WHERE id IN ({OWNED}) RETURNING blob"
+        ))
+        .bind(id)
+        .bind(collective_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let found = sqlx::query(
+            "DELETE FROM conversations WHERE id = $1 AND collective_id = $2 RETURNING id",
         )
         .bind(id)
-        .execute(&mut *tx)
+        .bind(collective_id)
+        .fetch_optional(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM messages WHERE conversation_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM conversations WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        let mut blobs = Vec::new();
-        for m in summary.messages {
-            blobs.push(m.blob);
-            blobs.extend(m.files.into_iter().map(|f| f.blob));
+        if found.is_none() {
+            return Ok(None); // nothing was deleted; the transaction rolls back
         }
-        Ok(Some(blobs))
+        tx.commit().await?;
+        files
+            .iter()
+            .chain(&messages)
+            .map(|r| get(r, "blob"))
+            .collect::<Result<_, _>>()
+            .map(Some)
     }
 
     /// Conversations past their expiry, as (collective, conversation) ids.
@@ -403,6 +448,12 @@ impl Store {
             .map(|r| Ok((get(r, "collective_id")?, get(r, "id")?)))
             .collect()
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Scope {
+    Conversation(i64),
+    Collective(i64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -671,37 +671,24 @@ pub(crate) async fn replies_open(
     // The same work whether or not the codename exists: derive, look up, then decrypt
     // whatever replies there are (none, for an unknown codename).
     let keys = codename.derive(&state.inner.codename_secret, &c.slug);
-    let conversation = match state
-        .store()
-        .conversation_by_lookup(c.id, &keys.lookup)
-        .await
-    {
+    let found = match state.store().replies_by_lookup(c.id, &keys.lookup).await {
         Ok(found) => found,
         Err(e) => {
-            tracing::error!(error = %e, "cannot look up a conversation");
+            tracing::error!(error = %e, "cannot look up replies");
             return state.error_page(lang, PageError::Internal);
         }
     };
-    let messages = match &conversation {
-        Some(conv) => state
-            .store()
-            .conversation_messages(conv.id)
-            .await
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
     let l = state.inner.catalog.localizer(lang);
     let mut replies = Vec::new();
-    for m in messages
-        .iter()
-        .filter(|m| m.author == panah_store::Author::Coordinator)
-    {
-        let Ok(ciphertext) = state.blobs().read(&m.blob) else {
-            continue;
-        };
-        if ciphertext.len() > MAX_REPLY_BLOB {
+    for (blob, size) in found {
+        // Replies are at most 1 MiB (the API's limit); anything larger is not ours to read.
+        if usize::try_from(size).map_or(true, |n| n > MAX_REPLY_BLOB) {
             continue;
         }
+        let Ok(ciphertext) = state.blobs().read(&blob) else {
+            tracing::warn!("a reply's ciphertext is missing");
+            continue;
+        };
         let Some(envelope) = open_reply(&ciphertext, &keys.reply) else {
             tracing::warn!("a reply could not be decrypted with the sender's key");
             continue;
