@@ -114,6 +114,14 @@ impl Envelope {
         out
     }
 
+    /// The envelope followed by zero padding up to its size bucket, ready to encrypt.
+    pub fn to_padded_bytes(&self) -> Vec<u8> {
+        let mut bytes = self.to_bytes();
+        let padded = crate::padding::bucket(bytes.len() as u64);
+        bytes.resize(usize::try_from(padded).unwrap_or(bytes.len()), 0);
+        bytes
+    }
+
     /// Parses a decrypted envelope, ignoring the padding after the body.
     pub fn parse(bytes: &[u8]) -> Result<Self, EnvelopeError> {
         let bad = |m: &str| EnvelopeError::Header(m.to_owned());

@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod age_file;
 pub mod auth;
 pub mod codename;
 pub mod coordinator;

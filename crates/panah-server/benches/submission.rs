@@ -5,8 +5,6 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::io::Write;
-
 use axum::body::Body;
 use axum::http::Request;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -59,6 +57,7 @@ fn parts(c: &mut Criterion) {
     let slug = Slug::parse("roshanai").unwrap();
     let team = recipients();
     let plain = envelope();
+    let padded = Envelope::parse(&plain).unwrap().to_padded_bytes();
 
     c.bench_function(
         "submission/1 codename: generate + derive lookup and reply keys",
@@ -73,23 +72,7 @@ fn parts(c: &mut Criterion) {
     );
     c.bench_function(
         "submission/2 encrypt 1 KB to 3 coordinators (age, padded, in memory)",
-        |b| {
-            b.iter(|| {
-                let enc =
-                    age::Encryptor::with_recipients(team.iter().map(|r| r as &dyn age::Recipient))
-                        .unwrap();
-                let mut out = Vec::with_capacity(2048);
-                let mut w = enc.wrap_output(&mut out).unwrap();
-                w.write_all(&plain).unwrap();
-                w.write_all(
-                    &[0u8; 1024]
-                        [..panah_core::padding::bucket(plain.len() as u64) as usize - plain.len()],
-                )
-                .unwrap();
-                w.finish().unwrap();
-                out
-            })
-        },
+        |b| b.iter(|| panah_core::age_file::encrypt(&team, &padded).unwrap()),
     );
     c.bench_function(
         "submission/3 seal into a blob file (encrypt + write + fsync + rename)",

@@ -6,20 +6,16 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use ed25519_dalek::Signer;
 use panah_core::envelope::{Author, Envelope};
-use panah_core::{auth, padding, Codename, CoordinatorKey, Slug, Timestamp};
+use panah_core::{padding, Codename, CoordinatorKey, Slug, Timestamp};
 use panah_server::Settings;
 use panah_store::testing::every_engine;
 use panah_store::{BlobStore, NewMessage, Store};
-use serde_json::json;
 
 use common::*;
 
@@ -116,13 +112,7 @@ async fn team(store: &Store, slug: &str, n: usize) -> Team {
 }
 
 fn decrypt(ciphertext: &[u8], identity: &age::x25519::Identity) -> Vec<u8> {
-    let d = age::Decryptor::new_buffered(ciphertext).unwrap();
-    let mut r = d
-        .decrypt(std::iter::once(identity as &dyn age::Identity))
-        .unwrap();
-    let mut out = Vec::new();
-    r.read_to_end(&mut out).unwrap();
-    out
+    panah_core::age_file::decrypt(ciphertext, identity, 1 << 30).unwrap()
 }
 
 /// A real 16×16 JPEG, then the same with an EXIF block carrying GPS coordinates.
@@ -265,12 +255,7 @@ async fn add_reply(
         body: body.into(),
     };
     let recipient: age::x25519::Recipient = conv.reply_recipient.parse().unwrap();
-    let enc = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
-        .unwrap();
-    let mut out = Vec::new();
-    let mut w = enc.wrap_output(&mut out).unwrap();
-    w.write_all(&envelope.to_bytes()).unwrap();
-    w.finish().unwrap();
+    let out = panah_core::age_file::encrypt(&[recipient], &envelope.to_padded_bytes()).unwrap();
     let (key, size) = blobs.write_blob(&out).unwrap();
     let msg = NewMessage {
         author: panah_store::Author::Coordinator,
@@ -649,8 +634,8 @@ async fn coordinators_inbox_api() {
             ],
         )
         .await;
-        let token = api_login(&app, "roshanai", &alice).await;
-        let auth = format!("Bearer {token}");
+        let alice_token = token(&app, "roshanai", &alice).await;
+        let auth = format!("Bearer {alice_token}");
         let list = get(
             &app,
             "/api/v1/c/roshanai/conversations",
@@ -684,7 +669,7 @@ async fn coordinators_inbox_api() {
         assert_eq!(f.status, StatusCode::OK);
 
         // Another collective's coordinator cannot reach it, not even by id.
-        let theirs = format!("Bearer {}", api_login(&app, "other", &outsider).await);
+        let theirs = format!("Bearer {}", token(&app, "other", &outsider).await);
         let res = get(
             &app,
             "/api/v1/c/roshanai/conversations",
@@ -751,28 +736,6 @@ async fn coordinators_inbox_api() {
     }
 }
 
-async fn api_login(app: &Router, slug: &str, who: &Coordinator) -> String {
-    let ch = post_json(
-        app,
-        "/api/v1/login/challenge",
-        json!({"collective": slug, "key": who.key.signing_str()}),
-        None,
-    )
-    .await
-    .json();
-    let challenge = STANDARD.decode(ch["challenge"].as_str().unwrap()).unwrap();
-    let msg = auth::login_message(&Slug::parse(slug).unwrap(), who.key.signing(), &challenge);
-    let sig = STANDARD.encode(who.signing.sign(&msg).to_bytes());
-    let res = post_json(
-        app,
-        "/api/v1/login",
-        json!({"challenge_id": ch["challenge_id"], "signature": sig}),
-        None,
-    )
-    .await;
-    res.json()["token"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn messages_are_encrypted_to_the_team_of_the_moment() {
     let dir = tempfile::tempdir().unwrap();
@@ -781,10 +744,7 @@ async fn messages_are_encrypted_to_the_team_of_the_moment() {
     let blobs = blobs_in(dir.path());
     let app = router_with_blobs(store.clone(), blobs.clone(), Settings::default()).await;
     let can_read = |blob: &str, identity: &age::x25519::Identity| {
-        let ciphertext = blobs.read(blob).unwrap();
-        let d = age::Decryptor::new_buffered(ciphertext.as_slice()).unwrap();
-        d.decrypt(std::iter::once(identity as &dyn age::Identity))
-            .is_ok()
+        panah_core::age_file::decrypt(&blobs.read(blob).unwrap(), identity, 1 << 20).is_ok()
     };
     submit(&app, "roshanai", &[text("message", "before")]).await;
 

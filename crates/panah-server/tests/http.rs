@@ -9,7 +9,6 @@ use std::io::Read;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use axum::Router;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ed25519_dalek::Signer;
@@ -185,29 +184,6 @@ async fn inline_style_matches_the_csp_hash() {
         .to_str()
         .unwrap();
     assert!(csp.contains(&format!("style-src 'sha256-{hash}'")), "{csp}");
-}
-
-/// Logs in by the book and returns the token.
-async fn login(app: &Router, slug: &str, who: &Coordinator) -> Response {
-    let ch = post_json(
-        app,
-        "/api/v1/login/challenge",
-        json!({"collective": slug, "key": who.key.signing_str()}),
-        None,
-    )
-    .await;
-    assert_eq!(ch.status, StatusCode::OK, "{}", ch.text());
-    let ch = ch.json();
-    let challenge = STANDARD.decode(ch["challenge"].as_str().unwrap()).unwrap();
-    let msg = auth::login_message(&Slug::parse(slug).unwrap(), who.key.signing(), &challenge);
-    let sig = STANDARD.encode(who.signing.sign(&msg).to_bytes());
-    post_json(
-        app,
-        "/api/v1/login",
-        json!({"challenge_id": ch["challenge_id"], "signature": sig}),
-        None,
-    )
-    .await
 }
 
 #[tokio::test]

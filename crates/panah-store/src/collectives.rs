@@ -24,6 +24,17 @@ pub struct Appeal {
     pub give: String,
 }
 
+impl Appeal {
+    /// The name to show: the appeal's, or the slug when none was written in this language.
+    pub fn display_name(&self, slug: &Slug) -> String {
+        if self.name.trim().is_empty() {
+            slug.to_string()
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
 /// What an operator gives to create a collective.
 #[derive(Debug, Clone)]
 pub struct NewCollective {

@@ -1,13 +1,13 @@
 //! `panah inbox …`: the coordinators' side of the contact drop. Everything is decrypted
 //! here, on the coordinator's machine, with the keyring; the hub only ever sends ciphertext.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use panah_core::envelope::{Author, Envelope};
-use panah_core::{padding, Timestamp};
+use panah_core::{age_file, Timestamp};
 use panah_keyring::Keyring;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -77,16 +77,8 @@ struct File {
 const MAX_DOWNLOAD: u64 = 4 * 1024 * 1024 * 1024;
 
 fn decrypt(ciphertext: &[u8], keyring: &Keyring) -> anyhow::Result<Vec<u8>> {
-    let decryptor = age::Decryptor::new_buffered(ciphertext)
-        .context("the hub sent something that is not an age file")?;
-    let mut reader = decryptor
-        .decrypt(std::iter::once(keyring.identity() as &dyn age::Identity))
-        .context("cannot decrypt: it was not encrypted to your key (were you a coordinator when it arrived?)")?;
-    let mut out = Vec::new();
-    reader
-        .read_to_end(&mut out)
-        .context("the ciphertext is damaged")?;
-    Ok(out)
+    age_file::decrypt(ciphertext, keyring.identity(), MAX_DOWNLOAD)
+        .context("cannot decrypt what the hub sent")
 }
 
 struct Opened {
@@ -327,10 +319,7 @@ async fn command(
                 files: Vec::new(),
                 body: text,
             };
-            let mut plain = envelope.to_bytes();
-            let padded = usize::try_from(padding::bucket(plain.len() as u64))?;
-            plain.resize(padded, 0);
-            let ciphertext = encrypt(&recipients, &plain)?;
+            let ciphertext = age_file::encrypt(&recipients, &envelope.to_padded_bytes())?;
             #[derive(Deserialize)]
             struct Created {
                 id: i64,
@@ -370,7 +359,7 @@ async fn command(
                 }
             }
             let tar = archive.into_inner()?;
-            let ciphertext = encrypt(&[keyring.identity().to_public()], &tar)?;
+            let ciphertext = age_file::encrypt(&[keyring.identity().to_public()], &tar)?;
             crate::files::write_private(&output, &ciphertext)?;
             println!(
                 "wrote {}: open it with `rage -d -i IDENTITY {} | tar x`",
@@ -389,14 +378,4 @@ fn append(archive: &mut tar::Builder<Vec<u8>>, name: &str, bytes: &[u8]) -> anyh
     header.set_mtime(0);
     archive.append_data(&mut header, name, bytes)?;
     Ok(())
-}
-
-fn encrypt(recipients: &[age::x25519::Recipient], plain: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let encryptor =
-        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))?;
-    let mut out = Vec::new();
-    let mut w = encryptor.wrap_output(&mut out)?;
-    w.write_all(plain)?;
-    w.finish()?;
-    Ok(out)
 }

@@ -264,10 +264,7 @@ impl AppState {
         headers: &HeaderMap,
     ) -> Result<(Collective, Lang, String), Response> {
         let (collective, lang) = super::collective_page(self, slug, query, headers).await?;
-        let name = match self.store().appeal(collective.id, lang).await {
-            Ok(Some((a, _))) if !a.name.is_empty() => a.name,
-            _ => collective.slug.to_string(),
-        };
+        let name = self.collective_name(&collective, lang).await;
         Ok((collective, lang, name))
     }
 
@@ -561,10 +558,7 @@ struct RefusalForm<'a> {
 
 impl RefusalForm<'_> {
     async fn refuse(&self, refusal: Refusal, draft: String, codename: Option<String>) -> Response {
-        let name = match self.state.store().appeal(self.c.id, self.lang).await {
-            Ok(Some((a, _))) if !a.name.is_empty() => a.name,
-            _ => self.c.slug.to_string(),
-        };
+        let name = self.state.collective_name(self.c, self.lang).await;
         let message = refusal.message(self.state, self.lang);
         self.state.contact_form(
             self.c,
@@ -712,16 +706,6 @@ pub(crate) async fn replies_open(
 }
 
 fn open_reply(ciphertext: &[u8], identity: &age::x25519::Identity) -> Option<Envelope> {
-    use std::io::Read;
-    let decryptor = age::Decryptor::new_buffered(ciphertext).ok()?;
-    let mut reader = decryptor
-        .decrypt(std::iter::once(identity as &dyn age::Identity))
-        .ok()?;
-    let mut plain = Vec::new();
-    reader
-        .by_ref()
-        .take(MAX_REPLY_BLOB as u64)
-        .read_to_end(&mut plain)
-        .ok()?;
+    let plain = panah_core::age_file::decrypt(ciphertext, identity, MAX_REPLY_BLOB as u64).ok()?;
     Envelope::parse(&plain).ok()
 }

@@ -126,6 +126,16 @@ fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     }
 }
 
+impl AppState {
+    /// A collective's name in `lang`, for page headings (the slug if none was written).
+    pub(crate) async fn collective_name(&self, c: &panah_store::Collective, lang: Lang) -> String {
+        match self.store().appeal(c.id, lang).await {
+            Ok(Some((appeal, _))) => appeal.display_name(&c.slug),
+            _ => c.slug.to_string(),
+        }
+    }
+}
+
 /// Pages that carry a codename, a draft or a reply must never be cached anywhere.
 pub(crate) fn html_no_store(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     let mut res = html(status, body);
@@ -229,11 +239,7 @@ async fn home_inner(state: &AppState, lang: Lang) -> Result<Response, PageError>
             .map(|(appeal, _)| appeal)
             .unwrap_or_default();
         collectives.push(Listed {
-            name: if appeal.name.is_empty() {
-                c.slug.to_string()
-            } else {
-                appeal.name
-            },
+            name: appeal.display_name(&c.slug),
             tagline: appeal.tagline,
             slug: c.slug,
         });
@@ -305,11 +311,7 @@ async fn appeal_page(
         missing,
         updated: l.t1("appeal-updated", "date", &l.date(updated)),
         appeal: Appeal {
-            name: if appeal.name.is_empty() {
-                collective.slug.to_string()
-            } else {
-                appeal.name
-            },
+            name: appeal.display_name(&collective.slug),
             ..appeal
         },
     };

@@ -5,11 +5,15 @@
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ed25519_dalek::Signer;
 use ed25519_dalek::SigningKey;
 use http_body_util::BodyExt;
-use panah_core::{CoordinatorKey, Lang, Slug};
+use panah_core::{auth, CoordinatorKey, Lang, Slug};
 use panah_server::{app, AppState, Settings};
 use panah_store::{Appeal, BlobStore, NewCollective, Store};
+use serde_json::json;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -135,4 +139,35 @@ pub fn assert_security_headers(res: &Response, what: &str) {
         res.headers.get(header::SET_COOKIE).is_none(),
         "{what}: no cookies"
     );
+}
+
+/// Logs in by the book and returns the token.
+pub async fn login(app: &Router, slug: &str, who: &Coordinator) -> Response {
+    let ch = post_json(
+        app,
+        "/api/v1/login/challenge",
+        json!({"collective": slug, "key": who.key.signing_str()}),
+        None,
+    )
+    .await;
+    assert_eq!(ch.status, StatusCode::OK, "{}", ch.text());
+    let ch = ch.json();
+    let challenge = STANDARD.decode(ch["challenge"].as_str().unwrap()).unwrap();
+    let msg = auth::login_message(&Slug::parse(slug).unwrap(), who.key.signing(), &challenge);
+    let sig = STANDARD.encode(who.signing.sign(&msg).to_bytes());
+    post_json(
+        app,
+        "/api/v1/login",
+        json!({"challenge_id": ch["challenge_id"], "signature": sig}),
+        None,
+    )
+    .await
+}
+
+/// Logs in by the book and returns the bearer token.
+pub async fn token(app: &Router, slug: &str, who: &Coordinator) -> String {
+    login(app, slug, who).await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
