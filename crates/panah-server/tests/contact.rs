@@ -733,6 +733,15 @@ async fn coordinators_inbox_api() {
         )
         .await;
         assert!(res.status.is_client_error());
+        assert_eq!(res.status, StatusCode::BAD_REQUEST);
+        assert!(
+            res.json()["error"]
+                .as_str()
+                .unwrap()
+                .contains("ids are whole numbers"),
+            "{}",
+            res.text()
+        );
     }
 }
 

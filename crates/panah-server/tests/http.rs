@@ -131,6 +131,20 @@ async fn bad_page_requests_get_clear_translated_errors() {
             assert!(!res.text().contains("<script>"), "{path} reflected markup");
             assert_security_headers(&res, path);
         }
+        // Not even UTF-8 after decoding: still the translated "no such collective" page.
+        for path in [
+            "/c/%ff?lang=en",
+            "/c/%ff/contact?lang=en",
+            "/c/%ff/replies?lang=en",
+        ] {
+            let res = get(&app, path, &[]).await;
+            assert_eq!(res.status, StatusCode::NOT_FOUND, "{engine} {path}");
+            assert!(
+                res.text().contains("There is no collective called “%ff”"),
+                "{path}: {}",
+                res.text()
+            );
+        }
     }
 }
 

@@ -6,14 +6,14 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use panah_store::{Author, BlobKind, NewMessage};
 use serde::Serialize;
 
-use super::{ApiError, Caller};
+use super::{ApiError, ApiPath, Caller};
 use crate::AppState;
 
 /// Largest reply a coordinator may upload (text only, padded).
@@ -77,7 +77,7 @@ fn to_json(s: panah_store::ConversationSummary) -> ConversationJson {
 
 pub(crate) async fn list(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     caller: Caller,
 ) -> Result<Json<Vec<ConversationJson>>, ApiError> {
     caller.for_collective(&slug)?;
@@ -87,7 +87,7 @@ pub(crate) async fn list(
 
 pub(crate) async fn one(
     State(state): State<AppState>,
-    Path((slug, id)): Path<(String, i64)>,
+    ApiPath((slug, id)): ApiPath<(String, i64)>,
     caller: Caller,
 ) -> Result<Json<ConversationJson>, ApiError> {
     caller.for_collective(&slug)?;
@@ -136,7 +136,7 @@ async fn blob(
 
 pub(crate) async fn message_blob(
     State(state): State<AppState>,
-    Path((slug, id)): Path<(String, i64)>,
+    ApiPath((slug, id)): ApiPath<(String, i64)>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.for_collective(&slug)?;
@@ -145,7 +145,7 @@ pub(crate) async fn message_blob(
 
 pub(crate) async fn file_blob(
     State(state): State<AppState>,
-    Path((slug, id)): Path<(String, i64)>,
+    ApiPath((slug, id)): ApiPath<(String, i64)>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.for_collective(&slug)?;
@@ -159,7 +159,7 @@ pub(crate) struct Created {
 
 pub(crate) async fn reply(
     State(state): State<AppState>,
-    Path((slug, id)): Path<(String, i64)>,
+    ApiPath((slug, id)): ApiPath<(String, i64)>,
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
@@ -213,7 +213,7 @@ fn blob_error(e: panah_store::BlobError) -> ApiError {
 
 pub(crate) async fn delete(
     State(state): State<AppState>,
-    Path((slug, id)): Path<(String, i64)>,
+    ApiPath((slug, id)): ApiPath<(String, i64)>,
     caller: Caller,
 ) -> Result<StatusCode, ApiError> {
     caller.for_collective(&slug)?;

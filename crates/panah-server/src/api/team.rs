@@ -2,11 +2,11 @@
 //!
 //! Coordinators' tools need every current recipient to encrypt records to all of them.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
 
-use super::{ApiError, Caller};
+use super::{ApiError, ApiPath, Caller};
 use crate::AppState;
 
 #[derive(Serialize)]
@@ -27,7 +27,7 @@ pub(crate) struct Member {
 
 pub(crate) async fn coordinators(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     caller: Caller,
 ) -> Result<Json<Team>, ApiError> {
     caller.for_collective(&slug)?;

@@ -7,7 +7,7 @@
 use askama::Template;
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Multipart, Path, RawQuery, State};
+use axum::extract::{Form, Multipart, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use panah_core::envelope::{clean_file_name, Author, Envelope, FileEntry};
@@ -16,7 +16,7 @@ use panah_core::{Codename, Lang, Timestamp};
 use panah_store::{Collective, NewMessage};
 use serde::Deserialize;
 
-use super::{html_no_store, Page, PageError};
+use super::{html_no_store, Page, PageError, SlugParam};
 use crate::seal::{seal_bytes, SealError, Sealed, Sealer};
 use crate::AppState;
 
@@ -338,7 +338,7 @@ async fn blank_form(
 
 pub(crate) async fn contact_form(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    SlugParam(slug): SlugParam,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -354,7 +354,7 @@ pub(crate) async fn contact_form(
 
 pub(crate) async fn contact_submit(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    SlugParam(slug): SlugParam,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
@@ -590,7 +590,7 @@ fn sent_page(
 
 pub(crate) async fn replies_form(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    SlugParam(slug): SlugParam,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -631,7 +631,7 @@ const MAX_REPLY_BLOB: usize = 2 * 1024 * 1024;
 
 pub(crate) async fn replies_open(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    SlugParam(slug): SlugParam,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     form: Result<Form<CodenameForm>, FormRejection>,

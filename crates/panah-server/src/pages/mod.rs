@@ -13,6 +13,34 @@ use panah_store::Appeal;
 
 use crate::AppState;
 
+/// The `{slug}` of a page's path. Never rejects: a slug that is not even valid UTF-8 after
+/// percent-decoding is just a collective that does not exist, answered with the translated
+/// 404 page like any other.
+pub(crate) struct SlugParam(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SlugParam {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(slug)) => Ok(SlugParam(slug)),
+            // `/c/{slug}…`: show the segment as it was sent.
+            Err(_) => Ok(SlugParam(
+                parts
+                    .uri
+                    .path()
+                    .split('/')
+                    .nth(2)
+                    .unwrap_or_default()
+                    .to_owned(),
+            )),
+        }
+    }
+}
+
 /// What every page's frame needs.
 pub(crate) struct Page<'a> {
     pub lang: Lang,
@@ -253,7 +281,7 @@ async fn home_inner(state: &AppState, lang: Lang) -> Result<Response, PageError>
 
 pub(crate) async fn appeal(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    SlugParam(slug): SlugParam,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
