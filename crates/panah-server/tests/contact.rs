@@ -366,7 +366,7 @@ async fn senders_read_replies_with_their_codename_in_any_digits() {
 async fn bad_submissions_get_clear_refusals_and_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, store) = every_engine(dir.path()).await.remove(0);
-    team(&store, "roshanai", 1).await;
+    let t = team(&store, "roshanai", 1).await;
     seed(&store, "empty").await;
     let blobs = blobs_in(dir.path());
     let settings = Settings {
@@ -510,7 +510,7 @@ async fn bad_submissions_get_clear_refusals_and_leave_nothing() {
     shown_codename(&res);
 
     assert!(
-        store.conversations(1).await.unwrap().is_empty(),
+        store.conversations(t.collective).await.unwrap().is_empty(),
         "nothing was stored"
     );
     let leftovers: Vec<_> = walk(blobs.root()).into_iter().collect();

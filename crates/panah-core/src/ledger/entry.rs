@@ -381,6 +381,25 @@ mod tests {
                 || Entry::from_leaf(&spaced).unwrap().to_leaf() == spaced
         );
         assert!(Entry::from_leaf(b"panah-ledger-entry 1\nkind gift\n").is_err());
+        // Two byte strings for one entry would give one entry two leaf hashes: only the
+        // canonical form is accepted.
+        let text = String::from_utf8(leaf).unwrap();
+        let padded_number = text.replace("amount 50000 USD", "amount 050000 USD");
+        assert_eq!(
+            Entry::from_leaf(padded_number.as_bytes()),
+            Err(EntryError::Malformed("not in canonical form".into()))
+        );
+        let reordered = text
+            .replace("rail transfer-agent\n", "")
+            .replace("memo ", "rail transfer-agent\nmemo ");
+        assert!(
+            Entry::from_leaf(reordered.as_bytes()).is_err(),
+            "fields out of order"
+        );
+        assert!(
+            Entry::from_leaf(text.trim_end().as_bytes()).is_err(),
+            "no final newline"
+        );
     }
 
     #[test]
