@@ -41,34 +41,35 @@ const UPLOAD_OVERHEAD: usize = 512 * 1024;
 
 /// The whole router. Tests call it directly with `tower::ServiceExt::oneshot`.
 pub fn app(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/api/v1/login/challenge", post(api::login::challenge))
-        .route("/api/v1/login", post(api::login::login))
-        .route("/api/v1/logout", post(api::login::logout))
-        .route(
-            "/api/v1/c/{slug}/coordinators",
-            get(api::team::coordinators),
-        )
-        .route("/api/v1/c/{slug}/conversations", get(api::inbox::list))
-        .route(
-            "/api/v1/c/{slug}/conversations/{id}",
-            get(api::inbox::one).delete(api::inbox::delete),
-        )
-        .route(
-            "/api/v1/c/{slug}/messages/{id}/ciphertext",
-            get(api::inbox::message_blob),
-        )
-        .route(
-            "/api/v1/c/{slug}/files/{id}/ciphertext",
-            get(api::inbox::file_blob),
-        )
-        .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY));
+    // The coordinators' API, nested so that its own fallback (a JSON 404) answers every
+    // unknown path under /api/v1, and the pages' fallback never sees them.
     let api_replies = Router::new()
         .route(
-            "/api/v1/c/{slug}/conversations/{id}/replies",
+            "/c/{slug}/conversations/{id}/replies",
             post(api::inbox::reply),
         )
         .layer(axum::extract::DefaultBodyLimit::max(api::inbox::MAX_REPLY));
+    let api = Router::new()
+        .route("/login/challenge", post(api::login::challenge))
+        .route("/login", post(api::login::login))
+        .route("/logout", post(api::login::logout))
+        .route("/c/{slug}/coordinators", get(api::team::coordinators))
+        .route("/c/{slug}/conversations", get(api::inbox::list))
+        .route(
+            "/c/{slug}/conversations/{id}",
+            get(api::inbox::one).delete(api::inbox::delete),
+        )
+        .route(
+            "/c/{slug}/messages/{id}/ciphertext",
+            get(api::inbox::message_blob),
+        )
+        .route(
+            "/c/{slug}/files/{id}/ciphertext",
+            get(api::inbox::file_blob),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY))
+        .merge(api_replies)
+        .fallback(api::not_found);
 
     // Uploads from a phone on a slow link may take many minutes; everything else gets 30 s.
     let max_upload = usize::try_from(state.inner.settings.max_upload_bytes).unwrap_or(usize::MAX);
@@ -92,8 +93,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/healthz", get(pages::healthz))
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY))
-        .merge(api)
-        .merge(api_replies)
+        .nest("/api/v1", api)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),

@@ -348,13 +348,9 @@ async fn appeal_page(
 
 pub(crate) async fn not_found(
     State(state): State<AppState>,
-    uri: axum::http::Uri,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    if uri.path().starts_with("/api/") {
-        return crate::api::not_found().await.into_response();
-    }
     let lang = choose_lang(query.as_deref(), &headers, HUB_DEFAULT).unwrap_or(HUB_DEFAULT);
     state.error_page(lang, PageError::NotFound)
 }
