@@ -17,7 +17,7 @@ use panah_store::{Collective, NewMessage};
 use serde::Deserialize;
 
 use super::{html_no_store, Page, PageError, SlugParam};
-use crate::seal::{seal_bytes, SealError, Sealed, Sealer};
+use crate::seal::{seal_bytes, SealError, Sealer};
 use crate::AppState;
 
 #[derive(Template)]
@@ -25,8 +25,14 @@ use crate::AppState;
 struct ContactPage<'a> {
     page: Page<'a>,
     name: String,
-    slug: String,
     error: Option<String>,
+    form: WriteForm,
+}
+
+/// The form a sender writes in: on the contact page, and under the replies for a follow-up
+/// (then with the codename in a hidden field). `templates/form.html`.
+struct WriteForm {
+    slug: String,
     codename: Option<String>,
     draft: String,
     files_note: String,
@@ -61,12 +67,8 @@ struct Reply {
 struct ConversationPage<'a> {
     page: Page<'a>,
     name: String,
-    slug: String,
     replies: Vec<Reply>,
-    codename: Option<String>,
-    draft: String,
-    files_note: String,
-    max_chars: usize,
+    form: WriteForm,
 }
 
 /// Why a submission was refused. Each is a translated sentence and a 4xx.
@@ -140,9 +142,13 @@ fn multipart_refusal(e: &MultipartError) -> Refusal {
 /// A submission in progress. Its committed blobs are deleted unless it is stored.
 struct Submission<'s> {
     state: &'s AppState,
-    blobs: Vec<String>,
     files: Vec<FileEntry>,
+    /// (blob key, stored size) of each sealed file, in order.
     stored_files: Vec<(String, i64)>,
+    /// The sealed envelope's blob, once written.
+    message_blob: Option<String>,
+    /// Set when the message's row is committed: its blobs then belong to the store.
+    stored: bool,
     text: Vec<u8>,
     codename: Option<String>,
     honeypot: bool,
@@ -151,17 +157,17 @@ struct Submission<'s> {
 
 impl Drop for Submission<'_> {
     fn drop(&mut self) {
-        for key in &self.blobs {
+        if self.stored {
+            return;
+        }
+        let files = self.stored_files.iter().map(|(key, _)| key);
+        for key in files.chain(&self.message_blob) {
             let _ = self.state.blobs().delete(key);
         }
     }
 }
 
 impl Submission<'_> {
-    fn keep(&mut self, sealed: &Sealed) {
-        self.blobs.push(sealed.key.clone());
-    }
-
     fn draft(&self) -> String {
         String::from_utf8_lossy(&self.text).replace("\r\n", "\n")
     }
@@ -224,7 +230,6 @@ impl Submission<'_> {
         let kind = scrubber.finish(&mut out).map_err(|e| damaged(e, &name))?;
         sealer.write(&out).map_err(internal)?;
         let sealed = sealer.finish().map_err(internal)?;
-        self.keep(&sealed);
         let content_type = match kind {
             Kind::Jpeg => "image/jpeg".to_owned(),
             Kind::Png => "image/png".to_owned(),
@@ -268,17 +273,30 @@ impl AppState {
         Ok((collective, lang, name))
     }
 
-    fn files_note(&self, lang: Lang) -> String {
+    fn write_form(
+        &self,
+        c: &Collective,
+        lang: Lang,
+        draft: String,
+        codename: Option<String>,
+    ) -> WriteForm {
         let l = self.inner.catalog.localizer(lang);
         let s = &self.inner.settings;
-        self.inner.catalog.format(
+        let files_note = self.inner.catalog.format(
             lang,
             "contact-files",
             &[
                 ("count", &l.integer(s.max_files as i64)),
                 ("size", &megabytes(&l, s.max_upload_bytes)),
             ],
-        )
+        );
+        WriteForm {
+            slug: c.slug.to_string(),
+            codename,
+            draft,
+            files_note,
+            max_chars: s.max_message_chars,
+        }
     }
 
     fn contact_form(
@@ -294,12 +312,8 @@ impl AppState {
         let page = ContactPage {
             page: self.page(lang, format!("/c/{}/contact", c.slug)),
             name,
-            slug: c.slug.to_string(),
             error: error.map(|e| e.1),
-            codename,
-            draft,
-            files_note: self.files_note(lang),
-            max_chars: self.inner.settings.max_message_chars,
+            form: self.write_form(c, lang, draft, codename),
         };
         html_no_store(status, page.render())
     }
@@ -394,9 +408,10 @@ pub(crate) async fn contact_submit(
     }
     let mut sub = Submission {
         state: &state,
-        blobs: Vec::new(),
         files: Vec::new(),
         stored_files: Vec::new(),
+        message_blob: None,
+        stored: false,
         text: Vec::new(),
         codename: None,
         honeypot: false,
@@ -509,12 +524,12 @@ async fn finish_submission(
         Ok(s) => s,
         Err(e) => return form.refuse(internal(e), envelope.body, followup).await,
     };
-    sub.keep(&sealed);
+    sub.message_blob = Some(sealed.key.clone());
     let message = NewMessage {
         author: panah_store::Author::Sender,
         blob: sealed.key,
         size: sealed.stored_size as i64,
-        files: std::mem::take(&mut sub.stored_files),
+        files: sub.stored_files.clone(),
     };
     let stored = state
         .store()
@@ -528,7 +543,7 @@ async fn finish_submission(
         .await;
     match stored {
         Ok(_) => {
-            sub.blobs.clear(); // stored: keep them
+            sub.stored = true;
             tracing::info!(
                 collective = c.id,
                 files = message.files.len(),
@@ -695,12 +710,8 @@ pub(crate) async fn replies_open(
     let page = ConversationPage {
         page: state.page(lang, format!("/c/{}/replies", c.slug)),
         name,
-        slug: c.slug.to_string(),
         replies,
-        codename: Some(codename.grouped()),
-        draft: String::new(),
-        files_note: state.files_note(lang),
-        max_chars: state.inner.settings.max_message_chars,
+        form: state.write_form(&c, lang, String::new(), Some(codename.grouped())),
     };
     html_no_store(StatusCode::OK, page.render())
 }
