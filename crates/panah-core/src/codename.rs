@@ -15,7 +15,7 @@ use hkdf::Hkdf;
 use rand::Rng;
 use sha2::Sha256;
 
-use crate::digits::digit_value;
+use crate::digits::{grouped, typed_digits, TypedDigitsError};
 use crate::Slug;
 
 pub const DIGITS: usize = 28;
@@ -45,19 +45,10 @@ impl Codename {
     /// Reads a codename as a person typed it. Separators (spaces, dashes, dots, commas,
     /// Arabic and Persian punctuation, invisible marks) are ignored; any letter is an error.
     pub fn parse(input: &str) -> Result<Self, CodenameError> {
-        let mut digits = Vec::with_capacity(DIGITS);
-        for c in input.chars().take(256) {
-            if let Some(v) = digit_value(c) {
-                digits.push(v);
-            } else if c.is_alphabetic() {
-                return Err(CodenameError::Character);
-            }
-        }
-        if input.chars().count() > 256 {
-            return Err(CodenameError::Length(
-                input.chars().filter(|c| digit_value(*c).is_some()).count(),
-            ));
-        }
+        let digits = typed_digits(input).map_err(|e| match e {
+            TypedDigitsError::Letter => CodenameError::Character,
+            TypedDigitsError::TooLong(n) => CodenameError::Length(n),
+        })?;
         let array: [u8; DIGITS] = digits
             .as_slice()
             .try_into()
@@ -67,14 +58,7 @@ impl Codename {
 
     /// Latin digits in groups: `1234 5678 …`. Pages localize the digits.
     pub fn grouped(&self) -> String {
-        let mut out = String::with_capacity(DIGITS + DIGITS / GROUP);
-        for (i, d) in self.0.iter().enumerate() {
-            if i > 0 && i % GROUP == 0 {
-                out.push(' ');
-            }
-            out.push(char::from(b'0' + d));
-        }
-        out
+        grouped(&self.0, GROUP)
     }
 
     fn ascii(&self) -> [u8; DIGITS] {

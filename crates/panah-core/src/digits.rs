@@ -15,6 +15,50 @@ pub fn digit_value(c: char) -> Option<u8> {
     u8::try_from(v).ok()
 }
 
+/// Why typed digits were refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypedDigitsError {
+    /// A letter among the digits.
+    Letter,
+    /// More than [`MAX_TYPED_CHARS`] characters; carries the number of digits seen.
+    TooLong(usize),
+}
+
+/// The most characters read from a typed code.
+pub const MAX_TYPED_CHARS: usize = 256;
+
+/// Reads the digits of a code as a person typed it (codenames, receipt codes). Separators
+/// (spaces, dashes, dots, commas, Arabic and Persian punctuation, invisible marks) are
+/// ignored; a letter is an error.
+pub fn typed_digits(input: &str) -> Result<Vec<u8>, TypedDigitsError> {
+    let mut digits = Vec::new();
+    for c in input.chars().take(MAX_TYPED_CHARS) {
+        if let Some(v) = digit_value(c) {
+            digits.push(v);
+        } else if c.is_alphabetic() {
+            return Err(TypedDigitsError::Letter);
+        }
+    }
+    if input.chars().nth(MAX_TYPED_CHARS).is_some() {
+        return Err(TypedDigitsError::TooLong(
+            input.chars().filter(|c| digit_value(*c).is_some()).count(),
+        ));
+    }
+    Ok(digits)
+}
+
+/// Latin digits in groups of `group`, separated by spaces: `1234 5678 …`.
+pub fn grouped(digits: &[u8], group: usize) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / group.max(1));
+    for (i, d) in digits.iter().enumerate() {
+        if i > 0 && i % group.max(1) == 0 {
+            out.push(' ');
+        }
+        out.push(char::from(b'0' + d));
+    }
+    out
+}
+
 /// Rewrites every digit to Latin, leaving other characters alone.
 pub fn to_latin(s: &str) -> String {
     s.chars()

@@ -95,6 +95,8 @@ pub enum EntryError {
     AlreadyReversed(u64),
     #[error("entry {0} is itself a reversal; add a new entry instead")]
     ReverseReversal(u64),
+    #[error("a reversal repeats the category, amounts and rail of entry {0}, which it cancels")]
+    ReversalMismatch(u64),
     #[error("only income has a receipt")]
     ReceiptNotIncome,
     #[error("the memo has {0} characters; the most is {MAX_MEMO}")]
@@ -291,16 +293,39 @@ impl Entry {
 /// not yet reversed, non-reversal entry.
 pub fn check_against(existing: &[Entry], new: &Entry) -> Result<(), EntryError> {
     if let Some(target) = new.reverses {
-        let t = usize::try_from(target)
-            .ok()
-            .and_then(|i| existing.get(i))
-            .ok_or(EntryError::NoSuchEntry(target))?;
-        if t.kind == Kind::Reversal {
-            return Err(EntryError::ReverseReversal(target));
-        }
-        if existing.iter().any(|e| e.reverses == Some(target)) {
-            return Err(EntryError::AlreadyReversed(target));
-        }
+        let t = usize::try_from(target).ok().and_then(|i| existing.get(i));
+        let reversed = existing.iter().any(|e| e.reverses == Some(target));
+        check_reversal(new, target, t, reversed)?;
+    }
+    Ok(())
+}
+
+/// The rules for a reversal of entry `index`, given that entry (if it exists) and whether
+/// something already reverses it. A reversal repeats the kind of money it cancels: the same
+/// category, amounts and rail, so totals can be checked from the reversal alone.
+pub fn check_reversal(
+    reversal: &Entry,
+    index: u64,
+    target: Option<&Entry>,
+    already_reversed: bool,
+) -> Result<(), EntryError> {
+    let t = target.ok_or(EntryError::NoSuchEntry(index))?;
+    if t.kind == Kind::Reversal {
+        return Err(EntryError::ReverseReversal(index));
+    }
+    if already_reversed {
+        return Err(EntryError::AlreadyReversed(index));
+    }
+    if (t.category, t.amount, t.base, t.counter, t.rail)
+        != (
+            reversal.category,
+            reversal.amount,
+            reversal.base,
+            reversal.counter,
+            reversal.rail,
+        )
+    {
+        return Err(EntryError::ReversalMismatch(index));
     }
     Ok(())
 }
@@ -462,6 +487,12 @@ mod tests {
         assert_eq!(check_against(&log, &r), Err(EntryError::NoSuchEntry(5)));
         r.reverses = Some(0);
         assert_eq!(check_against(&log, &r), Ok(()));
+        let mut wrong = r.clone();
+        wrong.category = Category::Power;
+        assert_eq!(
+            check_against(&log, &wrong),
+            Err(EntryError::ReversalMismatch(0))
+        );
         let log = vec![income(), r.clone()];
         assert_eq!(check_against(&log, &r), Err(EntryError::AlreadyReversed(0)));
         let mut rr = r.clone();

@@ -134,18 +134,26 @@ impl Amount {
 
     /// `1250.50`, with Latin digits and no grouping (pages localize).
     pub fn decimal(self) -> String {
-        let d = u32::from(self.currency.minor_digits);
-        if d == 0 {
-            return self.minor.to_string();
-        }
-        let scale = 10i64.pow(d);
-        format!(
-            "{}.{:0width$}",
-            self.minor / scale,
-            self.minor % scale,
-            width = d as usize
-        )
+        decimal(self.minor, self.currency)
     }
+}
+
+/// A signed number of minor units as a plain decimal in Latin digits: `-1250.50`. Totals
+/// and balances use it; pages then group and localize the digits.
+pub fn decimal(minor: i64, currency: Currency) -> String {
+    let d = u32::from(currency.minor_digits);
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    if d == 0 {
+        return format!("{sign}{abs}");
+    }
+    let scale = 10u64.pow(d);
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / scale,
+        abs % scale,
+        width = d as usize
+    )
 }
 
 impl fmt::Display for Amount {

@@ -8,9 +8,11 @@
 use ed25519_dalek::VerifyingKey;
 use signed_note::{Note, StandardVerifier, Verifier, VerifierList};
 use tlog_tiles::{
-    check_record, check_tree, prove_record, prove_tree, record_hash, stored_hashes, tree_hash,
-    Checkpoint, Hash, HashReader,
+    check_record, check_tree, prove_record, prove_tree, record_hash, stored_hash_index,
+    stored_hashes_for_record_hash, tree_hash, Checkpoint, Hash, HashReader,
 };
+
+use super::tiles::TileRef;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LogError {
@@ -26,6 +28,8 @@ pub enum LogError {
     Untrusted,
     #[error("a verifier key is malformed: {0}")]
     BadVerifierKey(String),
+    #[error("{0:?} is not a tile path (C2SP tlog-tiles: tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>])")]
+    BadTilePath(String),
     #[error("the checkpoint is for {found:?}, not {expected:?}")]
     WrongOrigin { expected: String, found: String },
 }
@@ -68,10 +72,34 @@ impl Tree {
 
     /// Appends one leaf (an entry's canonical bytes).
     pub fn push(&mut self, leaf: &[u8]) {
-        // `stored_hashes` only reads hashes already present, so this cannot fail.
-        let new = stored_hashes(self.size, leaf, self).unwrap_or_default();
+        self.push_hash(leaf_hash(leaf));
+    }
+
+    /// Appends one leaf by its hash.
+    pub fn push_hash(&mut self, hash: [u8; 32]) {
+        // Only hashes already present are read, so this cannot fail.
+        let new = stored_hashes_for_record_hash(self.size, Hash(hash), self).unwrap_or_default();
         self.stored.extend(new);
         self.size += 1;
+    }
+
+    /// The hash of node `n` at tree level `level`, if the tree has it.
+    pub fn node(&self, level: u8, n: u64) -> Option<[u8; 32]> {
+        usize::try_from(stored_hash_index(level, n))
+            .ok()
+            .and_then(|i| self.stored.get(i))
+            .filter(|_| (n + 1) << level <= self.size)
+            .map(|h| h.0)
+    }
+
+    /// The bytes of a hash tile of this tree, or `None` if the tree does not reach it.
+    pub fn tile_data(&self, tile: &TileRef) -> Option<Vec<u8>> {
+        let level = tile.tree_level();
+        let mut out = Vec::with_capacity(usize::from(tile.width) * 32);
+        for i in 0..u64::from(tile.width) {
+            out.extend_from_slice(&self.node(level, tile.first() + i)?);
+        }
+        Some(out)
     }
 
     /// The root hash (RFC 6962 MTH) of the first `size` leaves.

@@ -1,0 +1,431 @@
+//! Checking a downloaded ledger against its signed checkpoint, with a precise answer when
+//! it does not check: which entry was rewritten or dropped, which tile is damaged, whether
+//! history was rolled back or forked. `panah verify`, `panah mirror` and the coordinator's
+//! CLI before it signs all run this; it does no I/O.
+
+use std::collections::{BTreeSet, HashMap};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use super::entry::{check_reversal, Entry, Kind};
+use super::tiles::{decode_bundle, tiles_for, TileKind, TileRef};
+use super::tree::{leaf_hash, Tree};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditError {
+    #[error("{path} is missing")]
+    MissingTile { path: String },
+    #[error("the entry bundle {path} is damaged: {why}")]
+    BadBundle { path: String, why: String },
+    #[error("the hash tile {path} has {found} bytes instead of {expected}: it is truncated or padded")]
+    TileLength {
+        path: String,
+        found: usize,
+        expected: usize,
+    },
+    #[error("entry {index} was changed after it was signed: its bytes no longer match leaf {index} of the signed tree")]
+    Rewritten { index: u64 },
+    #[error("entry {index} was dropped: the signed tree has it, the published entries skip it")]
+    Dropped { index: u64 },
+    #[error("the entry bundle {path} has {found} entries but the signed tree has {expected} there: entries were inserted")]
+    Inserted {
+        path: String,
+        found: usize,
+        expected: usize,
+    },
+    #[error("the published entries and hashes do not add up to the signed root {signed}: the log was changed after it was signed")]
+    RootMismatch { signed: String },
+    #[error("the hash tile {path} does not match the signed entries")]
+    TileMismatch { path: String },
+    #[error("entry {index} is not a valid ledger entry: {why}")]
+    NotAnEntry { index: u64, why: String },
+    #[error("entry {index} breaks the ledger's rules: {why}")]
+    BadRule { index: u64, why: String },
+    #[error("the ledger shrank from {old} entries (when you last checked) to {new}: entries were removed")]
+    RolledBack { old: u64, new: u64 },
+    #[error("the ledger's history was rewritten: when you last checked, its first {size} entries had root {old_root}; the newly signed tree has {new_root} for them")]
+    Forked {
+        size: u64,
+        old_root: String,
+        new_root: String,
+    },
+}
+
+/// A ledger that checked: its entries in order and the tree they make.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub leaves: Vec<Vec<u8>>,
+    pub entries: Vec<Entry>,
+    pub tree: Tree,
+}
+
+pub fn b64(hash: &[u8; 32]) -> String {
+    STANDARD.encode(hash)
+}
+
+/// Checks every tile of a tree of `size` (as listed by [`tiles_for`]) against the signed
+/// `root`: the entries, the hashes at every level, the entries' format and the ledger's
+/// rules.
+pub fn check_log(
+    size: u64,
+    root: &[u8; 32],
+    files: &HashMap<TileRef, Vec<u8>>,
+) -> Result<Checked, AuditError> {
+    let tiles = tiles_for(size);
+    let get = |tile: &TileRef| {
+        files.get(tile).ok_or_else(|| AuditError::MissingTile {
+            path: tile.path(),
+        })
+    };
+    let hash_tile = |tile: &TileRef| -> Result<&Vec<u8>, AuditError> {
+        let data = get(tile)?;
+        let expected = usize::from(tile.width) * 32;
+        if data.len() != expected {
+            return Err(AuditError::TileLength {
+                path: tile.path(),
+                found: data.len(),
+                expected,
+            });
+        }
+        Ok(data)
+    };
+
+    // What the hashes say each leaf is, and whether those hashes make the signed root.
+    let mut claimed = Tree::new();
+    for tile in tiles
+        .iter()
+        .filter(|t| t.kind == TileKind::Hashes { level: 0 })
+    {
+        for chunk in hash_tile(tile)?.chunks_exact(32) {
+            claimed.push_hash(chunk.try_into().unwrap_or([0; 32]));
+        }
+    }
+    let claimed_ok = claimed.size() == size && claimed.root() == *root;
+
+    // The entries, bundle by bundle, against the leaf hashes.
+    let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    for tile in tiles.iter().filter(|t| t.kind == TileKind::Entries) {
+        let bundle = decode_bundle(get(tile)?).map_err(|why| AuditError::BadBundle {
+            path: tile.path(),
+            why,
+        })?;
+        let width = usize::from(tile.width);
+        if claimed_ok {
+            let first = tile.first();
+            let hash_at = |j: usize| claimed.node(0, first + j as u64);
+            let mismatch =
+                (0..width).find(|&j| bundle.get(j).map(|l| leaf_hash(l)) != hash_at(j));
+            if let Some(j) = mismatch {
+                let index = first + j as u64;
+                let shifted = bundle.len() < width
+                    && (j == bundle.len() || Some(leaf_hash(&bundle[j])) == hash_at(j + 1));
+                return Err(if shifted {
+                    AuditError::Dropped { index }
+                } else {
+                    AuditError::Rewritten { index }
+                });
+            }
+            if bundle.len() > width {
+                return Err(AuditError::Inserted {
+                    path: tile.path(),
+                    found: bundle.len(),
+                    expected: width,
+                });
+            }
+        }
+        leaves.extend(bundle.into_iter().take(width));
+    }
+
+    let tree = if claimed_ok {
+        claimed
+    } else {
+        let mut tree = Tree::new();
+        for leaf in &leaves {
+            tree.push(leaf);
+        }
+        if tree.size() != size || tree.root() != *root {
+            return Err(AuditError::RootMismatch { signed: b64(root) });
+        }
+        tree
+    };
+
+    // Every hash tile must be exactly what the entries make.
+    for tile in tiles
+        .iter()
+        .filter(|t| matches!(t.kind, TileKind::Hashes { .. }))
+    {
+        if Some(hash_tile(tile)?) != tree.tile_data(tile).as_ref() {
+            return Err(AuditError::TileMismatch { path: tile.path() });
+        }
+    }
+
+    let entries = check_entries(&leaves)?;
+    Ok(Checked {
+        leaves,
+        entries,
+        tree,
+    })
+}
+
+/// Parses entries and checks the rules between them: one base currency, reversals that
+/// point at an earlier, unreversed, non-reversal entry with the same amounts.
+pub fn check_entries(leaves: &[Vec<u8>]) -> Result<Vec<Entry>, AuditError> {
+    let mut entries: Vec<Entry> = Vec::with_capacity(leaves.len());
+    let mut reversed = BTreeSet::new();
+    for (i, leaf) in leaves.iter().enumerate() {
+        let index = i as u64;
+        let entry = Entry::from_leaf(leaf).map_err(|e| AuditError::NotAnEntry {
+            index,
+            why: e.to_string(),
+        })?;
+        let base = entries.first().map_or(entry.base.currency(), |e| e.base.currency());
+        let rule = |e: super::entry::EntryError| AuditError::BadRule {
+            index,
+            why: e.to_string(),
+        };
+        entry.validate(base).map_err(rule)?;
+        if let (Kind::Reversal, Some(target)) = (entry.kind, entry.reverses) {
+            let t = usize::try_from(target).ok().and_then(|t| entries.get(t));
+            check_reversal(&entry, target, t, reversed.contains(&target)).map_err(rule)?;
+            reversed.insert(target);
+        }
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+/// Checks that `tree` extends the tree of `old_size` with `old_root` seen before.
+pub fn check_extends(tree: &Tree, old_size: u64, old_root: &[u8; 32]) -> Result<(), AuditError> {
+    if tree.size() < old_size {
+        return Err(AuditError::RolledBack {
+            old: old_size,
+            new: tree.size(),
+        });
+    }
+    let now = tree.root_at(old_size).unwrap_or([0; 32]);
+    if now != *old_root {
+        return Err(AuditError::Forked {
+            size: old_size,
+            old_root: b64(old_root),
+            new_root: b64(&now),
+        });
+    }
+    Ok(())
+}
+
+/// Builds every tile of a tree of `leaves.len()` entries: what a hub serves and a mirror
+/// writes. For tests, benchmarks and mirrors.
+pub fn all_tiles(leaves: &[Vec<u8>]) -> (Tree, HashMap<TileRef, Vec<u8>>) {
+    let mut tree = Tree::new();
+    for leaf in leaves {
+        tree.push(leaf);
+    }
+    let files = tiles_for(tree.size())
+        .into_iter()
+        .map(|tile| {
+            let data = match tile.kind {
+                TileKind::Entries => {
+                    let first = usize::try_from(tile.first()).unwrap_or(usize::MAX);
+                    super::tiles::encode_bundle(
+                        leaves[first..first + usize::from(tile.width)]
+                            .iter()
+                            .map(Vec::as_slice),
+                    )
+                }
+                TileKind::Hashes { .. } => tree.tile_data(&tile).unwrap_or_default(),
+            };
+            (tile, data)
+        })
+        .collect();
+    (tree, files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::entry::{Category, DatePrecision, Rail};
+    use crate::ledger::money::{Amount, Currency};
+    use crate::ledger::tiles::encode_bundle;
+    use time::macros::date;
+
+    fn leaf(i: u64) -> Vec<u8> {
+        let afn = Currency::parse("AFN").unwrap();
+        Entry {
+            kind: Kind::Income,
+            date: date!(2021 - 09 - 01),
+            precision: DatePrecision::Day,
+            category: Category::Food,
+            amount: Amount::new(100 + i as i64, afn).unwrap(),
+            base: Amount::new(100 + i as i64, afn).unwrap(),
+            counter: None,
+            reverses: None,
+            rail: Rail::Cash,
+            memo: format!("gift {i}"),
+            receipt: None,
+            coordinator: "1a2b".into(),
+        }
+        .to_leaf()
+    }
+
+    fn log(n: u64) -> (Vec<Vec<u8>>, Tree, HashMap<TileRef, Vec<u8>>) {
+        let leaves: Vec<Vec<u8>> = (0..n).map(leaf).collect();
+        let (tree, files) = all_tiles(&leaves);
+        (leaves, tree, files)
+    }
+
+    fn bundle_of(files: &HashMap<TileRef, Vec<u8>>, index: u64) -> TileRef {
+        *files
+            .keys()
+            .find(|t| {
+                t.kind == TileKind::Entries
+                    && t.first() <= index
+                    && index < t.first() + u64::from(t.width)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn an_untouched_log_checks() {
+        for n in [0, 1, 255, 256, 257, 600] {
+            let (leaves, tree, files) = log(n);
+            let checked = check_log(n, &tree.root(), &files).unwrap();
+            assert_eq!(checked.leaves, leaves);
+            assert_eq!(checked.entries.len() as u64, n);
+        }
+    }
+
+    #[test]
+    fn a_rewritten_entry_is_named() {
+        let (leaves, tree, mut files) = log(300);
+        let tile = bundle_of(&files, 270);
+        let mut bundle: Vec<Vec<u8>> = leaves[256..300].to_vec();
+        bundle[14] = String::from_utf8(bundle[14].clone())
+            .unwrap()
+            .replace("amount 370 AFN", "amount 970 AFN")
+            .into_bytes();
+        files.insert(tile, encode_bundle(bundle.iter().map(Vec::as_slice)));
+        assert_eq!(
+            check_log(300, &tree.root(), &files).unwrap_err(),
+            AuditError::Rewritten { index: 270 }
+        );
+    }
+
+    #[test]
+    fn a_dropped_entry_is_named() {
+        let (leaves, tree, mut files) = log(40);
+        let mut bundle = leaves.clone();
+        bundle.remove(17);
+        files.insert(
+            bundle_of(&files, 17),
+            encode_bundle(bundle.iter().map(Vec::as_slice)),
+        );
+        assert_eq!(
+            check_log(40, &tree.root(), &files).unwrap_err(),
+            AuditError::Dropped { index: 17 }
+        );
+        let mut bundle = leaves.clone();
+        bundle.pop();
+        files.insert(
+            bundle_of(&files, 39),
+            encode_bundle(bundle.iter().map(Vec::as_slice)),
+        );
+        assert_eq!(
+            check_log(40, &tree.root(), &files).unwrap_err(),
+            AuditError::Dropped { index: 39 }
+        );
+    }
+
+    #[test]
+    fn damaged_tiles_and_a_changed_log_are_named() {
+        let (leaves, tree, files) = log(300);
+        let mut cut = files.clone();
+        let tile0 = TileRef::parse("tile/0/001.p/44").unwrap();
+        cut.get_mut(&tile0).unwrap().truncate(100);
+        assert!(matches!(
+            check_log(300, &tree.root(), &cut).unwrap_err(),
+            AuditError::TileLength { found: 100, expected: 1408, .. }
+        ));
+        let mut cut = files.clone();
+        let bundle = bundle_of(&files, 0);
+        let len = cut[&bundle].len();
+        cut.get_mut(&bundle).unwrap().truncate(len - 3);
+        assert!(matches!(
+            check_log(300, &tree.root(), &cut).unwrap_err(),
+            AuditError::BadBundle { .. }
+        ));
+        let mut gone = files.clone();
+        gone.remove(&TileRef::parse("tile/1/000.p/1").unwrap());
+        assert_eq!(
+            check_log(300, &tree.root(), &gone).unwrap_err(),
+            AuditError::MissingTile {
+                path: "tile/1/000.p/1".into()
+            }
+        );
+        let mut wrong = files.clone();
+        wrong.get_mut(&TileRef::parse("tile/1/000.p/1").unwrap()).unwrap()[0] ^= 1;
+        assert_eq!(
+            check_log(300, &tree.root(), &wrong).unwrap_err(),
+            AuditError::TileMismatch {
+                path: "tile/1/000.p/1".into()
+            }
+        );
+        // Entries and hashes rewritten together, under the old signed root.
+        let mut other: Vec<Vec<u8>> = leaves.clone();
+        other[5] = leaf(9_999);
+        let (_, forged) = all_tiles(&other);
+        assert!(matches!(
+            check_log(300, &tree.root(), &forged).unwrap_err(),
+            AuditError::RootMismatch { .. }
+        ));
+        // Level-0 hashes damaged but entries intact: the tile is blamed, not the entries.
+        let mut bad_hash = files.clone();
+        bad_hash.get_mut(&tile0).unwrap()[40] ^= 1;
+        assert_eq!(
+            check_log(300, &tree.root(), &bad_hash).unwrap_err(),
+            AuditError::TileMismatch {
+                path: "tile/0/001.p/44".into()
+            }
+        );
+    }
+
+    #[test]
+    fn rollbacks_and_forks_are_caught() {
+        let (_, tree, _) = log(50);
+        let (_, old, _) = log(30);
+        assert_eq!(check_extends(&tree, 30, &old.root()), Ok(()));
+        assert_eq!(check_extends(&tree, 50, &tree.root()), Ok(()));
+        assert_eq!(
+            check_extends(&old, 50, &tree.root()),
+            Err(AuditError::RolledBack { old: 50, new: 30 })
+        );
+        let mut fork = Tree::new();
+        for i in 0..50 {
+            fork.push(&leaf(if i == 3 { 77 } else { i }));
+        }
+        assert!(matches!(
+            check_extends(&fork, 30, &old.root()),
+            Err(AuditError::Forked { size: 30, .. })
+        ));
+    }
+
+    #[test]
+    fn broken_rules_are_named() {
+        let mut leaves: Vec<Vec<u8>> = (0..3).map(leaf).collect();
+        leaves.push(b"panah-ledger-entry 1\nkind gift\n".to_vec());
+        assert!(matches!(
+            check_entries(&leaves),
+            Err(AuditError::NotAnEntry { index: 3, .. })
+        ));
+        let mut e = Entry::from_leaf(&leaf(0)).unwrap();
+        e.kind = Kind::Reversal;
+        e.reverses = Some(0);
+        let mut leaves: Vec<Vec<u8>> = vec![leaf(0), e.to_leaf()];
+        assert!(check_entries(&leaves).is_ok());
+        leaves.push(e.to_leaf());
+        assert!(matches!(
+            check_entries(&leaves),
+            Err(AuditError::BadRule { index: 2, .. })
+        ));
+    }
+}
