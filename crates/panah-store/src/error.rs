@@ -10,6 +10,9 @@ pub enum StoreError {
     Connect(String),
     #[error("{0} already exists")]
     Conflict(String),
+    /// Someone else changed it first; the caller should look again.
+    #[error("{0}")]
+    Stale(String),
     #[error("{0} was not found")]
     NotFound(String),
     #[error("the database holds a value this version cannot read ({0}); is the database from a newer Panah?")]

@@ -19,6 +19,7 @@ mod contact;
 mod coordinators;
 mod dialect;
 mod error;
+mod ledger;
 mod logins;
 mod migrate;
 pub mod testing;
@@ -37,6 +38,7 @@ pub use contact::{
 pub use coordinators::Coordinator;
 pub use dialect::Dialect;
 pub use error::StoreError;
+pub use ledger::{Append, Ledger, NewEntry, StoredCheckpoint};
 pub use logins::{Challenge, TokenOwner};
 
 /// Where the database is, as the operator wrote it.

@@ -13,6 +13,7 @@ use panah_core::Timestamp;
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "hub", include_str!("../migrations/0001_hub.sql")),
     (2, "contact", include_str!("../migrations/0002_contact.sql")),
+    (3, "ledger", include_str!("../migrations/0003_ledger.sql")),
 ];
 
 /// An arbitrary constant naming Panah's migration lock.

@@ -441,3 +441,190 @@ async fn conversations_messages_and_expiry() {
         assert_eq!(expired, vec![(c.id, gone)], "{engine}");
     }
 }
+
+/// The ledger store: appends are all-or-nothing behind a compare-and-set on the size, the
+/// database refuses a second reversal of one entry and a reused receipt, and what it reads
+/// back (leaves, levels, nodes) is what was written.
+#[tokio::test]
+async fn ledger_appends_checkpoints_and_goals() {
+    use panah_core::ledger::tiles::extend;
+    use panah_core::ledger::{Category, Currency};
+    use panah_store::{Append, NewEntry};
+    use std::collections::{BTreeMap, HashMap};
+
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let c = store
+            .create_collective(&new_collective("roshanai"))
+            .await
+            .unwrap();
+        let coordinator = store.add_coordinator(c.id, &key(), "").await.unwrap();
+        assert_eq!(store.ledger(c.id).await.unwrap(), None, "{engine}");
+        let afn = Currency::parse("AFN").unwrap();
+        store
+            .create_ledger(
+                c.id,
+                "hub.example/c/roshanai/ledger",
+                afn,
+                "note 0\n",
+                coordinator.id,
+            )
+            .await
+            .unwrap();
+        let again = store
+            .create_ledger(c.id, "other", afn, "note 0\n", coordinator.id)
+            .await;
+        assert!(
+            matches!(again, Err(StoreError::Conflict(_))),
+            "{engine}: {again:?}"
+        );
+        let ledger = store.ledger(c.id).await.unwrap().unwrap();
+        assert_eq!((ledger.size, ledger.base_currency), (0, afn), "{engine}");
+        assert_eq!(
+            store.latest_checkpoint(c.id).await.unwrap().unwrap().note,
+            "note 0\n"
+        );
+
+        // Three appends of 100 entries (so levels 0..8 all get hashes).
+        let leaves: Vec<Vec<u8>> = (0..300)
+            .map(|i| format!("leaf {i}\n").into_bytes())
+            .collect();
+        let receipt = [9u8; 32];
+        let mut known = HashMap::new();
+        for round in 0..3u64 {
+            let base = round * 100;
+            let batch = &leaves[base as usize..base as usize + 100];
+            let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+            let ext = extend(base, &refs, &known)
+                .unwrap_or_else(|_| panic!("every hash is kept in `known` here"));
+            known.extend(ext.hashes.iter().copied());
+            let entries: Vec<NewEntry> = batch
+                .iter()
+                .enumerate()
+                .map(|(i, leaf)| NewEntry {
+                    leaf,
+                    receipt: (round == 0 && i == 3).then_some(&receipt),
+                    reverses: (round == 1 && i == 0).then_some(3),
+                })
+                .collect();
+            let note = format!("note {}\n", ext.size);
+            let append = Append {
+                base_size: base,
+                entries: &entries,
+                hashes: &ext.hashes,
+                checkpoint: &note,
+                coordinator_id: coordinator.id,
+            };
+            store.append_ledger(c.id, &append).await.unwrap();
+            // The same append again is stale: the ledger has moved on.
+            let stale = store.append_ledger(c.id, &append).await;
+            assert!(
+                matches!(stale, Err(StoreError::Stale(_))),
+                "{engine}: {stale:?}"
+            );
+        }
+        let ledger = store.ledger(c.id).await.unwrap().unwrap();
+        assert_eq!(ledger.size, 300, "{engine}");
+        let latest = store.latest_checkpoint(c.id).await.unwrap().unwrap();
+        assert_eq!((latest.size, latest.note.as_str()), (300, "note 300\n"));
+
+        // A second reversal of entry 3 and a reused receipt roll back whole.
+        for (receipt, reverses) in [(None, Some(3)), (Some(&receipt), None)] {
+            let leaf = b"extra\n".to_vec();
+            let ext = extend(300, &[leaf.as_slice()], &known).unwrap();
+            let entries = [NewEntry {
+                leaf: &leaf,
+                receipt,
+                reverses,
+            }];
+            let refused = store
+                .append_ledger(
+                    c.id,
+                    &Append {
+                        base_size: 300,
+                        entries: &entries,
+                        hashes: &ext.hashes,
+                        checkpoint: "note 301\n",
+                        coordinator_id: coordinator.id,
+                    },
+                )
+                .await;
+            assert!(
+                matches!(refused, Err(StoreError::Conflict(_))),
+                "{engine}: {refused:?}"
+            );
+            assert_eq!(
+                store.ledger(c.id).await.unwrap().unwrap().size,
+                300,
+                "{engine}"
+            );
+            assert_eq!(store.ledger_leaves(c.id, 300, 400).await.unwrap(), vec![]);
+        }
+
+        let got = store.ledger_leaves(c.id, 250, 400).await.unwrap();
+        assert_eq!(got.len(), 50);
+        assert_eq!(got[0], (250, leaves[250].clone()));
+        let latest = store.ledger_latest(c.id, 2).await.unwrap();
+        assert_eq!(latest.iter().map(|e| e.0).collect::<Vec<_>>(), [299, 298]);
+        let level8 = store.ledger_level(c.id, 8, 0, 10).await.unwrap();
+        assert_eq!(level8.len(), 1, "{engine}: one full 256-leaf subtree");
+        assert_eq!(Some(&level8[0].1), known.get(&(8, 0)));
+        let nodes = store
+            .ledger_nodes(c.id, &[(0, 5), (3, 7), (9, 0)])
+            .await
+            .unwrap();
+        assert_eq!(nodes.len(), 2, "{engine}: (9, 0) does not exist yet");
+        assert_eq!(nodes.get(&(3, 7)), known.get(&(3, 7)));
+        assert_eq!(
+            store.ledger_entry_by_receipt(c.id, &receipt).await.unwrap(),
+            Some((3, leaves[3].clone()))
+        );
+        assert_eq!(
+            store.ledger_entry_by_receipt(c.id, &[1; 32]).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store.ledger_reversal_target(c.id, 3).await.unwrap(),
+            (Some(leaves[3].clone()), true)
+        );
+        assert_eq!(
+            store.ledger_reversal_target(c.id, 4).await.unwrap(),
+            (Some(leaves[4].clone()), false)
+        );
+        assert_eq!(
+            store.ledger_reversal_target(c.id, 999).await.unwrap(),
+            (None, false)
+        );
+
+        let budgets = BTreeMap::from([(Category::Food, 500_000), (Category::Power, 200_000)]);
+        store
+            .set_ledger_goals(c.id, Some(1_000_000), &budgets)
+            .await
+            .unwrap();
+        store
+            .set_ledger_goals(
+                c.id,
+                Some(2_000_000),
+                &BTreeMap::from([(Category::Food, 7)]),
+            )
+            .await
+            .unwrap();
+        let ledger = store.ledger(c.id).await.unwrap().unwrap();
+        assert_eq!(ledger.target, Some(2_000_000), "{engine}");
+        assert_eq!(
+            ledger.budgets,
+            BTreeMap::from([(Category::Food, 7)]),
+            "{engine}"
+        );
+        let other = store
+            .create_collective(&new_collective("other"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .set_ledger_goals(other.id, None, &BTreeMap::new())
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}

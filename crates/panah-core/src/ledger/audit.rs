@@ -18,7 +18,9 @@ pub enum AuditError {
     MissingTile { path: String },
     #[error("the entry bundle {path} is damaged: {why}")]
     BadBundle { path: String, why: String },
-    #[error("the hash tile {path} has {found} bytes instead of {expected}: it is truncated or padded")]
+    #[error(
+        "the hash tile {path} has {found} bytes instead of {expected}: it is truncated or padded"
+    )]
     TileLength {
         path: String,
         found: usize,
@@ -74,9 +76,9 @@ pub fn check_log(
 ) -> Result<Checked, AuditError> {
     let tiles = tiles_for(size);
     let get = |tile: &TileRef| {
-        files.get(tile).ok_or_else(|| AuditError::MissingTile {
-            path: tile.path(),
-        })
+        files
+            .get(tile)
+            .ok_or_else(|| AuditError::MissingTile { path: tile.path() })
     };
     let hash_tile = |tile: &TileRef| -> Result<&Vec<u8>, AuditError> {
         let data = get(tile)?;
@@ -114,8 +116,7 @@ pub fn check_log(
         if claimed_ok {
             let first = tile.first();
             let hash_at = |j: usize| claimed.node(0, first + j as u64);
-            let mismatch =
-                (0..width).find(|&j| bundle.get(j).map(|l| leaf_hash(l)) != hash_at(j));
+            let mismatch = (0..width).find(|&j| bundle.get(j).map(|l| leaf_hash(l)) != hash_at(j));
             if let Some(j) = mismatch {
                 let index = first + j as u64;
                 let shifted = bundle.len() < width
@@ -179,7 +180,9 @@ pub fn check_entries(leaves: &[Vec<u8>]) -> Result<Vec<Entry>, AuditError> {
             index,
             why: e.to_string(),
         })?;
-        let base = entries.first().map_or(entry.base.currency(), |e| e.base.currency());
+        let base = entries
+            .first()
+            .map_or(entry.base.currency(), |e| e.base.currency());
         let rule = |e: super::entry::EntryError| AuditError::BadRule {
             index,
             why: e.to_string(),
@@ -344,7 +347,11 @@ mod tests {
         cut.get_mut(&tile0).unwrap().truncate(100);
         assert!(matches!(
             check_log(300, &tree.root(), &cut).unwrap_err(),
-            AuditError::TileLength { found: 100, expected: 1408, .. }
+            AuditError::TileLength {
+                found: 100,
+                expected: 1408,
+                ..
+            }
         ));
         let mut cut = files.clone();
         let bundle = bundle_of(&files, 0);
@@ -363,7 +370,9 @@ mod tests {
             }
         );
         let mut wrong = files.clone();
-        wrong.get_mut(&TileRef::parse("tile/1/000.p/1").unwrap()).unwrap()[0] ^= 1;
+        wrong
+            .get_mut(&TileRef::parse("tile/1/000.p/1").unwrap())
+            .unwrap()[0] ^= 1;
         assert_eq!(
             check_log(300, &tree.root(), &wrong).unwrap_err(),
             AuditError::TileMismatch {

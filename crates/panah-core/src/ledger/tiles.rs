@@ -250,7 +250,10 @@ impl Sparse {
             Ok(())
         } else {
             Err(SparseError::Needed(
-                missing.iter().map(|&i| split_stored_hash_index(i)).collect(),
+                missing
+                    .iter()
+                    .map(|&i| split_stored_hash_index(i))
+                    .collect(),
             ))
         }
     }
@@ -284,7 +287,8 @@ pub fn extend(
         }
     }
     let new_size = size + leaves.len() as u64;
-    let root = tree_hash(new_size, &sparse).map_err(|_| LogError::BadProof("cannot compute root"))?;
+    let root =
+        tree_hash(new_size, &sparse).map_err(|_| LogError::BadProof("cannot compute root"))?;
     sparse.needed()?;
     Ok(Extension {
         hashes,
@@ -354,7 +358,10 @@ mod tests {
                 t(TileKind::Hashes { level: 0 }, 1_234_067, 256),
                 "tile/0/x001/x234/067",
             ),
-            (t(TileKind::Entries, 1_000, 255), "tile/entries/x001/000.p/255"),
+            (
+                t(TileKind::Entries, 1_000, 255),
+                "tile/entries/x001/000.p/255",
+            ),
         ];
         for (tile, path) in cases {
             assert_eq!(tile.path(), path);
