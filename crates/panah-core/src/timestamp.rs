@@ -25,6 +25,11 @@ impl Timestamp {
         )
     }
 
+    /// Midnight UTC at the start of a calendar day.
+    pub fn from_date(date: time::Date) -> Self {
+        Timestamp(date.midnight().assume_utc())
+    }
+
     pub fn unix(self) -> i64 {
         self.0.unix_timestamp()
     }

@@ -13,6 +13,7 @@ use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use icu_calendar::cal::Persian;
 use icu_calendar::Date;
+use panah_core::ledger::Currency;
 use panah_core::{digits, Lang, Timestamp};
 
 const SOURCES: [(Lang, &str); 3] = [
@@ -144,6 +145,10 @@ impl Localizer<'_> {
         self.catalog.format(self.lang, id, &[(name, value)])
     }
 
+    pub fn t2(&self, id: &str, a: (&str, &str), b: (&str, &str)) -> String {
+        self.catalog.format(self.lang, id, &[a, b])
+    }
+
     /// Digits in the reader's script (Persian digits for Dari and Pashto).
     pub fn digits(&self, s: &str) -> String {
         localize_digits(self.lang, s)
@@ -152,6 +157,38 @@ impl Localizer<'_> {
     /// An integer with thousands grouped and digits in the reader's script.
     pub fn integer(&self, n: i64) -> String {
         format_integer(self.lang, n)
+    }
+
+    /// An amount of money in minor units: digits grouped and in the reader's script, with
+    /// the currency's name where the catalogue has one (`currency-AFN`), else its code.
+    pub fn money(&self, minor: i64, currency: Currency) -> String {
+        let scale = 10u64.pow(u32::from(currency.minor_digits()));
+        let abs = minor.unsigned_abs();
+        let whole = i64::try_from(abs / scale).unwrap_or(i64::MAX);
+        let mut amount = format_integer(self.lang, whole);
+        if scale > 1 {
+            amount.push(if self.lang.is_rtl() { '\u{066B}' } else { '.' });
+            let frac = format!(
+                "{:0width$}",
+                abs % scale,
+                width = usize::from(currency.minor_digits())
+            );
+            amount.push_str(&self.digits(&frac));
+        }
+        if minor < 0 {
+            amount.insert(0, if self.lang.is_rtl() { '\u{2212}' } else { '-' });
+        }
+        let id = format!("currency-{}", currency.code());
+        let name = if self.catalog.bundle(self.lang).has_message(&id) {
+            self.t(&id)
+        } else {
+            currency.code().to_owned()
+        };
+        self.catalog.format(
+            self.lang,
+            "money",
+            &[("amount", &amount), ("currency", &name)],
+        )
     }
 
     /// A date: Solar Hijri with Afghan month names for Dari and Pashto, Gregorian for
@@ -266,6 +303,26 @@ mod tests {
             format_integer(Lang::English, i64::MIN),
             "-9,223,372,036,854,775,808"
         );
+    }
+
+    #[test]
+    fn money_in_three_languages() {
+        let c = catalog();
+        let afn = Currency::parse("AFN").unwrap();
+        let usd = Currency::parse("USD").unwrap();
+        let jpy = Currency::parse("JPY").unwrap();
+        assert_eq!(
+            c.localizer(Lang::English).money(125_050, afn),
+            "1,250.50 AFN"
+        );
+        assert_eq!(c.localizer(Lang::English).money(-5, usd), "-0.05 USD");
+        assert_eq!(c.localizer(Lang::English).money(7, jpy), "7 JPY");
+        assert_eq!(
+            c.localizer(Lang::Dari).money(125_050, afn),
+            "۱٬۲۵۰٫۵۰ افغانی"
+        );
+        assert_eq!(c.localizer(Lang::Pashto).money(10_000, usd), "۱۰۰٫۰۰ ډالر");
+        assert_eq!(c.localizer(Lang::Dari).money(-1, usd), "\u{2212}۰٫۰۱ دالر");
     }
 
     #[test]

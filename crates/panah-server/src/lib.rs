@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+pub mod ledger;
 mod limits;
 mod pages;
 pub mod retention;
@@ -49,6 +50,16 @@ pub fn app(state: AppState) -> Router {
             post(api::inbox::reply),
         )
         .layer(axum::extract::DefaultBodyLimit::max(api::inbox::MAX_REPLY));
+    let api_ledger = Router::new()
+        .route(
+            "/c/{slug}/ledger",
+            get(api::ledger::show).post(api::ledger::create),
+        )
+        .route("/c/{slug}/ledger/prepare", post(api::ledger::prepare))
+        .route("/c/{slug}/ledger/append", post(api::ledger::append))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            api::ledger::MAX_LEDGER_BODY,
+        ));
     let api = Router::new()
         .route("/login/challenge", post(api::login::challenge))
         .route("/login", post(api::login::login))
@@ -67,8 +78,13 @@ pub fn app(state: AppState) -> Router {
             "/c/{slug}/files/{id}/ciphertext",
             get(api::inbox::file_blob),
         )
+        .route(
+            "/c/{slug}/ledger/goals",
+            axum::routing::put(api::ledger::goals),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY))
         .merge(api_replies)
+        .merge(api_ledger)
         .fallback(api::not_found);
 
     // Uploads from a phone on a slow link may take many minutes; everything else gets 30 s.
@@ -90,6 +106,19 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/c/{slug}/replies",
             get(pages::contact::replies_form).post(pages::contact::replies_open),
+        )
+        .route("/c/{slug}/ledger", get(pages::ledger::page))
+        .route("/c/{slug}/ledger.csv", get(pages::ledger::csv))
+        .route("/c/{slug}/ledger.json", get(pages::ledger::json))
+        .route(
+            "/c/{slug}/ledger/checkpoint",
+            get(pages::ledger::checkpoint),
+        )
+        .route("/c/{slug}/ledger/keys", get(pages::ledger::keys))
+        .route("/c/{slug}/ledger/tile/{*rest}", get(pages::ledger::tile))
+        .route(
+            "/c/{slug}/ledger/receipt",
+            get(pages::ledger::receipt_form).post(pages::ledger::receipt_check),
         )
         .route("/healthz", get(pages::healthz))
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY))

@@ -79,6 +79,8 @@ pub(crate) struct Inner {
     pub login_limiter: RateLimiter,
     pub submissions: CollectiveLimits,
     pub reply_logins: CollectiveLimits,
+    /// Receipt-code checks on the ledger's receipt page (the same budget as codename logins).
+    pub receipt_checks: CollectiveLimits,
     pub pages: PageCache,
     pub upload_slots: std::sync::Arc<tokio::sync::Semaphore>,
 }
@@ -123,8 +125,13 @@ impl AppState {
             settings.reply_logins_per_minute,
             settings.hub_reply_logins_per_minute,
         );
+        let receipt_checks = CollectiveLimits::new(
+            settings.reply_logins_per_minute,
+            settings.hub_reply_logins_per_minute,
+        );
         Ok(AppState {
             inner: Arc::new(Inner {
+                receipt_checks,
                 store,
                 blobs,
                 catalog,

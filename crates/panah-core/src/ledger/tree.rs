@@ -30,6 +30,8 @@ pub enum LogError {
     BadVerifierKey(String),
     #[error("{0:?} is not a tile path (C2SP tlog-tiles: tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>])")]
     BadTilePath(String),
+    #[error("{0:?} is not a usable log origin: one word of printable ASCII without '+', like hub.example/c/roshanai/ledger")]
+    BadOrigin(String),
     #[error("the checkpoint is for {found:?}, not {expected:?}")]
     WrongOrigin { expected: String, found: String },
 }
@@ -176,6 +178,32 @@ pub fn checkpoint_body(origin: &str, size: u64, root: &[u8; 32]) -> Result<Vec<u
     Checkpoint::new(origin, size, Hash(*root), "")
         .map(|c| c.to_bytes())
         .map_err(|_| LogError::MalformedCheckpoint)
+}
+
+/// Longest log origin, in bytes.
+pub const MAX_ORIGIN: usize = 200;
+
+/// Checks a log origin: it names the log in every checkpoint and is the coordinators' key
+/// name, so it is one word of printable ASCII (a schema-less URL such as
+/// `hub.example/c/roshanai/ledger`), without `+`.
+pub fn check_origin(origin: &str) -> Result<(), LogError> {
+    let ok = !origin.is_empty()
+        && origin.len() <= MAX_ORIGIN
+        && origin.bytes().all(|b| b.is_ascii_graphic() && b != b'+')
+        && signed_note::is_key_name_valid(origin);
+    if ok {
+        Ok(())
+    } else {
+        Err(LogError::BadOrigin(origin.chars().take(60).collect()))
+    }
+}
+
+/// Reads the checkpoint inside a signed note without checking any signature: for a hub
+/// showing what it stores, never for a verifier.
+pub fn unverified_checkpoint(note: &[u8]) -> Result<(String, u64, [u8; 32]), LogError> {
+    let note = Note::from_bytes(note).map_err(|e| LogError::MalformedNote(format!("{e:?}")))?;
+    let c = Checkpoint::from_bytes(note.text()).map_err(|_| LogError::MalformedCheckpoint)?;
+    Ok((c.origin().to_owned(), c.size(), c.hash().0))
 }
 
 /// A coordinator's C2SP signed-note verifier key: `name+keyhash+base64(0x01 || key)`.

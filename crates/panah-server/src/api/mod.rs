@@ -6,6 +6,7 @@
 //! the hub; tokens are stored only as SHA-256 hashes.
 
 pub(crate) mod inbox;
+pub(crate) mod ledger;
 pub(crate) mod login;
 pub(crate) mod team;
 
@@ -108,7 +109,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 }
                 JsonRejection::BytesRejection(_) => ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the body is too large or was cut off; API bodies are at most {MAX_BODY} bytes"),
+                    format!("the body is too large or was cut off; API bodies are at most {MAX_BODY} bytes, ledger batches at most {} bytes", ledger::MAX_LEDGER_BODY),
                 ),
                 other => ApiError::bad_request(other.body_text()),
             }),

@@ -2,6 +2,7 @@
 
 pub(crate) mod cache;
 pub(crate) mod contact;
+pub(crate) mod ledger;
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
@@ -79,6 +80,9 @@ struct AppealPage<'a> {
     needs: Vec<String>,
     give: Vec<String>,
     updated: String,
+    goals: Vec<ledger::Bar>,
+    /// "Raised so far" under the goals, when there is a ledger.
+    raised: Option<String>,
 }
 
 #[derive(Template)]
@@ -330,6 +334,21 @@ async fn appeal_page(
     };
     let (appeal, updated) = found.unwrap_or_else(|| (Appeal::default(), collective.created_at));
     let l = state.inner.catalog.localizer(lang);
+    let view = match state.ledger_view(&collective).await {
+        Ok(v) => v,
+        Err(e) => return state.error_page(lang, e),
+    };
+    let goals = view
+        .as_ref()
+        .map(|v| ledger::goal_bars(&l, v))
+        .unwrap_or_default();
+    let raised = view.as_ref().map(|v| {
+        l.t2(
+            "goal-summary",
+            ("raised", &l.money(v.totals.raised, v.ledger.base_currency)),
+            ("spent", &l.money(v.totals.spent, v.ledger.base_currency)),
+        )
+    });
     let missing = appeal.story.trim().is_empty() && appeal.needs.trim().is_empty();
     let page = AppealPage {
         page: state.page(lang, format!("/c/{}", collective.slug)),
@@ -338,6 +357,8 @@ async fn appeal_page(
         give: paragraphs(&appeal.give),
         missing,
         updated: l.t1("appeal-updated", "date", &l.date(updated)),
+        goals,
+        raised,
         appeal: Appeal {
             name: appeal.display_name(&collective.slug),
             ..appeal

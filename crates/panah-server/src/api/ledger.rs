@@ -1,0 +1,267 @@
+//! The coordinators' ledger API (see [`crate::ledger`] for the protocol):
+//!
+//! - `GET  /api/v1/c/{slug}/ledger` — origin, base currency, size (404 before `init`)
+//! - `POST /api/v1/c/{slug}/ledger` — start the ledger with a signed empty checkpoint
+//! - `PUT  /api/v1/c/{slug}/ledger/goals` — overall target and per-category budgets
+//! - `POST /api/v1/c/{slug}/ledger/prepare` — check entries, answer the root they make
+//! - `POST /api/v1/c/{slug}/ledger/append` — entries plus the checkpoint that signs them
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use panah_core::ledger::audit::b64;
+use panah_core::ledger::tree::check_origin;
+use panah_core::ledger::{Category, Currency};
+use panah_core::CoordinatorKey;
+use panah_store::Ledger;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiJson, ApiPath, Caller};
+use crate::ledger::{self as protocol, Refusal};
+use crate::AppState;
+
+/// Largest ledger request: a thousand entries of up to 2 KiB, JSON-escaped.
+pub(crate) const MAX_LEDGER_BODY: usize = 4 * 1024 * 1024;
+
+#[derive(Serialize)]
+pub(crate) struct LedgerJson {
+    origin: String,
+    base_currency: String,
+    size: u64,
+    target: Option<i64>,
+    budgets: BTreeMap<String, i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateLedger {
+    origin: String,
+    base_currency: String,
+    checkpoint: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Goals {
+    /// Base-currency minor units.
+    target: Option<i64>,
+    #[serde(default)]
+    budgets: BTreeMap<String, i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Batch {
+    base_size: u64,
+    /// Canonical entry texts (`panah-ledger-entry 1\n…`).
+    entries: Vec<String>,
+    /// Only for `append`: the signed note.
+    #[serde(default)]
+    checkpoint: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct TreeJson {
+    size: u64,
+    /// Base64, as in a C2SP checkpoint.
+    root: String,
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+            Refusal::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
+            Refusal::Store(e) => e.into(),
+        }
+    }
+}
+
+fn to_json(l: Ledger) -> LedgerJson {
+    LedgerJson {
+        origin: l.origin,
+        base_currency: l.base_currency.code().to_owned(),
+        size: l.size,
+        target: l.target,
+        budgets: l
+            .budgets
+            .into_iter()
+            .map(|(c, v)| (c.word().to_owned(), v))
+            .collect(),
+    }
+}
+
+async fn ledger_of(state: &AppState, caller: &Caller) -> Result<Ledger, ApiError> {
+    state
+        .store()
+        .ledger(caller.collective_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "this collective has no ledger yet; start it with `panah ledger init`",
+            )
+        })
+}
+
+async fn key_of(state: &AppState, caller: &Caller) -> Result<CoordinatorKey, ApiError> {
+    state
+        .store()
+        .coordinator_by_id(caller.coordinator_id)
+        .await?
+        .map(|(c, _)| c.key)
+        .ok_or_else(|| ApiError::forbidden("this key was removed from the collective"))
+}
+
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    ApiPath(slug): ApiPath<String>,
+    caller: Caller,
+) -> Result<Json<LedgerJson>, ApiError> {
+    caller.for_collective(&slug)?;
+    Ok(Json(to_json(ledger_of(&state, &caller).await?)))
+}
+
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    ApiPath(slug): ApiPath<String>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateLedger>,
+) -> Result<(StatusCode, Json<LedgerJson>), ApiError> {
+    caller.for_collective(&slug)?;
+    check_origin(&body.origin).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let base =
+        Currency::parse(&body.base_currency).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if state.store().ledger(caller.collective_id).await?.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "this collective's ledger was started already; its origin and base currency never change",
+        ));
+    }
+    let key = key_of(&state, &caller).await?;
+    let draft = Ledger {
+        collective_id: caller.collective_id,
+        origin: body.origin.clone(),
+        base_currency: base,
+        size: 0,
+        target: None,
+        budgets: BTreeMap::new(),
+        created_at: panah_core::Timestamp::now(),
+    };
+    let empty = panah_core::ledger::tree::Tree::new().root();
+    protocol::check_signed_by(&draft, &key, &body.checkpoint, 0, &empty)?;
+    state
+        .store()
+        .create_ledger(
+            caller.collective_id,
+            &body.origin,
+            base,
+            &body.checkpoint,
+            caller.coordinator_id,
+        )
+        .await
+        .map_err(|e| match e {
+            panah_store::StoreError::Conflict(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "a ledger with this origin exists already (origins name one log each); choose another",
+            ),
+            other => other.into(),
+        })?;
+    Ok((StatusCode::CREATED, Json(to_json(draft))))
+}
+
+pub(crate) async fn goals(
+    State(state): State<AppState>,
+    ApiPath(slug): ApiPath<String>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Goals>,
+) -> Result<Json<LedgerJson>, ApiError> {
+    caller.for_collective(&slug)?;
+    ledger_of(&state, &caller).await?;
+    let positive = |what: &str, v: i64| {
+        if v > 0 {
+            Ok(v)
+        } else {
+            Err(ApiError::bad_request(format!(
+                "{what} must be more than zero (in minor units of the base currency)"
+            )))
+        }
+    };
+    let target = body.target.map(|t| positive("the target", t)).transpose()?;
+    let mut budgets = BTreeMap::new();
+    for (word, amount) in body.budgets {
+        let category = Category::parse(&word).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{:?} is not a category; use one of {}",
+                word.chars().take(30).collect::<String>(),
+                Category::ALL
+                    .iter()
+                    .map(|c| c.word())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        budgets.insert(
+            category,
+            positive(&format!("the budget for {word}"), amount)?,
+        );
+    }
+    state
+        .store()
+        .set_ledger_goals(caller.collective_id, target, &budgets)
+        .await?;
+    Ok(Json(to_json(ledger_of(&state, &caller).await?)))
+}
+
+async fn prepared(
+    state: &AppState,
+    caller: &Caller,
+    body: Batch,
+) -> Result<(Ledger, CoordinatorKey, protocol::Prepared, Option<String>), ApiError> {
+    let ledger = ledger_of(state, caller).await?;
+    let key = key_of(state, caller).await?;
+    let leaves = body.entries.into_iter().map(String::into_bytes).collect();
+    let prepared = protocol::prepare(state.store(), &ledger, &key, body.base_size, leaves).await?;
+    Ok((ledger, key, prepared, body.checkpoint))
+}
+
+pub(crate) async fn prepare(
+    State(state): State<AppState>,
+    ApiPath(slug): ApiPath<String>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Batch>,
+) -> Result<Json<TreeJson>, ApiError> {
+    caller.for_collective(&slug)?;
+    let (_, _, prepared, _) = prepared(&state, &caller, body).await?;
+    Ok(Json(TreeJson {
+        size: prepared.extension.size,
+        root: b64(&prepared.extension.root),
+    }))
+}
+
+pub(crate) async fn append(
+    State(state): State<AppState>,
+    ApiPath(slug): ApiPath<String>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Batch>,
+) -> Result<Json<TreeJson>, ApiError> {
+    caller.for_collective(&slug)?;
+    let (ledger, key, prepared, checkpoint) = prepared(&state, &caller, body).await?;
+    let checkpoint = checkpoint.ok_or_else(|| {
+        ApiError::bad_request("an append needs the signed checkpoint for the new tree")
+    })?;
+    protocol::commit(
+        state.store(),
+        &ledger,
+        caller.coordinator_id,
+        &key,
+        &prepared,
+        &checkpoint,
+    )
+    .await?;
+    Ok(Json(TreeJson {
+        size: prepared.extension.size,
+        root: b64(&prepared.extension.root),
+    }))
+}

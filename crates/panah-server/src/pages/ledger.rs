@@ -1,0 +1,728 @@
+//! The public ledger: the page (`/c/{slug}/ledger`), its exports (`ledger.csv`,
+//! `ledger.json`), the donor receipt check (`/c/{slug}/ledger/receipt`) and the C2SP files
+//! anyone can verify and mirror: `/c/{slug}/ledger/checkpoint`, `/keys` and `/tile/…`.
+//!
+//! Everything here is public and the same for every visitor; nothing is personal.
+
+use askama::Template;
+use axum::extract::{Form, Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use panah_core::ledger::receipt::ReceiptCode;
+use panah_core::ledger::tiles::{encode_bundle, inclusion_proof, TileKind, TileRef};
+use panah_core::ledger::totals::Totals;
+use panah_core::ledger::tree::{check_inclusion, unverified_checkpoint, verifier_key};
+use panah_core::ledger::{Category, DatePrecision, Entry, Kind};
+use panah_core::{Lang, Timestamp};
+use panah_i18n::Localizer;
+use panah_store::{Collective, Ledger, StoredCheckpoint};
+use serde::{Deserialize, Serialize};
+
+use super::{cached, collective_page, html, html_no_store, internal, Page, PageError, SlugParam};
+use crate::AppState;
+
+/// Entries shown on the page; the exports have them all.
+pub(crate) const LATEST: u64 = 50;
+
+/// A collective's ledger as the pages see it.
+pub(crate) struct View {
+    pub ledger: Ledger,
+    pub entries: Vec<Entry>,
+    pub totals: Totals,
+    pub checkpoint: StoredCheckpoint,
+    pub signer: String,
+}
+
+impl AppState {
+    /// Loads the whole ledger (entries parsed, totals added up), or `None` if the
+    /// collective has not started one.
+    pub(crate) async fn ledger_view(&self, c: &Collective) -> Result<Option<View>, PageError> {
+        let store = self.store();
+        let Some(ledger) = store.ledger(c.id).await.map_err(internal)? else {
+            return Ok(None);
+        };
+        let Some(checkpoint) = store.latest_checkpoint(c.id).await.map_err(internal)? else {
+            return Ok(None);
+        };
+        let leaves = store
+            .ledger_leaves(c.id, 0, ledger.size)
+            .await
+            .map_err(internal)?;
+        let mut entries = Vec::with_capacity(leaves.len());
+        for (_, leaf) in leaves {
+            match Entry::from_leaf(&leaf) {
+                Ok(e) => entries.push(e),
+                Err(e) => {
+                    tracing::error!(error = %e, "a stored ledger entry does not parse");
+                    return Err(PageError::Internal);
+                }
+            }
+        }
+        let signer = store
+            .coordinator_by_id(checkpoint.coordinator_id)
+            .await
+            .map_err(internal)?
+            .map(|(c, _)| c.key.fingerprint().to_string())
+            .unwrap_or_default();
+        Ok(Some(View {
+            totals: Totals::of(&entries),
+            ledger,
+            entries,
+            checkpoint,
+            signer,
+        }))
+    }
+}
+
+/// One entry as a table row.
+pub(crate) struct Row {
+    index: String,
+    date: String,
+    kind: String,
+    category: String,
+    amount: String,
+    base: String,
+    rail: String,
+    memo: String,
+    note: String,
+}
+
+fn public_date(l: &Localizer<'_>, e: &Entry) -> String {
+    let start = Timestamp::from_date(e.date);
+    let days = match e.precision {
+        DatePrecision::Day => return l.date(start),
+        DatePrecision::Week => 6,
+        DatePrecision::Month => i64::from(e.date.month().length(e.date.year())) - 1,
+    };
+    let end = Timestamp::from_unix(start.unix() + days * 86_400);
+    l.t2(
+        "ledger-date-range",
+        ("from", &l.date(start)),
+        ("to", &l.date(end)),
+    )
+}
+
+fn row(l: &Localizer<'_>, index: usize, e: &Entry, totals: &Totals) -> Row {
+    let mut note = String::new();
+    if let Some(target) = e.reverses {
+        note = l.t1("ledger-reverses", "index", &l.integer(target as i64));
+    } else if totals.reversed.contains(&(index as u64)) {
+        note = l.t("ledger-reversed");
+    }
+    if let Some(c) = e.counter {
+        let other = l.t1(
+            "ledger-received",
+            "amount",
+            &l.money(c.minor(), c.currency()),
+        );
+        note = if note.is_empty() {
+            other
+        } else {
+            format!("{note} · {other}")
+        };
+    }
+    if e.receipt.is_some() {
+        let r = l.t("ledger-has-receipt");
+        note = if note.is_empty() {
+            r
+        } else {
+            format!("{note} · {r}")
+        };
+    }
+    Row {
+        index: l.integer(index as i64),
+        date: public_date(l, e),
+        kind: l.t(&format!("ledger-kind-{}", e.kind.word())),
+        category: l.t(&format!("category-{}", e.category.word())),
+        amount: l.money(e.amount.minor(), e.amount.currency()),
+        base: l.money(e.base.minor(), e.base.currency()),
+        rail: l.t(&format!("rail-{}", e.rail.word())),
+        memo: e.memo.clone(),
+        note,
+    }
+}
+
+/// A goal or a total with its progress, for a `<progress>` bar (no script, no image).
+pub(crate) struct Bar {
+    pub label: String,
+    pub text: String,
+    pub value: i64,
+    pub max: i64,
+}
+
+/// The appeal's goals: the overall target against what was raised, and each category's
+/// budget against what was spent on it.
+pub(crate) fn goal_bars(l: &Localizer<'_>, view: &View) -> Vec<Bar> {
+    let base = view.ledger.base_currency;
+    let mut bars = Vec::new();
+    if let Some(target) = view.ledger.target {
+        bars.push(Bar {
+            label: l.t("goal-overall"),
+            text: l.t2(
+                "goal-raised-of",
+                ("raised", &l.money(view.totals.raised, base)),
+                ("goal", &l.money(target, base)),
+            ),
+            value: view.totals.raised.clamp(0, target),
+            max: target,
+        });
+    }
+    for (category, budget) in &view.ledger.budgets {
+        let spent = view
+            .totals
+            .spent_by_category
+            .get(category)
+            .copied()
+            .unwrap_or(0);
+        bars.push(Bar {
+            label: l.t(&format!("category-{}", category.word())),
+            text: l.t2(
+                "goal-spent-of",
+                ("spent", &l.money(spent, base)),
+                ("goal", &l.money(*budget, base)),
+            ),
+            value: spent.clamp(0, *budget),
+            max: *budget,
+        });
+    }
+    bars
+}
+
+#[derive(Template)]
+#[template(path = "ledger.html")]
+struct LedgerPage<'a> {
+    page: Page<'a>,
+    slug: String,
+    name: String,
+    started: bool,
+    summary: Vec<(String, String)>,
+    balances: Vec<String>,
+    categories: Vec<(String, String)>,
+    goals: Vec<Bar>,
+    rows: Vec<Row>,
+    shown: String,
+    signed: String,
+    checkpoint: String,
+    keys: String,
+    address: String,
+}
+
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    SlugParam(slug): SlugParam,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let render = async {
+        let (c, lang) = match collective_page(&state, &slug, query.as_deref(), &headers).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        match page_inner(&state, &c, lang).await {
+            Ok(r) => r,
+            Err(e) => state.error_page(lang, e),
+        }
+    };
+    cached(
+        &state,
+        format!("/c/{slug}/ledger"),
+        query.as_deref(),
+        &headers,
+        render,
+    )
+    .await
+}
+
+async fn page_inner(state: &AppState, c: &Collective, lang: Lang) -> Result<Response, PageError> {
+    let l = state.inner.catalog.localizer(lang);
+    let name = state.collective_name(c, lang).await;
+    let view = state.ledger_view(c).await?;
+    let mut page = LedgerPage {
+        page: state.page(lang, format!("/c/{}/ledger", c.slug)),
+        slug: c.slug.to_string(),
+        name,
+        started: view.is_some(),
+        summary: Vec::new(),
+        balances: Vec::new(),
+        categories: Vec::new(),
+        goals: Vec::new(),
+        rows: Vec::new(),
+        shown: String::new(),
+        signed: String::new(),
+        checkpoint: String::new(),
+        keys: String::new(),
+        address: String::new(),
+    };
+    if let Some(view) = view {
+        let base = view.ledger.base_currency;
+        let t = &view.totals;
+        page.summary = vec![
+            (l.t("ledger-raised"), l.money(t.raised, base)),
+            (l.t("ledger-spent"), l.money(t.spent, base)),
+            (l.t("ledger-balance"), l.money(t.balance(), base)),
+            (l.t("ledger-entries"), l.integer(t.entries as i64)),
+        ];
+        page.balances = t
+            .balances
+            .iter()
+            .filter(|(_, v)| **v != 0)
+            .map(|(c, v)| l.money(*v, *c))
+            .collect();
+        page.categories = Category::ALL
+            .iter()
+            .filter_map(|c| {
+                let v = t.spent_by_category.get(c).copied().unwrap_or(0);
+                (v != 0).then(|| (l.t(&format!("category-{}", c.word())), l.money(v, base)))
+            })
+            .collect();
+        page.goals = goal_bars(&l, &view);
+        let n = view.entries.len();
+        page.rows = view
+            .entries
+            .iter()
+            .enumerate()
+            .rev()
+            .take(LATEST as usize)
+            .map(|(i, e)| row(&l, i, e, t))
+            .collect();
+        page.shown = l.t2(
+            "ledger-latest",
+            ("shown", &l.integer(page.rows.len() as i64)),
+            ("total", &l.integer(n as i64)),
+        );
+        page.signed = state.inner.catalog.format(
+            lang,
+            "ledger-signed",
+            &[
+                ("size", &l.integer(view.checkpoint.size as i64)),
+                ("signer", &view.signer),
+                ("date", &l.date(view.checkpoint.signed_on)),
+            ],
+        );
+        page.checkpoint = view.checkpoint.note.clone();
+        page.keys = keys_text(state, c, &view.ledger).await?;
+        page.address = view.ledger.origin.clone();
+    }
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+async fn keys_text(state: &AppState, c: &Collective, ledger: &Ledger) -> Result<String, PageError> {
+    let team = state
+        .store()
+        .coordinators(c.id, false)
+        .await
+        .map_err(internal)?;
+    Ok(team
+        .iter()
+        .map(|m| verifier_key(&ledger.origin, m.key.signing()) + "\n")
+        .collect())
+}
+
+fn plain(
+    status: StatusCode,
+    cache: &'static str,
+    content_type: &'static str,
+    body: Vec<u8>,
+) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn not_here(message: &str) -> Response {
+    plain(
+        StatusCode::NOT_FOUND,
+        "no-cache",
+        "text/plain; charset=utf-8",
+        format!("{message}\n").into_bytes(),
+    )
+}
+
+/// The collective and its ledger for a file under `/c/{slug}/ledger/`, or a plain 404.
+async fn ledger_for_file(state: &AppState, slug: &str) -> Result<(Collective, Ledger), Response> {
+    let collective = match panah_core::Slug::parse(slug) {
+        Ok(s) => state.store().collective(&s).await,
+        Err(_) => Ok(None),
+    };
+    let c = match collective {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err(not_here("there is no such collective on this hub")),
+        Err(e) => return Err(file_error(e)),
+    };
+    match state.store().ledger(c.id).await {
+        Ok(Some(l)) => Ok((c, l)),
+        Ok(None) => Err(not_here("this collective has not started its ledger")),
+        Err(e) => Err(file_error(e)),
+    }
+}
+
+fn file_error(e: panah_store::StoreError) -> Response {
+    tracing::error!(error = %e, "store error while serving a ledger file");
+    plain(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "no-store",
+        "text/plain; charset=utf-8",
+        b"the hub could not read its ledger\n".to_vec(),
+    )
+}
+
+/// `/c/{slug}/ledger/checkpoint`: the latest signed checkpoint (C2SP tlog-checkpoint).
+pub(crate) async fn checkpoint(
+    State(state): State<AppState>,
+    SlugParam(slug): SlugParam,
+) -> Response {
+    let (c, _) = match ledger_for_file(&state, &slug).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match state.store().latest_checkpoint(c.id).await {
+        Ok(Some(cp)) => plain(
+            StatusCode::OK,
+            "no-cache",
+            "text/plain; charset=utf-8",
+            cp.note.into_bytes(),
+        ),
+        Ok(None) => not_here("this collective has not started its ledger"),
+        Err(e) => file_error(e),
+    }
+}
+
+/// `/c/{slug}/ledger/keys`: the coordinators' verifier keys, one a line.
+pub(crate) async fn keys(State(state): State<AppState>, SlugParam(slug): SlugParam) -> Response {
+    let (c, ledger) = match ledger_for_file(&state, &slug).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match keys_text(&state, &c, &ledger).await {
+        Ok(text) => plain(
+            StatusCode::OK,
+            "no-cache",
+            "text/plain; charset=utf-8",
+            text.into_bytes(),
+        ),
+        Err(_) => file_error(panah_store::StoreError::Corrupt("keys".into())),
+    }
+}
+
+/// `/c/{slug}/ledger/tile/…`: hash tiles and entry bundles (C2SP tlog-tiles).
+pub(crate) async fn tile(
+    State(state): State<AppState>,
+    Path((slug, rest)): Path<(String, String)>,
+) -> Response {
+    let Ok(tile) = TileRef::parse(&format!("tile/{rest}")) else {
+        return not_here("this is not a tile path (C2SP tlog-tiles: tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>])");
+    };
+    let (c, ledger) = match ledger_for_file(&state, &slug).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match tile.available_width(ledger.size) {
+        Some(w) if w >= tile.width => {}
+        _ => return not_here("the signed tree does not reach this tile"),
+    }
+    let from = tile.first();
+    let to = from + u64::from(tile.width);
+    let body = match tile.kind {
+        TileKind::Entries => state
+            .store()
+            .ledger_leaves(c.id, from, to)
+            .await
+            .map(|leaves| encode_bundle(leaves.iter().map(|(_, l)| l.as_slice()))),
+        TileKind::Hashes { .. } => state
+            .store()
+            .ledger_level(c.id, tile.tree_level(), from, to)
+            .await
+            .map(|hashes| hashes.iter().flat_map(|(_, h)| *h).collect()),
+    };
+    // A full tile never changes; a partial one is replaced by a wider one later, but a
+    // given width never changes either.
+    match body {
+        Ok(body) => plain(
+            StatusCode::OK,
+            "public, max-age=31536000, immutable",
+            "application/octet-stream",
+            body,
+        ),
+        Err(e) => file_error(e),
+    }
+}
+
+#[derive(Serialize)]
+struct ExportEntry<'a> {
+    index: u64,
+    kind: &'static str,
+    date: String,
+    precision: &'static str,
+    category: &'static str,
+    amount: String,
+    currency: &'static str,
+    base_amount: String,
+    base_currency: &'static str,
+    counter_amount: Option<String>,
+    counter_currency: Option<&'static str>,
+    reverses: Option<u64>,
+    reversed: bool,
+    rail: &'static str,
+    memo: &'a str,
+    receipt_sha256: Option<String>,
+    coordinator: &'a str,
+}
+
+fn export_entries<'a>(view: &'a View) -> impl Iterator<Item = ExportEntry<'a>> + 'a {
+    view.entries.iter().enumerate().map(|(i, e)| ExportEntry {
+        index: i as u64,
+        kind: e.kind.word(),
+        date: e.date.to_string(),
+        precision: e.precision.word(),
+        category: e.category.word(),
+        amount: e.amount.decimal(),
+        currency: e.amount.currency().code(),
+        base_amount: e.base.decimal(),
+        base_currency: e.base.currency().code(),
+        counter_amount: e.counter.map(|c| c.decimal()),
+        counter_currency: e.counter.map(|c| c.currency().code()),
+        reverses: e.reverses,
+        reversed: view.totals.reversed.contains(&(i as u64)),
+        rail: e.rail.word(),
+        memo: &e.memo,
+        receipt_sha256: e
+            .receipt
+            .map(|r| r.iter().map(|b| format!("{b:02x}")).collect()),
+        coordinator: &e.coordinator,
+    })
+}
+
+async fn export_view(state: &AppState, slug: &str) -> Result<View, Response> {
+    let (c, _) = ledger_for_file(state, slug).await?;
+    match state.ledger_view(&c).await {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(not_here("this collective has not started its ledger")),
+        Err(_) => Err(file_error(panah_store::StoreError::Corrupt(
+            "ledger".into(),
+        ))),
+    }
+}
+
+/// `/c/{slug}/ledger.csv`: every entry, one a row. A memo that a spreadsheet would run as
+/// a formula (starting with `=`, `+`, `-` or `@`) gets a leading `'`; the tiles keep it as
+/// written.
+pub(crate) async fn csv(State(state): State<AppState>, SlugParam(slug): SlugParam) -> Response {
+    let view = match export_view(&state, &slug).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    for e in export_entries(&view) {
+        let memo;
+        let e = if e.memo.starts_with(['=', '+', '-', '@']) {
+            memo = format!("'{}", e.memo);
+            ExportEntry { memo: &memo, ..e }
+        } else {
+            e
+        };
+        if let Err(err) = w.serialize(e) {
+            tracing::error!(error = %err, "cannot write the CSV export");
+            return file_error(panah_store::StoreError::Corrupt("csv".into()));
+        }
+    }
+    match w.into_inner() {
+        Ok(body) => plain(StatusCode::OK, "no-cache", "text/csv; charset=utf-8", body),
+        Err(_) => file_error(panah_store::StoreError::Corrupt("csv".into())),
+    }
+}
+
+#[derive(Serialize)]
+struct ExportJson<'a> {
+    origin: &'a str,
+    base_currency: &'static str,
+    size: u64,
+    checkpoint: &'a str,
+    raised: String,
+    spent: String,
+    balances: std::collections::BTreeMap<&'static str, String>,
+    entries: Vec<ExportEntry<'a>>,
+}
+
+/// `/c/{slug}/ledger.json`: the totals and every entry.
+pub(crate) async fn json(State(state): State<AppState>, SlugParam(slug): SlugParam) -> Response {
+    let view = match export_view(&state, &slug).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let base = view.ledger.base_currency;
+    let decimal = panah_core::ledger::money::decimal;
+    let body = ExportJson {
+        origin: &view.ledger.origin,
+        base_currency: base.code(),
+        size: view.ledger.size,
+        checkpoint: &view.checkpoint.note,
+        raised: decimal(view.totals.raised, base),
+        spent: decimal(view.totals.spent, base),
+        balances: view
+            .totals
+            .balances
+            .iter()
+            .map(|(c, v)| (c.code(), decimal(*v, *c)))
+            .collect(),
+        entries: export_entries(&view).collect(),
+    };
+    match serde_json::to_vec_pretty(&body) {
+        Ok(body) => plain(StatusCode::OK, "no-cache", "application/json", body),
+        Err(_) => file_error(panah_store::StoreError::Corrupt("json".into())),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "receipt.html")]
+struct ReceiptPage<'a> {
+    page: Page<'a>,
+    slug: String,
+    name: String,
+    error: Option<String>,
+    found: Option<Found>,
+}
+
+struct Found {
+    row: Row,
+    statement: String,
+    proof: String,
+    command: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ReceiptForm {
+    #[serde(default)]
+    code: String,
+}
+
+pub(crate) async fn receipt_form(
+    State(state): State<AppState>,
+    SlugParam(slug): SlugParam,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (c, lang) = match collective_page(&state, &slug, query.as_deref(), &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    receipt_page(&state, &c, lang, StatusCode::OK, None, None).await
+}
+
+async fn receipt_page(
+    state: &AppState,
+    c: &Collective,
+    lang: Lang,
+    status: StatusCode,
+    error: Option<String>,
+    found: Option<Found>,
+) -> Response {
+    let page = ReceiptPage {
+        page: state.page(lang, format!("/c/{}/ledger/receipt", c.slug)),
+        slug: c.slug.to_string(),
+        name: state.collective_name(c, lang).await,
+        error,
+        found,
+    };
+    html_no_store(status, page.render())
+}
+
+pub(crate) async fn receipt_check(
+    State(state): State<AppState>,
+    SlugParam(slug): SlugParam,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    form: Result<Form<ReceiptForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let (c, lang) = match collective_page(&state, &slug, query.as_deref(), &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let l = state.inner.catalog.localizer(lang);
+    let refuse = |status, id: &str| receipt_page(&state, &c, lang, status, Some(l.t(id)), None);
+    if !state.inner.receipt_checks.try_acquire(c.id) {
+        return refuse(StatusCode::TOO_MANY_REQUESTS, "receipt-busy").await;
+    }
+    let Ok(Form(form)) = form else {
+        return refuse(StatusCode::BAD_REQUEST, "receipt-bad-code").await;
+    };
+    let Ok(code) = ReceiptCode::parse(&form.code) else {
+        return refuse(StatusCode::BAD_REQUEST, "receipt-bad-code").await;
+    };
+    match find_receipt(&state, &c, &code, &l).await {
+        Ok(Some(found)) => receipt_page(&state, &c, lang, StatusCode::OK, None, Some(found)).await,
+        Ok(None) => refuse(StatusCode::NOT_FOUND, "receipt-not-found").await,
+        Err(e) => state.error_page(lang, e),
+    }
+}
+
+async fn find_receipt(
+    state: &AppState,
+    c: &Collective,
+    code: &ReceiptCode,
+    l: &Localizer<'_>,
+) -> Result<Option<Found>, PageError> {
+    let store = state.store();
+    let Some(ledger) = store.ledger(c.id).await.map_err(internal)? else {
+        return Ok(None);
+    };
+    let Some((index, leaf)) = store
+        .ledger_entry_by_receipt(c.id, &code.commitment())
+        .await
+        .map_err(internal)?
+    else {
+        return Ok(None);
+    };
+    let checkpoint = store
+        .latest_checkpoint(c.id)
+        .await
+        .map_err(internal)?
+        .ok_or(PageError::Internal)?;
+    let entry = Entry::from_leaf(&leaf).map_err(|_| PageError::Internal)?;
+    if entry.kind != Kind::Income {
+        return Ok(None);
+    }
+    let (_, size, root) =
+        unverified_checkpoint(checkpoint.note.as_bytes()).map_err(|_| PageError::Internal)?;
+    let proof = crate::ledger::with_nodes(store, c.id, |known| inclusion_proof(index, size, known))
+        .await
+        .map_err(internal)?;
+    // The hub checks its own proof before showing it; the donor's `panah verify receipt`
+    // checks it again on their machine.
+    if check_inclusion(&proof, size, &root, index, &leaf).is_err() {
+        tracing::error!("a receipt's inclusion proof does not check against the latest checkpoint");
+        return Err(PageError::Internal);
+    }
+    let (_, reversed) = store
+        .ledger_reversal_target(c.id, index)
+        .await
+        .map_err(internal)?;
+    let mut totals = Totals::default();
+    if reversed {
+        totals.reversed.insert(index);
+    }
+    let statement = state.inner.catalog.format(
+        l.lang(),
+        "receipt-found",
+        &[
+            ("index", &l.integer(index as i64)),
+            ("size", &l.integer(size as i64)),
+            ("date", &l.date(checkpoint.signed_on)),
+        ],
+    );
+    Ok(Some(Found {
+        row: row(l, usize::try_from(index).unwrap_or(0), &entry, &totals),
+        statement,
+        proof: l.t1("receipt-proof", "hashes", &l.integer(proof.len() as i64)),
+        command: format!("panah verify receipt {} {}", ledger.origin, code.grouped()),
+    }))
+}
