@@ -229,6 +229,25 @@ impl Session {
         decode(self.send(req).await?).await
     }
 
+    /// Sends a JSON body and decodes the JSON answer.
+    pub async fn send_json<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<T> {
+        let req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .json(body);
+        decode(self.send(req).await?).await
+    }
+
+    /// The hub's address (`https://hub.example`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
         let res = self
             .send(self.http.delete(format!("{}{path}", self.base)))

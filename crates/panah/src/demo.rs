@@ -12,6 +12,9 @@ use rand::Rng;
 use crate::config::{open_store, StoreArgs};
 
 pub const DEMO_APPEAL: &str = include_str!("demo_appeal.toml");
+/// The demo's sample ledger, in the format `panah ledger import` reads.
+pub const DEMO_LEDGER: &str = include_str!("demo_ledger.csv");
+const RECEIPT_FILE: &str = "demo-receipt.txt";
 const DEMO_SLUG: &str = "roshanai";
 const KEYRING_FILE: &str = "demo-coordinator.keyring";
 
@@ -79,13 +82,29 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .with_context(|| {
                 format!("cannot create the demo keyring {}", keyring_path.display())
             })?;
-        store
+        let coordinator = store
             .add_coordinator(collective.id, &keyring.public(), "demo coordinator")
             .await?;
+        let host = config.listen.clone();
+        let code = demo_ledger(
+            &store,
+            &coordinator,
+            &keyring,
+            &format!("{host}/c/{DEMO_SLUG}/ledger"),
+        )
+        .await?;
+        if let Some(code) = code {
+            crate::files::write_private(
+                &args.data.join(RECEIPT_FILE),
+                format!("{}\n", code.grouped()).as_bytes(),
+            )?;
+        }
         first_run_passphrase = Some(passphrase);
     }
     store.close().await;
 
+    let receipt = std::fs::read_to_string(args.data.join(RECEIPT_FILE)).unwrap_or_default();
+    let receipt = receipt.trim().to_owned();
     let data = args.data.display().to_string();
     let keyring = keyring_path.display().to_string();
     crate::serve::serve(config, move |url| {
@@ -102,7 +121,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
              Open in a browser:\n  {url}/\n  {url}/c/{DEMO_SLUG}          (Dari, the collective's default)\n  \
              {url}/c/{DEMO_SLUG}?lang=ps  (Pashto)\n  {url}/c/{DEMO_SLUG}?lang=en  (English)\n  \
              {url}/c/{DEMO_SLUG}/contact   (send a message; you get a codename)\n  \
-             {url}/c/{DEMO_SLUG}/replies   (read replies with the codename)\n\n\
+             {url}/c/{DEMO_SLUG}/replies   (read replies with the codename)\n  \
+             {url}/c/{DEMO_SLUG}/ledger    (the fund ledger; goals are on the appeal)\n  \
+             {url}/c/{DEMO_SLUG}/ledger/receipt  (a donor's receipt code: {receipt})\n\n\
              Coordinator keyring: {keyring}\n{pass}\n\
              Try, in another terminal:\n  \
              PANAH_PASSPHRASE={p} {exe} id show --keyring {keyring}\n  \
@@ -111,9 +132,78 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
              PANAH_PASSPHRASE={p} {exe} inbox --hub {url} --collective {DEMO_SLUG} --keyring {keyring} read 1\n  \
              PANAH_PASSPHRASE={p} {exe} inbox --hub {url} --collective {DEMO_SLUG} --keyring {keyring} reply 1 -m \"Received, thank you\"\n  \
              {exe} admin list-coordinators --data {data} {DEMO_SLUG}\n  \
+             {exe} verify ledger {url}/c/{DEMO_SLUG}/ledger --state {data}/verify.state\n  \
+             {exe} verify receipt {url}/c/{DEMO_SLUG}/ledger \"{receipt}\" --state {data}/verify.state\n  \
+             {exe} mirror ledger {url}/c/{DEMO_SLUG}/ledger {data}/mirror\n  \
+             PANAH_PASSPHRASE={p} {exe} ledger --hub {url} --collective {DEMO_SLUG} --keyring {keyring} add expense --amount 2500 --category food --rail cash --memo \"bread\"\n  \
              rage -d {keyring}     (the keyring is a standard age file)\n\n\
              Press Ctrl-C to stop.\n"
         );
     })
     .await
+}
+
+/// Starts the demo collective's ledger and fills it with the sample entries, through the
+/// same prepare-and-commit steps the API uses, signed with the demo keyring. Returns the
+/// receipt code of the sample gift that has one.
+async fn demo_ledger(
+    store: &panah_store::Store,
+    coordinator: &panah_store::Coordinator,
+    keyring: &panah_keyring::Keyring,
+    origin: &str,
+) -> anyhow::Result<Option<panah_core::ledger::receipt::ReceiptCode>> {
+    use panah_core::ledger::{Category, Currency};
+    use panah_server::ledger::{commit, prepare};
+
+    let base = Currency::parse("AFN")?;
+    let cid = coordinator.collective_id;
+    let empty = panah_core::ledger::tree::Tree::new().root();
+    let note = String::from_utf8(keyring.sign_checkpoint(origin, origin, 0, &empty)?)?;
+    store
+        .create_ledger(cid, origin, base, &note, coordinator.id)
+        .await?;
+    let fingerprint = coordinator.key.fingerprint().to_string();
+    let today = time::OffsetDateTime::now_utc().date();
+    let mut made = Vec::new();
+    for draft in crate::ledger::draft::read_csv(DEMO_LEDGER)? {
+        made.push(draft.to_entry(base, &fingerprint, today)?);
+    }
+    // Three checkpoints, so the demo has a history of signatures.
+    for chunk in made.chunks(12) {
+        let ledger = store
+            .ledger(cid)
+            .await?
+            .context("the demo ledger was just created")?;
+        let leaves = chunk.iter().map(|(e, _)| e.to_leaf()).collect();
+        let prepared = prepare(store, &ledger, &coordinator.key, ledger.size, leaves)
+            .await
+            .map_err(|e| anyhow::anyhow!("the sample ledger: {e}"))?;
+        let ext = &prepared.extension;
+        let note =
+            String::from_utf8(keyring.sign_checkpoint(origin, origin, ext.size, &ext.root)?)?;
+        commit(
+            store,
+            &ledger,
+            coordinator.id,
+            &coordinator.key,
+            &prepared,
+            &note,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("the sample ledger: {e}"))?;
+    }
+    let budgets = [
+        (Category::Food, 600_000_00),
+        (Category::Power, 150_000_00),
+        (Category::Relocation, 250_000_00),
+        (Category::Documents, 60_000_00),
+        (Category::Medical, 50_000_00),
+        (Category::Communications, 30_000_00),
+    ]
+    .into_iter()
+    .collect();
+    store
+        .set_ledger_goals(cid, Some(1_500_000_00), &budgets)
+        .await?;
+    Ok(made.into_iter().find_map(|(_, code)| code))
 }

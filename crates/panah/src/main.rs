@@ -4,6 +4,8 @@
 //! - `admin`: manage collectives and coordinators' public keys on the hub's host (operator).
 //! - `id`: create and read a coordinator's keyring (coordinator, on their own device).
 //! - `team`, `profile`: talk to a hub's API as a coordinator, signing with the keyring.
+//! - `ledger`: keep the collective's fund ledger (coordinator; signs checkpoints).
+//! - `verify`, `mirror`: check and copy a ledger (anyone; no keyring).
 //!
 //! Secret keys are handled only by `id` and the API client, never by `serve`.
 
@@ -17,6 +19,7 @@ mod demo;
 mod files;
 mod id;
 mod inbox;
+mod ledger;
 mod profile;
 mod serve;
 
@@ -50,6 +53,14 @@ enum Command {
     Id(id::IdCommand),
     /// The contact drop's inbox: read, reply, export and delete conversations.
     Inbox(inbox::InboxArgs),
+    /// The fund ledger: start it, add entries, reverse mistakes, set goals (coordinators).
+    Ledger(ledger::LedgerArgs),
+    /// Check a ledger or a donation receipt yourself (anyone).
+    #[command(subcommand)]
+    Verify(ledger::VerifyCommand),
+    /// Keep a verified copy of a ledger that any web server can serve (anyone).
+    #[command(subcommand)]
+    Mirror(ledger::MirrorCommand),
     /// Log in to a hub as a coordinator and show the collective's team.
     Team(client::HubArgs),
     /// Saved hub and collective settings, so other commands need fewer options.
@@ -78,6 +89,9 @@ fn main() -> ExitCode {
             Command::Team(args) => client::team(args).await,
             Command::Inbox(args) => inbox::run(args).await,
             Command::Profile(cmd) => profile::run(cmd),
+            Command::Ledger(args) => ledger::run(args).await,
+            Command::Verify(cmd) => ledger::verify(cmd).await,
+            Command::Mirror(cmd) => ledger::mirror(cmd).await,
         }
     });
     match result {

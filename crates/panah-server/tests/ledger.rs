@@ -1,0 +1,698 @@
+//! The fund ledger through the router, on SQLite and PostgreSQL: the append protocol, every
+//! refusal a coordinator can cause, the public C2SP files, the page, goals, exports and
+//! receipts. Checkpoints here are signed and checked by code written from the C2SP and
+//! RFC 6962 texts in this file, not by the crates the hub uses, so the two cross-check.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use common::{coordinator, get, post_json, router, seed, send, token, Coordinator};
+use ed25519_dalek::Signer;
+use panah_core::ledger::receipt::ReceiptCode;
+use panah_server::Settings;
+use panah_store::testing::every_engine;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const ORIGIN: &str = "hub.example/c/roshanai/ledger";
+
+fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// RFC 6962 section 2.1 Merkle Tree Hash, straight from the text.
+fn mth(leaves: &[Vec<u8>]) -> [u8; 32] {
+    match leaves.len() {
+        0 => sha256(&[]),
+        1 => sha256(&[&[0], &leaves[0]]),
+        n => {
+            let k = 1 << (usize::BITS - 1 - (n - 1).leading_zeros());
+            sha256(&[&[1], &mth(&leaves[..k]), &mth(&leaves[k..])])
+        }
+    }
+}
+
+/// C2SP signed-note: key ID is the first 4 bytes of SHA-256(name || 0x0A || 0x01 || key).
+fn key_id(name: &str, who: &Coordinator) -> [u8; 4] {
+    let h = sha256(&[name.as_bytes(), b"\n", &[1], who.key.signing().as_bytes()]);
+    [h[0], h[1], h[2], h[3]]
+}
+
+/// A C2SP checkpoint signed as a C2SP signed note, written from the specs.
+fn signed_checkpoint(who: &Coordinator, size: u64, root: &[u8; 32]) -> String {
+    let body = format!("{ORIGIN}\n{size}\n{}\n", STANDARD.encode(root));
+    let sig = who.signing.sign(body.as_bytes());
+    let mut blob = key_id(ORIGIN, who).to_vec();
+    blob.extend_from_slice(&sig.to_bytes());
+    format!("{body}\n\u{2014} {ORIGIN} {}\n", STANDARD.encode(blob))
+}
+
+fn entry(who: &Coordinator, kind: &str, category: &str, minor: i64, memo: &str) -> String {
+    format!(
+        "panah-ledger-entry 1\nkind {kind}\ndate 2021-09-01 day\ncategory {category}\namount {minor} AFN\nbase {minor} AFN\nrail cash\ncoordinator {}\nmemo {memo}\n",
+        who.key.fingerprint()
+    )
+}
+
+async fn put_json(app: &Router, uri: &str, body: Value, token: &str) -> common::Response {
+    let req = Request::put(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    send(app, req).await
+}
+
+/// Starts the ledger and returns (app, token, coordinator, collective id).
+async fn started(store: panah_store::Store) -> (Router, String, Coordinator) {
+    let cid = seed(&store, "roshanai").await;
+    let who = coordinator();
+    store.add_coordinator(cid, &who.key, "").await.unwrap();
+    let app = router(store, Settings::default()).await;
+    let t = token(&app, "roshanai", &who).await;
+    let res = post_json(
+        &app,
+        "/api/v1/c/roshanai/ledger",
+        json!({"origin": ORIGIN, "base_currency": "AFN", "checkpoint": signed_checkpoint(&who, 0, &mth(&[]))}),
+        Some(&t),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    (app, t, who)
+}
+
+/// Prepares and appends `entries` at `base`, checking the hub's root against our own.
+async fn append(
+    app: &Router,
+    t: &str,
+    who: &Coordinator,
+    all: &mut Vec<Vec<u8>>,
+    entries: &[String],
+) {
+    let base = all.len();
+    let prep = post_json(
+        app,
+        "/api/v1/c/roshanai/ledger/prepare",
+        json!({"base_size": base, "entries": entries}),
+        Some(t),
+    )
+    .await;
+    assert_eq!(prep.status, StatusCode::OK, "{}", prep.text());
+    all.extend(entries.iter().map(|e| e.clone().into_bytes()));
+    let root = mth(all);
+    assert_eq!(prep.json()["root"], STANDARD.encode(root));
+    assert_eq!(prep.json()["size"], all.len());
+    let res = post_json(
+        app,
+        "/api/v1/c/roshanai/ledger/append",
+        json!({"base_size": base, "entries": entries, "checkpoint": signed_checkpoint(who, all.len() as u64, &root)}),
+        Some(t),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+}
+
+#[tokio::test]
+async fn appends_publish_c2sp_files_that_check_independently() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let (app, t, who) = started(store).await;
+        let mut all = Vec::new();
+        let batch: Vec<String> = (0..300)
+            .map(|i| entry(&who, "expense", "food", 1_000 + i, &format!("flour {i}")))
+            .collect();
+        append(&app, &t, &who, &mut all, &batch[..1]).await;
+        append(&app, &t, &who, &mut all, &batch[1..300]).await;
+
+        // The checkpoint: the C2SP body, then a signature line our key made.
+        let cp = get(&app, "/c/roshanai/ledger/checkpoint", &[]).await;
+        assert_eq!(cp.status, StatusCode::OK, "{engine}");
+        assert_eq!(
+            cp.headers[header::CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
+        let text = cp.text();
+        let (body, sigs) = text.split_once("\n\n").unwrap();
+        assert_eq!(
+            body,
+            format!("{ORIGIN}\n300\n{}", STANDARD.encode(mth(&all)))
+        );
+        let sig_line = sigs
+            .strip_prefix("\u{2014} ")
+            .unwrap()
+            .strip_suffix('\n')
+            .unwrap();
+        let (name, blob) = sig_line.split_once(' ').unwrap();
+        assert_eq!(name, ORIGIN);
+        let blob = STANDARD.decode(blob).unwrap();
+        assert_eq!(blob[..4], key_id(ORIGIN, &who));
+        let sig = ed25519_dalek::Signature::from_slice(&blob[4..]).unwrap();
+        who.key
+            .signing()
+            .verify_strict(format!("{body}\n").as_bytes(), &sig)
+            .unwrap();
+
+        // The keys: C2SP verifier keys, name+hex key ID+base64(0x01 || key).
+        let keys = get(&app, "/c/roshanai/ledger/keys", &[]).await.text();
+        let mut raw = vec![1u8];
+        raw.extend_from_slice(who.key.signing().as_bytes());
+        let expected = format!(
+            "{ORIGIN}+{}+{}\n",
+            key_id(ORIGIN, &who)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
+            STANDARD.encode(raw)
+        );
+        assert_eq!(keys, expected, "{engine}");
+
+        // Tiles: level 0 holds leaf hashes, level 1 the hash of each full 256-leaf subtree,
+        // entry bundles hold big-endian u16 lengths and the entries.
+        let t0 = get(&app, "/c/roshanai/ledger/tile/0/000", &[]).await;
+        assert_eq!(t0.status, StatusCode::OK);
+        assert_eq!(t0.body.len(), 256 * 32);
+        assert_eq!(t0.body[32..64], sha256(&[&[0], &all[1]]));
+        let t0p = get(&app, "/c/roshanai/ledger/tile/0/001.p/44", &[]).await;
+        assert_eq!(t0p.body.len(), 44 * 32);
+        let t1 = get(&app, "/c/roshanai/ledger/tile/1/000.p/1", &[]).await;
+        assert_eq!(t1.body, mth(&all[..256]));
+        let b = get(&app, "/c/roshanai/ledger/tile/entries/001.p/44", &[]).await;
+        let first_len = usize::from(u16::from_be_bytes([b.body[0], b.body[1]]));
+        assert_eq!(b.body[2..2 + first_len], all[256][..]);
+        // A narrower partial tile is a prefix; beyond the signed tree there is nothing.
+        let narrow = get(&app, "/c/roshanai/ledger/tile/entries/001.p/3", &[]).await;
+        assert!(b.body.starts_with(&narrow.body));
+        for (path, why) in [
+            ("/c/roshanai/ledger/tile/0/001.p/45", "beyond the tree"),
+            ("/c/roshanai/ledger/tile/0/002", "beyond the tree"),
+            ("/c/roshanai/ledger/tile/0/1", "not a tile path"),
+            ("/c/roshanai/ledger/tile/9/000", "not a tile path"),
+            ("/c/roshanai/ledger/tile/entries/000.p/0", "not a tile path"),
+            ("/c/nobody/ledger/tile/0/000", "no collective"),
+        ] {
+            let res = get(&app, path, &[]).await;
+            assert_eq!(
+                res.status,
+                StatusCode::NOT_FOUND,
+                "{engine}: {path} ({why})"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_bad_entry_and_request_is_a_precise_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let (app, t, who) = started(store).await;
+        let mut all = Vec::new();
+        let code = ReceiptCode::generate();
+        let receipt_hex: String = code
+            .commitment()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let gift = entry(&who, "income", "food", 500_000, "gift").replace(
+            "rail cash\n",
+            &format!("rail cash\nreceipt {receipt_hex}\n"),
+        );
+        let spend = entry(&who, "expense", "power", 90_000, "fuel");
+        append(&app, &t, &who, &mut all, &[gift.clone(), spend.clone()]).await;
+        let reversal = spend
+            .replace("kind expense", "kind reversal")
+            .replace("rail cash", "reverses 1\nrail cash");
+        append(&app, &t, &who, &mut all, &[reversal.clone()]).await;
+
+        let other = coordinator();
+        let mut far = entry(&who, "expense", "food", 5, "x");
+        far = far.replace("2021-09-01", "2999-01-01");
+        let cases: Vec<(String, StatusCode, &str)> = vec![
+            (
+                entry(&who, "expense", "food", 0, "x"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "more than zero",
+            ),
+            (
+                entry(&who, "expense", "food", 5, "x").replace("AFN", "XYZ"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not a currency",
+            ),
+            (
+                entry(&who, "expense", "weapons", 5, "x"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "category",
+            ),
+            (
+                entry(&who, "expense", "food", 5, &"x".repeat(201)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the most is 200",
+            ),
+            (
+                reversal.replace("reverses 1", "reverses 99"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "no entry 99",
+            ),
+            (
+                reversal.clone(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "already reversed",
+            ),
+            (
+                reversal.replace("reverses 1", "reverses 2"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "itself a reversal",
+            ),
+            (
+                reversal.replace("reverses 1", "reverses 0"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "repeats the category",
+            ),
+            (
+                entry(&other, "expense", "food", 5, "x"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "but you are",
+            ),
+            (far, StatusCode::UNPROCESSABLE_ENTITY, "in the future"),
+            (
+                entry(&who, "expense", "food", 5, "x").replace("amount 5 AFN", "amount 05 AFN"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "canonical",
+            ),
+            (
+                entry(&who, "exchange", "other", 5, "x"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "other side",
+            ),
+            (
+                entry(&who, "expense", "food", 5, "x")
+                    .replace("date 2021-09-01 day", "date 2021-09-01 week"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "coarsened",
+            ),
+            (
+                "hello".into(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not a ledger entry",
+            ),
+        ];
+        for (bad, status, says) in cases {
+            for endpoint in ["prepare", "append"] {
+                let res = post_json(
+                    &app,
+                    &format!("/api/v1/c/roshanai/ledger/{endpoint}"),
+                    json!({"base_size": 3, "entries": [bad], "checkpoint": "x"}),
+                    Some(&t),
+                )
+                .await;
+                assert_eq!(
+                    res.status,
+                    status,
+                    "{engine} {endpoint}: {bad:?}: {}",
+                    res.text()
+                );
+                let msg = res.json()["error"].as_str().unwrap().to_owned();
+                assert!(
+                    msg.contains(says) && msg.starts_with("entry 3: "),
+                    "{engine}: {msg:?} should say {says:?}"
+                );
+            }
+        }
+
+        // A receipt code can be used once; a batch can reverse an entry only once.
+        let good = entry(&who, "expense", "food", 7, "bread");
+        let again_gift = gift.replace("memo gift", "memo another gift");
+        for (batch, status, says) in [
+            (
+                vec![again_gift],
+                StatusCode::CONFLICT,
+                "receipt code used once",
+            ),
+            (
+                vec![good.clone(); 1001],
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "between 1 and 1000",
+            ),
+            (
+                vec![],
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "between 1 and 1000",
+            ),
+        ] {
+            let mut tree = all.clone();
+            tree.extend(batch.iter().map(|e| e.clone().into_bytes()));
+            let res = post_json(
+                &app,
+                "/api/v1/c/roshanai/ledger/append",
+                json!({"base_size": 3, "entries": batch, "checkpoint": signed_checkpoint(&who, tree.len() as u64, &mth(&tree))}),
+                Some(&t),
+            )
+            .await;
+            assert_eq!(res.status, status, "{engine}: {}", res.text());
+            assert!(res.text().contains(says), "{engine}: {}", res.text());
+        }
+
+        // Checkpoints that do not sign exactly this tree, by this coordinator, are refused.
+        let mut tree = all.clone();
+        tree.push(good.clone().into_bytes());
+        let stranger = coordinator();
+        for (note, base, status, says) in [
+            (
+                signed_checkpoint(&who, 4, &mth(&all)),
+                3,
+                StatusCode::CONFLICT,
+                "the hub's tree has 4 entries",
+            ),
+            (
+                signed_checkpoint(&who, 5, &mth(&tree)),
+                3,
+                StatusCode::CONFLICT,
+                "signs 5 entries",
+            ),
+            (
+                signed_checkpoint(&stranger, 4, &mth(&tree)),
+                3,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "does not check against your key",
+            ),
+            (
+                "not a note".into(),
+                3,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "does not check",
+            ),
+            (
+                signed_checkpoint(&who, 4, &mth(&tree)),
+                2,
+                StatusCode::CONFLICT,
+                "the ledger has 3 entries, not 2",
+            ),
+        ] {
+            let res = post_json(
+                &app,
+                "/api/v1/c/roshanai/ledger/append",
+                json!({"base_size": base, "entries": [good], "checkpoint": note}),
+                Some(&t),
+            )
+            .await;
+            assert_eq!(res.status, status, "{engine}: {}", res.text());
+            assert!(
+                res.text().contains(says),
+                "{engine}: {} should say {says}",
+                res.text()
+            );
+        }
+        let res = post_json(
+            &app,
+            "/api/v1/c/roshanai/ledger/append",
+            json!({"base_size": 3, "entries": [good]}),
+            Some(&t),
+        )
+        .await;
+        assert_eq!(
+            res.status,
+            StatusCode::BAD_REQUEST,
+            "{engine}: {}",
+            res.text()
+        );
+        // Nothing of the refused appends is published.
+        let cp = get(&app, "/c/roshanai/ledger/checkpoint", &[]).await.text();
+        assert!(cp.starts_with(&format!("{ORIGIN}\n3\n")), "{engine}: {cp}");
+
+        // Bad bodies, bad starts, bad goals.
+        for (uri, body, status) in [
+            (
+                "/api/v1/c/roshanai/ledger/prepare",
+                json!({"base_size": -1, "entries": []}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                "/api/v1/c/roshanai/ledger/prepare",
+                json!({"entries": [], "extra": 1}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                "/api/v1/c/roshanai/ledger",
+                json!({"origin": ORIGIN, "base_currency": "AFN", "checkpoint": "x"}),
+                StatusCode::CONFLICT,
+            ),
+            (
+                "/api/v1/c/other/ledger",
+                json!({"origin": "o", "base_currency": "AFN", "checkpoint": "x"}),
+                StatusCode::FORBIDDEN,
+            ),
+        ] {
+            let res = post_json(&app, uri, body, Some(&t)).await;
+            assert_eq!(res.status, status, "{engine} {uri}: {}", res.text());
+        }
+        for (body, says) in [
+            (json!({"target": 0}), "more than zero"),
+            (json!({"budgets": {"weapons": 5}}), "not a category"),
+            (json!({"budgets": {"food": -5}}), "more than zero"),
+            (json!({"target": "lots"}), "does not fit"),
+        ] {
+            let res = put_json(&app, "/api/v1/c/roshanai/ledger/goals", body, &t).await;
+            assert!(res.status.is_client_error(), "{engine}: {}", res.text());
+            assert!(res.text().contains(says), "{engine}: {}", res.text());
+        }
+    }
+}
+
+#[tokio::test]
+async fn starting_a_ledger_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let cid = seed(&store, "roshanai").await;
+        let who = coordinator();
+        store.add_coordinator(cid, &who.key, "").await.unwrap();
+        let app = router(store, Settings::default()).await;
+        let t = token(&app, "roshanai", &who).await;
+        for (path, status) in [
+            ("/c/roshanai/ledger/checkpoint", StatusCode::NOT_FOUND),
+            ("/c/roshanai/ledger/keys", StatusCode::NOT_FOUND),
+            ("/c/roshanai/ledger.csv", StatusCode::NOT_FOUND),
+            ("/c/roshanai/ledger", StatusCode::OK),
+        ] {
+            assert_eq!(get(&app, path, &[]).await.status, status, "{engine} {path}");
+        }
+        let res = get(&app, "/c/roshanai/ledger?lang=en", &[]).await;
+        assert!(
+            res.text().contains("has not started its ledger"),
+            "{engine}"
+        );
+        let empty = mth(&[]);
+        let stranger = coordinator();
+        for (origin, currency, note, status, says) in [
+            (
+                "has space",
+                "AFN",
+                signed_checkpoint(&who, 0, &empty),
+                StatusCode::BAD_REQUEST,
+                "not a usable log origin",
+            ),
+            (
+                "a+b",
+                "AFN",
+                signed_checkpoint(&who, 0, &empty),
+                StatusCode::BAD_REQUEST,
+                "not a usable log origin",
+            ),
+            (
+                ORIGIN,
+                "ZZZ",
+                signed_checkpoint(&who, 0, &empty),
+                StatusCode::BAD_REQUEST,
+                "not a currency",
+            ),
+            (
+                ORIGIN,
+                "AFN",
+                signed_checkpoint(&stranger, 0, &empty),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "does not check",
+            ),
+            (
+                ORIGIN,
+                "AFN",
+                signed_checkpoint(&who, 1, &empty),
+                StatusCode::CONFLICT,
+                "signs 1 entries",
+            ),
+        ] {
+            let res = post_json(
+                &app,
+                "/api/v1/c/roshanai/ledger",
+                json!({"origin": origin, "base_currency": currency, "checkpoint": note}),
+                Some(&t),
+            )
+            .await;
+            assert_eq!(res.status, status, "{engine}: {}", res.text());
+            assert!(res.text().contains(says), "{engine}: {}", res.text());
+        }
+        let res = get(
+            &app,
+            "/api/v1/c/roshanai/ledger",
+            &[("authorization", &format!("Bearer {t}"))],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{engine}");
+        assert!(res.text().contains("panah ledger init"));
+    }
+}
+
+#[tokio::test]
+async fn the_page_goals_exports_and_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let (app, t, who) = started(store).await;
+        let mut all = Vec::new();
+        let code = ReceiptCode::generate();
+        let hex: String = code
+            .commitment()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let mut batch = vec![
+            entry(&who, "income", "food", 1_250_050, "=HYPERLINK(\"x\")")
+                .replace("rail cash\n", &format!("rail cash\nreceipt {hex}\n")),
+        ];
+        batch.extend((1..60).map(|i| {
+            entry(
+                &who,
+                "expense",
+                "food",
+                10_000 + i,
+                &format!("flour and oil for family group {i}"),
+            )
+        }));
+        append(&app, &t, &who, &mut all, &batch).await;
+        let res = put_json(
+            &app,
+            "/api/v1/c/roshanai/ledger/goals",
+            json!({"target": 5_000_000, "budgets": {"food": 1_000_000, "power": 300_000}}),
+            &t,
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::OK, "{engine}: {}", res.text());
+
+        // The appeal shows the goals as <progress> bars, in Persian digits for Dari.
+        let appeal = get(&app, "/c/roshanai?lang=fa", &[]).await.text();
+        assert!(
+            appeal.contains("<progress max=\"5000000\" value=\"1250050\">"),
+            "{engine}: {appeal}"
+        );
+        assert!(
+            appeal.contains("۱۲٬۵۰۰٫۵۰ افغانی جمع‌آوری شده از ۵۰٬۰۰۰٫۰۰ افغانی"),
+            "{engine}"
+        );
+        assert!(
+            appeal.contains("<progress max=\"300000\" value=\"0\">"),
+            "{engine}"
+        );
+
+        // The ledger page: totals, the latest 50 of 60, the checkpoint; small and script-free.
+        for (lang, says) in [
+            ("fa", "۶۰"),
+            ("ps", "وروستۍ"),
+            ("en", "The latest 50 of 60 entries"),
+        ] {
+            let res = get(
+                &app,
+                &format!("/c/roshanai/ledger?lang={lang}"),
+                &[("accept-encoding", "gzip")],
+            )
+            .await;
+            assert_eq!(res.status, StatusCode::OK, "{engine} {lang}");
+            common::assert_security_headers(&res, "ledger page");
+            assert!(
+                res.body.len() < 14 * 1024,
+                "{engine} {lang}: {} bytes compressed",
+                res.body.len()
+            );
+            let html = get(&app, &format!("/c/roshanai/ledger?lang={lang}"), &[])
+                .await
+                .text();
+            assert!(html.contains(says), "{engine} {lang}");
+            assert!(!html.contains("<script"), "{engine}");
+            assert_eq!(html.matches("<tr><td>").count(), 50, "{engine} {lang}");
+            assert!(html.contains("hub.example/c/roshanai/ledger"), "{engine}");
+        }
+
+        // Exports: every entry; a memo a spreadsheet would run is defused in the CSV only.
+        let csv = get(&app, "/c/roshanai/ledger.csv", &[]).await;
+        assert_eq!(csv.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+        let text = csv.text();
+        assert_eq!(text.lines().count(), 61, "{engine}: header and 60 rows");
+        assert!(
+            text.starts_with("index,kind,date,precision,category,amount,currency,base_amount"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"'=HYPERLINK(\"\"x\"\")\""),
+            "{engine}: {}",
+            text.lines().nth(1).unwrap()
+        );
+        let json = get(&app, "/c/roshanai/ledger.json", &[]).await.json();
+        assert_eq!(json["entries"].as_array().unwrap().len(), 60);
+        assert_eq!(json["entries"][0]["memo"], "=HYPERLINK(\"x\")");
+        assert_eq!(json["entries"][0]["amount"], "12500.50");
+        assert_eq!(json["raised"], "12500.50");
+        assert_eq!(json["entries"][0]["receipt_sha256"], hex);
+
+        // Receipts: found in any digits; unknown, malformed and missing codes say so.
+        let persian = panah_core::digits::to_persian(&code.grouped());
+        let form = |code: &str| {
+            Request::post("/c/roshanai/ledger/receipt?lang=en")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!("code={}", urlencode(code))))
+                .unwrap()
+        };
+        let found = send(&app, form(&persian)).await;
+        assert_eq!(found.status, StatusCode::OK, "{engine}: {}", found.text());
+        let text = found.text();
+        assert!(text.contains("Your gift is in the ledger."), "{engine}");
+        assert!(text.contains("entry 0 of the 60 entries"), "{engine}");
+        assert!(text.contains("checks against the signed root"), "{engine}");
+        assert_eq!(found.headers[header::CACHE_CONTROL], "no-store");
+        for (code, status, says) in [
+            (
+                ReceiptCode::generate().grouped(),
+                StatusCode::NOT_FOUND,
+                "No gift in this ledger",
+            ),
+            ("1234".into(), StatusCode::BAD_REQUEST, "20 digits"),
+            ("abcd efgh".into(), StatusCode::BAD_REQUEST, "20 digits"),
+        ] {
+            let res = send(&app, form(&code)).await;
+            assert_eq!(res.status, status, "{engine}: {code}");
+            assert!(res.text().contains(says), "{engine}: {code}");
+        }
+        let res = send(
+            &app,
+            Request::post("/c/roshanai/ledger/receipt")
+                .header(header::CONTENT_TYPE, "text/plain")
+                .body(Body::from("x"))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{engine}");
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

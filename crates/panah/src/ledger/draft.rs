@@ -1,0 +1,272 @@
+//! Entries as a treasurer writes them — on the command line or as rows of a spreadsheet —
+//! turned into ledger entries: amounts parsed in any digits, the public date coarsened,
+//! receipt codes made, memos checked for anything that looks like a person.
+
+use anyhow::{bail, Context};
+use panah_core::ledger::entry::memo_warnings;
+use panah_core::ledger::receipt::ReceiptCode;
+use panah_core::ledger::{Amount, Category, Currency, DatePrecision, Entry, Kind, Rail};
+use serde::Deserialize;
+use time::Date;
+
+/// The most rows one import may have.
+pub const MAX_ROWS: usize = 100_000;
+/// The largest CSV file an import reads.
+pub const MAX_CSV: u64 = 32 * 1024 * 1024;
+
+/// One entry as typed, before it is checked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Draft {
+    pub date: String,
+    pub kind: String,
+    pub category: String,
+    pub amount: String,
+    pub currency: String,
+    pub base_amount: String,
+    pub precision: String,
+    pub counter_amount: String,
+    pub counter_currency: String,
+    pub reverses: String,
+    pub rail: String,
+    pub memo: String,
+    /// `yes` to make a receipt code for a gift.
+    pub receipt: String,
+}
+
+fn word<T>(
+    what: &str,
+    value: &str,
+    parse: fn(&str) -> Option<T>,
+    all: &[&str],
+) -> anyhow::Result<T> {
+    parse(value.trim()).with_context(|| {
+        format!(
+            "{what} {:?} is not one of: {}",
+            value.chars().take(30).collect::<String>(),
+            all.join(", ")
+        )
+    })
+}
+
+fn words<T: Copy>(all: &[T], word: fn(T) -> &'static str) -> Vec<&'static str> {
+    all.iter().map(|t| word(*t)).collect()
+}
+
+/// Parses `YYYY-MM-DD` (any digits).
+pub fn parse_date(text: &str) -> anyhow::Result<Date> {
+    let latin = panah_core::digits::to_latin(text.trim());
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(&latin, &format)
+        .with_context(|| format!("the date {text:?} is not YYYY-MM-DD (Gregorian)"))
+}
+
+impl Draft {
+    /// The entry this draft makes for a ledger in `base` currency, entered by `coordinator`,
+    /// and the receipt code if one was asked for. `today` is the default date.
+    pub fn to_entry(
+        &self,
+        base: Currency,
+        coordinator: &str,
+        today: Date,
+    ) -> anyhow::Result<(Entry, Option<ReceiptCode>)> {
+        let kind = word(
+            "the kind",
+            &self.kind,
+            Kind::parse,
+            &words(Kind::ALL, Kind::word),
+        )?;
+        let category = word(
+            "the category",
+            &self.category,
+            Category::parse,
+            &words(Category::ALL, Category::word),
+        )?;
+        let rail = word(
+            "the rail",
+            &self.rail,
+            Rail::parse,
+            &words(Rail::ALL, Rail::word),
+        )?;
+        let currency = if self.currency.trim().is_empty() {
+            base
+        } else {
+            Currency::parse(&self.currency)?
+        };
+        let amount = Amount::parse(&self.amount, currency).with_context(|| "the amount")?;
+        let base_amount = if self.base_amount.trim().is_empty() {
+            if currency != base {
+                bail!("the amount is in {currency}; give its value in the base currency {base} too (base_amount / --base)");
+            }
+            amount
+        } else {
+            Amount::parse(&self.base_amount, base)
+                .with_context(|| format!("the amount in the base currency {base}"))?
+        };
+        let counter = if self.counter_amount.trim().is_empty() {
+            None
+        } else {
+            let c = Currency::parse(&self.counter_currency)
+                .with_context(|| "the currency received in the exchange")?;
+            Some(
+                Amount::parse(&self.counter_amount, c)
+                    .with_context(|| "the amount received in the exchange")?,
+            )
+        };
+        let reverses = if self.reverses.trim().is_empty() {
+            None
+        } else {
+            Some(
+                panah_core::digits::to_latin(self.reverses.trim())
+                    .parse::<u64>()
+                    .with_context(|| format!("{:?} is not an entry number", self.reverses))?,
+            )
+        };
+        let date = if self.date.trim().is_empty() {
+            today
+        } else {
+            parse_date(&self.date)?
+        };
+        let precision = if self.precision.trim().is_empty() {
+            DatePrecision::default_for(kind, category)
+        } else {
+            word(
+                "the date precision",
+                &self.precision,
+                DatePrecision::parse,
+                &words(DatePrecision::ALL, DatePrecision::word),
+            )?
+        };
+        let wants_receipt = match self.receipt.trim() {
+            "" | "no" => false,
+            "yes" => true,
+            other => bail!("receipt must be yes or no, not {other:?}"),
+        };
+        let code = wants_receipt.then(ReceiptCode::generate);
+        let entry = Entry {
+            kind,
+            date: precision.coarsen(date),
+            precision,
+            category,
+            amount,
+            base: base_amount,
+            counter,
+            reverses,
+            rail,
+            memo: self.memo.trim().to_owned(),
+            receipt: code.as_ref().map(ReceiptCode::commitment),
+            coordinator: coordinator.to_owned(),
+        };
+        entry.validate(base)?;
+        Ok((entry, code))
+    }
+}
+
+/// Reads a CSV of drafts (a header row naming the columns of [`Draft`]; others ignored).
+pub fn read_csv(text: &str) -> anyhow::Result<Vec<Draft>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut drafts = Vec::new();
+    for (i, row) in reader.deserialize::<Draft>().enumerate() {
+        if i >= MAX_ROWS {
+            bail!("more than {MAX_ROWS} rows; split the file");
+        }
+        drafts.push(row.with_context(|| format!("row {} of the CSV", i + 2))?);
+    }
+    Ok(drafts)
+}
+
+/// Memo warnings for a batch, as lines to show; empty if nothing looks like a person.
+pub fn warnings(entries: &[(Entry, Option<ReceiptCode>)], first_row: usize) -> Vec<String> {
+    entries
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (e, _))| {
+            memo_warnings(&e.memo)
+                .into_iter()
+                .map(move |w| format!("row {}: memo {:?}: {w}", i + first_row, e.memo))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    fn afn() -> Currency {
+        Currency::parse("AFN").unwrap()
+    }
+
+    #[test]
+    fn drafts_become_entries() {
+        let d = Draft {
+            kind: "expense".into(),
+            category: "relocation".into(),
+            amount: "۱۲٬۵۰۰".into(),
+            rail: "cash".into(),
+            memo: "bus tickets".into(),
+            date: "2021-09-02".into(),
+            ..Draft::default()
+        };
+        let (e, code) = d.to_entry(afn(), "fp", date!(2021 - 09 - 30)).unwrap();
+        assert_eq!(e.amount.minor(), 1_250_000);
+        assert_eq!(
+            e.precision,
+            DatePrecision::Week,
+            "relocation expenses default to a week"
+        );
+        assert_eq!(e.date, date!(2021 - 08 - 30), "the Monday of that week");
+        assert!(code.is_none());
+
+        let gift = Draft {
+            kind: "income".into(),
+            category: "food".into(),
+            amount: "500".into(),
+            currency: "usd".into(),
+            base_amount: "40000".into(),
+            rail: "transfer-agent".into(),
+            receipt: "yes".into(),
+            ..Draft::default()
+        };
+        let (e, code) = gift.to_entry(afn(), "fp", date!(2021 - 09 - 30)).unwrap();
+        assert_eq!(e.receipt, Some(code.unwrap().commitment()));
+        assert_eq!(e.date, date!(2021 - 09 - 30));
+
+        let no_base = Draft {
+            base_amount: String::new(),
+            ..gift.clone()
+        };
+        let err = no_base
+            .to_entry(afn(), "fp", date!(2021 - 09 - 30))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("base currency AFN"), "{err}");
+        let bad_kind = Draft {
+            kind: "gift".into(),
+            ..gift.clone()
+        };
+        let err = bad_kind
+            .to_entry(afn(), "fp", date!(2021 - 09 - 30))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("income, expense, exchange, reversal"), "{err}");
+        let zero = Draft {
+            amount: "0".into(),
+            ..gift
+        };
+        assert!(zero.to_entry(afn(), "fp", date!(2021 - 09 - 30)).is_err());
+    }
+
+    #[test]
+    fn csv_rows() {
+        let text = "date,kind,category,amount,currency,base_amount,rail,memo,extra\n\
+                    2021-09-01, income ,food,100,USD,8000,bank,\"flour, oil\",ignored\n";
+        let drafts = read_csv(text).unwrap();
+        assert_eq!(drafts.len(), 1);
+        assert_eq!(drafts[0].kind, "income");
+        assert_eq!(drafts[0].memo, "flour, oil");
+        assert!(read_csv("date,kind\n\"unterminated").is_err());
+    }
+}

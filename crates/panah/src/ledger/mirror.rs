@@ -1,0 +1,162 @@
+//! `panah mirror ledger URL DIR`: a copy of a ledger as plain static files, laid out at the
+//! same paths as on the hub (`DIR/c/SLUG/ledger/checkpoint`, `…/keys`, `…/tile/…`), so any
+//! web server serving DIR is a mirror that `panah verify` can check.
+//!
+//! Re-runnable: the mirror is its own memory. An update is written only if its checkpoint
+//! is signed by a key the mirror trusts and its entries extend the ones already held; the
+//! checkpoint is written last, so a mirror interrupted half-way still verifies.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use panah_core::ledger::audit::{check_extends, check_log, Checked};
+use panah_core::ledger::tiles::tiles_for;
+use panah_core::ledger::tree::{unverified_checkpoint, verify_checkpoint};
+
+use super::check::{check, key_lines};
+use super::source::Source;
+
+#[derive(Args, Debug)]
+pub struct MirrorArgs {
+    /// The ledger to copy: https://hub.example/c/SLUG/ledger (or another mirror).
+    pub address: String,
+    /// The folder to keep the copy in (served as the web root of the mirror).
+    pub dir: PathBuf,
+    /// A coordinator's verifier key to trust besides those the mirror already holds.
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+}
+
+/// The folder under DIR for a log origin: its path after the host (`c/roshanai/ledger`).
+fn folder_for(origin: &str) -> anyhow::Result<PathBuf> {
+    let path = origin.split_once('/').map(|(_, p)| p).unwrap_or_default();
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let safe = |p: &&str| {
+        *p != "."
+            && *p != ".."
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    };
+    if parts.is_empty() || !parts.iter().all(safe) {
+        bail!("the log origin {origin:?} does not name a folder this mirror can use");
+    }
+    Ok(parts.iter().collect())
+}
+
+/// What the mirror already holds, checked against its own checkpoint and keys.
+fn held(
+    dir: &Path,
+    origin: &str,
+    extra: &[String],
+) -> anyhow::Result<Option<(Vec<String>, Checked, u64, [u8; 32])>> {
+    let Ok(note) = std::fs::read(dir.join("checkpoint")) else {
+        return Ok(None);
+    };
+    let mut keys = match std::fs::read(dir.join("keys")) {
+        Ok(k) => key_lines(&k)?,
+        Err(_) => Vec::new(),
+    };
+    keys.extend(extra.iter().cloned());
+    let c = verify_checkpoint(&note, &keys, origin).with_context(|| {
+        format!(
+            "the copy in {} does not verify with its own keys",
+            dir.display()
+        )
+    })?;
+    let files = tiles_for(c.size)
+        .into_iter()
+        .filter_map(|t| std::fs::read(dir.join(t.path())).ok().map(|d| (t, d)))
+        .collect();
+    let log = check_log(c.size, &c.root, &files)
+        .with_context(|| format!("the copy in {} is damaged", dir.display()))?;
+    Ok(Some((keys, log, c.size, c.root)))
+}
+
+pub async fn run(args: MirrorArgs) -> anyhow::Result<()> {
+    let source = Source::parse(&args.address)?;
+    let note = source.checkpoint().await?;
+    let (origin, _, _) = unverified_checkpoint(&note)
+        .map_err(|e| anyhow::anyhow!("the checkpoint of {source} is not a C2SP checkpoint: {e}"))?;
+    let dir = args.dir.join(folder_for(&origin)?);
+    let old = held(&dir, &origin, &args.keys)?;
+    let keys = match &old {
+        Some((keys, ..)) => keys.clone(),
+        None if !args.keys.is_empty() => args.keys.clone(),
+        None => {
+            let published = source
+                .keys()
+                .await?
+                .with_context(|| format!("{source} publishes no keys; pass them with --key"))?;
+            let keys = key_lines(&published)?;
+            eprintln!(
+                "First copy of {origin}: trusting the {} key(s) it publishes. Compare them with keys the collective gave you another way:",
+                keys.len()
+            );
+            for k in &keys {
+                eprintln!("  {k}");
+            }
+            keys
+        }
+    };
+    let v = check(&source, &origin, note, &keys, None).await?;
+    let mut new_entries = v.checkpoint.size;
+    if let Some((_, old_log, old_size, old_root)) = &old {
+        if v.checkpoint.size < *old_size {
+            bail!(
+                "refused: {source} has {} entries but the copy in {} has {old_size}: entries were removed",
+                v.checkpoint.size,
+                dir.display()
+            );
+        }
+        if let Some(k) = old_log
+            .leaves
+            .iter()
+            .zip(&v.log.leaves)
+            .position(|(a, b)| a != b)
+        {
+            bail!(
+                "refused: entry {k} at {source} differs from the copy in {}: history was rewritten after it was published",
+                dir.display()
+            );
+        }
+        check_extends(&v.log.tree, *old_size, old_root).with_context(|| {
+            format!(
+                "refused: {source} does not extend the copy in {}",
+                dir.display()
+            )
+        })?;
+        new_entries -= old_size;
+    }
+
+    // Tiles first, the checkpoint last.
+    let (_, files) = panah_core::ledger::audit::all_tiles(&v.log.leaves);
+    let mut written = 0usize;
+    for (tile, data) in &files {
+        let path = dir.join(tile.path());
+        if std::fs::read(&path).is_ok_and(|have| have == *data) {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        crate::files::write_atomic(&path, data)?;
+        written += 1;
+    }
+    // The keys the mirror checked with, not whatever the source publishes now: a key is
+    // added to a mirror only by its keeper (`--key`).
+    let keys_text: String = keys.iter().map(|k| format!("{k}\n")).collect();
+    crate::files::write_atomic(&dir.join("keys"), keys_text.as_bytes())?;
+    crate::files::write_atomic(&dir.join("checkpoint"), &v.note)?;
+    println!(
+        "ok: {} holds {origin} — {} entries ({new_entries} new), {written} files written, verified",
+        dir.display(),
+        v.checkpoint.size
+    );
+    println!(
+        "Serve {} with any web server; the ledger is at the same paths as on the hub.",
+        args.dir.display()
+    );
+    Ok(())
+}

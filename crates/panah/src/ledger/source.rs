@@ -1,0 +1,217 @@
+//! Where a ledger is read from: a hub or a mirror over HTTP(S), or a mirror folder on disk.
+//! Every download has a size limit and a timeout: whoever serves the files may be hostile.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use panah_core::ledger::tiles::{TileKind, TileRef, WIDTH};
+use tokio::task::JoinSet;
+
+/// The most bytes of a checkpoint or keys file.
+const MAX_SMALL: u64 = 64 * 1024;
+/// The most bytes of an entry bundle (256 entries of at most 2 KiB, with length prefixes).
+const MAX_BUNDLE: u64 = WIDTH * (2 + 2048);
+/// Downloads at once.
+const PARALLEL: usize = 16;
+
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The ledger's base URL, without a trailing slash: `https://hub.example/c/x/ledger`.
+    Http { base: String, http: reqwest::Client },
+    /// A folder holding `checkpoint`, `keys` and `tile/…`.
+    Dir(PathBuf),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Http { base, .. } => f.write_str(base),
+            Source::Dir(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+fn is_local_or_onion(host: &str) -> bool {
+    let host = host.split(':').next().unwrap_or_default();
+    host == "localhost" || host.starts_with("127.") || host == "[" || host.ends_with(".onion")
+}
+
+impl Source {
+    /// Reads an address as people write it: a URL of the ledger or of the collective
+    /// (`https://hub.example/c/roshanai`), an address without a scheme (the one the ledger
+    /// page shows: `hub.example/c/roshanai/ledger`; https, or http for a local or .onion
+    /// host), or a folder on disk.
+    pub fn parse(address: &str) -> anyhow::Result<Source> {
+        let address = address.trim();
+        let path = Path::new(address);
+        if path.is_dir() {
+            return Ok(Source::Dir(path.to_path_buf()));
+        }
+        let url = if address.starts_with("http://") || address.starts_with("https://") {
+            address.to_owned()
+        } else if address.contains("/c/") && !address.starts_with('/') && !address.starts_with('.')
+        {
+            let host = address.split('/').next().unwrap_or_default();
+            let scheme = if is_local_or_onion(host) {
+                "http"
+            } else {
+                "https"
+            };
+            format!("{scheme}://{address}")
+        } else {
+            bail!("{address:?} is neither a folder nor a ledger address like https://hub.example/c/roshanai/ledger");
+        };
+        let mut base = url.trim_end_matches('/').to_owned();
+        if base.contains('?') || base.contains('#') || base.contains(' ') {
+            bail!("{address:?} is not a ledger address: leave out ?, # and spaces");
+        }
+        let parts: Vec<&str> = base.split('/').collect();
+        // scheme, "", host, "c", slug[, "ledger"]
+        match parts.as_slice() {
+            [_, "", host, "c", slug] if !host.is_empty() && !slug.is_empty() => base.push_str("/ledger"),
+            [_, "", host, "c", slug, "ledger"] if !host.is_empty() && !slug.is_empty() => {}
+            _ => bail!("{address:?} is not a ledger address; it should look like https://hub.example/c/roshanai/ledger"),
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(20))
+            .user_agent("panah")
+            .build()?;
+        Ok(Source::Http { base, http })
+    }
+
+    /// A file of the ledger by its relative path (`checkpoint`, `keys`, `tile/…`), or `None`
+    /// if the source does not have it.
+    pub async fn get(&self, rel: &str, limit: u64) -> anyhow::Result<Option<Vec<u8>>> {
+        match self {
+            Source::Dir(dir) => {
+                let path = dir.join(rel);
+                match std::fs::metadata(&path) {
+                    Ok(m) if m.len() > limit => {
+                        bail!("{} is larger than {limit} bytes", path.display())
+                    }
+                    Ok(_) => {
+                        Ok(Some(std::fs::read(&path).with_context(|| {
+                            format!("cannot read {}", path.display())
+                        })?))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+                }
+            }
+            Source::Http { base, http } => {
+                let url = format!("{base}/{rel}");
+                let mut res = http
+                    .get(&url)
+                    .send()
+                    .await
+                    .with_context(|| format!("cannot reach {url}"))?;
+                if res.status() == reqwest::StatusCode::NOT_FOUND {
+                    return Ok(None);
+                }
+                if !res.status().is_success() {
+                    bail!("{url} answered HTTP {}", res.status().as_u16());
+                }
+                if res.content_length().is_some_and(|n| n > limit) {
+                    bail!("{url} is larger than {limit} bytes");
+                }
+                let mut body = Vec::new();
+                while let Some(chunk) = res
+                    .chunk()
+                    .await
+                    .with_context(|| format!("the download of {url} was cut off"))?
+                {
+                    body.extend_from_slice(&chunk);
+                    if body.len() as u64 > limit {
+                        bail!("{url} is larger than {limit} bytes");
+                    }
+                }
+                Ok(Some(body))
+            }
+        }
+    }
+
+    pub async fn checkpoint(&self) -> anyhow::Result<Vec<u8>> {
+        self.get("checkpoint", MAX_SMALL).await?.with_context(|| {
+            format!("{self} has no checkpoint: is this a Panah ledger, and has it been started?")
+        })
+    }
+
+    pub async fn keys(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        self.get("keys", MAX_SMALL).await
+    }
+
+    /// Downloads the given tiles, several at a time. A tile the source does not have is
+    /// simply absent from the answer (the audit names it).
+    pub async fn tiles(&self, tiles: &[TileRef]) -> anyhow::Result<HashMap<TileRef, Vec<u8>>> {
+        let mut out = HashMap::with_capacity(tiles.len());
+        for chunk in tiles.chunks(PARALLEL * 4) {
+            let mut set = JoinSet::new();
+            for slice in chunk.chunks(4) {
+                let slice = slice.to_vec();
+                let source = self.clone();
+                set.spawn(async move {
+                    let mut got = Vec::with_capacity(slice.len());
+                    for tile in slice {
+                        let limit = match tile.kind {
+                            TileKind::Entries => MAX_BUNDLE,
+                            TileKind::Hashes { .. } => 32 * WIDTH,
+                        };
+                        if let Some(data) = source.get(&tile.path(), limit).await? {
+                            got.push((tile, data));
+                        }
+                    }
+                    anyhow::Ok(got)
+                });
+            }
+            while let Some(done) = set.join_next().await {
+                out.extend(done.context("a download task failed")??);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(address: &str) -> String {
+        match Source::parse(address).unwrap() {
+            Source::Http { base, .. } => base,
+            Source::Dir(_) => panic!("not a folder"),
+        }
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            base("https://hub.example/c/x/ledger/"),
+            "https://hub.example/c/x/ledger"
+        );
+        assert_eq!(
+            base("https://hub.example/c/x"),
+            "https://hub.example/c/x/ledger"
+        );
+        assert_eq!(
+            base("hub.example/c/x/ledger"),
+            "https://hub.example/c/x/ledger"
+        );
+        assert_eq!(
+            base("127.0.0.1:8080/c/x/ledger"),
+            "http://127.0.0.1:8080/c/x/ledger"
+        );
+        assert_eq!(base("abc.onion/c/x/ledger"), "http://abc.onion/c/x/ledger");
+        for bad in [
+            "https://hub.example/",
+            "https://hub.example/c/x/other",
+            "ftp://x/c/y",
+            "nowhere",
+            "https://h/c/x/ledger?lang=fa",
+        ] {
+            assert!(Source::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
