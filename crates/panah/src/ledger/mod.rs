@@ -13,7 +13,6 @@ pub mod source;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use panah_core::coordinator::parse_verifying_key;
 use panah_core::ledger::audit::b64;
 use panah_core::ledger::entry::check_against;
 use panah_core::ledger::receipt::ReceiptCode;
@@ -180,8 +179,9 @@ async fn sync(session: &Session) -> anyhow::Result<Synced> {
     let team = session.team().await?;
     let mut keys = Vec::new();
     for m in &team.coordinators {
-        let vk = parse_verifying_key(&m.signing_key).map_err(|e| anyhow::anyhow!(e))?;
-        keys.push(verifier_key(&info.origin, &vk));
+        let key = panah_core::CoordinatorKey::from_parts(&m.recipient, &m.signing_key)
+            .map_err(|e| anyhow::anyhow!("the hub lists a coordinator key that does not parse: {e}"))?;
+        keys.push(verifier_key(&info.origin, key.signing()));
     }
     let source = Source::parse(&format!(
         "{}/c/{}/ledger",

@@ -19,8 +19,22 @@ pub fn panah() -> Command {
         .env_remove("PANAH_DATABASE")
         .env_remove("PANAH_CONFIG")
         .env("PANAH_PROFILES", "/nonexistent/panah-test-profiles.toml")
+        // What `panah verify` and `panah ledger` remember, kept out of the user's folders.
+        .env(
+            "PANAH_LEDGER_STATE_DIR",
+            std::env::temp_dir().join(format!("panah-test-ledgers-{}", std::process::id())),
+        )
         .stdin(Stdio::null());
     cmd
+}
+
+/// Runs `panah ARGS` with extra environment, returning the output whatever the exit code.
+pub fn run_env(env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = panah();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.args(args).output().expect("run panah")
 }
 
 /// Runs `panah ARGS`, returning the output whatever the exit code.
@@ -279,4 +293,12 @@ pub fn hub_with_team(dir: &Path, n: usize, extra: &[&str]) -> (Hub, String, Vec<
     args.extend_from_slice(extra);
     let hub = Hub::start(&args, &dir.join("hub.log"));
     (hub, data, keyrings)
+}
+
+/// The body of a successful GET (headers dropped; the hub sends no chunked encoding to
+/// HTTP/1.1 requests with `Connection: close` for these small responses).
+pub fn http_body(url: &str, path: &str) -> String {
+    let (status, text) = http_get(url, path);
+    assert_eq!(status, 200, "GET {path}: {text}");
+    text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
 }
