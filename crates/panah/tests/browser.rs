@@ -153,25 +153,12 @@ return {
 };
 "#;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn pages_render_right_to_left_on_a_small_phone() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("hub").display().to_string();
-    create_collective(&data, "roshanai");
-    set_appeal(
-        &data,
-        dir.path(),
-        "roshanai",
-        include_str!("../src/demo_appeal.toml"),
-    );
-    let hub = Hub::start(&["--data", &data], &dir.path().join("hub.log"));
-    let Some(driver) = Driver::start(&dir.path().join("chromium")).await else {
-        return;
-    };
-
+/// Each page in each language: direction, no scripts, nothing loaded beyond the page, no
+/// sideways scrolling on a phone, heading and language links on the right sides.
+async fn check_pages(driver: &Driver, url: &str, paths: &[&str]) {
     for (lang, dir_expected) in [("fa", "rtl"), ("ps", "rtl"), ("en", "ltr")] {
-        for path in ["/c/roshanai", "/", "/c/nobody"] {
-            driver.open(&format!("{}{path}?lang={lang}", hub.url)).await;
+        for path in paths {
+            driver.open(&format!("{url}{path}?lang={lang}")).await;
             let p = driver.eval(PROBE).await;
             let what = format!("{path}?lang={lang}: {p}");
             assert_eq!(p["dir"], dir_expected, "{what}");
@@ -205,10 +192,120 @@ async fn pages_render_right_to_left_on_a_small_phone() {
                 assert!(h1l < 40.0, "heading hugs the left edge: {what}");
                 assert!(width - navr < 40.0, "language links on the right: {what}");
             }
-            if path == "/c/roshanai" {
-                driver.screenshot(&format!("appeal-{lang}.png")).await;
+            if path.starts_with("/c/roshanai") {
+                let name = path.trim_start_matches("/c/").replace('/', "-");
+                driver.screenshot(&format!("{name}-{lang}.png")).await;
             }
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pages_render_right_to_left_on_a_small_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("hub").display().to_string();
+    create_collective(&data, "roshanai");
+    set_appeal(
+        &data,
+        dir.path(),
+        "roshanai",
+        include_str!("../src/demo_appeal.toml"),
+    );
+    let hub = Hub::start(&["--data", &data], &dir.path().join("hub.log"));
+    let Some(driver) = Driver::start(&dir.path().join("chromium")).await else {
+        return;
+    };
+
+    check_pages(&driver, &hub.url, &["/c/roshanai", "/", "/c/nobody"]).await;
+    driver
+        .call("DELETE", &format!("/session/{}", driver.session), None)
+        .await;
+    assert!(hub.stop().success());
+}
+
+const BARS: &str = r#"
+const bars = [...document.querySelectorAll('progress')];
+const table = document.querySelector('table.entries');
+return {
+  bars: bars.map(b => ({ value: b.value, max: b.max, dir: getComputedStyle(b).direction,
+                         width: b.getBoundingClientRect().width })),
+  rows: table ? table.tBodies[0].rows.length : 0,
+  main: document.querySelector('main').getBoundingClientRect().width,
+};
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ledger_and_its_goals_on_a_small_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _data, keyrings) = hub_with_team(dir.path(), 1, &[]);
+    let h = [
+        "ledger",
+        "--hub",
+        &hub.url,
+        "--collective",
+        "roshanai",
+        "--keyring",
+        &keyrings[0],
+    ];
+    ok(&[&h[..], &["init", "--base", "AFN"]].concat());
+    let csv = dir.path().join("sample.csv");
+    std::fs::write(&csv, include_str!("../src/demo_ledger.csv")).unwrap();
+    ok(&[&h[..], &["import", csv.to_str().unwrap()]].concat());
+    ok(&[
+        &h[..],
+        &[
+            "goals",
+            "--target",
+            "1500000",
+            "--budget",
+            "food=600000",
+            "--budget",
+            "power=150000",
+        ],
+    ]
+    .concat());
+    let Some(driver) = Driver::start(&dir.path().join("chromium")).await else {
+        return;
+    };
+    check_pages(
+        &driver,
+        &hub.url,
+        &[
+            "/c/roshanai",
+            "/c/roshanai/ledger",
+            "/c/roshanai/ledger/receipt",
+        ],
+    )
+    .await;
+    for (lang, dir_expected) in [("fa", "rtl"), ("ps", "rtl"), ("en", "ltr")] {
+        driver
+            .open(&format!("{}/c/roshanai?lang={lang}", hub.url))
+            .await;
+        let p = driver.eval(BARS).await;
+        let bars = p["bars"].as_array().unwrap();
+        assert_eq!(bars.len(), 3, "{lang}: the target and two budgets: {p}");
+        for b in bars {
+            assert_eq!(
+                b["dir"], dir_expected,
+                "{lang}: bars fill from the reading side: {p}"
+            );
+            assert!(
+                b["value"].as_f64().unwrap() > 0.0 && b["value"].as_f64() <= b["max"].as_f64(),
+                "{lang}: {p}"
+            );
+            assert!(
+                b["width"].as_f64().unwrap() > p["main"].as_f64().unwrap() * 0.5,
+                "{lang}: bars use the width: {p}"
+            );
+        }
+        driver
+            .open(&format!("{}/c/roshanai/ledger?lang={lang}", hub.url))
+            .await;
+        let p = driver.eval(BARS).await;
+        assert_eq!(
+            p["rows"], 38,
+            "{lang}: every sample entry is in the latest 50: {p}"
+        );
     }
     driver
         .call("DELETE", &format!("/session/{}", driver.session), None)

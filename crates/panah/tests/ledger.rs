@@ -12,10 +12,18 @@ use std::path::Path;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use support::{fails, hub_with_team, http_body, ok, run_env, Hub};
+use support::{fails, http_body, hub_with_team, ok, run_env, Hub};
 
 fn hub_args<'a>(hub: &'a Hub, keyring: &'a str) -> Vec<&'a str> {
-    vec!["ledger", "--hub", &hub.url, "--collective", "roshanai", "--keyring", keyring]
+    vec![
+        "ledger",
+        "--hub",
+        &hub.url,
+        "--collective",
+        "roshanai",
+        "--keyring",
+        keyring,
+    ]
 }
 
 fn with<'a>(mut base: Vec<&'a str>, more: &[&'a str]) -> Vec<&'a str> {
@@ -26,13 +34,24 @@ fn with<'a>(mut base: Vec<&'a str>, more: &[&'a str]) -> Vec<&'a str> {
 /// Runs a Python snippet against the hub's SQLite database (`db` is bound in it).
 fn sqlite(db: &Path, script: &str) {
     let out = std::process::Command::new("python3")
-        .args(["-c", &format!("import sqlite3\ndb = sqlite3.connect({:?})\n{script}\ndb.commit()\n", db.display().to_string())])
+        .args([
+            "-c",
+            &format!(
+                "import sqlite3\ndb = sqlite3.connect({:?})\n{script}\ndb.commit()\n",
+                db.display().to_string()
+            ),
+        ])
         .output()
         .expect("python3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
-const ENTRIES: &str = "date,kind,category,amount,currency,base_amount,rail,memo,precision,receipt\n\
+const ENTRIES: &str =
+    "date,kind,category,amount,currency,base_amount,rail,memo,precision,receipt\n\
     2021-08-20,income,food,130500,AFN,,transfer-agent,gift for flour and oil,,\n\
     2021-08-22,expense,food,48000,AFN,,cash,flour for 20 families,,\n\
     2021-08-28,expense,power,62000,AFN,,cash,small generator,,\n\
@@ -49,24 +68,42 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 /// code under test uses: the checkpoint the keyring signed verifies under the published key.
 fn check_c2sp_independently(note: &str, key: &str, origin: &str, size: u64) {
     let mut parts = key.trim().splitn(3, '+');
-    let (name, id_hex, raw) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+    let (name, id_hex, raw) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
     assert_eq!(name, origin);
     let raw = STANDARD.decode(raw).unwrap();
     assert_eq!(raw[0], 1, "Ed25519 verifier keys start with 0x01");
-    let id = Sha256::new().chain_update(name).chain_update(b"\n").chain_update(&raw).finalize();
-    assert_eq!(id_hex, id[..4].iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let id = Sha256::new()
+        .chain_update(name)
+        .chain_update(b"\n")
+        .chain_update(&raw)
+        .finalize();
+    assert_eq!(
+        id_hex,
+        id[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
     let (body, sigs) = note.split_once("\n\n").unwrap();
     let lines: Vec<&str> = body.lines().collect();
     assert_eq!(lines.len(), 3, "origin, size, root: {body}");
     assert_eq!(lines[0], origin);
     assert_eq!(lines[1], size.to_string());
     assert_eq!(STANDARD.decode(lines[2]).unwrap().len(), 32);
-    let line = sigs.lines().find(|l| l.starts_with(&format!("\u{2014} {name} "))).unwrap();
+    let line = sigs
+        .lines()
+        .find(|l| l.starts_with(&format!("\u{2014} {name} ")))
+        .unwrap();
     let blob = STANDARD.decode(line.rsplit(' ').next().unwrap()).unwrap();
     assert_eq!(blob[..4], id[..4]);
     let vk = ed25519_dalek::VerifyingKey::from_bytes(raw[1..].try_into().unwrap()).unwrap();
     let sig = ed25519_dalek::Signature::from_slice(&blob[4..]).unwrap();
-    vk.verify_strict(format!("{body}\n").as_bytes(), &sig).unwrap();
+    vk.verify_strict(format!("{body}\n").as_bytes(), &sig)
+        .unwrap();
 }
 
 #[test]
@@ -75,13 +112,30 @@ fn a_coordinator_keeps_the_ledger_and_anyone_checks_it() {
     let (hub, _data, keyrings) = hub_with_team(dir.path(), 1, &[]);
     let h = hub_args(&hub, &keyrings[0]);
     let out = ok(&with(h.clone(), &["init", "--base", "AFN"]));
-    let origin = format!("{}/c/roshanai/ledger", hub.url.trim_start_matches("http://"));
+    let origin = format!(
+        "{}/c/roshanai/ledger",
+        hub.url.trim_start_matches("http://")
+    );
     assert!(out.contains(&origin), "{out}");
     assert!(fails(&with(h.clone(), &["init", "--base", "AFN"])).contains("was started already"));
 
     let out = ok(&with(
         h.clone(),
-        &["add", "income", "--amount", "500 USD", "--base", "40000", "--category", "food", "--rail", "transfer-agent", "--memo", "gift for flour", "--receipt"],
+        &[
+            "add",
+            "income",
+            "--amount",
+            "500 USD",
+            "--base",
+            "40000",
+            "--category",
+            "food",
+            "--rail",
+            "transfer-agent",
+            "--memo",
+            "gift for flour",
+            "--receipt",
+        ],
     ));
     let code = out
         .lines()
@@ -90,24 +144,74 @@ fn a_coordinator_keeps_the_ledger_and_anyone_checks_it() {
         .to_owned();
     let refused = fails(&with(
         h.clone(),
-        &["add", "expense", "--amount", "1000", "--category", "food", "--rail", "cash", "--memo", "paid to Ahmad Karimi"],
+        &[
+            "add",
+            "expense",
+            "--amount",
+            "1000",
+            "--category",
+            "food",
+            "--rail",
+            "cash",
+            "--memo",
+            "paid to Ahmad Karimi",
+        ],
     ));
-    assert!(refused.contains("capitalised words") && refused.contains("identify a person"), "{refused}");
-    let refused = fails(&with(h.clone(), &["add", "expense", "--amount", "0", "--category", "food", "--rail", "cash"]));
+    assert!(
+        refused.contains("capitalised words") && refused.contains("identify a person"),
+        "{refused}"
+    );
+    let refused = fails(&with(
+        h.clone(),
+        &[
+            "add",
+            "expense",
+            "--amount",
+            "0",
+            "--category",
+            "food",
+            "--rail",
+            "cash",
+        ],
+    ));
     assert!(refused.contains("more than zero"), "{refused}");
-    let refused = fails(&with(h.clone(), &["add", "expense", "--amount", "5 USD", "--category", "food", "--rail", "cash"]));
+    let refused = fails(&with(
+        h.clone(),
+        &[
+            "add",
+            "expense",
+            "--amount",
+            "5 USD",
+            "--category",
+            "food",
+            "--rail",
+            "cash",
+        ],
+    ));
     assert!(refused.contains("base currency AFN"), "{refused}");
 
     let csv = write(dir.path(), "entries.csv", ENTRIES);
     let out = ok(&with(h.clone(), &["import", &csv, "--batch", "2"]));
-    assert!(out.contains("5 entries added (3 checkpoints); the ledger has 6"), "{out}");
+    assert!(
+        out.contains("5 entries added (3 checkpoints); the ledger has 6"),
+        "{out}"
+    );
     assert!(out.contains("receipt code for entry 5"), "{out}");
-    ok(&with(h.clone(), &["reverse", "2", "--memo", "entered twice"]));
+    ok(&with(
+        h.clone(),
+        &["reverse", "2", "--memo", "entered twice"],
+    ));
     assert!(fails(&with(h.clone(), &["reverse", "2"])).contains("already reversed"));
     assert!(fails(&with(h.clone(), &["reverse", "99"])).contains("there is no entry 99"));
-    ok(&with(h.clone(), &["goals", "--target", "1000000", "--budget", "food=500000"]));
+    ok(&with(
+        h.clone(),
+        &["goals", "--target", "1000000", "--budget", "food=500000"],
+    ));
     let appeal = http_body(&hub.url, "/c/roshanai?lang=en");
-    assert!(appeal.contains("<progress max=\"100000000\" value=\"21400000\">"), "{appeal}");
+    assert!(
+        appeal.contains("<progress max=\"100000000\" value=\"21400000\">"),
+        "{appeal}"
+    );
 
     // The relocation expense is published with the week, not the day.
     let json = http_body(&hub.url, "/c/roshanai/ledger.json");
@@ -119,13 +223,26 @@ fn a_coordinator_keeps_the_ledger_and_anyone_checks_it() {
     let state = dir.path().join("verify.state").display().to_string();
     let address = format!("{}/c/roshanai/ledger", hub.url);
     let out = ok(&["verify", "ledger", &address, "--state", &state]);
-    assert!(out.contains("7 entries") && out.contains("first check"), "{out}");
+    assert!(
+        out.contains("7 entries") && out.contains("first check"),
+        "{out}"
+    );
     assert!(out.contains("raised 214000.00 AFN"), "{out}");
     let out = ok(&["verify", "ledger", &origin, "--state", &state]);
     assert!(out.contains("it extends the 7 entries"), "{out}");
     let out = ok(&["verify", "receipt", &address, &code, "--state", &state]);
-    assert!(out.contains("your gift is entry 0") && out.contains("inclusion proof"), "{out}");
-    let err = fails(&["verify", "receipt", &address, "0000 0000 0000 0000 0000", "--state", &state]);
+    assert!(
+        out.contains("your gift is entry 0") && out.contains("inclusion proof"),
+        "{out}"
+    );
+    let err = fails(&[
+        "verify",
+        "receipt",
+        &address,
+        "0000 0000 0000 0000 0000",
+        "--state",
+        &state,
+    ]);
     assert!(err.contains("no entry"), "{err}");
     assert!(fails(&["verify", "receipt", &address, "12", "--state", &state]).contains("20 digits"));
 
@@ -139,13 +256,44 @@ fn a_coordinator_keeps_the_ledger_and_anyone_checks_it() {
     let out = ok(&["mirror", "ledger", &address, mirror.to_str().unwrap()]);
     assert!(out.contains("7 entries (7 new)"), "{out}");
     let copy = mirror.join("c/roshanai/ledger");
-    assert_eq!(std::fs::read_to_string(copy.join("checkpoint")).unwrap(), note);
-    let out = ok(&["verify", "ledger", copy.to_str().unwrap(), "--state", &state]);
+    assert_eq!(
+        std::fs::read_to_string(copy.join("checkpoint")).unwrap(),
+        note
+    );
+    let out = ok(&[
+        "verify",
+        "ledger",
+        copy.to_str().unwrap(),
+        "--state",
+        &state,
+    ]);
     assert!(out.contains("it extends the 7 entries"), "{out}");
-    ok(&with(h.clone(), &["add", "expense", "--amount", "2500", "--category", "food", "--rail", "cash", "--memo", "bread"]));
+    ok(&with(
+        h.clone(),
+        &[
+            "add",
+            "expense",
+            "--amount",
+            "2500",
+            "--category",
+            "food",
+            "--rail",
+            "cash",
+            "--memo",
+            "bread",
+        ],
+    ));
     let out = ok(&["mirror", "ledger", &address, mirror.to_str().unwrap()]);
     assert!(out.contains("8 entries (1 new)"), "{out}");
-    let err = fails(&["verify", "ledger", &address, "--state", &state, "--origin", "other.example/c/x/ledger"]);
+    let err = fails(&[
+        "verify",
+        "ledger",
+        &address,
+        "--state",
+        &state,
+        "--origin",
+        "other.example/c/x/ledger",
+    ]);
     assert!(err.contains("not \"other.example/c/x/ledger\""), "{err}");
 }
 
@@ -165,21 +313,33 @@ fn verify_and_mirror_catch_tampering_and_forks() {
     let db = Path::new(&data).join("panah.db");
 
     // One stored amount changed in the database.
-    sqlite(&db, "row = db.execute('SELECT leaf FROM ledger_entries WHERE idx = 2').fetchone()[0]\n\
+    sqlite(
+        &db,
+        "row = db.execute('SELECT leaf FROM ledger_entries WHERE idx = 2').fetchone()[0]\n\
                  new = row.replace(b'amount 6200000 AFN', b'amount 9200000 AFN')\n\
                  assert new != row\n\
-                 db.execute('UPDATE ledger_entries SET leaf = ? WHERE idx = 2', (new,))");
+                 db.execute('UPDATE ledger_entries SET leaf = ? WHERE idx = 2', (new,))",
+    );
     let err = fails(&["verify", "ledger", &address, "--state", &state]);
-    assert!(err.contains("entry 2 was changed after it was signed"), "{err}");
+    assert!(
+        err.contains("entry 2 was changed after it was signed"),
+        "{err}"
+    );
     let err = fails(&["mirror", "ledger", &address, &mirror]);
-    assert!(err.contains("entry 2 was changed after it was signed"), "{err}");
+    assert!(
+        err.contains("entry 2 was changed after it was signed"),
+        "{err}"
+    );
     sqlite(&db, "row = db.execute('SELECT leaf FROM ledger_entries WHERE idx = 2').fetchone()[0]\n\
                  db.execute('UPDATE ledger_entries SET leaf = ? WHERE idx = 2', (row.replace(b'amount 9200000 AFN', b'amount 6200000 AFN'),))");
     ok(&["verify", "ledger", &address, "--state", &state]);
 
     // One entry dropped.
-    sqlite(&db, "db.execute('CREATE TABLE saved AS SELECT * FROM ledger_entries WHERE idx = 3')\n\
-                 db.execute('DELETE FROM ledger_entries WHERE idx = 3')");
+    sqlite(
+        &db,
+        "db.execute('CREATE TABLE saved AS SELECT * FROM ledger_entries WHERE idx = 3')\n\
+                 db.execute('DELETE FROM ledger_entries WHERE idx = 3')",
+    );
     let err = fails(&["verify", "ledger", &address, "--state", &state]);
     assert!(err.contains("entry 3 was dropped"), "{err}");
     let err = fails(&["mirror", "ledger", &address, &mirror]);
@@ -191,16 +351,27 @@ fn verify_and_mirror_catch_tampering_and_forks() {
     let stranger = dir.path().join("stranger.keyring").display().to_string();
     ok(&["id", "new", "--keyring", &stranger]);
     let fresh = dir.path().join("fresh.state").display().to_string();
-    let origin = format!("{}/c/roshanai/ledger", hub.url.trim_start_matches("http://"));
+    let origin = format!(
+        "{}/c/roshanai/ledger",
+        hub.url.trim_start_matches("http://")
+    );
     let other_key = {
         let line = ok(&["id", "show", "--keyring", &stranger]);
-        let pk = STANDARD.decode(line.trim().rsplit("ed25519:").next().unwrap()).unwrap();
+        let pk = STANDARD
+            .decode(line.trim().rsplit("ed25519:").next().unwrap())
+            .unwrap();
         let raw = [[1u8].as_slice(), &pk].concat();
-        let id = Sha256::new().chain_update(&origin).chain_update(b"\n").chain_update(&raw).finalize();
+        let id = Sha256::new()
+            .chain_update(&origin)
+            .chain_update(b"\n")
+            .chain_update(&raw)
+            .finalize();
         let hex: String = id[..4].iter().map(|b| format!("{b:02x}")).collect();
         format!("{origin}+{hex}+{}", STANDARD.encode(raw))
     };
-    let err = fails(&["verify", "ledger", &address, "--state", &fresh, "--key", &other_key]);
+    let err = fails(&[
+        "verify", "ledger", &address, "--state", &fresh, "--key", &other_key,
+    ]);
     assert!(err.contains("not signed by any key you trust"), "{err}");
 
     // A forked history: another hub shows a different ledger under the same name, signed by
@@ -210,27 +381,62 @@ fn verify_and_mirror_catch_tampering_and_forks() {
     let b_data = b_dir.join("hub").display().to_string();
     support::create_collective(&b_data, "roshanai");
     let line = ok(&["id", "show", "--keyring", &keyrings[0]]);
-    ok(&["admin", "add-coordinator", "--data", &b_data, "roshanai", line.trim()]);
+    ok(&[
+        "admin",
+        "add-coordinator",
+        "--data",
+        &b_data,
+        "roshanai",
+        line.trim(),
+    ]);
     let hub_b = Hub::start(&["--data", &b_data], &b_dir.join("hub.log"));
     let elsewhere = dir.path().join("coerced-machine").display().to_string();
     let env = [("PANAH_LEDGER_STATE_DIR", elsewhere.as_str())];
     let hb = hub_args(&hub_b, &keyrings[0]);
     let forged = ENTRIES.replace("gift for flour and oil", "gift for flour");
     let forged_csv = write(dir.path(), "forged.csv", &forged);
-    for args in [with(hb.clone(), &["init", "--base", "AFN", "--origin", &origin]), with(hb.clone(), &["import", &forged_csv])] {
+    for args in [
+        with(hb.clone(), &["init", "--base", "AFN", "--origin", &origin]),
+        with(hb.clone(), &["import", &forged_csv]),
+    ] {
         let out = run_env(&env, &args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let address_b = format!("{}/c/roshanai/ledger", hub_b.url);
     let err = fails(&["verify", "ledger", &address_b, "--state", &state]);
     assert!(err.contains("history was rewritten"), "{err}");
     let err = fails(&["mirror", "ledger", &address_b, &mirror]);
-    assert!(err.contains("entry 0 at") && err.contains("differs from the copy"), "{err}");
+    assert!(
+        err.contains("entry 0 at") && err.contains("differs from the copy"),
+        "{err}"
+    );
     // The coordinator's own machine remembers the real ledger and will not sign on B.
-    let err = fails(&with(hb.clone(), &["add", "expense", "--amount", "5", "--category", "food", "--rail", "cash"]));
-    assert!(err.contains("nothing was signed") && err.contains("history was rewritten"), "{err}");
+    let err = fails(&with(
+        hb.clone(),
+        &[
+            "add",
+            "expense",
+            "--amount",
+            "5",
+            "--category",
+            "food",
+            "--rail",
+            "cash",
+        ],
+    ));
+    assert!(
+        err.contains("nothing was signed") && err.contains("history was rewritten"),
+        "{err}"
+    );
     // The real hub still verifies, and the mirror still holds the real ledger.
     ok(&["verify", "ledger", &address, "--state", &state]);
     let copy = Path::new(&mirror).join("c/roshanai/ledger/checkpoint");
-    assert_eq!(std::fs::read_to_string(copy).unwrap(), http_body(&hub.url, "/c/roshanai/ledger/checkpoint"));
+    assert_eq!(
+        std::fs::read_to_string(copy).unwrap(),
+        http_body(&hub.url, "/c/roshanai/ledger/checkpoint")
+    );
 }

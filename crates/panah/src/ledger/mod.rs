@@ -179,8 +179,10 @@ async fn sync(session: &Session) -> anyhow::Result<Synced> {
     let team = session.team().await?;
     let mut keys = Vec::new();
     for m in &team.coordinators {
-        let key = panah_core::CoordinatorKey::from_parts(&m.recipient, &m.signing_key)
-            .map_err(|e| anyhow::anyhow!("the hub lists a coordinator key that does not parse: {e}"))?;
+        let key =
+            panah_core::CoordinatorKey::from_parts(&m.recipient, &m.signing_key).map_err(|e| {
+                anyhow::anyhow!("the hub lists a coordinator key that does not parse: {e}")
+            })?;
         keys.push(verifier_key(&info.origin, key.signing()));
     }
     let source = Source::parse(&format!(

@@ -300,5 +300,7 @@ pub fn hub_with_team(dir: &Path, n: usize, extra: &[&str]) -> (Hub, String, Vec<
 pub fn http_body(url: &str, path: &str) -> String {
     let (status, text) = http_get(url, path);
     assert_eq!(status, 200, "GET {path}: {text}");
-    text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
+    text.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
 }
