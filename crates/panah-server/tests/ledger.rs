@@ -231,7 +231,7 @@ async fn every_bad_entry_and_request_is_a_precise_refusal() {
         let reversal = spend
             .replace("kind expense", "kind reversal")
             .replace("rail cash", "reverses 1\nrail cash");
-        append(&app, &t, &who, &mut all, &[reversal.clone()]).await;
+        append(&app, &t, &who, &mut all, std::slice::from_ref(&reversal)).await;
 
         let other = coordinator();
         let mut far = entry(&who, "expense", "food", 5, "x");

@@ -85,7 +85,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         let coordinator = store
             .add_coordinator(collective.id, &keyring.public(), "demo coordinator")
             .await?;
-        let host = config.listen.clone();
+        let host = config.listen;
         let code = demo_ledger(
             &store,
             &coordinator,
@@ -192,18 +192,20 @@ async fn demo_ledger(
         .await
         .map_err(|e| anyhow::anyhow!("the sample ledger: {e}"))?;
     }
+    // Whole afghani to minor units (puls).
+    let afn = |whole: i64| whole * 100;
     let budgets = [
-        (Category::Food, 600_000_00),
-        (Category::Power, 150_000_00),
-        (Category::Relocation, 250_000_00),
-        (Category::Documents, 60_000_00),
-        (Category::Medical, 50_000_00),
-        (Category::Communications, 30_000_00),
+        (Category::Food, afn(600_000)),
+        (Category::Power, afn(150_000)),
+        (Category::Relocation, afn(250_000)),
+        (Category::Documents, afn(60_000)),
+        (Category::Medical, afn(50_000)),
+        (Category::Communications, afn(30_000)),
     ]
     .into_iter()
     .collect();
     store
-        .set_ledger_goals(cid, Some(1_500_000_00), &budgets)
+        .set_ledger_goals(cid, Some(afn(1_500_000)), &budgets)
         .await?;
     Ok(made.into_iter().find_map(|(_, code)| code))
 }

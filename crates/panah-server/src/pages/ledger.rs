@@ -135,7 +135,12 @@ fn row(l: &Localizer<'_>, index: usize, e: &Entry, totals: &Totals) -> Row {
         kind: l.t(&format!("ledger-kind-{}", e.kind.word())),
         category: l.t(&format!("category-{}", e.category.word())),
         amount: l.money(e.amount.minor(), e.amount.currency()),
-        base: l.money(e.base.minor(), e.base.currency()),
+        // The base-currency value only where it says something new.
+        base: if e.base.currency() == e.amount.currency() {
+            String::new()
+        } else {
+            l.money(e.base.minor(), e.base.currency())
+        },
         rail: l.t(&format!("rail-{}", e.rail.word())),
         memo: e.memo.clone(),
         note,

@@ -342,6 +342,7 @@ fn print_report(session: &Session, v: &Verified) {
         let held: Vec<String> = totals
             .balances
             .iter()
+            .filter(|(_, v)| **v != 0)
             .map(|(c, v)| format!("{} {c}", decimal(*v, *c)))
             .collect();
         println!("held: {}", held.join(", "));

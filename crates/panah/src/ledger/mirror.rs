@@ -44,12 +44,16 @@ fn folder_for(origin: &str) -> anyhow::Result<PathBuf> {
     Ok(parts.iter().collect())
 }
 
+/// What a mirror already holds, checked.
+struct Held {
+    keys: Vec<String>,
+    log: Checked,
+    size: u64,
+    root: [u8; 32],
+}
+
 /// What the mirror already holds, checked against its own checkpoint and keys.
-fn held(
-    dir: &Path,
-    origin: &str,
-    extra: &[String],
-) -> anyhow::Result<Option<(Vec<String>, Checked, u64, [u8; 32])>> {
+fn held(dir: &Path, origin: &str, extra: &[String]) -> anyhow::Result<Option<Held>> {
     let Ok(note) = std::fs::read(dir.join("checkpoint")) else {
         return Ok(None);
     };
@@ -70,7 +74,12 @@ fn held(
         .collect();
     let log = check_log(c.size, &c.root, &files)
         .with_context(|| format!("the copy in {} is damaged", dir.display()))?;
-    Ok(Some((keys, log, c.size, c.root)))
+    Ok(Some(Held {
+        keys,
+        log,
+        size: c.size,
+        root: c.root,
+    }))
 }
 
 pub async fn run(args: MirrorArgs) -> anyhow::Result<()> {
@@ -81,7 +90,7 @@ pub async fn run(args: MirrorArgs) -> anyhow::Result<()> {
     let dir = args.dir.join(folder_for(&origin)?);
     let old = held(&dir, &origin, &args.keys)?;
     let keys = match &old {
-        Some((keys, ..)) => keys.clone(),
+        Some(held) => held.keys.clone(),
         None if !args.keys.is_empty() => args.keys.clone(),
         None => {
             let published = source
@@ -101,7 +110,13 @@ pub async fn run(args: MirrorArgs) -> anyhow::Result<()> {
     };
     let v = check(&source, &origin, note, &keys, None).await?;
     let mut new_entries = v.checkpoint.size;
-    if let Some((_, old_log, old_size, old_root)) = &old {
+    if let Some(Held {
+        log: old_log,
+        size: old_size,
+        root: old_root,
+        ..
+    }) = &old
+    {
         if v.checkpoint.size < *old_size {
             bail!(
                 "refused: {source} has {} entries but the copy in {} has {old_size}: entries were removed",
