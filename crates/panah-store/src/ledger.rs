@@ -304,23 +304,22 @@ impl Store {
         collective_id: i64,
         index: u64,
     ) -> Result<(Option<Vec<u8>>, bool), StoreError> {
-        let leaf =
-            sqlx::query("SELECT leaf FROM ledger_entries WHERE collective_id = $1 AND idx = $2")
-                .bind(collective_id)
-                .bind(int(index)?)
-                .fetch_optional(self.pool())
-                .await?
-                .map(|row| get(&row, "leaf"))
-                .transpose()?;
-        let reversed = sqlx::query(
-            "SELECT idx FROM ledger_entries WHERE collective_id = $1 AND reverses = $2",
+        let row = sqlx::query(
+            "SELECT e.leaf, (SELECT COUNT(*) FROM ledger_entries r
+                             WHERE r.collective_id = e.collective_id AND r.reverses = e.idx) AS reversed
+             FROM ledger_entries e WHERE e.collective_id = $1 AND e.idx = $2",
         )
         .bind(collective_id)
         .bind(int(index)?)
         .fetch_optional(self.pool())
-        .await?
-        .is_some();
-        Ok((leaf, reversed))
+        .await?;
+        match row {
+            Some(row) => {
+                let reversed: i64 = get(&row, "reversed")?;
+                Ok((Some(get(&row, "leaf")?), reversed > 0))
+            }
+            None => Ok((None, false)),
+        }
     }
 
     /// The entry whose receipt commitment is `receipt`, as (index, leaf).

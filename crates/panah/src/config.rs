@@ -18,7 +18,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub struct StoreArgs {
     /// A TOML file with any of: data, listen, database, token_ttl_secs, logins_per_second,
     /// retention_days, max_files, max_upload_mb, submissions_per_minute,
-    /// hub_submissions_per_minute.
+    /// hub_submissions_per_minute, lookups_per_minute, hub_lookups_per_minute.
     #[arg(long, env = "PANAH_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The hub's data folder [default: ./panah-data].
@@ -54,6 +54,9 @@ struct FileConfig {
     max_upload_mb: Option<u64>,
     submissions_per_minute: Option<u32>,
     hub_submissions_per_minute: Option<u32>,
+    /// Codename logins on the replies page and receipt checks on the ledger, per minute.
+    lookups_per_minute: Option<u32>,
+    hub_lookups_per_minute: Option<u32>,
 }
 
 /// Everything `serve` needs, resolved.
@@ -135,6 +138,18 @@ impl StoreArgs {
             file.hub_submissions_per_minute,
             "hub_submissions_per_minute",
             1..=1_000_000,
+        )?;
+        set(
+            &mut s.reply_logins_per_minute,
+            file.lookups_per_minute,
+            "lookups_per_minute",
+            1..=10_000_000,
+        )?;
+        set(
+            &mut s.hub_reply_logins_per_minute,
+            file.hub_lookups_per_minute,
+            "hub_lookups_per_minute",
+            1..=10_000_000,
         )?;
         Ok(HubConfig {
             data,

@@ -34,7 +34,12 @@ struct Entry {
 pub(crate) struct PageCache {
     ttl: Duration,
     entries: RwLock<HashMap<Key, Entry>>,
+    /// One render at a time per stripe: when a popular page expires, the requests that
+    /// arrive meanwhile wait for the one render instead of each rendering it again.
+    renders: [tokio::sync::Mutex<()>; STRIPES],
 }
+
+const STRIPES: usize = 16;
 
 impl std::fmt::Debug for PageCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -81,7 +86,14 @@ impl PageCache {
         PageCache {
             ttl,
             entries: RwLock::new(HashMap::new()),
+            renders: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
         }
+    }
+
+    fn fresh(&self, key: &Key, headers: &HeaderMap) -> Option<Response> {
+        let entries = self.entries.read().ok()?;
+        let e = entries.get(key).filter(|e| e.born.elapsed() < self.ttl)?;
+        Some(respond(e, headers))
     }
 
     /// Serves `key` from the cache, or renders it with `render` and keeps a successful
@@ -93,10 +105,18 @@ impl PageCache {
         if self.ttl.is_zero() {
             return render.await;
         }
-        if let Ok(entries) = self.entries.read() {
-            if let Some(e) = entries.get(&key).filter(|e| e.born.elapsed() < self.ttl) {
-                return respond(e, headers);
-            }
+        if let Some(res) = self.fresh(&key, headers) {
+            return res;
+        }
+        let stripe = {
+            use std::hash::{BuildHasher, RandomState};
+            static SEED: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
+            let hash = SEED.get_or_init(RandomState::new).hash_one(&key);
+            usize::try_from(hash % STRIPES as u64).unwrap_or(0)
+        };
+        let _rendering = self.renders[stripe].lock().await;
+        if let Some(res) = self.fresh(&key, headers) {
+            return res;
         }
         let res = render.await;
         if res.status() != StatusCode::OK {

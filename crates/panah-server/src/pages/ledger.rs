@@ -677,9 +677,6 @@ async fn find_receipt(
     l: &Localizer<'_>,
 ) -> Result<Option<Found>, PageError> {
     let store = state.store();
-    let Some(ledger) = store.ledger(c.id).await.map_err(internal)? else {
-        return Ok(None);
-    };
     let Some((index, leaf)) = store
         .ledger_entry_by_receipt(c.id, &code.commitment())
         .await
@@ -696,7 +693,7 @@ async fn find_receipt(
     if entry.kind != Kind::Income {
         return Ok(None);
     }
-    let (_, size, root) =
+    let (origin, size, root) =
         unverified_checkpoint(checkpoint.note.as_bytes()).map_err(|_| PageError::Internal)?;
     let proof = crate::ledger::with_nodes(store, c.id, |known| inclusion_proof(index, size, known))
         .await
@@ -728,6 +725,6 @@ async fn find_receipt(
         row: row(l, usize::try_from(index).unwrap_or(0), &entry, &totals),
         statement,
         proof: l.t1("receipt-proof", "hashes", &l.integer(proof.len() as i64)),
-        command: format!("panah verify receipt {} {}", ledger.origin, code.grouped()),
+        command: format!("panah verify receipt {origin} {}", code.grouped()),
     }))
 }

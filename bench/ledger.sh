@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Load benchmark for the fund ledger, through the real protocol: the coordinator's CLI
+# verifies the published ledger, the hub checks each batch and answers its root, the CLI
+# compares, signs the checkpoint, and the hub stores entries and checkpoint in one
+# transaction. Measured on SQLite and on PostgreSQL (durable commits):
+#   - entries appended per second with a checkpoint per entry and per 100 entries
+#   - `panah verify ledger` over HTTP for the resulting ledger
+#   - the receipt page (inclusion proof built from the database and checked) with wrk
+#   - the ledger page: compressed size and requests per second
+# Needs wrk, curl, python3 and PostgreSQL server binaries.
+#
+#   bench/ledger.sh [ENTRIES_ONE_PER_CHECKPOINT] [ENTRIES_100_PER_CHECKPOINT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ONE="${1:-500}"
+HUNDRED="${2:-20000}"
+cargo build --release --quiet -p panah
+BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/panah"
+WORK="$(mktemp -d -t panah-ledger-bench.XXXXXX)"
+HUB_PID=""
+stop_hub() { [ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null && wait "$HUB_PID" 2>/dev/null; HUB_PID=""; }
+cleanup() { stop_hub; rm -rf "$WORK"; }
+trap cleanup EXIT
+source scripts/postgres.sh
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+export PANAH_SCRYPT_WORK_FACTOR=10 PANAH_PASSPHRASE="benchmark passphrase"
+export PANAH_LEDGER_STATE_DIR="$WORK/state" PANAH_PROFILES="$WORK/profiles.toml"
+cat >"$WORK/panah.toml" <<CONF
+lookups_per_minute = 10000000
+hub_lookups_per_minute = 10000000
+CONF
+
+# entries.csv N FILE [RECEIPT]: N realistic entries; the first asks for a receipt code.
+entries_csv() {
+    python3 - "$1" "$2" <<'PY'
+import sys
+n, path = int(sys.argv[1]), sys.argv[2]
+cats = ["food", "power", "shelter", "medical", "documents", "communications", "fees", "other"]
+with open(path, "w") as f:
+    f.write("date,kind,category,amount,currency,base_amount,rail,memo,receipt\n")
+    for i in range(n):
+        kind = "income" if i % 5 == 0 else "expense"
+        receipt = "yes" if i == 0 else ""
+        f.write(f"2021-09-01,{kind},{cats[i % len(cats)]},{1000 + i},AFN,,cash,flour rice and oil for family group {i},{receipt}\n")
+PY
+}
+
+start_hub() {
+    local name="$1"; shift
+    local data="$WORK/$name"
+    "$BIN" admin create-collective "$@" --data "$data" roshanai --name-fa "روشنایی" --name-ps "رڼا" --name-en Roshanai >/dev/null
+    line="$("$BIN" id new --keyring "$data-k" 2>/dev/null)"
+    "$BIN" admin add-coordinator "$@" --data "$data" roshanai "$line" >/dev/null
+    PORT="$(free_port)"
+    PANAH_LOG=warn "$BIN" serve "$@" --data "$data" --config "$WORK/panah.toml" --listen "127.0.0.1:$PORT" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    HUB_PID=$!
+    for _ in $(seq 100); do grep -q "listening on" "$WORK/$name.out" 2>/dev/null && break; sleep 0.1; done
+    grep -q "listening on" "$WORK/$name.out" || { echo "the hub did not start:"; cat "$WORK/$name.err"; exit 1; }
+    HUB="http://127.0.0.1:$PORT"
+    LEDGER=("$BIN" ledger --hub "$HUB" --collective roshanai --keyring "$data-k")
+}
+
+seconds() { python3 -c "import time; print(time.monotonic())"; }
+
+run() {
+    local label="$1"
+    "${LEDGER[@]}" init --base AFN >/dev/null
+    entries_csv "$ONE" "$WORK/one.csv"
+    entries_csv "$HUNDRED" "$WORK/hundred.csv"
+    t0="$(seconds)"; out="$("${LEDGER[@]}" import "$WORK/one.csv" --batch 1 2>/dev/null)"; t1="$(seconds)"
+    CODE="$(sed -n 's/^receipt code for entry 0 ([^)]*): //p' <<<"$out")"
+    python3 -c "print('  %-10s checkpoint every entry: %5d entries in %6.2f s = %7.0f entries/s' % ('$label', $ONE, $t1 - $t0, $ONE / ($t1 - $t0)))"
+    t0="$(seconds)"; "${LEDGER[@]}" import "$WORK/hundred.csv" --batch 100 >/dev/null 2>&1; t1="$(seconds)"
+    python3 -c "print('  %-10s checkpoint every 100:   %5d entries in %6.2f s = %7.0f entries/s' % ('$label', $HUNDRED, $t1 - $t0, $HUNDRED / ($t1 - $t0)))"
+    total=$((ONE + HUNDRED))
+    t0="$(seconds)"; "$BIN" verify ledger "$HUB/c/roshanai/ledger" --state "$WORK/$label.state" >/dev/null 2>&1; t1="$(seconds)"
+    python3 -c "print('  %-10s verify over HTTP:       %5d entries in %6.2f s' % ('$label', $total, $t1 - $t0))"
+    cat >"$WORK/receipt.lua" <<LUA
+wrk.method = "POST"
+wrk.path = "/c/roshanai/ledger/receipt?lang=en"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.body = "code=${CODE// /+}"
+LUA
+    out="$(wrk -t2 -c4 -d5s --latency -s "$WORK/receipt.lua" "$HUB" 2>&1)"
+    printf '  %-10s receipt page (inclusion proof from the database, checked): %s req/s, p50 %s, p99 %s, non-200: %s\n' "$label" \
+        "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$(awk '$1=="50%" {print $2}' <<<"$out")" \
+        "$(awk '$1=="99%" {print $2}' <<<"$out")" "$(awk '/Non-2xx/ {print $4}' <<<"$out")"
+    status="$(curl -s -o "$WORK/receipt.html" -w '%{http_code}' --data "code=${CODE// /+}" "$HUB/c/roshanai/ledger/receipt?lang=en")"
+    grep -q "Your gift is in the ledger" "$WORK/receipt.html" || { echo "the receipt was not found (HTTP $status)"; exit 1; }
+    out="$(wrk -t2 -c32 -d5s --latency -H 'Accept-Encoding: gzip' "$HUB/c/roshanai/ledger?lang=fa" 2>&1)"
+    printf '  %-10s ledger page (%d entries, cached 5 s): %s req/s, p99 %s\n' "$label" "$total" \
+        "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$(awk '$1=="99%" {print $2}' <<<"$out")"
+    for lang in fa ps en; do
+        gz=$(curl -s -H 'Accept-Encoding: gzip' "$HUB/c/roshanai/ledger?lang=$lang" | wc -c)
+        br=$(curl -s -H 'Accept-Encoding: br' "$HUB/c/roshanai/ledger?lang=$lang" | wc -c)
+        printf '  %-10s /c/roshanai/ledger?lang=%s  gzip %5d B  br %5d B (latest 50 entries shown)\n' "$label" "$lang" "$gz" "$br"
+    done
+    echo "  $label hub RSS after: $(awk '/VmRSS/ {print $2}' /proc/$HUB_PID/status) KiB, peak $(awk '/VmHWM/ {print $2}' /proc/$HUB_PID/status) KiB"
+}
+
+echo "ledger: appends through the CLI and the API, loopback, 2 cores shared"
+start_hub sqlite
+run SQLite
+stop_hub
+
+PANAH_PG_DURABLE=on start_throwaway_postgres 2>/dev/null
+psql "$PANAH_TEST_POSTGRES_URL" -qc "CREATE DATABASE panah_bench" >/dev/null
+PGURL="${PANAH_TEST_POSTGRES_URL%/*}/panah_bench"
+start_hub postgres --database "$PGURL"
+run PostgreSQL
+stop_hub

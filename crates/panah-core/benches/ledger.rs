@@ -1,0 +1,91 @@
+//! What verifying a ledger costs, against its floor: `check_log` (decode every bundle,
+//! compare every leaf with its signed hash, rebuild the tree, compare every hash tile, parse
+//! every entry and check the rules) for 100,000 and 1,000,000 entries, beside SHA-256 over
+//! the same leaves (RFC 6962 leaf hashes, which no verifier can skip); and checking one
+//! inclusion proof in a tree of a million.
+//!
+//!     cargo bench -p panah-core --bench ledger
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use panah_core::ledger::audit::{all_tiles, check_log};
+use panah_core::ledger::tree::{check_inclusion, leaf_hash};
+use panah_core::ledger::{Amount, Category, Currency, DatePrecision, Entry, Kind, Rail};
+use time::macros::date;
+
+fn leaves(n: u64) -> Vec<Vec<u8>> {
+    let afn = Currency::parse("AFN").unwrap();
+    (0..n)
+        .map(|i| {
+            Entry {
+                kind: if i % 5 == 0 {
+                    Kind::Income
+                } else {
+                    Kind::Expense
+                },
+                date: date!(2021 - 09 - 01),
+                precision: DatePrecision::Day,
+                category: Category::ALL[(i % 9) as usize],
+                amount: Amount::new(1_000 + i as i64, afn).unwrap(),
+                base: Amount::new(1_000 + i as i64, afn).unwrap(),
+                counter: None,
+                reverses: None,
+                rail: Rail::Cash,
+                memo: format!("flour, rice and oil for family group {i}"),
+                receipt: None,
+                coordinator: "1a2b-3c4d-5e6f-7a8b".into(),
+            }
+            .to_leaf()
+        })
+        .collect()
+}
+
+fn verify(c: &mut Criterion) {
+    let mut group = c.benchmark_group("verify");
+    group.sample_size(10);
+    for n in [100_000u64, 1_000_000] {
+        let leaves = leaves(n);
+        let bytes: usize = leaves.iter().map(Vec::len).sum();
+        let (tree, files) = all_tiles(&leaves);
+        let root = tree.root();
+        group.throughput(Throughput::Elements(n));
+        group.bench_with_input(
+            BenchmarkId::new("sha256-of-leaves", n),
+            &leaves,
+            |b, leaves| {
+                b.iter(|| {
+                    for l in leaves {
+                        black_box(leaf_hash(l));
+                    }
+                })
+            },
+        );
+        group.bench_with_input(BenchmarkId::new("check_log", n), &files, |b, files| {
+            b.iter(|| black_box(check_log(n, &root, files).unwrap().entries.len()))
+        });
+        eprintln!(
+            "{n} entries: {bytes} bytes of leaves, {} tiles",
+            files.len()
+        );
+        if n == 1_000_000 {
+            let index = 765_432;
+            let proof = tree.inclusion_proof(index, n).unwrap();
+            group.throughput(Throughput::Elements(1));
+            group.bench_function("inclusion-proof-check-1M", |b| {
+                b.iter(|| {
+                    check_inclusion(&proof, n, &root, index, &leaves[index as usize]).unwrap()
+                })
+            });
+            group.bench_function("inclusion-proof-build-1M", |b| {
+                b.iter(|| black_box(tree.inclusion_proof(index, n).unwrap()))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, verify);
+criterion_main!(benches);
