@@ -43,10 +43,18 @@ fn leaves(n: u64) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// `PANAH_BENCH_SIZES=100000` for a quick run; both sizes by default.
+fn bench_sizes() -> Vec<u64> {
+    std::env::var("PANAH_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![100_000, 1_000_000])
+}
+
 fn verify(c: &mut Criterion) {
     let mut group = c.benchmark_group("verify");
     group.sample_size(10);
-    for n in [100_000u64, 1_000_000] {
+    for n in bench_sizes() {
         let leaves = leaves(n);
         let bytes: usize = leaves.iter().map(Vec::len).sum();
         let (tree, files) = all_tiles(&leaves);
@@ -66,6 +74,19 @@ fn verify(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("check_log", n), &files, |b, files| {
             b.iter(|| black_box(check_log(n, &root, files).unwrap().entries.len()))
         });
+        group.bench_with_input(
+            BenchmarkId::new("parse-and-rules", n),
+            &leaves,
+            |b, leaves| {
+                b.iter(|| {
+                    black_box(
+                        panah_core::ledger::audit::check_entries(leaves)
+                            .unwrap()
+                            .len(),
+                    )
+                })
+            },
+        );
         eprintln!(
             "{n} entries: {bytes} bytes of leaves, {} tiles",
             files.len()

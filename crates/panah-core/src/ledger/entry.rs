@@ -175,9 +175,17 @@ impl Entry {
 
     /// The canonical leaf bytes.
     pub fn to_leaf(&self) -> Vec<u8> {
-        let mut s = String::from("panah-ledger-entry 1\n");
+        let mut s = String::with_capacity(200 + self.memo.len() + self.coordinator.len());
+        s.push_str("panah-ledger-entry 1\n");
         let _ = writeln!(s, "kind {}", self.kind.word());
-        let _ = writeln!(s, "date {} {}", self.date, self.precision.word());
+        let _ = writeln!(
+            s,
+            "date {:04}-{:02}-{:02} {}",
+            self.date.year(),
+            u8::from(self.date.month()),
+            self.date.day(),
+            self.precision.word()
+        );
         let _ = writeln!(s, "category {}", self.category.word());
         let _ = writeln!(
             s,

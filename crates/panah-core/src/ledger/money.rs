@@ -52,10 +52,10 @@ pub enum MoneyError {
 
 impl Currency {
     pub fn parse(code: &str) -> Result<Self, MoneyError> {
-        let upper = code.trim().to_ascii_uppercase();
+        let code = code.trim();
         CURRENCIES
             .iter()
-            .find(|(c, _)| *c == upper)
+            .find(|(c, _)| c.eq_ignore_ascii_case(code))
             .map(|&(code, minor_digits)| Currency { code, minor_digits })
             .ok_or_else(|| MoneyError::UnknownCurrency(code.chars().take(12).collect()))
     }
