@@ -109,7 +109,7 @@ fn check_c2sp_independently(note: &str, key: &str, origin: &str, size: u64) {
 #[test]
 fn a_coordinator_keeps_the_ledger_and_anyone_checks_it() {
     let dir = tempfile::tempdir().unwrap();
-    let (hub, _data, keyrings) = hub_with_team(dir.path(), 1, &[]);
+    let (hub, data, keyrings) = hub_with_team(dir.path(), 1, &[]);
     let h = hub_args(&hub, &keyrings[0]);
     let out = ok(&with(h.clone(), &["init", "--base", "AFN"]));
     let origin = format!(
@@ -245,6 +245,31 @@ fn a_coordinator_keeps_the_ledger_and_anyone_checks_it() {
     ]);
     assert!(err.contains("no entry"), "{err}");
     assert!(fails(&["verify", "receipt", &address, "12", "--state", &state]).contains("20 digits"));
+
+    // The donor's check on the hub's page: found, and the code is in no file the hub wrote
+    // and not in its log (the entry holds only a hash of it).
+    let (status, page) = support::http(
+        &hub.url,
+        "POST",
+        "/c/roshanai/ledger/receipt?lang=en",
+        Some(&format!("code={}", code.replace(' ', "+"))),
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Your gift is in the ledger."), "{page}");
+    let digits: String = code.chars().filter(char::is_ascii_digit).collect();
+    let mut files = support::files_below(Path::new(&data));
+    files.push(hub.log.clone());
+    assert!(files.len() > 2, "{files:?}");
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap_or_default();
+        for needle in [digits.as_bytes(), code.as_bytes(), &digits.as_bytes()[..12]] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{} holds the receipt code",
+                f.display()
+            );
+        }
+    }
 
     // The checkpoint the keyring signed, checked from the C2SP text.
     let note = http_body(&hub.url, "/c/roshanai/ledger/checkpoint");
