@@ -18,6 +18,9 @@ use panah_core::Lang;
 
 /// Pages are small; anything larger than this is not cached.
 const MAX_PAGE: usize = 256 * 1024;
+/// Exports (the ledger as CSV or JSON) are cached up to this size; a larger one is sent
+/// as rendered.
+pub(crate) const MAX_EXPORT: usize = 16 * 1024 * 1024;
 /// More distinct pages than this and the cache starts over.
 const MAX_ENTRIES: usize = 4096;
 
@@ -27,6 +30,7 @@ pub(crate) type Key = (String, Option<Lang>, Option<Lang>);
 
 struct Entry {
     born: Instant,
+    content_type: HeaderValue,
     html: Bytes,
     gzip: Bytes,
 }
@@ -69,10 +73,7 @@ fn respond(entry: &Entry, headers: &HeaderMap) -> Response {
         Body::from(entry.html.clone()).into_response()
     };
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+    h.insert(header::CONTENT_TYPE, entry.content_type.clone());
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(
         header::VARY,
@@ -102,6 +103,21 @@ impl PageCache {
     where
         F: std::future::Future<Output = Response>,
     {
+        self.serve_up_to(key, headers, MAX_PAGE, render).await
+    }
+
+    /// [`PageCache::serve`] for responses up to `max` bytes; a larger one is sent as it
+    /// was rendered, uncached.
+    pub async fn serve_up_to<F>(
+        &self,
+        key: Key,
+        headers: &HeaderMap,
+        max: usize,
+        render: F,
+    ) -> Response
+    where
+        F: std::future::Future<Output = Response>,
+    {
         if self.ttl.is_zero() {
             return render.await;
         }
@@ -119,10 +135,18 @@ impl PageCache {
             return res;
         }
         let res = render.await;
-        if res.status() != StatusCode::OK {
+        let too_big = axum::body::HttpBody::size_hint(res.body())
+            .upper()
+            .is_none_or(|n| n > max as u64);
+        if res.status() != StatusCode::OK || too_big {
             return res;
         }
-        let Ok(html) = to_bytes(res.into_body(), MAX_PAGE).await else {
+        let content_type = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static("text/html; charset=utf-8"));
+        let Ok(html) = to_bytes(res.into_body(), max).await else {
             return (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "The hub could not answer.",
@@ -140,6 +164,7 @@ impl PageCache {
             .unwrap_or_default();
         let entry = Entry {
             born: Instant::now(),
+            content_type,
             html,
             gzip,
         };

@@ -521,8 +521,22 @@ async fn export_view(state: &AppState, slug: &str) -> Result<View, Response> {
 /// `/c/{slug}/ledger.csv`: every entry, one a row. A memo that a spreadsheet would run as
 /// a formula (starting with `=`, `+`, `-` or `@`) gets a leading `'`; the tiles keep it as
 /// written.
-pub(crate) async fn csv(State(state): State<AppState>, SlugParam(slug): SlugParam) -> Response {
-    let view = match export_view(&state, &slug).await {
+pub(crate) async fn csv(
+    State(state): State<AppState>,
+    SlugParam(slug): SlugParam,
+    headers: HeaderMap,
+) -> Response {
+    let key = (format!("/c/{slug}/ledger.csv"), None, None);
+    let render = csv_inner(&state, &slug);
+    state
+        .inner
+        .pages
+        .serve_up_to(key, &headers, super::cache::MAX_EXPORT, render)
+        .await
+}
+
+async fn csv_inner(state: &AppState, slug: &str) -> Response {
+    let view = match export_view(state, slug).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -559,8 +573,22 @@ struct ExportJson<'a> {
 }
 
 /// `/c/{slug}/ledger.json`: the totals and every entry.
-pub(crate) async fn json(State(state): State<AppState>, SlugParam(slug): SlugParam) -> Response {
-    let view = match export_view(&state, &slug).await {
+pub(crate) async fn json(
+    State(state): State<AppState>,
+    SlugParam(slug): SlugParam,
+    headers: HeaderMap,
+) -> Response {
+    let key = (format!("/c/{slug}/ledger.json"), None, None);
+    let render = json_inner(&state, &slug);
+    state
+        .inner
+        .pages
+        .serve_up_to(key, &headers, super::cache::MAX_EXPORT, render)
+        .await
+}
+
+async fn json_inner(state: &AppState, slug: &str) -> Response {
+    let view = match export_view(state, slug).await {
         Ok(v) => v,
         Err(r) => return r,
     };
