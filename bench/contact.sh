@@ -8,38 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
-cargo build --release --quiet
-BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/panah"
-WORK="$(mktemp -d -t panah-contact-bench.XXXXXX)"
-HUB_PID=""
-stop_hub() { [ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null && wait "$HUB_PID" 2>/dev/null; HUB_PID=""; }
-cleanup() { stop_hub; rm -rf "$WORK"; }
-trap cleanup EXIT
-source scripts/postgres.sh
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-export PANAH_SCRYPT_WORK_FACTOR=10 PANAH_PASSPHRASE="benchmark passphrase"
+source bench/lib.sh
 cat >"$WORK/panah.toml" <<CONF
 submissions_per_minute = 100000
 hub_submissions_per_minute = 1000000
 CONF
-
-# start_hub NAME DATABASE_ARGS...
-start_hub() {
-    local name="$1"; shift
-    local data="$WORK/$name"
-    "$BIN" admin create-collective "$@" --data "$data" roshanai --name-fa "روشنایی" --name-ps "رڼا" --name-en Roshanai >/dev/null
-    for i in 1 2 3; do
-        line="$("$BIN" id new --keyring "$data-k$i" 2>/dev/null)"
-        "$BIN" admin add-coordinator "$@" --data "$data" roshanai "$line" >/dev/null
-    done
-    PORT="$(free_port)"
-    PANAH_LOG=warn "$BIN" serve "$@" --data "$data" --config "$WORK/panah.toml" --listen "127.0.0.1:$PORT" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-    HUB_PID=$!
-    for _ in $(seq 100); do grep -q "listening on" "$WORK/$name.out" 2>/dev/null && break; sleep 0.1; done
-    grep -q "listening on" "$WORK/$name.out" || { echo "the hub did not start:"; cat "$WORK/$name.err"; exit 1; }
-    HUB="http://127.0.0.1:$PORT"
-}
 
 cpu_ticks() { awk '{print $14 " " $15}' "/proc/$HUB_PID/stat"; }
 
@@ -67,7 +40,7 @@ print('%.0f us (user %.0f + kernel %.0f)' % (us(0) + us(1), us(0), us(1)))")"
 }
 
 echo "GET form + POST 1 KB message, 3 coordinators; wrk -t2, ${DURATION}s, loopback, 2 cores shared"
-start_hub sqlite
+start_hub sqlite 3
 SQLITE_HUB="$HUB"
 run_load SQLite
 echo "  stored: $(find "$WORK/sqlite/blobs" -type f | wc -l) blobs"
@@ -90,10 +63,7 @@ for page in contact replies; do
 done
 stop_hub
 
-# Durable commits, as a real deployment has them.
-PANAH_PG_DURABLE=on start_throwaway_postgres 2>/dev/null
-psql "$PANAH_TEST_POSTGRES_URL" -qc "CREATE DATABASE panah_bench" >/dev/null
-PGURL="${PANAH_TEST_POSTGRES_URL%/*}/panah_bench"
-start_hub postgres --database "$PGURL"
+start_postgres
+start_hub postgres 3 --database "$PGURL"
 run_load PostgreSQL
 stop_hub

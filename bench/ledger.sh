@@ -14,18 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ONE="${1:-500}"
 HUNDRED="${2:-20000}"
-cargo build --release --quiet -p panah
-BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/panah"
-WORK="$(mktemp -d -t panah-ledger-bench.XXXXXX)"
-HUB_PID=""
-stop_hub() { [ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null && wait "$HUB_PID" 2>/dev/null; HUB_PID=""; }
-cleanup() { stop_hub; rm -rf "$WORK"; }
-trap cleanup EXIT
-source scripts/postgres.sh
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-export PANAH_SCRYPT_WORK_FACTOR=10 PANAH_PASSPHRASE="benchmark passphrase"
-export PANAH_LEDGER_STATE_DIR="$WORK/state" PANAH_PROFILES="$WORK/profiles.toml"
+source bench/lib.sh
 cat >"$WORK/panah.toml" <<CONF
 lookups_per_minute = 10000000
 hub_lookups_per_minute = 10000000
@@ -46,32 +35,19 @@ with open(path, "w") as f:
 PY
 }
 
-start_hub() {
-    local name="$1"; shift
-    local data="$WORK/$name"
-    "$BIN" admin create-collective "$@" --data "$data" roshanai --name-fa "روشنایی" --name-ps "رڼا" --name-en Roshanai >/dev/null
-    line="$("$BIN" id new --keyring "$data-k" 2>/dev/null)"
-    "$BIN" admin add-coordinator "$@" --data "$data" roshanai "$line" >/dev/null
-    PORT="$(free_port)"
-    PANAH_LOG=warn "$BIN" serve "$@" --data "$data" --config "$WORK/panah.toml" --listen "127.0.0.1:$PORT" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-    HUB_PID=$!
-    for _ in $(seq 100); do grep -q "listening on" "$WORK/$name.out" 2>/dev/null && break; sleep 0.1; done
-    grep -q "listening on" "$WORK/$name.out" || { echo "the hub did not start:"; cat "$WORK/$name.err"; exit 1; }
-    HUB="http://127.0.0.1:$PORT"
-    LEDGER=("$BIN" ledger --hub "$HUB" --collective roshanai --keyring "$data-k")
-}
+ledger() { "$BIN" ledger --hub "$HUB" --collective roshanai --keyring "$WORK/$1-k1" "${@:2}"; }
 
 seconds() { python3 -c "import time; print(time.monotonic())"; }
 
 run() {
     local label="$1"
-    "${LEDGER[@]}" init --base AFN >/dev/null
+    ledger "$label" init --base AFN >/dev/null
     entries_csv "$ONE" "$WORK/one.csv"
     entries_csv "$HUNDRED" "$WORK/hundred.csv"
-    t0="$(seconds)"; out="$("${LEDGER[@]}" import "$WORK/one.csv" --batch 1 2>/dev/null)"; t1="$(seconds)"
+    t0="$(seconds)"; out="$(ledger "$label" import "$WORK/one.csv" --batch 1 2>/dev/null)"; t1="$(seconds)"
     CODE="$(sed -n 's/^receipt code for entry 0 ([^)]*): //p' <<<"$out")"
     python3 -c "print('  %-10s checkpoint every entry: %5d entries in %6.2f s = %7.0f entries/s' % ('$label', $ONE, $t1 - $t0, $ONE / ($t1 - $t0)))"
-    t0="$(seconds)"; "${LEDGER[@]}" import "$WORK/hundred.csv" --batch 100 >/dev/null 2>&1; t1="$(seconds)"
+    t0="$(seconds)"; ledger "$label" import "$WORK/hundred.csv" --batch 100 >/dev/null 2>&1; t1="$(seconds)"
     python3 -c "print('  %-10s checkpoint every 100:   %5d entries in %6.2f s = %7.0f entries/s' % ('$label', $HUNDRED, $t1 - $t0, $HUNDRED / ($t1 - $t0)))"
     total=$((ONE + HUNDRED))
     t0="$(seconds)"; "$BIN" verify ledger "$HUB/c/roshanai/ledger" --state "$WORK/$label.state" >/dev/null 2>&1; t1="$(seconds)"
@@ -100,13 +76,11 @@ LUA
 }
 
 echo "ledger: appends through the CLI and the API, loopback, 2 cores shared"
-start_hub sqlite
+start_hub SQLite 1
 run SQLite
 stop_hub
 
-PANAH_PG_DURABLE=on start_throwaway_postgres 2>/dev/null
-psql "$PANAH_TEST_POSTGRES_URL" -qc "CREATE DATABASE panah_bench" >/dev/null
-PGURL="${PANAH_TEST_POSTGRES_URL%/*}/panah_bench"
-start_hub postgres --database "$PGURL"
+start_postgres
+start_hub PostgreSQL 1 --database "$PGURL"
 run PostgreSQL
 stop_hub

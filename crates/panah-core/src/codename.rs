@@ -12,17 +12,16 @@ use std::fmt;
 use std::str::FromStr;
 
 use hkdf::Hkdf;
-use rand::Rng;
 use sha2::Sha256;
 
-use crate::digits::{grouped, typed_digits, TypedDigitsError};
+use crate::digits::{CodeError, DigitCode};
 use crate::Slug;
 
 pub const DIGITS: usize = 28;
 pub const GROUP: usize = 4;
 
 #[derive(Clone, PartialEq, Eq)]
-pub struct Codename([u8; DIGITS]);
+pub struct Codename(DigitCode<DIGITS>);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodenameError {
@@ -34,35 +33,24 @@ pub enum CodenameError {
 
 impl Codename {
     pub fn generate() -> Self {
-        let mut rng = rand::rngs::OsRng;
-        let mut digits = [0u8; DIGITS];
-        for d in &mut digits {
-            *d = rng.gen_range(0..10);
-        }
-        Codename(digits)
+        Codename(DigitCode::generate())
     }
 
-    /// Reads a codename as a person typed it. Separators (spaces, dashes, dots, commas,
-    /// Arabic and Persian punctuation, invisible marks) are ignored; any letter is an error.
+    /// Reads a codename as a person typed it, in any digits with any separators.
     pub fn parse(input: &str) -> Result<Self, CodenameError> {
-        let digits = typed_digits(input).map_err(|e| match e {
-            TypedDigitsError::Letter => CodenameError::Character,
-            TypedDigitsError::TooLong(n) => CodenameError::Length(n),
-        })?;
-        let array: [u8; DIGITS] = digits
-            .as_slice()
-            .try_into()
-            .map_err(|_| CodenameError::Length(digits.len()))?;
-        Ok(Codename(array))
+        DigitCode::parse(input).map(Codename).map_err(|e| match e {
+            CodeError::Letter => CodenameError::Character,
+            CodeError::Length(n) => CodenameError::Length(n),
+        })
     }
 
     /// Latin digits in groups: `1234 5678 …`. Pages localize the digits.
     pub fn grouped(&self) -> String {
-        grouped(&self.0, GROUP)
+        self.0.grouped(GROUP)
     }
 
     fn ascii(&self) -> [u8; DIGITS] {
-        self.0.map(|d| b'0' + d)
+        self.0.ascii()
     }
 
     /// The keys a hub derives from a codename for one collective.

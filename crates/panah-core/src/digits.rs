@@ -15,48 +15,75 @@ pub fn digit_value(c: char) -> Option<u8> {
     u8::try_from(v).ok()
 }
 
-/// Why typed digits were refused.
+/// Why a typed code was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TypedDigitsError {
+pub enum CodeError {
     /// A letter among the digits.
     Letter,
-    /// More than [`MAX_TYPED_CHARS`] characters; carries the number of digits seen.
-    TooLong(usize),
+    /// This many digits instead of the code's length.
+    Length(usize),
 }
 
 /// The most characters read from a typed code.
 pub const MAX_TYPED_CHARS: usize = 256;
 
-/// Reads the digits of a code as a person typed it (codenames, receipt codes). Separators
-/// (spaces, dashes, dots, commas, Arabic and Persian punctuation, invisible marks) are
-/// ignored; a letter is an error.
-pub fn typed_digits(input: &str) -> Result<Vec<u8>, TypedDigitsError> {
-    let mut digits = Vec::new();
-    for c in input.chars().take(MAX_TYPED_CHARS) {
-        if let Some(v) = digit_value(c) {
-            digits.push(v);
-        } else if c.is_alphabetic() {
-            return Err(TypedDigitsError::Letter);
-        }
+/// A code of `N` random decimal digits that a person copies down and types back later:
+/// codenames and receipt codes. Never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DigitCode<const N: usize>([u8; N]);
+
+impl<const N: usize> std::fmt::Debug for DigitCode<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DigitCode<{N}>(…)")
     }
-    if input.chars().nth(MAX_TYPED_CHARS).is_some() {
-        return Err(TypedDigitsError::TooLong(
-            input.chars().filter(|c| digit_value(*c).is_some()).count(),
-        ));
-    }
-    Ok(digits)
 }
 
-/// Latin digits in groups of `group`, separated by spaces: `1234 5678 …`.
-pub fn grouped(digits: &[u8], group: usize) -> String {
-    let mut out = String::with_capacity(digits.len() + digits.len() / group.max(1));
-    for (i, d) in digits.iter().enumerate() {
-        if i > 0 && i % group.max(1) == 0 {
-            out.push(' ');
-        }
-        out.push(char::from(b'0' + d));
+impl<const N: usize> DigitCode<N> {
+    pub fn generate() -> Self {
+        use rand::Rng;
+        let mut rng = rand::rngs::OsRng;
+        DigitCode(std::array::from_fn(|_| rng.gen_range(0..10)))
     }
-    out
+
+    /// Reads a code as a person typed it. Separators (spaces, dashes, dots, commas, Arabic
+    /// and Persian punctuation, invisible marks) are ignored; a letter is an error.
+    pub fn parse(input: &str) -> Result<Self, CodeError> {
+        let mut digits = Vec::with_capacity(N);
+        for c in input.chars().take(MAX_TYPED_CHARS) {
+            if let Some(v) = digit_value(c) {
+                digits.push(v);
+            } else if c.is_alphabetic() {
+                return Err(CodeError::Letter);
+            }
+        }
+        if input.chars().nth(MAX_TYPED_CHARS).is_some() {
+            return Err(CodeError::Length(
+                input.chars().filter(|c| digit_value(*c).is_some()).count(),
+            ));
+        }
+        let array: [u8; N] = digits
+            .as_slice()
+            .try_into()
+            .map_err(|_| CodeError::Length(digits.len()))?;
+        Ok(DigitCode(array))
+    }
+
+    /// Latin digits in groups of `group`: `1234 5678 …`. Pages localize the digits.
+    pub fn grouped(&self, group: usize) -> String {
+        let mut out = String::with_capacity(N + N / group.max(1));
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 && i % group.max(1) == 0 {
+                out.push(' ');
+            }
+            out.push(char::from(b'0' + d));
+        }
+        out
+    }
+
+    /// The digits as ASCII, for hashing and key derivation.
+    pub fn ascii(&self) -> [u8; N] {
+        self.0.map(|d| b'0' + d)
+    }
 }
 
 /// Rewrites every digit to Latin, leaving other characters alone.

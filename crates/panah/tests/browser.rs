@@ -238,15 +238,7 @@ return {
 async fn the_ledger_and_its_goals_on_a_small_phone() {
     let dir = tempfile::tempdir().unwrap();
     let (hub, _data, keyrings) = hub_with_team(dir.path(), 1, &[]);
-    let h = [
-        "ledger",
-        "--hub",
-        &hub.url,
-        "--collective",
-        "roshanai",
-        "--keyring",
-        &keyrings[0],
-    ];
+    let h = coordinator_args("ledger", &hub, &keyrings[0], &[]);
     ok(&[&h[..], &["init", "--base", "AFN"]].concat());
     let csv = dir.path().join("sample.csv");
     std::fs::write(&csv, include_str!("../src/demo_ledger.csv")).unwrap();

@@ -16,17 +16,7 @@ fn s(p: &Path) -> String {
 }
 
 fn inbox(hub: &Hub, keyring: &str, args: &[&str]) -> String {
-    let mut all = vec![
-        "inbox",
-        "--hub",
-        &hub.url,
-        "--collective",
-        "roshanai",
-        "--keyring",
-        keyring,
-    ];
-    all.extend_from_slice(args);
-    ok(&all)
+    ok(&coordinator_args("inbox", hub, keyring, args))
 }
 
 #[test]

@@ -12,18 +12,10 @@ use std::path::Path;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use support::{fails, http_body, hub_with_team, ok, run_env, Hub};
+use support::{coordinator_args, fails, http_body, hub_with_team, ok, run_env, Hub};
 
 fn hub_args<'a>(hub: &'a Hub, keyring: &'a str) -> Vec<&'a str> {
-    vec![
-        "ledger",
-        "--hub",
-        &hub.url,
-        "--collective",
-        "roshanai",
-        "--keyring",
-        keyring,
-    ]
+    coordinator_args("ledger", hub, keyring, &[])
 }
 
 fn with<'a>(mut base: Vec<&'a str>, more: &[&'a str]) -> Vec<&'a str> {

@@ -5,16 +5,15 @@
 //! so the donor can find their gift without their name being anywhere. The code is accepted
 //! back in Persian, Arabic-Indic or Latin digits with any separators, like a codename.
 
-use rand::Rng;
 use sha2::{Digest, Sha256};
 
-use crate::digits::{grouped, typed_digits, TypedDigitsError};
+use crate::digits::{CodeError, DigitCode};
 
 pub const DIGITS: usize = 20;
 pub const GROUP: usize = 4;
 
 #[derive(Clone, PartialEq, Eq)]
-pub struct ReceiptCode([u8; DIGITS]);
+pub struct ReceiptCode(DigitCode<DIGITS>);
 
 impl std::fmt::Debug for ReceiptCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -32,36 +31,29 @@ pub enum ReceiptError {
 
 impl ReceiptCode {
     pub fn generate() -> Self {
-        let mut rng = rand::rngs::OsRng;
-        let mut digits = [0u8; DIGITS];
-        for d in &mut digits {
-            *d = rng.gen_range(0..10);
-        }
-        ReceiptCode(digits)
+        ReceiptCode(DigitCode::generate())
     }
 
+    /// Reads a receipt code as the donor typed it, in any digits with any separators.
     pub fn parse(input: &str) -> Result<Self, ReceiptError> {
-        let digits = typed_digits(input).map_err(|e| match e {
-            TypedDigitsError::Letter => ReceiptError::Character,
-            TypedDigitsError::TooLong(n) => ReceiptError::Length(n),
-        })?;
-        let array: [u8; DIGITS] = digits
-            .as_slice()
-            .try_into()
-            .map_err(|_| ReceiptError::Length(digits.len()))?;
-        Ok(ReceiptCode(array))
+        DigitCode::parse(input)
+            .map(ReceiptCode)
+            .map_err(|e| match e {
+                CodeError::Letter => ReceiptError::Character,
+                CodeError::Length(n) => ReceiptError::Length(n),
+            })
     }
 
     /// Latin digits in groups: `1234 5678 …`. Pages localize the digits.
     pub fn grouped(&self) -> String {
-        grouped(&self.0, GROUP)
+        self.0.grouped(GROUP)
     }
 
     /// What goes into the entry: SHA-256 over a domain label and the code's Latin digits.
     pub fn commitment(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(b"panah-receipt 1\n");
-        h.update(self.0.map(|d| b'0' + d));
+        h.update(self.0.ascii());
         h.finalize().into()
     }
 }

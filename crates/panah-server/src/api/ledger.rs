@@ -234,10 +234,14 @@ pub(crate) async fn prepare(
 ) -> Result<Json<TreeJson>, ApiError> {
     caller.for_collective(&slug)?;
     let (_, _, prepared, _) = prepared(&state, &caller, body).await?;
-    Ok(Json(TreeJson {
-        size: prepared.extension.size,
-        root: b64(&prepared.extension.root),
-    }))
+    Ok(tree_json(&prepared))
+}
+
+fn tree_json(p: &protocol::Prepared) -> Json<TreeJson> {
+    Json(TreeJson {
+        size: p.extension.size,
+        root: b64(&p.extension.root),
+    })
 }
 
 pub(crate) async fn append(
@@ -260,8 +264,5 @@ pub(crate) async fn append(
         &checkpoint,
     )
     .await?;
-    Ok(Json(TreeJson {
-        size: prepared.extension.size,
-        root: b64(&prepared.extension.root),
-    }))
+    Ok(tree_json(&prepared))
 }

@@ -290,8 +290,19 @@ pub struct VerifyReceiptArgs {
 
 /// `panah verify ledger`.
 pub async fn verify_ledger(args: VerifyLedgerArgs) -> anyhow::Result<()> {
-    let (session, note) = Session::open(&args.address, &args.trust).await?;
-    let keys = session.trusted(&args.trust.keys, false).await?;
+    let (session, v) = verify_and_remember(&args.address, &args.trust).await?;
+    print_report(&session, &v);
+    Ok(())
+}
+
+/// Opens the ledger at `address`, checks it with the keys to trust and against what was
+/// seen before, and remembers the new checkpoint.
+async fn verify_and_remember(
+    address: &str,
+    trust: &TrustArgs,
+) -> anyhow::Result<(Session, Verified)> {
+    let (session, note) = Session::open(address, trust).await?;
+    let keys = session.trusted(&trust.keys, false).await?;
     let v = check(
         &session.source,
         &session.origin,
@@ -300,8 +311,8 @@ pub async fn verify_ledger(args: VerifyLedgerArgs) -> anyhow::Result<()> {
         session.previous(),
     )
     .await?;
-    print_report(&session, &v);
-    session.remember(keys, &v)
+    session.remember(keys, &v)?;
+    Ok((session, v))
 }
 
 fn print_report(session: &Session, v: &Verified) {
@@ -353,17 +364,7 @@ fn print_report(session: &Session, v: &Verified) {
 /// `panah verify receipt`: the donor's own check that their gift is in the signed ledger.
 pub async fn verify_receipt(args: VerifyReceiptArgs) -> anyhow::Result<()> {
     let code = panah_core::ledger::receipt::ReceiptCode::parse(&args.code)?;
-    let (session, note) = Session::open(&args.address, &args.trust).await?;
-    let keys = session.trusted(&args.trust.keys, false).await?;
-    let v = check(
-        &session.source,
-        &session.origin,
-        note,
-        &keys,
-        session.previous(),
-    )
-    .await?;
-    session.remember(keys, &v)?;
+    let (session, v) = verify_and_remember(&args.address, &args.trust).await?;
     let commitment = code.commitment();
     let Some(index) = v
         .log

@@ -304,3 +304,24 @@ pub fn http_body(url: &str, path: &str) -> String {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default()
 }
+
+/// `COMMAND --hub URL --collective roshanai --keyring KEYRING ARGS…`: a coordinator's
+/// command against a test hub.
+pub fn coordinator_args<'a>(
+    command: &'a str,
+    hub: &'a Hub,
+    keyring: &'a str,
+    args: &[&'a str],
+) -> Vec<&'a str> {
+    let mut all = vec![
+        command,
+        "--hub",
+        &hub.url,
+        "--collective",
+        "roshanai",
+        "--keyring",
+        keyring,
+    ];
+    all.extend_from_slice(args);
+    all
+}
