@@ -518,6 +518,21 @@ async fn export_view(state: &AppState, slug: &str) -> Result<View, Response> {
     }
 }
 
+/// Exports are the same for everyone until the ledger grows: kept in the page cache.
+async fn cached_export(
+    state: &AppState,
+    path: String,
+    headers: &HeaderMap,
+    render: impl std::future::Future<Output = Response>,
+) -> Response {
+    let max = super::cache::MAX_EXPORT;
+    state
+        .inner
+        .pages
+        .serve_up_to((path, None, None), headers, max, render)
+        .await
+}
+
 /// `/c/{slug}/ledger.csv`: every entry, one a row. A memo that a spreadsheet would run as
 /// a formula (starting with `=`, `+`, `-` or `@`) gets a leading `'`; the tiles keep it as
 /// written.
@@ -526,13 +541,8 @@ pub(crate) async fn csv(
     SlugParam(slug): SlugParam,
     headers: HeaderMap,
 ) -> Response {
-    let key = (format!("/c/{slug}/ledger.csv"), None, None);
     let render = csv_inner(&state, &slug);
-    state
-        .inner
-        .pages
-        .serve_up_to(key, &headers, super::cache::MAX_EXPORT, render)
-        .await
+    cached_export(&state, format!("/c/{slug}/ledger.csv"), &headers, render).await
 }
 
 async fn csv_inner(state: &AppState, slug: &str) -> Response {
@@ -578,13 +588,8 @@ pub(crate) async fn json(
     SlugParam(slug): SlugParam,
     headers: HeaderMap,
 ) -> Response {
-    let key = (format!("/c/{slug}/ledger.json"), None, None);
     let render = json_inner(&state, &slug);
-    state
-        .inner
-        .pages
-        .serve_up_to(key, &headers, super::cache::MAX_EXPORT, render)
-        .await
+    cached_export(&state, format!("/c/{slug}/ledger.json"), &headers, render).await
 }
 
 async fn json_inner(state: &AppState, slug: &str) -> Response {
