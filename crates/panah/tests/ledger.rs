@@ -364,6 +364,56 @@ fn verify_and_mirror_catch_tampering_and_forks() {
     sqlite(&db, "db.execute('INSERT INTO ledger_entries SELECT * FROM saved')\ndb.execute('DROP TABLE saved')");
     ok(&["verify", "ledger", &address, "--state", &state]);
 
+    // A hub whose published tiles are right but whose tree is not: the node for the first
+    // four entries (tree level 2, not part of any tile at this size) is corrupted, so the
+    // root it answers for a new entry differs from the coordinator's. Nothing is signed.
+    sqlite(
+        &db,
+        "db.execute('UPDATE ledger_hashes SET hash = zeroblob(32) WHERE level = 2 AND n = 0')",
+    );
+    ok(&["verify", "ledger", &address, "--state", &state]);
+    let err = fails(&with(
+        h.clone(),
+        &[
+            "add",
+            "expense",
+            "--amount",
+            "5",
+            "--category",
+            "food",
+            "--rail",
+            "cash",
+        ],
+    ));
+    assert!(
+        err.contains(
+            "refused to sign: the hub says these entries make a tree of 6 entries with root"
+        ),
+        "{err}"
+    );
+    assert!(
+        http_body(&hub.url, "/c/roshanai/ledger/checkpoint").contains("\n5\n"),
+        "nothing was appended"
+    );
+
+    // A mirror's file cut short is named when the mirror is verified.
+    let copy = Path::new(&mirror).join("c/roshanai/ledger");
+    let tile = copy.join("tile/0/000.p/5");
+    let bytes = std::fs::read(&tile).unwrap();
+    std::fs::write(&tile, &bytes[..100]).unwrap();
+    let err = fails(&[
+        "verify",
+        "ledger",
+        copy.to_str().unwrap(),
+        "--state",
+        &state,
+    ]);
+    assert!(
+        err.contains("tile/0/000.p/5 has 100 bytes instead of 160: it is truncated"),
+        "{err}"
+    );
+    std::fs::write(&tile, &bytes).unwrap();
+
     // A signature from a key the verifier was not given.
     let stranger = dir.path().join("stranger.keyring").display().to_string();
     ok(&["id", "new", "--keyring", &stranger]);
