@@ -302,6 +302,50 @@ fn a_coordinator_keeps_the_ledger_and_anyone_checks_it() {
     ));
     let out = ok(&["mirror", "ledger", &address, mirror.to_str().unwrap()]);
     assert!(out.contains("8 entries (1 new)"), "{out}");
+
+    // Re-runs download only what changed: the full tiles a mirror holds never change.
+    let mut many = String::from("date,kind,category,amount,currency,base_amount,rail,memo\n");
+    for i in 0..300 {
+        many.push_str(&format!(
+            "2021-10-01,expense,food,{},AFN,,cash,flour for group {i}\n",
+            100 + i
+        ));
+    }
+    let many = write(dir.path(), "many.csv", &many);
+    ok(&with(h.clone(), &["import", &many, "--batch", "100"]));
+    let out = ok(&["mirror", "ledger", &address, mirror.to_str().unwrap()]);
+    assert!(
+        out.contains("308 entries (300 new), 5 tiles downloaded"),
+        "{out}"
+    );
+    ok(&with(
+        h.clone(),
+        &[
+            "add",
+            "expense",
+            "--amount",
+            "700",
+            "--category",
+            "power",
+            "--rail",
+            "cash",
+            "--memo",
+            "fuel",
+        ],
+    ));
+    let out = ok(&["mirror", "ledger", &address, mirror.to_str().unwrap()]);
+    assert!(
+        out.contains("309 entries (1 new), 3 tiles downloaded"),
+        "{out}"
+    );
+    let out = ok(&[
+        "verify",
+        "ledger",
+        copy.to_str().unwrap(),
+        "--state",
+        &state,
+    ]);
+    assert!(out.contains("309 entries"), "{out}");
     let err = fails(&[
         "verify",
         "ledger",

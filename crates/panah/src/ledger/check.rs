@@ -12,10 +12,11 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use panah_core::ledger::audit::{b64, check_extends, check_log, Checked};
 use panah_core::ledger::money::decimal;
-use panah_core::ledger::tiles::tiles_for;
+use panah_core::ledger::tiles::{tiles_for, TileRef};
 use panah_core::ledger::totals::Totals;
 use panah_core::ledger::tree::{unverified_checkpoint, verify_checkpoint, VerifiedCheckpoint};
 use panah_core::Timestamp;
+use std::collections::HashMap;
 
 use super::source::Source;
 
@@ -124,6 +125,8 @@ pub struct Verified {
     pub checkpoint: VerifiedCheckpoint,
     pub note: Vec<u8>,
     pub log: Checked,
+    /// Tiles fetched from the source (the rest were reused).
+    pub downloaded: usize,
 }
 
 /// Checks `note` against `trusted` keys, downloads every tile of its tree from `source`,
@@ -135,6 +138,20 @@ pub async fn check(
     trusted: &[String],
     previous: Option<(u64, [u8; 32])>,
 ) -> anyhow::Result<Verified> {
+    check_reusing(source, origin, note, trusted, previous, HashMap::new()).await
+}
+
+/// [`check`], downloading only the tiles not already in `have` (a mirror's full tiles:
+/// a full tile never changes). Everything is checked against the new signed root, the
+/// reused tiles included.
+pub async fn check_reusing(
+    source: &Source,
+    origin: &str,
+    note: Vec<u8>,
+    trusted: &[String],
+    previous: Option<(u64, [u8; 32])>,
+    mut have: HashMap<TileRef, Vec<u8>>,
+) -> anyhow::Result<Verified> {
     let checkpoint = verify_checkpoint(&note, trusted, origin).map_err(|e| match e {
         panah_core::ledger::tree::LogError::Untrusted => anyhow::anyhow!(
             "the checkpoint of {source} is not signed by any key you trust ({} keys). If the collective added a coordinator, check the new key with them another way and pass it with --key",
@@ -142,7 +159,17 @@ pub async fn check(
         ),
         other => anyhow::anyhow!("the checkpoint of {source} does not verify: {other}"),
     })?;
-    let files = source.tiles(&tiles_for(checkpoint.size)).await?;
+    let all = tiles_for(checkpoint.size);
+    let wanted: Vec<TileRef> = all
+        .iter()
+        .filter(|t| !have.contains_key(t))
+        .copied()
+        .collect();
+    let needed: std::collections::HashSet<&TileRef> = all.iter().collect();
+    have.retain(|t, _| needed.contains(t));
+    let downloaded = wanted.len();
+    have.extend(source.tiles(&wanted).await?);
+    let files = have;
     let log = check_log(checkpoint.size, &checkpoint.root, &files).with_context(|| {
         format!(
             "{source} does not match its signed checkpoint ({} entries)",
@@ -157,6 +184,7 @@ pub async fn check(
         checkpoint,
         note,
         log,
+        downloaded,
     })
 }
 

@@ -11,10 +11,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::Args;
 use panah_core::ledger::audit::{check_extends, check_log, Checked};
-use panah_core::ledger::tiles::tiles_for;
+use std::collections::HashMap;
+
+use panah_core::ledger::tiles::{tiles_for, TileRef};
 use panah_core::ledger::tree::{unverified_checkpoint, verify_checkpoint};
 
-use super::check::{check, key_lines};
+use super::check::{check, check_reusing, key_lines};
 use super::source::Source;
 
 #[derive(Args, Debug)]
@@ -50,6 +52,8 @@ struct Held {
     log: Checked,
     size: u64,
     root: [u8; 32],
+    /// The full tiles, which stay the same however the ledger grows.
+    full_tiles: HashMap<TileRef, Vec<u8>>,
 }
 
 /// What the mirror already holds, checked against its own checkpoint and keys.
@@ -68,7 +72,7 @@ fn held(dir: &Path, origin: &str, extra: &[String]) -> anyhow::Result<Option<Hel
             dir.display()
         )
     })?;
-    let files = tiles_for(c.size)
+    let files: HashMap<TileRef, Vec<u8>> = tiles_for(c.size)
         .into_iter()
         .filter_map(|t| std::fs::read(dir.join(t.path())).ok().map(|d| (t, d)))
         .collect();
@@ -79,6 +83,7 @@ fn held(dir: &Path, origin: &str, extra: &[String]) -> anyhow::Result<Option<Hel
         log,
         size: c.size,
         root: c.root,
+        full_tiles: files.into_iter().filter(|(t, _)| t.is_full()).collect(),
     }))
 }
 
@@ -108,7 +113,17 @@ pub async fn run(args: MirrorArgs) -> anyhow::Result<()> {
             keys
         }
     };
-    let v = check(&source, &origin, note, &keys, None).await?;
+    // Only what the mirror lacks is downloaded; if the source's tree does not fit the full
+    // tiles held here, everything is fetched again so the difference can be named below.
+    let reuse = old
+        .as_ref()
+        .map(|h| h.full_tiles.clone())
+        .unwrap_or_default();
+    let v = match check_reusing(&source, &origin, note.clone(), &keys, None, reuse).await {
+        Ok(v) => v,
+        Err(_) if old.is_some() => check(&source, &origin, note, &keys, None).await?,
+        Err(e) => return Err(e),
+    };
     let mut new_entries = v.checkpoint.size;
     if let Some(Held {
         log: old_log,
@@ -165,9 +180,10 @@ pub async fn run(args: MirrorArgs) -> anyhow::Result<()> {
     crate::files::write_atomic(&dir.join("keys"), keys_text.as_bytes())?;
     crate::files::write_atomic(&dir.join("checkpoint"), &v.note)?;
     println!(
-        "ok: {} holds {origin} — {} entries ({new_entries} new), {written} files written, verified",
+        "ok: {} holds {origin} — {} entries ({new_entries} new), {} tiles downloaded, {written} files written, verified",
         dir.display(),
-        v.checkpoint.size
+        v.checkpoint.size,
+        v.downloaded
     );
     println!(
         "Serve {} with any web server; the ledger is at the same paths as on the hub.",
