@@ -199,6 +199,8 @@ async fn appends_publish_c2sp_files_that_check_independently() {
             ("/c/roshanai/ledger/tile/9/000", "not a tile path"),
             ("/c/roshanai/ledger/tile/entries/000.p/0", "not a tile path"),
             ("/c/nobody/ledger/tile/0/000", "no collective"),
+            ("/c/roshanai/ledger/tile/0/x072/x057/x594/x037/x927/936", "past 2^64 positions"),
+            ("/c/roshanai/ledger/tile/entries/x018/x446/x744/x073/x709/x551/615", "u64::MAX"),
         ] {
             let res = get(&app, path, &[]).await;
             assert_eq!(

@@ -12,8 +12,15 @@ use super::entry::{check_reversal, Entry, Kind};
 use super::tiles::{decode_bundle, tiles_for, TileKind, TileRef};
 use super::tree::{leaf_hash, Tree};
 
+/// The largest ledger this verifier checks in one go (entries are held in memory: about
+/// 2 GB of them at this size). A signed checkpoint claiming more is refused before any
+/// download.
+pub const MAX_ENTRIES: u64 = 10_000_000;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuditError {
+    #[error("the checkpoint claims {0} entries; this verifier checks at most {MAX_ENTRIES}")]
+    TooLarge(u64),
     #[error("{path} is missing")]
     MissingTile { path: String },
     #[error("the entry bundle {path} is damaged: {why}")]
@@ -74,6 +81,9 @@ pub fn check_log(
     root: &[u8; 32],
     files: &HashMap<TileRef, Vec<u8>>,
 ) -> Result<Checked, AuditError> {
+    if size > MAX_ENTRIES {
+        return Err(AuditError::TooLarge(size));
+    }
     let tiles = tiles_for(size);
     let get = |tile: &TileRef| {
         files
@@ -431,6 +441,15 @@ mod tests {
             AuditError::TileMismatch {
                 path: "tile/0/001.p/44".into()
             }
+        );
+    }
+
+    #[test]
+    fn an_absurd_size_is_refused_before_anything_is_read() {
+        let (_, tree, files) = log(3);
+        assert_eq!(
+            check_log(u64::MAX, &tree.root(), &files).unwrap_err(),
+            AuditError::TooLarge(u64::MAX)
         );
     }
 

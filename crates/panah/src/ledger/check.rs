@@ -159,6 +159,13 @@ pub async fn check_reusing(
         ),
         other => anyhow::anyhow!("the checkpoint of {source} does not verify: {other}"),
     })?;
+    if checkpoint.size > panah_core::ledger::audit::MAX_ENTRIES {
+        bail!(
+            "the checkpoint of {source} claims {} entries; this Panah checks at most {}",
+            checkpoint.size,
+            panah_core::ledger::audit::MAX_ENTRIES
+        );
+    }
     let all = tiles_for(checkpoint.size);
     let wanted: Vec<TileRef> = all
         .iter()
