@@ -82,6 +82,8 @@ pub(crate) struct Inner {
     /// Receipt-code checks on the ledger's receipt page (the same budget as codename logins).
     pub receipt_checks: CollectiveLimits,
     pub pages: PageCache,
+    /// Ledger totals and latest entries, brought up to date incrementally.
+    pub summaries: crate::pages::summary::Summaries,
     pub upload_slots: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
@@ -143,6 +145,7 @@ impl AppState {
                 submissions,
                 reply_logins,
                 upload_slots,
+                summaries: Default::default(),
                 pages: PageCache::new(std::time::Duration::from_secs(settings_cache)),
             }),
         })

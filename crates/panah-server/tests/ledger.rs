@@ -75,10 +75,17 @@ async fn put_json(app: &Router, uri: &str, body: Value, token: &str) -> common::
 
 /// Starts the ledger and returns (app, token, coordinator, collective id).
 async fn started(store: panah_store::Store) -> (Router, String, Coordinator) {
+    started_with(store, Settings::default()).await
+}
+
+async fn started_with(
+    store: panah_store::Store,
+    settings: Settings,
+) -> (Router, String, Coordinator) {
     let cid = seed(&store, "roshanai").await;
     let who = coordinator();
     store.add_coordinator(cid, &who.key, "").await.unwrap();
-    let app = router(store, Settings::default()).await;
+    let app = router(store, settings).await;
     let t = token(&app, "roshanai", &who).await;
     let res = post_json(
         &app,
@@ -199,8 +206,14 @@ async fn appends_publish_c2sp_files_that_check_independently() {
             ("/c/roshanai/ledger/tile/9/000", "not a tile path"),
             ("/c/roshanai/ledger/tile/entries/000.p/0", "not a tile path"),
             ("/c/nobody/ledger/tile/0/000", "no collective"),
-            ("/c/roshanai/ledger/tile/0/x072/x057/x594/x037/x927/936", "past 2^64 positions"),
-            ("/c/roshanai/ledger/tile/entries/x018/x446/x744/x073/x709/x551/615", "u64::MAX"),
+            (
+                "/c/roshanai/ledger/tile/0/x072/x057/x594/x037/x927/936",
+                "past 2^64 positions",
+            ),
+            (
+                "/c/roshanai/ledger/tile/entries/x018/x446/x744/x073/x709/x551/615",
+                "u64::MAX",
+            ),
         ] {
             let res = get(&app, path, &[]).await;
             assert_eq!(
@@ -651,43 +664,100 @@ async fn the_page_goals_exports_and_receipts() {
         assert_eq!(json["entries"][0]["receipt_sha256"], hex);
 
         // Receipts: found in any digits; unknown, malformed and missing codes say so.
-        let persian = panah_core::digits::to_persian(&code.grouped());
-        let form = |code: &str| {
-            Request::post("/c/roshanai/ledger/receipt?lang=en")
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(format!("code={}", urlencode(code))))
-                .unwrap()
+        receipts(&app, &code, engine).await;
+    }
+}
+
+/// The page's totals are kept up to date entry by entry (a reversal of an entry from an
+/// earlier batch included) and equal what a hub that reads the ledger afresh shows.
+#[tokio::test]
+async fn totals_kept_up_to_date_equal_totals_from_scratch() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let uncached = Settings {
+            page_cache_secs: 0,
+            ..Settings::default()
         };
-        let found = send(&app, form(&persian)).await;
-        assert_eq!(found.status, StatusCode::OK, "{engine}: {}", found.text());
-        let text = found.text();
-        assert!(text.contains("Your gift is in the ledger."), "{engine}");
-        assert!(text.contains("entry 0 of the 60 entries"), "{engine}");
-        assert!(text.contains("checks against the signed root"), "{engine}");
-        assert_eq!(found.headers[header::CACHE_CONTROL], "no-store");
-        for (code, status, says) in [
-            (
-                ReceiptCode::generate().grouped(),
-                StatusCode::NOT_FOUND,
-                "No gift in this ledger",
-            ),
-            ("1234".into(), StatusCode::BAD_REQUEST, "20 digits"),
-            ("abcd efgh".into(), StatusCode::BAD_REQUEST, "20 digits"),
-        ] {
-            let res = send(&app, form(&code)).await;
-            assert_eq!(res.status, status, "{engine}: {code}");
-            assert!(res.text().contains(says), "{engine}: {code}");
-        }
-        let res = send(
+        let (app, t, who) = started_with(store.clone(), uncached.clone()).await;
+        let mut all = Vec::new();
+        let gift = entry(&who, "income", "food", 1_000_000, "gift");
+        append(
             &app,
-            Request::post("/c/roshanai/ledger/receipt")
-                .header(header::CONTENT_TYPE, "text/plain")
-                .body(Body::from("x"))
-                .unwrap(),
+            &t,
+            &who,
+            &mut all,
+            &[
+                gift.clone(),
+                entry(&who, "expense", "power", 200_000, "fuel"),
+            ],
         )
         .await;
-        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{engine}");
+        let before = get(&app, "/c/roshanai/ledger?lang=en", &[]).await.text();
+        assert!(before.contains("10,000.00 AFN"), "{engine}");
+        let reversal = gift
+            .replace("kind income", "kind reversal")
+            .replace("rail cash", "reverses 0\nrail cash");
+        append(
+            &app,
+            &t,
+            &who,
+            &mut all,
+            &[reversal, entry(&who, "expense", "food", 50_000, "bread")],
+        )
+        .await;
+        let after = get(&app, "/c/roshanai/ledger?lang=en", &[]).await.text();
+        let fresh = router(store.clone(), uncached.clone()).await;
+        let from_scratch = get(&fresh, "/c/roshanai/ledger?lang=en", &[]).await.text();
+        assert_eq!(after, from_scratch, "{engine}");
+        assert!(
+            after.contains("<dd>0.00 AFN</dd>"),
+            "{engine}: nothing raised once the gift is reversed"
+        );
+        assert!(after.contains("<dd>2,500.00 AFN</dd>"), "{engine}: spent");
+        assert!(after.contains("cancelled by a later entry"), "{engine}");
+        let json = get(&app, "/c/roshanai/ledger.json", &[]).await.json();
+        assert_eq!(json["raised"], "0.00", "{engine}");
+        assert_eq!(json["entries"][0]["reversed"], true, "{engine}");
     }
+}
+
+async fn receipts(app: &Router, code: &ReceiptCode, engine: &str) {
+    let persian = panah_core::digits::to_persian(&code.grouped());
+    let form = |code: &str| {
+        Request::post("/c/roshanai/ledger/receipt?lang=en")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("code={}", urlencode(code))))
+            .unwrap()
+    };
+    let found = send(app, form(&persian)).await;
+    assert_eq!(found.status, StatusCode::OK, "{engine}: {}", found.text());
+    let text = found.text();
+    assert!(text.contains("Your gift is in the ledger."), "{engine}");
+    assert!(text.contains("entry 0 of the 60 entries"), "{engine}");
+    assert!(text.contains("checks against the signed root"), "{engine}");
+    assert_eq!(found.headers[header::CACHE_CONTROL], "no-store");
+    for (code, status, says) in [
+        (
+            ReceiptCode::generate().grouped(),
+            StatusCode::NOT_FOUND,
+            "No gift in this ledger",
+        ),
+        ("1234".into(), StatusCode::BAD_REQUEST, "20 digits"),
+        ("abcd efgh".into(), StatusCode::BAD_REQUEST, "20 digits"),
+    ] {
+        let res = send(app, form(&code)).await;
+        assert_eq!(res.status, status, "{engine}: {code}");
+        assert!(res.text().contains(says), "{engine}: {code}");
+    }
+    let res = send(
+        app,
+        Request::post("/c/roshanai/ledger/receipt")
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(Body::from("x"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{engine}");
 }
 
 fn urlencode(s: &str) -> String {

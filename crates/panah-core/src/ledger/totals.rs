@@ -26,36 +26,41 @@ impl Totals {
     /// Adds up entries in log order. A reversal cancels its target's effect; reversals that
     /// point nowhere (which a checked log never has) are ignored.
     pub fn of(entries: &[Entry]) -> Totals {
-        let mut t = Totals {
-            entries: entries.len() as u64,
-            ..Totals::default()
-        };
+        let mut t = Totals::default();
         for e in entries {
-            match e.kind {
-                Kind::Reversal => {
-                    let target = e
-                        .reverses
-                        .and_then(|i| usize::try_from(i).ok())
-                        .and_then(|i| entries.get(i));
-                    if let (Some(target), Some(i)) = (target, e.reverses) {
-                        t.apply(target, -1);
-                        t.reversed.insert(i);
-                    }
-                }
-                _ => t.apply(e, 1),
-            }
+            let target = e
+                .reverses
+                .and_then(|i| usize::try_from(i).ok())
+                .and_then(|i| entries.get(i));
+            t.add(e, target.map(|t| t.kind));
         }
         t
     }
 
-    fn apply(&mut self, e: &Entry, sign: i64) {
+    /// Adds the next entry. For a reversal, `target_kind` is the kind of the entry it
+    /// cancels: a checked reversal repeats its target's category, amounts and rail, so that
+    /// is all that is needed to undo it. A hub keeps totals up to date this way without
+    /// reading the whole ledger again.
+    pub fn add(&mut self, e: &Entry, target_kind: Option<Kind>) {
+        self.entries += 1;
+        match (e.kind, e.reverses, target_kind) {
+            (Kind::Reversal, Some(i), Some(kind)) if kind != Kind::Reversal => {
+                self.apply(kind, e, -1);
+                self.reversed.insert(i);
+            }
+            (Kind::Reversal, ..) => {}
+            (kind, ..) => self.apply(kind, e, 1),
+        }
+    }
+
+    fn apply(&mut self, kind: Kind, e: &Entry, sign: i64) {
         let base = sign.saturating_mul(e.base.minor());
         let amount = sign.saturating_mul(e.amount.minor());
         let add = |map: &mut BTreeMap<Currency, i64>, c: Currency, v: i64| {
             let slot = map.entry(c).or_insert(0);
             *slot = slot.saturating_add(v);
         };
-        match e.kind {
+        match kind {
             Kind::Income => {
                 self.raised = self.raised.saturating_add(base);
                 *self.raised_by_category.entry(e.category).or_insert(0) += base;
@@ -145,5 +150,12 @@ mod tests {
         );
         assert_eq!(t.reversed, BTreeSet::from([3]));
         assert_eq!(t.entries, 6);
+        // Entry by entry, knowing only each reversal's target kind: the same totals.
+        let mut step = Totals::default();
+        for e in &log {
+            let kind = e.reverses.map(|i| log[i as usize].kind);
+            step.add(e, kind);
+        }
+        assert_eq!(step, t);
     }
 }

@@ -27,37 +27,35 @@ pub(crate) const LATEST: u64 = 50;
 /// A collective's ledger as the pages see it.
 pub(crate) struct View {
     pub ledger: Ledger,
-    pub entries: Vec<Entry>,
-    pub totals: Totals,
+    pub summary: std::sync::Arc<super::summary::Summary>,
     pub checkpoint: StoredCheckpoint,
     pub signer: String,
 }
 
+impl View {
+    pub fn totals(&self) -> &Totals {
+        &self.summary.totals
+    }
+}
+
 impl AppState {
-    /// Loads the whole ledger (entries parsed, totals added up), or `None` if the
-    /// collective has not started one.
+    /// The ledger's latest checkpoint, totals and latest entries, or `None` if the
+    /// collective has not started one. Only entries added since the last call are read.
     pub(crate) async fn ledger_view(&self, c: &Collective) -> Result<Option<View>, PageError> {
         let store = self.store();
-        let Some(ledger) = store.ledger(c.id).await.map_err(internal)? else {
-            return Ok(None);
-        };
         let Some(checkpoint) = store.latest_checkpoint(c.id).await.map_err(internal)? else {
             return Ok(None);
         };
-        let leaves = store
-            .ledger_leaves(c.id, 0, ledger.size)
+        let Some(ledger) = store.ledger(c.id).await.map_err(internal)? else {
+            return Ok(None);
+        };
+        // The checkpoint read first says which size this view is for.
+        let summary = self
+            .inner
+            .summaries
+            .get(store, c.id, checkpoint.size)
             .await
             .map_err(internal)?;
-        let mut entries = Vec::with_capacity(leaves.len());
-        for (_, leaf) in leaves {
-            match Entry::from_leaf(&leaf) {
-                Ok(e) => entries.push(e),
-                Err(e) => {
-                    tracing::error!(error = %e, "a stored ledger entry does not parse");
-                    return Err(PageError::Internal);
-                }
-            }
-        }
         let signer = store
             .coordinator_by_id(checkpoint.coordinator_id)
             .await
@@ -65,9 +63,8 @@ impl AppState {
             .map(|(c, _)| c.key.fingerprint().to_string())
             .unwrap_or_default();
         Ok(Some(View {
-            totals: Totals::of(&entries),
             ledger,
-            entries,
+            summary,
             checkpoint,
             signer,
         }))
@@ -102,11 +99,11 @@ fn public_date(l: &Localizer<'_>, e: &Entry) -> String {
     )
 }
 
-fn row(l: &Localizer<'_>, index: usize, e: &Entry, totals: &Totals) -> Row {
+fn row(l: &Localizer<'_>, index: u64, e: &Entry, totals: &Totals) -> Row {
     let mut note = String::new();
     if let Some(target) = e.reverses {
         note = l.t1("ledger-reverses", "index", &l.integer(target as i64));
-    } else if totals.reversed.contains(&(index as u64)) {
+    } else if totals.reversed.contains(&index) {
         note = l.t("ledger-reversed");
     }
     if let Some(c) = e.counter {
@@ -165,16 +162,16 @@ pub(crate) fn goal_bars(l: &Localizer<'_>, view: &View) -> Vec<Bar> {
             label: l.t("goal-overall"),
             text: l.t2(
                 "goal-raised-of",
-                ("raised", &l.money(view.totals.raised, base)),
+                ("raised", &l.money(view.totals().raised, base)),
                 ("goal", &l.money(target, base)),
             ),
-            value: view.totals.raised.clamp(0, target),
+            value: view.totals().raised.clamp(0, target),
             max: target,
         });
     }
     for (category, budget) in &view.ledger.budgets {
         let spent = view
-            .totals
+            .totals()
             .spent_by_category
             .get(category)
             .copied()
@@ -260,7 +257,7 @@ async fn page_inner(state: &AppState, c: &Collective, lang: Lang) -> Result<Resp
     };
     if let Some(view) = view {
         let base = view.ledger.base_currency;
-        let t = &view.totals;
+        let t = view.totals();
         page.summary = vec![
             (l.t("ledger-raised"), l.money(t.raised, base)),
             (l.t("ledger-spent"), l.money(t.spent, base)),
@@ -281,14 +278,13 @@ async fn page_inner(state: &AppState, c: &Collective, lang: Lang) -> Result<Resp
             })
             .collect();
         page.goals = goal_bars(&l, &view);
-        let n = view.entries.len();
+        let n = view.summary.size;
         page.rows = view
-            .entries
+            .summary
+            .latest
             .iter()
-            .enumerate()
             .rev()
-            .take(LATEST as usize)
-            .map(|(i, e)| row(&l, i, e, t))
+            .map(|(i, e)| row(&l, *i, e, t))
             .collect();
         page.shown = l.t2(
             "ledger-latest",
@@ -483,8 +479,15 @@ struct ExportEntry<'a> {
     coordinator: &'a str,
 }
 
-fn export_entries<'a>(view: &'a View) -> impl Iterator<Item = ExportEntry<'a>> + 'a {
-    view.entries.iter().enumerate().map(|(i, e)| ExportEntry {
+/// The whole ledger, for the exports.
+struct Export {
+    view: View,
+    entries: Vec<Entry>,
+}
+
+fn export_entries(x: &Export) -> impl Iterator<Item = ExportEntry<'_>> + '_ {
+    let view = &x.view;
+    x.entries.iter().enumerate().map(move |(i, e)| ExportEntry {
         index: i as u64,
         kind: e.kind.word(),
         date: e.date.to_string(),
@@ -497,7 +500,7 @@ fn export_entries<'a>(view: &'a View) -> impl Iterator<Item = ExportEntry<'a>> +
         counter_amount: e.counter.map(|c| c.decimal()),
         counter_currency: e.counter.map(|c| c.currency().code()),
         reverses: e.reverses,
-        reversed: view.totals.reversed.contains(&(i as u64)),
+        reversed: view.totals().reversed.contains(&(i as u64)),
         rail: e.rail.word(),
         memo: &e.memo,
         receipt_sha256: e
@@ -507,15 +510,25 @@ fn export_entries<'a>(view: &'a View) -> impl Iterator<Item = ExportEntry<'a>> +
     })
 }
 
-async fn export_view(state: &AppState, slug: &str) -> Result<View, Response> {
+async fn export_view(state: &AppState, slug: &str) -> Result<Export, Response> {
     let (c, _) = ledger_for_file(state, slug).await?;
-    match state.ledger_view(&c).await {
-        Ok(Some(v)) => Ok(v),
-        Ok(None) => Err(not_here("this collective has not started its ledger")),
-        Err(_) => Err(file_error(panah_store::StoreError::Corrupt(
-            "ledger".into(),
-        ))),
-    }
+    let failed = |_| file_error(panah_store::StoreError::Corrupt("ledger".into()));
+    let view = match state.ledger_view(&c).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return Err(not_here("this collective has not started its ledger")),
+        Err(e) => return Err(failed(e)),
+    };
+    let leaves = state
+        .store()
+        .ledger_leaves(c.id, 0, view.summary.size)
+        .await
+        .map_err(file_error)?;
+    let entries = leaves
+        .iter()
+        .map(|(_, leaf)| Entry::from_leaf(leaf))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| file_error(panah_store::StoreError::Corrupt(e.to_string())))?;
+    Ok(Export { view, entries })
 }
 
 /// Exports are the same for everyone until the ledger grows: kept in the page cache.
@@ -593,26 +606,27 @@ pub(crate) async fn json(
 }
 
 async fn json_inner(state: &AppState, slug: &str) -> Response {
-    let view = match export_view(state, slug).await {
+    let export = match export_view(state, slug).await {
         Ok(v) => v,
         Err(r) => return r,
     };
+    let view = &export.view;
     let base = view.ledger.base_currency;
     let decimal = panah_core::ledger::money::decimal;
     let body = ExportJson {
         origin: &view.ledger.origin,
         base_currency: base.code(),
-        size: view.ledger.size,
+        size: view.summary.size,
         checkpoint: &view.checkpoint.note,
-        raised: decimal(view.totals.raised, base),
-        spent: decimal(view.totals.spent, base),
+        raised: decimal(view.totals().raised, base),
+        spent: decimal(view.totals().spent, base),
         balances: view
-            .totals
+            .totals()
             .balances
             .iter()
             .map(|(c, v)| (c.code(), decimal(*v, *c)))
             .collect(),
-        entries: export_entries(&view).collect(),
+        entries: export_entries(&export).collect(),
     };
     match serde_json::to_vec_pretty(&body) {
         Ok(body) => plain(StatusCode::OK, "no-cache", "application/json", body),
@@ -755,7 +769,7 @@ async fn find_receipt(
         ],
     );
     Ok(Some(Found {
-        row: row(l, usize::try_from(index).unwrap_or(0), &entry, &totals),
+        row: row(l, index, &entry, &totals),
         statement,
         proof: l.t1("receipt-proof", "hashes", &l.integer(proof.len() as i64)),
         command: format!("panah verify receipt {origin} {}", code.grouped()),

@@ -3,6 +3,7 @@
 pub(crate) mod cache;
 pub(crate) mod contact;
 pub(crate) mod ledger;
+pub(crate) mod summary;
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
@@ -345,8 +346,11 @@ async fn appeal_page(
     let raised = view.as_ref().map(|v| {
         l.t2(
             "goal-summary",
-            ("raised", &l.money(v.totals.raised, v.ledger.base_currency)),
-            ("spent", &l.money(v.totals.spent, v.ledger.base_currency)),
+            (
+                "raised",
+                &l.money(v.totals().raised, v.ledger.base_currency),
+            ),
+            ("spent", &l.money(v.totals().spent, v.ledger.base_currency)),
         )
     });
     let missing = appeal.story.trim().is_empty() && appeal.needs.trim().is_empty();

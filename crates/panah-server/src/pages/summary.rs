@@ -1,0 +1,117 @@
+//! What the pages show of a ledger — totals and the latest entries — kept per collective
+//! and brought up to date by reading only the entries added since: the ledger is
+//! append-only, so a summary for size N stays right for the first N entries forever. Each
+//! hub process keeps its own; several hubs on one database stay correct because each
+//! summary says which size it is for.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use panah_core::ledger::totals::Totals;
+use panah_core::ledger::{Entry, Kind};
+use panah_store::{Store, StoreError};
+
+use super::ledger::LATEST;
+
+/// Entries read from the database at a time while catching up.
+const CHUNK: u64 = 5_000;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Summary {
+    /// How many entries this summary covers.
+    pub size: u64,
+    pub totals: Totals,
+    /// The kind of every entry, to undo the right thing when a later reversal points at it.
+    kinds: Vec<Kind>,
+    /// The latest entries with their indexes, oldest first.
+    pub latest: VecDeque<(u64, Entry)>,
+}
+
+impl Summary {
+    /// This summary extended to the first `size` entries, reading only the new ones.
+    async fn extended(
+        &self,
+        store: &Store,
+        collective_id: i64,
+        size: u64,
+    ) -> Result<Summary, StoreError> {
+        let mut next = self.clone();
+        while next.size < size {
+            let to = size.min(next.size + CHUNK);
+            let leaves = store.ledger_leaves(collective_id, next.size, to).await?;
+            for (index, leaf) in leaves {
+                if index != next.size {
+                    return Err(StoreError::Corrupt(format!(
+                        "ledger entry {} is missing",
+                        next.size
+                    )));
+                }
+                let entry = Entry::from_leaf(&leaf)
+                    .map_err(|e| StoreError::Corrupt(format!("ledger entry {index}: {e}")))?;
+                let target_kind = entry
+                    .reverses
+                    .and_then(|t| usize::try_from(t).ok())
+                    .and_then(|t| next.kinds.get(t).copied());
+                next.totals.add(&entry, target_kind);
+                next.kinds.push(entry.kind);
+                next.latest.push_back((index, entry));
+                if next.latest.len() > LATEST as usize {
+                    next.latest.pop_front();
+                }
+                next.size += 1;
+            }
+            if next.size < to {
+                return Err(StoreError::Corrupt(format!(
+                    "ledger entry {} is missing",
+                    next.size
+                )));
+            }
+        }
+        Ok(next)
+    }
+}
+
+/// The summaries of this hub process, by collective.
+#[derive(Debug, Default)]
+pub(crate) struct Summaries {
+    by_collective: Mutex<HashMap<i64, Arc<Summary>>>,
+}
+
+impl Summaries {
+    /// The summary of the first `size` entries of a collective's ledger.
+    pub async fn get(
+        &self,
+        store: &Store,
+        collective_id: i64,
+        size: u64,
+    ) -> Result<Arc<Summary>, StoreError> {
+        let known = self
+            .by_collective
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&collective_id).cloned());
+        let summary = match known {
+            Some(s) if s.size == size => return Ok(s),
+            // A newer summary than this request's view: build this one from scratch.
+            Some(s) if s.size > size => {
+                Summary::default()
+                    .extended(store, collective_id, size)
+                    .await?
+            }
+            Some(s) => s.extended(store, collective_id, size).await?,
+            None => {
+                Summary::default()
+                    .extended(store, collective_id, size)
+                    .await?
+            }
+        };
+        let summary = Arc::new(summary);
+        if let Ok(mut m) = self.by_collective.lock() {
+            let newer = m.get(&collective_id).is_some_and(|s| s.size > summary.size);
+            if !newer {
+                m.insert(collective_id, summary.clone());
+            }
+        }
+        Ok(summary)
+    }
+}
