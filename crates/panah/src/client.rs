@@ -142,9 +142,12 @@ fn is_local_or_onion(base: &str) -> bool {
 
 impl Session {
     pub async fn login(base: &str, collective: Slug, keyring: &Keyring) -> anyhow::Result<Session> {
+        // No gzip: the API mostly carries ciphertext, which does not compress, and the hub
+        // would spend its CPU trying.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .user_agent("panah")
+            .gzip(false)
             .build()?;
         let public = keyring.public();
         let res = http

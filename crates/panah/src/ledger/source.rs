@@ -78,6 +78,8 @@ impl Source {
             .timeout(Duration::from_secs(60))
             .connect_timeout(Duration::from_secs(20))
             .user_agent("panah")
+            // Entry bundles are text and shrink about 19x; limits apply after decoding.
+            .gzip(true)
             .build()?;
         Ok(Source::Http { base, http })
     }
