@@ -198,6 +198,13 @@ pub async fn commit(
         hashes: &prepared.extension.hashes,
         checkpoint,
         coordinator_id,
+        // The signing date is kept no more exactly than the batch's least exact entry.
+        date_precision: prepared
+            .entries
+            .iter()
+            .map(|e| e.precision)
+            .max()
+            .unwrap_or(panah_core::ledger::DatePrecision::Day),
     };
     store
         .append_ledger(ledger.collective_id, &append)

@@ -718,6 +718,32 @@ async fn totals_kept_up_to_date_equal_totals_from_scratch() {
         let json = get(&app, "/c/roshanai/ledger.json", &[]).await.json();
         assert_eq!(json["raised"], "0.00", "{engine}");
         assert_eq!(json["entries"][0]["reversed"], true, "{engine}");
+        assert!(
+            after.contains(&format!(
+                "dated {}.",
+                english(time::OffsetDateTime::now_utc().date())
+            )),
+            "{engine}: a batch of day-dated entries shows the day"
+        );
+
+        // A batch with an entry dated to the week: the checkpoint's date is the week too.
+        let trip = entry(&who, "expense", "relocation", 30_000, "bus tickets")
+            .replace("date 2021-09-01 day", "date 2021-08-30 week");
+        append(&app, &t, &who, &mut all, &[trip]).await;
+        let page = get(&app, "/c/roshanai/ledger?lang=en", &[]).await.text();
+        let today = time::OffsetDateTime::now_utc().date();
+        let monday =
+            today - time::Duration::days(i64::from(today.weekday().number_days_from_monday()));
+        let sunday = monday + time::Duration::days(6);
+        let week = format!("dated {} to {}.", english(monday), english(sunday));
+        assert!(
+            page.contains(&week),
+            "{engine}: the signing date is kept to the week: {week}"
+        );
+        assert!(
+            !page.contains(&format!("dated {}.", english(today))),
+            "{engine}"
+        );
     }
 }
 
@@ -758,6 +784,11 @@ async fn receipts(app: &Router, code: &ReceiptCode, engine: &str) {
     )
     .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{engine}");
+}
+
+/// A date as the English pages write it: `30 August 2021`.
+fn english(d: time::Date) -> String {
+    format!("{} {} {}", d.day(), d.month(), d.year())
 }
 
 fn urlencode(s: &str) -> String {

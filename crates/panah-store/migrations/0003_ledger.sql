@@ -46,12 +46,15 @@ CREATE TABLE ledger_hashes (
 );
 
 -- Every signed checkpoint (C2SP signed note), kept so the history of signatures stays
--- public. The day only: the exact time an entry was added can be a clue.
+-- public. When it was signed is kept no more exactly than the entries it added are dated
+-- (a day, or the start of a week or month): the day a relocation expense was added is as
+-- much a clue as its date.
 CREATE TABLE ledger_checkpoints (
     collective_id BIGINT NOT NULL REFERENCES ledgers (collective_id),
     size BIGINT NOT NULL,
     note TEXT NOT NULL,
     coordinator_id BIGINT NOT NULL REFERENCES coordinators (id),
     signed_on TEXT NOT NULL,
+    signed_precision TEXT NOT NULL,
     PRIMARY KEY (collective_id, size)
 );

@@ -8,10 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::contact::day_of;
 use crate::{get, Store, StoreError};
 use panah_core::ledger::tiles::Node;
-use panah_core::ledger::{Category, Currency};
+use panah_core::ledger::{Category, Currency, DatePrecision};
 use panah_core::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +34,10 @@ pub struct StoredCheckpoint {
     /// The signed note, exactly as the coordinator signed it.
     pub note: String,
     pub coordinator_id: i64,
-    /// The day it was signed.
+    /// When it was signed, no more exactly than `signed_precision`: the day, or the first
+    /// day of the week or month.
     pub signed_on: Timestamp,
+    pub signed_precision: DatePrecision,
 }
 
 /// One entry to append: its leaf bytes and what the database indexes.
@@ -56,6 +57,8 @@ pub struct Append<'a> {
     pub hashes: &'a [(Node, [u8; 32])],
     pub checkpoint: &'a str,
     pub coordinator_id: i64,
+    /// How exactly to keep the signing date: the coarsest precision of the entries added.
+    pub date_precision: DatePrecision,
 }
 
 fn corrupt(e: impl ToString) -> StoreError {
@@ -139,7 +142,15 @@ impl Store {
                 e.into()
             }
         })?;
-        insert_checkpoint(&mut tx, collective_id, 0, checkpoint, coordinator_id).await?;
+        insert_checkpoint(
+            &mut tx,
+            collective_id,
+            0,
+            checkpoint,
+            coordinator_id,
+            DatePrecision::Day,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -184,7 +195,8 @@ impl Store {
         collective_id: i64,
     ) -> Result<Option<StoredCheckpoint>, StoreError> {
         let row = sqlx::query(
-            "SELECT c.size, c.note, c.coordinator_id, c.signed_on FROM ledger_checkpoints c
+            "SELECT c.size, c.note, c.coordinator_id, c.signed_on, c.signed_precision
+             FROM ledger_checkpoints c
              JOIN ledgers l ON l.collective_id = c.collective_id AND l.size = c.size
              WHERE c.collective_id = $1",
         )
@@ -198,6 +210,10 @@ impl Store {
                 note: get(&row, "note")?,
                 coordinator_id: get(&row, "coordinator_id")?,
                 signed_on: Timestamp::parse(&on).map_err(corrupt)?,
+                signed_precision: {
+                    let p: String = get(&row, "signed_precision")?;
+                    DatePrecision::parse(&p).ok_or_else(|| corrupt(&p))?
+                },
             })
         })
         .transpose()
@@ -406,6 +422,7 @@ impl Store {
             new_size,
             append.checkpoint,
             append.coordinator_id,
+            append.date_precision,
         )
         .await?;
         tx.commit().await?;
@@ -419,16 +436,20 @@ async fn insert_checkpoint(
     size: u64,
     note: &str,
     coordinator_id: i64,
+    precision: DatePrecision,
 ) -> Result<(), StoreError> {
+    let today = time::OffsetDateTime::now_utc().date();
     sqlx::query(
-        "INSERT INTO ledger_checkpoints (collective_id, size, note, coordinator_id, signed_on)
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO ledger_checkpoints
+             (collective_id, size, note, coordinator_id, signed_on, signed_precision)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(collective_id)
     .bind(int(size)?)
     .bind(note)
     .bind(coordinator_id)
-    .bind(day_of(Timestamp::now()).to_string())
+    .bind(Timestamp::from_date(precision.coarsen(today)).to_string())
+    .bind(precision.word())
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -514,6 +514,7 @@ async fn ledger_appends_checkpoints_and_goals() {
                 hashes: &ext.hashes,
                 checkpoint: &note,
                 coordinator_id: coordinator.id,
+                date_precision: panah_core::ledger::DatePrecision::Week,
             };
             store.append_ledger(c.id, &append).await.unwrap();
             // The same append again is stale: the ledger has moved on.
@@ -527,6 +528,18 @@ async fn ledger_appends_checkpoints_and_goals() {
         assert_eq!(ledger.size, 300, "{engine}");
         let latest = store.latest_checkpoint(c.id).await.unwrap().unwrap();
         assert_eq!((latest.size, latest.note.as_str()), (300, "note 300\n"));
+        // Kept to the week: a Monday at midnight.
+        assert_eq!(
+            latest.signed_precision,
+            panah_core::ledger::DatePrecision::Week
+        );
+        let (y, m, d) = latest.signed_on.date();
+        let day = time::Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), d).unwrap();
+        assert_eq!(day.weekday(), time::Weekday::Monday, "{engine}");
+        assert!(
+            latest.signed_on.to_string().ends_with("T00:00:00Z"),
+            "{engine}"
+        );
 
         // A second reversal of entry 3 and a reused receipt roll back whole.
         for (receipt, reverses) in [(None, Some(3)), (Some(&receipt), None)] {
@@ -546,6 +559,7 @@ async fn ledger_appends_checkpoints_and_goals() {
                         hashes: &ext.hashes,
                         checkpoint: "note 301\n",
                         coordinator_id: coordinator.id,
+                        date_precision: panah_core::ledger::DatePrecision::Day,
                     },
                 )
                 .await;

@@ -84,12 +84,17 @@ pub(crate) struct Row {
     note: String,
 }
 
-fn public_date(l: &Localizer<'_>, e: &Entry) -> String {
-    let start = Timestamp::from_date(e.date);
-    let days = match e.precision {
+/// A public date at its precision: the day, or the week or month as a range of days (in
+/// the reader's calendar, where a Gregorian month does not line up with a solar one).
+fn public_date(l: &Localizer<'_>, start: Timestamp, precision: DatePrecision) -> String {
+    let days = match precision {
         DatePrecision::Day => return l.date(start),
         DatePrecision::Week => 6,
-        DatePrecision::Month => i64::from(e.date.month().length(e.date.year())) - 1,
+        DatePrecision::Month => {
+            let (y, m, _) = start.date();
+            let month = time::Month::try_from(m).unwrap_or(time::Month::January);
+            i64::from(month.length(y)) - 1
+        }
     };
     let end = Timestamp::from_unix(start.unix() + days * 86_400);
     l.t2(
@@ -128,7 +133,7 @@ fn row(l: &Localizer<'_>, index: u64, e: &Entry, totals: &Totals) -> Row {
     }
     Row {
         index: l.integer(index as i64),
-        date: public_date(l, e),
+        date: public_date(l, Timestamp::from_date(e.date), e.precision),
         kind: l.t(&format!("ledger-kind-{}", e.kind.word())),
         category: l.t(&format!("category-{}", e.category.word())),
         amount: l.money(e.amount.minor(), e.amount.currency()),
@@ -297,7 +302,14 @@ async fn page_inner(state: &AppState, c: &Collective, lang: Lang) -> Result<Resp
             &[
                 ("size", &l.integer(view.checkpoint.size as i64)),
                 ("signer", &view.signer),
-                ("date", &l.date(view.checkpoint.signed_on)),
+                (
+                    "date",
+                    &public_date(
+                        &l,
+                        view.checkpoint.signed_on,
+                        view.checkpoint.signed_precision,
+                    ),
+                ),
             ],
         );
         page.checkpoint = view.checkpoint.note.clone();
@@ -765,7 +777,10 @@ async fn find_receipt(
         &[
             ("index", &l.integer(index as i64)),
             ("size", &l.integer(size as i64)),
-            ("date", &l.date(checkpoint.signed_on)),
+            (
+                "date",
+                &public_date(l, checkpoint.signed_on, checkpoint.signed_precision),
+            ),
         ],
     );
     Ok(Some(Found {

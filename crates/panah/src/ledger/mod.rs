@@ -331,7 +331,7 @@ fn warn_timing(entries: &[Entry]) {
         .any(|e| e.precision != panah_core::ledger::DatePrecision::Day)
     {
         eprintln!(
-            "note: the new checkpoint is public at once, so anyone watching sees the day these entries were added, whatever their date precision. If that day matters, add them later together with others."
+            "note: the hub keeps and shows the new checkpoint's date only to the week or month, like these entries, but anyone watching the ledger can see the day it changed. If that day matters, add them later together with others."
         );
     }
 }
