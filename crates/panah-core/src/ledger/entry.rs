@@ -103,6 +103,8 @@ pub enum EntryError {
     MemoTooLong(usize),
     #[error("the memo must be one line of text")]
     MemoNotOneLine,
+    #[error("the memo contains invisible direction overrides, which can make text read differently from what it says; type it without them")]
+    MemoDirectionOverride,
     #[error("this is not a ledger entry: {0}")]
     Malformed(String),
 }
@@ -164,6 +166,16 @@ impl Entry {
         }
         if self.memo.chars().any(char::is_control) {
             return Err(EntryError::MemoNotOneLine);
+        }
+        // Embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) can make a
+        // public memo display as something else. The marks Dari and Pashto need (ZWNJ,
+        // LRM, RLM) stay allowed.
+        if self
+            .memo
+            .chars()
+            .any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+        {
+            return Err(EntryError::MemoDirectionOverride);
         }
         if self.precision.coarsen(self.date) != self.date {
             return Err(EntryError::Malformed(
@@ -479,6 +491,15 @@ mod tests {
         e.kind = Kind::Reversal;
         e.receipt = None;
         assert_eq!(e.validate(base), Err(EntryError::ReversalTarget));
+        let mut e = income();
+        e.memo = "paid 500\u{202E}0001".into();
+        assert_eq!(e.validate(base), Err(EntryError::MemoDirectionOverride));
+        e.memo = "خرید آرد برای خانواده\u{200C}ها \u{200F}(۴۰)".into();
+        assert_eq!(
+            e.validate(base),
+            Ok(()),
+            "ZWNJ and RLM are part of writing Dari"
+        );
         let mut e = income();
         e.memo = "x".repeat(201);
         assert_eq!(e.validate(base), Err(EntryError::MemoTooLong(201)));
