@@ -319,6 +319,11 @@ async fn every_bad_entry_and_request_is_a_precise_refusal() {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "not a ledger entry",
             ),
+            (
+                entry(&who, "expense", "food", 5, "paid 500\u{202E}0001"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "direction overrides",
+            ),
         ];
         for (bad, status, says) in cases {
             for endpoint in ["prepare", "append"] {
