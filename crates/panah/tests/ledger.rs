@@ -194,6 +194,16 @@ fn a_coordinator_keeps_the_ledger_and_anyone_checks_it() {
         &["reverse", "2", "--memo", "entered twice"],
     ));
     assert!(fails(&with(h.clone(), &["reverse", "2"])).contains("already reversed"));
+    let list = ok(&with(h.clone(), &["list", "--last", "3"]));
+    assert!(list.contains("7 entries, verified"), "{list}");
+    assert_eq!(list.lines().count(), 4, "{list}");
+    assert!(
+        list.contains("6\t")
+            && list.contains("reversal food")
+            && list.contains("\"entered twice\""),
+        "{list}"
+    );
+    assert!(list.lines().any(|l| l.starts_with("4\t")), "{list}");
     assert!(fails(&with(h.clone(), &["reverse", "99"])).contains("there is no entry 99"));
     ok(&with(
         h.clone(),

@@ -71,6 +71,12 @@ pub enum LedgerCommand {
         #[arg(long)]
         anyway: bool,
     },
+    /// Show the latest entries with their numbers (after verifying the ledger).
+    List {
+        /// How many of the latest entries.
+        #[arg(long, default_value_t = 20)]
+        last: usize,
+    },
     /// Set the goals shown on the appeal: an overall target and per-need budgets, in the
     /// base currency. Replaces the previous goals.
     Goals {
@@ -513,6 +519,38 @@ async fn run_logged_in(
                 synced.tree.size()
             );
             print_receipts(&made, first);
+            Ok(())
+        }
+        LedgerCommand::List { last } => {
+            let synced = sync(session).await?;
+            let n = synced.entries.len();
+            println!(
+                "{} — {n} entries, verified against the signed checkpoint",
+                synced.origin
+            );
+            for (i, e) in synced
+                .entries
+                .iter()
+                .enumerate()
+                .skip(n.saturating_sub(last))
+            {
+                let reversed = if synced.entries.iter().any(|r| r.reverses == Some(i as u64)) {
+                    " (reversed)"
+                } else {
+                    ""
+                };
+                println!(
+                    "{i}\t{} {}\t{} {}\t{} {}\t{}\t{:?}{reversed}",
+                    e.date,
+                    e.precision.word(),
+                    e.kind.word(),
+                    e.category.word(),
+                    e.amount.decimal(),
+                    e.amount.currency(),
+                    e.rail.word(),
+                    e.memo
+                );
+            }
             Ok(())
         }
         LedgerCommand::Goals { target, budgets } => {
