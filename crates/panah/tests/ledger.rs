@@ -42,6 +42,18 @@ fn sqlite(db: &Path, script: &str) {
     );
 }
 
+/// `ledger add` of a small expense, for the cases where what matters is whether it is signed.
+const SMALL_EXPENSE: [&str; 8] = [
+    "add",
+    "expense",
+    "--amount",
+    "5",
+    "--category",
+    "food",
+    "--rail",
+    "cash",
+];
+
 const ENTRIES: &str =
     "date,kind,category,amount,currency,base_amount,rail,memo,precision,receipt\n\
     2021-08-20,income,food,130500,AFN,,transfer-agent,gift for flour and oil,,\n\
@@ -426,19 +438,7 @@ fn verify_and_mirror_catch_tampering_and_forks() {
         "db.execute('UPDATE ledger_hashes SET hash = zeroblob(32) WHERE level = 2 AND n = 0')",
     );
     ok(&["verify", "ledger", &address, "--state", &state]);
-    let err = fails(&with(
-        h.clone(),
-        &[
-            "add",
-            "expense",
-            "--amount",
-            "5",
-            "--category",
-            "food",
-            "--rail",
-            "cash",
-        ],
-    ));
+    let err = fails(&with(h.clone(), &SMALL_EXPENSE));
     assert!(
         err.contains(
             "refused to sign: the hub says these entries make a tree of 6 entries with root"
@@ -536,19 +536,7 @@ fn verify_and_mirror_catch_tampering_and_forks() {
         "{err}"
     );
     // The coordinator's own machine remembers the real ledger and will not sign on B.
-    let err = fails(&with(
-        hb.clone(),
-        &[
-            "add",
-            "expense",
-            "--amount",
-            "5",
-            "--category",
-            "food",
-            "--rail",
-            "cash",
-        ],
-    ));
+    let err = fails(&with(hb.clone(), &SMALL_EXPENSE));
     assert!(
         err.contains("nothing was signed") && err.contains("history was rewritten"),
         "{err}"
