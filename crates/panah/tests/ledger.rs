@@ -368,6 +368,49 @@ fn a_coordinator_keeps_the_ledger_and_anyone_checks_it() {
         &state,
     ]);
     assert!(out.contains("309 entries"), "{out}");
+
+    // Served by a web server that knows nothing of Panah, the mirror checks the same.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(&mirror)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 -m http.server");
+    let served = format!("http://127.0.0.1:{port}/c/roshanai/ledger");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "http.server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = support::run(&["verify", "ledger", &served, "--state", &state]);
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("309 entries") && stdout.contains("it extends the 309 entries"),
+        "{stdout}"
+    );
     let err = fails(&[
         "verify",
         "ledger",
