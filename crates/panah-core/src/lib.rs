@@ -21,6 +21,16 @@ pub mod scrub;
 pub mod slug;
 pub mod timestamp;
 
+/// Lower-case hexadecimal, as Panah writes hashes and keys in text.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
 pub use codename::Codename;
 pub use coordinator::{CoordinatorKey, Fingerprint};
 pub use lang::Lang;

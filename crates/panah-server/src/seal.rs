@@ -82,12 +82,7 @@ impl Sealer {
             key,
             stored_size,
             plain_size: self.plain,
-            sha256: self
-                .hash
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            sha256: panah_core::hex(&self.hash.finalize()),
         })
     }
 }

@@ -58,7 +58,7 @@ impl BlobStore {
     pub fn create(&self) -> Result<BlobWriter, BlobError> {
         let mut bytes = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
-        let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let key = panah_core::hex(&bytes);
         let tmp = self.root.join("tmp").join(format!("{key}.part"));
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);

@@ -174,10 +174,7 @@ async fn fetch_file(
         bail!("{} is shorter than its record says", entry.name);
     }
     plain.truncate(size); // drop the padding
-    let hash: String = Sha256::digest(&plain)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = panah_core::hex(&Sha256::digest(&plain));
     if hash != entry.sha256 {
         bail!(
             "{} does not match its recorded hash; it was damaged or tampered with",

@@ -133,10 +133,6 @@ impl DatePrecision {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Entry {
     /// Checks the entry on its own (not against the log; see [`check_against`]).
     pub fn validate(&self, base_currency: Currency) -> Result<(), EntryError> {
@@ -214,7 +210,7 @@ impl Entry {
         }
         let _ = writeln!(s, "rail {}", self.rail.word());
         if let Some(r) = self.receipt {
-            let _ = writeln!(s, "receipt {}", hex(&r));
+            let _ = writeln!(s, "receipt {}", crate::hex(&r));
         }
         let _ = writeln!(s, "coordinator {}", self.coordinator);
         let _ = writeln!(s, "memo {}", self.memo);

@@ -87,12 +87,7 @@ mod tests {
         // SHA-256("panah-receipt 1\n01234567890123456789"), computed independently with
         // `printf 'panah-receipt 1\n01234567890123456789' | sha256sum`.
         let code = ReceiptCode::parse("0123 4567 8901 2345 6789").unwrap();
-        let hex: String = code
-            .commitment()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert_eq!(hex, EXPECTED);
+        assert_eq!(crate::hex(&code.commitment()), EXPECTED);
     }
 
     const EXPECTED: &str = "2073cf3457c25cfcd68ec51b6f1a7c3d569ff345d3d2ec68cbd5911764705e71";

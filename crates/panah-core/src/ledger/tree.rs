@@ -290,9 +290,7 @@ mod tests {
             .collect()
     }
 
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
+    use crate::hex;
 
     #[test]
     fn rfc6962_roots() {

@@ -515,9 +515,7 @@ fn export_entries(x: &Export) -> impl Iterator<Item = ExportEntry<'_>> + '_ {
         reversed: view.totals().reversed.contains(&(i as u64)),
         rail: e.rail.word(),
         memo: &e.memo,
-        receipt_sha256: e
-            .receipt
-            .map(|r| r.iter().map(|b| format!("{b:02x}")).collect()),
+        receipt_sha256: e.receipt.map(|r| panah_core::hex(&r)),
         coordinator: &e.coordinator,
     })
 }
