@@ -122,7 +122,7 @@ impl HubArgs {
     /// Logs in and also returns the unlocked keyring, for commands that decrypt or sign.
     pub async fn login_keeping_keyring(&self) -> anyhow::Result<(Session, Keyring)> {
         let (base, collective, keyring) = self.resolve()?;
-        if base.starts_with("http://") && !is_local_or_onion(&base) {
+        if base.starts_with("http://") && !is_local_or_onion(base.trim_start_matches("http://")) {
             eprintln!("warning: {base} is plain HTTP; use https:// or a .onion address so nobody on the way can watch");
         }
         let keyring = keyring.unlock()?;
@@ -131,13 +131,41 @@ impl HubArgs {
     }
 }
 
-fn is_local_or_onion(base: &str) -> bool {
-    let host = base
-        .trim_start_matches("http://")
-        .split(':')
-        .next()
-        .unwrap_or_default();
+/// Whether `host[:port]` is this machine or an onion service: the places where plain
+/// HTTP is not readable on the way.
+pub fn is_local_or_onion(host_port: &str) -> bool {
+    let host = if host_port.starts_with('[') {
+        host_port.split_inclusive(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
     host == "localhost" || host.starts_with("127.") || host == "[::1]" || host.ends_with(".onion")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_and_onion_hosts() {
+        for yes in [
+            "localhost:8080",
+            "127.0.0.1",
+            "[::1]:8080",
+            "abcdef.onion",
+            "x.onion:80",
+        ] {
+            assert!(is_local_or_onion(yes), "{yes}");
+        }
+        for no in [
+            "hub.example",
+            "10.0.0.1:80",
+            "[2001:db8::1]:80",
+            "onion.example",
+        ] {
+            assert!(!is_local_or_onion(no), "{no}");
+        }
+    }
 }
 
 impl Session {

@@ -33,11 +33,6 @@ impl std::fmt::Display for Source {
     }
 }
 
-fn is_local_or_onion(host: &str) -> bool {
-    let host = host.split(':').next().unwrap_or_default();
-    host == "localhost" || host.starts_with("127.") || host == "[" || host.ends_with(".onion")
-}
-
 impl Source {
     /// Reads an address as people write it: a URL of the ledger or of the collective
     /// (`https://hub.example/c/roshanai`), an address without a scheme (the one the ledger
@@ -54,7 +49,7 @@ impl Source {
         } else if address.contains("/c/") && !address.starts_with('/') && !address.starts_with('.')
         {
             let host = address.split('/').next().unwrap_or_default();
-            let scheme = if is_local_or_onion(host) {
+            let scheme = if crate::client::is_local_or_onion(host) {
                 "http"
             } else {
                 "https"
