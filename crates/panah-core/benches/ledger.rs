@@ -57,7 +57,7 @@ fn verify(c: &mut Criterion) {
     for n in bench_sizes() {
         let leaves = leaves(n);
         let bytes: usize = leaves.iter().map(Vec::len).sum();
-        let (tree, files) = all_tiles(&leaves);
+        let (tree, files) = all_tiles(&leaves).unwrap();
         let root = tree.root();
         group.throughput(Throughput::Elements(n));
         group.bench_with_input(

@@ -264,30 +264,27 @@ pub fn check_extends(tree: &Tree, old_size: u64, old_root: &[u8; 32]) -> Result<
 }
 
 /// Builds every tile of a tree of `leaves.len()` entries: what a hub serves and a mirror
-/// writes. For tests, benchmarks and mirrors.
-pub fn all_tiles(leaves: &[Vec<u8>]) -> (Tree, HashMap<TileRef, Vec<u8>>) {
+/// writes. For tests, benchmarks and mirrors. Refused (with its index) if an entry is too
+/// long for an entry bundle.
+pub fn all_tiles(leaves: &[Vec<u8>]) -> Result<(Tree, HashMap<TileRef, Vec<u8>>), u64> {
     let mut tree = Tree::new();
     for leaf in leaves {
         tree.push(leaf);
     }
-    let files = tiles_for(tree.size())
-        .into_iter()
-        .map(|tile| {
-            let data = match tile.kind {
-                TileKind::Entries => {
-                    let first = usize::try_from(tile.first()).unwrap_or(usize::MAX);
-                    super::tiles::encode_bundle(
-                        leaves[first..first + usize::from(tile.width)]
-                            .iter()
-                            .map(Vec::as_slice),
-                    )
-                }
-                TileKind::Hashes { .. } => tree.tile_data(&tile).unwrap_or_default(),
-            };
-            (tile, data)
-        })
-        .collect();
-    (tree, files)
+    let mut files = HashMap::new();
+    for tile in tiles_for(tree.size()) {
+        let data = match tile.kind {
+            TileKind::Entries => {
+                let first = usize::try_from(tile.first()).unwrap_or(usize::MAX);
+                let bundle = leaves[first..first + usize::from(tile.width)].iter();
+                super::tiles::encode_bundle(bundle.map(Vec::as_slice))
+                    .map_err(|i| tile.first() + i as u64)?
+            }
+            TileKind::Hashes { .. } => tree.tile_data(&tile).unwrap_or_default(),
+        };
+        files.insert(tile, data);
+    }
+    Ok((tree, files))
 }
 
 #[cfg(test)]
@@ -319,7 +316,7 @@ mod tests {
 
     fn log(n: u64) -> (Vec<Vec<u8>>, Tree, HashMap<TileRef, Vec<u8>>) {
         let leaves: Vec<Vec<u8>> = (0..n).map(leaf).collect();
-        let (tree, files) = all_tiles(&leaves);
+        let (tree, files) = all_tiles(&leaves).unwrap();
         (leaves, tree, files)
     }
 
@@ -353,7 +350,10 @@ mod tests {
             .unwrap()
             .replace("amount 370 AFN", "amount 970 AFN")
             .into_bytes();
-        files.insert(tile, encode_bundle(bundle.iter().map(Vec::as_slice)));
+        files.insert(
+            tile,
+            encode_bundle(bundle.iter().map(Vec::as_slice)).unwrap(),
+        );
         assert_eq!(
             check_log(300, &tree.root(), &files).unwrap_err(),
             AuditError::Rewritten { index: 270 }
@@ -367,7 +367,7 @@ mod tests {
         bundle.remove(17);
         files.insert(
             bundle_of(&files, 17),
-            encode_bundle(bundle.iter().map(Vec::as_slice)),
+            encode_bundle(bundle.iter().map(Vec::as_slice)).unwrap(),
         );
         assert_eq!(
             check_log(40, &tree.root(), &files).unwrap_err(),
@@ -377,7 +377,7 @@ mod tests {
         bundle.pop();
         files.insert(
             bundle_of(&files, 39),
-            encode_bundle(bundle.iter().map(Vec::as_slice)),
+            encode_bundle(bundle.iter().map(Vec::as_slice)).unwrap(),
         );
         assert_eq!(
             check_log(40, &tree.root(), &files).unwrap_err(),
@@ -428,7 +428,7 @@ mod tests {
         // Entries and hashes rewritten together, under the old signed root.
         let mut other: Vec<Vec<u8>> = leaves.clone();
         other[5] = leaf(9_999);
-        let (_, forged) = all_tiles(&other);
+        let (_, forged) = all_tiles(&other).unwrap();
         assert!(matches!(
             check_log(300, &tree.root(), &forged).unwrap_err(),
             AuditError::RootMismatch { .. }

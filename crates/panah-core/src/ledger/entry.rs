@@ -101,6 +101,8 @@ pub enum EntryError {
     ReceiptNotIncome,
     #[error("the memo has {0} characters; the most is {MAX_MEMO}")]
     MemoTooLong(usize),
+    #[error("the coordinator must be a key fingerprint (hex digits and dashes, at most 64)")]
+    BadCoordinator,
     #[error("the memo must be one line of text")]
     MemoNotOneLine,
     #[error("the memo contains invisible direction overrides, which can make text read differently from what it says; type it without them")]
@@ -155,6 +157,13 @@ impl Entry {
         }
         if self.receipt.is_some() && self.kind != Kind::Income {
             return Err(EntryError::ReceiptNotIncome);
+        }
+        let fingerprint_like = |c: char| c.is_ascii_hexdigit() || c == '-';
+        if self.coordinator.is_empty()
+            || self.coordinator.len() > 64
+            || !self.coordinator.chars().all(fingerprint_like)
+        {
+            return Err(EntryError::BadCoordinator);
         }
         let n = self.memo.chars().count();
         if n > MAX_MEMO {
@@ -487,6 +496,11 @@ mod tests {
         e.kind = Kind::Reversal;
         e.receipt = None;
         assert_eq!(e.validate(base), Err(EntryError::ReversalTarget));
+        let mut e = income();
+        e.coordinator = "x".repeat(65);
+        assert_eq!(e.validate(base), Err(EntryError::BadCoordinator));
+        e.coordinator = "Ahmad".into();
+        assert_eq!(e.validate(base), Err(EntryError::BadCoordinator));
         let mut e = income();
         e.memo = "paid 500\u{202E}0001".into();
         assert_eq!(e.validate(base), Err(EntryError::MemoDirectionOverride));

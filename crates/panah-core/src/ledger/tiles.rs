@@ -167,15 +167,17 @@ pub fn tiles_for(size: u64) -> Vec<TileRef> {
     tiles
 }
 
-/// An entry bundle: each entry as a big-endian 16-bit length and its bytes.
-pub fn encode_bundle<'a>(entries: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+/// An entry bundle: each entry as a big-endian 16-bit length and its bytes. An entry longer
+/// than [`MAX_ENTRY`] cannot be written (a valid ledger entry is far shorter); its position
+/// in `entries` is the error.
+pub fn encode_bundle<'a>(entries: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<u8>, usize> {
     let mut out = Vec::new();
-    for e in entries {
-        let len = u16::try_from(e.len()).unwrap_or(u16::MAX);
+    for (i, e) in entries.into_iter().enumerate() {
+        let len = u16::try_from(e.len()).map_err(|_| i)?;
         out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(&e[..usize::from(len)]);
+        out.extend_from_slice(e);
     }
-    out
+    Ok(out)
 }
 
 /// Reads an entry bundle. A bundle that ends inside an entry is refused; the number of
@@ -411,8 +413,14 @@ mod tests {
     #[test]
     fn bundles_round_trip_and_truncation_is_caught() {
         let entries: Vec<&[u8]> = vec![b"one", b"", b"three"];
-        let bytes = encode_bundle(entries.iter().copied());
+        let bytes = encode_bundle(entries.iter().copied()).unwrap();
         assert_eq!(&bytes[..5], b"\x00\x03one");
+        let huge = vec![b'x'; MAX_ENTRY + 1];
+        assert_eq!(
+            encode_bundle([b"ok".as_slice(), &huge]),
+            Err(1),
+            "never cut short"
+        );
         assert_eq!(decode_bundle(&bytes).unwrap(), entries);
         for cut in 1..bytes.len() {
             let decoded = decode_bundle(&bytes[..cut]);

@@ -13,7 +13,6 @@ pub struct Totals {
     pub raised: i64,
     /// Expenses, in base-currency minor units, net of reversals.
     pub spent: i64,
-    pub raised_by_category: BTreeMap<Category, i64>,
     pub spent_by_category: BTreeMap<Category, i64>,
     /// Money held, per currency, in that currency's minor units.
     pub balances: BTreeMap<Currency, i64>,
@@ -63,7 +62,6 @@ impl Totals {
         match kind {
             Kind::Income => {
                 self.raised = self.raised.saturating_add(base);
-                *self.raised_by_category.entry(e.category).or_insert(0) += base;
                 add(&mut self.balances, e.amount.currency(), amount);
             }
             Kind::Expense => {

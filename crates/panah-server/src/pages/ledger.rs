@@ -450,7 +450,14 @@ pub(crate) async fn tile(
             .store()
             .ledger_leaves(c.id, from, to)
             .await
-            .map(|leaves| encode_bundle(leaves.iter().map(|(_, l)| l.as_slice()))),
+            .and_then(|leaves| {
+                encode_bundle(leaves.iter().map(|(_, l)| l.as_slice())).map_err(|i| {
+                    panah_store::StoreError::Corrupt(format!(
+                        "ledger entry {} is too long for an entry bundle",
+                        from + i as u64
+                    ))
+                })
+            }),
         TileKind::Hashes { .. } => state
             .store()
             .ledger_level(c.id, tile.tree_level(), from, to)

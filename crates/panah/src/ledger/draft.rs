@@ -210,7 +210,7 @@ mod tests {
             date: "2021-09-02".into(),
             ..Draft::default()
         };
-        let (e, code) = d.to_entry(afn(), "fp", date!(2021 - 09 - 30)).unwrap();
+        let (e, code) = d.to_entry(afn(), "1a2b", date!(2021 - 09 - 30)).unwrap();
         assert_eq!(e.amount.minor(), 1_250_000);
         assert_eq!(
             e.precision,
@@ -230,7 +230,7 @@ mod tests {
             receipt: "yes".into(),
             ..Draft::default()
         };
-        let (e, code) = gift.to_entry(afn(), "fp", date!(2021 - 09 - 30)).unwrap();
+        let (e, code) = gift.to_entry(afn(), "1a2b", date!(2021 - 09 - 30)).unwrap();
         assert_eq!(e.receipt, Some(code.unwrap().commitment()));
         assert_eq!(e.date, date!(2021 - 09 - 30));
 
@@ -239,7 +239,7 @@ mod tests {
             ..gift.clone()
         };
         let err = no_base
-            .to_entry(afn(), "fp", date!(2021 - 09 - 30))
+            .to_entry(afn(), "1a2b", date!(2021 - 09 - 30))
             .unwrap_err()
             .to_string();
         assert!(err.contains("base currency AFN"), "{err}");
@@ -248,7 +248,7 @@ mod tests {
             ..gift.clone()
         };
         let err = bad_kind
-            .to_entry(afn(), "fp", date!(2021 - 09 - 30))
+            .to_entry(afn(), "1a2b", date!(2021 - 09 - 30))
             .unwrap_err()
             .to_string();
         assert!(err.contains("income, expense, exchange, reversal"), "{err}");
@@ -256,7 +256,7 @@ mod tests {
             amount: "0".into(),
             ..gift
         };
-        assert!(zero.to_entry(afn(), "fp", date!(2021 - 09 - 30)).is_err());
+        assert!(zero.to_entry(afn(), "1a2b", date!(2021 - 09 - 30)).is_err());
     }
 
     #[test]

@@ -160,7 +160,8 @@ pub async fn run(args: MirrorArgs) -> anyhow::Result<()> {
     }
 
     // Tiles first, the checkpoint last.
-    let (_, files) = panah_core::ledger::audit::all_tiles(&v.log.leaves);
+    let (_, files) = panah_core::ledger::audit::all_tiles(&v.log.leaves)
+        .map_err(|i| anyhow::anyhow!("entry {i} is too long for an entry bundle"))?;
     let mut written = 0usize;
     for (tile, data) in &files {
         let path = dir.join(tile.path());
