@@ -114,6 +114,19 @@ impl Store {
         }))
     }
 
+    /// The ledger's origin and size alone: what serving a tile or the keys needs.
+    pub async fn ledger_head(
+        &self,
+        collective_id: i64,
+    ) -> Result<Option<(String, u64)>, StoreError> {
+        sqlx::query("SELECT origin, size FROM ledgers WHERE collective_id = $1")
+            .bind(collective_id)
+            .fetch_optional(self.pool())
+            .await?
+            .map(|row| Ok((get(&row, "origin")?, uint(&row, "size")?)))
+            .transpose()
+    }
+
     /// Starts a collective's ledger with its first (empty) signed checkpoint.
     pub async fn create_ledger(
         &self,

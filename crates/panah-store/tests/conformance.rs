@@ -526,6 +526,11 @@ async fn ledger_appends_checkpoints_and_goals() {
         }
         let ledger = store.ledger(c.id).await.unwrap().unwrap();
         assert_eq!(ledger.size, 300, "{engine}");
+        assert_eq!(
+            store.ledger_head(c.id).await.unwrap(),
+            Some(("hub.example/c/roshanai/ledger".to_owned(), 300)),
+            "{engine}"
+        );
         let latest = store.latest_checkpoint(c.id).await.unwrap().unwrap();
         assert_eq!((latest.size, latest.note.as_str()), (300, "note 300\n"));
         // Kept to the week: a Monday at midnight.

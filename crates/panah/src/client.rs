@@ -142,32 +142,6 @@ pub fn is_local_or_onion(host_port: &str) -> bool {
     host == "localhost" || host.starts_with("127.") || host == "[::1]" || host.ends_with(".onion")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_and_onion_hosts() {
-        for yes in [
-            "localhost:8080",
-            "127.0.0.1",
-            "[::1]:8080",
-            "abcdef.onion",
-            "x.onion:80",
-        ] {
-            assert!(is_local_or_onion(yes), "{yes}");
-        }
-        for no in [
-            "hub.example",
-            "10.0.0.1:80",
-            "[2001:db8::1]:80",
-            "onion.example",
-        ] {
-            assert!(!is_local_or_onion(no), "{no}");
-        }
-    }
-}
-
 impl Session {
     pub async fn login(base: &str, collective: Slug, keyring: &Keyring) -> anyhow::Result<Session> {
         // No gzip: the API mostly carries ciphertext, which does not compress, and the hub
@@ -327,4 +301,30 @@ pub async fn team(args: HubArgs) -> anyhow::Result<()> {
         println!("  {} {}", m.recipient, m.signing_key);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_and_onion_hosts() {
+        for yes in [
+            "localhost:8080",
+            "127.0.0.1",
+            "[::1]:8080",
+            "abcdef.onion",
+            "x.onion:80",
+        ] {
+            assert!(is_local_or_onion(yes), "{yes}");
+        }
+        for no in [
+            "hub.example",
+            "10.0.0.1:80",
+            "[2001:db8::1]:80",
+            "onion.example",
+        ] {
+            assert!(!is_local_or_onion(no), "{no}");
+        }
+    }
 }

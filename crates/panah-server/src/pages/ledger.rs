@@ -15,7 +15,7 @@ use panah_core::ledger::tree::{check_inclusion, unverified_checkpoint, verifier_
 use panah_core::ledger::{Category, DatePrecision, Entry, Kind};
 use panah_core::{Lang, Timestamp};
 use panah_i18n::Localizer;
-use panah_store::{Collective, Ledger, StoredCheckpoint};
+use panah_store::{Collective, Ledger, StoreError, StoredCheckpoint};
 use serde::{Deserialize, Serialize};
 
 use super::{cached, collective_page, html, html_no_store, internal, Page, PageError, SlugParam};
@@ -313,21 +313,20 @@ async fn page_inner(state: &AppState, c: &Collective, lang: Lang) -> Result<Resp
             ],
         );
         page.checkpoint = view.checkpoint.note.clone();
-        page.keys = keys_text(state, c, &view.ledger).await?;
+        page.keys = keys_text(state, c, &view.ledger.origin)
+            .await
+            .map_err(internal)?;
         page.address = view.ledger.origin.clone();
     }
     Ok(html(StatusCode::OK, page.render()))
 }
 
-async fn keys_text(state: &AppState, c: &Collective, ledger: &Ledger) -> Result<String, PageError> {
-    let team = state
-        .store()
-        .coordinators(c.id, false)
-        .await
-        .map_err(internal)?;
+/// The current coordinators' C2SP verifier keys for the log `origin`, one a line.
+async fn keys_text(state: &AppState, c: &Collective, origin: &str) -> Result<String, StoreError> {
+    let team = state.store().coordinators(c.id, false).await?;
     Ok(team
         .iter()
-        .map(|m| verifier_key(&ledger.origin, m.key.signing()) + "\n")
+        .map(|m| verifier_key(origin, m.key.signing()) + "\n")
         .collect())
 }
 
@@ -361,26 +360,44 @@ fn not_here(message: &str) -> Response {
     )
 }
 
-/// The collective and its ledger for a file under `/c/{slug}/ledger/`, or a plain 404.
-async fn ledger_for_file(state: &AppState, slug: &str) -> Result<(Collective, Ledger), Response> {
+/// The collective a file under `/c/{slug}/ledger/` belongs to, or a plain 404.
+async fn collective_for_file(state: &AppState, slug: &str) -> Result<Collective, Response> {
     let collective = match panah_core::Slug::parse(slug) {
         Ok(s) => state.store().collective(&s).await,
         Err(_) => Ok(None),
     };
-    let c = match collective {
-        Ok(Some(c)) => c,
-        Ok(None) => return Err(not_here("there is no such collective on this hub")),
-        Err(e) => return Err(file_error(e)),
-    };
-    match state.store().ledger(c.id).await {
-        Ok(Some(l)) => Ok((c, l)),
-        Ok(None) => Err(not_here("this collective has not started its ledger")),
-        Err(e) => Err(file_error(e)),
+    match collective {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => Err(not_here("there is no such collective on this hub")),
+        Err(e) => Err(file_error(&e)),
     }
 }
 
-fn file_error(e: panah_store::StoreError) -> Response {
-    tracing::error!(error = %e, "store error while serving a ledger file");
+/// The collective and its ledger's origin and size, or a plain 404.
+async fn ledger_for_file(
+    state: &AppState,
+    slug: &str,
+) -> Result<(Collective, String, u64), Response> {
+    let c = collective_for_file(state, slug).await?;
+    match state.store().ledger_head(c.id).await {
+        Ok(Some((origin, size))) => Ok((c, origin, size)),
+        Ok(None) => Err(not_started()),
+        Err(e) => Err(file_error(&e)),
+    }
+}
+
+fn not_started() -> Response {
+    not_here("this collective has not started its ledger")
+}
+
+/// A 500 for a ledger file, with the reason in the hub's log (never in the answer).
+fn file_error(why: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %why, "cannot serve a ledger file");
+    unreadable()
+}
+
+/// The 500 answer itself, for failures already logged where they happened.
+fn unreadable() -> Response {
     plain(
         StatusCode::INTERNAL_SERVER_ERROR,
         "no-store",
@@ -394,8 +411,8 @@ pub(crate) async fn checkpoint(
     State(state): State<AppState>,
     SlugParam(slug): SlugParam,
 ) -> Response {
-    let (c, _) = match ledger_for_file(&state, &slug).await {
-        Ok(x) => x,
+    let c = match collective_for_file(&state, &slug).await {
+        Ok(c) => c,
         Err(r) => return r,
     };
     match state.store().latest_checkpoint(c.id).await {
@@ -405,25 +422,25 @@ pub(crate) async fn checkpoint(
             "text/plain; charset=utf-8",
             cp.note.into_bytes(),
         ),
-        Ok(None) => not_here("this collective has not started its ledger"),
-        Err(e) => file_error(e),
+        Ok(None) => not_started(),
+        Err(e) => file_error(&e),
     }
 }
 
 /// `/c/{slug}/ledger/keys`: the coordinators' verifier keys, one a line.
 pub(crate) async fn keys(State(state): State<AppState>, SlugParam(slug): SlugParam) -> Response {
-    let (c, ledger) = match ledger_for_file(&state, &slug).await {
+    let (c, origin, _) = match ledger_for_file(&state, &slug).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    match keys_text(&state, &c, &ledger).await {
+    match keys_text(&state, &c, &origin).await {
         Ok(text) => plain(
             StatusCode::OK,
             "no-cache",
             "text/plain; charset=utf-8",
             text.into_bytes(),
         ),
-        Err(_) => file_error(panah_store::StoreError::Corrupt("keys".into())),
+        Err(e) => file_error(&e),
     }
 }
 
@@ -435,11 +452,11 @@ pub(crate) async fn tile(
     let Ok(tile) = TileRef::parse(&format!("tile/{rest}")) else {
         return not_here("this is not a tile path (C2SP tlog-tiles: tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>])");
     };
-    let (c, ledger) = match ledger_for_file(&state, &slug).await {
+    let (c, _, size) = match ledger_for_file(&state, &slug).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    match tile.available_width(ledger.size) {
+    match tile.available_width(size) {
         Some(w) if w >= tile.width => {}
         _ => return not_here("the signed tree does not reach this tile"),
     }
@@ -452,7 +469,7 @@ pub(crate) async fn tile(
             .await
             .and_then(|leaves| {
                 encode_bundle(leaves.iter().map(|(_, l)| l.as_slice())).map_err(|i| {
-                    panah_store::StoreError::Corrupt(format!(
+                    StoreError::Corrupt(format!(
                         "ledger entry {} is too long for an entry bundle",
                         from + i as u64
                     ))
@@ -473,7 +490,7 @@ pub(crate) async fn tile(
             "application/octet-stream",
             body,
         ),
-        Err(e) => file_error(e),
+        Err(e) => file_error(&e),
     }
 }
 
@@ -528,23 +545,23 @@ fn export_entries(x: &Export) -> impl Iterator<Item = ExportEntry<'_>> + '_ {
 }
 
 async fn export_view(state: &AppState, slug: &str) -> Result<Export, Response> {
-    let (c, _) = ledger_for_file(state, slug).await?;
-    let failed = |_| file_error(panah_store::StoreError::Corrupt("ledger".into()));
+    let c = collective_for_file(state, slug).await?;
     let view = match state.ledger_view(&c).await {
         Ok(Some(v)) => v,
-        Ok(None) => return Err(not_here("this collective has not started its ledger")),
-        Err(e) => return Err(failed(e)),
+        Ok(None) => return Err(not_started()),
+        // Already logged by `ledger_view`.
+        Err(_) => return Err(unreadable()),
     };
     let leaves = state
         .store()
         .ledger_leaves(c.id, 0, view.summary.size)
         .await
-        .map_err(file_error)?;
+        .map_err(|e| file_error(&e))?;
     let entries = leaves
         .iter()
         .map(|(_, leaf)| Entry::from_leaf(leaf))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| file_error(panah_store::StoreError::Corrupt(e.to_string())))?;
+        .map_err(|e| file_error(&format!("a stored ledger entry does not parse: {e}")))?;
     Ok(Export { view, entries })
 }
 
@@ -590,13 +607,12 @@ async fn csv_inner(state: &AppState, slug: &str) -> Response {
             e
         };
         if let Err(err) = w.serialize(e) {
-            tracing::error!(error = %err, "cannot write the CSV export");
-            return file_error(panah_store::StoreError::Corrupt("csv".into()));
+            return file_error(&format!("cannot write the CSV export: {err}"));
         }
     }
     match w.into_inner() {
         Ok(body) => plain(StatusCode::OK, "no-cache", "text/csv; charset=utf-8", body),
-        Err(_) => file_error(panah_store::StoreError::Corrupt("csv".into())),
+        Err(err) => file_error(&format!("cannot write the CSV export: {err}")),
     }
 }
 
@@ -647,7 +663,7 @@ async fn json_inner(state: &AppState, slug: &str) -> Response {
     };
     match serde_json::to_vec_pretty(&body) {
         Ok(body) => plain(StatusCode::OK, "no-cache", "application/json", body),
-        Err(_) => file_error(panah_store::StoreError::Corrupt("json".into())),
+        Err(err) => file_error(&format!("cannot write the JSON export: {err}")),
     }
 }
 
