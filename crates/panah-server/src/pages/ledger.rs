@@ -283,7 +283,7 @@ async fn page_inner(state: &AppState, c: &Collective, lang: Lang) -> Result<Resp
             })
             .collect();
         page.goals = goal_bars(&l, &view);
-        let n = view.summary.size;
+        let n = view.summary.size();
         page.rows = view
             .summary
             .latest
@@ -554,7 +554,7 @@ async fn export_view(state: &AppState, slug: &str) -> Result<Export, Response> {
     };
     let leaves = state
         .store()
-        .ledger_leaves(c.id, 0, view.summary.size)
+        .ledger_leaves(c.id, 0, view.summary.size())
         .await
         .map_err(|e| file_error(&e))?;
     let entries = leaves
@@ -649,7 +649,7 @@ async fn json_inner(state: &AppState, slug: &str) -> Response {
     let body = ExportJson {
         origin: &view.ledger.origin,
         base_currency: base.code(),
-        size: view.summary.size,
+        size: view.summary.size(),
         checkpoint: &view.checkpoint.note,
         raised: decimal(view.totals().raised, base),
         spent: decimal(view.totals().spent, base),

@@ -18,8 +18,6 @@ const CHUNK: u64 = 5_000;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Summary {
-    /// How many entries this summary covers.
-    pub size: u64,
     pub totals: Totals,
     /// The kind of every entry, to undo the right thing when a later reversal points at it.
     kinds: Vec<Kind>,
@@ -28,6 +26,11 @@ pub(crate) struct Summary {
 }
 
 impl Summary {
+    /// How many entries this summary covers.
+    pub fn size(&self) -> u64 {
+        self.kinds.len() as u64
+    }
+
     /// This summary extended to the first `size` entries, reading only the new ones.
     async fn extended(
         &self,
@@ -36,14 +39,14 @@ impl Summary {
         size: u64,
     ) -> Result<Summary, StoreError> {
         let mut next = self.clone();
-        while next.size < size {
-            let to = size.min(next.size + CHUNK);
-            let leaves = store.ledger_leaves(collective_id, next.size, to).await?;
+        while next.size() < size {
+            let to = size.min(next.size() + CHUNK);
+            let leaves = store.ledger_leaves(collective_id, next.size(), to).await?;
             for (index, leaf) in leaves {
-                if index != next.size {
+                if index != next.size() {
                     return Err(StoreError::Corrupt(format!(
                         "ledger entry {} is missing",
-                        next.size
+                        next.size()
                     )));
                 }
                 let entry = Entry::from_leaf(&leaf)
@@ -58,12 +61,11 @@ impl Summary {
                 if next.latest.len() > LATEST as usize {
                     next.latest.pop_front();
                 }
-                next.size += 1;
             }
-            if next.size < to {
+            if next.size() < to {
                 return Err(StoreError::Corrupt(format!(
                     "ledger entry {} is missing",
-                    next.size
+                    next.size()
                 )));
             }
         }
@@ -91,9 +93,9 @@ impl Summaries {
             .ok()
             .and_then(|m| m.get(&collective_id).cloned());
         let summary = match known {
-            Some(s) if s.size == size => return Ok(s),
+            Some(s) if s.size() == size => return Ok(s),
             // A newer summary than this request's view: build this one from scratch.
-            Some(s) if s.size > size => {
+            Some(s) if s.size() > size => {
                 Summary::default()
                     .extended(store, collective_id, size)
                     .await?
@@ -107,7 +109,9 @@ impl Summaries {
         };
         let summary = Arc::new(summary);
         if let Ok(mut m) = self.by_collective.lock() {
-            let newer = m.get(&collective_id).is_some_and(|s| s.size > summary.size);
+            let newer = m
+                .get(&collective_id)
+                .is_some_and(|s| s.size() > summary.size());
             if !newer {
                 m.insert(collective_id, summary.clone());
             }

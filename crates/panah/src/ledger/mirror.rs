@@ -50,8 +50,6 @@ fn folder_for(origin: &str) -> anyhow::Result<PathBuf> {
 struct Held {
     keys: Vec<String>,
     log: Checked,
-    size: u64,
-    root: [u8; 32],
     /// The full tiles, which stay the same however the ledger grows.
     full_tiles: HashMap<TileRef, Vec<u8>>,
 }
@@ -81,8 +79,6 @@ fn held(dir: &Path, origin: &str, extra: &[String]) -> anyhow::Result<Option<Hel
     Ok(Some(Held {
         keys,
         log,
-        size: c.size,
-        root: c.root,
         full_tiles: files.into_iter().filter(|(t, _)| t.is_full()).collect(),
     }))
 }
@@ -125,14 +121,10 @@ pub async fn run(args: MirrorArgs) -> anyhow::Result<()> {
         Err(e) => return Err(e),
     };
     let mut new_entries = v.checkpoint.size;
-    if let Some(Held {
-        log: old_log,
-        size: old_size,
-        root: old_root,
-        ..
-    }) = &old
-    {
-        if v.checkpoint.size < *old_size {
+    if let Some(Held { log: old_log, .. }) = &old {
+        // What the copy holds was checked against its checkpoint when it was read.
+        let (old_size, old_root) = (old_log.tree.size(), old_log.tree.root());
+        if v.checkpoint.size < old_size {
             bail!(
                 "refused: {source} has {} entries but the copy in {} has {old_size}: entries were removed",
                 v.checkpoint.size,
@@ -150,7 +142,7 @@ pub async fn run(args: MirrorArgs) -> anyhow::Result<()> {
                 dir.display()
             );
         }
-        check_extends(&v.log.tree, *old_size, old_root).with_context(|| {
+        check_extends(&v.log.tree, old_size, &old_root).with_context(|| {
             format!(
                 "refused: {source} does not extend the copy in {}",
                 dir.display()
