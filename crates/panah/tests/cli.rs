@@ -258,30 +258,10 @@ fn operator_and_coordinator_against_a_live_hub() {
 #[test]
 fn hub_logs_hold_no_address_token_or_query() {
     let dir = tempfile::tempdir().unwrap();
-    let data = path_str(&dir.path().join("hub"));
-    let keyring = path_str(&dir.path().join("k"));
-    create_collective(&data, "roshanai");
-    let line = ok(&["id", "new", "--keyring", &keyring]);
-    ok(&[
-        "admin",
-        "add-coordinator",
-        "--data",
-        &data,
-        "roshanai",
-        line.trim(),
-    ]);
-    let hub = Hub::start(&["--data", &data], &dir.path().join("hub.log"));
+    let (hub, _data, keyrings) = hub_with_team(dir.path(), 1, &[]);
     http_get(&hub.url, "/c/roshanai?lang=ps&canary=QUERYCANARY");
     http_get(&hub.url, "/c/CANARY-SLUG-404");
-    ok(&[
-        "team",
-        "--hub",
-        &hub.url,
-        "--collective",
-        "roshanai",
-        "--keyring",
-        &keyring,
-    ]);
+    ok(&coordinator_args("team", &hub, &keyrings[0], &[]));
     let log_path = hub.log.clone();
     assert!(hub.stop().success());
     let log = std::fs::read_to_string(log_path).unwrap();
@@ -310,14 +290,7 @@ fn acknowledged_writes_survive_kill_9() {
     let line = ok(&["id", "new", "--keyring", &keyring]);
     let hub = Hub::start(&["--data", &data], &dir.path().join("hub.log"));
     // Written while the hub holds the database open, then the hub dies without warning.
-    ok(&[
-        "admin",
-        "add-coordinator",
-        "--data",
-        &data,
-        "roshanai",
-        line.trim(),
-    ]);
+    add_coordinator(&data, &line);
     ok(&[
         "team",
         "--hub",

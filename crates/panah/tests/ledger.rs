@@ -544,15 +544,7 @@ fn verify_and_mirror_catch_tampering_and_forks() {
     std::fs::create_dir_all(&b_dir).unwrap();
     let b_data = b_dir.join("hub").display().to_string();
     support::create_collective(&b_data, "roshanai");
-    let line = ok(&["id", "show", "--keyring", &keyrings[0]]);
-    ok(&[
-        "admin",
-        "add-coordinator",
-        "--data",
-        &b_data,
-        "roshanai",
-        line.trim(),
-    ]);
+    support::add_coordinator(&b_data, &ok(&["id", "show", "--keyring", &keyrings[0]]));
     let hub_b = Hub::start(&["--data", &b_data], &b_dir.join("hub.log"));
     let elsewhere = dir.path().join("coerced-machine").display().to_string();
     let env = [("PANAH_LEDGER_STATE_DIR", elsewhere.as_str())];

@@ -268,6 +268,18 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Registers a coordinator's public line with the collective roshanai on the hub in `data`.
+pub fn add_coordinator(data: &str, line: &str) {
+    ok(&[
+        "admin",
+        "add-coordinator",
+        "--data",
+        data,
+        "roshanai",
+        line.trim(),
+    ]);
+}
+
 /// A hub with a collective and `n` coordinators, each with a keyring in `dir`.
 pub fn hub_with_team(dir: &Path, n: usize, extra: &[&str]) -> (Hub, String, Vec<String>) {
     let data = dir.join("hub").display().to_string();
@@ -278,15 +290,7 @@ pub fn hub_with_team(dir: &Path, n: usize, extra: &[&str]) -> (Hub, String, Vec<
             .join(format!("coordinator-{i}.keyring"))
             .display()
             .to_string();
-        let line = ok(&["id", "new", "--keyring", &k]);
-        ok(&[
-            "admin",
-            "add-coordinator",
-            "--data",
-            &data,
-            "roshanai",
-            line.trim(),
-        ]);
+        add_coordinator(&data, &ok(&["id", "new", "--keyring", &k]));
         keyrings.push(k);
     }
     let mut args = vec!["--data", data.as_str()];
