@@ -66,7 +66,8 @@ impl Totals {
             }
             Kind::Expense => {
                 self.spent = self.spent.saturating_add(base);
-                *self.spent_by_category.entry(e.category).or_insert(0) += base;
+                let slot = self.spent_by_category.entry(e.category).or_insert(0);
+                *slot = slot.saturating_add(base);
                 add(&mut self.balances, e.amount.currency(), -amount);
             }
             Kind::Exchange => {
@@ -155,5 +156,11 @@ mod tests {
             step.add(e, kind);
         }
         assert_eq!(step, t);
+
+        // Totals saturate rather than wrap (or panic) on absurd amounts.
+        let huge = entry(Kind::Expense, Category::Food, afn(i64::MAX), i64::MAX);
+        let t = Totals::of(&[huge.clone(), huge]);
+        assert_eq!(t.spent, i64::MAX);
+        assert_eq!(t.spent_by_category[&Category::Food], i64::MAX);
     }
 }
