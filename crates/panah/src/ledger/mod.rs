@@ -240,8 +240,10 @@ async fn publish(
         let texts: Vec<String> = chunk
             .iter()
             .map(|e| {
-                tree.push(&e.to_leaf());
-                String::from_utf8_lossy(&e.to_leaf()).into_owned()
+                let leaf = e.to_leaf();
+                tree.push(&leaf);
+                // Leaves are built from `String` fields and ASCII, so always UTF-8.
+                String::from_utf8_lossy(&leaf).into_owned()
             })
             .collect();
         let ours = (tree.size(), tree.root());
