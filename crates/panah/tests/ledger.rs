@@ -236,13 +236,34 @@ fn a_coordinator_keeps_the_ledger_and_anyone_checks_it() {
     // Anyone: verify, first use records the keys; a receipt checks on this machine.
     let state = dir.path().join("verify.state").display().to_string();
     let address = format!("{}/c/roshanai/ledger", hub.url);
-    let out = ok(&["verify", "ledger", &address, "--state", &state]);
+    let first = support::run(&["verify", "ledger", &address, "--state", &state]);
+    let out = String::from_utf8_lossy(&first.stdout).into_owned();
+    let said = String::from_utf8_lossy(&first.stderr).into_owned();
+    assert!(first.status.success(), "{out}{said}");
+    assert!(
+        said.contains("First check") && said.contains("trusting the 1 coordinator key"),
+        "{said}"
+    );
     assert!(
         out.contains("7 entries") && out.contains("first check"),
         "{out}"
     );
     assert!(out.contains("raised 214000.00 AFN"), "{out}");
-    let out = ok(&["verify", "ledger", &origin, "--state", &state]);
+    // First use recorded the published key; later runs check against it and say nothing
+    // about trusting anew.
+    let published = http_body(&hub.url, "/c/roshanai/ledger/keys");
+    let remembered = std::fs::read_to_string(&state).unwrap();
+    assert!(
+        remembered.contains(&format!("key {}", published.trim())),
+        "{remembered}"
+    );
+    let again = support::run(&["verify", "ledger", &origin, "--state", &state]);
+    let (out, err) = (
+        String::from_utf8_lossy(&again.stdout).into_owned(),
+        String::from_utf8_lossy(&again.stderr).into_owned(),
+    );
+    assert!(again.status.success(), "{out}{err}");
+    assert!(!err.contains("First check"), "{err}");
     assert!(out.contains("it extends the 7 entries"), "{out}");
     let out = ok(&["verify", "receipt", &address, &code, "--state", &state]);
     assert!(
