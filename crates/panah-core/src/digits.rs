@@ -68,6 +68,16 @@ impl<const N: usize> DigitCode<N> {
         Ok(DigitCode(array))
     }
 
+    /// A code made of these digit values (each 0–9).
+    pub fn from_digits(digits: [u8; N]) -> Self {
+        DigitCode(digits.map(|d| d % 10))
+    }
+
+    /// The digit values, each 0–9.
+    pub fn digits(&self) -> [u8; N] {
+        self.0
+    }
+
     /// Latin digits in groups of `group`: `1234 5678 …`. Pages localize the digits.
     pub fn grouped(&self, group: usize) -> String {
         let mut out = String::with_capacity(N + N / group.max(1));
