@@ -62,6 +62,15 @@ pub struct ConversationSummary {
     pub messages: Vec<MessageRow>,
 }
 
+/// What a sender with the right codename sees of their conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderView {
+    /// The day the hub deletes the conversation unless the sender writes again.
+    pub expires_on: Timestamp,
+    /// The coordinators' replies, oldest first: (blob key, stored size).
+    pub replies: Vec<(String, i64)>,
+}
+
 /// A message whose blobs are already written and synced.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
@@ -161,7 +170,49 @@ impl Store {
         .bind(expires.to_string())
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query(
+        let added = self
+            .append(&mut tx, collective_id, lookup, message, today, expires)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Conflict("a conversation with this key in another collective".into())
+            })?;
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// Adds a sender's follow-up to the conversation with this lookup key, which must
+    /// exist (`NotFound` otherwise: a follow-up never opens a new conversation), and pushes
+    /// its expiry `retention_days` past today.
+    pub async fn add_followup(
+        &self,
+        collective_id: i64,
+        lookup: &[u8],
+        message: &NewMessage,
+        retention_days: i64,
+    ) -> Result<(i64, i64), StoreError> {
+        let today = day_of(Timestamp::now());
+        let expires = today.plus_seconds(retention_days.max(0) * 86_400);
+        let mut tx = self.pool().begin().await?;
+        let added = self
+            .append(&mut tx, collective_id, lookup, message, today, expires)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("no conversation has this codename".into()))?;
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// Appends to the collective's conversation with this lookup key, if there is one:
+    /// (conversation id, message id).
+    async fn append(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        collective_id: i64,
+        lookup: &[u8],
+        message: &NewMessage,
+        today: Timestamp,
+        expires: Timestamp,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let Some(row) = sqlx::query(
             "UPDATE conversations SET last_on = $1, expires_on = $2
              WHERE lookup = $3 AND collective_id = $4 RETURNING id",
         )
@@ -169,17 +220,16 @@ impl Store {
         .bind(expires.to_string())
         .bind(lookup.to_vec())
         .bind(collective_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?
-        .ok_or_else(|| {
-            StoreError::Conflict("a conversation with this key in another collective".into())
-        })?;
+        else {
+            return Ok(None);
+        };
         let conversation_id: i64 = get(&row, "id")?;
         let message_id = self
-            .insert_message(&mut tx, conversation_id, message, today)
+            .insert_message(tx, conversation_id, message, today)
             .await?;
-        tx.commit().await?;
-        Ok((conversation_id, message_id))
+        Ok(Some((conversation_id, message_id)))
     }
 
     async fn insert_message(
@@ -292,25 +342,38 @@ impl Store {
         Ok(out)
     }
 
-    /// The coordinators' replies in the conversation with this lookup key, oldest first,
-    /// as (blob key, stored size). One query, and the same one whether or not the
-    /// conversation exists: an unknown codename costs what a codename without replies does.
+    /// The conversation with this lookup key, if there is one: when it expires, and the
+    /// coordinators' replies in it, oldest first, as (blob key, stored size). One query,
+    /// and the same one whether or not the conversation exists.
     pub async fn replies_by_lookup(
         &self,
         collective_id: i64,
         lookup: &[u8],
-    ) -> Result<Vec<(String, i64)>, StoreError> {
-        sqlx::query(
-            "SELECT m.blob, m.size FROM messages m JOIN conversations c ON c.id = m.conversation_id
-             WHERE c.lookup = $1 AND c.collective_id = $2 AND m.author = 'coordinator' ORDER BY m.id",
+    ) -> Result<Option<SenderView>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.expires_on, m.blob, m.size FROM conversations c
+             LEFT JOIN messages m ON m.conversation_id = c.id AND m.author = 'coordinator'
+             WHERE c.lookup = $1 AND c.collective_id = $2 ORDER BY m.id",
         )
         .bind(lookup.to_vec())
         .bind(collective_id)
         .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|r| Ok((get(r, "blob")?, get(r, "size")?)))
-        .collect()
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let mut replies = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let blob: Option<String> = get(r, "blob")?;
+            let size: Option<i64> = get(r, "size")?;
+            if let (Some(blob), Some(size)) = (blob, size) {
+                replies.push((blob, size));
+            }
+        }
+        Ok(Some(SenderView {
+            expires_on: ts(first, "expires_on")?,
+            replies,
+        }))
     }
 
     /// Every conversation of a collective with its messages, newest activity first.

@@ -348,6 +348,44 @@ async fn conversations_messages_and_expiry() {
             .unwrap();
         assert_ne!(second, conv);
 
+        // A follow-up joins only a conversation that exists, in its own collective.
+        let (joined, _) = store
+            .add_followup(c.id, &[2; 32], &msg("b5", &[]), 90)
+            .await
+            .unwrap();
+        assert_eq!(joined, second, "{engine}");
+        for (collective, lookup) in [(c.id, [9u8; 32]), (other.id, [2u8; 32])] {
+            assert!(
+                matches!(
+                    store
+                        .add_followup(collective, &lookup, &msg("b6", &[]), 90)
+                        .await,
+                    Err(StoreError::NotFound(_))
+                ),
+                "{engine}: a follow-up never opens a conversation"
+            );
+        }
+        assert_eq!(
+            store.conversation_by_lookup(c.id, &[9; 32]).await.unwrap(),
+            None,
+            "{engine}: nothing was created"
+        );
+        assert_eq!(store.conversations(c.id).await.unwrap().len(), 2);
+
+        // The sender's view: no conversation, or one with no replies yet.
+        assert_eq!(
+            store.replies_by_lookup(c.id, &[9; 32]).await.unwrap(),
+            None,
+            "{engine}"
+        );
+        let view = store
+            .replies_by_lookup(c.id, &[2; 32])
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(view.replies.is_empty(), "{engine}");
+        assert!(view.expires_on > Timestamp::now(), "{engine}");
+
         let found = store
             .conversation_by_lookup(c.id, &[1; 32])
             .await
@@ -375,6 +413,17 @@ async fn conversations_messages_and_expiry() {
             files: vec![],
         };
         store.add_reply(c.id, conv, &reply).await.unwrap();
+        let view = store
+            .replies_by_lookup(c.id, &[1; 32])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(view.replies, vec![("r1".to_owned(), 1024)], "{engine}");
+        assert_eq!(
+            store.replies_by_lookup(other.id, &[1; 32]).await.unwrap(),
+            None,
+            "{engine}: scoped"
+        );
         assert!(
             matches!(
                 store.add_reply(other.id, conv, &reply).await,
