@@ -1,6 +1,19 @@
-//! Totals of a ledger: what was raised and spent (in the base currency) and what is held in
-//! each currency. Anyone can recompute them from the entries; the page, the exports and
-//! `panah verify` all use this one function.
+//! Totals of a ledger: what was raised and spent (in the base currency), what was lost or
+//! gained in currency exchanges, and what is held in each currency. Anyone can recompute
+//! them from the entries; the page, the exports and `panah verify` all use this one
+//! function.
+//!
+//! The books always reconcile: **raised − spent − exchange costs = money held**, exactly, in
+//! integer minor units of the base currency. To make that hold with money in several
+//! currencies, each currency's holding has a *book value* in the base currency: what that
+//! money counted for when it came in (the base amount of an income, or what an exchange
+//! gave for it). Money held in the base currency is its own book value. When money leaves
+//! a currency, it takes out its share of that currency's book value (average cost; all of
+//! it when the holding is spent to zero, so no value is left behind on an empty currency).
+//! The difference between that share and what the money was worth where it went is the
+//! exchange cost: the hawala agent's commission and spread when 900 EUR became 90,900 AFN
+//! instead of 91,800, or a rate that moved between a gift arriving and being spent (a gain
+//! is a negative cost).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,11 +27,18 @@ pub struct Totals {
     /// Expenses, in base-currency minor units, net of reversals.
     pub spent: i64,
     pub spent_by_category: BTreeMap<Category, i64>,
+    /// Lost in exchanges and rate changes, in base-currency minor units (negative: gained).
+    pub exchange_costs: i64,
     /// Money held, per currency, in that currency's minor units.
     pub balances: BTreeMap<Currency, i64>,
+    /// The book value of each currency's holding, in base-currency minor units.
+    pub book: BTreeMap<Currency, i64>,
     /// Indexes of entries cancelled by a reversal.
     pub reversed: BTreeSet<u64>,
     pub entries: u64,
+    /// The book value each expense or exchange out of a currency other than the base took
+    /// with it, by entry index, so that a reversal puts back exactly that.
+    taken: BTreeMap<u64, i64>,
 }
 
 impl Totals {
@@ -41,53 +61,159 @@ impl Totals {
     /// is all that is needed to undo it. A hub keeps totals up to date this way without
     /// reading the whole ledger again.
     pub fn add(&mut self, e: &Entry, target_kind: Option<Kind>) {
+        let index = self.entries;
         self.entries += 1;
         match (e.kind, e.reverses, target_kind) {
             (Kind::Reversal, Some(i), Some(kind)) if kind != Kind::Reversal => {
-                self.apply(kind, e, -1);
+                self.undo(kind, e, i);
                 self.reversed.insert(i);
             }
             (Kind::Reversal, ..) => {}
-            (kind, ..) => self.apply(kind, e, 1),
+            (kind, ..) => {
+                if let Some(basis) = self.apply(kind, e) {
+                    if e.amount.currency() != e.base.currency() {
+                        self.taken.insert(index, basis);
+                    }
+                }
+            }
         }
     }
 
-    fn apply(&mut self, kind: Kind, e: &Entry, sign: i64) {
-        let base = sign.saturating_mul(e.base.minor());
-        let amount = sign.saturating_mul(e.amount.minor());
-        let add = |map: &mut BTreeMap<Currency, i64>, c: Currency, v: i64| {
-            let slot = map.entry(c).or_insert(0);
-            *slot = slot.saturating_add(v);
-        };
+    /// What an entry's own amount counts for in the base currency: the amount itself when
+    /// it is in the base currency, else the base amount the treasurer entered.
+    fn value(e: &Entry) -> i64 {
+        if e.amount.currency() == e.base.currency() {
+            e.amount.minor()
+        } else {
+            e.base.minor()
+        }
+    }
+
+    /// Applies an income, expense or exchange; for the last two, returns the book value
+    /// that left the currency paid out.
+    fn apply(&mut self, kind: Kind, e: &Entry) -> Option<i64> {
+        let (currency, amount, value) = (e.amount.currency(), e.amount.minor(), Self::value(e));
         match kind {
             Kind::Income => {
-                self.raised = self.raised.saturating_add(base);
-                add(&mut self.balances, e.amount.currency(), amount);
+                self.raised = self.raised.saturating_add(value);
+                self.inflow(currency, amount, value);
+                None
             }
             Kind::Expense => {
-                self.spent = self.spent.saturating_add(base);
-                let slot = self.spent_by_category.entry(e.category).or_insert(0);
-                *slot = slot.saturating_add(base);
-                add(&mut self.balances, e.amount.currency(), -amount);
+                self.spent = self.spent.saturating_add(value);
+                self.by_category(e.category, value);
+                let basis = self.outflow(currency, amount, value, Share::Average);
+                self.cost(basis.saturating_sub(value));
+                Some(basis)
             }
             Kind::Exchange => {
-                add(&mut self.balances, e.amount.currency(), -amount);
-                if let Some(c) = e.counter {
-                    add(
-                        &mut self.balances,
-                        c.currency(),
-                        sign.saturating_mul(c.minor()),
-                    );
-                }
+                let c = e.counter?;
+                let basis = self.outflow(currency, amount, value, Share::Average);
+                // Received in the base currency, money is worth itself; in another, it is
+                // booked at what it cost, and any gain or loss shows when it leaves again.
+                let received = if c.currency() == e.base.currency() {
+                    c.minor()
+                } else {
+                    basis
+                };
+                self.inflow(c.currency(), c.minor(), received);
+                self.cost(basis.saturating_sub(received));
+                Some(basis)
+            }
+            Kind::Reversal => None,
+        }
+    }
+
+    /// Cancels entry `target`, of `kind`, which `e` (its reversal) repeats: the books go
+    /// back to what they would be without it, as far as later entries allow.
+    fn undo(&mut self, kind: Kind, e: &Entry, target: u64) {
+        let (currency, amount, value) = (e.amount.currency(), e.amount.minor(), Self::value(e));
+        let taken = self.taken.remove(&target).unwrap_or(value);
+        match kind {
+            Kind::Income => {
+                self.raised = self.raised.saturating_sub(value);
+                let basis = self.outflow(currency, amount, value, Share::Exact);
+                self.cost(basis.saturating_sub(value));
+            }
+            Kind::Expense => {
+                self.spent = self.spent.saturating_sub(value);
+                self.by_category(e.category, value.saturating_neg());
+                self.inflow(currency, amount, taken);
+                self.cost(value.saturating_sub(taken));
+            }
+            Kind::Exchange => {
+                // The exchange run backwards: what was received goes back for what was given.
+                let Some(c) = e.counter else { return };
+                let received = if c.currency() == e.base.currency() {
+                    c.minor()
+                } else {
+                    taken
+                };
+                let basis = self.outflow(c.currency(), c.minor(), received, Share::Exact);
+                self.inflow(currency, amount, taken);
+                self.cost(basis.saturating_sub(taken));
             }
             Kind::Reversal => {}
         }
     }
 
-    /// Raised minus spent, in the base currency.
-    pub fn balance(&self) -> i64 {
-        self.raised.saturating_sub(self.spent)
+    fn by_category(&mut self, category: Category, v: i64) {
+        let slot = self.spent_by_category.entry(category).or_insert(0);
+        *slot = slot.saturating_add(v);
     }
+
+    fn cost(&mut self, v: i64) {
+        self.exchange_costs = self.exchange_costs.saturating_add(v);
+    }
+
+    fn inflow(&mut self, c: Currency, amount: i64, value: i64) {
+        let held = self.balances.entry(c).or_insert(0);
+        *held = held.saturating_add(amount);
+        let book = self.book.entry(c).or_insert(0);
+        *book = book.saturating_add(value);
+    }
+
+    /// Takes `amount` out of currency `c` and returns the book value it takes with it:
+    /// all of the holding's book value when the holding is emptied (so none is left on an
+    /// empty currency), plus `value`'s share for whatever goes beyond what is held;
+    /// otherwise its share of the book value (`Share::Average`) or `value` itself
+    /// (`Share::Exact`, when a reversal takes back what an entry put in).
+    fn outflow(&mut self, c: Currency, amount: i64, value: i64, share: Share) -> i64 {
+        let held = self.balances.get(&c).copied().unwrap_or(0);
+        let book = self.book.get(&c).copied().unwrap_or(0);
+        let basis = if held <= 0 || amount <= 0 {
+            value
+        } else if amount >= held {
+            let excess = i128::from(value) * i128::from(amount - held) / i128::from(amount);
+            book.saturating_add(clamp(excess))
+        } else {
+            match share {
+                Share::Average => clamp(i128::from(book) * i128::from(amount) / i128::from(held)),
+                Share::Exact => value,
+            }
+        };
+        self.balances.insert(c, held.saturating_sub(amount));
+        self.book.insert(c, book.saturating_sub(basis));
+        basis
+    }
+
+    /// Raised minus spent minus exchange costs, in the base currency: the book value of all
+    /// the money held, whatever its currency.
+    pub fn balance(&self) -> i64 {
+        self.raised
+            .saturating_sub(self.spent)
+            .saturating_sub(self.exchange_costs)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Share {
+    Average,
+    Exact,
+}
+
+fn clamp(v: i128) -> i64 {
+    i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
 }
 
 #[cfg(test)]
@@ -139,7 +265,11 @@ mod tests {
         let t = Totals::of(&log);
         assert_eq!(t.raised, 8_000_000);
         assert_eq!(t.spent, 2_900_000);
-        assert_eq!(t.balance(), 5_100_000);
+        // Half the dollars, booked at 4,000,000, became 3,950,000 afghanis.
+        assert_eq!(t.exchange_costs, 50_000);
+        assert_eq!(t.balance(), 5_050_000);
+        assert_eq!(t.book[&Currency::parse("USD").unwrap()], 4_000_000);
+        assert_eq!(t.book.values().sum::<i64>(), t.balance());
         assert_eq!(t.spent_by_category[&Category::Power], 900_000);
         assert_eq!(t.spent_by_category[&Category::Food], 2_000_000);
         assert_eq!(t.balances[&Currency::parse("USD").unwrap()], 50_000);
@@ -162,5 +292,190 @@ mod tests {
         let t = Totals::of(&[huge.clone(), huge]);
         assert_eq!(t.spent, i64::MAX);
         assert_eq!(t.spent_by_category[&Category::Food], i64::MAX);
+    }
+
+    /// The figures the issue found on a real page: three exchanges into afghanis that lost
+    /// 1,550 AFN between them. Raised − spent − exchange costs is the money held.
+    #[test]
+    fn exchange_losses_are_their_own_line() {
+        let afn = |m| money(m, "AFN");
+        let mut log = Vec::new();
+        for (foreign, base, received) in [
+            (money(50_000, "USD"), 4_000_000, 3_950_000),
+            (money(90_000, "EUR"), 9_180_000, 9_090_000),
+            (money(20_000, "GBP"), 2_450_000, 2_435_000),
+        ] {
+            log.push(entry(Kind::Income, Category::Food, foreign, base));
+            let mut x = entry(Kind::Exchange, Category::Other, foreign, base);
+            x.counter = Some(afn(received));
+            log.push(x);
+        }
+        log.push(entry(
+            Kind::Expense,
+            Category::Food,
+            afn(8_000_000),
+            8_000_000,
+        ));
+        let t = Totals::of(&log);
+        assert_eq!(t.raised, 15_630_000);
+        assert_eq!(t.exchange_costs, 155_000);
+        assert_eq!(t.spent, 8_000_000, "an afghani expense is worth its amount");
+        assert_eq!(t.balance(), 7_475_000);
+        let held: BTreeMap<_, _> = t.balances.iter().filter(|(_, v)| **v != 0).collect();
+        assert_eq!(held.len(), 1, "only afghanis are left: {held:?}");
+        assert_eq!(t.balances[&Currency::parse("AFN").unwrap()], t.balance());
+    }
+
+    mod random_ledgers {
+        use super::*;
+        use proptest::prelude::*;
+
+        const CODES: [&str; 3] = ["AFN", "USD", "EUR"];
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Income(usize, i64, i64),
+            Expense(usize, u8, i64),
+            Exchange(usize, usize, u8, i64, i64),
+            Reverse(u16),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                (0..3usize, 1..1_000_000i64, 50..120i64).prop_map(|(c, a, r)| Op::Income(c, a, r)),
+                (0..3usize, 1..=100u8, 50..120i64).prop_map(|(c, p, r)| Op::Expense(c, p, r)),
+                (0..3usize, 0..3usize, 1..=100u8, 50..120i64, 90..=110i64)
+                    .prop_map(|(a, b, p, r, f)| Op::Exchange(a, b, p, r, f)),
+                any::<u16>().prop_map(Op::Reverse),
+            ]
+        }
+
+        /// A valid ledger from the ops: nothing spends or exchanges more than is held (as
+        /// the treasurer's running totals say), reversals point at a live, earlier entry.
+        fn ledger(ops: &[Op]) -> Vec<Entry> {
+            let cur = |i: usize| Currency::parse(CODES[i]).unwrap();
+            let mut log: Vec<Entry> = Vec::new();
+            for op in ops {
+                let held = |log: &Vec<Entry>, c: usize| {
+                    Totals::of(log).balances.get(&cur(c)).copied().unwrap_or(0)
+                };
+                // An amount and its base value at `rate` afghanis per 100 units.
+                let at = |c: usize, minor: i64, rate: i64| {
+                    let base = if c == 0 { minor } else { minor * rate / 100 };
+                    (money(minor, CODES[c]), base)
+                };
+                match *op {
+                    Op::Income(c, a, r) => {
+                        let (amount, base) = at(c, a, r);
+                        log.push(entry(Kind::Income, Category::Food, amount, base));
+                    }
+                    Op::Expense(c, p, r) => {
+                        let a = held(&log, c) * i64::from(p) / 100;
+                        if a > 0 {
+                            let (amount, base) = at(c, a, r);
+                            log.push(entry(Kind::Expense, Category::Power, amount, base));
+                        }
+                    }
+                    Op::Exchange(from, to, p, r, f) => {
+                        let a = held(&log, from) * i64::from(p) / 100;
+                        if a > 0 && from != to {
+                            let (amount, base) = at(from, a, r);
+                            // What comes out: the base value at a rate `f` percent off.
+                            let out = if to == 0 { base * f / 100 } else { a * f / 100 };
+                            if out > 0 {
+                                let mut x = entry(Kind::Exchange, Category::Other, amount, base);
+                                x.counter = Some(money(out, CODES[to]));
+                                log.push(x);
+                            }
+                        }
+                    }
+                    Op::Reverse(pick) => {
+                        let t = Totals::of(&log);
+                        let live: Vec<usize> = (0..log.len())
+                            .filter(|i| log[*i].kind != Kind::Reversal)
+                            .filter(|i| !t.reversed.contains(&(*i as u64)))
+                            .collect();
+                        if live.is_empty() {
+                            continue;
+                        }
+                        let target = live[usize::from(pick) % live.len()];
+                        let mut r = log[target].clone();
+                        r.kind = Kind::Reversal;
+                        r.reverses = Some(target as u64);
+                        // Undoing must not spend what is no longer held.
+                        let mut with = log.clone();
+                        with.push(r.clone());
+                        let after = Totals::of(&with);
+                        if after.balances.values().all(|v| *v >= 0) {
+                            log.push(r);
+                        }
+                    }
+                }
+            }
+            log
+        }
+
+        fn reconciles(t: &Totals) -> Result<(), TestCaseError> {
+            let afn = Currency::parse("AFN").unwrap();
+            // raised − spent − exchange costs = money held, in the base currency…
+            prop_assert_eq!(t.balance(), t.book.values().sum::<i64>());
+            // …where afghanis count for themselves…
+            prop_assert_eq!(
+                t.book.get(&afn).copied().unwrap_or(0),
+                t.balances.get(&afn).copied().unwrap_or(0)
+            );
+            // …and a currency spent to nothing leaves no value behind.
+            for (c, held) in &t.balances {
+                if *held == 0 {
+                    prop_assert_eq!(t.book.get(c).copied().unwrap_or(0), 0, "{}", c);
+                }
+            }
+            prop_assert_eq!(t.spent, t.spent_by_category.values().sum::<i64>());
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            #[test]
+            fn the_books_always_reconcile(ops in proptest::collection::vec(op(), 0..40)) {
+                let log = ledger(&ops);
+                let t = Totals::of(&log);
+                reconciles(&t)?;
+                // Entry by entry, as a hub keeps them: the same totals.
+                let mut step = Totals::default();
+                for e in &log {
+                    step.add(e, e.reverses.map(|i| log[i as usize].kind));
+                }
+                prop_assert_eq!(&step, &t);
+            }
+
+            /// Reversing every entry of a ledger, newest first, leaves nothing: no money, no
+            /// spending, no exchange cost, no book value. (With reversals already in the
+            /// middle, average cost cannot promise exactly nothing, only the identity.)
+            #[test]
+            fn reversing_everything_leaves_nothing(ops in proptest::collection::vec(op(), 0..30)) {
+                let ops: Vec<Op> = ops.into_iter().filter(|o| !matches!(o, Op::Reverse(_))).collect();
+                let mut log = ledger(&ops);
+                let t = Totals::of(&log);
+                let live: Vec<usize> = (0..log.len())
+                    .filter(|i| log[*i].kind != Kind::Reversal)
+                    .filter(|i| !t.reversed.contains(&(*i as u64)))
+                    .collect();
+                for &i in live.iter().rev() {
+                    let mut r = log[i].clone();
+                    r.kind = Kind::Reversal;
+                    r.reverses = Some(i as u64);
+                    log.push(r);
+                    reconciles(&Totals::of(&log))?;
+                }
+                let end = Totals::of(&log);
+                prop_assert_eq!(end.raised, 0);
+                prop_assert_eq!(end.spent, 0);
+                prop_assert_eq!(end.exchange_costs, 0);
+                prop_assert!(end.balances.values().all(|v| *v == 0), "{:?}", end.balances);
+                prop_assert!(end.book.values().all(|v| *v == 0), "{:?}", end.book);
+            }
+        }
     }
 }
