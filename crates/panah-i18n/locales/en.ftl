@@ -5,9 +5,9 @@ hub-tagline = A safe place for collectives and the people who stand with them
 lang-switch = Language
 skip-to-content = Skip to content
 
-home-title = Collectives on this hub
+home-title = Collectives on this site
 home-intro = Each collective here has its own page: who they are, what they need, and how to reach them safely.
-home-empty = No collective has been set up on this hub yet.
+home-empty = No collective has been set up on this site yet.
 
 appeal-who = Who we are
 appeal-needs = What we need
@@ -22,42 +22,51 @@ footer-powered = Runs on Panah
 
 error-title = Something went wrong
 error-not-found = There is no page here.
-error-no-collective = There is no collective called “{ $slug }” on this hub.
-error-bad-lang = “{ $lang }” is not a language this hub offers. Choose دری (fa), پښتو (ps) or English (en).
-error-internal = The hub could not answer. Please try again in a minute.
+error-no-collective = There is no collective at this address on this site.
+error-bad-lang = This site does not offer the language that the address asks for. Choose دری (fa), پښتو (ps) or English (en).
+error-internal = The site could not answer. Please try again in a minute.
 error-go-home = Back to the list of collectives
+list-pair = { $a } and { $b }
+list-more = { $a }, { $b }
 
 ## The contact drop
 
 appeal-contact-link = Write to us securely
 appeal-replies-link = Read replies with your codename
 contact-title = Write to { $name }
-contact-intro = Your message and files are encrypted the moment they reach this hub, so that only the collective's coordinators can read them. The hub keeps no record of who you are or where you wrote from.
+contact-intro = Your message and files are encrypted the moment they reach this site, so that only the collective's coordinators can read them. The site keeps no record of who you are or where you wrote from.
 contact-safety-title = Before you write
 contact-safety-1 = If you can, use Tor Browser. This page works with JavaScript switched off.
 contact-safety-2 = Do not write your full name, phone number or ID number unless the coordinators ask for them.
-contact-safety-3 = Photos (JPEG and PNG) are cleaned of hidden details, such as the place they were taken and the phone model, before they are stored. Other files are kept exactly as you send them, with any hidden details they carry: remove those first if you can.
-contact-safety-4 = After sending you get a codename. It is the only way to read replies. Write it down and keep it where nobody searching your phone will find it.
+contact-safety-3 = Photos in JPEG or PNG are cleaned of hidden details (such as the place a photo was taken and the phone model) before they are stored. Other files — iPhone photos (HEIC), videos, PDFs and documents — are kept exactly as you send them, hidden details included. If you can, remove those details from the file yourself before sending: for example, send a screenshot instead of the original.
+contact-safety-4 = After sending you get a codename. It is the only way to read replies. Write it on paper and keep the paper hidden — not on your phone, because phones may be searched.
 contact-message = Your message
 contact-files = Files (optional): up to { $count } files, { $size } in total
 contact-send = Send securely
 contact-honeypot = Leave this field empty
 size-mb = { $n } MB
 sent-title = Your message was received
-sent-codename-intro = This is your codename. It is shown only once. Write it down: you need it to read replies.
-sent-codename-warn = Anyone who has this codename can read the replies. Keep it secret, and do not save it on a phone that may be searched.
+sent-codename-intro = This is your codename. It is shown only once. Write it on paper: you need it to read replies.
+sent-codename-order = Write the groups in this order, from group 1 to group { $count }, each on its own line.
+sent-codename-warn = Anyone who has this codename can read the replies. Keep it secret, and do not keep it on your phone: phones are searched.
 sent-next = Come back in a few days to read replies.
 sent-file-scrubbed = { $name }: hidden details (place, phone model, time) were removed.
-sent-file-kept = { $name }: kept exactly as you sent it.
+sent-file-kept = { $name }: kept exactly as you sent it, hidden details included (such as the place and the phone model).
+sent-kept = This conversation is kept for { $days } days after your last message. Then this site deletes it, replies included.
 followup-sent = Your new message was added to the conversation.
 replies-title = Read replies
-replies-intro = Enter the codename you were given when you first wrote. You may type it with or without spaces, in any digits.
+replies-intro = Enter the codename you were given when you first wrote, group by group, in the order you were given it. Spaces do not matter, and any digits work (۱۲۳ or 123).
 replies-codename = Codename
 replies-open = Show replies
 replies-none = There are no replies yet. Please come back later.
+replies-kept = This conversation is kept until { $date }. If you write again, it is kept for { $days } days from then.
 replies-from = Reply from the coordinators, { $date }
 replies-follow = Write again in the same conversation
-error-codename = A codename has 28 digits. Please check what you typed.
+error-codename = A codename has { $count } digits. Please check what you typed.
+error-codename-group = Group { $group } of the codename has a typo. Please check the digits of that group.
+error-codename-groups = Groups { $groups } of the codename look wrong. Please check their digits, and that you wrote the groups in the order you were given them, starting with group 1.
+error-no-conversation = No conversation has this codename. Please check it, or write to us anew.
+error-followup-nowhere = Your message was not sent: no conversation has this codename any more. It may have been deleted after a long time without messages. Your text is below. If you send it from this form, it starts a new conversation and you get a new codename. Please attach any files again.
 error-empty = Please write a message or attach a file.
 error-too-many-files = You can send at most { $count } files at once.
 error-too-large = That is too much to send at once: at most { $size } in total.
@@ -66,7 +75,7 @@ error-not-text = The message could not be read as text. Please type it again.
 error-upload-broken = The upload was cut off or damaged. Nothing was kept; please try again.
 error-busy = Many people are writing right now. Please wait a minute and try again.
 error-no-coordinators = This collective cannot receive messages yet.
-error-damaged-image = “{ $name }” looks like a photo but is damaged, so it could not be cleaned. Nothing was kept. Please send it again, or inside a ZIP file.
+error-damaged-image = “{ $name }” looks like a photo but is damaged, so its hidden details (such as the place it was taken) could not be removed, and it was refused. Nothing was kept. You could send a screenshot of it instead. Do not send it inside a ZIP file: a ZIP keeps those hidden details.
 
 ## Dates. Gregorian months for English pages; solar months for reference.
 
@@ -98,7 +107,7 @@ solar-month-12 = Hut
 
 ## The fund ledger
 
-money = { $amount } { $currency }
+money = { $amount } { $currency }
 currency-AFN = AFN
 currency-USD = USD
 currency-EUR = EUR
@@ -113,7 +122,11 @@ ledger-intro = Every afghani, dollar or euro this collective receives or spends 
 ledger-not-started = This collective has not started its ledger yet.
 ledger-raised = Raised
 ledger-spent = Spent
-ledger-balance = Left to spend
+ledger-balance = Money held
+ledger-exchange-costs = Lost in currency exchange
+ledger-exchange-gains = Gained in currency exchange
+ledger-held-foreign = { $amount } (counted as { $value })
+ledger-reconcile = Raised − spent − lost in currency exchange = money held. What is lost in exchange is the money changer's commission when money changes from one currency to another, and rates that moved between a gift arriving and being spent.
 ledger-entries = Entries
 ledger-held = Money held, by currency
 ledger-by-category = Spent on each need
@@ -128,9 +141,9 @@ ledger-csv = All entries (CSV)
 ledger-json = All entries (JSON)
 ledger-receipt-link = Check a donation receipt
 ledger-verify-title = Check it yourself
-ledger-signed = The latest checkpoint covers { $size } entries. It was signed by coordinator { $signer }, dated { $date }.
-ledger-verify-text = The ledger is an append-only log, signed by the collective's coordinators. With the free Panah program anyone can check that the totals add up and that no past entry was changed, and keep a copy that survives if this site is taken down:
-ledger-checkpoint = Signed checkpoint
+ledger-signed = The latest signed summary (checkpoint) covers { $size } entries. It was signed by coordinator { $signer }, dated { $date }.
+ledger-verify-text = Entries are only ever added to this ledger; nothing in it is removed or changed, and the collective's coordinators sign it. With the free Panah program anyone can check that the totals add up and that no past entry was changed, and keep a copy that survives if this site is taken down:
+ledger-checkpoint = Signed summary (checkpoint)
 ledger-keys = Coordinators' keys
 ledger-keys-note = These keys are shown here for convenience. To be sure, compare them with keys the collective gave you another way.
 ledger-date-range = { $from } to { $to }
@@ -166,8 +179,10 @@ receipt-intro = If the collective gave you a receipt code for your gift, enter i
 receipt-code = Receipt code
 receipt-check = Check
 receipt-ok = Your gift is in the ledger.
-receipt-found = It is entry { $index } of the { $size } entries under the checkpoint dated { $date }.
+receipt-found = It is entry number { $index } of the { $size } entries covered by the signed summary of { $date }.
 receipt-proof = Its inclusion proof ({ $hashes } hashes) checks against the signed root.
+receipt-plain = This means your gift is written in the ledger that the coordinators signed. It cannot be removed or changed later without everyone who checks the ledger seeing it.
+receipt-technical = Technical details
 receipt-own-machine = To check it on your own computer rather than trust this site:
 receipt-bad-code = A receipt code has 20 digits. Please check the code and try again.
 receipt-not-found = No gift in this ledger has that receipt code. Please check the digits; if the gift was recent, it may not be entered yet.

@@ -9,6 +9,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod glossary;
+
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use icu_calendar::cal::Persian;
@@ -96,6 +98,22 @@ impl Catalog {
             .collect()
     }
 
+    /// Message `id` as written in the catalogue, placeables unformatted: for checks of
+    /// wording. Empty for a missing id.
+    pub fn raw(&self, lang: Lang, id: &str) -> String {
+        let source = SOURCES
+            .iter()
+            .find(|(l, _)| *l == lang)
+            .map(|(_, s)| *s)
+            .unwrap_or_default();
+        let prefix = format!("{id} = ");
+        source
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// Formats message `id` with string arguments. A missing id is a bug (the test
     /// suite checks every id in every language); it shows as the id itself rather
     /// than failing the page.
@@ -154,19 +172,44 @@ impl Localizer<'_> {
         localize_digits(self.lang, s)
     }
 
+    /// Text that may run in another direction than the sentence around it (a Latin file
+    /// name or fingerprint in a Dari sentence), isolated with FSI … PDI so that it cannot
+    /// reorder its neighbours. Numbers and amounts are not isolated: the marks would be
+    /// copied with them.
+    pub fn isolate(&self, text: &str) -> String {
+        isolate(text)
+    }
+
+    /// A list as a sentence says it: `1, 2 and 6`, `۱، ۲ و ۶`.
+    pub fn list(&self, items: &[String]) -> String {
+        match items {
+            [] => String::new(),
+            [one] => one.clone(),
+            [init @ .., before_last, last] => {
+                let tail = self.t2("list-pair", ("a", before_last), ("b", last));
+                init.iter().rev().fold(tail, |acc, item| {
+                    self.t2("list-more", ("a", item), ("b", &acc))
+                })
+            }
+        }
+    }
+
     /// An integer with thousands grouped and digits in the reader's script.
     pub fn integer(&self, n: i64) -> String {
         format_integer(self.lang, n)
     }
 
-    /// An amount of money in minor units: digits grouped and in the reader's script, with
-    /// the currency's name where the catalogue has one (`currency-AFN`), else its code.
+    /// An amount of money in minor units: digits grouped and in the reader's script, minor
+    /// digits only when they are not zero, and the currency's name where the catalogue has
+    /// one (`currency-AFN`), else its code, joined by a no-break space so that a number is
+    /// never broken from its currency.
     pub fn money(&self, minor: i64, currency: Currency) -> String {
         let scale = 10u64.pow(u32::from(currency.minor_digits()));
         let abs = minor.unsigned_abs();
         let whole = i64::try_from(abs / scale).unwrap_or(i64::MAX);
         let mut amount = format_integer(self.lang, whole);
-        if scale > 1 {
+        // Whole amounts are shown whole (12,500 AFN); minor digits only when there are some.
+        if scale > 1 && abs % scale != 0 {
             amount.push(if self.lang.is_rtl() { '\u{066B}' } else { '.' });
             let frac = format!(
                 "{:0width$}",
@@ -209,6 +252,11 @@ impl Localizer<'_> {
             &[("day", &day), ("month", &month_name), ("year", &year)],
         )
     }
+}
+
+/// `text` between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE.
+pub fn isolate(text: &str) -> String {
+    format!("\u{2068}{text}\u{2069}")
 }
 
 pub fn localize_digits(lang: Lang, s: &str) -> String {
@@ -311,28 +359,45 @@ mod tests {
         let afn = Currency::parse("AFN").unwrap();
         let usd = Currency::parse("USD").unwrap();
         let jpy = Currency::parse("JPY").unwrap();
+        let en = c.localizer(Lang::English);
+        assert_eq!(en.money(125_050, afn), "1,250.50\u{a0}AFN");
         assert_eq!(
-            c.localizer(Lang::English).money(125_050, afn),
-            "1,250.50 AFN"
+            en.money(1_250_000, afn),
+            "12,500\u{a0}AFN",
+            "whole amounts are whole"
         );
-        assert_eq!(c.localizer(Lang::English).money(-5, usd), "-0.05 USD");
-        assert_eq!(c.localizer(Lang::English).money(7, jpy), "7 JPY");
+        assert_eq!(en.money(-5, usd), "-0.05\u{a0}USD");
+        assert_eq!(en.money(7, jpy), "7\u{a0}JPY");
         assert_eq!(
             c.localizer(Lang::Dari).money(125_050, afn),
-            "۱٬۲۵۰٫۵۰ افغانی"
+            "۱٬۲۵۰٫۵۰\u{a0}افغانی"
         );
-        assert_eq!(c.localizer(Lang::Pashto).money(10_000, usd), "۱۰۰٫۰۰ ډالر");
-        assert_eq!(c.localizer(Lang::Dari).money(-1, usd), "\u{2212}۰٫۰۱ دالر");
+        assert_eq!(
+            c.localizer(Lang::Dari).money(1_250_000, afn),
+            "۱۲٬۵۰۰\u{a0}افغانی"
+        );
+        assert_eq!(
+            c.localizer(Lang::Pashto).money(10_000, usd),
+            "۱۰۰\u{a0}ډالر"
+        );
+        assert_eq!(
+            c.localizer(Lang::Dari).money(-1, usd),
+            "\u{2212}۰٫۰۱\u{a0}دالر"
+        );
     }
 
     #[test]
     fn arguments_are_substituted() {
         let c = catalog();
+        let l = c.localizer(Lang::Dari);
         assert_eq!(
-            c.localizer(Lang::Dari)
-                .t1("error-no-collective", "slug", "x-y"),
-            "جمعیتی به نام «x-y» در این مرکز نیست."
+            l.t1("contact-title", "name", &l.isolate("Roshanai")),
+            "نوشتن به \u{2068}Roshanai\u{2069}"
         );
+        assert_eq!(l.list(&["۱".into(), "۲".into(), "۶".into()]), "۱، ۲ و ۶");
+        let en = c.localizer(Lang::English);
+        assert_eq!(en.list(&["1".into(), "2".into()]), "1 and 2");
+        assert_eq!(en.list(&["1".into()]), "1");
         assert_eq!(c.format(Lang::English, "no-such-id", &[]), "no-such-id");
     }
 }

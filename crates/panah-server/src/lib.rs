@@ -21,6 +21,7 @@ pub mod retention;
 pub mod seal;
 mod security;
 mod state;
+pub mod testing;
 
 use std::future::Future;
 use std::time::Duration;

@@ -78,13 +78,17 @@ async fn submit(app: &Router, slug: &str, parts: &[Part<'_>]) -> Response {
     .await
 }
 
+/// The codename the sent page shows, group by group in numbered lines, read back in order.
 fn shown_codename(res: &Response) -> String {
     let html = res.text();
-    let start = html
-        .find("class=\"codename\" dir=\"ltr\">")
+    let shown = panah_server::testing::shown_codename(&html)
         .unwrap_or_else(|| panic!("no codename shown: {html}"));
-    let rest = &html[start + 27..];
-    rest[..rest.find('<').unwrap()].to_owned()
+    assert_eq!(
+        shown.split(' ').count(),
+        panah_core::codename::GROUPS,
+        "{shown}"
+    );
+    shown
 }
 
 struct Team {
@@ -173,12 +177,17 @@ async fn a_message_and_files_arrive_encrypted_to_every_coordinator() {
         assert_eq!(res.headers[header::CACHE_CONTROL], "no-store");
         let codename = shown_codename(&res);
         assert!(Codename::parse(&codename).is_ok(), "{codename}");
+        // File names are isolated so that a Latin name cannot reorder a Dari sentence.
+        assert!(res.text().contains(
+            "\u{2068}notes.txt\u{2069}: kept exactly as you sent it, hidden details included"
+        ));
+        assert!(res.text().contains(
+            "\u{2068}photo.jpg\u{2069}: hidden details (place, phone model, time) were removed."
+        ));
+        // How long the conversation is kept, from the hub's setting.
         assert!(res
             .text()
-            .contains("notes.txt: kept exactly as you sent it."));
-        assert!(res
-            .text()
-            .contains("photo.jpg: hidden details (place, phone model, time) were removed."));
+            .contains("kept for 90 days after your last message"));
 
         let all = store.conversations(t.collective).await.unwrap();
         assert_eq!(all.len(), 1, "{engine}");
@@ -317,21 +326,126 @@ async fn senders_read_replies_with_their_codename_in_any_digits() {
         );
         assert_eq!(res.headers[header::CACHE_CONTROL], "no-store");
 
-        // A well-formed codename that does not exist looks exactly like one with no replies.
-        let unknown = Codename::generate().grouped();
+        // A conversation with no reply yet says so, with the form to write again and the
+        // day it will be deleted.
         let a = open_replies(&app, "roshanai", &quiet).await;
-        let b = open_replies(&app, "roshanai", &unknown).await;
-        assert_eq!(a.status, b.status);
+        assert_eq!(a.status, StatusCode::OK, "{engine}");
         assert!(a.text().contains("There are no replies yet"));
-        assert_eq!(
-            a.text().replace(&quiet, "X"),
-            b.text().replace(&unknown, "X"),
-            "{engine}: indistinguishable"
+        assert!(a.text().contains("This conversation is kept until"));
+        assert!(a.text().contains("name=\"message\""), "a follow-up form");
+
+        // A well-formed codename of no conversation: said plainly, and no form to write
+        // in (a follow-up there could only start a stranger's conversation).
+        let unknown = Codename::generate().grouped();
+        let b = open_replies(&app, "roshanai", &unknown).await;
+        assert_eq!(b.status, StatusCode::NOT_FOUND, "{engine}");
+        assert!(b.text().contains("No conversation has this codename"));
+        assert!(!b.text().contains("There are no replies yet"));
+        assert!(!b.text().contains("name=\"message\""), "no follow-up form");
+        assert!(
+            b.text().contains(&format!("value=\"{unknown}\"")),
+            "given back"
         );
 
-        let bad = open_replies(&app, "roshanai", "1234").await;
-        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-        assert!(bad.text().contains("A codename has 28 digits"));
+        // One wrong digit in group 3: caught before any lookup, and the group named.
+        let mut typo: Vec<char> = first.chars().collect();
+        let at = 2 * 6 + 1; // group 3's second digit ("12345 12345 1[2]345 …")
+        typo[at] = if typo[at] == '0' { '1' } else { '0' };
+        let typo: String = typo.into_iter().collect();
+        let res = open_replies(&app, "roshanai", &typo).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{engine}");
+        assert!(
+            res.text().contains("Group 3 of the codename has a typo"),
+            "{}",
+            res.text()
+        );
+        // The groups copied right to left: every group but the middle one is named.
+        let mut groups: Vec<&str> = first.split(' ').collect();
+        groups.reverse();
+        let res = open_replies(&app, "roshanai", &groups.join(" ")).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{engine}");
+        assert!(
+            res.text()
+                .contains("Groups 1, 2, 3, 5, 6 and 7 of the codename look wrong"),
+            "{}",
+            res.text()
+        );
+        let res = open_replies(&app, "roshanai", "۱۲۳۴").await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST);
+        assert!(res.text().contains("A codename has 35 digits"));
+
+        // A codename given out before check digits (28 digits) still opens its replies.
+        let legacy = "1234 5678 9012 3456 7890 1234 5678";
+        let secret = store.hub_secret("codename").await.unwrap();
+        let keys = Codename::parse(legacy)
+            .unwrap()
+            .derive(&secret, &Slug::parse("roshanai").unwrap());
+        let message = NewMessage {
+            author: panah_store::Author::Sender,
+            blob: blobs.write_blob(b"old").unwrap().0,
+            size: 3,
+            files: vec![],
+        };
+        store
+            .add_message(
+                t.collective,
+                &keys.lookup,
+                &keys.reply.to_public().to_string(),
+                &message,
+                90,
+            )
+            .await
+            .unwrap();
+        add_reply(
+            &store,
+            &blobs,
+            t.collective,
+            legacy,
+            "roshanai",
+            "Still here.",
+        )
+        .await;
+        let res = open_replies(&app, "roshanai", legacy).await;
+        assert_eq!(res.status, StatusCode::OK, "{engine}");
+        assert!(res.text().contains("Still here."), "{engine}");
+        store
+            .delete_conversation(
+                t.collective,
+                store
+                    .conversation_by_lookup(t.collective, &keys.lookup)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id,
+            )
+            .await
+            .unwrap();
+
+        // A follow-up whose codename matches no conversation is refused with its text
+        // kept, and opens nothing; its sealed blobs are removed.
+        let before = walk(blobs.root()).len();
+        let res = submit(
+            &app,
+            "roshanai",
+            &[
+                text("message", "NOWHERE-DRAFT"),
+                Part {
+                    name: "codename",
+                    filename: None,
+                    data: unknown.as_bytes(),
+                },
+            ],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.text());
+        assert!(res.text().contains("Your message was not sent"));
+        assert!(res.text().contains(">NOWHERE-DRAFT</textarea>"));
+        assert!(
+            !res.text().contains("name=\"codename\""),
+            "sending again from there opens a new conversation, as the page says"
+        );
+        assert_eq!(store.conversations(t.collective).await.unwrap().len(), 2);
+        assert_eq!(walk(blobs.root()).len(), before, "{engine}");
 
         // A follow-up joins the conversation and shows no new codename.
         let res = submit(
@@ -439,13 +553,13 @@ async fn bad_submissions_get_clear_refusals_and_leave_nothing() {
                 data: &damaged_jpeg,
             }],
             StatusCode::UNPROCESSABLE_ENTITY,
-            "“broken.jpg” looks like a photo but is damaged",
+            "“\u{2068}broken.jpg\u{2069}” looks like a photo but is damaged",
         ),
         (
             "bad codename",
             vec![text("message", "DRAFT-KEPT"), text("codename", "12-34")],
             StatusCode::BAD_REQUEST,
-            "A codename has 28 digits",
+            "A codename has 35 digits",
         ),
     ];
     for (what, parts, status, needle) in cases {

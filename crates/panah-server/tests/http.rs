@@ -41,7 +41,7 @@ async fn pages_in_three_languages() {
             .localizer(Lang::Dari)
             .date(panah_core::Timestamp::now());
         assert!(
-            html.contains(&format!("به‌روزشده در {today}")),
+            html.contains(&format!("آخرین تغییر: {today}")),
             "Solar Hijri date in Persian digits: {html}"
         );
         assert!(
@@ -76,6 +76,28 @@ async fn pages_in_three_languages() {
             "{engine}: no script element can appear"
         );
         assert!(html.contains("Flour &#38; oil") || html.contains("Flour &amp; oil"));
+        // Tor Browser sends this whatever its user reads: the collective's default applies.
+        let tor = get(
+            &app,
+            "/c/roshanai",
+            &[("accept-language", "en-US,en;q=0.5")],
+        )
+        .await;
+        assert!(
+            tor.text().contains(r#"<html lang="fa-AF" dir="rtl">"#),
+            "{engine}: Tor Browser users get the collective's language"
+        );
+        // Anything else that asks for English gets English.
+        let us = get(
+            &app,
+            "/c/roshanai",
+            &[("accept-language", "en-US,en;q=0.9")],
+        )
+        .await;
+        assert!(
+            us.text().contains(r#"<html lang="en" dir="ltr">"#),
+            "{engine}"
+        );
         // ?lang= beats Accept-Language.
         let forced = get(&app, "/c/roshanai?lang=fa", &[("accept-language", "en")]).await;
         assert!(forced.text().contains(r#"dir="rtl""#));
@@ -102,15 +124,29 @@ async fn bad_page_requests_get_clear_translated_errors() {
         assert!(
             bad_lang
                 .text()
-                .contains("“de” is not a language this hub offers"),
+                .contains("This site does not offer the language that the address asks for"),
             "{}",
             bad_lang.text()
         );
 
         let missing = get(&app, "/c/nobody?lang=ps", &[]).await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
-        assert!(missing.text().contains("«nobody»"), "{}", missing.text());
+        assert!(missing.text().contains("په دې پته"), "{}", missing.text());
         assert!(missing.text().contains(r#"dir="rtl""#));
+
+        // Whatever an address says is never shown back on a trusted page.
+        for path in [
+            "/c/call-whatsapp-0093700123456-for-help?lang=en",
+            "/c/roshanai?lang=call-0093700123456",
+        ] {
+            let res = get(&app, path, &[]).await;
+            assert!(res.status.is_client_error(), "{engine} {path}");
+            assert!(
+                !res.text().contains("0093700123456"),
+                "{engine} {path} echoes the address: {}",
+                res.text()
+            );
+        }
 
         for path in [
             "/c/NOT-A-SLUG",
@@ -140,7 +176,8 @@ async fn bad_page_requests_get_clear_translated_errors() {
             let res = get(&app, path, &[]).await;
             assert_eq!(res.status, StatusCode::NOT_FOUND, "{engine} {path}");
             assert!(
-                res.text().contains("There is no collective called “%ff”"),
+                res.text()
+                    .contains("There is no collective at this address on this site."),
                 "{path}: {}",
                 res.text()
             );

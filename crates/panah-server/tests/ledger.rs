@@ -611,7 +611,7 @@ async fn the_page_goals_exports_and_receipts() {
             "{engine}: {appeal}"
         );
         assert!(
-            appeal.contains("۱۲٬۵۰۰٫۵۰ افغانی جمع‌آوری شده از ۵۰٬۰۰۰٫۰۰ افغانی"),
+            appeal.contains("۱۲٬۵۰۰٫۵۰\u{a0}افغانی جمع‌آوری شده از ۵۰٬۰۰۰\u{a0}افغانی"),
             "{engine}"
         );
         assert!(
@@ -698,7 +698,7 @@ async fn totals_kept_up_to_date_equal_totals_from_scratch() {
         )
         .await;
         let before = get(&app, "/c/roshanai/ledger?lang=en", &[]).await.text();
-        assert!(before.contains("10,000.00 AFN"), "{engine}");
+        assert!(before.contains("10,000\u{a0}AFN"), "{engine}");
         let reversal = gift
             .replace("kind income", "kind reversal")
             .replace("rail cash", "reverses 0\nrail cash");
@@ -715,10 +715,10 @@ async fn totals_kept_up_to_date_equal_totals_from_scratch() {
         let from_scratch = get(&fresh, "/c/roshanai/ledger?lang=en", &[]).await.text();
         assert_eq!(after, from_scratch, "{engine}");
         assert!(
-            after.contains("<dd>0.00 AFN</dd>"),
+            after.contains("<dd>0\u{a0}AFN</dd>"),
             "{engine}: nothing raised once the gift is reversed"
         );
-        assert!(after.contains("<dd>2,500.00 AFN</dd>"), "{engine}: spent");
+        assert!(after.contains("<dd>2,500\u{a0}AFN</dd>"), "{engine}: spent");
         assert!(after.contains("cancelled by a later entry"), "{engine}");
         let json = get(&app, "/c/roshanai/ledger.json", &[]).await.json();
         assert_eq!(json["raised"], "0.00", "{engine}");
@@ -764,7 +764,19 @@ async fn receipts(app: &Router, code: &ReceiptCode, engine: &str) {
     assert_eq!(found.status, StatusCode::OK, "{engine}: {}", found.text());
     let text = found.text();
     assert!(text.contains("Your gift is in the ledger."), "{engine}");
-    assert!(text.contains("entry 0 of the 60 entries"), "{engine}");
+    assert!(
+        text.contains("entry number 0 of the 60 entries"),
+        "{engine}"
+    );
+    // The command to check it at home works when pasted: the code is one argument.
+    assert!(
+        text.contains(&format!("/c/roshanai/ledger &#34;{}&#34;", code.grouped()))
+            || text.contains(&format!(
+                "/c/roshanai/ledger &quot;{}&quot;",
+                code.grouped()
+            )),
+        "{engine}: {text}"
+    );
     assert!(text.contains("checks against the signed root"), "{engine}");
     assert_eq!(found.headers[header::CACHE_CONTROL], "no-store");
     for (code, status, says) in [

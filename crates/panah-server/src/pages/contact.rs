@@ -10,10 +10,11 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Multipart, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use panah_core::codename::{self, CodenameError};
 use panah_core::envelope::{clean_file_name, Author, Envelope, FileEntry};
 use panah_core::scrub::{Kind, ScrubError, Scrubber};
 use panah_core::{Codename, Lang, Timestamp};
-use panah_store::{Collective, NewMessage};
+use panah_store::{Collective, NewMessage, StoreError};
 use serde::Deserialize;
 
 use super::{html_no_store, Page, PageError, SlugParam};
@@ -44,8 +45,20 @@ struct WriteForm {
 struct SentPage<'a> {
     page: Page<'a>,
     slug: String,
-    codename: Option<String>,
+    /// A new conversation's codename, group by group.
+    codename: Vec<CodeGroup>,
+    /// "Write the groups in this order…"
+    order: String,
     files: Vec<String>,
+    kept: String,
+}
+
+/// One numbered group of a codename as the sent page shows it: in the reader's digits,
+/// and in Latin digits beside them where the reader's are not Latin.
+struct CodeGroup {
+    number: String,
+    digits: String,
+    latin: Option<String>,
 }
 
 #[derive(Template)]
@@ -55,6 +68,8 @@ struct RepliesPage<'a> {
     name: String,
     slug: String,
     error: Option<String>,
+    /// What the sender typed, given back so that one wrong group can be mended.
+    typed: String,
 }
 
 struct Reply {
@@ -68,6 +83,7 @@ struct ConversationPage<'a> {
     page: Page<'a>,
     name: String,
     replies: Vec<Reply>,
+    kept: String,
     form: WriteForm,
 }
 
@@ -83,7 +99,11 @@ enum Refusal {
     Busy,
     NoCoordinators,
     DamagedImage(String),
-    BadCodename,
+    BadCodename(CodenameError),
+    /// A well-formed codename that matches no conversation.
+    NoConversation,
+    /// A follow-up whose codename matches no conversation: not sent, never opened anew.
+    FollowupNowhere,
 }
 
 impl Refusal {
@@ -93,6 +113,7 @@ impl Refusal {
             Refusal::Busy => StatusCode::TOO_MANY_REQUESTS,
             Refusal::NoCoordinators => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::DamagedImage(_) | Refusal::NotText => StatusCode::UNPROCESSABLE_ENTITY,
+            Refusal::NoConversation | Refusal::FollowupNowhere => StatusCode::NOT_FOUND,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -121,10 +142,42 @@ impl Refusal {
             Refusal::Broken => l.t("error-upload-broken"),
             Refusal::Busy => l.t("error-busy"),
             Refusal::NoCoordinators => l.t("error-no-coordinators"),
-            Refusal::DamagedImage(name) => l.t1("error-damaged-image", "name", name),
-            Refusal::BadCodename => l.t("error-codename"),
+            Refusal::DamagedImage(name) => l.t1("error-damaged-image", "name", &l.isolate(name)),
+            Refusal::BadCodename(e) => codename_refusal(&l, e),
+            Refusal::NoConversation => l.t("error-no-conversation"),
+            Refusal::FollowupNowhere => l.t("error-followup-nowhere"),
         }
     }
+}
+
+/// Why a typed codename was refused, naming the groups that look wrong.
+fn codename_refusal(l: &panah_i18n::Localizer<'_>, e: &CodenameError) -> String {
+    match e {
+        CodenameError::Typo(groups) if groups.len() == 1 => l.t1(
+            "error-codename-group",
+            "group",
+            &l.integer(groups[0] as i64),
+        ),
+        CodenameError::Typo(groups) => {
+            let numbers: Vec<String> = groups.iter().map(|g| l.integer(*g as i64)).collect();
+            l.t1("error-codename-groups", "groups", &l.list(&numbers))
+        }
+        CodenameError::Length(_) | CodenameError::Character => l.t1(
+            "error-codename",
+            "count",
+            &l.integer(codename::DIGITS as i64),
+        ),
+    }
+}
+
+/// How long the hub keeps a conversation after the sender's last message.
+fn kept_note(state: &AppState, lang: Lang) -> String {
+    let l = state.inner.catalog.localizer(lang);
+    l.t1(
+        "sent-kept",
+        "days",
+        &l.integer(state.inner.settings.retention_days),
+    )
 }
 
 fn megabytes(l: &panah_i18n::Localizer<'_>, bytes: u64) -> String {
@@ -344,7 +397,7 @@ async fn blank_form(
         };
         match form {
             BlankForm::Contact => state.contact_form(&c, lang, name, None, String::new(), None),
-            BlankForm::Replies => replies_page(state, &c, lang, name, None),
+            BlankForm::Replies => replies_page(state, &c, lang, name, None, String::new()),
         }
     };
     super::cached(state, path, query, headers, render).await
@@ -432,7 +485,7 @@ pub(crate) async fn contact_submit(
                     let mut raw = Vec::new();
                     Submission::read_small(&mut field, 512, &mut raw)
                         .await
-                        .map_err(|_| Refusal::BadCodename)?;
+                        .map_err(|_| Refusal::BadCodename(CodenameError::Character))?;
                     sub.codename = Some(String::from_utf8_lossy(&raw).into_owned());
                     Ok(())
                 }
@@ -482,7 +535,9 @@ async fn finish_submission(
     let codename = match &followup {
         Some(raw) => match Codename::parse(raw) {
             Ok(c) => c,
-            Err(_) => return form.refuse(Refusal::BadCodename, text, None).await,
+            // Only a tampered form gets here (the hub wrote the hidden field), but the text
+            // is kept and nothing is opened anew all the same.
+            Err(e) => return form.refuse(Refusal::BadCodename(e), text, None).await,
         },
         None => Codename::generate(),
     };
@@ -498,7 +553,7 @@ async fn finish_submission(
                     "sent-file-kept"
                 },
                 "name",
-                &f.name,
+                &l.isolate(&f.name),
             )
         })
         .collect();
@@ -509,7 +564,7 @@ async fn finish_submission(
             state,
             c,
             lang,
-            followup.is_none().then(|| codename.grouped()),
+            followup.is_none().then_some(&codename),
             notes,
         );
     }
@@ -531,16 +586,24 @@ async fn finish_submission(
         size: sealed.stored_size as i64,
         files: sub.stored_files.clone(),
     };
-    let stored = state
-        .store()
-        .add_message(
-            c.id,
-            &keys.lookup,
-            &keys.reply.to_public().to_string(),
-            &message,
-            state.inner.settings.retention_days,
-        )
-        .await;
+    let retention = state.inner.settings.retention_days;
+    let stored = if followup.is_some() {
+        state
+            .store()
+            .add_followup(c.id, &keys.lookup, &message, retention)
+            .await
+    } else {
+        state
+            .store()
+            .add_message(
+                c.id,
+                &keys.lookup,
+                &keys.reply.to_public().to_string(),
+                &message,
+                retention,
+            )
+            .await
+    };
     match stored {
         Ok(_) => {
             sub.stored = true;
@@ -553,9 +616,15 @@ async fn finish_submission(
                 state,
                 c,
                 lang,
-                followup.is_none().then(|| codename.grouped()),
+                followup.is_none().then_some(&codename),
                 notes,
             )
+        }
+        // The conversation expired or was deleted: the sender is told and keeps the text,
+        // on the form that would open a new conversation (and says so).
+        Err(StoreError::NotFound(_)) => {
+            form.refuse(Refusal::FollowupNowhere, envelope.body, None)
+                .await
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot store a message");
@@ -590,15 +659,30 @@ fn sent_page(
     state: &AppState,
     c: &Collective,
     lang: Lang,
-    codename: Option<String>,
+    codename: Option<&Codename>,
     files: Vec<String>,
 ) -> Response {
     let l = state.inner.catalog.localizer(lang);
+    let codename = codename.map(Codename::groups).unwrap_or_default();
     let page = SentPage {
         page: state.page(lang, format!("/c/{}/contact", c.slug)),
         slug: c.slug.to_string(),
-        codename: codename.map(|c| l.digits(&c)),
+        codename: codename
+            .iter()
+            .enumerate()
+            .map(|(i, g)| CodeGroup {
+                number: l.integer(i as i64 + 1),
+                digits: l.digits(g),
+                latin: lang.is_rtl().then(|| g.clone()),
+            })
+            .collect(),
+        order: l.t1(
+            "sent-codename-order",
+            "count",
+            &l.integer(codename::GROUPS as i64),
+        ),
         files,
+        kept: kept_note(state, lang),
     };
     html_no_store(StatusCode::OK, page.render())
 }
@@ -625,6 +709,7 @@ fn replies_page(
     lang: Lang,
     name: String,
     error: Option<(StatusCode, String)>,
+    typed: String,
 ) -> Response {
     let status = error.as_ref().map_or(StatusCode::OK, |e| e.0);
     let page = RepliesPage {
@@ -632,6 +717,7 @@ fn replies_page(
         name,
         slug: c.slug.to_string(),
         error: error.map(|e| e.1),
+        typed,
     };
     html_no_store(status, page.render())
 }
@@ -658,7 +744,16 @@ pub(crate) async fn replies_open(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let error = |refusal: Refusal| {
+    let typed = match &form {
+        // What the sender typed goes back into the box, bounded like the code reader.
+        Ok(Form(f)) => f
+            .codename
+            .chars()
+            .take(panah_core::digits::MAX_TYPED_CHARS)
+            .collect(),
+        Err(_) => String::new(),
+    };
+    let error = |refusal: Refusal, typed: String| {
         let message = refusal.message(&state, lang);
         replies_page(
             &state,
@@ -666,30 +761,38 @@ pub(crate) async fn replies_open(
             lang,
             name.clone(),
             Some((refusal.status(), message)),
+            typed,
         )
     };
     if !state.inner.reply_logins.try_acquire(c.id) {
-        return error(Refusal::Busy);
+        return error(Refusal::Busy, typed);
     }
     let Ok(Form(form)) = form else {
-        return error(Refusal::BadCodename);
+        return error(Refusal::BadCodename(CodenameError::Character), typed);
     };
-    let Ok(codename) = Codename::parse(&form.codename) else {
-        return error(Refusal::BadCodename);
+    // A typo is caught here, before anything is looked up, and its group named.
+    let codename = match Codename::parse(&form.codename) {
+        Ok(c) => c,
+        Err(e) => return error(Refusal::BadCodename(e), typed),
     };
     // The same work whether or not the codename exists: derive, look up, then decrypt
-    // whatever replies there are (none, for an unknown codename).
+    // whatever replies there are.
     let keys = codename.derive(&state.inner.codename_secret, &c.slug);
-    let found = match state.store().replies_by_lookup(c.id, &keys.lookup).await {
-        Ok(found) => found,
+    let view = match state.store().replies_by_lookup(c.id, &keys.lookup).await {
+        Ok(view) => view,
         Err(e) => {
             tracing::error!(error = %e, "cannot look up replies");
             return state.error_page(lang, PageError::Internal);
         }
     };
+    // A well-formed codename of no conversation: said plainly, with no form to write in
+    // (a follow-up there could only start a stranger's conversation).
+    let Some(view) = view else {
+        return error(Refusal::NoConversation, typed);
+    };
     let l = state.inner.catalog.localizer(lang);
     let mut replies = Vec::new();
-    for (blob, size) in found {
+    for (blob, size) in view.replies {
         // Replies are at most 1 MiB (the API's limit); anything larger is not ours to read.
         if usize::try_from(size).map_or(true, |n| n > MAX_REPLY_BLOB) {
             continue;
@@ -707,10 +810,16 @@ pub(crate) async fn replies_open(
             paragraphs: super::paragraphs(&envelope.body),
         });
     }
+    let kept = l.t2(
+        "replies-kept",
+        ("date", &l.date(view.expires_on)),
+        ("days", &l.integer(state.inner.settings.retention_days)),
+    );
     let page = ConversationPage {
         page: state.page(lang, format!("/c/{}/replies", c.slug)),
         name,
         replies,
+        kept,
         form: state.write_form(&c, lang, String::new(), Some(codename.grouped())),
     };
     html_no_store(StatusCode::OK, page.render())

@@ -203,6 +203,8 @@ struct LedgerPage<'a> {
     name: String,
     started: bool,
     summary: Vec<(String, String)>,
+    /// How the summary adds up, in a sentence.
+    reconcile: String,
     balances: Vec<String>,
     categories: Vec<(String, String)>,
     goals: Vec<Bar>,
@@ -250,6 +252,7 @@ async fn page_inner(state: &AppState, c: &Collective, lang: Lang) -> Result<Resp
         name,
         started: view.is_some(),
         summary: Vec::new(),
+        reconcile: String::new(),
         balances: Vec::new(),
         categories: Vec::new(),
         goals: Vec::new(),
@@ -263,17 +266,41 @@ async fn page_inner(state: &AppState, c: &Collective, lang: Lang) -> Result<Resp
     if let Some(view) = view {
         let base = view.ledger.base_currency;
         let t = view.totals();
+        let exchange = if t.exchange_costs < 0 {
+            (
+                l.t("ledger-exchange-gains"),
+                l.money(-t.exchange_costs, base),
+            )
+        } else {
+            (
+                l.t("ledger-exchange-costs"),
+                l.money(t.exchange_costs, base),
+            )
+        };
         page.summary = vec![
             (l.t("ledger-raised"), l.money(t.raised, base)),
             (l.t("ledger-spent"), l.money(t.spent, base)),
+            exchange,
             (l.t("ledger-balance"), l.money(t.balance(), base)),
             (l.t("ledger-entries"), l.integer(t.entries as i64)),
         ];
+        page.reconcile = l.t("ledger-reconcile");
         page.balances = t
             .balances
             .iter()
             .filter(|(_, v)| **v != 0)
-            .map(|(c, v)| l.money(*v, *c))
+            .map(|(c, v)| {
+                let amount = l.money(*v, *c);
+                if *c == base {
+                    return amount;
+                }
+                let value = l.money(t.book.get(c).copied().unwrap_or(0), base);
+                l.t2(
+                    "ledger-held-foreign",
+                    ("amount", &amount),
+                    ("value", &value),
+                )
+            })
             .collect();
         page.categories = Category::ALL
             .iter()
@@ -301,7 +328,7 @@ async fn page_inner(state: &AppState, c: &Collective, lang: Lang) -> Result<Resp
             "ledger-signed",
             &[
                 ("size", &l.integer(view.checkpoint.size as i64)),
-                ("signer", &view.signer),
+                ("signer", &l.isolate(&view.signer)),
                 (
                     "date",
                     &public_date(
@@ -624,7 +651,13 @@ struct ExportJson<'a> {
     checkpoint: &'a str,
     raised: String,
     spent: String,
+    /// Lost in currency exchanges and rate changes (negative: gained).
+    exchange_costs: String,
+    /// raised − spent − exchange_costs: the book value of everything held.
+    held: String,
     balances: std::collections::BTreeMap<&'static str, String>,
+    /// What each currency's holding counts for in the base currency; they add up to `held`.
+    book_values: std::collections::BTreeMap<&'static str, String>,
     entries: Vec<ExportEntry<'a>>,
 }
 
@@ -653,11 +686,19 @@ async fn json_inner(state: &AppState, slug: &str) -> Response {
         checkpoint: &view.checkpoint.note,
         raised: decimal(view.totals().raised, base),
         spent: decimal(view.totals().spent, base),
+        exchange_costs: decimal(view.totals().exchange_costs, base),
+        held: decimal(view.totals().balance(), base),
         balances: view
             .totals()
             .balances
             .iter()
             .map(|(c, v)| (c.code(), decimal(*v, *c)))
+            .collect(),
+        book_values: view
+            .totals()
+            .book
+            .iter()
+            .map(|(c, v)| (c.code(), decimal(*v, base)))
             .collect(),
         entries: export_entries(&export).collect(),
     };
@@ -808,6 +849,7 @@ async fn find_receipt(
         row: row(l, index, &entry, &totals),
         statement,
         proof: l.t1("receipt-proof", "hashes", &l.integer(proof.len() as i64)),
-        command: format!("panah verify receipt {origin} {}", code.grouped()),
+        // Quoted, so that it works when pasted into a terminal as it is.
+        command: format!("panah verify receipt {origin} \"{}\"", code.grouped()),
     }))
 }

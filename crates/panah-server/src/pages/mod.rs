@@ -95,8 +95,11 @@ struct ErrorPage<'a> {
 
 /// A page-level failure, rendered as a translated HTML error page.
 pub(crate) enum PageError {
-    BadLang(String),
-    NoCollective(String),
+    /// An unknown `?lang=`. What it said is not shown back (see `NoCollective`).
+    BadLang,
+    /// No collective at this address. The address is never echoed: a trusted page must not
+    /// show `/c/call-this-number-for-help` back as if the site said it.
+    NoCollective,
     NotFound,
     Internal,
 }
@@ -106,15 +109,20 @@ pub(crate) enum PageError {
 /// say so rather than silently show another.
 fn choose_lang(query: Option<&str>, headers: &HeaderMap, default: Lang) -> Result<Lang, PageError> {
     if let Some(code) = query.and_then(query_lang) {
-        return Lang::from_code(&code).map_err(|_| PageError::BadLang(code));
+        return Lang::from_code(&code).map_err(|_| PageError::BadLang);
     }
     Ok(header_lang(headers).unwrap_or(default))
 }
+
+/// What Tor Browser sends whatever its user reads (it hides the real choice so that all
+/// its users look alike). It says nothing about the reader, so the default applies.
+const TOR_BROWSER_ACCEPT_LANGUAGE: &str = "en-US,en;q=0.5";
 
 fn header_lang(headers: &HeaderMap) -> Option<Lang> {
     headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
+        .filter(|v| v.trim() != TOR_BROWSER_ACCEPT_LANGUAGE)
         .and_then(Lang::negotiate)
 }
 
@@ -196,8 +204,7 @@ pub(crate) async fn collective_page(
         Ok(Some(c)) => c,
         Ok(None) => {
             let lang = choose_lang(query, headers, fallback).unwrap_or(fallback);
-            let shown: String = slug.chars().take(60).collect();
-            return Err(state.error_page(lang, PageError::NoCollective(shown)));
+            return Err(state.error_page(lang, PageError::NoCollective));
         }
         Err(e) => return Err(state.error_page(fallback, internal(e))),
     };
@@ -220,14 +227,8 @@ impl AppState {
     pub(crate) fn error_page(&self, lang: Lang, error: PageError) -> Response {
         let l = self.inner.catalog.localizer(lang);
         let (status, message) = match error {
-            PageError::BadLang(code) => (
-                StatusCode::BAD_REQUEST,
-                l.t1("error-bad-lang", "lang", &code),
-            ),
-            PageError::NoCollective(slug) => (
-                StatusCode::NOT_FOUND,
-                l.t1("error-no-collective", "slug", &slug),
-            ),
+            PageError::BadLang => (StatusCode::BAD_REQUEST, l.t("error-bad-lang")),
+            PageError::NoCollective => (StatusCode::NOT_FOUND, l.t("error-no-collective")),
             PageError::NotFound => (StatusCode::NOT_FOUND, l.t("error-not-found")),
             PageError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, l.t("error-internal")),
         };

@@ -373,9 +373,10 @@ fn print_report(session: &Session, v: &Verified) {
     if let Some(first) = v.log.entries.first() {
         let base = first.base.currency();
         println!(
-            "raised {} {base}, spent {} {base}, left {} {base}",
+            "raised {} {base} - spent {} {base} - exchange costs {} {base} = held {} {base}",
             decimal(totals.raised, base),
             decimal(totals.spent, base),
+            decimal(totals.exchange_costs, base),
             decimal(totals.balance(), base)
         );
         for (category, spent) in &totals.spent_by_category {
@@ -389,7 +390,15 @@ fn print_report(session: &Session, v: &Verified) {
             .balances
             .iter()
             .filter(|(_, v)| **v != 0)
-            .map(|(c, v)| format!("{} {c}", decimal(*v, *c)))
+            .map(|(c, v)| {
+                let held = format!("{} {c}", decimal(*v, *c));
+                match totals.book.get(c) {
+                    Some(book) if *c != base => {
+                        format!("{held} (counted as {} {base})", decimal(*book, base))
+                    }
+                    _ => held,
+                }
+            })
             .collect();
         println!("held: {}", held.join(", "));
         println!("reversed entries: {}", totals.reversed.len());

@@ -245,11 +245,7 @@ pub fn curl_contact(url: &str, slug: &str, fields: &[&str]) -> (u16, String) {
 
 /// The codename a "message received" page shows.
 pub fn codename_in(html: &str) -> String {
-    let start = html
-        .find("class=\"codename\" dir=\"ltr\">")
-        .unwrap_or_else(|| panic!("no codename in: {html}"));
-    let rest = &html[start + 27..];
-    rest[..rest.find('<').expect("end of codename")].to_owned()
+    panah_server::testing::shown_codename(html).unwrap_or_else(|| panic!("no codename in: {html}"))
 }
 
 /// Every file below `dir`.
