@@ -10,8 +10,23 @@ use axum::response::{IntoResponse, Response};
 use crate::AppState;
 
 pub(crate) async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let onion_location = onion_location(&state, &req);
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    let settings = &state.inner.settings;
+    if settings
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"))
+    {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000"),
+        );
+    }
+    if let Some(v) = onion_location {
+        h.insert(HeaderName::from_static("onion-location"), v);
+    }
     if let Ok(csp) = HeaderValue::from_str(&state.inner.csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
@@ -36,6 +51,26 @@ pub(crate) async fn headers(State(state): State<AppState>, req: Request, next: N
         h.insert(name, HeaderValue::from_static(value));
     }
     res
+}
+
+/// `Onion-Location` for a page reached other than through the onion address: the onion
+/// address with the same path and query. Nothing for a request that came through it.
+fn onion_location(state: &AppState, req: &Request) -> Option<HeaderValue> {
+    let onion = state.inner.settings.onion_url.as_deref()?;
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    if host.ends_with(".onion") {
+        return None;
+    }
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or("/", axum::http::uri::PathAndQuery::as_str);
+    HeaderValue::from_str(&format!("{}{path}", onion.trim_end_matches('/'))).ok()
 }
 
 /// A panic is a bug; the visitor gets a plain 500 and the log gets no details of the

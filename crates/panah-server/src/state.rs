@@ -36,6 +36,12 @@ pub struct Settings {
     pub max_concurrent_uploads: usize,
     /// Seconds a rendered public page (home, appeal) is reused; 0 turns the cache off.
     pub page_cache_secs: u64,
+    /// The hub's public address (`https://hub.example`). With `https://`, every answer
+    /// carries Strict-Transport-Security.
+    pub public_url: Option<String>,
+    /// The hub's onion address (`http://….onion`). Pages reached any other way carry
+    /// Onion-Location, so that Tor Browser offers it.
+    pub onion_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -54,6 +60,8 @@ impl Default for Settings {
             hub_reply_logins_per_minute: 600,
             max_concurrent_uploads: 64,
             page_cache_secs: 5,
+            public_url: None,
+            onion_url: None,
         }
     }
 }

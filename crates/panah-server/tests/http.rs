@@ -653,3 +653,40 @@ async fn public_pages_are_cached_briefly_and_then_refreshed() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// An https:// public address turns on HSTS; an onion address is offered (Onion-Location)
+/// on pages reached any other way, and not on the onion itself.
+#[tokio::test]
+async fn transport_headers_follow_the_configured_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = every_engine(dir.path()).await.remove(0);
+    seed(&store, "roshanai").await;
+    let plain = router(store.clone(), Settings::default()).await;
+    let res = get(&plain, "/c/roshanai?lang=en", &[]).await;
+    assert!(res.headers.get("strict-transport-security").is_none());
+    assert!(res.headers.get("onion-location").is_none());
+
+    let onion = "http://panahexampleonionaddressxxxxxxxxxxxxxxxxxxxxxxxxxxx.onion";
+    let app = router(
+        store,
+        Settings {
+            public_url: Some("https://hub.example".into()),
+            onion_url: Some(onion.into()),
+            ..Settings::default()
+        },
+    )
+    .await;
+    let res = get(&app, "/c/roshanai?lang=en", &[("host", "hub.example")]).await;
+    assert_eq!(res.headers["strict-transport-security"], "max-age=63072000");
+    assert_eq!(
+        res.headers["onion-location"],
+        format!("{onion}/c/roshanai?lang=en").as_str()
+    );
+    let via_onion = get(
+        &app,
+        "/c/roshanai",
+        &[("host", "panahexampleonionaddressxxxxxxxxxxxxxxxxxxxxxxxxxxx.onion")],
+    )
+    .await;
+    assert!(via_onion.headers.get("onion-location").is_none());
+}

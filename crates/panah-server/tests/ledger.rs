@@ -652,6 +652,11 @@ async fn the_page_goals_exports_and_receipts() {
         assert_eq!(csv.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
         let text = csv.text();
         assert_eq!(text.lines().count(), 61, "{engine}: header and 60 rows");
+        assert_eq!(
+            text.matches("\r\n").count(),
+            61,
+            "{engine}: RFC 4180 records end with CRLF"
+        );
         assert!(
             text.starts_with("index,kind,date,precision,category,amount,currency,base_amount"),
             "{text}"

@@ -18,7 +18,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub struct StoreArgs {
     /// A TOML file with any of: data, listen, database, token_ttl_secs, logins_per_second,
     /// retention_days, max_files, max_upload_mb, submissions_per_minute,
-    /// hub_submissions_per_minute, lookups_per_minute, hub_lookups_per_minute.
+    /// hub_submissions_per_minute, lookups_per_minute, hub_lookups_per_minute, public_url,
+    /// onion_url (see panah.example.toml).
     #[arg(long, env = "PANAH_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The hub's data folder [default: ./panah-data].
@@ -57,6 +58,10 @@ struct FileConfig {
     /// Codename logins on the replies page and receipt checks on the ledger, per minute.
     lookups_per_minute: Option<u32>,
     hub_lookups_per_minute: Option<u32>,
+    /// `https://hub.example`: turns on Strict-Transport-Security.
+    public_url: Option<String>,
+    /// `http://….onion`: sent as Onion-Location on pages reached another way.
+    onion_url: Option<String>,
 }
 
 /// Everything `serve` needs, resolved.
@@ -151,6 +156,14 @@ impl StoreArgs {
             "hub_lookups_per_minute",
             1..=10_000_000,
         )?;
+        s.public_url = file
+            .public_url
+            .map(|u| site_address(&u, "public_url", false))
+            .transpose()?;
+        s.onion_url = file
+            .onion_url
+            .map(|u| site_address(&u, "onion_url", true))
+            .transpose()?;
         Ok(HubConfig {
             data,
             location,
@@ -165,6 +178,28 @@ impl StoreArgs {
         let store = open_store(&config).await?;
         Ok((config, store))
     }
+}
+
+/// A site's address as the config gives it: `http(s)://host[:port]`, nothing after the
+/// host (pages add their own paths); for `onion`, a `.onion` host over http or https.
+fn site_address(url: &str, name: &str, onion: bool) -> anyhow::Result<String> {
+    let url = url.trim().trim_end_matches('/');
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .with_context(|| format!("{name} must start with https:// or http://, not {url:?}"))?;
+    let name_part = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
+    if host.is_empty() || !host.chars().all(allowed) {
+        bail!("{name} must be just a scheme and a host, like https://hub.example, not {url:?}");
+    }
+    if onion != name_part.ends_with(".onion") {
+        bail!(
+            "{name} {} a .onion address: {url:?}",
+            if onion { "must be" } else { "must not be" }
+        );
+    }
+    Ok(url.to_owned())
 }
 
 /// Takes a setting from the config file if it is there and within its range.
@@ -198,4 +233,30 @@ pub async fn open_store(config: &HubConfig) -> anyhow::Result<panah_store::Store
         }
     }
     Ok(panah_store::Store::open(&config.location).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn site_addresses_are_a_scheme_and_a_host() {
+        assert_eq!(
+            site_address("https://hub.example/", "public_url", false).unwrap(),
+            "https://hub.example"
+        );
+        let onion = "http://abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuv.onion";
+        assert_eq!(site_address(onion, "onion_url", true).unwrap(), onion);
+        for (url, onion) in [
+            ("hub.example", false),
+            ("https://hub.example/c/x", false),
+            ("https://hub.example?x=1", false),
+            ("https://evil\r\nX: y", false),
+            (onion, false),
+            ("https://hub.example", true),
+            ("ftp://x.onion", true),
+        ] {
+            assert!(site_address(url, "x", onion).is_err(), "{url}");
+        }
+    }
 }

@@ -624,7 +624,10 @@ async fn csv_inner(state: &AppState, slug: &str) -> Response {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let mut w = ::csv::Writer::from_writer(Vec::new());
+    // RFC 4180 §2: records end with CRLF.
+    let mut w = ::csv::WriterBuilder::new()
+        .terminator(::csv::Terminator::CRLF)
+        .from_writer(Vec::new());
     for e in export_entries(&view) {
         let memo;
         let e = if e.memo.starts_with(['=', '+', '-', '@']) {
