@@ -9,6 +9,13 @@ use crate::config::StoreArgs;
 
 #[derive(Subcommand, Debug)]
 pub enum AdminCommand {
+    /// Create a new, empty hub: its data folder and database. The other admin commands
+    /// never create one, so that a missing --data/--database/--config is an error rather
+    /// than a second, empty hub nobody serves.
+    Init {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Create a collective.
     CreateCollective {
         #[command(flatten)]
@@ -70,6 +77,19 @@ pub enum AdminCommand {
     },
 }
 
+/// The flags that point `panah serve` at the same hub as `config`.
+fn store_flags(config: &crate::config::HubConfig) -> String {
+    match &config.location {
+        panah_store::Location::Sqlite { create: true, .. } => {
+            format!("--data {}", config.data.display())
+        }
+        panah_store::Location::Sqlite { path, .. } => format!("--database sqlite:{}", path.display()),
+        panah_store::Location::Postgres { url } => {
+            format!("--database {}", panah_store::redact(url))
+        }
+    }
+}
+
 async fn collective(
     store: &panah_store::Store,
     slug: &str,
@@ -85,6 +105,21 @@ async fn collective(
 
 pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
+        AdminCommand::Init { store } => {
+            let config = store.resolve(None)?;
+            if store.exists(&config) {
+                println!("{} already holds a hub; nothing changed", config.describe());
+                return Ok(());
+            }
+            let store = crate::config::open_store(&config).await?;
+            store.close().await;
+            println!(
+                "created a new, empty hub in {}
+serve it with: panah serve {}",
+                config.describe(),
+                store_flags(&config)
+            );
+        }
         AdminCommand::CreateCollective {
             store,
             slug,
@@ -93,7 +128,6 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             name_en,
             default_lang,
         } => {
-            let (_, store) = store.open().await?;
             let names = [name_fa, name_ps, name_en];
             for (lang, name) in Lang::ALL.iter().zip(&names) {
                 if name.trim().is_empty() || name.chars().count() > 120 {
@@ -105,6 +139,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                 default_lang: Lang::from_code(&default_lang)?,
                 names: names.map(|n| n.trim().to_owned()),
             };
+            let (_, store) = store.open_existing().await?;
             let c = store.create_collective(&new).await?;
             println!("created collective {} (pages at /c/{})", c.slug, c.slug);
         }
@@ -112,7 +147,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let appeal = crate::appeal_file::parse(&text)?;
-            let (_, store) = store.open().await?;
+            let (_, store) = store.open_existing().await?;
             let c = collective(&store, &slug).await?;
             for (lang, text) in &appeal {
                 store.set_appeal(c.id, *lang, text).await?;
@@ -121,7 +156,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             println!("updated the appeal of {} in {}", c.slug, langs.join(", "));
         }
         AdminCommand::ListCollectives { store } => {
-            let (_, store) = store.open().await?;
+            let (_, store) = store.open_existing().await?;
             for c in store.collectives().await? {
                 let team = store.coordinators(c.id, false).await?.len();
                 println!(
@@ -140,7 +175,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             if label.chars().count() > 60 {
                 bail!("--label is at most 60 characters");
             }
-            let (_, store) = store.open().await?;
+            let (_, store) = store.open_existing().await?;
             let c = collective(&store, &slug).await?;
             let added = store.add_coordinator(c.id, &key, label.trim()).await?;
             println!(
@@ -150,7 +185,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             );
         }
         AdminCommand::RemoveCoordinator { store, slug, key } => {
-            let (_, store) = store.open().await?;
+            let (_, store) = store.open_existing().await?;
             let c = collective(&store, &slug).await?;
             let team = store.coordinators(c.id, false).await?;
             let target = match CoordinatorKey::parse_line(&key) {
@@ -168,7 +203,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             );
         }
         AdminCommand::ListCoordinators { store, slug, all } => {
-            let (_, store) = store.open().await?;
+            let (_, store) = store.open_existing().await?;
             let c = collective(&store, &slug).await?;
             for m in store.coordinators(c.id, all).await? {
                 let state = match m.removed_at {

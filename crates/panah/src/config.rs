@@ -74,6 +74,16 @@ pub struct HubConfig {
     pub settings: Settings,
 }
 
+impl HubConfig {
+    /// Where the hub's database is, for messages (a PostgreSQL password is hidden).
+    pub fn describe(&self) -> String {
+        match &self.location {
+            Location::Sqlite { path, .. } => path.display().to_string(),
+            Location::Postgres { url } => panah_store::redact(url),
+        }
+    }
+}
+
 fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
     let Some(path) = path else {
         return Ok(FileConfig::default());
@@ -172,11 +182,28 @@ impl StoreArgs {
         })
     }
 
-    /// Opens the hub's database, creating the data folder for the default SQLite file.
-    pub async fn open(&self) -> anyhow::Result<(HubConfig, panah_store::Store)> {
+    /// Opens an existing hub's database and never creates one: an operator who forgot
+    /// --data, --database or --config gets an error, not a second, empty hub.
+    pub async fn open_existing(&self) -> anyhow::Result<(HubConfig, panah_store::Store)> {
         let config = self.resolve(None)?;
-        let store = open_store(&config).await?;
+        if !self.exists(&config) {
+            bail!(
+                "there is no hub in {}.
+                 Pass the --data, --database or --config that `panah serve` uses for your hub                  (or set PANAH_DATA, PANAH_DATABASE or PANAH_CONFIG),                  or create a new hub with `panah admin init --data DIR`.",
+                config.describe()
+            );
+        }
+        let store = panah_store::Store::open(&config.location).await?;
         Ok((config, store))
+    }
+
+    /// Whether the hub's database is there. A PostgreSQL database always counts: its
+    /// server answers for it, and a wrong URL fails to connect.
+    pub fn exists(&self, config: &HubConfig) -> bool {
+        match &config.location {
+            Location::Sqlite { path, .. } => path.is_file(),
+            Location::Postgres { .. } => true,
+        }
     }
 }
 

@@ -108,7 +108,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let data = args.data.display().to_string();
     let keyring = keyring_path.display().to_string();
     crate::serve::serve(config, move |url| {
-        let exe = "cargo run --release --";
+        let exe = how_started();
         let pass = match &first_run_passphrase {
             Some(p) => format!(
                 "  Demo keyring passphrase (shown once, for the demo only): {p}\n"
@@ -208,4 +208,50 @@ async fn demo_ledger(
         .set_ledger_goals(cid, Some(afn(1_500_000)), &budgets)
         .await?;
     Ok(made.into_iter().find_map(|(_, code)| code))
+}
+
+/// The command that started this program, to show in examples: `cargo run --release --`
+/// when Cargo ran a build from its target folder, else the program as it was called.
+fn how_started() -> String {
+    let argv0 = std::env::args_os()
+        .next()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "panah".to_owned());
+    describe_start(&argv0, std::env::var_os("CARGO").is_some())
+}
+
+fn describe_start(argv0: &str, under_cargo: bool) -> String {
+    let unix = argv0.replace('\\', "/");
+    if under_cargo && unix.contains("/target/release/") {
+        return "cargo run --release --".to_owned();
+    }
+    if under_cargo && unix.contains("/target/debug/") {
+        return "cargo run --".to_owned();
+    }
+    if argv0.chars().any(|c| c.is_whitespace() || "'\"$`\\".contains(c)) {
+        format!("'{}'", argv0.replace('\'', "'\\''"))
+    } else {
+        argv0.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_start;
+
+    #[test]
+    fn examples_show_how_the_demo_was_started() {
+        assert_eq!(
+            describe_start("/src/panah/target/release/panah", true),
+            "cargo run --release --"
+        );
+        assert_eq!(describe_start("target/debug/panah", false), "target/debug/panah");
+        assert_eq!(describe_start("/home/a/x/target/debug/panah", true), "cargo run --");
+        assert_eq!(describe_start("panah", false), "panah");
+        assert_eq!(describe_start("/usr/local/bin/panah", true), "/usr/local/bin/panah");
+        assert_eq!(
+            describe_start("/home/my files/panah", false),
+            "'/home/my files/panah'"
+        );
+    }
 }

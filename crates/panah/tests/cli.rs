@@ -387,6 +387,26 @@ fn bad_configuration_is_an_error_not_a_guess() {
     assert!(err.contains("unknown language"), "{err}");
 }
 
+/// An admin command without the hub's --data/--database/--config does not make a second,
+/// empty hub: it says where it looked and how to point it at the real one.
+#[test]
+fn admin_commands_never_create_a_hub_by_accident() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = path_str(&dir.path().join("nowhere"));
+    let err = fails(&["admin", "list-collectives", "--data", &data]);
+    assert!(
+        err.contains("there is no hub in") && err.contains("panah admin init"),
+        "{err}"
+    );
+    assert!(!dir.path().join("nowhere").exists(), "nothing was created");
+    let made = ok(&["admin", "init", "--data", &data]);
+    assert!(made.contains("created a new, empty hub"), "{made}");
+    assert!(made.contains(&format!("panah serve --data {data}")), "{made}");
+    let again = ok(&["admin", "init", "--data", &data]);
+    assert!(again.contains("already holds a hub"), "{again}");
+    assert_eq!(ok(&["admin", "list-collectives", "--data", &data]), "");
+}
+
 #[test]
 fn settings_come_from_a_config_file_and_the_environment() {
     let dir = tempfile::tempdir().unwrap();

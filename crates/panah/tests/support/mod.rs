@@ -212,8 +212,9 @@ pub fn set_appeal(data: &str, dir: &Path, slug: &str, toml: &str) {
     ]);
 }
 
-/// Creates the sample collective in `data` with the CLI.
+/// Creates the sample collective in `data` with the CLI (and the hub, if there is none).
 pub fn create_collective(data: &str, slug: &str) {
+    ok(&["admin", "init", "--data", data]);
     ok(&[
         "admin",
         "create-collective",
