@@ -2,18 +2,46 @@
 # The whole test suite: every crate, against SQLite and a throwaway PostgreSQL cluster,
 # with the stock `rage` for interop and headless Chromium for page layout.
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p panah-store`).
+#
+# On a fresh Debian or Ubuntu machine it first installs what the tests need and is
+# missing (PostgreSQL, Chromium and its driver, fonts with Arabic script, curl, python3,
+# and `rage` from crates.io) when run as root; otherwise it prints the one command that
+# does. Nothing is installed when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-missing=()
-command -v rage >/dev/null || missing+=("rage (cargo install rage)")
-command -v python3 >/dev/null || missing+=("python3")
-command -v curl >/dev/null || missing+=("curl")
-command -v chromedriver >/dev/null || missing+=("chromedriver (Debian: apt-get install chromium chromium-driver)")
-if [ ${#missing[@]} -gt 0 ]; then
-    printf 'missing tools the tests need:\n' >&2
-    printf '  %s\n' "${missing[@]}" >&2
-    exit 1
+export PATH="$HOME/.cargo/bin:$PATH"
+
+debs=()
+ls -d /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || debs+=(postgresql)
+command -v python3 >/dev/null || debs+=(python3)
+command -v curl >/dev/null || debs+=(curl)
+command -v chromium >/dev/null || debs+=(chromium)
+command -v chromedriver >/dev/null || debs+=(chromium-driver)
+# The pages' right-to-left layout is measured with the fonts a Dari reader's browser uses.
+[ -d /usr/share/fonts/truetype/noto ] || debs+=(fonts-noto-core)
+need_rage=0
+command -v rage >/dev/null || need_rage=1
+
+if [ ${#debs[@]} -gt 0 ] || [ "$need_rage" = 1 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        if [ ${#debs[@]} -gt 0 ]; then
+            echo "installing: ${debs[*]}" >&2
+            export DEBIAN_FRONTEND=noninteractive
+            apt-get update -qq
+            apt-get install -y -qq --no-install-recommends "${debs[@]}" >/dev/null
+        fi
+        if [ "$need_rage" = 1 ]; then
+            echo "installing rage (the stock age tool) from crates.io" >&2
+            cargo install rage --locked --version 0.12.1
+        fi
+    else
+        printf 'the tests need tools this machine lacks. Install them with:\n' >&2
+        [ ${#debs[@]} -gt 0 ] && printf '  sudo apt-get install %s\n' "${debs[*]}" >&2
+        [ "$need_rage" = 1 ] && printf '  cargo install rage --locked --version 0.12.1\n' >&2
+        printf '(or run this script as root on Debian or Ubuntu, and it installs them itself)\n' >&2
+        exit 1
+    fi
 fi
 
 source scripts/postgres.sh

@@ -142,7 +142,7 @@ mod tests {
     use crate::Catalog;
 
     /// The demo collective's appeal is read in the same languages by the same people.
-    const DEMO_APPEAL: &str = include_str!("../../panah/src/demo_appeal.toml");
+    const DEMO_APPEAL: &str = include_str!("../../../examples/appeal.toml");
 
     fn demo_table(lang: Lang) -> String {
         let header = format!("[{}]", lang.code());

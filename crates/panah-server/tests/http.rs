@@ -685,7 +685,10 @@ async fn transport_headers_follow_the_configured_addresses() {
     let via_onion = get(
         &app,
         "/c/roshanai",
-        &[("host", "panahexampleonionaddressxxxxxxxxxxxxxxxxxxxxxxxxxxx.onion")],
+        &[(
+            "host",
+            "panahexampleonionaddressxxxxxxxxxxxxxxxxxxxxxxxxxxx.onion",
+        )],
     )
     .await;
     assert!(via_onion.headers.get("onion-location").is_none());

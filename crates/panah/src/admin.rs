@@ -83,7 +83,9 @@ fn store_flags(config: &crate::config::HubConfig) -> String {
         panah_store::Location::Sqlite { create: true, .. } => {
             format!("--data {}", config.data.display())
         }
-        panah_store::Location::Sqlite { path, .. } => format!("--database sqlite:{}", path.display()),
+        panah_store::Location::Sqlite { path, .. } => {
+            format!("--database sqlite:{}", path.display())
+        }
         panah_store::Location::Postgres { url } => {
             format!("--database {}", panah_store::redact(url))
         }

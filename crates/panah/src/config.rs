@@ -266,6 +266,30 @@ pub async fn open_store(config: &HubConfig) -> anyhow::Result<panah_store::Store
 mod tests {
     use super::*;
 
+    /// The example the README points to is a valid configuration.
+    #[test]
+    fn the_example_config_is_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("panah.toml");
+        let example = include_str!("../../../examples/panah.toml");
+        let with_addresses = example
+            .replace("# public_url", "public_url")
+            .replace("…56 characters…", &"a".repeat(56));
+        for text in [
+            example.to_owned(),
+            with_addresses.replace("# onion_url", "onion_url"),
+        ] {
+            std::fs::write(&path, &text).unwrap();
+            let args = StoreArgs {
+                config: Some(path.clone()),
+                ..StoreArgs::default()
+            };
+            let config = args.resolve(None).expect("the example config is valid");
+            assert_eq!(config.data, PathBuf::from("/var/lib/panah"));
+            assert_eq!(config.settings.retention_days, 90);
+        }
+    }
+
     #[test]
     fn site_addresses_are_a_scheme_and_a_host() {
         assert_eq!(

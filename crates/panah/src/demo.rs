@@ -11,7 +11,7 @@ use rand::Rng;
 
 use crate::config::{open_store, StoreArgs};
 
-pub const DEMO_APPEAL: &str = include_str!("demo_appeal.toml");
+pub const DEMO_APPEAL: &str = include_str!("../../../examples/appeal.toml");
 /// The demo's sample ledger, in the format `panah ledger import` reads.
 pub const DEMO_LEDGER: &str = include_str!("demo_ledger.csv");
 const RECEIPT_FILE: &str = "demo-receipt.txt";
@@ -228,7 +228,10 @@ fn describe_start(argv0: &str, under_cargo: bool) -> String {
     if under_cargo && unix.contains("/target/debug/") {
         return "cargo run --".to_owned();
     }
-    if argv0.chars().any(|c| c.is_whitespace() || "'\"$`\\".contains(c)) {
+    if argv0
+        .chars()
+        .any(|c| c.is_whitespace() || "'\"$`\\".contains(c))
+    {
         format!("'{}'", argv0.replace('\'', "'\\''"))
     } else {
         argv0.to_owned()
@@ -245,10 +248,19 @@ mod tests {
             describe_start("/src/panah/target/release/panah", true),
             "cargo run --release --"
         );
-        assert_eq!(describe_start("target/debug/panah", false), "target/debug/panah");
-        assert_eq!(describe_start("/home/a/x/target/debug/panah", true), "cargo run --");
+        assert_eq!(
+            describe_start("target/debug/panah", false),
+            "target/debug/panah"
+        );
+        assert_eq!(
+            describe_start("/home/a/x/target/debug/panah", true),
+            "cargo run --"
+        );
         assert_eq!(describe_start("panah", false), "panah");
-        assert_eq!(describe_start("/usr/local/bin/panah", true), "/usr/local/bin/panah");
+        assert_eq!(
+            describe_start("/usr/local/bin/panah", true),
+            "/usr/local/bin/panah"
+        );
         assert_eq!(
             describe_start("/home/my files/panah", false),
             "'/home/my files/panah'"

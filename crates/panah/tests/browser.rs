@@ -209,7 +209,7 @@ async fn pages_render_right_to_left_on_a_small_phone() {
         &data,
         dir.path(),
         "roshanai",
-        include_str!("../src/demo_appeal.toml"),
+        include_str!("../../../examples/appeal.toml"),
     );
     let hub = Hub::start(&["--data", &data], &dir.path().join("hub.log"));
     let Some(driver) = Driver::start(&dir.path().join("chromium")).await else {

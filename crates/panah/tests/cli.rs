@@ -401,7 +401,10 @@ fn admin_commands_never_create_a_hub_by_accident() {
     assert!(!dir.path().join("nowhere").exists(), "nothing was created");
     let made = ok(&["admin", "init", "--data", &data]);
     assert!(made.contains("created a new, empty hub"), "{made}");
-    assert!(made.contains(&format!("panah serve --data {data}")), "{made}");
+    assert!(
+        made.contains(&format!("panah serve --data {data}")),
+        "{made}"
+    );
     let again = ok(&["admin", "init", "--data", &data]);
     assert!(again.contains("already holds a hub"), "{again}");
     assert_eq!(ok(&["admin", "list-collectives", "--data", &data]), "");
