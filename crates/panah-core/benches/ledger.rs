@@ -35,6 +35,7 @@ fn leaves(n: u64) -> Vec<Vec<u8>> {
                 reverses: None,
                 rail: Rail::Cash,
                 memo: format!("flour, rice and oil for family group {i}"),
+                translations: Default::default(),
                 receipt: None,
                 coordinator: "1a2b-3c4d-5e6f-7a8b".into(),
             }

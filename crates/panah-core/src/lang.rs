@@ -7,7 +7,9 @@ use std::str::FromStr;
 ///
 /// Dari comes first: the founding collective writes in Dari, and pages default to it
 /// unless a collective says otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Lang {
     /// Dari, as written in Afghanistan (BCP 47 `fa-AF`).
     #[serde(rename = "fa")]

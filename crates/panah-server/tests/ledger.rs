@@ -585,7 +585,7 @@ async fn the_page_goals_exports_and_receipts() {
             entry(&who, "income", "food", 1_250_050, "=HYPERLINK(\"x\")")
                 .replace("rail cash\n", &format!("rail cash\nreceipt {hex}\n")),
         ];
-        batch.extend((1..60).map(|i| {
+        batch.extend((1..59).map(|i| {
             entry(
                 &who,
                 "expense",
@@ -594,6 +594,13 @@ async fn the_page_goals_exports_and_receipts() {
                 &format!("flour and oil for family group {i}"),
             )
         }));
+        // The newest: a memo per language, shown in the reader's language, else the memo.
+        batch.push(
+            entry(&who, "expense", "food", 10_000, "flour for 20 families").replace(
+                "memo flour for 20 families\n",
+                "memo flour for 20 families\nmemo-fa آرد برای ۲۰ خانواده\nmemo-en Flour, 20 families\n",
+            ),
+        );
         append(&app, &t, &who, &mut all, &batch).await;
         let res = put_json(
             &app,
@@ -647,6 +654,13 @@ async fn the_page_goals_exports_and_receipts() {
             assert!(html.contains("hub.example/c/roshanai/ledger"), "{engine}");
         }
 
+        let fa = get(&app, "/c/roshanai/ledger?lang=fa", &[]).await.text();
+        assert!(fa.contains("<bdi>آرد برای ۲۰ خانواده</bdi>"), "{engine}");
+        let ps = get(&app, "/c/roshanai/ledger?lang=ps", &[]).await.text();
+        assert!(ps.contains("<bdi>flour for 20 families</bdi>"), "{engine}");
+        let en = get(&app, "/c/roshanai/ledger?lang=en", &[]).await.text();
+        assert!(en.contains("<bdi>Flour, 20 families</bdi>"), "{engine}");
+
         // Exports: every entry; a memo a spreadsheet would run is defused in the CSV only.
         let csv = get(&app, "/c/roshanai/ledger.csv", &[]).await;
         assert_eq!(csv.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
@@ -672,6 +686,16 @@ async fn the_page_goals_exports_and_receipts() {
         assert_eq!(json["entries"][0]["amount"], "12500.50");
         assert_eq!(json["raised"], "12500.50");
         assert_eq!(json["entries"][0]["receipt_sha256"], hex);
+        assert_eq!(json["entries"][59]["memo_fa"], "آرد برای ۲۰ خانواده");
+        assert_eq!(json["entries"][59]["memo_ps"], serde_json::Value::Null);
+        assert!(
+            text.lines()
+                .next()
+                .unwrap()
+                .ends_with(",memo_fa,memo_ps,memo_en"),
+            "{engine}: {}",
+            text.lines().next().unwrap()
+        );
 
         // Receipts: found in any digits; unknown, malformed and missing codes say so.
         receipts(&app, &code, engine).await;

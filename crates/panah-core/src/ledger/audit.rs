@@ -308,6 +308,7 @@ mod tests {
             reverses: None,
             rail: Rail::Cash,
             memo: format!("gift {i}"),
+            translations: Default::default(),
             receipt: None,
             coordinator: "1a2b".into(),
         }

@@ -4,11 +4,13 @@
 //! with nothing that names a person. Entries are never edited: a mistake is corrected by a
 //! reversal entry that points at the one it cancels.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use time::{Date, Duration, Month};
 
 use super::money::{Amount, Currency};
+use crate::Lang;
 
 macro_rules! word_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
@@ -70,7 +72,13 @@ pub struct Entry {
     /// For a reversal: the index of the entry it cancels.
     pub reverses: Option<u64>,
     pub rail: Rail,
+    /// The public note, in the language the treasurer wrote it in; shown where no
+    /// translation below is given for the reader's language.
     pub memo: String,
+    /// The note in other languages (`memo-fa`, `memo-ps`, `memo-en` lines after `memo`,
+    /// each under the same rules). Entries from before translations have none, and their
+    /// signed bytes are unchanged.
+    pub translations: BTreeMap<Lang, String>,
     /// SHA-256 of a donor's receipt code, for income entries that have one.
     pub receipt: Option<[u8; 32]>,
     /// Fingerprint of the coordinator who entered it.
@@ -165,22 +173,14 @@ impl Entry {
         {
             return Err(EntryError::BadCoordinator);
         }
-        let n = self.memo.chars().count();
-        if n > MAX_MEMO {
-            return Err(EntryError::MemoTooLong(n));
-        }
-        if self.memo.chars().any(char::is_control) {
-            return Err(EntryError::MemoNotOneLine);
-        }
-        // Embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) can make a
-        // public memo display as something else. The marks Dari and Pashto need (ZWNJ,
-        // LRM, RLM) stay allowed.
-        if self
-            .memo
-            .chars()
-            .any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
-        {
-            return Err(EntryError::MemoDirectionOverride);
+        check_memo(&self.memo)?;
+        for text in self.translations.values() {
+            if text.trim().is_empty() {
+                return Err(EntryError::Malformed(
+                    "an empty translation of the memo is left out, not written".into(),
+                ));
+            }
+            check_memo(text)?;
         }
         if self.precision.coarsen(self.date) != self.date {
             return Err(EntryError::Malformed(
@@ -223,7 +223,17 @@ impl Entry {
         }
         let _ = writeln!(s, "coordinator {}", self.coordinator);
         let _ = writeln!(s, "memo {}", self.memo);
+        for (lang, text) in &self.translations {
+            let _ = writeln!(s, "memo-{} {text}", lang.code());
+        }
         s.into_bytes()
+    }
+
+    /// The memo for a reader of `lang`: its translation if there is one, else the memo.
+    pub fn memo_for(&self, lang: Lang) -> &str {
+        self.translations
+            .get(&lang)
+            .map_or(&self.memo, String::as_str)
     }
 
     /// Parses leaf bytes; `to_leaf(from_leaf(x)) == x` for every accepted `x`.
@@ -290,6 +300,12 @@ impl Entry {
             .transpose()?;
         let coordinator = next("coordinator").ok_or_else(|| bad("coordinator"))?;
         let memo = next("memo").ok_or_else(|| bad("memo"))?;
+        let mut translations = BTreeMap::new();
+        for lang in Lang::ALL {
+            if let Some(text) = next(&format!("memo-{}", lang.code())) {
+                translations.insert(lang, text);
+            }
+        }
         if lines.next().is_some() {
             return Err(bad("unexpected lines"));
         }
@@ -304,6 +320,7 @@ impl Entry {
             reverses,
             rail,
             memo,
+            translations,
             receipt,
             coordinator,
         };
@@ -312,6 +329,28 @@ impl Entry {
         }
         Ok(entry)
     }
+}
+
+/// The rules every public memo (and each translation) follows: one line, at most
+/// [`MAX_MEMO`] characters, no direction overrides.
+fn check_memo(memo: &str) -> Result<(), EntryError> {
+    let n = memo.chars().count();
+    if n > MAX_MEMO {
+        return Err(EntryError::MemoTooLong(n));
+    }
+    if memo.chars().any(char::is_control) {
+        return Err(EntryError::MemoNotOneLine);
+    }
+    // Embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) can make a public
+    // memo display as something else. The marks Dari and Pashto need (ZWNJ, LRM, RLM)
+    // stay allowed.
+    if memo
+        .chars()
+        .any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+    {
+        return Err(EntryError::MemoDirectionOverride);
+    }
+    Ok(())
 }
 
 /// Checks a new entry against the log it would join: a reversal must point at an existing,
@@ -411,6 +450,7 @@ mod tests {
             reverses: None,
             rail: Rail::TransferAgent,
             memo: "gift from supporters in Germany for flour".into(),
+            translations: Default::default(),
             receipt: Some([7; 32]),
             coordinator: "1a2b-3c4d-5e6f-7a8b".into(),
         }
@@ -450,6 +490,45 @@ mod tests {
             Entry::from_leaf(text.trim_end().as_bytes()).is_err(),
             "no final newline"
         );
+    }
+
+    /// A memo per language: after `memo`, in the order fa, ps, en; shown in the reader's
+    /// language with the memo as fallback; an entry without translations keeps the bytes
+    /// it was signed with.
+    #[test]
+    fn memos_in_three_languages() {
+        let old = income();
+        let old_leaf = old.to_leaf();
+        assert!(!String::from_utf8_lossy(&old_leaf).contains("memo-"));
+        let mut e = income();
+        e.translations
+            .insert(Lang::English, "gift for flour".into());
+        e.translations.insert(Lang::Dari, "کمک برای آرد".into());
+        let leaf = String::from_utf8(e.to_leaf()).unwrap();
+        assert!(
+            leaf.ends_with("memo gift from supporters in Germany for flour\nmemo-fa کمک برای آرد\nmemo-en gift for flour\n"),
+            "{leaf}"
+        );
+        assert_eq!(Entry::from_leaf(leaf.as_bytes()), Ok(e.clone()));
+        assert_eq!(e.memo_for(Lang::Dari), "کمک برای آرد");
+        assert_eq!(e.memo_for(Lang::English), "gift for flour");
+        assert_eq!(e.memo_for(Lang::Pashto), e.memo, "falls back to the memo");
+        let swapped = leaf.replace(
+            "memo-fa کمک برای آرد\nmemo-en gift for flour\n",
+            "memo-en gift for flour\nmemo-fa کمک برای آرد\n",
+        );
+        assert!(
+            Entry::from_leaf(swapped.as_bytes()).is_err(),
+            "canonical order only"
+        );
+        let base = Currency::parse("AFN").unwrap();
+        assert_eq!(e.validate(base), Ok(()));
+        e.translations.insert(Lang::Pashto, "x\u{202E}y".into());
+        assert_eq!(e.validate(base), Err(EntryError::MemoDirectionOverride));
+        e.translations.insert(Lang::Pashto, "x".repeat(201));
+        assert_eq!(e.validate(base), Err(EntryError::MemoTooLong(201)));
+        e.translations.insert(Lang::Pashto, " ".into());
+        assert!(matches!(e.validate(base), Err(EntryError::Malformed(_))));
     }
 
     #[test]

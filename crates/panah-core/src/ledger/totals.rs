@@ -239,6 +239,7 @@ mod tests {
             reverses: None,
             rail: Rail::Cash,
             memo: String::new(),
+            translations: Default::default(),
             receipt: None,
             coordinator: "x".into(),
         }

@@ -4,6 +4,8 @@
 //!
 //! Everything here is public and the same for every visitor; nothing is personal.
 
+use std::borrow::Cow;
+
 use askama::Template;
 use axum::extract::{Form, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -144,7 +146,7 @@ fn row(l: &Localizer<'_>, index: u64, e: &Entry, totals: &Totals) -> Row {
             l.money(e.base.minor(), e.base.currency())
         },
         rail: l.t(&format!("rail-{}", e.rail.word())),
-        memo: e.memo.clone(),
+        memo: e.memo_for(l.lang()).to_owned(),
         note,
     }
 }
@@ -537,9 +539,33 @@ struct ExportEntry<'a> {
     reverses: Option<u64>,
     reversed: bool,
     rail: &'static str,
-    memo: &'a str,
+    memo: Cow<'a, str>,
     receipt_sha256: Option<String>,
     coordinator: &'a str,
+    /// The memo in Dari, Pashto and English, where the treasurer wrote one.
+    memo_fa: Option<Cow<'a, str>>,
+    memo_ps: Option<Cow<'a, str>>,
+    memo_en: Option<Cow<'a, str>>,
+}
+
+impl ExportEntry<'_> {
+    /// For a spreadsheet: a text that starts like a formula gets a leading `'`, so that
+    /// opening the CSV never runs a memo.
+    fn defused(mut self) -> Self {
+        fn defuse(text: &mut Cow<'_, str>) {
+            if text.starts_with(['=', '+', '-', '@']) {
+                *text = Cow::Owned(format!("'{text}"));
+            }
+        }
+        defuse(&mut self.memo);
+        for t in [&mut self.memo_fa, &mut self.memo_ps, &mut self.memo_en]
+            .into_iter()
+            .flatten()
+        {
+            defuse(t);
+        }
+        self
+    }
 }
 
 /// The whole ledger, for the exports.
@@ -565,9 +591,21 @@ fn export_entries(x: &Export) -> impl Iterator<Item = ExportEntry<'_>> + '_ {
         reverses: e.reverses,
         reversed: view.totals().reversed.contains(&(i as u64)),
         rail: e.rail.word(),
-        memo: &e.memo,
+        memo: Cow::Borrowed(&e.memo),
         receipt_sha256: e.receipt.map(|r| panah_core::hex(&r)),
         coordinator: &e.coordinator,
+        memo_fa: e
+            .translations
+            .get(&Lang::Dari)
+            .map(|t| Cow::Borrowed(t.as_str())),
+        memo_ps: e
+            .translations
+            .get(&Lang::Pashto)
+            .map(|t| Cow::Borrowed(t.as_str())),
+        memo_en: e
+            .translations
+            .get(&Lang::English)
+            .map(|t| Cow::Borrowed(t.as_str())),
     })
 }
 
@@ -629,14 +667,7 @@ async fn csv_inner(state: &AppState, slug: &str) -> Response {
         .terminator(::csv::Terminator::CRLF)
         .from_writer(Vec::new());
     for e in export_entries(&view) {
-        let memo;
-        let e = if e.memo.starts_with(['=', '+', '-', '@']) {
-            memo = format!("'{}", e.memo);
-            ExportEntry { memo: &memo, ..e }
-        } else {
-            e
-        };
-        if let Err(err) = w.serialize(e) {
+        if let Err(err) = w.serialize(e.defused()) {
             return file_error(&format!("cannot write the CSV export: {err}"));
         }
     }

@@ -6,6 +6,7 @@ use anyhow::{bail, Context};
 use panah_core::ledger::entry::memo_warnings;
 use panah_core::ledger::receipt::ReceiptCode;
 use panah_core::ledger::{Amount, Category, Currency, DatePrecision, Entry, Kind, Rail};
+use panah_core::Lang;
 use serde::Deserialize;
 use time::Date;
 
@@ -30,6 +31,10 @@ pub struct Draft {
     pub reverses: String,
     pub rail: String,
     pub memo: String,
+    /// The memo in Dari, Pashto and English, each shown to its readers instead of `memo`.
+    pub memo_fa: String,
+    pub memo_ps: String,
+    pub memo_en: String,
     /// `yes` to make a receipt code for a gift.
     pub receipt: String,
 }
@@ -154,6 +159,15 @@ impl Draft {
             reverses,
             rail,
             memo: self.memo.trim().to_owned(),
+            translations: [
+                (Lang::Dari, &self.memo_fa),
+                (Lang::Pashto, &self.memo_ps),
+                (Lang::English, &self.memo_en),
+            ]
+            .into_iter()
+            .filter(|(_, text)| !text.trim().is_empty())
+            .map(|(lang, text)| (lang, text.trim().to_owned()))
+            .collect(),
             receipt: code.as_ref().map(ReceiptCode::commitment),
             coordinator: coordinator.to_owned(),
         };
@@ -183,9 +197,13 @@ pub fn warnings(entries: &[(Entry, Option<ReceiptCode>)], first_row: usize) -> V
         .iter()
         .enumerate()
         .flat_map(|(i, (e, _))| {
-            memo_warnings(&e.memo)
-                .into_iter()
-                .map(move |w| format!("row {}: memo {:?}: {w}", i + first_row, e.memo))
+            std::iter::once(&e.memo)
+                .chain(e.translations.values())
+                .flat_map(move |memo| {
+                    memo_warnings(memo)
+                        .into_iter()
+                        .map(move |w| format!("row {}: memo {memo:?}: {w}", i + first_row))
+                })
         })
         .collect()
 }
@@ -268,5 +286,26 @@ mod tests {
         assert_eq!(drafts[0].kind, "income");
         assert_eq!(drafts[0].memo, "flour, oil");
         assert!(read_csv("date,kind\n\"unterminated").is_err());
+
+        // A memo per language, as columns; each is checked for names like the memo.
+        let text = "date,kind,category,amount,rail,memo,memo_fa,memo_en\n\
+                    2021-09-01,expense,food,100,cash,flour,آرد برای ۲۰ خانواده,flour for 20 families\n\
+                    2021-09-02,expense,food,100,cash,flour,,call 0700123456\n";
+        let drafts = read_csv(text).unwrap();
+        let made: Vec<_> = drafts
+            .iter()
+            .map(|d| d.to_entry(afn(), "1a2b", date!(2021 - 09 - 30)).unwrap())
+            .collect();
+        assert_eq!(made[0].0.memo_for(Lang::Dari), "آرد برای ۲۰ خانواده");
+        assert_eq!(made[0].0.memo_for(Lang::English), "flour for 20 families");
+        assert_eq!(made[0].0.memo_for(Lang::Pashto), "flour");
+        assert_eq!(
+            made[1].0.translations.len(),
+            1,
+            "an empty column is no translation"
+        );
+        let w = warnings(&made, 2);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("row 3: memo \"call 0700123456\""), "{w:?}");
     }
 }

@@ -60,8 +60,8 @@ pub enum LedgerCommand {
         date: Option<String>,
     },
     /// Add entries from a CSV file (columns: date, kind, category, amount, currency,
-    /// base_amount, rail, memo, and optionally precision, counter_amount, counter_currency,
-    /// reverses, receipt).
+    /// base_amount, rail, memo, and optionally memo_fa, memo_ps, memo_en, precision,
+    /// counter_amount, counter_currency, reverses, receipt).
     Import {
         file: std::path::PathBuf,
         /// Entries per signed checkpoint.
@@ -109,6 +109,15 @@ pub struct AddArgs {
     /// A short public note. Never a name, a phone number or an ID number.
     #[arg(long, default_value = "")]
     pub memo: String,
+    /// The note in Dari, shown to Dari readers instead of --memo.
+    #[arg(long)]
+    pub memo_fa: Option<String>,
+    /// The note in Pashto, shown to Pashto readers instead of --memo.
+    #[arg(long)]
+    pub memo_ps: Option<String>,
+    /// The note in English, shown to English readers instead of --memo.
+    #[arg(long)]
+    pub memo_en: Option<String>,
     /// YYYY-MM-DD (default today).
     #[arg(long)]
     pub date: Option<String>,
@@ -415,6 +424,9 @@ async fn run_logged_in(
                 reverses: String::new(),
                 rail: a.rail,
                 memo: a.memo,
+                memo_fa: a.memo_fa.unwrap_or_default(),
+                memo_ps: a.memo_ps.unwrap_or_default(),
+                memo_en: a.memo_en.unwrap_or_default(),
                 receipt: if a.receipt {
                     "yes".into()
                 } else {
@@ -462,6 +474,7 @@ async fn run_logged_in(
                 date: target.precision.coarsen(date),
                 reverses: Some(index),
                 memo,
+                translations: Default::default(),
                 receipt: None,
                 coordinator: session.fingerprint.clone(),
                 ..target
