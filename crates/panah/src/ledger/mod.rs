@@ -47,7 +47,7 @@ pub enum LedgerCommand {
         origin: Option<String>,
     },
     /// Add one entry.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// Cancel an earlier entry with a reversal (entries are never edited).
     Reverse {
         /// The number of the entry to cancel.
