@@ -845,3 +845,49 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// A collective can keep a payment rail off its pages (naming crypto can be dangerous where
+/// it is banned); the other rails are still named.
+#[tokio::test]
+async fn hidden_rails_are_not_named_on_the_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, store) = every_engine(dir.path()).await.remove(0);
+    let uncached = Settings {
+        page_cache_secs: 0,
+        ..Settings::default()
+    };
+    let (app, t, who) = started_with(store.clone(), uncached).await;
+    let mut all = Vec::new();
+    let gift = entry(&who, "income", "food", 500_000, "gift").replace("rail cash", "rail crypto");
+    append(
+        &app,
+        &t,
+        &who,
+        &mut all,
+        &[gift, entry(&who, "expense", "food", 1_000, "bread")],
+    )
+    .await;
+    let page = get(&app, "/c/roshanai/ledger?lang=en", &[]).await.text();
+    assert!(page.contains("· cryptocurrency"), "{engine}");
+    let c = store
+        .collective(&panah_core::Slug::parse("roshanai").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .set_hidden_rails(c.id, &[panah_core::ledger::Rail::Crypto])
+        .await
+        .unwrap();
+    for lang in ["en", "fa", "ps"] {
+        let page = get(&app, &format!("/c/roshanai/ledger?lang={lang}"), &[])
+            .await
+            .text();
+        for word in ["cryptocurrency", "پول دیجیتال", "ډیجیټلي پیسې"] {
+            assert!(!page.contains(word), "{engine} {lang}: {word}");
+        }
+        assert!(
+            page.contains("· cash") || page.contains("· پول نقد") || page.contains("· نغدې پیسې"),
+            "{engine} {lang}: other rails are still named"
+        );
+    }
+}

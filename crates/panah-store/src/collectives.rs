@@ -3,6 +3,7 @@
 use sqlx::any::AnyRow;
 
 use crate::{get, Store, StoreError};
+use panah_core::ledger::Rail;
 use panah_core::{Lang, Slug, Timestamp};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,6 +12,8 @@ pub struct Collective {
     pub slug: Slug,
     pub default_lang: Lang,
     pub created_at: Timestamp,
+    /// Payment rails the collective keeps off its public pages.
+    pub hidden_rails: Vec<Rail>,
 }
 
 /// A collective's public appeal in one language. Plain text; paragraphs separated by a
@@ -44,17 +47,23 @@ pub struct NewCollective {
     pub names: [String; 3],
 }
 
-const COLLECTIVE_COLUMNS: &str = "id, slug, default_lang, created_at";
+const COLLECTIVE_COLUMNS: &str = "id, slug, default_lang, created_at, hidden_rails";
 
 fn collective_from_row(row: &AnyRow) -> Result<Collective, StoreError> {
     let slug: String = get(row, "slug")?;
     let lang: String = get(row, "default_lang")?;
     let created: String = get(row, "created_at")?;
+    let hidden: String = get(row, "hidden_rails")?;
+    let hidden_rails = hidden
+        .split_whitespace()
+        .map(|w| Rail::parse(w).ok_or_else(|| StoreError::Corrupt(format!("rail {w:?}"))))
+        .collect::<Result<_, _>>()?;
     Ok(Collective {
         id: get(row, "id")?,
         slug: Slug::parse(&slug).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         default_lang: Lang::from_code(&lang).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         created_at: Timestamp::parse(&created).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        hidden_rails,
     })
 }
 
@@ -116,6 +125,28 @@ impl Store {
         .iter()
         .map(collective_from_row)
         .collect()
+    }
+
+    /// Sets the payment rails the collective keeps off its public pages (none: show all).
+    pub async fn set_hidden_rails(
+        &self,
+        collective_id: i64,
+        rails: &[Rail],
+    ) -> Result<(), StoreError> {
+        let words: Vec<&str> = Rail::ALL
+            .iter()
+            .filter(|r| rails.contains(r))
+            .map(|r| r.word())
+            .collect();
+        let done = sqlx::query("UPDATE collectives SET hidden_rails = $1 WHERE id = $2")
+            .bind(words.join(" "))
+            .bind(collective_id)
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("collective {collective_id}")));
+        }
+        Ok(())
     }
 
     /// Replaces the appeal text in one language.

@@ -14,6 +14,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "hub", include_str!("../migrations/0001_hub.sql")),
     (2, "contact", include_str!("../migrations/0002_contact.sql")),
     (3, "ledger", include_str!("../migrations/0003_ledger.sql")),
+    (
+        4,
+        "public rails",
+        include_str!("../migrations/0004_public_rails.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming Panah's migration lock.

@@ -65,6 +65,33 @@ async fn collectives_and_appeals() {
             None
         );
 
+        // Rails kept off the public pages: none at first, then as set, in a fixed order.
+        use panah_core::ledger::Rail;
+        assert!(c.hidden_rails.is_empty(), "{engine}");
+        store
+            .set_hidden_rails(c.id, &[Rail::Cash, Rail::Crypto])
+            .await
+            .unwrap();
+        let hidden = store
+            .collective(&c.slug)
+            .await
+            .unwrap()
+            .unwrap()
+            .hidden_rails;
+        assert_eq!(hidden, vec![Rail::Crypto, Rail::Cash], "{engine}");
+        store.set_hidden_rails(c.id, &[]).await.unwrap();
+        assert!(store
+            .collective(&c.slug)
+            .await
+            .unwrap()
+            .unwrap()
+            .hidden_rails
+            .is_empty());
+        assert!(matches!(
+            store.set_hidden_rails(9_999, &[Rail::Bank]).await,
+            Err(StoreError::NotFound(_))
+        ));
+
         // Names are set at creation, the rest of the appeal is empty until written.
         let (appeal, _) = store.appeal(c.id, Lang::Pashto).await.unwrap().unwrap();
         assert_eq!(appeal.name, "رڼا");

@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
+use panah_core::ledger::Rail;
 use panah_core::{CoordinatorKey, Lang, Slug};
 use panah_store::NewCollective;
 
@@ -41,6 +42,16 @@ pub enum AdminCommand {
         store: StoreArgs,
         slug: String,
         file: std::path::PathBuf,
+    },
+    /// Keep payment rails off the collective's public pages (naming one, such as crypto,
+    /// can be dangerous where it is banned). Give none to show all again. The signed
+    /// entries, the exports and the tiles still carry every entry's rail.
+    HideRails {
+        #[command(flatten)]
+        store: StoreArgs,
+        slug: String,
+        /// Rails to hide: bank, crypto, cash, transfer-agent.
+        rails: Vec<String>,
     },
     /// List the hub's collectives.
     ListCollectives {
@@ -156,6 +167,33 @@ serve it with: panah serve {}",
             }
             let langs: Vec<&str> = appeal.iter().map(|(l, _)| l.code()).collect();
             println!("updated the appeal of {} in {}", c.slug, langs.join(", "));
+        }
+        AdminCommand::HideRails { store, slug, rails } => {
+            let rails = rails
+                .iter()
+                .map(|w| {
+                    Rail::parse(w.trim()).with_context(|| {
+                        format!("{w:?} is not a rail: bank, crypto, cash or transfer-agent")
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let (_, store) = store.open_existing().await?;
+            let c = collective(&store, &slug).await?;
+            store.set_hidden_rails(c.id, &rails).await?;
+            let shown: Vec<&str> = Rail::ALL
+                .iter()
+                .filter(|r| !rails.contains(r))
+                .map(|r| r.word())
+                .collect();
+            println!(
+                "{}'s pages name these rails: {}",
+                c.slug,
+                if shown.is_empty() {
+                    "none".to_owned()
+                } else {
+                    shown.join(", ")
+                }
+            );
         }
         AdminCommand::ListCollectives { store } => {
             let (_, store) = store.open_existing().await?;

@@ -408,6 +408,28 @@ fn admin_commands_never_create_a_hub_by_accident() {
     let again = ok(&["admin", "init", "--data", &data]);
     assert!(again.contains("already holds a hub"), "{again}");
     assert_eq!(ok(&["admin", "list-collectives", "--data", &data]), "");
+
+    // Rails a collective keeps off its pages.
+    create_collective(&data, "roshanai");
+    let said = ok(&["admin", "hide-rails", "--data", &data, "roshanai", "crypto"]);
+    assert!(
+        said.contains("roshanai's pages name these rails: bank, cash, transfer-agent"),
+        "{said}"
+    );
+    let err = fails(&[
+        "admin",
+        "hide-rails",
+        "--data",
+        &data,
+        "roshanai",
+        "bitcoin",
+    ]);
+    assert!(err.contains("\"bitcoin\" is not a rail"), "{err}");
+    let said = ok(&["admin", "hide-rails", "--data", &data, "roshanai"]);
+    assert!(
+        said.contains("bank, crypto, cash, transfer-agent"),
+        "{said}"
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ use panah_core::ledger::receipt::ReceiptCode;
 use panah_core::ledger::tiles::{encode_bundle, inclusion_proof, TileKind, TileRef};
 use panah_core::ledger::totals::Totals;
 use panah_core::ledger::tree::{check_inclusion, unverified_checkpoint, verifier_key};
-use panah_core::ledger::{Category, DatePrecision, Entry, Kind};
+use panah_core::ledger::{Category, DatePrecision, Entry, Kind, Rail};
 use panah_core::{Lang, Timestamp};
 use panah_i18n::Localizer;
 use panah_store::{Collective, Ledger, StoreError, StoredCheckpoint};
@@ -106,7 +106,8 @@ fn public_date(l: &Localizer<'_>, start: Timestamp, precision: DatePrecision) ->
     )
 }
 
-fn row(l: &Localizer<'_>, index: u64, e: &Entry, totals: &Totals) -> Row {
+/// An entry as the pages show it. A rail the collective hides is not named.
+fn row(l: &Localizer<'_>, index: u64, e: &Entry, totals: &Totals, hidden: &[Rail]) -> Row {
     let mut note = String::new();
     if let Some(target) = e.reverses {
         note = l.t1("ledger-reverses", "index", &l.integer(target as i64));
@@ -145,7 +146,11 @@ fn row(l: &Localizer<'_>, index: u64, e: &Entry, totals: &Totals) -> Row {
         } else {
             l.money(e.base.minor(), e.base.currency())
         },
-        rail: l.t(&format!("rail-{}", e.rail.word())),
+        rail: if hidden.contains(&e.rail) {
+            String::new()
+        } else {
+            l.t(&format!("rail-{}", e.rail.word()))
+        },
         memo: e.memo_for(l.lang()).to_owned(),
         note,
     }
@@ -318,7 +323,7 @@ async fn page_inner(state: &AppState, c: &Collective, lang: Lang) -> Result<Resp
             .latest
             .iter()
             .rev()
-            .map(|(i, e)| row(&l, *i, e, t))
+            .map(|(i, e)| row(&l, *i, e, t, &c.hidden_rails))
             .collect();
         page.shown = l.t2(
             "ledger-latest",
@@ -880,7 +885,7 @@ async fn find_receipt(
         ],
     );
     Ok(Some(Found {
-        row: row(l, index, &entry, &totals),
+        row: row(l, index, &entry, &totals, &c.hidden_rails),
         statement,
         proof: l.t1("receipt-proof", "hashes", &l.integer(proof.len() as i64)),
         // Quoted, so that it works when pasted into a terminal as it is.
