@@ -127,7 +127,6 @@ ledger-exchange-costs = Lost in currency exchange
 ledger-exchange-gains = Gained in currency exchange
 ledger-held-foreign = { $amount } (counted as { $value })
 ledger-reconcile = Raised − spent − lost in currency exchange = money held. What is lost in exchange is the money changer's commission when money changes from one currency to another, and rates that moved between a gift arriving and being spent.
-ledger-entries = Entries
 ledger-held = Money held, by currency
 ledger-by-category = Spent on each need
 ledger-latest-title = Latest entries

@@ -127,7 +127,6 @@ ledger-exchange-costs = زیان در تبادلهٔ پول
 ledger-exchange-gains = سود در تبادلهٔ پول
 ledger-held-foreign = { $amount } (به حساب { $value })
 ledger-reconcile = جمع‌آوری‌شده − مصرف‌شده − زیان در تبادلهٔ پول = پول موجود. زیان تبادله کمیشن صراف یا حواله‌دار است هنگامی که پول از یک اسعار به اسعار دیگر تبدیل می‌شود، و تغییر نرخ میان رسیدن کمک و مصرف آن.
-ledger-entries = ثبت‌ها
 ledger-held = پول موجود، به تفکیک اسعار
 ledger-by-category = مصرف برای هر نیاز
 ledger-latest-title = تازه‌ترین ثبت‌ها

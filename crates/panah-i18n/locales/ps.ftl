@@ -127,7 +127,6 @@ ledger-exchange-costs = د پیسو په تبادله کې تاوان
 ledger-exchange-gains = د پیسو په تبادله کې ګټه
 ledger-held-foreign = { $amount } (د { $value } په توګه حساب شوې)
 ledger-reconcile = راټولې شوې − لګول شوې − د پیسو په تبادله کې تاوان = موجودې پیسې. د تبادلې تاوان د صراف یا حواله دار کمیشن دی کله چې پیسې له یوې اسعارو بلې ته اړول کېږي، او د نرخ هغه بدلون چې د مرستې د رسېدو او لګولو ترمنځ راځي.
-ledger-entries = لیکنې
 ledger-held = موجودې پیسې، د اسعارو له مخې
 ledger-by-category = پر هره اړتیا لګښت
 ledger-latest-title = وروستۍ لیکنې

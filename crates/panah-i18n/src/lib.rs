@@ -180,6 +180,16 @@ impl Localizer<'_> {
         isolate(text)
     }
 
+    /// What separates short items on one line: ` · ` in English; `، ` in Dari and Pashto,
+    /// where a middle dot beside Persian digits reads as a zero (۱۴۰۰ · ۳ looks like ۱۴۰۰۰۳).
+    pub fn sep(&self) -> &'static str {
+        if self.lang.is_rtl() {
+            "، "
+        } else {
+            " · "
+        }
+    }
+
     /// A list as a sentence says it: `1, 2 and 6`, `۱، ۲ و ۶`.
     pub fn list(&self, items: &[String]) -> String {
         match items {

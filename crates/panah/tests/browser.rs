@@ -60,6 +60,8 @@ impl Driver {
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
+                // A 360 px phone screen (a headless window cannot be narrower than 500 px).
+                "mobileEmulation": {"deviceMetrics": {"width": 360, "height": 740, "pixelRatio": 1.0}},
                 "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
                          "--disable-dev-shm-usage", "--window-size=360,740",
@@ -169,6 +171,7 @@ async fn check_pages(driver: &Driver, url: &str, paths: &[&str]) {
                 "nothing is loaded beyond the page: {what}"
             );
             let width = p["width"].as_f64().unwrap();
+            assert_eq!(width, 360.0, "a phone's width: {what}");
             assert!(
                 p["scrollWidth"].as_f64().unwrap() <= width,
                 "no sideways scrolling: {what}"
@@ -234,6 +237,27 @@ return {
 };
 "#;
 
+const CARDS: &str = r#"
+const width = document.documentElement.clientWidth;
+const rows = [...document.querySelectorAll('table.entries tbody tr')];
+const clipped = [];
+const brokenAmounts = [];
+for (const [i, tr] of rows.entries()) {
+  for (const el of tr.querySelectorAll('td, td *')) {
+    for (const r of el.getClientRects()) {
+      if (r.left < -0.5 || r.right > width + 0.5) clipped.push(i + ': ' + el.textContent.slice(0, 40));
+    }
+  }
+  const amount = tr.querySelector('td.a').firstChild;
+  const range = document.createRange();
+  range.selectNodeContents(amount);
+  const lines = new Set([...range.getClientRects()].map(r => Math.round(r.bottom)));
+  if (lines.size > 1) brokenAmounts.push(amount.textContent);
+}
+return { width, scrollWidth: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight,
+         clipped, brokenAmounts };
+"#;
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_ledger_and_its_goals_on_a_small_phone() {
     let dir = tempfile::tempdir().unwrap();
@@ -241,7 +265,15 @@ async fn the_ledger_and_its_goals_on_a_small_phone() {
     let h = coordinator_args("ledger", &hub, &keyrings[0], &[]);
     ok(&[&h[..], &["init", "--base", "AFN"]].concat());
     let csv = dir.path().join("sample.csv");
-    std::fs::write(&csv, include_str!("../src/demo_ledger.csv")).unwrap();
+    // The demo's 38 entries and 12 more with long notes: 50, the most the page shows.
+    let mut text = include_str!("../src/demo_ledger.csv").to_owned();
+    for i in 0..12 {
+        text.push_str(&format!(
+            "2021-11-{:02},expense,food,12500,AFN,12500,transfer-agent,flour rice oil beans and tea for the families of group {i} in the western districts,,,,,,آرد برنج روغن لوبیا و چای برای خانواده‌های گروه {i} در ولسوالی‌های غربی,د لوېدیځو ولسوالیو د {i} ډلې کورنیو لپاره اوړه وریجې غوړي لوبیا او چای\n",
+            10 + i
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
     ok(&[&h[..], &["import", csv.to_str().unwrap()]].concat());
     ok(&[
         &h[..],
@@ -294,10 +326,105 @@ async fn the_ledger_and_its_goals_on_a_small_phone() {
             .open(&format!("{}/c/roshanai/ledger?lang={lang}", hub.url))
             .await;
         let p = driver.eval(BARS).await;
-        assert_eq!(
-            p["rows"], 38,
-            "{lang}: every sample entry is in the latest 50: {p}"
+        assert_eq!(p["rows"], 50, "{lang}: the latest 50 entries: {p}");
+        // On a 360 px phone each entry is a compact card: nothing clipped, no number
+        // broken from its currency, nothing wider than the screen.
+        let c = driver.eval(CARDS).await;
+        let what = format!("{lang}: {c}");
+        assert_eq!(c["clipped"], json!([]), "{what}");
+        assert_eq!(c["brokenAmounts"], json!([]), "{what}");
+        assert!(c["scrollWidth"].as_f64() <= c["width"].as_f64(), "{what}");
+        let height = c["height"].as_f64().unwrap();
+        eprintln!("ledger page with 50 entries at 360 px, {lang}: {height} px tall");
+        assert!(height < 6500.0, "{lang}: the page grew to {height} px");
+        driver.screenshot(&format!("ledger-50-{lang}.png")).await;
+    }
+    driver
+        .call("DELETE", &format!("/session/{}", driver.session), None)
+        .await;
+    assert!(hub.stop().success());
+}
+
+const CODENAME: &str = r#"
+const ol = document.querySelector('ol.codename');
+if (!ol) return { found: false, html: document.body.innerText.slice(0, 400) };
+const items = [...ol.querySelectorAll('li')];
+const width = document.documentElement.clientWidth;
+return {
+  found: true,
+  dir: getComputedStyle(ol).direction,
+  tops: items.map(li => li.getBoundingClientRect().top),
+  groups: items.map(li => li.querySelector('.g').textContent),
+  latin: items.map(li => (li.querySelector('.lat') || {}).textContent || null),
+  right: Math.max(...items.map(li => li.getBoundingClientRect().right)),
+  width,
+  kept: document.body.innerText.includes('90'),
+};
+"#;
+
+/// A sender on a small phone, in each language, sends a message through the form and
+/// gets the codename: seven numbered groups, one per line, top to bottom in order, left to
+/// right inside a group, with Latin digits beside the reader's; nothing off the screen.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sender_gets_a_codename_they_can_copy_on_a_small_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _data, _keyrings) = hub_with_team(dir.path(), 1, &[]);
+    let Some(driver) = Driver::start(&dir.path().join("chromium")).await else {
+        return;
+    };
+    for lang in ["fa", "ps", "en"] {
+        driver
+            .open(&format!("{}/c/roshanai/contact?lang={lang}", hub.url))
+            .await;
+        driver
+            .eval("document.querySelector('#message').value = 'hello'; document.querySelector('form').submit(); return 1;")
+            .await;
+        let mut c = Value::Null;
+        for _ in 0..50 {
+            c = driver.eval(CODENAME).await;
+            if c["found"] == true {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let what = format!("{lang}: {c}");
+        assert_eq!(c["found"], true, "{what}");
+        assert_eq!(c["dir"], "ltr", "{what}");
+        let tops: Vec<f64> = c["tops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_f64().unwrap())
+            .collect();
+        assert_eq!(tops.len(), 7, "{what}");
+        assert!(
+            tops.windows(2).all(|w| w[1] > w[0] + 10.0),
+            "each group on its own line, in order: {what}"
         );
+        assert!(c["right"].as_f64() <= c["width"].as_f64(), "{what}");
+        let groups: Vec<String> = c["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g.as_str().unwrap().to_owned())
+            .collect();
+        let typed = groups.join(" ");
+        assert!(
+            panah_core::Codename::parse(&typed).is_ok(),
+            "the groups as shown, in order, are the codename: {what}"
+        );
+        if lang == "en" {
+            assert!(c["latin"].as_array().unwrap().iter().all(Value::is_null));
+        } else {
+            for (g, latin) in groups.iter().zip(c["latin"].as_array().unwrap()) {
+                assert_eq!(
+                    panah_core::digits::to_latin(g),
+                    latin.as_str().unwrap(),
+                    "Latin digits beside the reader's: {what}"
+                );
+            }
+        }
+        driver.screenshot(&format!("sent-{lang}.png")).await;
     }
     driver
         .call("DELETE", &format!("/session/{}", driver.session), None)

@@ -123,7 +123,7 @@ fn row(l: &Localizer<'_>, index: u64, e: &Entry, totals: &Totals, hidden: &[Rail
         note = if note.is_empty() {
             other
         } else {
-            format!("{note} · {other}")
+            format!("{note}{}{other}", l.sep())
         };
     }
     if e.receipt.is_some() {
@@ -131,7 +131,7 @@ fn row(l: &Localizer<'_>, index: u64, e: &Entry, totals: &Totals, hidden: &[Rail
         note = if note.is_empty() {
             r
         } else {
-            format!("{note} · {r}")
+            format!("{note}{}{r}", l.sep())
         };
     }
     Row {
@@ -289,7 +289,6 @@ async fn page_inner(state: &AppState, c: &Collective, lang: Lang) -> Result<Resp
             (l.t("ledger-spent"), l.money(t.spent, base)),
             exchange,
             (l.t("ledger-balance"), l.money(t.balance(), base)),
-            (l.t("ledger-entries"), l.integer(t.entries as i64)),
         ];
         page.reconcile = l.t("ledger-reconcile");
         page.balances = t
