@@ -103,6 +103,12 @@ fn conversation_from_row(row: &AnyRow) -> Result<Conversation, StoreError> {
     })
 }
 
+/// Today, and the day a conversation written to today expires after `retention_days`.
+fn kept_until(retention_days: i64) -> (Timestamp, Timestamp) {
+    let today = day_of(Timestamp::now());
+    (today, today.plus_seconds(retention_days.max(0) * 86_400))
+}
+
 /// Midnight UTC of the day of `t`: stored dates say which day, never the hour.
 pub fn day_of(t: Timestamp) -> Timestamp {
     Timestamp::from_unix(t.unix() - t.unix().rem_euclid(86_400))
@@ -156,8 +162,7 @@ impl Store {
         message: &NewMessage,
         retention_days: i64,
     ) -> Result<(i64, i64), StoreError> {
-        let today = day_of(Timestamp::now());
-        let expires = today.plus_seconds(retention_days.max(0) * 86_400);
+        let (today, expires) = kept_until(retention_days);
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO conversations (collective_id, lookup, reply_recipient, created_on, last_on, expires_on)
@@ -190,8 +195,7 @@ impl Store {
         message: &NewMessage,
         retention_days: i64,
     ) -> Result<(i64, i64), StoreError> {
-        let today = day_of(Timestamp::now());
-        let expires = today.plus_seconds(retention_days.max(0) * 86_400);
+        let (today, expires) = kept_until(retention_days);
         let mut tx = self.pool().begin().await?;
         let added = self
             .append(&mut tx, collective_id, lookup, message, today, expires)
