@@ -18,8 +18,7 @@ use panah_store::{Append, Ledger, NewEntry, Store, StoreError};
 
 /// Most entries in one append.
 pub const MAX_ENTRIES: usize = 1000;
-/// Longest entry, in bytes (a memo of 200 characters is at most 800 bytes of UTF-8).
-pub const MAX_LEAF: usize = 2048;
+pub use panah_core::ledger::entry::MAX_LEAF;
 
 /// Why an append was refused; every one is the coordinator's to fix.
 #[derive(Debug, thiserror::Error)]

@@ -596,10 +596,12 @@ async fn the_page_goals_exports_and_receipts() {
         }));
         // The newest: a memo per language, shown in the reader's language, else the memo.
         batch.push(
-            entry(&who, "expense", "food", 10_000, "flour for 20 families").replace(
-                "memo flour for 20 families\n",
-                "memo flour for 20 families\nmemo-fa آرد برای ۲۰ خانواده\nmemo-en Flour, 20 families\n",
-            ),
+            entry(&who, "expense", "food", 10_000, "flour for 20 families")
+                .replace("panah-ledger-entry 1\n", "panah-ledger-entry 2\n")
+                .replace(
+                    "memo flour for 20 families\n",
+                    "memo flour for 20 families\nmemo-fa آرد برای ۲۰ خانواده\nmemo-en Flour, 20 families\n",
+                ),
         );
         append(&app, &t, &who, &mut all, &batch).await;
         let res = put_json(

@@ -56,6 +56,14 @@ word_enum!(
 
 /// Longest public memo, in characters.
 pub const MAX_MEMO: usize = 200;
+/// Longest entry, in bytes of leaf text: hubs refuse longer ones, mirrors size their
+/// downloads by it.
+pub const MAX_LEAF: usize = 2048;
+/// The leaf header of entries without memo translations, and of entries with them. An
+/// older verifier that meets a version-2 entry says it does not know the format, rather
+/// than that the entry has lines it does not expect (which reads like tampering).
+const HEADER_V1: &str = "panah-ledger-entry 1";
+const HEADER_V2: &str = "panah-ledger-entry 2";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -117,6 +125,8 @@ pub enum EntryError {
     MemoDirectionOverride,
     #[error("this is not a ledger entry: {0}")]
     Malformed(String),
+    #[error("the entry is {0} bytes long; the most is {MAX_LEAF} (shorten the memo or its translations)")]
+    TooLong(usize),
 }
 
 impl DatePrecision {
@@ -182,6 +192,10 @@ impl Entry {
             }
             check_memo(text)?;
         }
+        let size = self.to_leaf().len();
+        if size > MAX_LEAF {
+            return Err(EntryError::TooLong(size));
+        }
         if self.precision.coarsen(self.date) != self.date {
             return Err(EntryError::Malformed(
                 "the date is not coarsened to its precision".into(),
@@ -193,7 +207,12 @@ impl Entry {
     /// The canonical leaf bytes.
     pub fn to_leaf(&self) -> Vec<u8> {
         let mut s = String::with_capacity(200 + self.memo.len() + self.coordinator.len());
-        s.push_str("panah-ledger-entry 1\n");
+        s.push_str(if self.translations.is_empty() {
+            HEADER_V1
+        } else {
+            HEADER_V2
+        });
+        s.push('\n');
         let _ = writeln!(s, "kind {}", self.kind.word());
         let _ = writeln!(
             s,
@@ -244,8 +263,14 @@ impl Entry {
             .strip_suffix('\n')
             .ok_or_else(|| bad("no final newline"))?
             .split('\n');
-        if lines.next() != Some("panah-ledger-entry 1") {
-            return Err(bad("no `panah-ledger-entry 1` header"));
+        match lines.next() {
+            Some(HEADER_V1 | HEADER_V2) => {}
+            Some(h) if h.starts_with("panah-ledger-entry ") => {
+                return Err(bad(
+                    "a newer entry format than this program knows: update panah",
+                ))
+            }
+            _ => return Err(bad("no `panah-ledger-entry` header")),
         }
         let mut next = |name: &str| -> Option<String> {
             let line = lines.clone().next()?;
@@ -505,6 +530,26 @@ mod tests {
             .insert(Lang::English, "gift for flour".into());
         e.translations.insert(Lang::Dari, "کمک برای آرد".into());
         let leaf = String::from_utf8(e.to_leaf()).unwrap();
+        assert!(leaf.starts_with("panah-ledger-entry 2\n"), "{leaf}");
+        assert!(
+            Entry::from_leaf(leaf.replacen("entry 2", "entry 1", 1).as_bytes()).is_err(),
+            "translations only under version 2"
+        );
+        assert!(
+            Entry::from_leaf(&old_leaf.clone().into_iter().collect::<Vec<u8>>()).is_ok()
+                && Entry::from_leaf(
+                    String::from_utf8(old_leaf.clone())
+                        .unwrap()
+                        .replacen("entry 1", "entry 2", 1)
+                        .as_bytes()
+                )
+                .is_err(),
+            "version 1 without translations, and only that"
+        );
+        assert!(Entry::from_leaf(b"panah-ledger-entry 3\nkind income\n")
+            .unwrap_err()
+            .to_string()
+            .contains("update panah"));
         assert!(
             leaf.ends_with("memo gift from supporters in Germany for flour\nmemo-fa کمک برای آرد\nmemo-en gift for flour\n"),
             "{leaf}"
@@ -529,6 +574,11 @@ mod tests {
         assert_eq!(e.validate(base), Err(EntryError::MemoTooLong(201)));
         e.translations.insert(Lang::Pashto, " ".into());
         assert!(matches!(e.validate(base), Err(EntryError::Malformed(_))));
+        // Four notes of 200 four-byte characters would pass each limit but not the leaf's.
+        for lang in Lang::ALL {
+            e.translations.insert(lang, "😀".repeat(200));
+        }
+        assert!(matches!(e.validate(base), Err(EntryError::TooLong(n)) if n > MAX_LEAF));
     }
 
     #[test]

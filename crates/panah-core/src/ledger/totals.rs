@@ -166,11 +166,28 @@ impl Totals {
         self.exchange_costs = self.exchange_costs.saturating_add(v);
     }
 
+    /// Puts `amount` worth `value` into currency `c`. Money that arrives while the currency
+    /// is overdrawn (spent before the gift came in) first settles the deficit: that part
+    /// takes the deficit's share of book value with it, so a holding that comes back to
+    /// zero has no book value left, and the difference is an exchange cost or gain.
     fn inflow(&mut self, c: Currency, amount: i64, value: i64) {
-        let held = self.balances.entry(c).or_insert(0);
-        *held = held.saturating_add(amount);
-        let book = self.book.entry(c).or_insert(0);
-        *book = book.saturating_add(value);
+        let held = self.balances.get(&c).copied().unwrap_or(0);
+        let book = self.book.get(&c).copied().unwrap_or(0);
+        let mut booked = value;
+        if held < 0 && amount > 0 {
+            let settle = amount.min(held.saturating_neg());
+            let brought = clamp(i128::from(value) * i128::from(settle) / i128::from(amount));
+            let owed = if settle == held.saturating_neg() {
+                book.saturating_neg()
+            } else {
+                clamp(i128::from(book) * i128::from(settle) / i128::from(held).abs())
+                    .saturating_neg()
+            };
+            booked = value.saturating_sub(brought).saturating_add(owed);
+            self.cost(brought.saturating_sub(owed));
+        }
+        self.balances.insert(c, held.saturating_add(amount));
+        self.book.insert(c, book.saturating_add(booked));
     }
 
     /// Takes `amount` out of currency `c` and returns the book value it takes with it:
@@ -327,6 +344,29 @@ mod tests {
         assert_eq!(t.balances[&Currency::parse("AFN").unwrap()], t.balance());
     }
 
+    /// Spent before the gift arrived: the dollars are overdrawn, then made good at another
+    /// rate. Nothing is held afterwards, and no value is left on the empty currency.
+    #[test]
+    fn an_overdraft_made_good_leaves_no_value_behind() {
+        let usd = |m| money(m, "USD");
+        let log = vec![
+            entry(Kind::Expense, Category::Food, usd(15_000), 1_200_000),
+            entry(Kind::Income, Category::Food, usd(5_000), 410_000),
+            entry(Kind::Income, Category::Food, usd(10_000), 820_000),
+        ];
+        let t = Totals::of(&log);
+        let dollars = Currency::parse("USD").unwrap();
+        assert_eq!(t.balances[&dollars], 0);
+        assert_eq!(t.book[&dollars], 0);
+        assert_eq!(t.raised, 1_230_000);
+        assert_eq!(t.spent, 1_200_000);
+        assert_eq!(
+            t.exchange_costs, 30_000,
+            "the rate moved between spending and the gift"
+        );
+        assert_eq!(t.balance(), 0);
+    }
+
     mod random_ledgers {
         use super::*;
         use proptest::prelude::*;
@@ -344,16 +384,18 @@ mod tests {
         fn op() -> impl Strategy<Value = Op> {
             prop_oneof![
                 (0..3usize, 1..1_000_000i64, 50..120i64).prop_map(|(c, a, r)| Op::Income(c, a, r)),
-                (0..3usize, 1..=100u8, 50..120i64).prop_map(|(c, p, r)| Op::Expense(c, p, r)),
-                (0..3usize, 0..3usize, 1..=100u8, 50..120i64, 90..=110i64)
+                (0..3usize, 1..=150u8, 50..120i64).prop_map(|(c, p, r)| Op::Expense(c, p, r)),
+                (0..3usize, 0..3usize, 1..=150u8, 50..120i64, 90..=110i64)
                     .prop_map(|(a, b, p, r, f)| Op::Exchange(a, b, p, r, f)),
                 any::<u16>().prop_map(Op::Reverse),
             ]
         }
 
-        /// A valid ledger from the ops: nothing spends or exchanges more than is held (as
-        /// the treasurer's running totals say), reversals point at a live, earlier entry.
-        fn ledger(ops: &[Op]) -> Vec<Entry> {
+        /// A valid ledger from the ops: reversals point at a live, earlier entry. With
+        /// `overdraw`, expenses and exchanges may take more than is held (a treasurer who
+        /// enters an expense before the gift that pays for it), and so may reversals;
+        /// without, nothing ever goes below zero.
+        fn ledger(ops: &[Op], overdraw: bool) -> Vec<Entry> {
             let cur = |i: usize| Currency::parse(CODES[i]).unwrap();
             let mut log: Vec<Entry> = Vec::new();
             for op in ops {
@@ -371,14 +413,24 @@ mod tests {
                         log.push(entry(Kind::Income, Category::Food, amount, base));
                     }
                     Op::Expense(c, p, r) => {
-                        let a = held(&log, c) * i64::from(p) / 100;
+                        let p = if overdraw {
+                            i64::from(p)
+                        } else {
+                            i64::from(p.min(100))
+                        };
+                        let a = held(&log, c).max(if overdraw { 1_000 } else { 0 }) * p / 100;
                         if a > 0 {
                             let (amount, base) = at(c, a, r);
                             log.push(entry(Kind::Expense, Category::Power, amount, base));
                         }
                     }
                     Op::Exchange(from, to, p, r, f) => {
-                        let a = held(&log, from) * i64::from(p) / 100;
+                        let p = if overdraw {
+                            i64::from(p)
+                        } else {
+                            i64::from(p.min(100))
+                        };
+                        let a = held(&log, from).max(if overdraw { 1_000 } else { 0 }) * p / 100;
                         if a > 0 && from != to {
                             let (amount, base) = at(from, a, r);
                             // What comes out: the base value at a rate `f` percent off.
@@ -407,7 +459,7 @@ mod tests {
                         let mut with = log.clone();
                         with.push(r.clone());
                         let after = Totals::of(&with);
-                        if after.balances.values().all(|v| *v >= 0) {
+                        if overdraw || after.balances.values().all(|v| *v >= 0) {
                             log.push(r);
                         }
                     }
@@ -440,7 +492,7 @@ mod tests {
 
             #[test]
             fn the_books_always_reconcile(ops in proptest::collection::vec(op(), 0..40)) {
-                let log = ledger(&ops);
+                let log = ledger(&ops, true);
                 let t = Totals::of(&log);
                 reconciles(&t)?;
                 // Entry by entry, as a hub keeps them: the same totals.
@@ -457,7 +509,7 @@ mod tests {
             #[test]
             fn reversing_everything_leaves_nothing(ops in proptest::collection::vec(op(), 0..30)) {
                 let ops: Vec<Op> = ops.into_iter().filter(|o| !matches!(o, Op::Reverse(_))).collect();
-                let mut log = ledger(&ops);
+                let mut log = ledger(&ops, false);
                 let t = Totals::of(&log);
                 let live: Vec<usize> = (0..log.len())
                     .filter(|i| log[*i].kind != Kind::Reversal)

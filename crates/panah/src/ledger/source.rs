@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 /// The most bytes of a checkpoint or keys file.
 const MAX_SMALL: u64 = 64 * 1024;
 /// The most bytes of an entry bundle (256 entries of at most 2 KiB, with length prefixes).
-const MAX_BUNDLE: u64 = WIDTH * (2 + 2048);
+const MAX_BUNDLE: u64 = WIDTH * (2 + panah_core::ledger::entry::MAX_LEAF as u64);
 /// Downloads at once.
 const PARALLEL: usize = 16;
 
