@@ -1,19 +1,25 @@
 //! Senders' codenames: the only thing a sender keeps, and the only way back to replies.
 //!
 //! A codename is seven groups of five decimal digits. In each group four digits are random
-//! and the fifth is a check digit: the Damm check digit of the group's position (1–7)
-//! followed by its four random digits. So a codename carries 28 random digits (about 93
-//! bits), and the hub can tell a mistyped codename from an unknown one before it looks
-//! anything up:
+//! and the fifth is a check digit: the Damm check digit of the group's *start digit*
+//! followed by its four random digits. Each hub derives seven distinct start digits, one
+//! per position, from its secret ([`CheckKey`]). So a codename carries 28 random digits
+//! (about 93 bits), and the hub can tell a mistyped codename from an unknown one before it
+//! looks anything up:
 //!
 //! - every single wrong digit is caught (Damm's quasigroup catches all single substitutions),
 //!   and the group it is in is named;
 //! - every swap of two neighbouring digits is caught: inside a group Damm catches all
 //!   adjacent transpositions; across two groups the swap changes one digit of each;
 //! - any reordering of the groups is caught, because a group's check digit depends on its
-//!   position: the same four digits at another position need another check digit
-//!   (a quasigroup's rows and columns are permutations), and a reordering moves at least
-//!   two groups.
+//!   position's start digit, and the seven are distinct: the same four digits at another
+//!   position need another check digit (a quasigroup's rows and columns are
+//!   permutations), and a reordering moves at least two groups.
+//!
+//! The start digits are secret so that a 35-digit number found on someone's paper or phone
+//! cannot be recognised as a codename by checking it: each group fits exactly one start
+//! digit, and random digits fit *some* set of seven distinct ones about 6% of the time
+//! (10·9·…·4 / 10⁷), so passing proves little without the hub's secret.
 //!
 //! Codenames given out before check digits existed (28 digits, seven groups of four) keep
 //! working: they are read as they always were. They expire with their conversations.
@@ -81,34 +87,66 @@ const DAMM: [[u8; 10]; 10] = [
     [2, 5, 8, 1, 4, 3, 6, 7, 9, 0],
 ];
 
-/// Runs the Damm quasigroup over the group's position (1-based) and its digits: the check
+/// Runs the Damm quasigroup over a start digit and then the group's digits: the check
 /// digit that makes this zero, or zero for a group that carries a right check digit.
-fn damm(position: usize, digits: &[u8]) -> u8 {
-    let start = DAMM[0][position % 10];
+fn damm(start: u8, digits: &[u8]) -> u8 {
+    let first = DAMM[0][usize::from(start % 10)];
     digits
         .iter()
-        .fold(start, |acc, &d| DAMM[usize::from(acc)][usize::from(d % 10)])
+        .fold(first, |acc, &d| DAMM[usize::from(acc)][usize::from(d % 10)])
+}
+
+/// A hub's seven start digits for the check digits, one per group position, all distinct.
+/// Derived from the hub's secret; never shown.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CheckKey([u8; GROUPS]);
+
+impl fmt::Debug for CheckKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CheckKey(…)")
+    }
+}
+
+impl CheckKey {
+    /// The key of a hub: HKDF-SHA256 over the hub's secret shuffles the ten digits, and the
+    /// first seven are the start digits.
+    pub fn derive(hub_secret: &[u8]) -> Self {
+        let hk = Hkdf::<Sha256>::new(Some(hub_secret), b"panah codename check digits v1");
+        let mut bytes = [0u8; 32];
+        // 32 bytes is always a valid HKDF-SHA256 output length.
+        let _ = hk.expand(b"start digits", &mut bytes);
+        let mut digits: [u8; 10] = std::array::from_fn(|i| i as u8);
+        // Fisher–Yates with one byte per step (the slight bias does not matter: any
+        // permutation the secret picks is as good as another).
+        for (i, b) in (1..10).rev().zip(bytes) {
+            digits.swap(i, usize::from(b) % (i + 1));
+        }
+        let mut starts = [0u8; GROUPS];
+        starts.copy_from_slice(&digits[..GROUPS]);
+        CheckKey(starts)
+    }
 }
 
 impl Codename {
-    pub fn generate() -> Self {
-        Self::from_random(DigitCode::<RANDOM_DIGITS>::generate().digits())
+    /// A new codename, with check digits under the hub's key.
+    pub fn generate(key: &CheckKey) -> Self {
+        Self::from_random(DigitCode::<RANDOM_DIGITS>::generate().digits(), key)
     }
 
     /// The codename for these random digits, with its check digits added.
-    fn from_random(random: [u8; RANDOM_DIGITS]) -> Self {
+    fn from_random(random: [u8; RANDOM_DIGITS], key: &CheckKey) -> Self {
         let mut all = [0u8; DIGITS];
         for (g, chunk) in random.chunks(GROUP - 1).enumerate() {
             let group = &mut all[g * GROUP..(g + 1) * GROUP];
             group[..GROUP - 1].copy_from_slice(chunk);
-            group[GROUP - 1] = damm(g + 1, chunk);
+            group[GROUP - 1] = damm(key.0[g], chunk);
         }
         Codename(Digits::Checked(DigitCode::from_digits(all)))
     }
 
     /// Reads a codename as a person typed it, in any digits with any separators, and
-    /// checks every group's check digit.
-    pub fn parse(input: &str) -> Result<Self, CodenameError> {
+    /// checks every group's check digit under the hub's key.
+    pub fn parse(input: &str, key: &CheckKey) -> Result<Self, CodenameError> {
         let count = input
             .chars()
             .take(MAX_TYPED_CHARS)
@@ -128,7 +166,7 @@ impl Codename {
             .digits()
             .chunks(GROUP)
             .enumerate()
-            .filter(|(g, group)| damm(g + 1, group) != 0)
+            .filter(|(g, group)| damm(key.0[*g], group) != 0)
             .map(|(g, _)| g + 1)
             .collect();
         if wrong.is_empty() {
@@ -202,6 +240,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn key() -> CheckKey {
+        CheckKey::derive(b"a hub's secret")
+    }
+
     fn typed(digits: &[u8]) -> String {
         digits.iter().map(|d| char::from(b'0' + d)).collect()
     }
@@ -212,13 +254,14 @@ mod tests {
 
     #[test]
     fn any_digits_any_separators() {
-        let c = Codename::generate();
+        let k = key();
+        let c = Codename::generate(&k);
         let g = c.grouped();
         assert_eq!(g.len(), DIGITS + GROUPS - 1);
         assert_eq!(c.groups().len(), GROUPS);
-        assert_eq!(Codename::parse(&g), Ok(c.clone()));
+        assert_eq!(Codename::parse(&g, &k), Ok(c.clone()));
         let persian = crate::digits::to_persian(&g).replace(' ', "-");
-        assert_eq!(Codename::parse(&persian), Ok(c.clone()));
+        assert_eq!(Codename::parse(&persian, &k), Ok(c.clone()));
         let arabic: String = g
             .chars()
             .map(|ch| {
@@ -227,32 +270,104 @@ mod tests {
                     .unwrap_or('\u{060C}')
             })
             .collect();
-        assert_eq!(Codename::parse(&arabic), Ok(c.clone()));
-        assert_eq!(Codename::parse("1234"), Err(CodenameError::Length(4)));
+        assert_eq!(Codename::parse(&arabic, &k), Ok(c.clone()));
+        assert_eq!(Codename::parse("1234", &k), Err(CodenameError::Length(4)));
         assert_eq!(
-            Codename::parse(&format!("{g}a")),
+            Codename::parse(&format!("{g}a"), &k),
             Err(CodenameError::Character)
         );
         assert_eq!(format!("{c:?}"), "Codename(…)", "never printed by accident");
+        assert_eq!(format!("{k:?}"), "CheckKey(…)");
+    }
+
+    /// The table is the Damm quasigroup: every row and column a permutation, a zero
+    /// diagonal, and weakly totally anti-symmetric, which is what makes every single
+    /// substitution and every neighbouring swap detectable. Checked exhaustively.
+    #[test]
+    fn the_table_is_a_totally_anti_symmetric_quasigroup() {
+        for (i, table_row) in DAMM.iter().enumerate() {
+            let mut row: Vec<u8> = table_row.to_vec();
+            let mut col: Vec<u8> = DAMM.iter().map(|r| r[i]).collect();
+            row.sort_unstable();
+            col.sort_unstable();
+            assert_eq!(row, (0..10).collect::<Vec<u8>>(), "row {i}");
+            assert_eq!(col, (0..10).collect::<Vec<u8>>(), "column {i}");
+            assert_eq!(table_row[i], 0);
+        }
+        for c in 0..10 {
+            for x in 0..10 {
+                for y in 0..10 {
+                    if x != y {
+                        let xy = DAMM[usize::from(DAMM[c][x])][y];
+                        let yx = DAMM[usize::from(DAMM[c][y])][x];
+                        assert_ne!(xy, yx, "c={c} x={x} y={y}");
+                    }
+                }
+            }
+        }
+        // The textbook example: 572 has check digit 4, and 5724 checks to zero.
+        assert_eq!(damm(5, &[7, 2]), 4);
+        assert_eq!(damm(5, &[7, 2, 4]), 0);
+    }
+
+    /// Every group of four digits, under every start digit: every single wrong digit and
+    /// every neighbouring swap in the five digits is caught, and the same five digits fail
+    /// under every other start digit (a group moved to another position).
+    #[test]
+    fn every_group_under_every_start_catches_every_typo() {
+        for start in 0..10u8 {
+            for n in 0..10_000u32 {
+                let mut g = [0u8; GROUP];
+                for (i, d) in g[..GROUP - 1].iter_mut().enumerate() {
+                    *d = ((n / 10u32.pow(3 - i as u32)) % 10) as u8;
+                }
+                g[GROUP - 1] = damm(start, &g[..GROUP - 1]);
+                assert_eq!(damm(start, &g), 0);
+                for i in 0..GROUP {
+                    for wrong in (0..10).filter(|w| *w != g[i]) {
+                        let mut t = g;
+                        t[i] = wrong;
+                        assert_ne!(damm(start, &t), 0, "{g:?} digit {i} → {wrong}");
+                    }
+                    if i + 1 < GROUP && g[i] != g[i + 1] {
+                        let mut t = g;
+                        t.swap(i, i + 1);
+                        assert_ne!(damm(start, &t), 0, "{g:?} swap {i}");
+                    }
+                }
+                for other in (0..10).filter(|o| *o != start) {
+                    assert_ne!(damm(other, &g), 0, "{g:?} at start {other}");
+                }
+            }
+        }
     }
 
     #[test]
-    fn damm_known_answer() {
-        // The textbook example: 572 has Damm check digit 4, and 5724 checks to zero.
-        assert_eq!(damm(5, &[7, 2]), 4);
-        assert_eq!(damm(5, &[7, 2, 4]), 0);
-        // 1234 at position 1: the group 12345 would need check digit damm(1, 1234).
-        let c = Codename::from_random([1, 2, 3, 4].repeat(GROUPS).try_into().unwrap());
-        let first = &all_digits(&c)[..GROUP];
-        assert_eq!(&first[..4], &[1, 2, 3, 4]);
-        assert_eq!(first[4], damm(1, &[1, 2, 3, 4]));
-        assert_eq!(damm(1, first), 0);
+    fn a_hub_key_is_seven_distinct_digits_from_its_secret() {
+        for secret in [&b"one"[..], b"two", b"", &[0xff; 64]] {
+            let k = CheckKey::derive(secret);
+            let mut seen = k.0.to_vec();
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len(), GROUPS, "distinct: {:?}", k.0);
+            assert!(k.0.iter().all(|d| *d < 10));
+            assert_eq!(CheckKey::derive(secret), k, "deterministic");
+        }
+        assert_ne!(CheckKey::derive(b"one"), CheckKey::derive(b"two"));
+        // A codename of one hub is no codename of another: each group fits exactly one
+        // start digit, so it parses only under its own hub's key.
+        let a = CheckKey::derive(b"one");
+        let b = CheckKey::derive(b"two");
+        for _ in 0..50 {
+            let c = Codename::generate(&a);
+            assert!(Codename::parse(&c.grouped(), &b).is_err());
+        }
     }
 
     #[test]
     fn codenames_given_out_before_check_digits_still_work() {
         let old = "1234 5678 9012 3456 7890 1234 5678";
-        let c = Codename::parse(old).expect("a 28-digit codename is still read");
+        let c = Codename::parse(old, &key()).expect("a 28-digit codename is still read");
         assert_eq!(c.grouped(), old);
         // Its keys are derived exactly as they were: HKDF over the 28 ASCII digits.
         let slug = Slug::parse("alpha").unwrap();
@@ -265,7 +380,7 @@ mod tests {
 
     #[test]
     fn derivation_depends_on_everything() {
-        let c = Codename::generate();
+        let c = Codename::generate(&key());
         let a = Slug::parse("alpha").unwrap();
         let b = Slug::parse("bravo").unwrap();
         let k1 = c.derive(b"secret-1", &a);
@@ -278,7 +393,7 @@ mod tests {
         assert_ne!(c.derive(b"secret-2", &a).lookup, k1.lookup);
         assert_ne!(c.derive(b"secret-1", &b).lookup, k1.lookup);
         assert_ne!(
-            Codename::generate().derive(b"secret-1", &a).lookup,
+            Codename::generate(&key()).derive(b"secret-1", &a).lookup,
             k1.lookup
         );
     }
@@ -288,18 +403,22 @@ mod tests {
             .prop_map(|v| v.try_into().unwrap_or([0; RANDOM_DIGITS]))
     }
 
+    fn any_key() -> impl Strategy<Value = CheckKey> {
+        proptest::collection::vec(any::<u8>(), 0..40).prop_map(|s| CheckKey::derive(&s))
+    }
+
     proptest! {
         #[test]
         fn parse_never_panics(s in "\\PC{0,400}") {
-            let _ = Codename::parse(&s);
+            let _ = Codename::parse(&s, &key());
         }
 
         /// Every single wrong digit, at every position, is caught, and its group named.
         #[test]
-        fn every_single_wrong_digit_is_caught(random in random_digits()) {
-            let c = Codename::from_random(random);
+        fn every_single_wrong_digit_is_caught(random in random_digits(), k in any_key()) {
+            let c = Codename::from_random(random, &k);
             let digits = all_digits(&c);
-            prop_assert_eq!(Codename::parse(&typed(&digits)), Ok(c.clone()));
+            prop_assert_eq!(Codename::parse(&typed(&digits), &k), Ok(c.clone()));
             for i in 0..DIGITS {
                 for wrong in 0..10 {
                     if wrong == digits[i] {
@@ -308,7 +427,7 @@ mod tests {
                     let mut typo = digits.clone();
                     typo[i] = wrong;
                     prop_assert_eq!(
-                        Codename::parse(&typed(&typo)),
+                        Codename::parse(&typed(&typo), &k),
                         Err(CodenameError::Typo(vec![i / GROUP + 1]))
                     );
                 }
@@ -318,15 +437,15 @@ mod tests {
         /// Every swap of two neighbouring (different) digits is caught, within a group
         /// and across two groups, and the groups it touched are named.
         #[test]
-        fn every_neighbour_swap_is_caught(random in random_digits()) {
-            let digits = all_digits(&Codename::from_random(random));
+        fn every_neighbour_swap_is_caught(random in random_digits(), k in any_key()) {
+            let digits = all_digits(&Codename::from_random(random, &k));
             for i in 0..DIGITS - 1 {
                 if digits[i] == digits[i + 1] {
                     continue;
                 }
                 let mut swapped = digits.clone();
                 swapped.swap(i, i + 1);
-                let Err(CodenameError::Typo(groups)) = Codename::parse(&typed(&swapped)) else {
+                let Err(CodenameError::Typo(groups)) = Codename::parse(&typed(&swapped), &k) else {
                     return Err(TestCaseError::fail(format!("swap at {i} not caught")));
                 };
                 let touched: Vec<usize> = if i / GROUP == (i + 1) / GROUP {
@@ -338,28 +457,26 @@ mod tests {
             }
         }
 
-        /// Any reordering of the groups is caught.
+        /// Any reordering of the groups is caught, and every moved group is named (a
+        /// group's digits can never be right at another position).
         #[test]
         fn any_reordering_of_groups_is_caught(
             random in random_digits(),
+            k in any_key(),
             order in Just((0..GROUPS).collect::<Vec<_>>()).prop_shuffle(),
         ) {
-            let c = Codename::from_random(random);
+            let c = Codename::from_random(random, &k);
             let digits = all_digits(&c);
             let reordered: Vec<u8> = order
                 .iter()
                 .flat_map(|&g| digits[g * GROUP..(g + 1) * GROUP].to_vec())
                 .collect();
-            let identity = order.iter().enumerate().all(|(i, &g)| i == g);
-            if identity || reordered == digits {
-                prop_assert_eq!(Codename::parse(&typed(&reordered)), Ok(c));
+            let moved: Vec<usize> = (0..GROUPS).filter(|&i| order[i] != i).map(|i| i + 1).collect();
+            if moved.is_empty() {
+                prop_assert_eq!(Codename::parse(&typed(&reordered), &k), Ok(c));
             } else {
-                let moved: Vec<usize> = (0..GROUPS)
-                    .filter(|&i| reordered[i * GROUP..(i + 1) * GROUP] != digits[i * GROUP..(i + 1) * GROUP])
-                    .map(|i| i + 1)
-                    .collect();
                 prop_assert_eq!(
-                    Codename::parse(&typed(&reordered)),
+                    Codename::parse(&typed(&reordered), &k),
                     Err(CodenameError::Typo(moved))
                 );
             }
@@ -369,14 +486,15 @@ mod tests {
     /// The groups copied in right-to-left order, as a Dari reader easily does.
     #[test]
     fn groups_read_right_to_left_are_caught() {
+        let k = key();
         for _ in 0..100 {
-            let c = Codename::generate();
+            let c = Codename::generate(&k);
             let mut groups = c.groups();
             groups.reverse();
-            match Codename::parse(&groups.join(" ")) {
-                Err(CodenameError::Typo(g)) => assert!(!g.is_empty()),
-                other => panic!("reversed groups were accepted: {other:?}"),
-            }
+            assert_eq!(
+                Codename::parse(&groups.join(" "), &k),
+                Err(CodenameError::Typo(vec![1, 2, 3, 5, 6, 7]))
+            );
         }
     }
 }

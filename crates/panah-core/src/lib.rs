@@ -31,7 +31,7 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-pub use codename::Codename;
+pub use codename::{CheckKey, Codename};
 pub use coordinator::{CoordinatorKey, Fingerprint};
 pub use lang::Lang;
 pub use slug::Slug;

@@ -54,6 +54,7 @@ fn parts(c: &mut Criterion) {
         .unwrap();
     let blobs = BlobStore::open(&dir.path().join("blobs")).unwrap();
     let secret = [7u8; 32];
+    let check = panah_core::CheckKey::derive(&secret);
     let slug = Slug::parse("roshanai").unwrap();
     let team = recipients();
     let plain = envelope();
@@ -63,7 +64,7 @@ fn parts(c: &mut Criterion) {
         "submission/1 codename: generate + derive lookup and reply keys",
         |b| {
             b.iter(|| {
-                Codename::generate()
+                Codename::generate(&check)
                     .derive(&secret, &slug)
                     .reply
                     .to_public()

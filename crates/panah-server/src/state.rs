@@ -80,6 +80,8 @@ pub(crate) struct Inner {
     pub settings: Settings,
     /// The key codenames are derived under (see `panah_core::codename`).
     pub codename_secret: Vec<u8>,
+    /// The start digits of codenames' check digits, from the same secret.
+    pub codename_check: panah_core::CheckKey,
     /// The stylesheet, inlined in every page so a page is one round trip.
     pub css: &'static str,
     /// The CSP value, with the stylesheet's hash.
@@ -146,6 +148,7 @@ impl AppState {
                 blobs,
                 catalog,
                 settings,
+                codename_check: panah_core::CheckKey::derive(&codename_secret),
                 codename_secret,
                 css,
                 csp,

@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use panah_core::envelope::{Author, Envelope};
-use panah_core::{padding, Codename, CoordinatorKey, Slug, Timestamp};
+use panah_core::{padding, CheckKey, Codename, CoordinatorKey, Slug, Timestamp};
 use panah_server::Settings;
 use panah_store::testing::every_engine;
 use panah_store::{BlobStore, NewMessage, Store};
@@ -176,7 +176,8 @@ async fn a_message_and_files_arrive_encrypted_to_every_coordinator() {
         assert_eq!(res.status, StatusCode::OK, "{engine}: {}", res.text());
         assert_eq!(res.headers[header::CACHE_CONTROL], "no-store");
         let codename = shown_codename(&res);
-        assert!(Codename::parse(&codename).is_ok(), "{codename}");
+        let check = CheckKey::derive(&store.hub_secret("codename").await.unwrap());
+        assert!(Codename::parse(&codename, &check).is_ok(), "{codename}");
         // File names are isolated so that a Latin name cannot reorder a Dari sentence.
         assert!(res.text().contains(
             "\u{2068}notes.txt\u{2069}: kept exactly as you sent it, hidden details included"
@@ -248,7 +249,7 @@ async fn add_reply(
     body: &str,
 ) {
     let secret = store.hub_secret("codename").await.unwrap();
-    let keys = Codename::parse(codename)
+    let keys = Codename::parse(codename, &CheckKey::derive(&secret))
         .unwrap()
         .derive(&secret, &Slug::parse(slug).unwrap());
     let conv = store
@@ -331,12 +332,19 @@ async fn senders_read_replies_with_their_codename_in_any_digits() {
         let a = open_replies(&app, "roshanai", &quiet).await;
         assert_eq!(a.status, StatusCode::OK, "{engine}");
         assert!(a.text().contains("There are no replies yet"));
-        assert!(a.text().contains("This conversation is kept until"));
+        assert!(a
+            .text()
+            .contains("This conversation is kept for 90 days after your last message"));
         assert!(a.text().contains("name=\"message\""), "a follow-up form");
+        assert!(
+            a.text().contains("&amp;followup=1\""),
+            "the follow-up form says it is one, before any field is read"
+        );
 
         // A well-formed codename of no conversation: said plainly, and no form to write
         // in (a follow-up there could only start a stranger's conversation).
-        let unknown = Codename::generate().grouped();
+        let check = CheckKey::derive(&store.hub_secret("codename").await.unwrap());
+        let unknown = Codename::generate(&check).grouped();
         let b = open_replies(&app, "roshanai", &unknown).await;
         assert_eq!(b.status, StatusCode::NOT_FOUND, "{engine}");
         assert!(b.text().contains("No conversation has this codename"));
@@ -377,7 +385,7 @@ async fn senders_read_replies_with_their_codename_in_any_digits() {
         // A codename given out before check digits (28 digits) still opens its replies.
         let legacy = "1234 5678 9012 3456 7890 1234 5678";
         let secret = store.hub_secret("codename").await.unwrap();
-        let keys = Codename::parse(legacy)
+        let keys = Codename::parse(legacy, &check)
             .unwrap()
             .derive(&secret, &Slug::parse("roshanai").unwrap());
         let message = NewMessage {
@@ -428,11 +436,16 @@ async fn senders_read_replies_with_their_codename_in_any_digits() {
             &app,
             "roshanai",
             &[
-                text("message", "NOWHERE-DRAFT"),
                 Part {
                     name: "codename",
                     filename: None,
                     data: unknown.as_bytes(),
+                },
+                text("message", "NOWHERE-DRAFT"),
+                Part {
+                    name: "file",
+                    filename: Some("notes.txt"),
+                    data: b"a file that was sealed before the codename was found wanting",
                 },
             ],
         )
@@ -970,4 +983,41 @@ fn futures_stream(
         }
     }
     S(rx)
+}
+
+/// A follow-up refused before any field is read (busy, no coordinators) cannot show the
+/// write form again (the codename is not known yet, and a blank form would open a new
+/// conversation): it sends the sender back to their conversation, where their text is.
+#[tokio::test]
+async fn a_follow_up_refused_early_never_lands_on_a_new_conversation_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = every_engine(dir.path()).await.remove(0);
+    seed(&store, "nobody-home").await;
+    let app = router(store, Settings::default()).await;
+    let ct = format!("multipart/form-data; boundary={BOUNDARY}");
+    let body = || multipart(&[text("codename", "1"), text("message", "hello")]);
+    let res = post_raw(
+        &app,
+        "/c/nobody-home/contact?lang=en&followup=1",
+        &ct,
+        body(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        res.text().contains("cannot receive messages yet"),
+        "{}",
+        res.text()
+    );
+    assert!(
+        res.text().contains("Go back to your conversation"),
+        "{}",
+        res.text()
+    );
+    assert!(!res.text().contains("name=\"message\""), "no write form");
+    // The same refusal on the contact form keeps the contact form.
+    let res = post_raw(&app, "/c/nobody-home/contact?lang=en", &ct, body()).await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.text().contains("name=\"message\""));
+    assert!(!res.text().contains("Go back to your conversation"));
 }

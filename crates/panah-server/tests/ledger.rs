@@ -766,6 +766,51 @@ async fn totals_kept_up_to_date_equal_totals_from_scratch() {
             "{engine}: a batch of day-dated entries shows the day"
         );
 
+        // Dollars in, two exchanges to afghanis at a loss, one of them reversed, kept up to
+        // date batch by batch: the same page as a hub reading everything afresh, and the
+        // exchange cost on its own line.
+        let dollars = entry(&who, "income", "food", 100_000, "gift in dollars")
+            .replace("amount 100000 AFN", "amount 100000 USD")
+            .replace("base 100000 AFN", "base 8000000 AFN");
+        let exchange = |usd: i64, base: i64, afn: i64| {
+            entry(&who, "exchange", "other", usd, "changed")
+                .replace(&format!("amount {usd} AFN"), &format!("amount {usd} USD"))
+                .replace(
+                    &format!("base {usd} AFN"),
+                    &format!("base {base} AFN\ncounter {afn} AFN"),
+                )
+        };
+        append(&app, &t, &who, &mut all, &[dollars]).await;
+        append(
+            &app,
+            &t,
+            &who,
+            &mut all,
+            &[
+                exchange(50_000, 4_000_000, 3_950_000),
+                exchange(25_000, 2_000_000, 1_990_000),
+            ],
+        )
+        .await;
+        let second = exchange(25_000, 2_000_000, 1_990_000)
+            .replace("kind exchange", "kind reversal")
+            .replace("rail cash", "reverses 6\nrail cash");
+        append(&app, &t, &who, &mut all, &[second]).await;
+        let after = get(&app, "/c/roshanai/ledger?lang=en", &[]).await.text();
+        let fresh = router(store.clone(), uncached.clone()).await;
+        let from_scratch = get(&fresh, "/c/roshanai/ledger?lang=en", &[]).await.text();
+        assert_eq!(
+            after, from_scratch,
+            "{engine}: incremental = afresh, with exchanges"
+        );
+        assert!(
+            after.contains("<dt>Lost in currency exchange</dt><dd>500\u{a0}AFN</dd>"),
+            "{engine}: {after}"
+        );
+        let json = get(&app, "/c/roshanai/ledger.json", &[]).await.json();
+        assert_eq!(json["exchange_costs"], "500.00", "{engine}");
+        assert_eq!(json["book_values"]["USD"], "40000.00", "{engine}");
+
         // A batch with an entry dated to the week: the checkpoint's date is the week too.
         let trip = entry(&who, "expense", "relocation", 30_000, "bus tickets")
             .replace("date 2021-09-01 day", "date 2021-08-30 week");
@@ -857,43 +902,47 @@ fn urlencode(s: &str) -> String {
 #[tokio::test]
 async fn hidden_rails_are_not_named_on_the_pages() {
     let dir = tempfile::tempdir().unwrap();
-    let (engine, store) = every_engine(dir.path()).await.remove(0);
-    let uncached = Settings {
-        page_cache_secs: 0,
-        ..Settings::default()
-    };
-    let (app, t, who) = started_with(store.clone(), uncached).await;
-    let mut all = Vec::new();
-    let gift = entry(&who, "income", "food", 500_000, "gift").replace("rail cash", "rail crypto");
-    append(
-        &app,
-        &t,
-        &who,
-        &mut all,
-        &[gift, entry(&who, "expense", "food", 1_000, "bread")],
-    )
-    .await;
-    let page = get(&app, "/c/roshanai/ledger?lang=en", &[]).await.text();
-    assert!(page.contains("· cryptocurrency"), "{engine}");
-    let c = store
-        .collective(&panah_core::Slug::parse("roshanai").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    store
-        .set_hidden_rails(c.id, &[panah_core::ledger::Rail::Crypto])
-        .await
-        .unwrap();
-    for lang in ["en", "fa", "ps"] {
-        let page = get(&app, &format!("/c/roshanai/ledger?lang={lang}"), &[])
+    for (engine, store) in every_engine(dir.path()).await {
+        let uncached = Settings {
+            page_cache_secs: 0,
+            ..Settings::default()
+        };
+        let (app, t, who) = started_with(store.clone(), uncached).await;
+        let mut all = Vec::new();
+        let gift =
+            entry(&who, "income", "food", 500_000, "gift").replace("rail cash", "rail crypto");
+        append(
+            &app,
+            &t,
+            &who,
+            &mut all,
+            &[gift, entry(&who, "expense", "food", 1_000, "bread")],
+        )
+        .await;
+        let page = get(&app, "/c/roshanai/ledger?lang=en", &[]).await.text();
+        assert!(page.contains("· cryptocurrency"), "{engine}");
+        let c = store
+            .collective(&panah_core::Slug::parse("roshanai").unwrap())
             .await
-            .text();
-        for word in ["cryptocurrency", "پول دیجیتال", "ډیجیټلي پیسې"] {
-            assert!(!page.contains(word), "{engine} {lang}: {word}");
+            .unwrap()
+            .unwrap();
+        store
+            .set_hidden_rails(c.id, &[panah_core::ledger::Rail::Crypto])
+            .await
+            .unwrap();
+        for lang in ["en", "fa", "ps"] {
+            let page = get(&app, &format!("/c/roshanai/ledger?lang={lang}"), &[])
+                .await
+                .text();
+            for word in ["cryptocurrency", "پول دیجیتال", "ډیجیټلي پیسې"] {
+                assert!(!page.contains(word), "{engine} {lang}: {word}");
+            }
+            assert!(
+                page.contains("· cash")
+                    || page.contains("، پول نقد")
+                    || page.contains("، نغدې پیسې"),
+                "{engine} {lang}: other rails are still named"
+            );
         }
-        assert!(
-            page.contains("· cash") || page.contains("، پول نقد") || page.contains("، نغدې پیسې"),
-            "{engine} {lang}: other rails are still named"
-        );
     }
 }

@@ -62,15 +62,6 @@ pub struct ConversationSummary {
     pub messages: Vec<MessageRow>,
 }
 
-/// What a sender with the right codename sees of their conversation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SenderView {
-    /// The day the hub deletes the conversation unless the sender writes again.
-    pub expires_on: Timestamp,
-    /// The coordinators' replies, oldest first: (blob key, stored size).
-    pub replies: Vec<(String, i64)>,
-}
-
 /// A message whose blobs are already written and synced.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
@@ -176,7 +167,14 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let added = self
-            .append(&mut tx, collective_id, lookup, message, today, expires)
+            .append(
+                &mut tx,
+                collective_id,
+                lookup,
+                message,
+                (today, expires),
+                None,
+            )
             .await?
             .ok_or_else(|| {
                 StoreError::Conflict("a conversation with this key in another collective".into())
@@ -197,33 +195,46 @@ impl Store {
     ) -> Result<(i64, i64), StoreError> {
         let (today, expires) = kept_until(retention_days);
         let mut tx = self.pool().begin().await?;
+        // A conversation already past its expiry is as good as gone: the next sweep deletes
+        // it, so a follow-up added now would be deleted unread.
+        let alive_at = Some(Timestamp::now());
         let added = self
-            .append(&mut tx, collective_id, lookup, message, today, expires)
+            .append(
+                &mut tx,
+                collective_id,
+                lookup,
+                message,
+                (today, expires),
+                alive_at,
+            )
             .await?
             .ok_or_else(|| StoreError::NotFound("no conversation has this codename".into()))?;
         tx.commit().await?;
         Ok(added)
     }
 
-    /// Appends to the collective's conversation with this lookup key, if there is one:
-    /// (conversation id, message id).
+    /// Appends to the collective's conversation with this lookup key, if there is one (and,
+    /// with `alive_at`, if it has not expired by then): (conversation id, message id).
     async fn append(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         collective_id: i64,
         lookup: &[u8],
         message: &NewMessage,
-        today: Timestamp,
-        expires: Timestamp,
+        (today, expires): (Timestamp, Timestamp),
+        alive_at: Option<Timestamp>,
     ) -> Result<Option<(i64, i64)>, StoreError> {
+        // Without `alive_at`, the empty string: every stored time sorts after it.
+        let alive_after = alive_at.map(|t| t.to_string()).unwrap_or_default();
         let Some(row) = sqlx::query(
             "UPDATE conversations SET last_on = $1, expires_on = $2
-             WHERE lookup = $3 AND collective_id = $4 RETURNING id",
+             WHERE lookup = $3 AND collective_id = $4 AND expires_on > $5 RETURNING id",
         )
         .bind(today.to_string())
         .bind(expires.to_string())
         .bind(lookup.to_vec())
         .bind(collective_id)
+        .bind(alive_after)
         .fetch_optional(&mut **tx)
         .await?
         else {
@@ -346,16 +357,15 @@ impl Store {
         Ok(out)
     }
 
-    /// The conversation with this lookup key, if there is one: when it expires, and the
-    /// coordinators' replies in it, oldest first, as (blob key, stored size). One query,
-    /// and the same one whether or not the conversation exists.
+    /// The coordinators' replies in the conversation with this lookup key, oldest first,
+    /// as (blob key, stored size); `None` if there is no such conversation. One query.
     pub async fn replies_by_lookup(
         &self,
         collective_id: i64,
         lookup: &[u8],
-    ) -> Result<Option<SenderView>, StoreError> {
+    ) -> Result<Option<Vec<(String, i64)>>, StoreError> {
         let rows = sqlx::query(
-            "SELECT c.expires_on, m.blob, m.size FROM conversations c
+            "SELECT c.id, m.blob, m.size FROM conversations c
              LEFT JOIN messages m ON m.conversation_id = c.id AND m.author = 'coordinator'
              WHERE c.lookup = $1 AND c.collective_id = $2 ORDER BY m.id",
         )
@@ -363,9 +373,9 @@ impl Store {
         .bind(collective_id)
         .fetch_all(self.pool())
         .await?;
-        let Some(first) = rows.first() else {
+        if rows.is_empty() {
             return Ok(None);
-        };
+        }
         let mut replies = Vec::with_capacity(rows.len());
         for r in &rows {
             let blob: Option<String> = get(r, "blob")?;
@@ -374,10 +384,7 @@ impl Store {
                 replies.push((blob, size));
             }
         }
-        Ok(Some(SenderView {
-            expires_on: ts(first, "expires_on")?,
-            replies,
-        }))
+        Ok(Some(replies))
     }
 
     /// Every conversation of a collective with its messages, newest activity first.

@@ -34,7 +34,6 @@ pub use blobs::{BlobError, BlobStore, BlobWriter};
 pub use collectives::{Appeal, Collective, NewCollective};
 pub use contact::{
     day_of, Author, BlobKind, Conversation, ConversationSummary, FileRow, MessageRow, NewMessage,
-    SenderView,
 };
 pub use coordinators::Coordinator;
 pub use dialect::Dialect;

@@ -188,8 +188,9 @@ impl StoreArgs {
         let config = self.resolve(None)?;
         if !self.exists(&config) {
             bail!(
-                "there is no hub in {}.
-                 Pass the --data, --database or --config that `panah serve` uses for your hub                  (or set PANAH_DATA, PANAH_DATABASE or PANAH_CONFIG),                  or create a new hub with `panah admin init --data DIR`.",
+                "there is no hub in {}. Pass the --data, --database or --config that \
+                 `panah serve` uses for your hub (or set PANAH_DATA, PANAH_DATABASE or \
+                 PANAH_CONFIG), or create a new hub with `panah admin init --data DIR`.",
                 config.describe()
             );
         }

@@ -368,7 +368,15 @@ return {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sender_gets_a_codename_they_can_copy_on_a_small_phone() {
     let dir = tempfile::tempdir().unwrap();
-    let (hub, _data, _keyrings) = hub_with_team(dir.path(), 1, &[]);
+    let (hub, data, _keyrings) = hub_with_team(dir.path(), 1, &[]);
+    // The hub's check-digit key, to check the codename as the hub will.
+    let store = panah_store::Store::open(&panah_store::Location::default_in(std::path::Path::new(
+        &data,
+    )))
+    .await
+    .unwrap();
+    let check = panah_core::CheckKey::derive(&store.hub_secret("codename").await.unwrap());
+    store.close().await;
     let Some(driver) = Driver::start(&dir.path().join("chromium")).await else {
         return;
     };
@@ -410,7 +418,7 @@ async fn a_sender_gets_a_codename_they_can_copy_on_a_small_phone() {
             .collect();
         let typed = groups.join(" ");
         assert!(
-            panah_core::Codename::parse(&typed).is_ok(),
+            panah_core::Codename::parse(&typed, &check).is_ok(),
             "the groups as shown, in order, are the codename: {what}"
         );
         if lang == "en" {

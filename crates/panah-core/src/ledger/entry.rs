@@ -99,7 +99,7 @@ pub enum EntryError {
     BaseCurrency { expected: Currency, found: Currency },
     #[error("an exchange needs the amount received on the other side, in another currency")]
     ExchangeCounter,
-    #[error("only an exchange has an amount on the other side")]
+    #[error("only an exchange (or its reversal) has an amount on the other side")]
     UnexpectedCounter,
     #[error("a reversal must name the entry it cancels")]
     ReversalTarget,
@@ -163,7 +163,9 @@ impl Entry {
             });
         }
         match (self.kind, self.counter) {
-            (Kind::Exchange, Some(c)) if c.currency() != self.amount.currency() => {}
+            // A reversal of an exchange repeats its other side, like its amounts.
+            (Kind::Exchange | Kind::Reversal, Some(c))
+                if c.currency() != self.amount.currency() => {}
             (Kind::Exchange, _) => return Err(EntryError::ExchangeCounter),
             (_, Some(_)) => return Err(EntryError::UnexpectedCounter),
             (_, None) => {}
@@ -606,6 +608,39 @@ mod tests {
             e.validate(Currency::parse("AFN").unwrap()),
             Err(EntryError::Malformed(_))
         ));
+    }
+
+    /// An exchange can be reversed: the reversal repeats its other side too.
+    #[test]
+    fn an_exchange_can_be_reversed() {
+        let base = Currency::parse("AFN").unwrap();
+        let mut x = income();
+        x.kind = Kind::Exchange;
+        x.receipt = None;
+        x.counter = Some(afn(3_950_000));
+        assert_eq!(x.validate(base), Ok(()));
+        let mut r = x.clone();
+        r.kind = Kind::Reversal;
+        r.reverses = Some(0);
+        assert_eq!(r.validate(base), Ok(()));
+        assert_eq!(check_against(std::slice::from_ref(&x), &r), Ok(()));
+        let mut no_counter = r.clone();
+        no_counter.counter = None;
+        assert_eq!(
+            check_against(std::slice::from_ref(&x), &no_counter),
+            Err(EntryError::ReversalMismatch(0))
+        );
+        // A reversal of an income carries no other side.
+        let mut gift = income();
+        gift.receipt = None;
+        let mut wrong = gift.clone();
+        wrong.kind = Kind::Reversal;
+        wrong.reverses = Some(0);
+        wrong.counter = Some(afn(1));
+        assert_eq!(
+            check_against(&[gift], &wrong),
+            Err(EntryError::ReversalMismatch(0))
+        );
     }
 
     #[test]

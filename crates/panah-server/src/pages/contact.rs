@@ -435,16 +435,19 @@ pub(crate) async fn contact_submit(
         state: &state,
         c: &c,
         lang,
+        followup: query
+            .as_deref()
+            .is_some_and(|q| q.split('&').any(|p| p == "followup=1")),
     };
     let Ok(mut multipart) = multipart else {
-        return form.refuse(Refusal::Broken, String::new(), None).await;
+        return form.refuse_unread(Refusal::Broken).await;
     };
     // Held until the response is built: bounds open uploads (memory, files) under a flood.
     let Ok(_slot) = state.inner.upload_slots.clone().try_acquire_owned() else {
-        return form.refuse(Refusal::Busy, String::new(), None).await;
+        return form.refuse_unread(Refusal::Busy).await;
     };
     if !state.inner.submissions.try_acquire(c.id) {
-        return form.refuse(Refusal::Busy, String::new(), None).await;
+        return form.refuse_unread(Refusal::Busy).await;
     }
     let recipients: Vec<age::x25519::Recipient> =
         match state.store().coordinators(c.id, false).await {
@@ -455,9 +458,7 @@ pub(crate) async fn contact_submit(
             }
         };
     if recipients.is_empty() {
-        return form
-            .refuse(Refusal::NoCoordinators, String::new(), None)
-            .await;
+        return form.refuse_unread(Refusal::NoCoordinators).await;
     }
     let mut sub = Submission {
         state: &state,
@@ -533,13 +534,13 @@ async fn finish_submission(
         return form.refuse(Refusal::Empty, String::new(), followup).await;
     }
     let codename = match &followup {
-        Some(raw) => match Codename::parse(raw) {
+        Some(raw) => match Codename::parse(raw, &state.inner.codename_check) {
             Ok(c) => c,
             // Only a tampered form gets here (the hub wrote the hidden field), but the text
             // is kept and nothing is opened anew all the same.
             Err(e) => return form.refuse(Refusal::BadCodename(e), text, None).await,
         },
-        None => Codename::generate(),
+        None => Codename::generate(&state.inner.codename_check),
     };
     let l = state.inner.catalog.localizer(lang);
     let notes: Vec<String> = sub
@@ -638,9 +639,36 @@ struct RefusalForm<'a> {
     state: &'a AppState,
     c: &'a Collective,
     lang: Lang,
+    /// The form was a follow-up (its address says so, before any field is read).
+    followup: bool,
 }
 
 impl RefusalForm<'_> {
+    /// A refusal before any field was read (busy, broken upload, no coordinators). For a
+    /// follow-up the codename is not known yet, so the write form cannot be shown again:
+    /// a blank one would open a new conversation. The sender is sent back instead, to the
+    /// page where their text still is.
+    async fn refuse_unread(&self, refusal: Refusal) -> Response {
+        if !self.followup {
+            return self.refuse(refusal, String::new(), None).await;
+        }
+        let name = self.state.collective_name(self.c, self.lang).await;
+        let l = self.state.inner.catalog.localizer(self.lang);
+        let message = format!(
+            "{} {}",
+            refusal.message(self.state, self.lang),
+            l.t("error-followup-back")
+        );
+        replies_page(
+            self.state,
+            self.c,
+            self.lang,
+            name,
+            Some((refusal.status(), message)),
+            String::new(),
+        )
+    }
+
     async fn refuse(&self, refusal: Refusal, draft: String, codename: Option<String>) -> Response {
         let name = self.state.collective_name(self.c, self.lang).await;
         let message = refusal.message(self.state, self.lang);
@@ -771,12 +799,12 @@ pub(crate) async fn replies_open(
         return error(Refusal::BadCodename(CodenameError::Character), typed);
     };
     // A typo is caught here, before anything is looked up, and its group named.
-    let codename = match Codename::parse(&form.codename) {
+    let codename = match Codename::parse(&form.codename, &state.inner.codename_check) {
         Ok(c) => c,
         Err(e) => return error(Refusal::BadCodename(e), typed),
     };
-    // The same work whether or not the codename exists: derive, look up, then decrypt
-    // whatever replies there are.
+    // Derive, look up, then decrypt whatever replies there are. A well-formed codename of no
+    // conversation is answered as such (404): the sender must know to check it.
     let keys = codename.derive(&state.inner.codename_secret, &c.slug);
     let view = match state.store().replies_by_lookup(c.id, &keys.lookup).await {
         Ok(view) => view,
@@ -787,12 +815,12 @@ pub(crate) async fn replies_open(
     };
     // A well-formed codename of no conversation: said plainly, with no form to write in
     // (a follow-up there could only start a stranger's conversation).
-    let Some(view) = view else {
+    let Some(found) = view else {
         return error(Refusal::NoConversation, typed);
     };
     let l = state.inner.catalog.localizer(lang);
     let mut replies = Vec::new();
-    for (blob, size) in view.replies {
+    for (blob, size) in found {
         // Replies are at most 1 MiB (the API's limit); anything larger is not ours to read.
         if usize::try_from(size).map_or(true, |n| n > MAX_REPLY_BLOB) {
             continue;
@@ -810,11 +838,9 @@ pub(crate) async fn replies_open(
             paragraphs: super::paragraphs(&envelope.body),
         });
     }
-    let kept = l.t2(
-        "replies-kept",
-        ("date", &l.date(view.expires_on)),
-        ("days", &l.integer(state.inner.settings.retention_days)),
-    );
+    // How long, not until when: the date would tell anyone holding the codename when the
+    // sender last wrote.
+    let kept = kept_note(&state, lang);
     let page = ConversationPage {
         page: state.page(lang, format!("/c/{}/replies", c.slug)),
         name,

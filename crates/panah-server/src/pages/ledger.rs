@@ -276,7 +276,7 @@ async fn page_inner(state: &AppState, c: &Collective, lang: Lang) -> Result<Resp
         let exchange = if t.exchange_costs < 0 {
             (
                 l.t("ledger-exchange-gains"),
-                l.money(-t.exchange_costs, base),
+                l.money(t.exchange_costs.saturating_neg(), base),
             )
         } else {
             (
