@@ -71,6 +71,10 @@ pub enum CodenameError {
     /// two digits are swapped, or the groups are out of order.
     #[error("group {} of the codename has a typo", .0.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(", "))]
     Typo(Vec<usize>),
+    /// Typed as seven groups, but this one (numbered from 1) has a digit too many or too
+    /// few.
+    #[error("group {0} of the codename does not have {GROUP} digits")]
+    GroupLength(usize),
 }
 
 /// The Damm quasigroup of order 10 (totally anti-symmetric, zero diagonal).
@@ -160,6 +164,27 @@ impl Codename {
             return DigitCode::parse(input)
                 .map(|d| Codename(Digits::Legacy(d)))
                 .map_err(read);
+        }
+        if count != DIGITS {
+            // Typed in seven groups with one too short or too long: name that group.
+            let mut runs = Vec::with_capacity(GROUPS);
+            let mut run = 0usize;
+            for c in input.chars().take(MAX_TYPED_CHARS) {
+                if digit_value(c).is_some() {
+                    run += 1;
+                } else if run > 0 {
+                    runs.push(run);
+                    run = 0;
+                }
+            }
+            if run > 0 {
+                runs.push(run);
+            }
+            if runs.len() == GROUPS && !input.chars().any(char::is_alphabetic) {
+                if let Some(g) = runs.iter().position(|n| *n != GROUP) {
+                    return Err(CodenameError::GroupLength(g + 1));
+                }
+            }
         }
         let code = DigitCode::<DIGITS>::parse(input).map_err(read)?;
         let wrong: Vec<usize> = code
@@ -272,6 +297,18 @@ mod tests {
             .collect();
         assert_eq!(Codename::parse(&arabic, &k), Ok(c.clone()));
         assert_eq!(Codename::parse("1234", &k), Err(CodenameError::Length(4)));
+        // A digit left out of group 4, the groups typed apart: that group is named.
+        let mut short: Vec<String> = c.groups();
+        short[3].pop();
+        assert_eq!(
+            Codename::parse(&short.join(" "), &k),
+            Err(CodenameError::GroupLength(4))
+        );
+        assert_eq!(
+            Codename::parse(&short.concat(), &k),
+            Err(CodenameError::Length(DIGITS - 1)),
+            "typed in one run, only the count is known"
+        );
         assert_eq!(
             Codename::parse(&format!("{g}a"), &k),
             Err(CodenameError::Character)

@@ -132,7 +132,11 @@ pub const TERMS: &[(Lang, &str, &str)] = &[
     (Lang::Pashto, "ledger-verify-text", "ټول حسابونه"),
     (Lang::English, "contact-safety-3", "HEIC"),
     (Lang::English, "contact-safety-4", "not on your phone"),
-    (Lang::English, "sent-file-kept", "hidden details included"),
+    (
+        Lang::English,
+        "sent-file-kept",
+        "any hidden details it may carry",
+    ),
     (Lang::English, "category-relocation", "relocation"),
 ];
 

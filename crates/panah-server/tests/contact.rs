@@ -180,7 +180,7 @@ async fn a_message_and_files_arrive_encrypted_to_every_coordinator() {
         assert!(Codename::parse(&codename, &check).is_ok(), "{codename}");
         // File names are isolated so that a Latin name cannot reorder a Dari sentence.
         assert!(res.text().contains(
-            "\u{2068}notes.txt\u{2069}: kept exactly as you sent it, hidden details included"
+            "\u{2068}notes.txt\u{2069}: kept exactly as you sent it, with any hidden details it may carry"
         ));
         assert!(res.text().contains(
             "\u{2068}photo.jpg\u{2069}: hidden details (place, phone model, time) were removed."
@@ -375,6 +375,18 @@ async fn senders_read_replies_with_their_codename_in_any_digits() {
         assert!(
             res.text()
                 .contains("Groups 1, 2, 3, 5, 6 and 7 of the codename look wrong"),
+            "{}",
+            res.text()
+        );
+        // One digit left out of group 2, typed in groups: that group is named.
+        let mut short: Vec<&str> = first.split(' ').collect();
+        let cut = &short[1][..4];
+        short[1] = cut;
+        let res = open_replies(&app, "roshanai", &short.join(" ")).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{engine}");
+        assert!(
+            res.text()
+                .contains("Group 2 of the codename should have 5 digits"),
             "{}",
             res.text()
         );

@@ -871,6 +871,10 @@ async fn receipts(app: &Router, code: &ReceiptCode, engine: &str) {
         let res = send(app, form(&code)).await;
         assert_eq!(res.status, status, "{engine}: {code}");
         assert!(res.text().contains(says), "{engine}: {code}");
+        assert!(
+            res.text().contains(&format!("value=\"{code}\"")),
+            "{engine}: what was typed is given back to mend"
+        );
     }
     let res = send(
         app,

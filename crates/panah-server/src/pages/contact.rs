@@ -162,6 +162,11 @@ fn codename_refusal(l: &panah_i18n::Localizer<'_>, e: &CodenameError) -> String 
             let numbers: Vec<String> = groups.iter().map(|g| l.integer(*g as i64)).collect();
             l.t1("error-codename-groups", "groups", &l.list(&numbers))
         }
+        CodenameError::GroupLength(group) => l.t2(
+            "error-codename-group-length",
+            ("group", &l.integer(*group as i64)),
+            ("count", &l.integer(codename::GROUP as i64)),
+        ),
         CodenameError::Length(_) | CodenameError::Character => l.t1(
             "error-codename",
             "count",

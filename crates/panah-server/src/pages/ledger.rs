@@ -754,6 +754,8 @@ struct ReceiptPage<'a> {
     name: String,
     error: Option<String>,
     found: Option<Found>,
+    /// What the donor typed, given back after a refusal so that it can be mended.
+    typed: String,
 }
 
 struct Found {
@@ -779,7 +781,7 @@ pub(crate) async fn receipt_form(
         Ok(x) => x,
         Err(r) => return r,
     };
-    receipt_page(&state, &c, lang, StatusCode::OK, None, None).await
+    receipt_page(&state, &c, lang, StatusCode::OK, None, None, String::new()).await
 }
 
 async fn receipt_page(
@@ -789,6 +791,7 @@ async fn receipt_page(
     status: StatusCode,
     error: Option<String>,
     found: Option<Found>,
+    typed: String,
 ) -> Response {
     let page = ReceiptPage {
         page: state.page(lang, format!("/c/{}/ledger/receipt", c.slug)),
@@ -796,6 +799,7 @@ async fn receipt_page(
         name: state.collective_name(c, lang).await,
         error,
         found,
+        typed,
     };
     html_no_store(status, page.render())
 }
@@ -812,7 +816,18 @@ pub(crate) async fn receipt_check(
         Err(r) => return r,
     };
     let l = state.inner.catalog.localizer(lang);
-    let refuse = |status, id: &str| receipt_page(&state, &c, lang, status, Some(l.t(id)), None);
+    let typed: String = form
+        .as_ref()
+        .map(|Form(f)| {
+            f.code
+                .chars()
+                .take(panah_core::digits::MAX_TYPED_CHARS)
+                .collect()
+        })
+        .unwrap_or_default();
+    let refuse = |status, id: &str| {
+        receipt_page(&state, &c, lang, status, Some(l.t(id)), None, typed.clone())
+    };
     if !state.inner.receipt_checks.try_acquire(c.id) {
         return refuse(StatusCode::TOO_MANY_REQUESTS, "receipt-busy").await;
     }
@@ -823,7 +838,18 @@ pub(crate) async fn receipt_check(
         return refuse(StatusCode::BAD_REQUEST, "receipt-bad-code").await;
     };
     match find_receipt(&state, &c, &code, &l).await {
-        Ok(Some(found)) => receipt_page(&state, &c, lang, StatusCode::OK, None, Some(found)).await,
+        Ok(Some(found)) => {
+            receipt_page(
+                &state,
+                &c,
+                lang,
+                StatusCode::OK,
+                None,
+                Some(found),
+                String::new(),
+            )
+            .await
+        }
         Ok(None) => refuse(StatusCode::NOT_FOUND, "receipt-not-found").await,
         Err(e) => state.error_page(lang, e),
     }
