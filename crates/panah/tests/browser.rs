@@ -358,7 +358,8 @@ return {
   latin: items.map(li => (li.querySelector('.lat') || {}).textContent || null),
   right: Math.max(...items.map(li => li.getBoundingClientRect().right)),
   width,
-  kept: document.body.innerText.includes('90'),
+  scrollWidth: document.documentElement.scrollWidth,
+  kept: document.body.innerText.includes("Kabul_airport_documents"),
 };
 "#;
 
@@ -380,9 +381,34 @@ async fn a_sender_gets_a_codename_they_can_copy_on_a_small_phone() {
     let Some(driver) = Driver::start(&dir.path().join("chromium")).await else {
         return;
     };
+    // A file with a long Latin name, as phones name scans and screenshots.
+    let long = dir
+        .path()
+        .join("Screenshot_20210815_Kabul_airport_documents_scan_final_version_2.pdf");
+    std::fs::write(&long, b"%PDF-1.4 a small file").unwrap();
     for lang in ["fa", "ps", "en"] {
         driver
             .open(&format!("{}/c/roshanai/contact?lang={lang}", hub.url))
+            .await;
+        let input = driver
+            .call(
+                "POST",
+                &format!("/session/{}/element", driver.session),
+                Some(json!({"using": "css selector", "value": "#file"})),
+            )
+            .await;
+        let id = input
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_owned();
+        driver
+            .call(
+                "POST",
+                &format!("/session/{}/element/{id}/value", driver.session),
+                Some(json!({"text": long.display().to_string()})),
+            )
             .await;
         driver
             .eval("document.querySelector('#message').value = 'hello'; document.querySelector('form').submit(); return 1;")
@@ -410,6 +436,11 @@ async fn a_sender_gets_a_codename_they_can_copy_on_a_small_phone() {
             "each group on its own line, in order: {what}"
         );
         assert!(c["right"].as_f64() <= c["width"].as_f64(), "{what}");
+        assert!(
+            c["scrollWidth"].as_f64() <= c["width"].as_f64(),
+            "a long file name does not widen the page: {what}"
+        );
+        assert_eq!(c["kept"], true, "the file's note is shown: {what}");
         let groups: Vec<String> = c["groups"]
             .as_array()
             .unwrap()
