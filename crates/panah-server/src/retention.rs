@@ -15,8 +15,14 @@ pub async fn delete_conversation(
     collective_id: i64,
     id: i64,
 ) -> Result<bool, StoreError> {
-    let Some(keys) = store.delete_conversation(collective_id, id).await? else {
-        return Ok(false);
+    let keys = store.delete_conversation(collective_id, id).await?;
+    Ok(delete_blobs(blobs, keys))
+}
+
+/// Deletes the blobs of conversation rows already deleted; false if there were none.
+fn delete_blobs(blobs: &BlobStore, keys: Option<Vec<String>>) -> bool {
+    let Some(keys) = keys else {
+        return false;
     };
     for key in keys {
         if let Err(e) = blobs.delete(&key) {
@@ -24,7 +30,7 @@ pub async fn delete_conversation(
             tracing::warn!(error = %e, "could not delete a blob");
         }
     }
-    Ok(true)
+    true
 }
 
 /// Deletes every expired conversation; returns how many.
@@ -37,7 +43,11 @@ pub async fn sweep(store: &Store, blobs: &BlobStore, now: Timestamp) -> Result<u
         }
         let before = deleted;
         for (collective, id) in expired {
-            if delete_conversation(store, blobs, collective, id).await? {
+            // Only if still expired: a follow-up since the listing keeps it.
+            let keys = store
+                .delete_expired_conversation(collective, id, now)
+                .await?;
+            if delete_blobs(blobs, keys) {
                 deleted += 1;
             }
         }

@@ -469,6 +469,27 @@ impl Store {
         collective_id: i64,
         id: i64,
     ) -> Result<Option<Vec<String>>, StoreError> {
+        self.delete_conversation_if(collective_id, id, None).await
+    }
+
+    /// Deletes a conversation only if it has still expired at `now`: a sender who wrote
+    /// again after the sweep listed it has pushed its expiry on, and keeps it.
+    pub async fn delete_expired_conversation(
+        &self,
+        collective_id: i64,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        self.delete_conversation_if(collective_id, id, Some(now))
+            .await
+    }
+
+    async fn delete_conversation_if(
+        &self,
+        collective_id: i64,
+        id: i64,
+        expired_at: Option<Timestamp>,
+    ) -> Result<Option<Vec<String>>, StoreError> {
         // Children first (the schema cascades, which would drop the rows without telling
         // us their blobs), each scoped to the collective; the first statement is a write,
         // so SQLite takes the write lock at once.
@@ -490,11 +511,15 @@ impl Store {
         .bind(collective_id)
         .fetch_all(&mut *tx)
         .await?;
+        // Without `expired_at`, a time after every stored one.
+        let expired_at = expired_at.map_or_else(|| "9999".to_owned(), |t| t.to_string());
         let found = sqlx::query(
-            "DELETE FROM conversations WHERE id = $1 AND collective_id = $2 RETURNING id",
+            "DELETE FROM conversations WHERE id = $1 AND collective_id = $2 AND expires_on <= $3
+             RETURNING id",
         )
         .bind(id)
         .bind(collective_id)
+        .bind(expired_at)
         .fetch_optional(&mut *tx)
         .await?;
         if found.is_none() {

@@ -514,6 +514,25 @@ async fn conversations_messages_and_expiry() {
             .unwrap();
         let expired = store.expired_conversations(Timestamp::now()).await.unwrap();
         assert_eq!(expired, vec![(c.id, gone)], "{engine}");
+        // The sweep deletes only what has still expired: a conversation written to since
+        // it was listed (here: one that is not expired) is kept.
+        let (alive, _) = store
+            .add_message(c.id, &[4; 32], "age1y", &msg("b8", &[]), 90)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .delete_expired_conversation(c.id, alive, Timestamp::now())
+                .await
+                .unwrap(),
+            None,
+            "{engine}"
+        );
+        assert!(store
+            .conversation_by_lookup(c.id, &[4; 32])
+            .await
+            .unwrap()
+            .is_some());
         // A follow-up to it would be deleted unread by the next sweep: refused instead.
         assert!(
             matches!(
