@@ -12,6 +12,11 @@ use crate::AppState;
 pub(crate) async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let onion_location = onion_location(&state, &req);
     let mut res = next.run(req).await;
+    // Only pages are offered on the onion address; files and the API are not.
+    let is_page = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
     let h = res.headers_mut();
     let settings = &state.inner.settings;
     if settings
@@ -24,7 +29,7 @@ pub(crate) async fn headers(State(state): State<AppState>, req: Request, next: N
             HeaderValue::from_static("max-age=63072000"),
         );
     }
-    if let Some(v) = onion_location {
+    if let Some(v) = onion_location.filter(|_| is_page) {
         h.insert(HeaderName::from_static("onion-location"), v);
     }
     if let Ok(csp) = HeaderValue::from_str(&state.inner.csp) {
@@ -63,7 +68,10 @@ fn onion_location(state: &AppState, req: &Request) -> Option<HeaderValue> {
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
     let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    if host.ends_with(".onion") {
+    let onion_host = host
+        .get(host.len().saturating_sub(6)..)
+        .is_some_and(|end| end.eq_ignore_ascii_case(".onion"));
+    if onion_host {
         return None;
     }
     let path = req

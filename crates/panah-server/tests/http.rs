@@ -692,4 +692,21 @@ async fn transport_headers_follow_the_configured_addresses() {
     )
     .await;
     assert!(via_onion.headers.get("onion-location").is_none());
+    let shouting = get(
+        &app,
+        "/c/roshanai",
+        &[(
+            "host",
+            "PANAHEXAMPLEONIONADDRESSXXXXXXXXXXXXXXXXXXXXXXXXXXX.ONION:80",
+        )],
+    )
+    .await;
+    assert!(shouting.headers.get("onion-location").is_none());
+    // Pages only: not the health check, files or the API.
+    let health = get(&app, "/healthz", &[("host", "hub.example")]).await;
+    assert!(health.headers.get("onion-location").is_none());
+    assert_eq!(
+        health.headers["strict-transport-security"],
+        "max-age=63072000"
+    );
 }
