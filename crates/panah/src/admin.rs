@@ -7,6 +7,7 @@ use panah_core::{CoordinatorKey, Lang, Slug};
 use panah_store::NewCollective;
 
 use crate::config::StoreArgs;
+use crate::ledger::draft::{word, words};
 
 #[derive(Subcommand, Debug)]
 pub enum AdminCommand {
@@ -120,15 +121,21 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
         AdminCommand::Init { store } => {
             let config = store.resolve(None)?;
-            if store.exists(&config) {
+            let sqlite = matches!(config.location, panah_store::Location::Sqlite { .. });
+            if sqlite && config.exists() {
                 println!("{} already holds a hub; nothing changed", config.describe());
                 return Ok(());
             }
+            // Opening creates the SQLite file, or the tables of an empty PostgreSQL database.
             let store = crate::config::open_store(&config).await?;
             store.close().await;
+            let what = if sqlite {
+                "created a new, empty hub in"
+            } else {
+                "the hub's tables are ready in"
+            };
             println!(
-                "created a new, empty hub in {}
-serve it with: panah serve {}",
+                "{what} {}\nserve it with: panah serve {}",
                 config.describe(),
                 store_flags(&config)
             );
@@ -169,13 +176,10 @@ serve it with: panah serve {}",
             println!("updated the appeal of {} in {}", c.slug, langs.join(", "));
         }
         AdminCommand::HideRails { store, slug, rails } => {
+            let all = words(Rail::ALL, Rail::word);
             let rails = rails
                 .iter()
-                .map(|w| {
-                    Rail::parse(w.trim()).with_context(|| {
-                        format!("{w:?} is not a rail: bank, crypto, cash or transfer-agent")
-                    })
-                })
+                .map(|w| word("a rail", w, Rail::parse, &all))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let (_, store) = store.open_existing().await?;
             let c = collective(&store, &slug).await?;

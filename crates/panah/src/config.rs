@@ -75,6 +75,15 @@ pub struct HubConfig {
 }
 
 impl HubConfig {
+    /// Whether the hub's database is there. A PostgreSQL database always counts: its
+    /// server answers for it, and a wrong URL fails to connect.
+    pub fn exists(&self) -> bool {
+        match &self.location {
+            Location::Sqlite { path, .. } => path.is_file(),
+            Location::Postgres { .. } => true,
+        }
+    }
+
     /// Where the hub's database is, for messages (a PostgreSQL password is hidden).
     pub fn describe(&self) -> String {
         match &self.location {
@@ -186,7 +195,7 @@ impl StoreArgs {
     /// --data, --database or --config gets an error, not a second, empty hub.
     pub async fn open_existing(&self) -> anyhow::Result<(HubConfig, panah_store::Store)> {
         let config = self.resolve(None)?;
-        if !self.exists(&config) {
+        if !config.exists() {
             bail!(
                 "there is no hub in {}. Pass the --data, --database or --config that \
                  `panah serve` uses for your hub (or set PANAH_DATA, PANAH_DATABASE or \
@@ -196,15 +205,6 @@ impl StoreArgs {
         }
         let store = panah_store::Store::open(&config.location).await?;
         Ok((config, store))
-    }
-
-    /// Whether the hub's database is there. A PostgreSQL database always counts: its
-    /// server answers for it, and a wrong URL fails to connect.
-    pub fn exists(&self, config: &HubConfig) -> bool {
-        match &config.location {
-            Location::Sqlite { path, .. } => path.is_file(),
-            Location::Postgres { .. } => true,
-        }
     }
 }
 
