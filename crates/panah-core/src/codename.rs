@@ -168,11 +168,14 @@ impl Codename {
         if count != DIGITS {
             // Typed in seven groups with one too short or too long: name that group.
             let mut runs = Vec::with_capacity(GROUPS);
-            let mut run = 0usize;
+            let (mut run, mut letters) = (0usize, false);
             for c in input.chars().take(MAX_TYPED_CHARS) {
                 if digit_value(c).is_some() {
                     run += 1;
-                } else if run > 0 {
+                    continue;
+                }
+                letters |= c.is_alphabetic();
+                if run > 0 {
                     runs.push(run);
                     run = 0;
                 }
@@ -180,7 +183,7 @@ impl Codename {
             if run > 0 {
                 runs.push(run);
             }
-            if runs.len() == GROUPS && !input.chars().any(char::is_alphabetic) {
+            if runs.len() == GROUPS && !letters {
                 if let Some(g) = runs.iter().position(|n| *n != GROUP) {
                     return Err(CodenameError::GroupLength(g + 1));
                 }

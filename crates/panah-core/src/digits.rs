@@ -96,6 +96,12 @@ impl<const N: usize> DigitCode<N> {
     }
 }
 
+/// What a person typed into a code's field, cut to what the code reader reads
+/// ([`MAX_TYPED_CHARS`]), to give back in the field after a refusal so it can be mended.
+pub fn typed_back(input: &str) -> String {
+    input.chars().take(MAX_TYPED_CHARS).collect()
+}
+
 /// Rewrites every digit to Latin, leaving other characters alone.
 pub fn to_latin(s: &str) -> String {
     s.chars()

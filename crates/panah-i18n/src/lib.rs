@@ -86,12 +86,7 @@ impl Catalog {
 
     /// The message ids each language defines, for completeness checks.
     pub fn message_ids(&self, lang: Lang) -> Vec<String> {
-        let source = SOURCES
-            .iter()
-            .find(|(l, _)| *l == lang)
-            .map(|(_, s)| *s)
-            .unwrap_or_default();
-        source
+        source(lang)
             .lines()
             .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
             .filter_map(|l| l.split_once(" = ").map(|(id, _)| id.trim().to_owned()))
@@ -101,13 +96,8 @@ impl Catalog {
     /// Message `id` as written in the catalogue, placeables unformatted: for checks of
     /// wording. Empty for a missing id.
     pub fn raw(&self, lang: Lang, id: &str) -> String {
-        let source = SOURCES
-            .iter()
-            .find(|(l, _)| *l == lang)
-            .map(|(_, s)| *s)
-            .unwrap_or_default();
         let prefix = format!("{id} = ");
-        source
+        source(lang)
             .lines()
             .find_map(|l| l.strip_prefix(prefix.as_str()))
             .unwrap_or_default()
@@ -262,6 +252,15 @@ impl Localizer<'_> {
             &[("day", &day), ("month", &month_name), ("year", &year)],
         )
     }
+}
+
+/// The Fluent source of one language's catalogue.
+fn source(lang: Lang) -> &'static str {
+    SOURCES
+        .iter()
+        .find(|(l, _)| *l == lang)
+        .map(|(_, s)| *s)
+        .unwrap_or_default()
 }
 
 /// `text` between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE.

@@ -11,6 +11,7 @@ use axum::extract::{Form, Multipart, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use panah_core::codename::{self, CodenameError};
+use panah_core::digits::typed_back;
 use panah_core::envelope::{clean_file_name, Author, Envelope, FileEntry};
 use panah_core::scrub::{Kind, ScrubError, Scrubber};
 use panah_core::{Codename, Lang, Timestamp};
@@ -777,15 +778,10 @@ pub(crate) async fn replies_open(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let typed = match &form {
-        // What the sender typed goes back into the box, bounded like the code reader.
-        Ok(Form(f)) => f
-            .codename
-            .chars()
-            .take(panah_core::digits::MAX_TYPED_CHARS)
-            .collect(),
-        Err(_) => String::new(),
-    };
+    let typed = form
+        .as_ref()
+        .map(|Form(f)| typed_back(&f.codename))
+        .unwrap_or_default();
     let error = |refusal: Refusal, typed: String| {
         let message = refusal.message(&state, lang);
         replies_page(

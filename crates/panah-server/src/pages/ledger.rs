@@ -572,6 +572,10 @@ impl ExportEntry<'_> {
     }
 }
 
+fn translation(e: &Entry, lang: Lang) -> Option<Cow<'_, str>> {
+    e.translations.get(&lang).map(|t| Cow::Borrowed(t.as_str()))
+}
+
 /// The whole ledger, for the exports.
 struct Export {
     view: View,
@@ -598,18 +602,9 @@ fn export_entries(x: &Export) -> impl Iterator<Item = ExportEntry<'_>> + '_ {
         memo: Cow::Borrowed(&e.memo),
         receipt_sha256: e.receipt.map(|r| panah_core::hex(&r)),
         coordinator: &e.coordinator,
-        memo_fa: e
-            .translations
-            .get(&Lang::Dari)
-            .map(|t| Cow::Borrowed(t.as_str())),
-        memo_ps: e
-            .translations
-            .get(&Lang::Pashto)
-            .map(|t| Cow::Borrowed(t.as_str())),
-        memo_en: e
-            .translations
-            .get(&Lang::English)
-            .map(|t| Cow::Borrowed(t.as_str())),
+        memo_fa: translation(e, Lang::Dari),
+        memo_ps: translation(e, Lang::Pashto),
+        memo_en: translation(e, Lang::English),
     })
 }
 
@@ -816,14 +811,9 @@ pub(crate) async fn receipt_check(
         Err(r) => return r,
     };
     let l = state.inner.catalog.localizer(lang);
-    let typed: String = form
+    let typed = form
         .as_ref()
-        .map(|Form(f)| {
-            f.code
-                .chars()
-                .take(panah_core::digits::MAX_TYPED_CHARS)
-                .collect()
-        })
+        .map(|Form(f)| panah_core::digits::typed_back(&f.code))
         .unwrap_or_default();
     let refuse = |status, id: &str| {
         receipt_page(&state, &c, lang, status, Some(l.t(id)), None, typed.clone())

@@ -39,7 +39,8 @@ pub struct Draft {
     pub receipt: String,
 }
 
-fn word<T>(
+/// One of a fixed set of words, or an error that lists them.
+pub(crate) fn word<T>(
     what: &str,
     value: &str,
     parse: fn(&str) -> Option<T>,
@@ -47,14 +48,14 @@ fn word<T>(
 ) -> anyhow::Result<T> {
     parse(value.trim()).with_context(|| {
         format!(
-            "{what} {:?} is not one of: {}",
+            "{:?} is not {what}: {}",
             value.chars().take(30).collect::<String>(),
             all.join(", ")
         )
     })
 }
 
-fn words<T: Copy>(all: &[T], word: fn(T) -> &'static str) -> Vec<&'static str> {
+pub(crate) fn words<T: Copy>(all: &[T], word: fn(T) -> &'static str) -> Vec<&'static str> {
     all.iter().map(|t| word(*t)).collect()
 }
 
@@ -76,19 +77,19 @@ impl Draft {
         today: Date,
     ) -> anyhow::Result<(Entry, Option<ReceiptCode>)> {
         let kind = word(
-            "the kind",
+            "a kind",
             &self.kind,
             Kind::parse,
             &words(Kind::ALL, Kind::word),
         )?;
         let category = word(
-            "the category",
+            "a category",
             &self.category,
             Category::parse,
             &words(Category::ALL, Category::word),
         )?;
         let rail = word(
-            "the rail",
+            "a rail",
             &self.rail,
             Rail::parse,
             &words(Rail::ALL, Rail::word),
@@ -136,7 +137,7 @@ impl Draft {
             DatePrecision::default_for(kind, category)
         } else {
             word(
-                "the date precision",
+                "a date precision",
                 &self.precision,
                 DatePrecision::parse,
                 &words(DatePrecision::ALL, DatePrecision::word),
