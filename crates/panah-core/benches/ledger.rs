@@ -11,9 +11,10 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use panah_core::ledger::audit::{all_tiles, check_log};
-use panah_core::ledger::tree::{check_inclusion, leaf_hash};
+use panah_core::ledger::audit::check_log;
 use panah_core::ledger::{Amount, Category, Currency, DatePrecision, Entry, Kind, Rail};
+use panah_core::tlog::check::all_tiles;
+use panah_core::tlog::tree::{check_inclusion, leaf_hash};
 use time::macros::date;
 
 fn leaves(n: u64) -> Vec<Vec<u8>> {

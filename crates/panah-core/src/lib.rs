@@ -20,6 +20,7 @@ pub mod padding;
 pub mod scrub;
 pub mod slug;
 pub mod timestamp;
+pub mod tlog;
 
 /// Lower-case hexadecimal, as Panah writes hashes and keys in text.
 pub fn hex(bytes: &[u8]) -> String {

@@ -134,7 +134,7 @@ impl Keyring {
         size: u64,
         root: &[u8; 32],
     ) -> Result<Vec<u8>, KeyringError> {
-        let body = panah_core::ledger::tree::checkpoint_body(origin, size, root)
+        let body = panah_core::tlog::tree::checkpoint_body(origin, size, root)
             .map_err(|e| KeyringError::Crypto(e.to_string()))?;
         let mut note = signed_note::Note::new(&body, &[])
             .map_err(|e| KeyringError::Crypto(format!("{e:?}")))?;
@@ -390,7 +390,7 @@ mod tests {
 
     #[test]
     fn checkpoints_signed_here_verify_with_the_published_verifier_key() {
-        use panah_core::ledger::tree::{verifier_key, verify_checkpoint};
+        use panah_core::tlog::tree::{verifier_key, verify_checkpoint};
         let k = Keyring::generate();
         let origin = "hub.example/c/roshanai/ledger";
         let note = k

@@ -10,9 +10,9 @@
 
 use std::collections::HashMap;
 
-use panah_core::ledger::tiles::{extend, Extension, Node, SparseError};
-use panah_core::ledger::tree::{verifier_key, verify_checkpoint};
 use panah_core::ledger::{entry::check_reversal, Entry, Kind};
+use panah_core::tlog::tiles::{extend, Extension, Node, SparseError};
+use panah_core::tlog::tree::{verifier_key, verify_checkpoint};
 use panah_core::CoordinatorKey;
 use panah_store::{Append, Ledger, NewEntry, Store, StoreError};
 
@@ -242,8 +242,8 @@ pub fn check_signed_by(
         return Err(Refusal::Conflict(format!(
             "the checkpoint signs {} entries with root {}, but with your entries the hub's tree has {size} entries with root {}",
             signed.size,
-            panah_core::ledger::audit::b64(&signed.root),
-            panah_core::ledger::audit::b64(root),
+            panah_core::tlog::check::b64(&signed.root),
+            panah_core::tlog::check::b64(root),
         )));
     }
     Ok(())

@@ -9,8 +9,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::{get, Store, StoreError};
-use panah_core::ledger::tiles::Node;
 use panah_core::ledger::{Category, Currency, DatePrecision};
+use panah_core::tlog::tiles::Node;
 use panah_core::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

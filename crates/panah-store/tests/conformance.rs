@@ -551,8 +551,8 @@ async fn conversations_messages_and_expiry() {
 /// back (leaves, levels, nodes) is what was written.
 #[tokio::test]
 async fn ledger_appends_checkpoints_and_goals() {
-    use panah_core::ledger::tiles::extend;
     use panah_core::ledger::{Category, Currency};
+    use panah_core::tlog::tiles::extend;
     use panah_store::{Append, NewEntry};
     use std::collections::{BTreeMap, HashMap};
 

@@ -157,7 +157,7 @@ async fn demo_ledger(
 
     let base = Currency::parse("AFN")?;
     let cid = coordinator.collective_id;
-    let empty = panah_core::ledger::tree::Tree::new().root();
+    let empty = panah_core::tlog::tree::Tree::new().root();
     let note = String::from_utf8(keyring.sign_checkpoint(origin, origin, 0, &empty)?)?;
     store
         .create_ledger(cid, origin, base, &note, coordinator.id)

@@ -1,64 +1,24 @@
-//! Checking a downloaded ledger against its signed checkpoint, with a precise answer when
-//! it does not check: which entry was rewritten or dropped, which tile is damaged, whether
-//! history was rolled back or forked. `panah verify`, `panah mirror` and the coordinator's
-//! CLI before it signs all run this; it does no I/O.
+//! Checking a downloaded ledger: the log's tiles against its signed checkpoint
+//! ([`crate::tlog::check_tiles`]), then every entry's format and the ledger's rules between
+//! entries. `panah verify`, `panah mirror` and the coordinator's CLI before it signs all run
+//! this; it does no I/O.
 
 use std::collections::{BTreeSet, HashMap};
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-
 use super::entry::{check_reversal, Entry, Kind};
-use super::tiles::{decode_bundle, tiles_for, TileKind, TileRef};
-use super::tree::{leaf_hash, Tree};
-
-/// The largest ledger this verifier checks in one go (entries are held in memory: about
-/// 2 GB of them at this size). A signed checkpoint claiming more is refused before any
-/// download.
-pub const MAX_ENTRIES: u64 = 10_000_000;
+use crate::tlog::check::{check_tiles, par_map, CheckError, Leaves};
+use crate::tlog::tiles::TileRef;
+use crate::tlog::tree::Tree;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuditError {
-    #[error("the checkpoint claims {0} entries; this verifier checks at most {MAX_ENTRIES}")]
-    TooLarge(u64),
-    #[error("{path} is missing")]
-    MissingTile { path: String },
-    #[error("the entry bundle {path} is damaged: {why}")]
-    BadBundle { path: String, why: String },
-    #[error(
-        "the hash tile {path} has {found} bytes instead of {expected}: it is truncated or padded"
-    )]
-    TileLength {
-        path: String,
-        found: usize,
-        expected: usize,
-    },
-    #[error("entry {index} was changed after it was signed: its bytes no longer match leaf {index} of the signed tree")]
-    Rewritten { index: u64 },
-    #[error("entry {index} was dropped: the signed tree has it, the published entries skip it")]
-    Dropped { index: u64 },
-    #[error("the entry bundle {path} has {found} entries but the signed tree has {expected} there: entries were inserted")]
-    Inserted {
-        path: String,
-        found: usize,
-        expected: usize,
-    },
-    #[error("the published entries and hashes do not add up to the signed root {signed}: the log was changed after it was signed")]
-    RootMismatch { signed: String },
-    #[error("the hash tile {path} does not match the signed entries")]
-    TileMismatch { path: String },
+    /// The tiles do not make the signed tree.
+    #[error(transparent)]
+    Log(#[from] CheckError),
     #[error("entry {index} is not a valid ledger entry: {why}")]
     NotAnEntry { index: u64, why: String },
     #[error("entry {index} breaks the ledger's rules: {why}")]
     BadRule { index: u64, why: String },
-    #[error("the ledger shrank from {old} entries (when you last checked) to {new}: entries were removed")]
-    RolledBack { old: u64, new: u64 },
-    #[error("the ledger's history was rewritten: when you last checked, its first {size} entries had root {old_root}; the newly signed tree has {new_root} for them")]
-    Forked {
-        size: u64,
-        old_root: String,
-        new_root: String,
-    },
 }
 
 /// A ledger that checked: its entries in order and the tree they make.
@@ -69,122 +29,14 @@ pub struct Checked {
     pub tree: Tree,
 }
 
-pub fn b64(hash: &[u8; 32]) -> String {
-    STANDARD.encode(hash)
-}
-
-/// Checks every tile of a tree of `size` (as listed by [`tiles_for`]) against the signed
-/// `root`: the entries, the hashes at every level, the entries' format and the ledger's
-/// rules.
+/// Checks every tile of a ledger of `size` against the signed `root`, then the entries'
+/// format and the ledger's rules.
 pub fn check_log(
     size: u64,
     root: &[u8; 32],
     files: &HashMap<TileRef, Vec<u8>>,
 ) -> Result<Checked, AuditError> {
-    if size > MAX_ENTRIES {
-        return Err(AuditError::TooLarge(size));
-    }
-    let tiles = tiles_for(size);
-    let get = |tile: &TileRef| {
-        files
-            .get(tile)
-            .ok_or_else(|| AuditError::MissingTile { path: tile.path() })
-    };
-    let hash_tile = |tile: &TileRef| -> Result<&Vec<u8>, AuditError> {
-        let data = get(tile)?;
-        let expected = usize::from(tile.width) * 32;
-        if data.len() != expected {
-            return Err(AuditError::TileLength {
-                path: tile.path(),
-                found: data.len(),
-                expected,
-            });
-        }
-        Ok(data)
-    };
-
-    // What the hashes say each leaf is, and whether those hashes make the signed root.
-    let mut claimed = Tree::new();
-    for tile in tiles
-        .iter()
-        .filter(|t| t.kind == TileKind::Hashes { level: 0 })
-    {
-        for chunk in hash_tile(tile)?.chunks_exact(32) {
-            claimed.push_hash(chunk.try_into().unwrap_or([0; 32]));
-        }
-    }
-    let claimed_ok = claimed.size() == size && claimed.root() == *root;
-
-    // The entries, bundle by bundle, against the leaf hashes.
-    let mut bundles = Vec::new();
-    let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    for tile in tiles.iter().filter(|t| t.kind == TileKind::Entries) {
-        let bundle = decode_bundle(get(tile)?).map_err(|why| AuditError::BadBundle {
-            path: tile.path(),
-            why,
-        })?;
-        bundles.push((tile, leaves.len(), bundle.len()));
-        leaves.extend(bundle);
-    }
-    let hashes = par_map(&leaves, |l| leaf_hash(l));
-    let mut kept = Vec::with_capacity(leaves.len());
-    for &(tile, start, len) in &bundles {
-        let width = usize::from(tile.width);
-        let got = &hashes[start..start + len];
-        if claimed_ok {
-            let first = tile.first();
-            let hash_at = |j: usize| claimed.node(0, first + j as u64);
-            let mismatch = (0..width).find(|&j| got.get(j).copied() != hash_at(j));
-            if let Some(j) = mismatch {
-                let index = first + j as u64;
-                let shifted = len < width && (j == len || Some(got[j]) == hash_at(j + 1));
-                return Err(if shifted {
-                    AuditError::Dropped { index }
-                } else {
-                    AuditError::Rewritten { index }
-                });
-            }
-            if len > width {
-                return Err(AuditError::Inserted {
-                    path: tile.path(),
-                    found: len,
-                    expected: width,
-                });
-            }
-        }
-        kept.extend(start..start + len.min(width));
-    }
-    let leaves: Vec<Vec<u8>> = if kept.len() == leaves.len() {
-        leaves
-    } else {
-        kept.iter()
-            .map(|&i| std::mem::take(&mut leaves[i]))
-            .collect()
-    };
-
-    let tree = if claimed_ok {
-        claimed
-    } else {
-        let mut tree = Tree::new();
-        for &i in &kept {
-            tree.push_hash(hashes[i]);
-        }
-        if tree.size() != size || tree.root() != *root {
-            return Err(AuditError::RootMismatch { signed: b64(root) });
-        }
-        tree
-    };
-
-    // Every hash tile must be exactly what the entries make.
-    for tile in tiles
-        .iter()
-        .filter(|t| matches!(t.kind, TileKind::Hashes { .. }))
-    {
-        if Some(hash_tile(tile)?) != tree.tile_data(tile).as_ref() {
-            return Err(AuditError::TileMismatch { path: tile.path() });
-        }
-    }
-
+    let Leaves { leaves, tree } = check_tiles(size, root, files)?;
     let entries = check_entries(&leaves)?;
     Ok(Checked {
         leaves,
@@ -223,76 +75,13 @@ pub fn check_entries(leaves: &[Vec<u8>]) -> Result<Vec<Entry>, AuditError> {
     Ok(entries)
 }
 
-/// `items.iter().map(f)`, on every core for long inputs: hashing and parsing a large
-/// ledger are the bulk of a verification, and each item is independent.
-fn par_map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if threads == 1 || items.len() < 4096 {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<U>>()))
-            .collect();
-        let mut out = Vec::with_capacity(items.len());
-        for h in handles {
-            out.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        }
-        out
-    })
-}
-
-/// Checks that `tree` extends the tree of `old_size` with `old_root` seen before.
-pub fn check_extends(tree: &Tree, old_size: u64, old_root: &[u8; 32]) -> Result<(), AuditError> {
-    if tree.size() < old_size {
-        return Err(AuditError::RolledBack {
-            old: old_size,
-            new: tree.size(),
-        });
-    }
-    let now = tree.root_at(old_size).unwrap_or([0; 32]);
-    if now != *old_root {
-        return Err(AuditError::Forked {
-            size: old_size,
-            old_root: b64(old_root),
-            new_root: b64(&now),
-        });
-    }
-    Ok(())
-}
-
-/// Builds every tile of a tree of `leaves.len()` entries: what a hub serves and a mirror
-/// writes. For tests, benchmarks and mirrors. Refused (with its index) if an entry is too
-/// long for an entry bundle.
-pub fn all_tiles(leaves: &[Vec<u8>]) -> Result<(Tree, HashMap<TileRef, Vec<u8>>), u64> {
-    let mut tree = Tree::new();
-    for leaf in leaves {
-        tree.push(leaf);
-    }
-    let mut files = HashMap::new();
-    for tile in tiles_for(tree.size()) {
-        let data = match tile.kind {
-            TileKind::Entries => {
-                let first = usize::try_from(tile.first()).unwrap_or(usize::MAX);
-                let bundle = leaves[first..first + usize::from(tile.width)].iter();
-                super::tiles::encode_bundle(bundle.map(Vec::as_slice))
-                    .map_err(|i| tile.first() + i as u64)?
-            }
-            TileKind::Hashes { .. } => tree.tile_data(&tile).unwrap_or_default(),
-        };
-        files.insert(tile, data);
-    }
-    Ok((tree, files))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ledger::entry::{Category, DatePrecision, Rail};
     use crate::ledger::money::{Amount, Currency};
-    use crate::ledger::tiles::encode_bundle;
+    use crate::tlog::check::all_tiles;
+    use crate::tlog::tiles::{encode_bundle, TileKind};
     use time::macros::date;
 
     fn leaf(i: u64) -> Vec<u8> {
@@ -343,7 +132,7 @@ mod tests {
     }
 
     #[test]
-    fn a_rewritten_entry_is_named() {
+    fn a_rewritten_entry_is_named_through_the_log_check() {
         let (leaves, tree, mut files) = log(300);
         let tile = bundle_of(&files, 270);
         let mut bundle: Vec<Vec<u8>> = leaves[256..300].to_vec();
@@ -357,121 +146,8 @@ mod tests {
         );
         assert_eq!(
             check_log(300, &tree.root(), &files).unwrap_err(),
-            AuditError::Rewritten { index: 270 }
+            AuditError::Log(CheckError::Rewritten { index: 270 })
         );
-    }
-
-    #[test]
-    fn a_dropped_entry_is_named() {
-        let (leaves, tree, mut files) = log(40);
-        let mut bundle = leaves.clone();
-        bundle.remove(17);
-        files.insert(
-            bundle_of(&files, 17),
-            encode_bundle(bundle.iter().map(Vec::as_slice)).unwrap(),
-        );
-        assert_eq!(
-            check_log(40, &tree.root(), &files).unwrap_err(),
-            AuditError::Dropped { index: 17 }
-        );
-        let mut bundle = leaves.clone();
-        bundle.pop();
-        files.insert(
-            bundle_of(&files, 39),
-            encode_bundle(bundle.iter().map(Vec::as_slice)).unwrap(),
-        );
-        assert_eq!(
-            check_log(40, &tree.root(), &files).unwrap_err(),
-            AuditError::Dropped { index: 39 }
-        );
-    }
-
-    #[test]
-    fn damaged_tiles_and_a_changed_log_are_named() {
-        let (leaves, tree, files) = log(300);
-        let mut cut = files.clone();
-        let tile0 = TileRef::parse("tile/0/001.p/44").unwrap();
-        cut.get_mut(&tile0).unwrap().truncate(100);
-        assert!(matches!(
-            check_log(300, &tree.root(), &cut).unwrap_err(),
-            AuditError::TileLength {
-                found: 100,
-                expected: 1408,
-                ..
-            }
-        ));
-        let mut cut = files.clone();
-        let bundle = bundle_of(&files, 0);
-        let len = cut[&bundle].len();
-        cut.get_mut(&bundle).unwrap().truncate(len - 3);
-        assert!(matches!(
-            check_log(300, &tree.root(), &cut).unwrap_err(),
-            AuditError::BadBundle { .. }
-        ));
-        let mut gone = files.clone();
-        gone.remove(&TileRef::parse("tile/1/000.p/1").unwrap());
-        assert_eq!(
-            check_log(300, &tree.root(), &gone).unwrap_err(),
-            AuditError::MissingTile {
-                path: "tile/1/000.p/1".into()
-            }
-        );
-        let mut wrong = files.clone();
-        wrong
-            .get_mut(&TileRef::parse("tile/1/000.p/1").unwrap())
-            .unwrap()[0] ^= 1;
-        assert_eq!(
-            check_log(300, &tree.root(), &wrong).unwrap_err(),
-            AuditError::TileMismatch {
-                path: "tile/1/000.p/1".into()
-            }
-        );
-        // Entries and hashes rewritten together, under the old signed root.
-        let mut other: Vec<Vec<u8>> = leaves.clone();
-        other[5] = leaf(9_999);
-        let (_, forged) = all_tiles(&other).unwrap();
-        assert!(matches!(
-            check_log(300, &tree.root(), &forged).unwrap_err(),
-            AuditError::RootMismatch { .. }
-        ));
-        // Level-0 hashes damaged but entries intact: the tile is blamed, not the entries.
-        let mut bad_hash = files.clone();
-        bad_hash.get_mut(&tile0).unwrap()[40] ^= 1;
-        assert_eq!(
-            check_log(300, &tree.root(), &bad_hash).unwrap_err(),
-            AuditError::TileMismatch {
-                path: "tile/0/001.p/44".into()
-            }
-        );
-    }
-
-    #[test]
-    fn an_absurd_size_is_refused_before_anything_is_read() {
-        let (_, tree, files) = log(3);
-        assert_eq!(
-            check_log(u64::MAX, &tree.root(), &files).unwrap_err(),
-            AuditError::TooLarge(u64::MAX)
-        );
-    }
-
-    #[test]
-    fn rollbacks_and_forks_are_caught() {
-        let (_, tree, _) = log(50);
-        let (_, old, _) = log(30);
-        assert_eq!(check_extends(&tree, 30, &old.root()), Ok(()));
-        assert_eq!(check_extends(&tree, 50, &tree.root()), Ok(()));
-        assert_eq!(
-            check_extends(&old, 50, &tree.root()),
-            Err(AuditError::RolledBack { old: 50, new: 30 })
-        );
-        let mut fork = Tree::new();
-        for i in 0..50 {
-            fork.push(&leaf(if i == 3 { 77 } else { i }));
-        }
-        assert!(matches!(
-            check_extends(&fork, 30, &old.root()),
-            Err(AuditError::Forked { size: 30, .. })
-        ));
     }
 
     #[test]

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use panah_core::ledger::audit::b64;
-use panah_core::ledger::tree::check_origin;
 use panah_core::ledger::{Category, Currency};
+use panah_core::tlog::check::b64;
+use panah_core::tlog::tree::check_origin;
 use panah_core::CoordinatorKey;
 use panah_store::Ledger;
 use serde::{Deserialize, Serialize};
@@ -149,7 +149,7 @@ pub(crate) async fn create(
         budgets: BTreeMap::new(),
         created_at: panah_core::Timestamp::now(),
     };
-    let empty = panah_core::ledger::tree::Tree::new().root();
+    let empty = panah_core::tlog::tree::Tree::new().root();
     protocol::check_signed_by(&draft, &key, &body.checkpoint, 0, &empty)?;
     state
         .store()

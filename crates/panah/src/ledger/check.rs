@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use panah_core::ledger::audit::{b64, check_extends, check_log, Checked};
+use panah_core::ledger::audit::{check_log, Checked};
 use panah_core::ledger::money::decimal;
-use panah_core::ledger::tiles::{tiles_for, TileRef};
 use panah_core::ledger::totals::Totals;
-use panah_core::ledger::tree::{unverified_checkpoint, verify_checkpoint, VerifiedCheckpoint};
+use panah_core::tlog::check::{b64, check_extends, MAX_CHECKED_SIZE};
+use panah_core::tlog::tiles::{tiles_for, TileRef};
+use panah_core::tlog::tree::{unverified_checkpoint, verify_checkpoint, VerifiedCheckpoint};
 use panah_core::Timestamp;
 use std::collections::HashMap;
 
@@ -153,17 +154,17 @@ pub async fn check_reusing(
     mut have: HashMap<TileRef, Vec<u8>>,
 ) -> anyhow::Result<Verified> {
     let checkpoint = verify_checkpoint(&note, trusted, origin).map_err(|e| match e {
-        panah_core::ledger::tree::LogError::Untrusted => anyhow::anyhow!(
+        panah_core::tlog::tree::LogError::Untrusted => anyhow::anyhow!(
             "the checkpoint of {source} is not signed by any key you trust ({} keys). If the collective added a coordinator, check the new key with them another way and pass it with --key",
             trusted.len()
         ),
         other => anyhow::anyhow!("the checkpoint of {source} does not verify: {other}"),
     })?;
-    if checkpoint.size > panah_core::ledger::audit::MAX_ENTRIES {
+    if checkpoint.size > MAX_CHECKED_SIZE {
         bail!(
             "the checkpoint of {source} claims {} entries; this Panah checks at most {}",
             checkpoint.size,
-            panah_core::ledger::audit::MAX_ENTRIES
+            MAX_CHECKED_SIZE
         );
     }
     let all = tiles_for(checkpoint.size);
@@ -425,7 +426,7 @@ pub async fn verify_receipt(args: VerifyReceiptArgs) -> anyhow::Result<()> {
     let index = index as u64;
     let proof = v.log.tree.inclusion_proof(index, v.checkpoint.size)?;
     let leaf = &v.log.leaves[usize::try_from(index)?];
-    panah_core::ledger::tree::check_inclusion(
+    panah_core::tlog::tree::check_inclusion(
         &proof,
         v.checkpoint.size,
         &v.checkpoint.root,

@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use panah_core::ledger::audit::{check_extends, check_log, Checked};
+use panah_core::ledger::audit::{check_log, Checked};
+use panah_core::tlog::check::check_extends;
 use std::collections::HashMap;
 
-use panah_core::ledger::tiles::{tiles_for, TileRef};
-use panah_core::ledger::tree::{unverified_checkpoint, verify_checkpoint};
+use panah_core::tlog::tiles::{tiles_for, TileRef};
+use panah_core::tlog::tree::{unverified_checkpoint, verify_checkpoint};
 
 use super::check::{check, check_reusing, key_lines};
 use super::source::Source;
@@ -152,7 +153,7 @@ pub async fn run(args: MirrorArgs) -> anyhow::Result<()> {
     }
 
     // Tiles first, the checkpoint last.
-    let (_, files) = panah_core::ledger::audit::all_tiles(&v.log.leaves)
+    let (_, files) = panah_core::tlog::check::all_tiles(&v.log.leaves)
         .map_err(|i| anyhow::anyhow!("entry {i} is too long for an entry bundle"))?;
     let mut written = 0usize;
     for (tile, data) in &files {

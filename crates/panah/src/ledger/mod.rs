@@ -13,11 +13,11 @@ pub mod source;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use panah_core::ledger::audit::b64;
 use panah_core::ledger::entry::check_against;
 use panah_core::ledger::receipt::ReceiptCode;
-use panah_core::ledger::tree::{verifier_key, Tree};
 use panah_core::ledger::{Amount, Category, Currency, Entry, Kind};
+use panah_core::tlog::check::b64;
+use panah_core::tlog::tree::{verifier_key, Tree};
 use panah_keyring::Keyring;
 use serde::Deserialize;
 use serde_json::json;
@@ -380,7 +380,7 @@ async fn run_logged_in(
                     format!("{host}/c/{}/ledger", session.collective)
                 }
             };
-            panah_core::ledger::tree::check_origin(&origin)?;
+            panah_core::tlog::tree::check_origin(&origin)?;
             let note = keyring.sign_checkpoint(&origin, &origin, 0, &Tree::new().root())?;
             let note = String::from_utf8(note).context("a signed note is text")?;
             let _: serde_json::Value = session

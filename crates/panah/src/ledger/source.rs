@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use panah_core::ledger::tiles::{TileKind, TileRef, WIDTH};
+use panah_core::tlog::tiles::{TileKind, TileRef, WIDTH};
 use tokio::task::JoinSet;
 
 /// The most bytes of a checkpoint or keys file.

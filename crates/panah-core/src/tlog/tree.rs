@@ -1,4 +1,4 @@
-//! The ledger's log: an RFC 6962/9162 Merkle tree over entry leaves, with inclusion and
+//! A log: an RFC 6962/9162 Merkle tree over entry leaves, with inclusion and
 //! consistency proofs, and C2SP checkpoints signed as C2SP signed notes.
 //!
 //! The Merkle arithmetic is `tlog_tiles` (a port of Go's `sumdb/tlog`), the note format is

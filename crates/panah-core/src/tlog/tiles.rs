@@ -2,7 +2,7 @@
 //! holds only some of the stored hashes (the hub, reading them from its database) computes
 //! roots, appends and proofs.
 //!
-//! Paths are relative to the log's prefix (`/c/{slug}/ledger/`): hash tiles at
+//! Paths are relative to the log's prefix (`/c/{slug}/ledger/` for the fund ledger): hash tiles at
 //! `tile/<L>/<N>[.p/<W>]` and entry bundles at `tile/entries/<N>[.p/<W>]`, with `N` written
 //! in three-digit groups (`x001/x234/067`) and tiles of height 8 (256 hashes or entries).
 
@@ -332,7 +332,7 @@ pub fn inclusion_proof(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::tree::{check_inclusion, Tree};
+    use crate::tlog::tree::{check_inclusion, Tree};
     use proptest::prelude::*;
 
     /// Runs a sparse computation against a full tree, fetching what it asks for, and

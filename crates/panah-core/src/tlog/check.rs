@@ -1,0 +1,418 @@
+//! Checking a downloaded log against its signed checkpoint, whatever its entries are, with
+//! a precise answer when it does not check: which entry was rewritten or dropped, which tile
+//! is damaged, whether history was rolled back or forked. It does no I/O; each kind of log
+//! checks its records on the leaves this returns.
+
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use super::tiles::{decode_bundle, encode_bundle, tiles_for, TileKind, TileRef};
+use super::tree::{leaf_hash, Tree};
+
+/// The largest log this verifier checks in one go (entries are held in memory: about 2 GB
+/// of ledger entries at this size). A signed checkpoint claiming more is refused before any
+/// download.
+pub const MAX_CHECKED_SIZE: u64 = 10_000_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    #[error("the checkpoint claims {0} entries; this verifier checks at most {MAX_CHECKED_SIZE}")]
+    TooLarge(u64),
+    #[error("{path} is missing")]
+    MissingTile { path: String },
+    #[error("the entry bundle {path} is damaged: {why}")]
+    BadBundle { path: String, why: String },
+    #[error(
+        "the hash tile {path} has {found} bytes instead of {expected}: it is truncated or padded"
+    )]
+    TileLength {
+        path: String,
+        found: usize,
+        expected: usize,
+    },
+    #[error("entry {index} was changed after it was signed: its bytes no longer match leaf {index} of the signed tree")]
+    Rewritten { index: u64 },
+    #[error("entry {index} was dropped: the signed tree has it, the published entries skip it")]
+    Dropped { index: u64 },
+    #[error("the entry bundle {path} has {found} entries but the signed tree has {expected} there: entries were inserted")]
+    Inserted {
+        path: String,
+        found: usize,
+        expected: usize,
+    },
+    #[error("the published entries and hashes do not add up to the signed root {signed}: the log was changed after it was signed")]
+    RootMismatch { signed: String },
+    #[error("the hash tile {path} does not match the signed entries")]
+    TileMismatch { path: String },
+    #[error(
+        "the log shrank from {old} entries (when you last checked) to {new}: entries were removed"
+    )]
+    RolledBack { old: u64, new: u64 },
+    #[error("the log's history was rewritten: when you last checked, its first {size} entries had root {old_root}; the newly signed tree has {new_root} for them")]
+    Forked {
+        size: u64,
+        old_root: String,
+        new_root: String,
+    },
+}
+
+/// A log whose tiles checked: its entries' bytes in order and the tree they make.
+#[derive(Debug, Clone)]
+pub struct Leaves {
+    pub leaves: Vec<Vec<u8>>,
+    pub tree: Tree,
+}
+
+/// A hash in base64, as checkpoints write it.
+pub fn b64(hash: &[u8; 32]) -> String {
+    STANDARD.encode(hash)
+}
+
+/// Checks every tile of a tree of `size` (as listed by [`tiles_for`]) against the signed
+/// `root`: the entries and the hashes at every level. What the entries say is for the
+/// caller.
+pub fn check_tiles(
+    size: u64,
+    root: &[u8; 32],
+    files: &HashMap<TileRef, Vec<u8>>,
+) -> Result<Leaves, CheckError> {
+    if size > MAX_CHECKED_SIZE {
+        return Err(CheckError::TooLarge(size));
+    }
+    let tiles = tiles_for(size);
+    let get = |tile: &TileRef| {
+        files
+            .get(tile)
+            .ok_or_else(|| CheckError::MissingTile { path: tile.path() })
+    };
+    let hash_tile = |tile: &TileRef| -> Result<&Vec<u8>, CheckError> {
+        let data = get(tile)?;
+        let expected = usize::from(tile.width) * 32;
+        if data.len() != expected {
+            return Err(CheckError::TileLength {
+                path: tile.path(),
+                found: data.len(),
+                expected,
+            });
+        }
+        Ok(data)
+    };
+
+    // What the hashes say each leaf is, and whether those hashes make the signed root.
+    let mut claimed = Tree::new();
+    for tile in tiles
+        .iter()
+        .filter(|t| t.kind == TileKind::Hashes { level: 0 })
+    {
+        for chunk in hash_tile(tile)?.chunks_exact(32) {
+            claimed.push_hash(chunk.try_into().unwrap_or([0; 32]));
+        }
+    }
+    let claimed_ok = claimed.size() == size && claimed.root() == *root;
+
+    // The entries, bundle by bundle, against the leaf hashes.
+    let mut bundles = Vec::new();
+    let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    for tile in tiles.iter().filter(|t| t.kind == TileKind::Entries) {
+        let bundle = decode_bundle(get(tile)?).map_err(|why| CheckError::BadBundle {
+            path: tile.path(),
+            why,
+        })?;
+        bundles.push((tile, leaves.len(), bundle.len()));
+        leaves.extend(bundle);
+    }
+    let hashes = par_map(&leaves, |l| leaf_hash(l));
+    let mut kept = Vec::with_capacity(leaves.len());
+    for &(tile, start, len) in &bundles {
+        let width = usize::from(tile.width);
+        let got = &hashes[start..start + len];
+        if claimed_ok {
+            let first = tile.first();
+            let hash_at = |j: usize| claimed.node(0, first + j as u64);
+            let mismatch = (0..width).find(|&j| got.get(j).copied() != hash_at(j));
+            if let Some(j) = mismatch {
+                let index = first + j as u64;
+                let shifted = len < width && (j == len || Some(got[j]) == hash_at(j + 1));
+                return Err(if shifted {
+                    CheckError::Dropped { index }
+                } else {
+                    CheckError::Rewritten { index }
+                });
+            }
+            if len > width {
+                return Err(CheckError::Inserted {
+                    path: tile.path(),
+                    found: len,
+                    expected: width,
+                });
+            }
+        }
+        kept.extend(start..start + len.min(width));
+    }
+    let leaves: Vec<Vec<u8>> = if kept.len() == leaves.len() {
+        leaves
+    } else {
+        kept.iter()
+            .map(|&i| std::mem::take(&mut leaves[i]))
+            .collect()
+    };
+
+    let tree = if claimed_ok {
+        claimed
+    } else {
+        let mut tree = Tree::new();
+        for &i in &kept {
+            tree.push_hash(hashes[i]);
+        }
+        if tree.size() != size || tree.root() != *root {
+            return Err(CheckError::RootMismatch { signed: b64(root) });
+        }
+        tree
+    };
+
+    // Every hash tile must be exactly what the entries make.
+    for tile in tiles
+        .iter()
+        .filter(|t| matches!(t.kind, TileKind::Hashes { .. }))
+    {
+        if Some(hash_tile(tile)?) != tree.tile_data(tile).as_ref() {
+            return Err(CheckError::TileMismatch { path: tile.path() });
+        }
+    }
+
+    Ok(Leaves { leaves, tree })
+}
+
+/// `items.iter().map(f)`, on every core for long inputs: hashing and parsing a large
+/// ledger are the bulk of a verification, and each item is independent.
+pub(crate) fn par_map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads == 1 || items.len() < 4096 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<U>>()))
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for h in handles {
+            out.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        out
+    })
+}
+
+/// Checks that `tree` extends the tree of `old_size` with `old_root` seen before.
+pub fn check_extends(tree: &Tree, old_size: u64, old_root: &[u8; 32]) -> Result<(), CheckError> {
+    if tree.size() < old_size {
+        return Err(CheckError::RolledBack {
+            old: old_size,
+            new: tree.size(),
+        });
+    }
+    let now = tree.root_at(old_size).unwrap_or([0; 32]);
+    if now != *old_root {
+        return Err(CheckError::Forked {
+            size: old_size,
+            old_root: b64(old_root),
+            new_root: b64(&now),
+        });
+    }
+    Ok(())
+}
+
+/// Builds every tile of a tree of `leaves.len()` entries: what a hub serves and a mirror
+/// writes. For tests, benchmarks and mirrors. Refused (with its index) if an entry is too
+/// long for an entry bundle.
+pub fn all_tiles(leaves: &[Vec<u8>]) -> Result<(Tree, HashMap<TileRef, Vec<u8>>), u64> {
+    let mut tree = Tree::new();
+    for leaf in leaves {
+        tree.push(leaf);
+    }
+    let mut files = HashMap::new();
+    for tile in tiles_for(tree.size()) {
+        let data = match tile.kind {
+            TileKind::Entries => {
+                let first = usize::try_from(tile.first()).unwrap_or(usize::MAX);
+                let bundle = leaves[first..first + usize::from(tile.width)].iter();
+                encode_bundle(bundle.map(Vec::as_slice)).map_err(|i| tile.first() + i as u64)?
+            }
+            TileKind::Hashes { .. } => tree.tile_data(&tile).unwrap_or_default(),
+        };
+        files.insert(tile, data);
+    }
+    Ok((tree, files))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Any bytes make a log; these read like a record with an amount in it.
+    fn leaf(i: u64) -> Vec<u8> {
+        format!("record {i}\namount {} AFN\n", 100 + i).into_bytes()
+    }
+
+    fn log(n: u64) -> (Vec<Vec<u8>>, Tree, HashMap<TileRef, Vec<u8>>) {
+        let leaves: Vec<Vec<u8>> = (0..n).map(leaf).collect();
+        let (tree, files) = all_tiles(&leaves).unwrap();
+        (leaves, tree, files)
+    }
+
+    fn bundle_of(files: &HashMap<TileRef, Vec<u8>>, index: u64) -> TileRef {
+        *files
+            .keys()
+            .find(|t| {
+                t.kind == TileKind::Entries
+                    && t.first() <= index
+                    && index < t.first() + u64::from(t.width)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn an_untouched_log_checks() {
+        for n in [0, 1, 255, 256, 257, 600] {
+            let (leaves, tree, files) = log(n);
+            let checked = check_tiles(n, &tree.root(), &files).unwrap();
+            assert_eq!(checked.leaves, leaves);
+            assert_eq!(checked.tree.root(), tree.root());
+        }
+    }
+
+    #[test]
+    fn a_rewritten_entry_is_named() {
+        let (leaves, tree, mut files) = log(300);
+        let tile = bundle_of(&files, 270);
+        let mut bundle: Vec<Vec<u8>> = leaves[256..300].to_vec();
+        bundle[14] = String::from_utf8(bundle[14].clone())
+            .unwrap()
+            .replace("amount 370 AFN", "amount 970 AFN")
+            .into_bytes();
+        files.insert(
+            tile,
+            encode_bundle(bundle.iter().map(Vec::as_slice)).unwrap(),
+        );
+        assert_eq!(
+            check_tiles(300, &tree.root(), &files).unwrap_err(),
+            CheckError::Rewritten { index: 270 }
+        );
+    }
+
+    #[test]
+    fn a_dropped_entry_is_named() {
+        let (leaves, tree, mut files) = log(40);
+        let mut bundle = leaves.clone();
+        bundle.remove(17);
+        files.insert(
+            bundle_of(&files, 17),
+            encode_bundle(bundle.iter().map(Vec::as_slice)).unwrap(),
+        );
+        assert_eq!(
+            check_tiles(40, &tree.root(), &files).unwrap_err(),
+            CheckError::Dropped { index: 17 }
+        );
+        let mut bundle = leaves.clone();
+        bundle.pop();
+        files.insert(
+            bundle_of(&files, 39),
+            encode_bundle(bundle.iter().map(Vec::as_slice)).unwrap(),
+        );
+        assert_eq!(
+            check_tiles(40, &tree.root(), &files).unwrap_err(),
+            CheckError::Dropped { index: 39 }
+        );
+    }
+
+    #[test]
+    fn damaged_tiles_and_a_changed_log_are_named() {
+        let (leaves, tree, files) = log(300);
+        let mut cut = files.clone();
+        let tile0 = TileRef::parse("tile/0/001.p/44").unwrap();
+        cut.get_mut(&tile0).unwrap().truncate(100);
+        assert!(matches!(
+            check_tiles(300, &tree.root(), &cut).unwrap_err(),
+            CheckError::TileLength {
+                found: 100,
+                expected: 1408,
+                ..
+            }
+        ));
+        let mut cut = files.clone();
+        let bundle = bundle_of(&files, 0);
+        let len = cut[&bundle].len();
+        cut.get_mut(&bundle).unwrap().truncate(len - 3);
+        assert!(matches!(
+            check_tiles(300, &tree.root(), &cut).unwrap_err(),
+            CheckError::BadBundle { .. }
+        ));
+        let mut gone = files.clone();
+        gone.remove(&TileRef::parse("tile/1/000.p/1").unwrap());
+        assert_eq!(
+            check_tiles(300, &tree.root(), &gone).unwrap_err(),
+            CheckError::MissingTile {
+                path: "tile/1/000.p/1".into()
+            }
+        );
+        let mut wrong = files.clone();
+        wrong
+            .get_mut(&TileRef::parse("tile/1/000.p/1").unwrap())
+            .unwrap()[0] ^= 1;
+        assert_eq!(
+            check_tiles(300, &tree.root(), &wrong).unwrap_err(),
+            CheckError::TileMismatch {
+                path: "tile/1/000.p/1".into()
+            }
+        );
+        // Entries and hashes rewritten together, under the old signed root.
+        let mut other: Vec<Vec<u8>> = leaves.clone();
+        other[5] = leaf(9_999);
+        let (_, forged) = all_tiles(&other).unwrap();
+        assert!(matches!(
+            check_tiles(300, &tree.root(), &forged).unwrap_err(),
+            CheckError::RootMismatch { .. }
+        ));
+        // Level-0 hashes damaged but entries intact: the tile is blamed, not the entries.
+        let mut bad_hash = files.clone();
+        bad_hash.get_mut(&tile0).unwrap()[40] ^= 1;
+        assert_eq!(
+            check_tiles(300, &tree.root(), &bad_hash).unwrap_err(),
+            CheckError::TileMismatch {
+                path: "tile/0/001.p/44".into()
+            }
+        );
+    }
+
+    #[test]
+    fn an_absurd_size_is_refused_before_anything_is_read() {
+        let (_, tree, files) = log(3);
+        assert_eq!(
+            check_tiles(u64::MAX, &tree.root(), &files).unwrap_err(),
+            CheckError::TooLarge(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn rollbacks_and_forks_are_caught() {
+        let (_, tree, _) = log(50);
+        let (_, old, _) = log(30);
+        assert_eq!(check_extends(&tree, 30, &old.root()), Ok(()));
+        assert_eq!(check_extends(&tree, 50, &tree.root()), Ok(()));
+        assert_eq!(
+            check_extends(&old, 50, &tree.root()),
+            Err(CheckError::RolledBack { old: 50, new: 30 })
+        );
+        let mut fork = Tree::new();
+        for i in 0..50 {
+            fork.push(&leaf(if i == 3 { 77 } else { i }));
+        }
+        assert!(matches!(
+            check_extends(&fork, 30, &old.root()),
+            Err(CheckError::Forked { size: 30, .. })
+        ));
+    }
+}
