@@ -100,6 +100,27 @@ fn damm(start: u8, digits: &[u8]) -> u8 {
         .fold(first, |acc, &d| DAMM[usize::from(acc)][usize::from(d % 10)])
 }
 
+/// A hub's codename secret: what lookup keys, reply keys and check digits are derived
+/// under. Its `Debug` shows nothing, so it never reaches a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HubSecret(Vec<u8>);
+
+impl HubSecret {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        HubSecret(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for HubSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HubSecret(…)")
+    }
+}
+
 /// A hub's seven start digits for the check digits, one per group position, all distinct.
 /// Derived from the hub's secret; never shown.
 #[derive(Clone, PartialEq, Eq)]

@@ -79,7 +79,7 @@ pub(crate) struct Inner {
     pub catalog: Catalog,
     pub settings: Settings,
     /// The key codenames are derived under (see `panah_core::codename`).
-    pub codename_secret: Vec<u8>,
+    pub codename_secret: panah_core::codename::HubSecret,
     /// The start digits of codenames' check digits, from the same secret.
     pub codename_check: panah_core::CheckKey,
     /// The stylesheet, inlined in every page so a page is one round trip.
@@ -118,7 +118,8 @@ impl AppState {
         let upload_slots = std::sync::Arc::new(tokio::sync::Semaphore::new(
             settings.max_concurrent_uploads.max(1),
         ));
-        let codename_secret = store.hub_secret("codename").await?;
+        let codename_secret =
+            panah_core::codename::HubSecret::new(store.hub_secret("codename").await?);
         let css = CSS.trim_end();
         let hash = STANDARD.encode(Sha256::digest(css.as_bytes()));
         let csp = format!(
@@ -148,7 +149,7 @@ impl AppState {
                 blobs,
                 catalog,
                 settings,
-                codename_check: panah_core::CheckKey::derive(&codename_secret),
+                codename_check: panah_core::CheckKey::derive(codename_secret.as_bytes()),
                 codename_secret,
                 css,
                 csp,

@@ -710,3 +710,25 @@ async fn transport_headers_follow_the_configured_addresses() {
         "max-age=63072000"
     );
 }
+
+/// A hub's state may be printed with `{:?}` (a panic, a debug log): it must never show the
+/// codename secret, from which every codename's lookup and reply keys derive.
+#[tokio::test]
+async fn the_state_debug_output_shows_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = panah_store::Store::open(&panah_store::testing::sqlite_location(dir.path()))
+        .await
+        .unwrap();
+    let secret = store.hub_secret("codename").await.unwrap();
+    let blobs = panah_store::BlobStore::open(&dir.path().join("blobs")).unwrap();
+    let state = panah_server::AppState::new(store, blobs, Settings::default())
+        .await
+        .unwrap();
+    let shown = format!("{state:?}");
+    assert!(shown.contains("HubSecret(…)"), "{shown}");
+    let hex = panah_core::hex(&secret);
+    let decimal = format!("{:?}", secret);
+    let inner = decimal.trim_start_matches('[').trim_end_matches(']');
+    assert!(!shown.contains(&hex), "the secret in hex: {shown}");
+    assert!(!shown.contains(inner), "the secret as bytes: {shown}");
+}

@@ -575,7 +575,7 @@ async fn finish_submission(
             notes,
         );
     }
-    let keys = codename.derive(&state.inner.codename_secret, &c.slug);
+    let keys = codename.derive(state.inner.codename_secret.as_bytes(), &c.slug);
     let envelope = Envelope {
         from: Author::Sender,
         sent: Timestamp::now(),
@@ -806,7 +806,7 @@ pub(crate) async fn replies_open(
     };
     // Derive, look up, then decrypt whatever replies there are. A well-formed codename of no
     // conversation is answered as such (404): the sender must know to check it.
-    let keys = codename.derive(&state.inner.codename_secret, &c.slug);
+    let keys = codename.derive(state.inner.codename_secret.as_bytes(), &c.slug);
     let view = match state.store().replies_by_lookup(c.id, &keys.lookup).await {
         Ok(view) => view,
         Err(e) => {
