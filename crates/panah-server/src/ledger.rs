@@ -10,14 +10,18 @@
 
 use std::collections::HashMap;
 
+use panah_core::ledger::receipt::ReceiptCode;
+use panah_core::ledger::DatePrecision;
 use panah_core::ledger::{entry::check_reversal, Entry, Kind};
-use panah_core::tlog::tiles::{extend, Extension, Node, SparseError};
-use panah_core::tlog::tree::{verifier_key, verify_checkpoint};
+use panah_core::tlog::tiles::{extend, inclusion_proof, Extension, Node, SparseError};
+use panah_core::tlog::tree::{
+    check_inclusion, unverified_checkpoint, verifier_key, verify_checkpoint,
+};
 use panah_core::CoordinatorKey;
-use panah_store::{Append, Ledger, NewEntry, Store, StoreError};
+use panah_store::{Append, Ledger, LogId, NewEntry, SignedOn, Store, StoreError, StoredCheckpoint};
 
 /// Most entries in one append.
-pub const MAX_ENTRIES: usize = 1000;
+pub const MAX_BATCH: usize = 1000;
 pub use panah_core::ledger::entry::MAX_LEAF;
 
 /// Why an append was refused; every one is the coordinator's to fix.
@@ -36,7 +40,7 @@ pub enum Refusal {
 /// rounds.
 pub async fn with_nodes<T>(
     store: &Store,
-    collective_id: i64,
+    log_id: LogId,
     op: impl Fn(&HashMap<Node, [u8; 32]>) -> Result<T, SparseError>,
 ) -> Result<T, StoreError> {
     let mut known = HashMap::new();
@@ -44,10 +48,10 @@ pub async fn with_nodes<T>(
         match op(&known) {
             Ok(v) => return Ok(v),
             Err(SparseError::Needed(nodes)) => {
-                let found = store.ledger_nodes(collective_id, &nodes).await?;
+                let found = store.log_nodes(log_id, &nodes).await?;
                 if found.len() != nodes.len() {
                     return Err(StoreError::Corrupt(format!(
-                        "{} stored hashes of the ledger are missing",
+                        "{} stored hashes of the log are missing",
                         nodes.len() - found.len()
                     )));
                 }
@@ -56,9 +60,7 @@ pub async fn with_nodes<T>(
             Err(SparseError::Log(e)) => return Err(StoreError::Corrupt(e.to_string())),
         }
     }
-    Err(StoreError::Corrupt(
-        "the ledger's hashes do not settle".into(),
-    ))
+    Err(StoreError::Corrupt("the log's hashes do not settle".into()))
 }
 
 /// A checked batch and the tree it makes.
@@ -79,15 +81,15 @@ pub async fn prepare(
     base_size: u64,
     leaves: Vec<Vec<u8>>,
 ) -> Result<Prepared, Refusal> {
-    if base_size != ledger.size {
+    if base_size != ledger.log.size {
         return Err(Refusal::Conflict(format!(
             "the ledger has {} entries, not {base_size}: someone else added entries first; fetch it again",
-            ledger.size
+            ledger.log.size
         )));
     }
-    if leaves.is_empty() || leaves.len() > MAX_ENTRIES {
+    if leaves.is_empty() || leaves.len() > MAX_BATCH {
         return Err(Refusal::Invalid(format!(
-            "send between 1 and {MAX_ENTRIES} entries at a time, not {}",
+            "send between 1 and {MAX_BATCH} entries at a time, not {}",
             leaves.len()
         )));
     }
@@ -133,9 +135,8 @@ pub async fn prepare(
                     check_reversal(&entry, target, None, reversed_in_batch)
                 }
                 None => {
-                    let (leaf, reversed) = store
-                        .ledger_reversal_target(ledger.collective_id, target)
-                        .await?;
+                    let (leaf, reversed) =
+                        store.ledger_reversal_target(ledger.log.id, target).await?;
                     let target_entry = leaf
                         .map(|l| Entry::from_leaf(&l))
                         .transpose()
@@ -153,7 +154,7 @@ pub async fn prepare(
         entries.push(entry);
     }
     let refs: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
-    let extension = with_nodes(store, ledger.collective_id, |known| {
+    let extension = with_nodes(store, ledger.log.id, |known| {
         extend(base_size, &refs, known)
     })
     .await?;
@@ -175,7 +176,7 @@ pub async fn commit(
     checkpoint: &str,
 ) -> Result<(), Refusal> {
     check_signed_by(
-        ledger,
+        &ledger.log.origin,
         coordinator,
         checkpoint,
         prepared.extension.size,
@@ -198,15 +199,18 @@ pub async fn commit(
         checkpoint,
         coordinator_id,
         // The signing date is kept no more exactly than the batch's least exact entry.
-        date_precision: prepared
-            .entries
-            .iter()
-            .map(|e| e.precision)
-            .max()
-            .unwrap_or(panah_core::ledger::DatePrecision::Day),
+        signed: signed_on(
+            prepared
+                .entries
+                .iter()
+                .map(|e| e.precision)
+                .max()
+                .unwrap_or(DatePrecision::Day),
+            time::OffsetDateTime::now_utc().date(),
+        ),
     };
     store
-        .append_ledger(ledger.collective_id, &append)
+        .append_log(ledger.log.id, &append)
         .await
         .map_err(|e| match e {
             StoreError::Stale(m) => Refusal::Conflict(m),
@@ -217,10 +221,20 @@ pub async fn commit(
         })
 }
 
+/// Today, kept no more exactly than `precision`: when a checkpoint was signed is as much a
+/// clue as the dates of the entries it adds (the day a relocation expense was added tells
+/// as much as its date), so it is coarsened the same way.
+pub fn signed_on(precision: DatePrecision, today: time::Date) -> SignedOn {
+    SignedOn {
+        on: panah_core::Timestamp::from_date(precision.coarsen(today)),
+        precision,
+    }
+}
+
 /// Checks that `note` is a checkpoint for this ledger, signed by `coordinator`, for exactly
 /// the tree (`size`, `root`).
 pub fn check_signed_by(
-    ledger: &Ledger,
+    origin: &str,
     coordinator: &CoordinatorKey,
     note: &str,
     size: u64,
@@ -231,11 +245,11 @@ pub fn check_signed_by(
             "the checkpoint is longer than 4096 bytes".into(),
         ));
     }
-    let key = verifier_key(&ledger.origin, coordinator.signing());
-    let signed = verify_checkpoint(note.as_bytes(), &[key], &ledger.origin).map_err(|e| {
+    let key = verifier_key(origin, coordinator.signing());
+    let signed = verify_checkpoint(note.as_bytes(), &[key], origin).map_err(|e| {
         Refusal::Invalid(format!(
             "the checkpoint does not check against your key for {}: {e}",
-            ledger.origin
+            origin
         ))
     })?;
     if signed.size != size || signed.root != *root {
@@ -247,4 +261,98 @@ pub fn check_signed_by(
         )));
     }
     Ok(())
+}
+
+/// A gift found by its receipt code, with the proof that it is in the signed ledger.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub index: u64,
+    pub entry: Entry,
+    /// The latest signed tree, which the proof is for.
+    pub size: u64,
+    pub origin: String,
+    pub checkpoint: StoredCheckpoint,
+    /// The RFC 6962 inclusion proof of entry `index` in the tree of `size`.
+    pub proof: Vec<[u8; 32]>,
+    /// Whether a later entry reverses this gift.
+    pub reversed: bool,
+}
+
+/// Looks a donor's receipt code up: the gift it names (only a gift: the codes of other
+/// entries are not for the public), with its inclusion proof in the latest signed tree. The
+/// hub checks its own proof before giving it; the donor's `panah verify receipt` checks it
+/// again on their machine.
+pub async fn find_receipt(
+    store: &Store,
+    collective_id: i64,
+    code: &ReceiptCode,
+) -> Result<Option<Receipt>, StoreError> {
+    let Some(ledger) = store.ledger(collective_id).await? else {
+        return Ok(None);
+    };
+    let log = ledger.log.id;
+    let Some((index, leaf)) = store
+        .ledger_entry_by_receipt(log, &code.commitment())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let checkpoint = store
+        .latest_checkpoint(log)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("a ledger without a checkpoint".into()))?;
+    let entry = Entry::from_leaf(&leaf)
+        .map_err(|e| StoreError::Corrupt(format!("ledger entry {index}: {e}")))?;
+    if entry.kind != Kind::Income {
+        return Ok(None);
+    }
+    let (origin, size, root) = unverified_checkpoint(checkpoint.note.as_bytes())
+        .map_err(|e| StoreError::Corrupt(format!("the latest checkpoint: {e}")))?;
+    let proof = with_nodes(store, log, |known| inclusion_proof(index, size, known)).await?;
+    if check_inclusion(&proof, size, &root, index, &leaf).is_err() {
+        return Err(StoreError::Corrupt(
+            "a receipt's inclusion proof does not check against the latest checkpoint".into(),
+        ));
+    }
+    let (_, reversed) = store.ledger_reversal_target(log, index).await?;
+    Ok(Some(Receipt {
+        index,
+        entry,
+        size,
+        origin,
+        checkpoint,
+        proof,
+        reversed,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn a_signing_date_is_kept_no_more_exactly_than_its_entries() {
+        // Thursday 26 August 2021; the week starts on Monday the 23rd.
+        let thursday = date!(2021 - 08 - 26);
+        for (precision, kept) in [
+            (DatePrecision::Day, "2021-08-26T00:00:00Z"),
+            (DatePrecision::Week, "2021-08-23T00:00:00Z"),
+            (DatePrecision::Month, "2021-08-01T00:00:00Z"),
+        ] {
+            let signed = signed_on(precision, thursday);
+            assert_eq!(
+                (signed.on.to_string().as_str(), signed.precision),
+                (kept, precision)
+            );
+        }
+        // Every day of a week is kept as that week's Monday.
+        for day in 23..=29 {
+            let d = time::Date::from_calendar_date(2021, time::Month::August, day).unwrap();
+            assert_eq!(
+                signed_on(DatePrecision::Week, d).on.to_string(),
+                "2021-08-23T00:00:00Z"
+            );
+        }
+    }
 }

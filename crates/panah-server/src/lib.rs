@@ -16,11 +16,13 @@
 mod api;
 pub mod ledger;
 mod limits;
+mod logs;
 mod pages;
 pub mod retention;
 pub mod seal;
 mod security;
 mod state;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 use std::future::Future;
@@ -112,16 +114,11 @@ pub fn app(state: AppState) -> Router {
         .route("/c/{slug}/ledger.csv", get(pages::ledger::csv))
         .route("/c/{slug}/ledger.json", get(pages::ledger::json))
         .route(
-            "/c/{slug}/ledger/checkpoint",
-            get(pages::ledger::checkpoint),
-        )
-        .route("/c/{slug}/ledger/keys", get(pages::ledger::keys))
-        .route("/c/{slug}/ledger/tile/{*rest}", get(pages::ledger::tile))
-        .route(
             "/c/{slug}/ledger/receipt",
             get(pages::ledger::receipt_form).post(pages::ledger::receipt_check),
         )
         .route("/healthz", get(pages::healthz))
+        .merge(logs::routes())
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY))
         .nest("/api/v1", api)
         .layer(TimeoutLayer::with_status_code(

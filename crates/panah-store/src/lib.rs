@@ -21,7 +21,9 @@ mod dialect;
 mod error;
 mod ledger;
 mod logins;
+mod logs;
 mod migrate;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 use std::path::{Path, PathBuf};
@@ -38,8 +40,9 @@ pub use contact::{
 pub use coordinators::Coordinator;
 pub use dialect::Dialect;
 pub use error::StoreError;
-pub use ledger::{Append, Ledger, NewEntry, StoredCheckpoint};
+pub use ledger::Ledger;
 pub use logins::{Challenge, TokenOwner};
+pub use logs::{Append, Log, LogId, NewEntry, SignedOn, StoredCheckpoint};
 
 /// Where the database is, as the operator wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +134,12 @@ pub struct Store {
 impl Store {
     /// Connects and applies any pending migrations.
     pub async fn open(location: &Location) -> Result<Store, StoreError> {
+        let store = Self::connect(location).await?;
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    async fn connect(location: &Location) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let dialect = location.dialect();
         let url = match location {
@@ -160,9 +169,25 @@ impl Store {
             .connect(&url)
             .await
             .map_err(|e| StoreError::Connect(connect_hint(location, &e)))?;
-        let store = Store { pool, dialect };
-        migrate::run(&store).await?;
+        Ok(Store { pool, dialect })
+    }
+
+    /// Connects and migrates only up to migration `last`: for tests of a later migration.
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn open_at_migration(location: &Location, last: i64) -> Result<Store, StoreError> {
+        let store = Self::connect(location).await?;
+        migrate::run_until(&store, last).await?;
         Ok(store)
+    }
+
+    /// Runs a statement of raw SQL (portable placeholders expanded): for tests that must
+    /// write rows as an older hub did.
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
+        sqlx::raw_sql(&self.dialect.expand(sql))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -19,12 +19,20 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "public rails",
         include_str!("../migrations/0004_public_rails.sql"),
     ),
+    (5, "logs", include_str!("../migrations/0005_logs.sql")),
 ];
 
 /// An arbitrary constant naming Panah's migration lock.
 const ADVISORY_LOCK: i64 = 0x7061_6e61_6801;
 
+/// Applies every pending migration.
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
+    run_until(store, i64::MAX).await
+}
+
+/// Applies pending migrations up to and including `last` (tests of a migration start from
+/// the schema before it).
+pub(crate) async fn run_until(store: &Store, last: i64) -> Result<(), StoreError> {
     let mut conn = store.pool().acquire().await?;
     let dialect = store.dialect();
     if dialect == Dialect::Postgres {
@@ -33,7 +41,7 @@ pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
             .execute(&mut *conn)
             .await?;
     }
-    let result = apply_pending(&mut conn, dialect).await;
+    let result = apply_pending(&mut conn, dialect, last).await;
     if dialect == Dialect::Postgres {
         let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
             .bind(ADVISORY_LOCK)
@@ -47,7 +55,11 @@ pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
     result
 }
 
-async fn apply_pending(conn: &mut PoolConnection<Any>, dialect: Dialect) -> Result<(), StoreError> {
+async fn apply_pending(
+    conn: &mut PoolConnection<Any>,
+    dialect: Dialect,
+    last: i64,
+) -> Result<(), StoreError> {
     conn.execute(
         "CREATE TABLE IF NOT EXISTS panah_migrations (
             version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
@@ -61,7 +73,7 @@ async fn apply_pending(conn: &mut PoolConnection<Any>, dialect: Dialect) -> Resu
     if found > known {
         return Err(StoreError::TooNew { found, known });
     }
-    for &(version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
+    for &(version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > found && m.0 <= last) {
         let begin = match dialect {
             Dialect::Sqlite => "BEGIN IMMEDIATE",
             Dialect::Postgres => "BEGIN",

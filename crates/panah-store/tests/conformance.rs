@@ -553,7 +553,8 @@ async fn conversations_messages_and_expiry() {
 async fn ledger_appends_checkpoints_and_goals() {
     use panah_core::ledger::{Category, Currency};
     use panah_core::tlog::tiles::extend;
-    use panah_store::{Append, NewEntry};
+    use panah_core::tlog::LogKind;
+    use panah_store::{Append, NewEntry, SignedOn};
     use std::collections::{BTreeMap, HashMap};
 
     let dir = tempfile::tempdir().unwrap();
@@ -564,28 +565,48 @@ async fn ledger_appends_checkpoints_and_goals() {
             .unwrap();
         let coordinator = store.add_coordinator(c.id, &key(), "").await.unwrap();
         assert_eq!(store.ledger(c.id).await.unwrap(), None, "{engine}");
+        assert_eq!(store.log(c.id, LogKind::Ledger).await.unwrap(), None);
         let afn = Currency::parse("AFN").unwrap();
-        store
+        // The append protocol decides how exactly a signing date is kept; the store keeps
+        // exactly what it is given.
+        let monday = SignedOn {
+            on: Timestamp::parse("2021-08-30T00:00:00Z").unwrap(),
+            precision: panah_core::ledger::DatePrecision::Week,
+        };
+        let log_id = store
             .create_ledger(
                 c.id,
                 "hub.example/c/roshanai/ledger",
                 afn,
                 "note 0\n",
                 coordinator.id,
+                monday,
             )
             .await
             .unwrap();
         let again = store
-            .create_ledger(c.id, "other", afn, "note 0\n", coordinator.id)
+            .create_ledger(c.id, "other", afn, "note 0\n", coordinator.id, monday)
             .await;
         assert!(
             matches!(again, Err(StoreError::Conflict(_))),
             "{engine}: {again:?}"
         );
         let ledger = store.ledger(c.id).await.unwrap().unwrap();
-        assert_eq!((ledger.size, ledger.base_currency), (0, afn), "{engine}");
         assert_eq!(
-            store.latest_checkpoint(c.id).await.unwrap().unwrap().note,
+            (ledger.log.size, ledger.base_currency),
+            (0, afn),
+            "{engine}"
+        );
+        assert_eq!(
+            (ledger.log.id, ledger.log.kind, ledger.log.collective_id),
+            (log_id, LogKind::Ledger, c.id)
+        );
+        assert_eq!(
+            store.log(c.id, LogKind::Ledger).await.unwrap().as_ref(),
+            Some(&ledger.log)
+        );
+        assert_eq!(
+            store.latest_checkpoint(log_id).await.unwrap().unwrap().note,
             "note 0\n"
         );
 
@@ -618,35 +639,27 @@ async fn ledger_appends_checkpoints_and_goals() {
                 hashes: &ext.hashes,
                 checkpoint: &note,
                 coordinator_id: coordinator.id,
-                date_precision: panah_core::ledger::DatePrecision::Week,
+                signed: monday,
             };
-            store.append_ledger(c.id, &append).await.unwrap();
+            store.append_log(log_id, &append).await.unwrap();
             // The same append again is stale: the ledger has moved on.
-            let stale = store.append_ledger(c.id, &append).await;
+            let stale = store.append_log(log_id, &append).await;
             assert!(
                 matches!(stale, Err(StoreError::Stale(_))),
                 "{engine}: {stale:?}"
             );
         }
         let ledger = store.ledger(c.id).await.unwrap().unwrap();
-        assert_eq!(ledger.size, 300, "{engine}");
+        assert_eq!(ledger.log.size, 300, "{engine}");
         assert_eq!(
-            store.ledger_head(c.id).await.unwrap(),
-            Some(("hub.example/c/roshanai/ledger".to_owned(), 300)),
+            ledger.log.origin, "hub.example/c/roshanai/ledger",
             "{engine}"
         );
-        let latest = store.latest_checkpoint(c.id).await.unwrap().unwrap();
+        let latest = store.latest_checkpoint(log_id).await.unwrap().unwrap();
         assert_eq!((latest.size, latest.note.as_str()), (300, "note 300\n"));
-        // Kept to the week: a Monday at midnight.
         assert_eq!(
-            latest.signed_precision,
-            panah_core::ledger::DatePrecision::Week
-        );
-        let (y, m, d) = latest.signed_on.date();
-        let day = time::Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), d).unwrap();
-        assert_eq!(day.weekday(), time::Weekday::Monday, "{engine}");
-        assert!(
-            latest.signed_on.to_string().ends_with("T00:00:00Z"),
+            (latest.signed_on, latest.signed_precision),
+            (monday.on, monday.precision),
             "{engine}"
         );
 
@@ -660,15 +673,15 @@ async fn ledger_appends_checkpoints_and_goals() {
                 reverses,
             }];
             let refused = store
-                .append_ledger(
-                    c.id,
+                .append_log(
+                    log_id,
                     &Append {
                         base_size: 300,
                         entries: &entries,
                         hashes: &ext.hashes,
                         checkpoint: "note 301\n",
                         coordinator_id: coordinator.id,
-                        date_precision: panah_core::ledger::DatePrecision::Day,
+                        signed: monday,
                     },
                 )
                 .await;
@@ -677,56 +690,62 @@ async fn ledger_appends_checkpoints_and_goals() {
                 "{engine}: {refused:?}"
             );
             assert_eq!(
-                store.ledger(c.id).await.unwrap().unwrap().size,
+                store.ledger(c.id).await.unwrap().unwrap().log.size,
                 300,
                 "{engine}"
             );
-            assert_eq!(store.ledger_leaves(c.id, 300, 400).await.unwrap(), vec![]);
+            assert_eq!(store.log_leaves(log_id, 300, 400).await.unwrap(), vec![]);
         }
 
-        let got = store.ledger_leaves(c.id, 250, 400).await.unwrap();
+        let got = store.log_leaves(log_id, 250, 400).await.unwrap();
         assert_eq!(got.len(), 50);
         assert_eq!(got[0], (250, leaves[250].clone()));
-        let latest = store.ledger_latest(c.id, 2).await.unwrap();
+        let latest = store.log_latest(log_id, 2).await.unwrap();
         assert_eq!(latest.iter().map(|e| e.0).collect::<Vec<_>>(), [299, 298]);
-        let level8 = store.ledger_level(c.id, 8, 0, 10).await.unwrap();
+        let level8 = store.log_level(log_id, 8, 0, 10).await.unwrap();
         assert_eq!(level8.len(), 1, "{engine}: one full 256-leaf subtree");
         assert_eq!(Some(&level8[0].1), known.get(&(8, 0)));
         let nodes = store
-            .ledger_nodes(c.id, &[(0, 5), (3, 7), (9, 0)])
+            .log_nodes(log_id, &[(0, 5), (3, 7), (9, 0)])
             .await
             .unwrap();
         assert_eq!(nodes.len(), 2, "{engine}: (9, 0) does not exist yet");
         assert_eq!(nodes.get(&(3, 7)), known.get(&(3, 7)));
         assert_eq!(
-            store.ledger_entry_by_receipt(c.id, &receipt).await.unwrap(),
+            store
+                .ledger_entry_by_receipt(log_id, &receipt)
+                .await
+                .unwrap(),
             Some((3, leaves[3].clone()))
         );
         assert_eq!(
-            store.ledger_entry_by_receipt(c.id, &[1; 32]).await.unwrap(),
+            store
+                .ledger_entry_by_receipt(log_id, &[1; 32])
+                .await
+                .unwrap(),
             None
         );
         assert_eq!(
-            store.ledger_reversal_target(c.id, 3).await.unwrap(),
+            store.ledger_reversal_target(log_id, 3).await.unwrap(),
             (Some(leaves[3].clone()), true)
         );
         assert_eq!(
-            store.ledger_reversal_target(c.id, 4).await.unwrap(),
+            store.ledger_reversal_target(log_id, 4).await.unwrap(),
             (Some(leaves[4].clone()), false)
         );
         assert_eq!(
-            store.ledger_reversal_target(c.id, 999).await.unwrap(),
+            store.ledger_reversal_target(log_id, 999).await.unwrap(),
             (None, false)
         );
 
         let budgets = BTreeMap::from([(Category::Food, 500_000), (Category::Power, 200_000)]);
         store
-            .set_ledger_goals(c.id, Some(1_000_000), &budgets)
+            .set_ledger_goals(log_id, Some(1_000_000), &budgets)
             .await
             .unwrap();
         store
             .set_ledger_goals(
-                c.id,
+                log_id,
                 Some(2_000_000),
                 &BTreeMap::from([(Category::Food, 7)]),
             )
@@ -739,15 +758,216 @@ async fn ledger_appends_checkpoints_and_goals() {
             BTreeMap::from([(Category::Food, 7)]),
             "{engine}"
         );
-        let other = store
-            .create_collective(&new_collective("other"))
-            .await
-            .unwrap();
         assert!(matches!(
             store
-                .set_ledger_goals(other.id, None, &BTreeMap::new())
+                .set_ledger_goals(panah_store::LogId(log_id.0 + 1000), None, &BTreeMap::new())
                 .await,
             Err(StoreError::NotFound(_))
         ));
+    }
+}
+
+/// Migration 5 moves every existing ledger into the log tables: each leaf, stored hash and
+/// signed note as it was, so every published tile and checkpoint is the same byte for byte,
+/// and the receipts, reversals and goals still answer.
+#[tokio::test]
+async fn the_logs_migration_keeps_every_ledger_byte_for_byte() {
+    use panah_core::ledger::Category;
+    use panah_core::tlog::check::all_tiles;
+    use panah_core::tlog::tiles::{encode_bundle, tiles_for, TileKind};
+    use panah_core::tlog::LogKind;
+    use sqlx::Connection;
+    use std::collections::BTreeMap;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut locations = vec![("sqlite", panah_store::testing::sqlite_location(dir.path()))];
+    if let Some(admin) = postgres_admin_url() {
+        locations.push(("postgres", fresh_postgres_database(&admin).await));
+    }
+    for (engine, location) in locations {
+        let old = Store::open_at_migration(&location, 4).await.unwrap();
+        let mut ledgers = Vec::new();
+        for (slug, n) in [("roshanai", 300usize), ("other", 3)] {
+            let c = old.create_collective(&new_collective(slug)).await.unwrap();
+            let coordinator = old.add_coordinator(c.id, &key(), "").await.unwrap();
+            let leaves: Vec<Vec<u8>> = (0..n)
+                .map(|i| format!("{slug} leaf {i}\n").into_bytes())
+                .collect();
+            ledgers.push((c.id, coordinator.id, slug, leaves));
+        }
+        old.close().await;
+
+        // Rows as a hub of schema 4 wrote them.
+        let url = match &location {
+            Location::Sqlite { path, .. } => format!("sqlite://{}?mode=rw", path.display()),
+            Location::Postgres { url } => url.clone(),
+        };
+        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+        for (cid, coordinator_id, slug, leaves) in &ledgers {
+            let (tree, _) = all_tiles(leaves).unwrap();
+            sqlx::query(
+                "INSERT INTO ledgers (collective_id, origin, base_currency, size, target, created_at)
+                 VALUES ($1, $2, 'AFN', $3, 900, '2021-08-20T10:00:00Z')",
+            )
+            .bind(cid)
+            .bind(format!("hub.example/c/{slug}/ledger"))
+            .bind(leaves.len() as i64)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO ledger_budgets (collective_id, category, amount) VALUES ($1, 'food', 500)",
+            )
+            .bind(cid)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            for (i, leaf) in leaves.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO ledger_entries (collective_id, idx, leaf, receipt, reverses)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(cid)
+                .bind(i as i64)
+                .bind(leaf.clone())
+                .bind((i == 1).then(|| vec![*cid as u8; 32]))
+                .bind((i == 2).then_some(0i64))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            }
+            for level in 0..=9u8 {
+                for n in 0.. {
+                    let Some(hash) = tree.node(level, n) else {
+                        break;
+                    };
+                    sqlx::query(
+                        "INSERT INTO ledger_hashes (collective_id, level, n, hash)
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(cid)
+                    .bind(i64::from(level))
+                    .bind(n as i64)
+                    .bind(hash.to_vec())
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                }
+            }
+            for (size, on) in [
+                (0, "2021-08-20T00:00:00Z"),
+                (leaves.len(), "2021-08-23T00:00:00Z"),
+            ] {
+                sqlx::query(
+                    "INSERT INTO ledger_checkpoints
+                         (collective_id, size, note, coordinator_id, signed_on, signed_precision)
+                     VALUES ($1, $2, $3, $4, $5, 'week')",
+                )
+                .bind(cid)
+                .bind(size as i64)
+                .bind(format!("{slug} note {size}\n"))
+                .bind(coordinator_id)
+                .bind(on)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            }
+        }
+        let _ = conn.close().await;
+
+        let store = Store::open(&location).await.unwrap();
+        for (cid, coordinator_id, slug, leaves) in &ledgers {
+            let ledger = store.ledger(*cid).await.unwrap().unwrap();
+            let log = &ledger.log;
+            assert_eq!(
+                (
+                    log.kind,
+                    log.origin.as_str(),
+                    log.size,
+                    log.created_at.to_string()
+                ),
+                (
+                    LogKind::Ledger,
+                    format!("hub.example/c/{slug}/ledger").as_str(),
+                    leaves.len() as u64,
+                    "2021-08-20T10:00:00Z".to_owned()
+                ),
+                "{engine}"
+            );
+            assert_eq!(
+                (ledger.base_currency.code(), ledger.target, &ledger.budgets),
+                ("AFN", Some(900), &BTreeMap::from([(Category::Food, 500)])),
+                "{engine}"
+            );
+            // Every tile a verifier downloads, byte for byte.
+            let (_, expected) = all_tiles(leaves).unwrap();
+            for tile in tiles_for(log.size) {
+                let from = tile.first();
+                let to = from + u64::from(tile.width);
+                let got = match tile.kind {
+                    TileKind::Entries => {
+                        let rows = store.log_leaves(log.id, from, to).await.unwrap();
+                        encode_bundle(rows.iter().map(|(_, l)| l.as_slice())).unwrap()
+                    }
+                    TileKind::Hashes { .. } => store
+                        .log_level(log.id, tile.tree_level(), from, to)
+                        .await
+                        .unwrap()
+                        .iter()
+                        .flat_map(|(_, h)| *h)
+                        .collect(),
+                };
+                assert_eq!(Some(&got), expected.get(&tile), "{engine}: {}", tile.path());
+            }
+            let latest = store.latest_checkpoint(log.id).await.unwrap().unwrap();
+            assert_eq!(
+                (
+                    latest.note,
+                    latest.size,
+                    latest.coordinator_id,
+                    latest.signed_on.to_string()
+                ),
+                (
+                    format!("{slug} note {}\n", leaves.len()),
+                    leaves.len() as u64,
+                    *coordinator_id,
+                    "2021-08-23T00:00:00Z".to_owned()
+                ),
+                "{engine}"
+            );
+            assert_eq!(
+                store
+                    .ledger_entry_by_receipt(log.id, &[*cid as u8; 32])
+                    .await
+                    .unwrap(),
+                Some((1, leaves[1].clone())),
+                "{engine}"
+            );
+            assert_eq!(
+                store.ledger_reversal_target(log.id, 0).await.unwrap(),
+                (Some(leaves[0].clone()), true),
+                "{engine}"
+            );
+            assert_eq!(
+                store.ledger_reversal_target(log.id, 1).await.unwrap(),
+                (Some(leaves[1].clone()), false),
+                "{engine}"
+            );
+        }
+        // The old tables are gone: nothing can read or write them by mistake.
+        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+        for table in [
+            "ledgers",
+            "ledger_entries",
+            "ledger_hashes",
+            "ledger_checkpoints",
+            "ledger_budgets",
+        ] {
+            let gone = sqlx::query(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&mut conn)
+                .await;
+            assert!(gone.is_err(), "{engine}: {table} is still there");
+        }
+        let _ = conn.close().await;
     }
 }

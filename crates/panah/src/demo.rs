@@ -152,18 +152,25 @@ async fn demo_ledger(
     keyring: &panah_keyring::Keyring,
     origin: &str,
 ) -> anyhow::Result<Option<panah_core::ledger::receipt::ReceiptCode>> {
-    use panah_core::ledger::{Category, Currency};
-    use panah_server::ledger::{commit, prepare};
+    use panah_core::ledger::{Category, Currency, DatePrecision};
+    use panah_server::ledger::{commit, prepare, signed_on};
 
     let base = Currency::parse("AFN")?;
     let cid = coordinator.collective_id;
     let empty = panah_core::tlog::tree::Tree::new().root();
     let note = String::from_utf8(keyring.sign_checkpoint(origin, origin, 0, &empty)?)?;
-    store
-        .create_ledger(cid, origin, base, &note, coordinator.id)
+    let today = time::OffsetDateTime::now_utc().date();
+    let log_id = store
+        .create_ledger(
+            cid,
+            origin,
+            base,
+            &note,
+            coordinator.id,
+            signed_on(DatePrecision::Day, today),
+        )
         .await?;
     let fingerprint = coordinator.key.fingerprint().to_string();
-    let today = time::OffsetDateTime::now_utc().date();
     let mut made = Vec::new();
     for draft in crate::ledger::draft::read_csv(DEMO_LEDGER)? {
         made.push(draft.to_entry(base, &fingerprint, today)?);
@@ -175,7 +182,7 @@ async fn demo_ledger(
             .await?
             .context("the demo ledger was just created")?;
         let leaves = chunk.iter().map(|(e, _)| e.to_leaf()).collect();
-        let prepared = prepare(store, &ledger, &coordinator.key, ledger.size, leaves)
+        let prepared = prepare(store, &ledger, &coordinator.key, ledger.log.size, leaves)
             .await
             .map_err(|e| anyhow::anyhow!("the sample ledger: {e}"))?;
         let ext = &prepared.extension;
@@ -205,7 +212,7 @@ async fn demo_ledger(
     .into_iter()
     .collect();
     store
-        .set_ledger_goals(cid, Some(afn(1_500_000)), &budgets)
+        .set_ledger_goals(log_id, Some(afn(1_500_000)), &budgets)
         .await?;
     Ok(made.into_iter().find_map(|(_, code)| code))
 }

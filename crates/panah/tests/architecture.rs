@@ -55,3 +55,36 @@ fn the_core_knows_no_http_or_sql() {
         }
     }
 }
+
+/// The helpers for tests (throwaway databases, older schemas, reading a codename back from
+/// a page) are features that only tests turn on: the release binary has none of them.
+#[test]
+fn the_release_binary_has_no_test_helpers() {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--locked",
+            "-e",
+            "normal,features",
+            "--prefix",
+            "none",
+            "-p",
+            "panah",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree");
+    assert!(out.status.success());
+    let tree = String::from_utf8(out.stdout).expect("UTF-8");
+    assert!(
+        tree.lines()
+            .any(|l| l.starts_with("panah-store feature \"default\"")),
+        "the features were read: {tree}"
+    );
+    for package in ["panah-store", "panah-server"] {
+        assert!(
+            !tree.contains(&format!("{package} feature \"testing\"")),
+            "the release binary turns on {package}'s test helpers:\n{tree}"
+        );
+    }
+}

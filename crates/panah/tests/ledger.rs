@@ -462,10 +462,10 @@ fn verify_and_mirror_catch_tampering_and_forks() {
     // One stored amount changed in the database.
     sqlite(
         &db,
-        "row = db.execute('SELECT leaf FROM ledger_entries WHERE idx = 2').fetchone()[0]\n\
+        "row = db.execute('SELECT leaf FROM log_entries WHERE idx = 2').fetchone()[0]\n\
                  new = row.replace(b'amount 6200000 AFN', b'amount 9200000 AFN')\n\
                  assert new != row\n\
-                 db.execute('UPDATE ledger_entries SET leaf = ? WHERE idx = 2', (new,))",
+                 db.execute('UPDATE log_entries SET leaf = ? WHERE idx = 2', (new,))",
     );
     let err = fails(&["verify", "ledger", &address, "--state", &state]);
     assert!(
@@ -477,21 +477,24 @@ fn verify_and_mirror_catch_tampering_and_forks() {
         err.contains("entry 2 was changed after it was signed"),
         "{err}"
     );
-    sqlite(&db, "row = db.execute('SELECT leaf FROM ledger_entries WHERE idx = 2').fetchone()[0]\n\
-                 db.execute('UPDATE ledger_entries SET leaf = ? WHERE idx = 2', (row.replace(b'amount 9200000 AFN', b'amount 6200000 AFN'),))");
+    sqlite(&db, "row = db.execute('SELECT leaf FROM log_entries WHERE idx = 2').fetchone()[0]\n\
+                 db.execute('UPDATE log_entries SET leaf = ? WHERE idx = 2', (row.replace(b'amount 9200000 AFN', b'amount 6200000 AFN'),))");
     ok(&["verify", "ledger", &address, "--state", &state]);
 
     // One entry dropped.
     sqlite(
         &db,
-        "db.execute('CREATE TABLE saved AS SELECT * FROM ledger_entries WHERE idx = 3')\n\
-                 db.execute('DELETE FROM ledger_entries WHERE idx = 3')",
+        "db.execute('CREATE TABLE saved AS SELECT * FROM log_entries WHERE idx = 3')\n\
+                 db.execute('DELETE FROM log_entries WHERE idx = 3')",
     );
     let err = fails(&["verify", "ledger", &address, "--state", &state]);
     assert!(err.contains("entry 3 was dropped"), "{err}");
     let err = fails(&["mirror", "ledger", &address, &mirror]);
     assert!(err.contains("entry 3 was dropped"), "{err}");
-    sqlite(&db, "db.execute('INSERT INTO ledger_entries SELECT * FROM saved')\ndb.execute('DROP TABLE saved')");
+    sqlite(
+        &db,
+        "db.execute('INSERT INTO log_entries SELECT * FROM saved')\ndb.execute('DROP TABLE saved')",
+    );
     ok(&["verify", "ledger", &address, "--state", &state]);
 
     // A hub whose published tiles are right but whose tree is not: the node for the first
@@ -499,7 +502,7 @@ fn verify_and_mirror_catch_tampering_and_forks() {
     // root it answers for a new entry differs from the coordinator's. Nothing is signed.
     sqlite(
         &db,
-        "db.execute('UPDATE ledger_hashes SET hash = zeroblob(32) WHERE level = 2 AND n = 0')",
+        "db.execute('UPDATE log_hashes SET hash = zeroblob(32) WHERE level = 2 AND n = 0')",
     );
     ok(&["verify", "ledger", &address, "--state", &state]);
     let err = fails(&with(h.clone(), &SMALL_EXPENSE));

@@ -16,3 +16,33 @@ pub use tiles::{TileKind, TileRef};
 pub use tree::{
     checkpoint_body, leaf_hash, verifier_key, verify_checkpoint, LogError, Tree, VerifiedCheckpoint,
 };
+
+/// Which of a collective's logs: each collective has at most one of each kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LogKind {
+    /// The fund ledger: one entry per gift, expense or exchange.
+    Ledger,
+}
+
+impl LogKind {
+    pub const ALL: [LogKind; 1] = [LogKind::Ledger];
+
+    /// The word stored and used in addresses: `/c/{slug}/{word}/checkpoint`.
+    pub fn word(self) -> &'static str {
+        match self {
+            LogKind::Ledger => "ledger",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<LogKind> {
+        LogKind::ALL.into_iter().find(|k| k.word() == word)
+    }
+
+    /// The longest entry this kind of log has, in bytes: what bounds a download of its
+    /// entry bundles.
+    pub fn max_entry(self) -> usize {
+        match self {
+            LogKind::Ledger => crate::ledger::entry::MAX_LEAF,
+        }
+    }
+}

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use panah_core::ledger::{Category, Currency};
+use panah_core::ledger::{Category, Currency, DatePrecision};
 use panah_core::tlog::check::b64;
 use panah_core::tlog::tree::check_origin;
 use panah_core::CoordinatorKey;
@@ -81,9 +81,9 @@ impl From<Refusal> for ApiError {
 
 fn to_json(l: Ledger) -> LedgerJson {
     LedgerJson {
-        origin: l.origin,
+        origin: l.log.origin,
         base_currency: l.base_currency.code().to_owned(),
-        size: l.size,
+        size: l.log.size,
         target: l.target,
         budgets: l
             .budgets
@@ -140,17 +140,8 @@ pub(crate) async fn create(
         ));
     }
     let key = key_of(&state, &caller).await?;
-    let draft = Ledger {
-        collective_id: caller.collective_id,
-        origin: body.origin.clone(),
-        base_currency: base,
-        size: 0,
-        target: None,
-        budgets: BTreeMap::new(),
-        created_at: panah_core::Timestamp::now(),
-    };
     let empty = panah_core::tlog::tree::Tree::new().root();
-    protocol::check_signed_by(&draft, &key, &body.checkpoint, 0, &empty)?;
+    protocol::check_signed_by(&body.origin, &key, &body.checkpoint, 0, &empty)?;
     state
         .store()
         .create_ledger(
@@ -159,6 +150,7 @@ pub(crate) async fn create(
             base,
             &body.checkpoint,
             caller.coordinator_id,
+            protocol::signed_on(DatePrecision::Day, time::OffsetDateTime::now_utc().date()),
         )
         .await
         .map_err(|e| match e {
@@ -168,7 +160,10 @@ pub(crate) async fn create(
             ),
             other => other.into(),
         })?;
-    Ok((StatusCode::CREATED, Json(to_json(draft))))
+    Ok((
+        StatusCode::CREATED,
+        Json(to_json(ledger_of(&state, &caller).await?)),
+    ))
 }
 
 pub(crate) async fn goals(
@@ -178,7 +173,7 @@ pub(crate) async fn goals(
     ApiJson(body): ApiJson<Goals>,
 ) -> Result<Json<LedgerJson>, ApiError> {
     caller.for_collective(&slug)?;
-    ledger_of(&state, &caller).await?;
+    let ledger = ledger_of(&state, &caller).await?;
     let positive = |what: &str, v: i64| {
         if v > 0 {
             Ok(v)
@@ -209,7 +204,7 @@ pub(crate) async fn goals(
     }
     state
         .store()
-        .set_ledger_goals(caller.collective_id, target, &budgets)
+        .set_ledger_goals(ledger.log.id, target, &budgets)
         .await?;
     Ok(Json(to_json(ledger_of(&state, &caller).await?)))
 }

@@ -22,13 +22,13 @@ const MAX_PAGE: usize = 256 * 1024;
 /// as rendered.
 pub(crate) const MAX_EXPORT: usize = 16 * 1024 * 1024;
 /// More distinct pages than this and the cache starts over.
-const MAX_ENTRIES: usize = 4096;
+const MAX_CACHED_PAGES: usize = 4096;
 
 /// What a visitor's request says about the language, plus the path: all a public page
 /// depends on.
 pub(crate) type Key = (String, Option<Lang>, Option<Lang>);
 
-struct Entry {
+struct CachedPage {
     born: Instant,
     content_type: HeaderValue,
     html: Bytes,
@@ -37,7 +37,7 @@ struct Entry {
 
 pub(crate) struct PageCache {
     ttl: Duration,
-    entries: RwLock<HashMap<Key, Entry>>,
+    entries: RwLock<HashMap<Key, CachedPage>>,
     /// One render at a time per stripe: when a popular page expires, the requests that
     /// arrive meanwhile wait for the one render instead of each rendering it again.
     renders: [tokio::sync::Mutex<()>; STRIPES],
@@ -63,7 +63,7 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         })
 }
 
-fn respond(entry: &Entry, headers: &HeaderMap) -> Response {
+fn respond(entry: &CachedPage, headers: &HeaderMap) -> Response {
     let mut res = if accepts_gzip(headers) {
         let mut r = Body::from(entry.gzip.clone()).into_response();
         r.headers_mut()
@@ -162,7 +162,7 @@ impl PageCache {
             .and_then(|()| gz.finish())
             .map(Bytes::from)
             .unwrap_or_default();
-        let entry = Entry {
+        let entry = CachedPage {
             born: Instant::now(),
             content_type,
             html,
@@ -170,7 +170,7 @@ impl PageCache {
         };
         let res = respond(&entry, headers);
         if let Ok(mut entries) = self.entries.write() {
-            if entries.len() >= MAX_ENTRIES {
+            if entries.len() >= MAX_CACHED_PAGES {
                 entries.clear();
             }
             entries.insert(key, entry);

@@ -1,26 +1,27 @@
 //! The public ledger: the page (`/c/{slug}/ledger`), its exports (`ledger.csv`,
-//! `ledger.json`), the donor receipt check (`/c/{slug}/ledger/receipt`) and the C2SP files
-//! anyone can verify and mirror: `/c/{slug}/ledger/checkpoint`, `/keys` and `/tile/…`.
+//! `ledger.json`) and the donor receipt check (`/c/{slug}/ledger/receipt`). The C2SP files
+//! anyone can verify and mirror (`checkpoint`, `keys`, `tile/…`) are served for every log
+//! alike by `crate::logs`; the receipt lookup and its proof are `crate::ledger`'s.
 //!
 //! Everything here is public and the same for every visitor; nothing is personal.
 
 use std::borrow::Cow;
 
 use askama::Template;
-use axum::extract::{Form, Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Form, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use panah_core::ledger::receipt::ReceiptCode;
 use panah_core::ledger::totals::Totals;
-use panah_core::ledger::{Category, DatePrecision, Entry, Kind, Rail};
-use panah_core::tlog::tiles::{encode_bundle, inclusion_proof, TileKind, TileRef};
-use panah_core::tlog::tree::{check_inclusion, unverified_checkpoint, verifier_key};
+use panah_core::ledger::{Category, DatePrecision, Entry, Rail};
+use panah_core::tlog::LogKind;
 use panah_core::{Lang, Timestamp};
 use panah_i18n::Localizer;
-use panah_store::{Collective, Ledger, StoreError, StoredCheckpoint};
+use panah_store::{Collective, Ledger, StoredCheckpoint};
 use serde::{Deserialize, Serialize};
 
 use super::{cached, collective_page, html, html_no_store, internal, Page, PageError, SlugParam};
+use crate::logs::{collective_for_file, file_error, keys_text, not_started, plain, unreadable};
 use crate::AppState;
 
 /// Entries shown on the page; the exports have them all.
@@ -45,17 +46,22 @@ impl AppState {
     /// collective has not started one. Only entries added since the last call are read.
     pub(crate) async fn ledger_view(&self, c: &Collective) -> Result<Option<View>, PageError> {
         let store = self.store();
-        let Some(checkpoint) = store.latest_checkpoint(c.id).await.map_err(internal)? else {
-            return Ok(None);
-        };
         let Some(ledger) = store.ledger(c.id).await.map_err(internal)? else {
             return Ok(None);
         };
-        // The checkpoint read first says which size this view is for.
+        let Some(checkpoint) = store
+            .latest_checkpoint(ledger.log.id)
+            .await
+            .map_err(internal)?
+        else {
+            return Ok(None);
+        };
+        // The checkpoint says which size this view is for (the ledger's row, read before
+        // it, may be older).
         let summary = self
             .inner
             .summaries
-            .get(store, c.id, checkpoint.size)
+            .get(store, ledger.log.id, checkpoint.size)
             .await
             .map_err(internal)?;
         let signer = store
@@ -346,187 +352,15 @@ async fn page_inner(state: &AppState, c: &Collective, lang: Lang) -> Result<Resp
             ],
         );
         page.checkpoint = view.checkpoint.note.clone();
-        page.keys = keys_text(state, c, &view.ledger.origin)
+        page.keys = keys_text(state, c, &view.ledger.log.origin)
             .await
             .map_err(internal)?;
-        page.address = view.ledger.origin.clone();
+        page.address = view.ledger.log.origin.clone();
     }
     Ok(html(StatusCode::OK, page.render()))
 }
 
 /// The current coordinators' C2SP verifier keys for the log `origin`, one a line.
-async fn keys_text(state: &AppState, c: &Collective, origin: &str) -> Result<String, StoreError> {
-    let team = state.store().coordinators(c.id, false).await?;
-    Ok(team
-        .iter()
-        .map(|m| verifier_key(origin, m.key.signing()) + "\n")
-        .collect())
-}
-
-fn plain(
-    status: StatusCode,
-    cache: &'static str,
-    content_type: &'static str,
-    body: Vec<u8>,
-) -> Response {
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
-            (
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            ),
-        ],
-        body,
-    )
-        .into_response()
-}
-
-fn not_here(message: &str) -> Response {
-    plain(
-        StatusCode::NOT_FOUND,
-        "no-cache",
-        "text/plain; charset=utf-8",
-        format!("{message}\n").into_bytes(),
-    )
-}
-
-/// The collective a file under `/c/{slug}/ledger/` belongs to, or a plain 404.
-async fn collective_for_file(state: &AppState, slug: &str) -> Result<Collective, Response> {
-    let collective = match panah_core::Slug::parse(slug) {
-        Ok(s) => state.store().collective(&s).await,
-        Err(_) => Ok(None),
-    };
-    match collective {
-        Ok(Some(c)) => Ok(c),
-        Ok(None) => Err(not_here("there is no such collective on this hub")),
-        Err(e) => Err(file_error(&e)),
-    }
-}
-
-/// The collective and its ledger's origin and size, or a plain 404.
-async fn ledger_for_file(
-    state: &AppState,
-    slug: &str,
-) -> Result<(Collective, String, u64), Response> {
-    let c = collective_for_file(state, slug).await?;
-    match state.store().ledger_head(c.id).await {
-        Ok(Some((origin, size))) => Ok((c, origin, size)),
-        Ok(None) => Err(not_started()),
-        Err(e) => Err(file_error(&e)),
-    }
-}
-
-fn not_started() -> Response {
-    not_here("this collective has not started its ledger")
-}
-
-/// A 500 for a ledger file, with the reason in the hub's log (never in the answer).
-fn file_error(why: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %why, "cannot serve a ledger file");
-    unreadable()
-}
-
-/// The 500 answer itself, for failures already logged where they happened.
-fn unreadable() -> Response {
-    plain(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "no-store",
-        "text/plain; charset=utf-8",
-        b"the hub could not read its ledger\n".to_vec(),
-    )
-}
-
-/// `/c/{slug}/ledger/checkpoint`: the latest signed checkpoint (C2SP tlog-checkpoint).
-pub(crate) async fn checkpoint(
-    State(state): State<AppState>,
-    SlugParam(slug): SlugParam,
-) -> Response {
-    let c = match collective_for_file(&state, &slug).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match state.store().latest_checkpoint(c.id).await {
-        Ok(Some(cp)) => plain(
-            StatusCode::OK,
-            "no-cache",
-            "text/plain; charset=utf-8",
-            cp.note.into_bytes(),
-        ),
-        Ok(None) => not_started(),
-        Err(e) => file_error(&e),
-    }
-}
-
-/// `/c/{slug}/ledger/keys`: the coordinators' verifier keys, one a line.
-pub(crate) async fn keys(State(state): State<AppState>, SlugParam(slug): SlugParam) -> Response {
-    let (c, origin, _) = match ledger_for_file(&state, &slug).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match keys_text(&state, &c, &origin).await {
-        Ok(text) => plain(
-            StatusCode::OK,
-            "no-cache",
-            "text/plain; charset=utf-8",
-            text.into_bytes(),
-        ),
-        Err(e) => file_error(&e),
-    }
-}
-
-/// `/c/{slug}/ledger/tile/…`: hash tiles and entry bundles (C2SP tlog-tiles).
-pub(crate) async fn tile(
-    State(state): State<AppState>,
-    Path((slug, rest)): Path<(String, String)>,
-) -> Response {
-    let Ok(tile) = TileRef::parse(&format!("tile/{rest}")) else {
-        return not_here("this is not a tile path (C2SP tlog-tiles: tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>])");
-    };
-    let (c, _, size) = match ledger_for_file(&state, &slug).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match tile.available_width(size) {
-        Some(w) if w >= tile.width => {}
-        _ => return not_here("the signed tree does not reach this tile"),
-    }
-    let from = tile.first();
-    let to = from + u64::from(tile.width);
-    let body = match tile.kind {
-        TileKind::Entries => state
-            .store()
-            .ledger_leaves(c.id, from, to)
-            .await
-            .and_then(|leaves| {
-                encode_bundle(leaves.iter().map(|(_, l)| l.as_slice())).map_err(|i| {
-                    StoreError::Corrupt(format!(
-                        "ledger entry {} is too long for an entry bundle",
-                        from + i as u64
-                    ))
-                })
-            }),
-        TileKind::Hashes { .. } => state
-            .store()
-            .ledger_level(c.id, tile.tree_level(), from, to)
-            .await
-            .map(|hashes| hashes.iter().flat_map(|(_, h)| *h).collect()),
-    };
-    // A full tile never changes; a partial one is replaced by a wider one later, but a
-    // given width never changes either.
-    match body {
-        Ok(body) => plain(
-            StatusCode::OK,
-            "public, max-age=31536000, immutable",
-            "application/octet-stream",
-            body,
-        ),
-        Err(e) => file_error(&e),
-    }
-}
-
 #[derive(Serialize)]
 struct ExportEntry<'a> {
     index: u64,
@@ -612,13 +446,13 @@ async fn export_view(state: &AppState, slug: &str) -> Result<Export, Response> {
     let c = collective_for_file(state, slug).await?;
     let view = match state.ledger_view(&c).await {
         Ok(Some(v)) => v,
-        Ok(None) => return Err(not_started()),
+        Ok(None) => return Err(not_started(LogKind::Ledger)),
         // Already logged by `ledger_view`.
         Err(_) => return Err(unreadable()),
     };
     let leaves = state
         .store()
-        .ledger_leaves(c.id, 0, view.summary.size())
+        .log_leaves(view.ledger.log.id, 0, view.summary.size())
         .await
         .map_err(|e| file_error(&e))?;
     let entries = leaves
@@ -713,7 +547,7 @@ async fn json_inner(state: &AppState, slug: &str) -> Response {
     let base = view.ledger.base_currency;
     let decimal = panah_core::ledger::money::decimal;
     let body = ExportJson {
-        origin: &view.ledger.origin,
+        origin: &view.ledger.log.origin,
         base_currency: base.code(),
         size: view.summary.size(),
         checkpoint: &view.checkpoint.note,
@@ -851,38 +685,21 @@ async fn find_receipt(
     code: &ReceiptCode,
     l: &Localizer<'_>,
 ) -> Result<Option<Found>, PageError> {
-    let store = state.store();
-    let Some((index, leaf)) = store
-        .ledger_entry_by_receipt(c.id, &code.commitment())
+    let Some(found) = crate::ledger::find_receipt(state.store(), c.id, code)
         .await
         .map_err(internal)?
     else {
         return Ok(None);
     };
-    let checkpoint = store
-        .latest_checkpoint(c.id)
-        .await
-        .map_err(internal)?
-        .ok_or(PageError::Internal)?;
-    let entry = Entry::from_leaf(&leaf).map_err(|_| PageError::Internal)?;
-    if entry.kind != Kind::Income {
-        return Ok(None);
-    }
-    let (origin, size, root) =
-        unverified_checkpoint(checkpoint.note.as_bytes()).map_err(|_| PageError::Internal)?;
-    let proof = crate::ledger::with_nodes(store, c.id, |known| inclusion_proof(index, size, known))
-        .await
-        .map_err(internal)?;
-    // The hub checks its own proof before showing it; the donor's `panah verify receipt`
-    // checks it again on their machine.
-    if check_inclusion(&proof, size, &root, index, &leaf).is_err() {
-        tracing::error!("a receipt's inclusion proof does not check against the latest checkpoint");
-        return Err(PageError::Internal);
-    }
-    let (_, reversed) = store
-        .ledger_reversal_target(c.id, index)
-        .await
-        .map_err(internal)?;
+    let crate::ledger::Receipt {
+        index,
+        entry,
+        size,
+        origin,
+        checkpoint,
+        proof,
+        reversed,
+    } = found;
     let mut totals = Totals::default();
     if reversed {
         totals.reversed.insert(index);

@@ -1,4 +1,4 @@
-//! What the pages show of a ledger — totals and the latest entries — kept per collective
+//! What the pages show of a ledger — totals and the latest entries — kept per ledger
 //! and brought up to date by reading only the entries added since: the ledger is
 //! append-only, so a summary for size N stays right for the first N entries forever. Each
 //! hub process keeps its own; several hubs on one database stay correct because each
@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use panah_core::ledger::totals::Totals;
 use panah_core::ledger::{Entry, Kind};
-use panah_store::{Store, StoreError};
+use panah_store::{LogId, Store, StoreError};
 
 use super::ledger::LATEST;
 
@@ -35,13 +35,13 @@ impl Summary {
     async fn extended(
         &self,
         store: &Store,
-        collective_id: i64,
+        log_id: LogId,
         size: u64,
     ) -> Result<Summary, StoreError> {
         let mut next = self.clone();
         while next.size() < size {
             let to = size.min(next.size() + CHUNK);
-            let leaves = store.ledger_leaves(collective_id, next.size(), to).await?;
+            let leaves = store.log_leaves(log_id, next.size(), to).await?;
             for (index, leaf) in leaves {
                 if index != next.size() {
                     return Err(StoreError::Corrupt(format!(
@@ -73,47 +73,37 @@ impl Summary {
     }
 }
 
-/// The summaries of this hub process, by collective.
+/// The summaries of this hub process, by ledger log.
 #[derive(Debug, Default)]
 pub(crate) struct Summaries {
-    by_collective: Mutex<HashMap<i64, Arc<Summary>>>,
+    by_log: Mutex<HashMap<LogId, Arc<Summary>>>,
 }
 
 impl Summaries {
-    /// The summary of the first `size` entries of a collective's ledger.
+    /// The summary of the first `size` entries of a ledger.
     pub async fn get(
         &self,
         store: &Store,
-        collective_id: i64,
+        log_id: LogId,
         size: u64,
     ) -> Result<Arc<Summary>, StoreError> {
         let known = self
-            .by_collective
+            .by_log
             .lock()
             .ok()
-            .and_then(|m| m.get(&collective_id).cloned());
+            .and_then(|m| m.get(&log_id).cloned());
         let summary = match known {
             Some(s) if s.size() == size => return Ok(s),
             // A newer summary than this request's view: build this one from scratch.
-            Some(s) if s.size() > size => {
-                Summary::default()
-                    .extended(store, collective_id, size)
-                    .await?
-            }
-            Some(s) => s.extended(store, collective_id, size).await?,
-            None => {
-                Summary::default()
-                    .extended(store, collective_id, size)
-                    .await?
-            }
+            Some(s) if s.size() > size => Summary::default().extended(store, log_id, size).await?,
+            Some(s) => s.extended(store, log_id, size).await?,
+            None => Summary::default().extended(store, log_id, size).await?,
         };
         let summary = Arc::new(summary);
-        if let Ok(mut m) = self.by_collective.lock() {
-            let newer = m
-                .get(&collective_id)
-                .is_some_and(|s| s.size() > summary.size());
+        if let Ok(mut m) = self.by_log.lock() {
+            let newer = m.get(&log_id).is_some_and(|s| s.size() > summary.size());
             if !newer {
-                m.insert(collective_id, summary.clone());
+                m.insert(log_id, summary.clone());
             }
         }
         Ok(summary)

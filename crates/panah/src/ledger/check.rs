@@ -16,6 +16,7 @@ use panah_core::ledger::totals::Totals;
 use panah_core::tlog::check::{b64, check_extends, MAX_CHECKED_SIZE};
 use panah_core::tlog::tiles::{tiles_for, TileRef};
 use panah_core::tlog::tree::{unverified_checkpoint, verify_checkpoint, VerifiedCheckpoint};
+use panah_core::tlog::LogKind;
 use panah_core::Timestamp;
 use std::collections::HashMap;
 
@@ -222,7 +223,7 @@ pub struct TrustArgs {
 
 impl Session {
     pub async fn open(address: &str, trust: &TrustArgs) -> anyhow::Result<(Session, Vec<u8>)> {
-        let source = Source::parse(address)?;
+        let source = Source::parse(address, LogKind::Ledger)?;
         let note = source.checkpoint().await?;
         let (origin, _, _) = unverified_checkpoint(&note).map_err(|e| {
             anyhow::anyhow!("the checkpoint of {source} is not a C2SP checkpoint: {e}")

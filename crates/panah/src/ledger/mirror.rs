@@ -12,6 +12,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use panah_core::ledger::audit::{check_log, Checked};
 use panah_core::tlog::check::check_extends;
+use panah_core::tlog::LogKind;
 use std::collections::HashMap;
 
 use panah_core::tlog::tiles::{tiles_for, TileRef};
@@ -85,7 +86,7 @@ fn held(dir: &Path, origin: &str, extra: &[String]) -> anyhow::Result<Option<Hel
 }
 
 pub async fn run(args: MirrorArgs) -> anyhow::Result<()> {
-    let source = Source::parse(&args.address)?;
+    let source = Source::parse(&args.address, LogKind::Ledger)?;
     let note = source.checkpoint().await?;
     let (origin, _, _) = unverified_checkpoint(&note)
         .map_err(|e| anyhow::anyhow!("the checkpoint of {source} is not a C2SP checkpoint: {e}"))?;

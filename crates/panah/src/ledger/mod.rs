@@ -18,6 +18,7 @@ use panah_core::ledger::receipt::ReceiptCode;
 use panah_core::ledger::{Amount, Category, Currency, Entry, Kind};
 use panah_core::tlog::check::b64;
 use panah_core::tlog::tree::{verifier_key, Tree};
+use panah_core::tlog::LogKind;
 use panah_keyring::Keyring;
 use serde::Deserialize;
 use serde_json::json;
@@ -200,11 +201,10 @@ async fn sync(session: &Session) -> anyhow::Result<Synced> {
             })?;
         keys.push(verifier_key(&info.origin, key.signing()));
     }
-    let source = Source::parse(&format!(
-        "{}/c/{}/ledger",
-        session.base(),
-        session.collective
-    ))?;
+    let source = Source::parse(
+        &format!("{}/c/{}/ledger", session.base(), session.collective),
+        LogKind::Ledger,
+    )?;
     let state_path = check::default_state_path(&info.origin)?;
     let state = State::load(&state_path)?;
     for k in state.iter().flat_map(|s| &s.keys) {

@@ -1,5 +1,6 @@
-//! Where a ledger is read from: a hub or a mirror over HTTP(S), or a mirror folder on disk.
-//! Every download has a size limit and a timeout: whoever serves the files may be hostile.
+//! Where a log (the ledger, or any other kind) is read from: a hub or a mirror over
+//! HTTP(S), or a mirror folder on disk. Every download has a size limit and a timeout:
+//! whoever serves the files may be hostile.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -7,18 +8,23 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use panah_core::tlog::tiles::{TileKind, TileRef, WIDTH};
+use panah_core::tlog::LogKind;
 use tokio::task::JoinSet;
 
 /// The most bytes of a checkpoint or keys file.
 const MAX_SMALL: u64 = 64 * 1024;
-/// The most bytes of an entry bundle (256 entries of at most 2 KiB, with length prefixes).
-const MAX_BUNDLE: u64 = WIDTH * (2 + panah_core::ledger::entry::MAX_LEAF as u64);
 /// Downloads at once.
 const PARALLEL: usize = 16;
 
 #[derive(Debug, Clone)]
-pub enum Source {
-    /// The ledger's base URL, without a trailing slash: `https://hub.example/c/x/ledger`.
+pub struct Source {
+    pub kind: LogKind,
+    pub place: Place,
+}
+
+#[derive(Debug, Clone)]
+pub enum Place {
+    /// The log's base URL, without a trailing slash: `https://hub.example/c/x/ledger`.
     Http { base: String, http: reqwest::Client },
     /// A folder holding `checkpoint`, `keys` and `tile/…`.
     Dir(PathBuf),
@@ -26,23 +32,27 @@ pub enum Source {
 
 impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Source::Http { base, .. } => f.write_str(base),
-            Source::Dir(p) => write!(f, "{}", p.display()),
+        match &self.place {
+            Place::Http { base, .. } => f.write_str(base),
+            Place::Dir(p) => write!(f, "{}", p.display()),
         }
     }
 }
 
 impl Source {
-    /// Reads an address as people write it: a URL of the ledger or of the collective
-    /// (`https://hub.example/c/roshanai`), an address without a scheme (the one the ledger
-    /// page shows: `hub.example/c/roshanai/ledger`; https, or http for a local or .onion
-    /// host), or a folder on disk.
-    pub fn parse(address: &str) -> anyhow::Result<Source> {
+    /// Reads an address of a log of `kind` as people write it: a URL of the log or of the
+    /// collective (`https://hub.example/c/roshanai`), an address without a scheme (the one
+    /// the ledger page shows: `hub.example/c/roshanai/ledger`; https, or http for a local
+    /// or .onion host), or a folder on disk.
+    pub fn parse(address: &str, kind: LogKind) -> anyhow::Result<Source> {
         let address = address.trim();
         let path = Path::new(address);
+        let word = kind.word();
         if path.is_dir() {
-            return Ok(Source::Dir(path.to_path_buf()));
+            return Ok(Source {
+                kind,
+                place: Place::Dir(path.to_path_buf()),
+            });
         }
         let url = if address.starts_with("http://") || address.starts_with("https://") {
             address.to_owned()
@@ -56,18 +66,21 @@ impl Source {
             };
             format!("{scheme}://{address}")
         } else {
-            bail!("{address:?} is neither a folder nor a ledger address like https://hub.example/c/roshanai/ledger");
+            bail!("{address:?} is neither a folder nor a {word} address like https://hub.example/c/roshanai/{word}");
         };
         let mut base = url.trim_end_matches('/').to_owned();
         if base.contains('?') || base.contains('#') || base.contains(' ') {
-            bail!("{address:?} is not a ledger address: leave out ?, # and spaces");
+            bail!("{address:?} is not a {word} address: leave out ?, # and spaces");
         }
         let parts: Vec<&str> = base.split('/').collect();
-        // scheme, "", host, "c", slug[, "ledger"]
+        // scheme, "", host, "c", slug[, kind]
         match parts.as_slice() {
-            [_, "", host, "c", slug] if !host.is_empty() && !slug.is_empty() => base.push_str("/ledger"),
-            [_, "", host, "c", slug, "ledger"] if !host.is_empty() && !slug.is_empty() => {}
-            _ => bail!("{address:?} is not a ledger address; it should look like https://hub.example/c/roshanai/ledger"),
+            [_, "", host, "c", slug] if !host.is_empty() && !slug.is_empty() => {
+                base.push('/');
+                base.push_str(word);
+            }
+            [_, "", host, "c", slug, last] if !host.is_empty() && !slug.is_empty() && *last == word => {}
+            _ => bail!("{address:?} is not a {word} address; it should look like https://hub.example/c/roshanai/{word}"),
         }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
@@ -76,14 +89,17 @@ impl Source {
             // Entry bundles are text and shrink about 19x; limits apply after decoding.
             .gzip(true)
             .build()?;
-        Ok(Source::Http { base, http })
+        Ok(Source {
+            kind,
+            place: Place::Http { base, http },
+        })
     }
 
-    /// A file of the ledger by its relative path (`checkpoint`, `keys`, `tile/…`), or `None`
+    /// A file of the log by its relative path (`checkpoint`, `keys`, `tile/…`), or `None`
     /// if the source does not have it.
     pub async fn get(&self, rel: &str, limit: u64) -> anyhow::Result<Option<Vec<u8>>> {
-        match self {
-            Source::Dir(dir) => {
+        match &self.place {
+            Place::Dir(dir) => {
                 let path = dir.join(rel);
                 match std::fs::metadata(&path) {
                     Ok(m) if m.len() > limit => {
@@ -98,7 +114,7 @@ impl Source {
                     Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
                 }
             }
-            Source::Http { base, http } => {
+            Place::Http { base, http } => {
                 let url = format!("{base}/{rel}");
                 let mut res = http
                     .get(&url)
@@ -132,7 +148,10 @@ impl Source {
 
     pub async fn checkpoint(&self) -> anyhow::Result<Vec<u8>> {
         self.get("checkpoint", MAX_SMALL).await?.with_context(|| {
-            format!("{self} has no checkpoint: is this a Panah ledger, and has it been started?")
+            format!(
+                "{self} has no checkpoint: is this a Panah {}, and has it been started?",
+                self.kind.word()
+            )
         })
     }
 
@@ -143,6 +162,8 @@ impl Source {
     /// Downloads the given tiles, several at a time. A tile the source does not have is
     /// simply absent from the answer (the audit names it).
     pub async fn tiles(&self, tiles: &[TileRef]) -> anyhow::Result<HashMap<TileRef, Vec<u8>>> {
+        // A full entry bundle: 256 entries of at most `max_entry` bytes, with length prefixes.
+        let max_bundle = WIDTH * (2 + self.kind.max_entry() as u64);
         let mut out = HashMap::with_capacity(tiles.len());
         for chunk in tiles.chunks(PARALLEL * 4) {
             let mut set = JoinSet::new();
@@ -153,7 +174,7 @@ impl Source {
                     let mut got = Vec::with_capacity(slice.len());
                     for tile in slice {
                         let limit = match tile.kind {
-                            TileKind::Entries => MAX_BUNDLE,
+                            TileKind::Entries => max_bundle,
                             TileKind::Hashes { .. } => 32 * WIDTH,
                         };
                         if let Some(data) = source.get(&tile.path(), limit).await? {
@@ -176,9 +197,9 @@ mod tests {
     use super::*;
 
     fn base(address: &str) -> String {
-        match Source::parse(address).unwrap() {
-            Source::Http { base, .. } => base,
-            Source::Dir(_) => panic!("not a folder"),
+        match Source::parse(address, LogKind::Ledger).unwrap().place {
+            Place::Http { base, .. } => base,
+            Place::Dir(_) => panic!("not a folder"),
         }
     }
 
@@ -208,7 +229,7 @@ mod tests {
             "nowhere",
             "https://h/c/x/ledger?lang=fa",
         ] {
-            assert!(Source::parse(bad).is_err(), "{bad}");
+            assert!(Source::parse(bad, LogKind::Ledger).is_err(), "{bad}");
         }
     }
 }
