@@ -8,11 +8,10 @@ use anyhow::{bail, Context};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use clap::Args;
+use panah_api::{Challenge, ChallengeRequest, LoggedIn, LoginRequest, Team};
 use panah_core::Slug;
 use panah_keyring::Keyring;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::json;
 
 use crate::id::KeyringArgs;
 
@@ -51,34 +50,6 @@ pub struct Session {
     pub collective: Slug,
     token: String,
     pub fingerprint: String,
-}
-
-#[derive(Deserialize)]
-struct ChallengeResponse {
-    challenge_id: String,
-    challenge: String,
-}
-
-#[derive(Deserialize)]
-struct LoginResponse {
-    token: String,
-    fingerprint: String,
-}
-
-#[derive(Deserialize)]
-pub struct Team {
-    pub collective: String,
-    pub you: String,
-    pub coordinators: Vec<Member>,
-}
-
-#[derive(Deserialize)]
-pub struct Member {
-    pub fingerprint: String,
-    pub recipient: String,
-    pub signing_key: String,
-    pub label: String,
-    pub added_at: String,
 }
 
 async fn decode<T: DeserializeOwned>(res: reqwest::Response) -> anyhow::Result<T> {
@@ -154,11 +125,14 @@ impl Session {
         let public = keyring.public();
         let res = http
             .post(format!("{base}/api/v1/login/challenge"))
-            .json(&json!({ "collective": collective.as_str(), "key": public.signing_str() }))
+            .json(&ChallengeRequest {
+                collective: collective.as_str().to_owned(),
+                key: public.signing_str(),
+            })
             .send()
             .await
             .with_context(|| format!("cannot reach the hub at {base}"))?;
-        let challenge: ChallengeResponse = decode(res).await?;
+        let challenge: Challenge = decode(res).await?;
         let bytes = STANDARD
             .decode(&challenge.challenge)
             .context("the hub sent a challenge that is not base64")?;
@@ -168,14 +142,14 @@ impl Session {
         let signature = keyring.sign_login(&collective, &bytes);
         let res = http
             .post(format!("{base}/api/v1/login"))
-            .json(&json!({
-                "challenge_id": challenge.challenge_id,
-                "signature": STANDARD.encode(signature.to_bytes()),
-            }))
+            .json(&LoginRequest {
+                challenge_id: challenge.challenge_id,
+                signature: STANDARD.encode(signature.to_bytes()),
+            })
             .send()
             .await
             .with_context(|| format!("cannot reach the hub at {base}"))?;
-        let login: LoginResponse = decode(res).await?;
+        let login: LoggedIn = decode(res).await?;
         Ok(Session {
             http,
             base: base.to_owned(),
@@ -239,7 +213,7 @@ impl Session {
         &self,
         method: reqwest::Method,
         path: &str,
-        body: &serde_json::Value,
+        body: &impl serde::Serialize,
     ) -> anyhow::Result<T> {
         let req = self
             .http

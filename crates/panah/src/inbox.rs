@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use panah_api::{Conversation, Created};
 use panah_core::envelope::{Author, Envelope};
 use panah_core::{age_file, Timestamp};
 use panah_keyring::Keyring;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::client::{HubArgs, Session};
@@ -49,28 +49,6 @@ enum InboxCommand {
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
     },
-}
-
-#[derive(Deserialize)]
-struct Conversation {
-    id: i64,
-    created_on: String,
-    last_on: String,
-    expires_on: String,
-    reply_recipient: String,
-    messages: Vec<Message>,
-}
-
-#[derive(Deserialize)]
-struct Message {
-    id: i64,
-    author: String,
-    files: Vec<File>,
-}
-
-#[derive(Deserialize)]
-struct File {
-    id: i64,
 }
 
 /// Most the CLI will download for one item (the hub's upload limit is far below).
@@ -317,10 +295,6 @@ async fn command(
                 body: text,
             };
             let ciphertext = age_file::encrypt(&recipients, &envelope.to_padded_bytes())?;
-            #[derive(Deserialize)]
-            struct Created {
-                id: i64,
-            }
             let created: Created = session
                 .post_bytes(
                     &format!("/api/v1/c/{c}/conversations/{id}/replies"),

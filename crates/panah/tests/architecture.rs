@@ -35,10 +35,10 @@ fn the_server_cannot_reach_the_keyring() {
     );
 }
 
-/// The core knows no HTTP and no SQL.
+/// The core, the catalogues and the API's JSON types know no HTTP and no SQL.
 #[test]
 fn the_core_knows_no_http_or_sql() {
-    for package in ["panah-core", "panah-i18n"] {
+    for package in ["panah-core", "panah-i18n", "panah-api"] {
         let tree = normal_deps(package);
         for forbidden in [
             "axum ",

@@ -11,41 +11,16 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use panah_store::{Author, BlobKind, NewMessage};
-use serde::Serialize;
 
 use super::{ApiError, ApiPath, Caller};
 use crate::AppState;
+use panah_api::{Conversation, Created, File, Message};
 
 /// Largest reply a coordinator may upload (text only, padded).
 pub(crate) const MAX_REPLY: usize = 1024 * 1024;
 
-#[derive(Serialize)]
-pub(crate) struct ConversationJson {
-    id: i64,
-    created_on: String,
-    last_on: String,
-    expires_on: String,
-    reply_recipient: String,
-    messages: Vec<MessageJson>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct MessageJson {
-    id: i64,
-    author: &'static str,
-    created_on: String,
-    size: i64,
-    files: Vec<FileJson>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct FileJson {
-    id: i64,
-    size: i64,
-}
-
-fn to_json(s: panah_store::ConversationSummary) -> ConversationJson {
-    ConversationJson {
+fn to_json(s: panah_store::ConversationSummary) -> Conversation {
+    Conversation {
         id: s.conversation.id,
         created_on: s.conversation.created_on.to_string(),
         last_on: s.conversation.last_on.to_string(),
@@ -54,18 +29,19 @@ fn to_json(s: panah_store::ConversationSummary) -> ConversationJson {
         messages: s
             .messages
             .into_iter()
-            .map(|m| MessageJson {
+            .map(|m| Message {
                 id: m.id,
                 author: match m.author {
                     Author::Sender => "sender",
                     Author::Coordinator => "coordinator",
-                },
+                }
+                .to_owned(),
                 created_on: m.created_on.to_string(),
                 size: m.size,
                 files: m
                     .files
                     .into_iter()
-                    .map(|f| FileJson {
+                    .map(|f| File {
                         id: f.id,
                         size: f.size,
                     })
@@ -79,7 +55,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     ApiPath(slug): ApiPath<String>,
     caller: Caller,
-) -> Result<Json<Vec<ConversationJson>>, ApiError> {
+) -> Result<Json<Vec<Conversation>>, ApiError> {
     caller.for_collective(&slug)?;
     let all = state.store().conversations(caller.collective_id).await?;
     Ok(Json(all.into_iter().map(to_json).collect()))
@@ -89,7 +65,7 @@ pub(crate) async fn one(
     State(state): State<AppState>,
     ApiPath((slug, id)): ApiPath<(String, i64)>,
     caller: Caller,
-) -> Result<Json<ConversationJson>, ApiError> {
+) -> Result<Json<Conversation>, ApiError> {
     caller.for_collective(&slug)?;
     let found = state
         .store()
@@ -150,11 +126,6 @@ pub(crate) async fn file_blob(
 ) -> Result<Response, ApiError> {
     caller.for_collective(&slug)?;
     blob(&state, &caller, BlobKind::File, id).await
-}
-
-#[derive(Serialize)]
-pub(crate) struct Created {
-    id: i64,
 }
 
 pub(crate) async fn reply(

@@ -16,58 +16,14 @@ use panah_core::tlog::check::b64;
 use panah_core::tlog::tree::check_origin;
 use panah_core::CoordinatorKey;
 use panah_store::Ledger;
-use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, ApiPath, Caller};
 use crate::ledger::{self as protocol, Refusal};
 use crate::AppState;
+use panah_api::{Batch, CreateLedger, Goals, LedgerInfo, TreeHead};
 
 /// Largest ledger request: a thousand entries of up to 2 KiB, JSON-escaped.
 pub(crate) const MAX_LEDGER_BODY: usize = 4 * 1024 * 1024;
-
-#[derive(Serialize)]
-pub(crate) struct LedgerJson {
-    origin: String,
-    base_currency: String,
-    size: u64,
-    target: Option<i64>,
-    budgets: BTreeMap<String, i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CreateLedger {
-    origin: String,
-    base_currency: String,
-    checkpoint: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Goals {
-    /// Base-currency minor units.
-    target: Option<i64>,
-    #[serde(default)]
-    budgets: BTreeMap<String, i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Batch {
-    base_size: u64,
-    /// Canonical entry texts (`panah-ledger-entry 1\n…`).
-    entries: Vec<String>,
-    /// Only for `append`: the signed note.
-    #[serde(default)]
-    checkpoint: Option<String>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct TreeJson {
-    size: u64,
-    /// Base64, as in a C2SP checkpoint.
-    root: String,
-}
 
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> Self {
@@ -79,8 +35,8 @@ impl From<Refusal> for ApiError {
     }
 }
 
-fn to_json(l: Ledger) -> LedgerJson {
-    LedgerJson {
+fn to_json(l: Ledger) -> LedgerInfo {
+    LedgerInfo {
         origin: l.log.origin,
         base_currency: l.base_currency.code().to_owned(),
         size: l.log.size,
@@ -118,7 +74,7 @@ pub(crate) async fn show(
     State(state): State<AppState>,
     ApiPath(slug): ApiPath<String>,
     caller: Caller,
-) -> Result<Json<LedgerJson>, ApiError> {
+) -> Result<Json<LedgerInfo>, ApiError> {
     caller.for_collective(&slug)?;
     Ok(Json(to_json(ledger_of(&state, &caller).await?)))
 }
@@ -128,7 +84,7 @@ pub(crate) async fn create(
     ApiPath(slug): ApiPath<String>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateLedger>,
-) -> Result<(StatusCode, Json<LedgerJson>), ApiError> {
+) -> Result<(StatusCode, Json<LedgerInfo>), ApiError> {
     caller.for_collective(&slug)?;
     check_origin(&body.origin).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let base =
@@ -171,7 +127,7 @@ pub(crate) async fn goals(
     ApiPath(slug): ApiPath<String>,
     caller: Caller,
     ApiJson(body): ApiJson<Goals>,
-) -> Result<Json<LedgerJson>, ApiError> {
+) -> Result<Json<LedgerInfo>, ApiError> {
     caller.for_collective(&slug)?;
     let ledger = ledger_of(&state, &caller).await?;
     let positive = |what: &str, v: i64| {
@@ -226,14 +182,14 @@ pub(crate) async fn prepare(
     ApiPath(slug): ApiPath<String>,
     caller: Caller,
     ApiJson(body): ApiJson<Batch>,
-) -> Result<Json<TreeJson>, ApiError> {
+) -> Result<Json<TreeHead>, ApiError> {
     caller.for_collective(&slug)?;
     let (_, _, prepared, _) = prepared(&state, &caller, body).await?;
     Ok(tree_json(&prepared))
 }
 
-fn tree_json(p: &protocol::Prepared) -> Json<TreeJson> {
-    Json(TreeJson {
+fn tree_json(p: &protocol::Prepared) -> Json<TreeHead> {
+    Json(TreeHead {
         size: p.extension.size,
         root: b64(&p.extension.root),
     })
@@ -244,7 +200,7 @@ pub(crate) async fn append(
     ApiPath(slug): ApiPath<String>,
     caller: Caller,
     ApiJson(body): ApiJson<Batch>,
-) -> Result<Json<TreeJson>, ApiError> {
+) -> Result<Json<TreeHead>, ApiError> {
     caller.for_collective(&slug)?;
     let (ledger, key, prepared, checkpoint) = prepared(&state, &caller, body).await?;
     let checkpoint = checkpoint.ok_or_else(|| {

@@ -10,40 +10,10 @@ use panah_core::coordinator::parse_verifying_key;
 use panah_core::{Fingerprint, Slug, Timestamp};
 use panah_store::Challenge;
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 
 use super::{hash_token, ApiError, ApiJson, Caller, TOKEN_PREFIX};
 use crate::AppState;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ChallengeRequest {
-    collective: String,
-    /// `ed25519:BASE64`, as in the coordinator's public line.
-    key: String,
-}
-
-#[derive(Serialize)]
-pub(crate) struct ChallengeResponse {
-    challenge_id: String,
-    challenge: String,
-    expires_at: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct LoginRequest {
-    challenge_id: String,
-    signature: String,
-}
-
-#[derive(Serialize)]
-pub(crate) struct LoginResponse {
-    token: String,
-    expires_at: String,
-    collective: String,
-    fingerprint: String,
-}
+use panah_api::{ChallengeRequest, LoggedIn, LoginRequest};
 
 fn random<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
@@ -65,7 +35,7 @@ fn rate_limited(state: &AppState) -> Result<(), ApiError> {
 pub(crate) async fn challenge(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<ChallengeRequest>,
-) -> Result<Json<ChallengeResponse>, ApiError> {
+) -> Result<Json<panah_api::Challenge>, ApiError> {
     rate_limited(&state)?;
     let slug = Slug::parse(&req.collective).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let key_b64 = req.key.strip_prefix("ed25519:").ok_or_else(|| {
@@ -105,7 +75,7 @@ pub(crate) async fn challenge(
             now,
         )
         .await?;
-    Ok(Json(ChallengeResponse {
+    Ok(Json(panah_api::Challenge {
         challenge_id: id,
         challenge: STANDARD.encode(challenge),
         expires_at: expires_at.to_string(),
@@ -115,7 +85,7 @@ pub(crate) async fn challenge(
 pub(crate) async fn login(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<LoginRequest>,
-) -> Result<Json<LoginResponse>, ApiError> {
+) -> Result<Json<LoggedIn>, ApiError> {
     rate_limited(&state)?;
     let signature =
         auth::parse_signature(&req.signature).map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -160,7 +130,7 @@ pub(crate) async fn login(
         .put_token(&hash_token(&token), coordinator.id, expires_at, now)
         .await?;
     tracing::info!(coordinator = coordinator.id, "coordinator logged in");
-    Ok(Json(LoginResponse {
+    Ok(Json(LoggedIn {
         token,
         expires_at: expires_at.to_string(),
         collective: slug.to_string(),

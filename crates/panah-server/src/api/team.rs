@@ -4,26 +4,10 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Serialize;
 
 use super::{ApiError, ApiPath, Caller};
 use crate::AppState;
-
-#[derive(Serialize)]
-pub(crate) struct Team {
-    collective: String,
-    you: String,
-    coordinators: Vec<Member>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct Member {
-    fingerprint: String,
-    recipient: String,
-    signing_key: String,
-    label: String,
-    added_at: String,
-}
+use panah_api::{Member, Team};
 
 pub(crate) async fn coordinators(
     State(state): State<AppState>,

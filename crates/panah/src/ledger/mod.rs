@@ -13,6 +13,7 @@ pub mod source;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use panah_api::{Batch, CreateLedger, Goals, LedgerInfo, TreeHead};
 use panah_core::ledger::entry::check_against;
 use panah_core::ledger::receipt::ReceiptCode;
 use panah_core::ledger::{Amount, Category, Currency, Entry, Kind};
@@ -20,8 +21,6 @@ use panah_core::tlog::check::b64;
 use panah_core::tlog::tree::{verifier_key, Tree};
 use panah_core::tlog::LogKind;
 use panah_keyring::Keyring;
-use serde::Deserialize;
-use serde_json::json;
 
 use crate::client::{HubArgs, Session};
 use check::State;
@@ -162,19 +161,6 @@ pub async fn mirror(cmd: MirrorCommand) -> anyhow::Result<()> {
     }
 }
 
-#[derive(Deserialize, Debug)]
-struct LedgerInfo {
-    origin: String,
-    base_currency: String,
-    size: u64,
-}
-
-#[derive(Deserialize)]
-struct TreeJson {
-    size: u64,
-    root: String,
-}
-
 /// The published ledger as this coordinator verified it, ready to extend.
 struct Synced {
     origin: String,
@@ -256,11 +242,15 @@ async fn publish(
             })
             .collect();
         let ours = (tree.size(), tree.root());
-        let hub: TreeJson = session
+        let hub: TreeHead = session
             .send_json(
                 reqwest::Method::POST,
                 &api(session, "/prepare"),
-                &json!({ "base_size": base_size, "entries": texts }),
+                &Batch {
+                    base_size,
+                    entries: texts.clone(),
+                    checkpoint: None,
+                },
             )
             .await?;
         if (hub.size, hub.root.as_str()) != (ours.0, b64(&ours.1).as_str()) {
@@ -274,11 +264,15 @@ async fn publish(
         }
         let note = keyring.sign_checkpoint(&synced.origin, &synced.origin, ours.0, &ours.1)?;
         let note = String::from_utf8(note).context("a signed note is text")?;
-        let _: TreeJson = session
+        let _: TreeHead = session
             .send_json(
                 reqwest::Method::POST,
                 &api(session, "/append"),
-                &json!({ "base_size": base_size, "entries": texts, "checkpoint": note }),
+                &Batch {
+                    base_size,
+                    entries: texts,
+                    checkpoint: Some(note),
+                },
             )
             .await?;
         synced.tree = tree;
@@ -383,11 +377,15 @@ async fn run_logged_in(
             panah_core::tlog::tree::check_origin(&origin)?;
             let note = keyring.sign_checkpoint(&origin, &origin, 0, &Tree::new().root())?;
             let note = String::from_utf8(note).context("a signed note is text")?;
-            let _: serde_json::Value = session
+            let _: LedgerInfo = session
                 .send_json(
                     reqwest::Method::POST,
                     &api(session, ""),
-                    &json!({ "origin": origin, "base_currency": base.code(), "checkpoint": note }),
+                    &CreateLedger {
+                        origin: origin.clone(),
+                        base_currency: base.code().to_owned(),
+                        checkpoint: note,
+                    },
                 )
                 .await?;
             println!("ok: started the ledger {origin} in {base}");
@@ -575,23 +573,23 @@ async fn run_logged_in(
                 .map(|t| Amount::parse(&t, base))
                 .transpose()?
                 .map(Amount::minor);
-            let mut map = serde_json::Map::new();
+            let mut map = std::collections::BTreeMap::new();
             for b in budgets {
                 let (c, v) = b
                     .split_once('=')
                     .with_context(|| format!("{b:?} is not CATEGORY=AMOUNT"))?;
                 let category = Category::parse(c.trim())
                     .with_context(|| format!("{c:?} is not a category"))?;
-                map.insert(
-                    category.word().into(),
-                    Amount::parse(v, base)?.minor().into(),
-                );
+                map.insert(category.word().to_owned(), Amount::parse(v, base)?.minor());
             }
-            let _: serde_json::Value = session
+            let _: LedgerInfo = session
                 .send_json(
                     reqwest::Method::PUT,
                     &api(session, "/goals"),
-                    &json!({ "target": target, "budgets": map }),
+                    &Goals {
+                        target,
+                        budgets: map,
+                    },
                 )
                 .await?;
             println!("ok: goals set");
