@@ -94,9 +94,7 @@ pub async fn prepare(
         )));
     }
     let fingerprint = coordinator.fingerprint().to_string();
-    // A treasurer a few time zones east may already be in tomorrow.
     let today = time::OffsetDateTime::now_utc().date();
-    let tomorrow = today.next_day().unwrap_or(today);
     let mut entries: Vec<Entry> = Vec::with_capacity(leaves.len());
     for (i, leaf) in leaves.iter().enumerate() {
         let index = base_size + i as u64;
@@ -117,12 +115,7 @@ pub async fn prepare(
                 entry.coordinator
             )));
         }
-        if entry.date > tomorrow || entry.date.year() < 2000 {
-            return Err(refuse(format!(
-                "its date {} is in the future or before 2000",
-                entry.date
-            )));
-        }
+        entry.check_date(today).map_err(|e| refuse(e.to_string()))?;
         if let (Kind::Reversal, Some(target)) = (entry.kind, entry.reverses) {
             let in_batch = target
                 .checked_sub(base_size)

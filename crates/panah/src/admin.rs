@@ -7,7 +7,7 @@ use panah_core::{CoordinatorKey, Lang, Slug};
 use panah_store::NewCollective;
 
 use crate::config::StoreArgs;
-use crate::ledger::draft::{word, words};
+use panah_client::ledger::draft::{word, words};
 
 #[derive(Subcommand, Debug)]
 pub enum AdminCommand {
@@ -180,7 +180,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             let rails = rails
                 .iter()
                 .map(|w| word("a rail", w, Rail::parse, &all))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+                .collect::<Result<Vec<_>, _>>()?;
             let (_, store) = store.open_existing().await?;
             let c = collective(&store, &slug).await?;
             store.set_hidden_rails(c.id, &rails).await?;

@@ -94,7 +94,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         )
         .await?;
         if let Some(code) = code {
-            crate::files::write_private(
+            panah_client::files::write_private(
                 &args.data.join(RECEIPT_FILE),
                 format!("{}\n", code.grouped()).as_bytes(),
             )?;
@@ -172,7 +172,7 @@ async fn demo_ledger(
         .await?;
     let fingerprint = coordinator.key.fingerprint().to_string();
     let mut made = Vec::new();
-    for draft in crate::ledger::draft::read_csv(DEMO_LEDGER)? {
+    for draft in panah_client::ledger::draft::read_csv(DEMO_LEDGER)? {
         made.push(draft.to_entry(base, &fingerprint, today)?);
     }
     // Three checkpoints, so the demo has a history of signatures.

@@ -132,7 +132,7 @@ pub fn run(cmd: IdCommand) -> anyhow::Result<()> {
             );
             match output {
                 Some(path) => {
-                    crate::files::write_private(&path, text.as_bytes())?;
+                    panah_client::files::write_private(&path, text.as_bytes())?;
                     eprintln!(
                         "Wrote {}. Delete it when you are done: it is your secret key.",
                         path.display()

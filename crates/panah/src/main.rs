@@ -16,7 +16,6 @@ mod appeal_file;
 mod client;
 mod config;
 mod demo;
-mod files;
 mod id;
 mod inbox;
 mod ledger;

@@ -71,7 +71,7 @@ pub fn run(cmd: ProfileCommand) -> anyhow::Result<()> {
                 panah_core::Slug::parse(c)?;
             }
             if let Some(h) = &hub {
-                crate::client::parse_hub(h)?;
+                panah_client::hub::parse_hub(h)?;
             }
             let mut all = load_all()?;
             let entry = all.entry(name.clone()).or_default();

@@ -88,3 +88,58 @@ fn the_release_binary_has_no_test_helpers() {
         );
     }
 }
+
+/// The hub depends on none of the coordinator's client code: not the keyring, not the
+/// client library (which holds an unlocked keyring in memory).
+#[test]
+fn the_server_cannot_reach_the_client_library() {
+    let tree = normal_deps("panah-server");
+    assert!(
+        !tree.contains("panah-client"),
+        "panah-server depends on panah-client:\n{tree}"
+    );
+}
+
+/// The libraries print nothing: what a person must see (a warning, a first-use notice, a
+/// receipt code) is returned as a value, and each front end (the binary, the desk) shows
+/// it its own way. Only `panah`'s own source prints.
+#[test]
+fn the_libraries_print_nothing() {
+    let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut checked = 0;
+    for lib in [
+        "panah-core",
+        "panah-i18n",
+        "panah-store",
+        "panah-keyring",
+        "panah-server",
+        "panah-api",
+        "panah-client",
+    ] {
+        let mut dirs = vec![crates.join(lib).join("src")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                // `testing.rs` is a tests-only feature (see above); it may say what it skips.
+                if path.extension().is_some_and(|e| e == "rs")
+                    && path.file_name().is_some_and(|n| n != "testing.rs")
+                {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for word in ["println!", "eprintln!", "print!(", "eprint!(", "dbg!("] {
+                        assert!(
+                            !text.contains(word),
+                            "{} uses {word}: return the text as a value instead",
+                            path.display()
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 40, "only {checked} files were read");
+}

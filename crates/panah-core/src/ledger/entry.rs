@@ -127,6 +127,8 @@ pub enum EntryError {
     Malformed(String),
     #[error("the entry is {0} bytes long; the most is {MAX_LEAF} (shorten the memo or its translations)")]
     TooLong(usize),
+    #[error("its date {0} is in the future or before 2000")]
+    OutOfRange(Date),
 }
 
 impl DatePrecision {
@@ -155,6 +157,18 @@ impl DatePrecision {
 
 impl Entry {
     /// Checks the entry on its own (not against the log; see [`check_against`]).
+    /// The date rule: not before 2000 and not in the future, where "today" is the
+    /// caller's UTC date and a treasurer a few time zones east may already be in tomorrow.
+    /// The coordinator's tools check it before anything is downloaded; the hub checks it
+    /// again.
+    pub fn check_date(&self, today: Date) -> Result<(), EntryError> {
+        let tomorrow = today.next_day().unwrap_or(today);
+        if self.date > tomorrow || self.date.year() < 2000 {
+            return Err(EntryError::OutOfRange(self.date));
+        }
+        Ok(())
+    }
+
     pub fn validate(&self, base_currency: Currency) -> Result<(), EntryError> {
         if self.base.currency() != base_currency {
             return Err(EntryError::BaseCurrency {
@@ -460,6 +474,20 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use time::macros::date;
+
+    #[test]
+    fn dates_up_to_tomorrow_and_from_2000_are_accepted() {
+        let today = date!(2021 - 08 - 31);
+        let mut e = Entry::from_leaf(b"panah-ledger-entry 1\nkind income\ndate 2021-08-20 day\ncategory food\namount 100 AFN\nbase 100 AFN\nrail cash\ncoordinator 1a2b\nmemo x\n").unwrap();
+        for ok in [date!(2000 - 01 - 01), today, date!(2021 - 09 - 01)] {
+            e.date = ok;
+            assert_eq!(e.check_date(today), Ok(()), "{ok}");
+        }
+        for bad in [date!(1999 - 12 - 31), date!(2021 - 09 - 02)] {
+            e.date = bad;
+            assert_eq!(e.check_date(today), Err(EntryError::OutOfRange(bad)));
+        }
+    }
 
     fn afn(n: i64) -> Amount {
         Amount::new(n, Currency::parse("AFN").unwrap()).unwrap()

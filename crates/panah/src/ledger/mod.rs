@@ -1,5 +1,6 @@
-//! The fund ledger from the coordinator's side (`panah ledger …`) and from everyone else's
-//! (`panah verify …`, `panah mirror …`).
+//! The fund ledger on the command line, from the coordinator's side (`panah ledger …`,
+//! on `panah_client::ledger`) and from everyone else's (`panah verify …`, `panah mirror
+//! …`, on `panah_client::verify`).
 //!
 //! Appending: the CLI first verifies the published ledger itself (the hub's checkpoint
 //! against the team's keys, every tile, consistency with what this machine saw before),
@@ -7,25 +8,18 @@
 //! the hub disagrees, then signs the checkpoint and sends entries and signature together.
 
 pub mod check;
-pub mod draft;
 pub mod mirror;
-pub mod source;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use panah_api::{Batch, CreateLedger, Goals, LedgerInfo, TreeHead};
-use panah_core::ledger::entry::check_against;
-use panah_core::ledger::receipt::ReceiptCode;
-use panah_core::ledger::{Amount, Category, Currency, Entry, Kind};
-use panah_core::tlog::check::b64;
-use panah_core::tlog::tree::{verifier_key, Tree};
-use panah_core::tlog::LogKind;
+use panah_client::ledger::draft::{self, Draft};
+use panah_client::ledger::{self, Added};
+use panah_client::terminal::sanitize;
+use panah_client::{ClientError, Session};
+use panah_core::ledger::{Currency, Kind};
 use panah_keyring::Keyring;
 
-use crate::client::{HubArgs, Session};
-use check::State;
-use draft::Draft;
-use source::Source;
+use crate::client::HubArgs;
 
 #[derive(Args, Debug)]
 pub struct LedgerArgs {
@@ -161,165 +155,8 @@ pub async fn mirror(cmd: MirrorCommand) -> anyhow::Result<()> {
     }
 }
 
-/// The published ledger as this coordinator verified it, ready to extend.
-struct Synced {
-    origin: String,
-    base: Currency,
-    tree: Tree,
-    entries: Vec<Entry>,
-    keys: Vec<String>,
-    state_path: std::path::PathBuf,
-}
-
-fn api(session: &Session, rest: &str) -> String {
-    format!("/api/v1/c/{}/ledger{rest}", session.collective)
-}
-
-async fn sync(session: &Session) -> anyhow::Result<Synced> {
-    let info: LedgerInfo = session.get(&api(session, "")).await?;
-    let base = Currency::parse(&info.base_currency)?;
-    let team = session.team().await?;
-    let mut keys = Vec::new();
-    for m in &team.coordinators {
-        let key =
-            panah_core::CoordinatorKey::from_parts(&m.recipient, &m.signing_key).map_err(|e| {
-                anyhow::anyhow!("the hub lists a coordinator key that does not parse: {e}")
-            })?;
-        keys.push(verifier_key(&info.origin, key.signing()));
-    }
-    let source = Source::parse(
-        &format!("{}/c/{}/ledger", session.base(), session.collective),
-        LogKind::Ledger,
-    )?;
-    let state_path = check::default_state_path(&info.origin)?;
-    let state = State::load(&state_path)?;
-    for k in state.iter().flat_map(|s| &s.keys) {
-        if !keys.contains(k) {
-            keys.push(k.clone());
-        }
-    }
-    let note = source.checkpoint().await?;
-    let v = check::check(
-        &source,
-        &info.origin,
-        note,
-        &keys,
-        state.map(|s| (s.size, s.root)),
-    )
-    .await
-    .context("the hub's ledger does not verify; nothing was signed")?;
-    if v.checkpoint.size != info.size {
-        bail!("the ledger changed while it was being checked; run the command again");
-    }
-    Ok(Synced {
-        origin: info.origin,
-        base,
-        tree: v.log.tree,
-        entries: v.log.entries,
-        keys,
-        state_path,
-    })
-}
-
-/// Appends `entries` in batches: for each, the hub's root must equal ours before we sign.
-async fn publish(
-    session: &Session,
-    keyring: &Keyring,
-    synced: &mut Synced,
-    entries: &[Entry],
-    batch: usize,
-) -> anyhow::Result<()> {
-    for chunk in entries.chunks(batch.max(1)) {
-        let base_size = synced.tree.size();
-        let mut tree = synced.tree.clone();
-        let texts: Vec<String> = chunk
-            .iter()
-            .map(|e| {
-                let leaf = e.to_leaf();
-                tree.push(&leaf);
-                // Leaves are built from `String` fields and ASCII, so always UTF-8.
-                String::from_utf8_lossy(&leaf).into_owned()
-            })
-            .collect();
-        let ours = (tree.size(), tree.root());
-        let hub: TreeHead = session
-            .send_json(
-                reqwest::Method::POST,
-                &api(session, "/prepare"),
-                &Batch {
-                    base_size,
-                    entries: texts.clone(),
-                    checkpoint: None,
-                },
-            )
-            .await?;
-        if (hub.size, hub.root.as_str()) != (ours.0, b64(&ours.1).as_str()) {
-            bail!(
-                "refused to sign: the hub says these entries make a tree of {} entries with root {}, but here they make {} with root {}",
-                hub.size,
-                hub.root,
-                ours.0,
-                b64(&ours.1)
-            );
-        }
-        let note = keyring.sign_checkpoint(&synced.origin, &synced.origin, ours.0, &ours.1)?;
-        let note = String::from_utf8(note).context("a signed note is text")?;
-        let _: TreeHead = session
-            .send_json(
-                reqwest::Method::POST,
-                &api(session, "/append"),
-                &Batch {
-                    base_size,
-                    entries: texts,
-                    checkpoint: Some(note),
-                },
-            )
-            .await?;
-        synced.tree = tree;
-        synced.entries.extend(chunk.iter().cloned());
-        State {
-            origin: synced.origin.clone(),
-            keys: synced.keys.clone(),
-            size: ours.0,
-            root: ours.1,
-            checked: panah_core::Timestamp::now(),
-        }
-        .save(&synced.state_path)?;
-    }
-    Ok(())
-}
-
-fn money(text: &str, default: Currency) -> anyhow::Result<Amount> {
-    let text = text.trim();
-    let (number, currency) = match text.rsplit_once(' ') {
-        Some((n, c)) if c.chars().all(|c| c.is_ascii_alphabetic()) => (n, Currency::parse(c)?),
-        _ => (text, default),
-    };
-    Ok(Amount::parse(number, currency)?)
-}
-
-fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
-}
-
-/// Refuses entries whose memo looks like it names someone, unless told to go ahead.
-fn check_memos(entries: &[(Entry, Option<ReceiptCode>)], anyway: bool) -> anyhow::Result<()> {
-    let warnings = draft::warnings(entries, 1);
-    if warnings.is_empty() {
-        return Ok(());
-    }
-    for w in &warnings {
-        eprintln!("warning: {w}");
-    }
-    if anyway {
-        eprintln!("adding anyway (--anyway)");
-        Ok(())
-    } else {
-        bail!("the ledger is public and permanent: nothing in it may identify a person. Reword the memo, or pass --anyway if you are sure")
-    }
-}
-
-fn print_receipts(entries: &[(Entry, Option<ReceiptCode>)], first_index: u64) {
+fn print_receipts(added: &Added) {
+    let (entries, first_index) = (&added.entries, added.first);
     for (i, (e, code)) in entries.iter().enumerate() {
         if let Some(code) = code {
             println!(
@@ -336,14 +173,32 @@ fn print_receipts(entries: &[(Entry, Option<ReceiptCode>)], first_index: u64) {
     }
 }
 
-fn warn_timing(entries: &[Entry]) {
-    if entries
-        .iter()
-        .any(|e| e.precision != panah_core::ledger::DatePrecision::Day)
-    {
+fn warn_timing(added: &Added) {
+    if added.timing_visible() {
         eprintln!(
             "note: the hub keeps and shows the new checkpoint's date only to the week or month, like these entries, but anyone watching the ledger can see the day it changed. If that day matters, add them later together with others."
         );
+    }
+}
+
+/// Shows memo warnings that were passed over, or explains a refusal because of them.
+fn memo_refusal(e: ClientError, flag: &str) -> anyhow::Error {
+    if let ClientError::MemoWarnings(warnings) = &e {
+        for w in warnings {
+            eprintln!("warning: {}", sanitize(w));
+        }
+        anyhow::anyhow!("{e} ({flag})")
+    } else {
+        e.into()
+    }
+}
+
+fn show_warnings(added: &Added) {
+    for w in &added.warnings {
+        eprintln!("warning: {}", sanitize(w));
+    }
+    if !added.warnings.is_empty() {
+        eprintln!("adding anyway (--anyway)");
     }
 }
 
@@ -362,63 +217,26 @@ async fn run_logged_in(
     match command {
         LedgerCommand::Init { base, origin } => {
             let base = Currency::parse(&base)?;
-            let origin = match origin {
-                Some(o) => o,
-                None => {
-                    let host = session
-                        .base()
-                        .split("://")
-                        .nth(1)
-                        .unwrap_or_default()
-                        .to_owned();
-                    format!("{host}/c/{}/ledger", session.collective)
-                }
-            };
-            panah_core::tlog::tree::check_origin(&origin)?;
-            let note = keyring.sign_checkpoint(&origin, &origin, 0, &Tree::new().root())?;
-            let note = String::from_utf8(note).context("a signed note is text")?;
-            let _: LedgerInfo = session
-                .send_json(
-                    reqwest::Method::POST,
-                    &api(session, ""),
-                    &CreateLedger {
-                        origin: origin.clone(),
-                        base_currency: base.code().to_owned(),
-                        checkpoint: note,
-                    },
-                )
-                .await?;
-            println!("ok: started the ledger {origin} in {base}");
+            let started = ledger::init(session, keyring, base, origin).await?;
+            println!("ok: started the ledger {} in {base}", started.origin);
             println!("Verifier key (give it to supporters who will check the ledger):");
-            println!(
-                "  {}",
-                verifier_key(&origin, &keyring.public().signing().to_owned())
-            );
+            println!("  {}", started.verifier_key);
             Ok(())
         }
         LedgerCommand::Add(a) => {
-            let mut synced = sync(session).await?;
             let kind = Kind::parse(&a.kind).filter(|k| *k != Kind::Reversal).with_context(|| {
                 format!("{:?} is not income, expense or exchange (to correct an entry: panah ledger reverse N)", a.kind)
             })?;
-            let amount = money(&a.amount, synced.base)?;
-            let counter = a
-                .counter
-                .as_deref()
-                .map(|c| money(c, synced.base))
-                .transpose()?;
             let draft = Draft {
                 date: a.date.unwrap_or_default(),
                 kind: kind.word().into(),
                 category: a.category,
-                amount: amount.decimal(),
-                currency: amount.currency().code().into(),
+                amount: a.amount,
+                currency: String::new(),
                 base_amount: a.base.unwrap_or_default(),
                 precision: a.precision.unwrap_or_default(),
-                counter_amount: counter.map(|c| c.decimal()).unwrap_or_default(),
-                counter_currency: counter
-                    .map(|c| c.currency().code().to_owned())
-                    .unwrap_or_default(),
+                counter_amount: a.counter.unwrap_or_default(),
+                counter_currency: String::new(),
                 reverses: String::new(),
                 rail: a.rail,
                 memo: a.memo,
@@ -431,64 +249,24 @@ async fn run_logged_in(
                     String::new()
                 },
             };
-            let made = draft.to_entry(synced.base, &session.fingerprint, today())?;
-            check_memos(std::slice::from_ref(&made), a.anyway)?;
-            let index = synced.tree.size();
-            publish(
-                session,
-                keyring,
-                &mut synced,
-                std::slice::from_ref(&made.0),
-                1,
-            )
-            .await?;
-            warn_timing(std::slice::from_ref(&made.0));
+            let added = ledger::add(session, keyring, &[draft], 1, a.anyway)
+                .await
+                .map_err(|e| memo_refusal(e, "pass --anyway if you are sure"))?;
+            show_warnings(&added);
+            warn_timing(&added);
             println!(
-                "ok: entry {index} added and signed; the ledger has {} entries",
-                synced.tree.size()
+                "ok: entry {} added and signed; the ledger has {} entries",
+                added.first, added.size
             );
-            print_receipts(std::slice::from_ref(&made), index);
+            print_receipts(&added);
             Ok(())
         }
         LedgerCommand::Reverse { index, memo, date } => {
-            let mut synced = sync(session).await?;
-            let target = usize::try_from(index)
-                .ok()
-                .and_then(|i| synced.entries.get(i))
-                .with_context(|| {
-                    format!(
-                        "there is no entry {index}; the ledger has {}",
-                        synced.entries.len()
-                    )
-                })?
-                .clone();
-            let date = date
-                .as_deref()
-                .map(draft::parse_date)
-                .transpose()?
-                .unwrap_or_else(today);
-            let reversal = Entry {
-                kind: Kind::Reversal,
-                date: target.precision.coarsen(date),
-                reverses: Some(index),
-                memo,
-                translations: Default::default(),
-                receipt: None,
-                coordinator: session.fingerprint.clone(),
-                ..target
-            };
-            reversal.validate(synced.base)?;
-            check_against(&synced.entries, &reversal)?;
-            check_memos(&[(reversal.clone(), None)], false)?;
-            publish(
-                session,
-                keyring,
-                &mut synced,
-                std::slice::from_ref(&reversal),
-                1,
-            )
-            .await?;
-            println!("ok: entry {} cancels entry {index}", synced.tree.size() - 1);
+            let date = date.as_deref().map(draft::parse_date).transpose()?;
+            let added = ledger::reverse(session, keyring, index, memo, date)
+                .await
+                .map_err(|e| memo_refusal(e, "reword it"))?;
+            println!("ok: entry {} cancels entry {index}", added.first);
             Ok(())
         }
         LedgerCommand::Import {
@@ -507,39 +285,32 @@ async fn run_logged_in(
             }
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {} as UTF-8 text", file.display()))?;
-            let drafts = draft::read_csv(&text)?;
-            let mut synced = sync(session).await?;
-            let mut made = Vec::with_capacity(drafts.len());
-            let mut log = synced.entries.clone();
-            for (i, d) in drafts.iter().enumerate() {
-                let row = || format!("row {} of {}", i + 2, file.display());
-                let (e, code) = d
-                    .to_entry(synced.base, &session.fingerprint, today())
-                    .with_context(row)?;
-                check_against(&log, &e).with_context(row)?;
-                log.push(e.clone());
-                made.push((e, code));
-            }
-            check_memos(&made, anyway)?;
-            let first = synced.tree.size();
-            let entries: Vec<Entry> = made.iter().map(|(e, _)| e.clone()).collect();
-            publish(session, keyring, &mut synced, &entries, usize::from(batch)).await?;
-            warn_timing(&entries);
+            let drafts = draft::read_csv(&text).with_context(|| file.display().to_string())?;
+            let added = ledger::add(session, keyring, &drafts, usize::from(batch), anyway)
+                .await
+                .map_err(|e| match e {
+                    ClientError::Invalid(why) => {
+                        anyhow::anyhow!("{}: {why}", file.display())
+                    }
+                    e => memo_refusal(e, "pass --anyway if you are sure"),
+                })?;
+            show_warnings(&added);
+            warn_timing(&added);
             println!(
                 "ok: {} entries added ({} checkpoints); the ledger has {}",
-                entries.len(),
-                entries.len().div_ceil(usize::from(batch)),
-                synced.tree.size()
+                added.entries.len(),
+                added.checkpoints,
+                added.size
             );
-            print_receipts(&made, first);
+            print_receipts(&added);
             Ok(())
         }
         LedgerCommand::List { last } => {
-            let synced = sync(session).await?;
+            let synced = ledger::sync(session).await?;
             let n = synced.entries.len();
             println!(
                 "{} — {n} entries, verified against the signed checkpoint",
-                synced.origin
+                sanitize(&synced.origin)
             );
             for (i, e) in synced
                 .entries
@@ -567,31 +338,7 @@ async fn run_logged_in(
             Ok(())
         }
         LedgerCommand::Goals { target, budgets } => {
-            let info: LedgerInfo = session.get(&api(session, "")).await?;
-            let base = Currency::parse(&info.base_currency)?;
-            let target = target
-                .map(|t| Amount::parse(&t, base))
-                .transpose()?
-                .map(Amount::minor);
-            let mut map = std::collections::BTreeMap::new();
-            for b in budgets {
-                let (c, v) = b
-                    .split_once('=')
-                    .with_context(|| format!("{b:?} is not CATEGORY=AMOUNT"))?;
-                let category = Category::parse(c.trim())
-                    .with_context(|| format!("{c:?} is not a category"))?;
-                map.insert(category.word().to_owned(), Amount::parse(v, base)?.minor());
-            }
-            let _: LedgerInfo = session
-                .send_json(
-                    reqwest::Method::PUT,
-                    &api(session, "/goals"),
-                    &Goals {
-                        target,
-                        budgets: map,
-                    },
-                )
-                .await?;
+            ledger::set_goals(session, target.as_deref(), &budgets).await?;
             println!("ok: goals set");
             Ok(())
         }

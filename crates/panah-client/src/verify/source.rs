@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context};
 use panah_core::tlog::tiles::{TileKind, TileRef, WIDTH};
 use panah_core::tlog::LogKind;
 use tokio::task::JoinSet;
+
+use super::VerifyError;
 
 /// The most bytes of a checkpoint or keys file.
 const MAX_SMALL: u64 = 64 * 1024;
@@ -44,7 +45,7 @@ impl Source {
     /// collective (`https://hub.example/c/roshanai`), an address without a scheme (the one
     /// the ledger page shows: `hub.example/c/roshanai/ledger`; https, or http for a local
     /// or .onion host), or a folder on disk.
-    pub fn parse(address: &str, kind: LogKind) -> anyhow::Result<Source> {
+    pub fn parse(address: &str, kind: LogKind) -> Result<Source, VerifyError> {
         let address = address.trim();
         let path = Path::new(address);
         let word = kind.word();
@@ -59,18 +60,20 @@ impl Source {
         } else if address.contains("/c/") && !address.starts_with('/') && !address.starts_with('.')
         {
             let host = address.split('/').next().unwrap_or_default();
-            let scheme = if crate::client::is_local_or_onion(host) {
+            let scheme = if crate::hub::is_local_or_onion(host) {
                 "http"
             } else {
                 "https"
             };
             format!("{scheme}://{address}")
         } else {
-            bail!("{address:?} is neither a folder nor a {word} address like https://hub.example/c/roshanai/{word}");
+            return Err(VerifyError::Address(format!("{address:?} is neither a folder nor a {word} address like https://hub.example/c/roshanai/{word}")));
         };
         let mut base = url.trim_end_matches('/').to_owned();
         if base.contains('?') || base.contains('#') || base.contains(' ') {
-            bail!("{address:?} is not a {word} address: leave out ?, # and spaces");
+            return Err(VerifyError::Address(format!(
+                "{address:?} is not a {word} address: leave out ?, # and spaces"
+            )));
         }
         let parts: Vec<&str> = base.split('/').collect();
         // scheme, "", host, "c", slug[, kind]
@@ -80,7 +83,7 @@ impl Source {
                 base.push_str(word);
             }
             [_, "", host, "c", slug, last] if !host.is_empty() && !slug.is_empty() && *last == word => {}
-            _ => bail!("{address:?} is not a {word} address; it should look like https://hub.example/c/roshanai/{word}"),
+            _ => return Err(VerifyError::Address(format!("{address:?} is not a {word} address; it should look like https://hub.example/c/roshanai/{word}"))),
         }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
@@ -88,7 +91,21 @@ impl Source {
             .user_agent("panah")
             // Entry bundles are text and shrink about 19x; limits apply after decoding.
             .gzip(true)
-            .build()?;
+            // A redirect may move within the same host (a mirror's layout), never to
+            // another host: the address given is the one being checked.
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let same_host = attempt
+                    .previous()
+                    .first()
+                    .is_some_and(|first| first.host_str() == attempt.url().host_str());
+                if same_host && attempt.previous().len() < 5 {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            }))
+            .build()
+            .map_err(|e| VerifyError::Fetch(e.to_string()))?;
         Ok(Source {
             kind,
             place: Place::Http { base, http },
@@ -97,21 +114,28 @@ impl Source {
 
     /// A file of the log by its relative path (`checkpoint`, `keys`, `tile/…`), or `None`
     /// if the source does not have it.
-    pub async fn get(&self, rel: &str, limit: u64) -> anyhow::Result<Option<Vec<u8>>> {
+    pub async fn get(&self, rel: &str, limit: u64) -> Result<Option<Vec<u8>>, VerifyError> {
+        let too_large = |what: &dyn std::fmt::Display| {
+            VerifyError::Fetch(format!("{what} is larger than {limit} bytes"))
+        };
         match &self.place {
             Place::Dir(dir) => {
                 let path = dir.join(rel);
                 match std::fs::metadata(&path) {
-                    Ok(m) if m.len() > limit => {
-                        bail!("{} is larger than {limit} bytes", path.display())
-                    }
-                    Ok(_) => {
-                        Ok(Some(std::fs::read(&path).with_context(|| {
-                            format!("cannot read {}", path.display())
-                        })?))
-                    }
+                    Ok(m) if m.len() > limit => Err(too_large(&path.display())),
+                    Ok(_) => std::fs::read(&path)
+                        .map(Some)
+                        .map_err(|source| VerifyError::File {
+                            what: "read",
+                            path: path.clone(),
+                            source,
+                        }),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+                    Err(source) => Err(VerifyError::File {
+                        what: "read",
+                        path,
+                        source,
+                    }),
                 }
             }
             Place::Http { base, http } => {
@@ -120,25 +144,26 @@ impl Source {
                     .get(&url)
                     .send()
                     .await
-                    .with_context(|| format!("cannot reach {url}"))?;
+                    .map_err(|e| VerifyError::Fetch(format!("cannot reach {url}: {e}")))?;
                 if res.status() == reqwest::StatusCode::NOT_FOUND {
                     return Ok(None);
                 }
                 if !res.status().is_success() {
-                    bail!("{url} answered HTTP {}", res.status().as_u16());
+                    return Err(VerifyError::Fetch(format!(
+                        "{url} answered HTTP {}",
+                        res.status().as_u16()
+                    )));
                 }
                 if res.content_length().is_some_and(|n| n > limit) {
-                    bail!("{url} is larger than {limit} bytes");
+                    return Err(too_large(&url));
                 }
                 let mut body = Vec::new();
-                while let Some(chunk) = res
-                    .chunk()
-                    .await
-                    .with_context(|| format!("the download of {url} was cut off"))?
-                {
+                while let Some(chunk) = res.chunk().await.map_err(|e| {
+                    VerifyError::Fetch(format!("the download of {url} was cut off: {e}"))
+                })? {
                     body.extend_from_slice(&chunk);
                     if body.len() as u64 > limit {
-                        bail!("{url} is larger than {limit} bytes");
+                        return Err(too_large(&url));
                     }
                 }
                 Ok(Some(body))
@@ -146,22 +171,22 @@ impl Source {
         }
     }
 
-    pub async fn checkpoint(&self) -> anyhow::Result<Vec<u8>> {
-        self.get("checkpoint", MAX_SMALL).await?.with_context(|| {
-            format!(
-                "{self} has no checkpoint: is this a Panah {}, and has it been started?",
-                self.kind.word()
-            )
-        })
+    pub async fn checkpoint(&self) -> Result<Vec<u8>, VerifyError> {
+        self.get("checkpoint", MAX_SMALL)
+            .await?
+            .ok_or_else(|| VerifyError::NoCheckpoint {
+                at: self.to_string(),
+                kind: self.kind.word(),
+            })
     }
 
-    pub async fn keys(&self) -> anyhow::Result<Option<Vec<u8>>> {
+    pub async fn keys(&self) -> Result<Option<Vec<u8>>, VerifyError> {
         self.get("keys", MAX_SMALL).await
     }
 
     /// Downloads the given tiles, several at a time. A tile the source does not have is
     /// simply absent from the answer (the audit names it).
-    pub async fn tiles(&self, tiles: &[TileRef]) -> anyhow::Result<HashMap<TileRef, Vec<u8>>> {
+    pub async fn tiles(&self, tiles: &[TileRef]) -> Result<HashMap<TileRef, Vec<u8>>, VerifyError> {
         // A full entry bundle: 256 entries of at most `max_entry` bytes, with length prefixes.
         let max_bundle = WIDTH * (2 + self.kind.max_entry() as u64);
         let mut out = HashMap::with_capacity(tiles.len());
@@ -181,11 +206,11 @@ impl Source {
                             got.push((tile, data));
                         }
                     }
-                    anyhow::Ok(got)
+                    Ok::<_, VerifyError>(got)
                 });
             }
             while let Some(done) = set.join_next().await {
-                out.extend(done.context("a download task failed")??);
+                out.extend(done.map_err(|e| VerifyError::Stopped(e.to_string()))??);
             }
         }
         Ok(out)

@@ -2,7 +2,7 @@
 //! turned into ledger entries: amounts parsed in any digits, the public date coarsened,
 //! receipt codes made, memos checked for anything that looks like a person.
 
-use anyhow::{bail, Context};
+use crate::error::{ClientError, Result};
 use panah_core::ledger::entry::memo_warnings;
 use panah_core::ledger::receipt::ReceiptCode;
 use panah_core::ledger::{Amount, Category, Currency, DatePrecision, Entry, Kind, Rail};
@@ -40,31 +40,32 @@ pub struct Draft {
 }
 
 /// One of a fixed set of words, or an error that lists them.
-pub(crate) fn word<T>(
-    what: &str,
-    value: &str,
-    parse: fn(&str) -> Option<T>,
-    all: &[&str],
-) -> anyhow::Result<T> {
-    parse(value.trim()).with_context(|| {
-        format!(
+pub fn word<T>(what: &str, value: &str, parse: fn(&str) -> Option<T>, all: &[&str]) -> Result<T> {
+    parse(value.trim()).ok_or_else(|| {
+        ClientError::Invalid(format!(
             "{:?} is not {what}: {}",
             value.chars().take(30).collect::<String>(),
             all.join(", ")
-        )
+        ))
     })
 }
 
-pub(crate) fn words<T: Copy>(all: &[T], word: fn(T) -> &'static str) -> Vec<&'static str> {
+/// "what: why", as an invalid input.
+fn invalid(what: impl std::fmt::Display, why: impl std::fmt::Display) -> ClientError {
+    ClientError::Invalid(format!("{what}: {why}"))
+}
+
+pub fn words<T: Copy>(all: &[T], word: fn(T) -> &'static str) -> Vec<&'static str> {
     all.iter().map(|t| word(*t)).collect()
 }
 
 /// Parses `YYYY-MM-DD` (any digits).
-pub fn parse_date(text: &str) -> anyhow::Result<Date> {
+pub fn parse_date(text: &str) -> Result<Date> {
     let latin = panah_core::digits::to_latin(text.trim());
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(&latin, &format)
-        .with_context(|| format!("the date {text:?} is not YYYY-MM-DD (Gregorian)"))
+    Date::parse(&latin, &format).map_err(|_| {
+        ClientError::Invalid(format!("the date {text:?} is not YYYY-MM-DD (Gregorian)"))
+    })
 }
 
 impl Draft {
@@ -75,7 +76,7 @@ impl Draft {
         base: Currency,
         coordinator: &str,
         today: Date,
-    ) -> anyhow::Result<(Entry, Option<ReceiptCode>)> {
+    ) -> Result<(Entry, Option<ReceiptCode>)> {
         let kind = word(
             "a kind",
             &self.kind,
@@ -94,30 +95,36 @@ impl Draft {
             Rail::parse,
             &words(Rail::ALL, Rail::word),
         )?;
-        let currency = if self.currency.trim().is_empty() {
-            base
+        // With no currency column, the amount may carry its own: "500 USD".
+        let amount = if self.currency.trim().is_empty() {
+            super::money(&self.amount, base).map_err(|e| invalid("the amount", e))?
         } else {
-            Currency::parse(&self.currency)?
+            let currency =
+                Currency::parse(&self.currency).map_err(|e| invalid("the currency", e))?;
+            Amount::parse(&self.amount, currency).map_err(|e| invalid("the amount", e))?
         };
-        let amount = Amount::parse(&self.amount, currency).with_context(|| "the amount")?;
+        let currency = amount.currency();
         let base_amount = if self.base_amount.trim().is_empty() {
             if currency != base {
-                bail!("the amount is in {currency}; give its value in the base currency {base} too (base_amount / --base)");
+                return Err(ClientError::Invalid(format!("the amount is in {currency}; give its value in the base currency {base} too (base_amount / --base)")));
             }
             amount
         } else {
             Amount::parse(&self.base_amount, base)
-                .with_context(|| format!("the amount in the base currency {base}"))?
+                .map_err(|e| invalid(format!("the amount in the base currency {base}"), e))?
         };
         let counter = if self.counter_amount.trim().is_empty() {
             None
         } else {
-            let c = Currency::parse(&self.counter_currency)
-                .with_context(|| "the currency received in the exchange")?;
-            Some(
+            let received = |e| invalid("the amount received in the exchange", e);
+            Some(if self.counter_currency.trim().is_empty() {
+                super::money(&self.counter_amount, base).map_err(received)?
+            } else {
+                let c = Currency::parse(&self.counter_currency)
+                    .map_err(|e| invalid("the currency received in the exchange", e))?;
                 Amount::parse(&self.counter_amount, c)
-                    .with_context(|| "the amount received in the exchange")?,
-            )
+                    .map_err(|e| received(ClientError::Invalid(e.to_string())))?
+            })
         };
         let reverses = if self.reverses.trim().is_empty() {
             None
@@ -125,7 +132,9 @@ impl Draft {
             Some(
                 panah_core::digits::to_latin(self.reverses.trim())
                     .parse::<u64>()
-                    .with_context(|| format!("{:?} is not an entry number", self.reverses))?,
+                    .map_err(|_| {
+                        ClientError::Invalid(format!("{:?} is not an entry number", self.reverses))
+                    })?,
             )
         };
         let date = if self.date.trim().is_empty() {
@@ -146,7 +155,11 @@ impl Draft {
         let wants_receipt = match self.receipt.trim() {
             "" | "no" => false,
             "yes" => true,
-            other => bail!("receipt must be yes or no, not {other:?}"),
+            other => {
+                return Err(ClientError::Invalid(format!(
+                    "receipt must be yes or no, not {other:?}"
+                )))
+            }
         };
         let code = wants_receipt.then(ReceiptCode::generate);
         let entry = Entry {
@@ -172,22 +185,29 @@ impl Draft {
             receipt: code.as_ref().map(ReceiptCode::commitment),
             coordinator: coordinator.to_owned(),
         };
-        entry.validate(base)?;
+        entry
+            .validate(base)
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        entry
+            .check_date(today)
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
         Ok((entry, code))
     }
 }
 
 /// Reads a CSV of drafts (a header row naming the columns of [`Draft`]; others ignored).
-pub fn read_csv(text: &str) -> anyhow::Result<Vec<Draft>> {
+pub fn read_csv(text: &str) -> Result<Vec<Draft>> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
     let mut drafts = Vec::new();
     for (i, row) in reader.deserialize::<Draft>().enumerate() {
         if i >= MAX_ROWS {
-            bail!("more than {MAX_ROWS} rows; split the file");
+            return Err(ClientError::Invalid(format!(
+                "more than {MAX_ROWS} rows; split the file"
+            )));
         }
-        drafts.push(row.with_context(|| format!("row {} of the CSV", i + 2))?);
+        drafts.push(row.map_err(|e| invalid(format!("row {} of the CSV", i + 2), e))?);
     }
     Ok(drafts)
 }

@@ -1,0 +1,344 @@
+//! The collective's inbox from a coordinator's side: conversations listed, opened and
+//! decrypted here, files checked against what their sender's envelope says, replies
+//! encrypted here to the sender and the team. The hub only ever sees ciphertext.
+
+use panah_api::{Conversation, Created};
+use panah_core::envelope::{clean_file_name, Author, Envelope, FileEntry};
+use panah_core::{age_file, Timestamp};
+use panah_keyring::Keyring;
+use sha2::{Digest, Sha256};
+
+use crate::error::{ClientError, Result};
+use crate::hub::Session;
+
+/// Most bytes downloaded for one item (the hub's upload limit is far below).
+const MAX_DOWNLOAD: u64 = 4 * 1024 * 1024 * 1024;
+
+fn decrypt(ciphertext: &[u8], keyring: &Keyring) -> Result<Vec<u8>> {
+    age_file::decrypt(ciphertext, keyring.identity(), MAX_DOWNLOAD)
+        .map_err(|e| ClientError::BadAnswer(format!("cannot decrypt what the hub sent: {e}")))
+}
+
+/// A conversation with its first lines, for a list.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub conversation: Conversation,
+    pub files: usize,
+    /// The first line of the sender's latest message (60 characters), or `None` if it is
+    /// not encrypted to this coordinator's key.
+    pub preview: Option<String>,
+}
+
+/// A message decrypted, with the ids of its files on the hub.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub id: i64,
+    pub envelope: Envelope,
+    pub file_ids: Vec<i64>,
+}
+
+/// The first `n` characters of a date-time the hub sent, or all of it if shorter: the hub
+/// is not trusted to send well-formed text.
+pub fn day(text: &str) -> &str {
+    text.char_indices()
+        .nth(10)
+        .map_or(text, |(i, _)| &text[..i])
+}
+
+impl Listed {
+    pub fn messages(&self) -> usize {
+        self.conversation.messages.len()
+    }
+}
+
+/// Every conversation, newest first as the hub lists them, with previews.
+pub async fn list(session: &Session, keyring: &Keyring) -> Result<Vec<Listed>> {
+    let all: Vec<Conversation> = session.get(&session.api("/conversations")).await?;
+    let mut out = Vec::with_capacity(all.len());
+    for conversation in all {
+        let files = conversation.messages.iter().map(|m| m.files.len()).sum();
+        let latest = conversation
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.author == "sender");
+        let preview = match latest {
+            Some(m) => {
+                let blob = session
+                    .get_bytes(
+                        &session.api(&format!("/messages/{}/ciphertext", m.id)),
+                        MAX_DOWNLOAD,
+                    )
+                    .await?;
+                decrypt(&blob, keyring)
+                    .ok()
+                    .and_then(|p| Envelope::parse(&p).ok())
+                    .map(|e| {
+                        e.body
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .chars()
+                            .take(60)
+                            .collect()
+                    })
+            }
+            None => Some(String::new()),
+        };
+        out.push(Listed {
+            conversation,
+            files,
+            preview,
+        });
+    }
+    Ok(out)
+}
+
+/// Opens conversation `id`: every message downloaded and decrypted.
+pub async fn open(
+    session: &Session,
+    keyring: &Keyring,
+    id: i64,
+) -> Result<(Conversation, Vec<Opened>)> {
+    let conv: Conversation = session
+        .get(&session.api(&format!("/conversations/{id}")))
+        .await?;
+    let mut opened = Vec::new();
+    for m in &conv.messages {
+        let blob = session
+            .get_bytes(
+                &session.api(&format!("/messages/{}/ciphertext", m.id)),
+                MAX_DOWNLOAD,
+            )
+            .await?;
+        let envelope = Envelope::parse(&decrypt(&blob, keyring)?)
+            .map_err(|e| ClientError::BadAnswer(format!("message {} is damaged: {e}", m.id)))?;
+        opened.push(Opened {
+            id: m.id,
+            envelope,
+            file_ids: m.files.iter().map(|f| f.id).collect(),
+        });
+    }
+    Ok((conv, opened))
+}
+
+fn who(author: &Author) -> String {
+    match author {
+        Author::Sender => "sender".to_owned(),
+        Author::Coordinator(fp) => format!("coordinator {fp}"),
+    }
+}
+
+/// A conversation as plain text: what `inbox read` shows and an export keeps. It holds the
+/// sender's words as they wrote them; a terminal front end must neutralise control
+/// characters before printing it.
+pub fn transcript(conv: &Conversation, opened: &[Opened]) -> String {
+    let mut out = format!(
+        "conversation {} (started {}, last {}, expires {})\n",
+        conv.id,
+        day(&conv.created_on),
+        day(&conv.last_on),
+        day(&conv.expires_on)
+    );
+    for o in opened {
+        out.push_str(&format!(
+            "\n--- message {} from {}, {}\n",
+            o.id,
+            who(&o.envelope.from),
+            o.envelope.sent
+        ));
+        for f in &o.envelope.files {
+            let state = if f.scrubbed {
+                "metadata removed"
+            } else {
+                "as sent"
+            };
+            out.push_str(&format!(
+                "[file: {} ({} bytes, {}, {state})]\n",
+                f.name, f.size, f.content_type
+            ));
+        }
+        out.push_str(&o.envelope.body);
+        out.push('\n');
+    }
+    out
+}
+
+/// Checks a decrypted file against what its sender's envelope says and drops the padding:
+/// a hub that swaps, cuts or changes a file is caught here.
+pub fn check_file(mut plain: Vec<u8>, entry: &FileEntry) -> Result<Vec<u8>> {
+    let size = usize::try_from(entry.size)
+        .map_err(|_| ClientError::Invalid("file too large for this machine".into()))?;
+    if plain.len() < size {
+        return Err(ClientError::BadAnswer(format!(
+            "{} is shorter than its record says",
+            entry.name
+        )));
+    }
+    plain.truncate(size);
+    let hash = panah_core::hex(&Sha256::digest(&plain));
+    if hash != entry.sha256 {
+        return Err(ClientError::BadAnswer(format!(
+            "{} does not match its recorded hash; it was damaged or tampered with",
+            entry.name
+        )));
+    }
+    Ok(plain)
+}
+
+/// Downloads and decrypts one attachment, checked with [`check_file`].
+pub async fn fetch_file(
+    session: &Session,
+    keyring: &Keyring,
+    file_id: i64,
+    entry: &FileEntry,
+) -> Result<Vec<u8>> {
+    let blob = session
+        .get_bytes(
+            &session.api(&format!("/files/{file_id}/ciphertext")),
+            MAX_DOWNLOAD,
+        )
+        .await?;
+    check_file(decrypt(&blob, keyring)?, entry)
+}
+
+/// A reply sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Replied {
+    pub id: i64,
+    /// Coordinators it was encrypted to, besides the sender.
+    pub coordinators: usize,
+}
+
+/// Encrypts `text` to the sender of conversation `id` and to every coordinator, and sends
+/// it.
+pub async fn reply(session: &Session, id: i64, text: &str) -> Result<Replied> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(ClientError::Invalid("the reply is empty".into()));
+    }
+    let conv: Conversation = session
+        .get(&session.api(&format!("/conversations/{id}")))
+        .await?;
+    let team = session.team().await?;
+    let mut recipients: Vec<age::x25519::Recipient> = Vec::new();
+    let sender: age::x25519::Recipient = conv
+        .reply_recipient
+        .parse()
+        .map_err(|e| ClientError::BadAnswer(format!("the sender's reply key is damaged: {e}")))?;
+    recipients.push(sender);
+    for m in &team.coordinators {
+        recipients.push(
+            m.recipient.parse().map_err(|e| {
+                ClientError::BadAnswer(format!("a coordinator's key is damaged: {e}"))
+            })?,
+        );
+    }
+    let envelope = Envelope {
+        from: Author::Coordinator(session.fingerprint.clone()),
+        sent: Timestamp::now(),
+        files: Vec::new(),
+        body: text.to_owned(),
+    };
+    let ciphertext = age_file::encrypt(&recipients, &envelope.to_padded_bytes())
+        .map_err(|e| ClientError::Invalid(format!("cannot encrypt the reply: {e}")))?;
+    let created: Created = session
+        .post_bytes(
+            &session.api(&format!("/conversations/{id}/replies")),
+            ciphertext,
+        )
+        .await?;
+    Ok(Replied {
+        id: created.id,
+        coordinators: team.coordinators.len(),
+    })
+}
+
+/// Deletes conversation `id` and its files from the hub.
+pub async fn delete(session: &Session, id: i64) -> Result<()> {
+    session
+        .delete(&session.api(&format!("/conversations/{id}")))
+        .await
+}
+
+/// Conversation `id` as one age file, encrypted to this coordinator only: a tar of
+/// `conversation.txt` and `files/…`, each file checked.
+pub async fn export(session: &Session, keyring: &Keyring, id: i64) -> Result<Vec<u8>> {
+    let (conv, opened) = open(session, keyring, id).await?;
+    let mut archive = tar::Builder::new(Vec::new());
+    let text = transcript(&conv, &opened);
+    append(&mut archive, "conversation.txt", text.as_bytes())?;
+    for o in &opened {
+        for (file_id, entry) in o.file_ids.iter().zip(&o.envelope.files) {
+            let bytes = fetch_file(session, keyring, *file_id, entry).await?;
+            let name = format!("files/{}-{}", o.id, clean_file_name(&entry.name));
+            append(&mut archive, &name, &bytes)?;
+        }
+    }
+    let tar = archive
+        .into_inner()
+        .map_err(|e| ClientError::Invalid(e.to_string()))?;
+    age_file::encrypt(&[keyring.identity().to_public()], &tar)
+        .map_err(|e| ClientError::Invalid(format!("cannot encrypt the export: {e}")))
+}
+
+fn append(archive: &mut tar::Builder<Vec<u8>>, name: &str, bytes: &[u8]) -> Result<()> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(bytes.len() as u64);
+    header.set_mode(0o600);
+    header.set_mtime(0);
+    archive
+        .append_data(&mut header, name, bytes)
+        .map_err(|e| ClientError::Invalid(format!("cannot add {name} to the export: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(plain: &[u8]) -> FileEntry {
+        FileEntry {
+            size: plain.len() as u64,
+            sha256: panah_core::hex(&Sha256::digest(plain)),
+            scrubbed: false,
+            content_type: "application/pdf".into(),
+            name: "visa.pdf".into(),
+        }
+    }
+
+    /// The CLI's only defence against a hub that swaps files: each must match the size
+    /// and SHA-256 its sender's envelope recorded.
+    #[test]
+    fn a_file_that_does_not_match_its_envelope_is_refused() {
+        let real = b"%PDF the real letter".to_vec();
+        let e = entry(&real);
+        let mut padded = real.clone();
+        padded.extend([0u8; 100]);
+        assert_eq!(check_file(padded, &e).unwrap_or_default(), real);
+        // Swapped for another file of the same size.
+        let swapped = b"%PDF a forged letter".to_vec();
+        assert_eq!(swapped.len(), real.len());
+        let err = check_file(swapped, &e).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("does not match its recorded hash"), "{err}");
+        // Cut short.
+        let err = check_file(real[..5].to_vec(), &e)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("shorter than its record"), "{err}");
+        // Changed in the last byte only.
+        let mut changed = real.clone();
+        if let Some(b) = changed.last_mut() {
+            *b ^= 1;
+        }
+        assert!(check_file(changed, &e).is_err());
+    }
+
+    #[test]
+    fn a_hub_date_is_cut_without_panicking() {
+        assert_eq!(day("2021-08-15T06:30:00Z"), "2021-08-15");
+        assert_eq!(day("short"), "short");
+        assert_eq!(day("۲۰۲۱-۰۸-۱۵T۰۶"), "۲۰۲۱-۰۸-۱۵");
+        assert_eq!(day(""), "");
+    }
+}

@@ -1,0 +1,380 @@
+//! The fund ledger from a coordinator's side: sync (verify what the hub publishes), then
+//! add, reverse or import entries and sign them.
+//!
+//! Appending: first the published ledger is verified here (the hub's checkpoint against
+//! the team's keys, every tile, consistency with what this machine saw before); the new
+//! entries are added to that tree; the hub is asked which root it gets, and nothing is
+//! signed if it disagrees; then the checkpoint is signed and entries and signature are sent
+//! together.
+
+pub mod draft;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use panah_api::{Batch, CreateLedger, Goals, LedgerInfo, TreeHead};
+use panah_core::ledger::entry::check_against;
+use panah_core::ledger::receipt::ReceiptCode;
+use panah_core::ledger::{Amount, Category, Currency, DatePrecision, Entry, Kind};
+use panah_core::tlog::check::b64;
+use panah_core::tlog::tree::{check_origin, verifier_key, Tree};
+use panah_core::tlog::LogKind;
+use panah_keyring::Keyring;
+
+use crate::error::{ClientError, Result};
+use crate::hub::Session;
+use crate::verify::{self, merge_keys, Source, State};
+use draft::Draft;
+
+/// The published ledger as this coordinator verified it, ready to extend.
+#[derive(Debug)]
+pub struct Synced {
+    pub origin: String,
+    pub base: Currency,
+    pub tree: Tree,
+    pub entries: Vec<Entry>,
+    keys: Vec<String>,
+    state_path: PathBuf,
+}
+
+fn invalid(e: impl std::fmt::Display) -> ClientError {
+    ClientError::Invalid(e.to_string())
+}
+
+/// Downloads and verifies the collective's ledger: signed by a current coordinator or a key
+/// this machine trusted before, every tile checked, and extending what was seen before.
+pub async fn sync(session: &Session) -> Result<Synced> {
+    let info: LedgerInfo = session.get(&session.api("/ledger")).await?;
+    let base = Currency::parse(&info.base_currency)
+        .map_err(|e| ClientError::BadAnswer(format!("the hub's base currency: {e}")))?;
+    let team = session.team().await?;
+    let mut keys = Vec::new();
+    for m in &team.coordinators {
+        let key =
+            panah_core::CoordinatorKey::from_parts(&m.recipient, &m.signing_key).map_err(|e| {
+                ClientError::BadAnswer(format!(
+                    "the hub lists a coordinator key that does not parse: {e}"
+                ))
+            })?;
+        keys.push(verifier_key(&info.origin, key.signing()));
+    }
+    let source = Source::parse(
+        &format!("{}/c/{}/ledger", session.base(), session.collective),
+        LogKind::Ledger,
+    )?;
+    let state_path = verify::default_state_path(&info.origin)?;
+    let state = State::load(&state_path)?;
+    merge_keys(&mut keys, state.iter().flat_map(|s| s.keys.clone()));
+    let note = source.checkpoint().await?;
+    let v = verify::check(
+        &source,
+        &info.origin,
+        note,
+        &keys,
+        state.map(|s| (s.size, s.root)),
+    )
+    .await
+    .map_err(ClientError::Unverified)?;
+    if v.checkpoint.size != info.size {
+        return Err(ClientError::Invalid(
+            "the ledger changed while it was being checked; run the command again".into(),
+        ));
+    }
+    Ok(Synced {
+        origin: info.origin,
+        base,
+        tree: v.log.tree,
+        entries: v.log.entries,
+        keys,
+        state_path,
+    })
+}
+
+/// Appends `entries` in batches: for each, the hub's root must equal ours before we sign.
+pub async fn publish(
+    session: &Session,
+    keyring: &Keyring,
+    synced: &mut Synced,
+    entries: &[Entry],
+    batch: usize,
+) -> Result<()> {
+    for chunk in entries.chunks(batch.max(1)) {
+        let base_size = synced.tree.size();
+        let mut tree = synced.tree.clone();
+        let texts: Vec<String> = chunk
+            .iter()
+            .map(|e| {
+                let leaf = e.to_leaf();
+                tree.push(&leaf);
+                // Leaves are built from `String` fields and ASCII, so always UTF-8.
+                String::from_utf8_lossy(&leaf).into_owned()
+            })
+            .collect();
+        let ours = (tree.size(), tree.root());
+        let hub: TreeHead = session
+            .send_json(
+                reqwest::Method::POST,
+                &session.api("/ledger/prepare"),
+                &Batch {
+                    base_size,
+                    entries: texts.clone(),
+                    checkpoint: None,
+                },
+            )
+            .await?;
+        if (hub.size, hub.root.as_str()) != (ours.0, b64(&ours.1).as_str()) {
+            return Err(ClientError::Disagrees {
+                hub_size: hub.size,
+                hub_root: hub.root,
+                size: ours.0,
+                root: b64(&ours.1),
+            });
+        }
+        let note = keyring.sign_checkpoint(&synced.origin, &synced.origin, ours.0, &ours.1)?;
+        let note = String::from_utf8(note).map_err(invalid)?;
+        let _: TreeHead = session
+            .send_json(
+                reqwest::Method::POST,
+                &session.api("/ledger/append"),
+                &Batch {
+                    base_size,
+                    entries: texts,
+                    checkpoint: Some(note),
+                },
+            )
+            .await?;
+        synced.tree = tree;
+        synced.entries.extend(chunk.iter().cloned());
+        State {
+            origin: synced.origin.clone(),
+            keys: synced.keys.clone(),
+            size: ours.0,
+            root: ours.1,
+            checked: panah_core::Timestamp::now(),
+        }
+        .save(&synced.state_path)?;
+    }
+    Ok(())
+}
+
+/// An amount as typed: `12.50` in `default`, or `12.50 USD`.
+pub fn money(text: &str, default: Currency) -> Result<Amount> {
+    let text = text.trim();
+    let (number, currency) = match text.rsplit_once(' ') {
+        Some((n, c)) if c.chars().all(|c| c.is_ascii_alphabetic()) => {
+            (n, Currency::parse(c).map_err(invalid)?)
+        }
+        _ => (text, default),
+    };
+    Amount::parse(number, currency).map_err(invalid)
+}
+
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+/// The memo warnings of a batch: refused (as [`ClientError::MemoWarnings`]) unless
+/// `anyway`, in which case they are returned for the front end to show.
+pub fn check_memos(entries: &[(Entry, Option<ReceiptCode>)], anyway: bool) -> Result<Vec<String>> {
+    let warnings = draft::warnings(entries, 1);
+    if warnings.is_empty() || anyway {
+        Ok(warnings)
+    } else {
+        Err(ClientError::MemoWarnings(warnings))
+    }
+}
+
+/// A ledger started.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub origin: String,
+    /// The coordinator's verifier key for this ledger, to give to supporters.
+    pub verifier_key: String,
+}
+
+/// Starts the collective's ledger (once) in `base` currency.
+pub async fn init(
+    session: &Session,
+    keyring: &Keyring,
+    base: Currency,
+    origin: Option<String>,
+) -> Result<Started> {
+    let origin = match origin {
+        Some(o) => o,
+        None => {
+            let host = session.base().split("://").nth(1).unwrap_or_default();
+            format!("{host}/c/{}/ledger", session.collective)
+        }
+    };
+    check_origin(&origin).map_err(invalid)?;
+    let note = keyring.sign_checkpoint(&origin, &origin, 0, &Tree::new().root())?;
+    let note = String::from_utf8(note).map_err(invalid)?;
+    let _: LedgerInfo = session
+        .send_json(
+            reqwest::Method::POST,
+            &session.api("/ledger"),
+            &CreateLedger {
+                origin: origin.clone(),
+                base_currency: base.code().to_owned(),
+                checkpoint: note,
+            },
+        )
+        .await?;
+    Ok(Started {
+        verifier_key: verifier_key(&origin, keyring.public().signing()),
+        origin,
+    })
+}
+
+/// Entries added and signed.
+#[derive(Debug, Clone)]
+pub struct Added {
+    /// The index of the first new entry.
+    pub first: u64,
+    /// The ledger's size after them.
+    pub size: u64,
+    /// Signed checkpoints made (one per batch).
+    pub checkpoints: usize,
+    /// The new entries with the receipt code of each gift that asked for one. The codes
+    /// are stored nowhere: show them once.
+    pub entries: Vec<(Entry, Option<ReceiptCode>)>,
+    /// Memo warnings passed over with `anyway`.
+    pub warnings: Vec<String>,
+}
+
+impl Added {
+    /// Whether a new entry's date is kept less exactly than the day: the hub coarsens the
+    /// checkpoint's date too, but anyone watching sees the day the ledger changed.
+    pub fn timing_visible(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|(e, _)| e.precision != DatePrecision::Day)
+    }
+}
+
+/// Adds entries made from `drafts` (checked against the ledger and each other), in
+/// batches of `batch` per signed checkpoint.
+pub async fn add(
+    session: &Session,
+    keyring: &Keyring,
+    drafts: &[Draft],
+    batch: usize,
+    anyway: bool,
+) -> Result<Added> {
+    let mut synced = sync(session).await?;
+    let mut made = Vec::with_capacity(drafts.len());
+    let mut log = synced.entries.clone();
+    for (i, d) in drafts.iter().enumerate() {
+        let row = |e: ClientError| {
+            if drafts.len() == 1 {
+                e
+            } else {
+                ClientError::Invalid(format!("row {}: {e}", i + 2))
+            }
+        };
+        let (e, code) = d
+            .to_entry(synced.base, &session.fingerprint, today())
+            .map_err(row)?;
+        check_against(&log, &e).map_err(|e| row(invalid(e)))?;
+        log.push(e.clone());
+        made.push((e, code));
+    }
+    let warnings = check_memos(&made, anyway)?;
+    let first = synced.tree.size();
+    let entries: Vec<Entry> = made.iter().map(|(e, _)| e.clone()).collect();
+    publish(session, keyring, &mut synced, &entries, batch).await?;
+    Ok(Added {
+        first,
+        size: synced.tree.size(),
+        checkpoints: entries.len().div_ceil(batch.max(1)),
+        entries: made,
+        warnings,
+    })
+}
+
+/// Cancels entry `index` with a reversal dated `date` (today by default).
+pub async fn reverse(
+    session: &Session,
+    keyring: &Keyring,
+    index: u64,
+    memo: String,
+    date: Option<time::Date>,
+) -> Result<Added> {
+    let mut synced = sync(session).await?;
+    let target = usize::try_from(index)
+        .ok()
+        .and_then(|i| synced.entries.get(i))
+        .ok_or_else(|| {
+            ClientError::Invalid(format!(
+                "there is no entry {index}; the ledger has {}",
+                synced.entries.len()
+            ))
+        })?
+        .clone();
+    let reversal = Entry {
+        kind: Kind::Reversal,
+        date: target.precision.coarsen(date.unwrap_or_else(today)),
+        reverses: Some(index),
+        memo,
+        translations: Default::default(),
+        receipt: None,
+        coordinator: session.fingerprint.clone(),
+        ..target
+    };
+    reversal.validate(synced.base).map_err(invalid)?;
+    reversal.check_date(today()).map_err(invalid)?;
+    check_against(&synced.entries, &reversal).map_err(invalid)?;
+    let made = vec![(reversal.clone(), None)];
+    let warnings = check_memos(&made, false)?;
+    let first = synced.tree.size();
+    publish(
+        session,
+        keyring,
+        &mut synced,
+        std::slice::from_ref(&reversal),
+        1,
+    )
+    .await?;
+    Ok(Added {
+        first,
+        size: synced.tree.size(),
+        checkpoints: 1,
+        entries: made,
+        warnings,
+    })
+}
+
+/// Replaces the goals: an overall target and `CATEGORY=AMOUNT` budgets, in the base
+/// currency.
+pub async fn set_goals(session: &Session, target: Option<&str>, budgets: &[String]) -> Result<()> {
+    let info: LedgerInfo = session.get(&session.api("/ledger")).await?;
+    let base = Currency::parse(&info.base_currency)
+        .map_err(|e| ClientError::BadAnswer(format!("the hub's base currency: {e}")))?;
+    let target = target
+        .map(|t| Amount::parse(t, base).map_err(invalid))
+        .transpose()?
+        .map(Amount::minor);
+    let mut map = BTreeMap::new();
+    for b in budgets {
+        let (c, v) = b
+            .split_once('=')
+            .ok_or_else(|| ClientError::Invalid(format!("{b:?} is not CATEGORY=AMOUNT")))?;
+        let category = Category::parse(c.trim())
+            .ok_or_else(|| ClientError::Invalid(format!("{c:?} is not a category")))?;
+        map.insert(
+            category.word().to_owned(),
+            Amount::parse(v, base).map_err(invalid)?.minor(),
+        );
+    }
+    let _: LedgerInfo = session
+        .send_json(
+            reqwest::Method::PUT,
+            &session.api("/ledger/goals"),
+            &Goals {
+                target,
+                budgets: map,
+            },
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! Text from a hub, a mirror or a sender shown in a terminal: control characters (escape
+//! sequences that could rewrite the screen, move the cursor or set the window title) are
+//! shown as visible `\u{…}` instead of being obeyed. Newlines and tabs stay.
+
+/// `text` with every control character but `\n` and `\t` made visible, and the Unicode
+/// direction overrides too (they make text read differently from what it says).
+pub fn sanitize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let unsafe_char = (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if unsafe_char {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_are_shown_not_obeyed() {
+        assert_eq!(sanitize("ok\tfine\n"), "ok\tfine\n");
+        assert_eq!(sanitize("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(sanitize("\u{7}\u{9b}"), "\\u{7}\\u{9b}");
+        assert_eq!(sanitize("x\u{202e}y"), "x\\u{202e}y");
+        assert_eq!(sanitize("نیاز به دارو"), "نیاز به دارو");
+    }
+}

@@ -1,0 +1,496 @@
+//! Verifying a public log from anywhere, with no key at all: `panah verify`, `panah
+//! mirror`, and the check a coordinator's tools run before they sign anything.
+//!
+//! What a verifier remembers between runs (the state file, one per log origin): the keys it
+//! trusts and the last checkpoint it checked. A new checkpoint must be signed by one of
+//! those keys and its tree must extend the remembered one. Whoever serves the files may be
+//! hostile: every download is bounded ([`Source`]), and the CPU-heavy checks run off the
+//! async workers.
+
+pub mod mirror;
+pub mod source;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use panah_core::ledger::audit::{check_log, AuditError, Checked};
+use panah_core::ledger::receipt::ReceiptCode;
+use panah_core::ledger::Entry;
+use panah_core::tlog::check::{b64, check_extends, CheckError, MAX_CHECKED_SIZE};
+use panah_core::tlog::tiles::{tiles_for, TileRef};
+use panah_core::tlog::tree::{
+    check_inclusion, unverified_checkpoint, verify_checkpoint, LogError, VerifiedCheckpoint,
+};
+use panah_core::tlog::LogKind;
+use panah_core::Timestamp;
+
+pub use source::Source;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{0}")]
+    Address(String),
+    #[error("{0}")]
+    Fetch(String),
+    #[error("{at} has no checkpoint: is this a Panah {kind}, and has it been started?")]
+    NoCheckpoint { at: String, kind: &'static str },
+    #[error("the checkpoint of {at} is not a C2SP checkpoint: {why}")]
+    NotACheckpoint { at: String, why: LogError },
+    #[error("{at} serves the log {found:?}, not {expected:?}")]
+    WrongLog {
+        at: String,
+        found: String,
+        expected: String,
+    },
+    #[error("{} remembers the log {remembered:?}, but {at} serves {served:?}; pass another --state", path.display())]
+    StateForAnotherLog {
+        path: PathBuf,
+        remembered: String,
+        at: String,
+        served: String,
+    },
+    #[error("{} is not a Panah ledger state file", .0.display())]
+    BadState(PathBuf),
+    #[error("cannot find your data folder; pass --state FILE")]
+    NoDataFolder,
+    #[error("{0} publishes no keys; pass the coordinators' keys with --key")]
+    NoKeys(String),
+    #[error("the keys file is not text")]
+    KeysNotText,
+    #[error("the checkpoint of {at} is not signed by any key you trust ({keys} keys). If the collective added a coordinator, check the new key with them another way and pass it with --key")]
+    Untrusted { at: String, keys: usize },
+    #[error("the checkpoint of {at} does not verify: {why}")]
+    BadCheckpoint { at: String, why: LogError },
+    #[error("the checkpoint of {at} claims {size} entries; this Panah checks at most {MAX_CHECKED_SIZE}")]
+    TooLarge { at: String, size: u64 },
+    #[error("{at} does not match its signed checkpoint ({size} entries): {why}")]
+    Audit {
+        at: String,
+        size: u64,
+        why: AuditError,
+    },
+    #[error("{at} is not consistent with what you checked before: {why}")]
+    NotConsistent { at: String, why: CheckError },
+    #[error("no entry of {origin} ({size} entries, verified) has this receipt code; check the digits, or ask the collective whether it was entered yet")]
+    NoSuchReceipt { origin: String, size: u64 },
+    #[error("{0}")]
+    Mirror(String),
+    #[error("cannot {what} {}: {source}", path.display())]
+    File {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("a check was stopped: {0}")]
+    Stopped(String),
+}
+
+impl From<crate::ClientError> for VerifyError {
+    fn from(e: crate::ClientError) -> Self {
+        match e {
+            crate::ClientError::File { what, path, source } => {
+                VerifyError::File { what, path, source }
+            }
+            crate::ClientError::Verify(v) => v,
+            other => VerifyError::Fetch(other.to_string()),
+        }
+    }
+}
+
+/// What a verifier remembers about one log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    pub origin: String,
+    pub keys: Vec<String>,
+    pub size: u64,
+    pub root: [u8; 32],
+    pub checked: Timestamp,
+}
+
+impl State {
+    pub fn load(path: &Path) -> Result<Option<State>, VerifyError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(VerifyError::File {
+                    what: "read",
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let bad = || VerifyError::BadState(path.to_path_buf());
+        let mut lines = text.lines();
+        if lines.next() != Some("panah-ledger-state 1") {
+            return Err(bad());
+        }
+        let (mut origin, mut keys, mut size, mut root, mut checked) =
+            (None, Vec::new(), None, None, None);
+        for line in lines {
+            let (name, value) = line.split_once(' ').ok_or_else(bad)?;
+            match name {
+                "origin" => origin = Some(value.to_owned()),
+                "key" => keys.push(value.to_owned()),
+                "size" => size = Some(value.parse::<u64>().map_err(|_| bad())?),
+                "root" => {
+                    let bytes = STANDARD.decode(value).map_err(|_| bad())?;
+                    root = Some(<[u8; 32]>::try_from(bytes).map_err(|_| bad())?);
+                }
+                "checked" => checked = Some(Timestamp::parse(value).map_err(|_| bad())?),
+                _ => return Err(bad()),
+            }
+        }
+        Ok(Some(State {
+            origin: origin.ok_or_else(bad)?,
+            keys,
+            size: size.ok_or_else(bad)?,
+            root: root.ok_or_else(bad)?,
+            checked: checked.ok_or_else(bad)?,
+        }))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), VerifyError> {
+        let mut text = format!("panah-ledger-state 1\norigin {}\n", self.origin);
+        for k in &self.keys {
+            text.push_str(&format!("key {k}\n"));
+        }
+        text.push_str(&format!(
+            "size {}\nroot {}\nchecked {}\n",
+            self.size,
+            b64(&self.root),
+            self.checked
+        ));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| VerifyError::File {
+                what: "create",
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        crate::files::write_atomic(path, text.as_bytes()).map_err(VerifyError::from)
+    }
+}
+
+/// Where the state for `origin` lives by default: `PANAH_LEDGER_STATE_DIR`, else
+/// `panah/ledgers` in the user's data folder.
+pub fn default_state_path(origin: &str) -> Result<PathBuf, VerifyError> {
+    let dir = match std::env::var_os("PANAH_LEDGER_STATE_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => dirs::data_dir()
+            .ok_or(VerifyError::NoDataFolder)?
+            .join("panah")
+            .join("ledgers"),
+    };
+    let name: String = origin
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok(dir.join(format!("{name}.state")))
+}
+
+/// Verifier-key lines from a keys file (blank lines and `#` comments skipped).
+pub fn key_lines(text: &[u8]) -> Result<Vec<String>, VerifyError> {
+    let text = std::str::from_utf8(text).map_err(|_| VerifyError::KeysNotText)?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Adds `more` keys to `keys`, each once, keeping the order: the one way trusted keys from
+/// different places (remembered, given, the team) are merged.
+pub fn merge_keys(keys: &mut Vec<String>, more: impl IntoIterator<Item = String>) {
+    for k in more {
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+}
+
+/// A ledger that verified.
+#[derive(Debug)]
+pub struct Verified {
+    pub checkpoint: VerifiedCheckpoint,
+    pub note: Vec<u8>,
+    pub log: Checked,
+    /// Tiles fetched from the source (the rest were reused).
+    pub downloaded: usize,
+}
+
+/// Checks `note` against `trusted` keys, downloads every tile of its tree from `source`,
+/// audits them, and checks the tree extends `previous` (size, root).
+pub async fn check(
+    source: &Source,
+    origin: &str,
+    note: Vec<u8>,
+    trusted: &[String],
+    previous: Option<(u64, [u8; 32])>,
+) -> Result<Verified, VerifyError> {
+    check_reusing(source, origin, note, trusted, previous, HashMap::new()).await
+}
+
+/// [`check`], downloading only the tiles not already in `have` (a mirror's full tiles:
+/// a full tile never changes). Everything is checked against the new signed root, the
+/// reused tiles included.
+pub async fn check_reusing(
+    source: &Source,
+    origin: &str,
+    note: Vec<u8>,
+    trusted: &[String],
+    previous: Option<(u64, [u8; 32])>,
+    mut have: HashMap<TileRef, Vec<u8>>,
+) -> Result<Verified, VerifyError> {
+    let checkpoint = verify_checkpoint(&note, trusted, origin).map_err(|e| match e {
+        LogError::Untrusted => VerifyError::Untrusted {
+            at: source.to_string(),
+            keys: trusted.len(),
+        },
+        why => VerifyError::BadCheckpoint {
+            at: source.to_string(),
+            why,
+        },
+    })?;
+    if checkpoint.size > MAX_CHECKED_SIZE {
+        return Err(VerifyError::TooLarge {
+            at: source.to_string(),
+            size: checkpoint.size,
+        });
+    }
+    let all = tiles_for(checkpoint.size);
+    let wanted: Vec<TileRef> = all
+        .iter()
+        .filter(|t| !have.contains_key(t))
+        .copied()
+        .collect();
+    let needed: HashSet<&TileRef> = all.iter().collect();
+    have.retain(|t, _| needed.contains(t));
+    let downloaded = wanted.len();
+    have.extend(source.tiles(&wanted).await?);
+    // Hashing and parsing a large log take seconds of CPU: not on an async worker.
+    let (size, root) = (checkpoint.size, checkpoint.root);
+    let log = tokio::task::spawn_blocking(move || check_log(size, &root, &have))
+        .await
+        .map_err(|e| VerifyError::Stopped(e.to_string()))?
+        .map_err(|why| VerifyError::Audit {
+            at: source.to_string(),
+            size,
+            why,
+        })?;
+    if let Some((size, root)) = previous {
+        check_extends(&log.tree, size, &root).map_err(|why| VerifyError::NotConsistent {
+            at: source.to_string(),
+            why,
+        })?;
+    }
+    Ok(Verified {
+        checkpoint,
+        note,
+        log,
+        downloaded,
+    })
+}
+
+/// Which keys to trust and where to remember what was checked.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    /// Verifier keys (`name+hash+base64`) given by the collective another way.
+    pub keys: Vec<String>,
+    /// The state file; by default one per origin in the user's data folder.
+    pub state: Option<PathBuf>,
+    /// The log origin to expect.
+    pub origin: Option<String>,
+}
+
+/// The keys a check will use, and whether they were taken on first use from the source
+/// itself (the front end must say so: real trust comes from keys given another way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trusted {
+    pub keys: Vec<String>,
+    pub first_use: bool,
+}
+
+/// What `verify` and `mirror` share: the checkpoint read, the state remembered.
+#[derive(Debug)]
+pub struct Verifier {
+    pub source: Source,
+    pub origin: String,
+    pub state_path: PathBuf,
+    pub state: Option<State>,
+}
+
+impl Verifier {
+    /// Reads the checkpoint at `address` and the state remembered for its log.
+    pub async fn open(
+        address: &str,
+        kind: LogKind,
+        trust: &Trust,
+    ) -> Result<(Verifier, Vec<u8>), VerifyError> {
+        let source = Source::parse(address, kind)?;
+        let note = source.checkpoint().await?;
+        let (origin, _, _) =
+            unverified_checkpoint(&note).map_err(|why| VerifyError::NotACheckpoint {
+                at: source.to_string(),
+                why,
+            })?;
+        if let Some(expected) = &trust.origin {
+            if *expected != origin {
+                return Err(VerifyError::WrongLog {
+                    at: source.to_string(),
+                    found: origin,
+                    expected: expected.clone(),
+                });
+            }
+        }
+        let state_path = match &trust.state {
+            Some(p) => p.clone(),
+            None => default_state_path(&origin)?,
+        };
+        let state = State::load(&state_path)?;
+        if let Some(s) = &state {
+            if s.origin != origin {
+                return Err(VerifyError::StateForAnotherLog {
+                    path: state_path,
+                    remembered: s.origin.clone(),
+                    at: source.to_string(),
+                    served: origin,
+                });
+            }
+        }
+        Ok((
+            Verifier {
+                source,
+                origin,
+                state_path,
+                state,
+            },
+            note,
+        ))
+    }
+
+    /// The keys to check with: remembered and given ones, or (first use) the published ones.
+    pub async fn trusted(&self, given: &[String]) -> Result<Trusted, VerifyError> {
+        let mut keys: Vec<String> = self.state.iter().flat_map(|s| s.keys.clone()).collect();
+        merge_keys(&mut keys, given.iter().cloned());
+        if !keys.is_empty() {
+            return Ok(Trusted {
+                keys,
+                first_use: false,
+            });
+        }
+        let published = self
+            .source
+            .keys()
+            .await?
+            .ok_or_else(|| VerifyError::NoKeys(self.source.to_string()))?;
+        Ok(Trusted {
+            keys: key_lines(&published)?,
+            first_use: true,
+        })
+    }
+
+    pub fn remember(&self, keys: Vec<String>, v: &Verified) -> Result<(), VerifyError> {
+        State {
+            origin: self.origin.clone(),
+            keys,
+            size: v.checkpoint.size,
+            root: v.checkpoint.root,
+            checked: Timestamp::now(),
+        }
+        .save(&self.state_path)
+    }
+
+    pub fn previous(&self) -> Option<(u64, [u8; 32])> {
+        self.state.as_ref().map(|s| (s.size, s.root))
+    }
+}
+
+/// A verification done and remembered: what `panah verify ledger` reports.
+#[derive(Debug)]
+pub struct Verification {
+    pub verifier: Verifier,
+    pub verified: Verified,
+    pub trusted: Trusted,
+}
+
+/// Opens the ledger at `address`, checks it with the keys to trust and against what was
+/// seen before, and remembers the new checkpoint.
+pub async fn verify_ledger(address: &str, trust: &Trust) -> Result<Verification, VerifyError> {
+    let (verifier, note) = Verifier::open(address, LogKind::Ledger, trust).await?;
+    let trusted = verifier.trusted(&trust.keys).await?;
+    let verified = check(
+        &verifier.source,
+        &verifier.origin,
+        note,
+        &trusted.keys,
+        verifier.previous(),
+    )
+    .await?;
+    verifier.remember(trusted.keys.clone(), &verified)?;
+    Ok(Verification {
+        verifier,
+        verified,
+        trusted,
+    })
+}
+
+/// A donor's gift found in a verified ledger, with its inclusion proof checked.
+#[derive(Debug, Clone)]
+pub struct ReceiptFound {
+    pub index: u64,
+    pub entry: Entry,
+    pub proof_hashes: usize,
+    /// A later entry reverses (cancels) this one.
+    pub reversed: bool,
+}
+
+/// Finds the entry with the receipt `code` in a verified ledger and checks its inclusion
+/// proof against the signed root: the donor's own check that their gift is in the ledger.
+pub fn find_receipt(
+    v: &Verified,
+    origin: &str,
+    code: &ReceiptCode,
+) -> Result<ReceiptFound, VerifyError> {
+    let commitment = code.commitment();
+    let size = v.checkpoint.size;
+    let not_found = || VerifyError::NoSuchReceipt {
+        origin: origin.to_owned(),
+        size,
+    };
+    let position = v
+        .log
+        .entries
+        .iter()
+        .position(|e| e.receipt == Some(commitment))
+        .ok_or_else(not_found)?;
+    let index = position as u64;
+    let bad_proof = |why: LogError| VerifyError::BadCheckpoint {
+        at: origin.to_owned(),
+        why,
+    };
+    let proof = v.log.tree.inclusion_proof(index, size).map_err(bad_proof)?;
+    check_inclusion(
+        &proof,
+        size,
+        &v.checkpoint.root,
+        index,
+        &v.log.leaves[position],
+    )
+    .map_err(bad_proof)?;
+    Ok(ReceiptFound {
+        index,
+        entry: v.log.entries[position].clone(),
+        proof_hashes: proof.len(),
+        reversed: v.log.entries.iter().any(|r| r.reverses == Some(index)),
+    })
+}
