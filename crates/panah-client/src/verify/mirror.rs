@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use panah_core::ledger::audit::{check_log, Checked};
 use panah_core::tlog::check::{all_tiles, check_extends};
 use panah_core::tlog::tiles::{tiles_for, TileRef};
-use panah_core::tlog::tree::{unverified_checkpoint, verify_checkpoint};
+use panah_core::tlog::tree::verify_checkpoint;
 use panah_core::tlog::LogKind;
 
-use super::{check, check_reusing, key_lines, Source, VerifyError};
+use super::{check, check_reusing, key_lines, read_checkpoint, VerifyError};
 use crate::files::write_atomic;
 
 /// The folder under DIR for a log origin: its path after the host (`c/roshanai/ledger`).
@@ -92,13 +92,7 @@ pub async fn mirror(
     root: &Path,
     extra_keys: &[String],
 ) -> Result<Mirrored, VerifyError> {
-    let source = Source::parse(address, kind)?;
-    let note = source.checkpoint().await?;
-    let (origin, _, _) =
-        unverified_checkpoint(&note).map_err(|why| VerifyError::NotACheckpoint {
-            at: source.to_string(),
-            why,
-        })?;
+    let (source, note, origin) = read_checkpoint(address, kind).await?;
     let dir = root.join(folder_for(&origin)?);
     let old = held(&dir, &origin, extra_keys)?;
     let mut first_use_keys = None;

@@ -301,6 +301,22 @@ pub async fn check_reusing(
     })
 }
 
+/// The source at `address`, its signed checkpoint as served, and the origin that
+/// checkpoint names (not yet verified: the caller decides which keys and origin to expect).
+pub async fn read_checkpoint(
+    address: &str,
+    kind: LogKind,
+) -> Result<(Source, Vec<u8>, String), VerifyError> {
+    let source = Source::parse(address, kind)?;
+    let note = source.checkpoint().await?;
+    let (origin, _, _) =
+        unverified_checkpoint(&note).map_err(|why| VerifyError::NotACheckpoint {
+            at: source.to_string(),
+            why,
+        })?;
+    Ok((source, note, origin))
+}
+
 /// Which keys to trust and where to remember what was checked.
 #[derive(Debug, Clone, Default)]
 pub struct Trust {
@@ -336,13 +352,7 @@ impl Verifier {
         kind: LogKind,
         trust: &Trust,
     ) -> Result<(Verifier, Vec<u8>), VerifyError> {
-        let source = Source::parse(address, kind)?;
-        let note = source.checkpoint().await?;
-        let (origin, _, _) =
-            unverified_checkpoint(&note).map_err(|why| VerifyError::NotACheckpoint {
-                at: source.to_string(),
-                why,
-            })?;
+        let (source, note, origin) = read_checkpoint(address, kind).await?;
         if let Some(expected) = &trust.origin {
             if *expected != origin {
                 return Err(VerifyError::WrongLog {

@@ -80,8 +80,8 @@ mod tests {
     use super::*;
     use crate::ledger::entry::{Category, DatePrecision, Rail};
     use crate::ledger::money::{Amount, Currency};
-    use crate::tlog::check::all_tiles;
-    use crate::tlog::tiles::{encode_bundle, TileKind};
+    use crate::tlog::check::testing::{bundle_of, log_of};
+    use crate::tlog::tiles::encode_bundle;
     use time::macros::date;
 
     fn leaf(i: u64) -> Vec<u8> {
@@ -105,20 +105,7 @@ mod tests {
     }
 
     fn log(n: u64) -> (Vec<Vec<u8>>, Tree, HashMap<TileRef, Vec<u8>>) {
-        let leaves: Vec<Vec<u8>> = (0..n).map(leaf).collect();
-        let (tree, files) = all_tiles(&leaves).unwrap();
-        (leaves, tree, files)
-    }
-
-    fn bundle_of(files: &HashMap<TileRef, Vec<u8>>, index: u64) -> TileRef {
-        *files
-            .keys()
-            .find(|t| {
-                t.kind == TileKind::Entries
-                    && t.first() <= index
-                    && index < t.first() + u64::from(t.width)
-            })
-            .unwrap()
+        log_of(n, leaf)
     }
 
     #[test]

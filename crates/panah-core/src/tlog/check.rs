@@ -248,8 +248,38 @@ pub fn all_tiles(leaves: &[Vec<u8>]) -> Result<(Tree, HashMap<TileRef, Vec<u8>>)
     Ok((tree, files))
 }
 
+/// Logs made for tests, whatever their entries.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A log of `n` entries made by `leaf`: the leaves, their tree and every tile.
+    pub(crate) fn log_of(
+        n: u64,
+        leaf: fn(u64) -> Vec<u8>,
+    ) -> (Vec<Vec<u8>>, Tree, HashMap<TileRef, Vec<u8>>) {
+        let leaves: Vec<Vec<u8>> = (0..n).map(leaf).collect();
+        let (tree, files) = all_tiles(&leaves).unwrap_or_else(|i| panic!("entry {i} too long"));
+        (leaves, tree, files)
+    }
+
+    /// The entry bundle that holds entry `index`.
+    pub(crate) fn bundle_of(files: &HashMap<TileRef, Vec<u8>>, index: u64) -> TileRef {
+        files
+            .keys()
+            .find(|t| {
+                t.kind == TileKind::Entries
+                    && t.first() <= index
+                    && index < t.first() + u64::from(t.width)
+            })
+            .copied()
+            .unwrap_or_else(|| panic!("no bundle holds entry {index}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testing::{bundle_of, log_of};
     use super::*;
 
     /// Any bytes make a log; these read like a record with an amount in it.
@@ -258,20 +288,7 @@ mod tests {
     }
 
     fn log(n: u64) -> (Vec<Vec<u8>>, Tree, HashMap<TileRef, Vec<u8>>) {
-        let leaves: Vec<Vec<u8>> = (0..n).map(leaf).collect();
-        let (tree, files) = all_tiles(&leaves).unwrap();
-        (leaves, tree, files)
-    }
-
-    fn bundle_of(files: &HashMap<TileRef, Vec<u8>>, index: u64) -> TileRef {
-        *files
-            .keys()
-            .find(|t| {
-                t.kind == TileKind::Entries
-                    && t.first() <= index
-                    && index < t.first() + u64::from(t.width)
-            })
-            .unwrap()
+        log_of(n, leaf)
     }
 
     #[test]

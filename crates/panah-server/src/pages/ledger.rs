@@ -691,17 +691,9 @@ async fn find_receipt(
     else {
         return Ok(None);
     };
-    let crate::ledger::Receipt {
-        index,
-        entry,
-        size,
-        origin,
-        checkpoint,
-        proof,
-        reversed,
-    } = found;
+    let (index, size) = (found.index, found.size);
     let mut totals = Totals::default();
-    if reversed {
+    if found.reversed {
         totals.reversed.insert(index);
     }
     let statement = state.inner.catalog.format(
@@ -712,15 +704,27 @@ async fn find_receipt(
             ("size", &l.integer(size as i64)),
             (
                 "date",
-                &public_date(l, checkpoint.signed_on, checkpoint.signed_precision),
+                &public_date(
+                    l,
+                    found.checkpoint.signed_on,
+                    found.checkpoint.signed_precision,
+                ),
             ),
         ],
     );
     Ok(Some(Found {
-        row: row(l, index, &entry, &totals, &c.hidden_rails),
+        row: row(l, index, &found.entry, &totals, &c.hidden_rails),
         statement,
-        proof: l.t1("receipt-proof", "hashes", &l.integer(proof.len() as i64)),
+        proof: l.t1(
+            "receipt-proof",
+            "hashes",
+            &l.integer(found.proof.len() as i64),
+        ),
         // Quoted, so that it works when pasted into a terminal as it is.
-        command: format!("panah verify receipt {origin} \"{}\"", code.grouped()),
+        command: format!(
+            "panah verify receipt {} \"{}\"",
+            found.origin,
+            code.grouped()
+        ),
     }))
 }
