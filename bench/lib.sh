@@ -20,6 +20,7 @@ touch "$WORK/panah.toml"
 start_hub() {
     local name="$1" coordinators="$2"; shift 2
     local data="$WORK/$name"
+    "$BIN" admin init "$@" --data "$data" >/dev/null
     "$BIN" admin create-collective "$@" --data "$data" roshanai --name-fa "روشنایی" --name-ps "رڼا" --name-en Roshanai >/dev/null
     for i in $(seq "$coordinators"); do
         line="$("$BIN" id new --keyring "$data-k$i" 2>/dev/null)"

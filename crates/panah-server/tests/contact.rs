@@ -504,159 +504,160 @@ async fn senders_read_replies_with_their_codename_in_any_digits() {
 #[tokio::test]
 async fn bad_submissions_get_clear_refusals_and_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let (engine, store) = every_engine(dir.path()).await.remove(0);
-    let t = team(&store, "roshanai", 1).await;
-    seed(&store, "empty").await;
-    let blobs = blobs_in(dir.path());
-    let settings = Settings {
-        max_upload_bytes: 64 * 1024,
-        max_message_chars: 50,
-        ..Settings::default()
-    };
-    let app = router_with_blobs(store.clone(), blobs.clone(), settings).await;
-    let big = vec![b'x'; 100 * 1024];
-    let small = b"ok".to_vec();
-    let bad_utf8 = [0xC3u8, 0x28, 0xFF];
-    let damaged_jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x01, 0x00, 0x00, 0x00];
-    let six: Vec<Part<'_>> = (0..6)
-        .map(|_| Part {
-            name: "file",
-            filename: Some("a.txt"),
-            data: &small,
-        })
-        .collect();
-    let cases: Vec<(&str, Vec<Part<'_>>, StatusCode, &str)> = vec![
-        (
-            "too many files",
-            six,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "at most 5 files",
-        ),
-        (
-            "too large",
-            vec![
-                text("message", "DRAFT-KEPT"),
-                Part {
-                    name: "file",
-                    filename: Some("big.bin"),
-                    data: &big,
-                },
-            ],
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too much to send at once",
-        ),
-        (
-            "empty",
-            vec![text("message", "   ")],
-            StatusCode::BAD_REQUEST,
-            "write a message or attach a file",
-        ),
-        (
-            "not UTF-8",
-            vec![Part {
-                name: "message",
-                filename: None,
-                data: &bad_utf8,
-            }],
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "could not be read as text",
-        ),
-        (
-            "too long",
-            vec![text(
-                "message",
-                "this message is longer than fifty characters, so it is refused",
-            )],
-            StatusCode::BAD_REQUEST,
-            "at most 50 characters",
-        ),
-        (
-            "damaged photo",
-            vec![Part {
+    for (engine, store) in every_engine(dir.path()).await {
+        let t = team(&store, "roshanai", 1).await;
+        seed(&store, "empty").await;
+        let blobs = blobs_in(&dir.path().join(engine));
+        let settings = Settings {
+            max_upload_bytes: 64 * 1024,
+            max_message_chars: 50,
+            ..Settings::default()
+        };
+        let app = router_with_blobs(store.clone(), blobs.clone(), settings).await;
+        let big = vec![b'x'; 100 * 1024];
+        let small = b"ok".to_vec();
+        let bad_utf8 = [0xC3u8, 0x28, 0xFF];
+        let damaged_jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x01, 0x00, 0x00, 0x00];
+        let six: Vec<Part<'_>> = (0..6)
+            .map(|_| Part {
                 name: "file",
-                filename: Some("broken.jpg"),
-                data: &damaged_jpeg,
-            }],
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "“\u{2068}broken.jpg\u{2069}” looks like a photo but is damaged",
-        ),
-        (
-            "bad codename",
-            vec![text("message", "DRAFT-KEPT"), text("codename", "12-34")],
-            StatusCode::BAD_REQUEST,
-            "A codename has 35 digits",
-        ),
-    ];
-    for (what, parts, status, needle) in cases {
-        let res = submit(&app, "roshanai", &parts).await;
-        assert_eq!(res.status, status, "{engine} {what}: {}", res.text());
-        assert!(res.text().contains(needle), "{what}: {}", res.text());
-        if parts.iter().any(|p| p.data == b"DRAFT-KEPT") {
-            assert!(
-                res.text().contains(">DRAFT-KEPT</textarea>"),
-                "{what}: the draft is given back"
-            );
+                filename: Some("a.txt"),
+                data: &small,
+            })
+            .collect();
+        let cases: Vec<(&str, Vec<Part<'_>>, StatusCode, &str)> = vec![
+            (
+                "too many files",
+                six,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "at most 5 files",
+            ),
+            (
+                "too large",
+                vec![
+                    text("message", "DRAFT-KEPT"),
+                    Part {
+                        name: "file",
+                        filename: Some("big.bin"),
+                        data: &big,
+                    },
+                ],
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too much to send at once",
+            ),
+            (
+                "empty",
+                vec![text("message", "   ")],
+                StatusCode::BAD_REQUEST,
+                "write a message or attach a file",
+            ),
+            (
+                "not UTF-8",
+                vec![Part {
+                    name: "message",
+                    filename: None,
+                    data: &bad_utf8,
+                }],
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "could not be read as text",
+            ),
+            (
+                "too long",
+                vec![text(
+                    "message",
+                    "this message is longer than fifty characters, so it is refused",
+                )],
+                StatusCode::BAD_REQUEST,
+                "at most 50 characters",
+            ),
+            (
+                "damaged photo",
+                vec![Part {
+                    name: "file",
+                    filename: Some("broken.jpg"),
+                    data: &damaged_jpeg,
+                }],
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "“\u{2068}broken.jpg\u{2069}” looks like a photo but is damaged",
+            ),
+            (
+                "bad codename",
+                vec![text("message", "DRAFT-KEPT"), text("codename", "12-34")],
+                StatusCode::BAD_REQUEST,
+                "A codename has 35 digits",
+            ),
+        ];
+        for (what, parts, status, needle) in cases {
+            let res = submit(&app, "roshanai", &parts).await;
+            assert_eq!(res.status, status, "{engine} {what}: {}", res.text());
+            assert!(res.text().contains(needle), "{what}: {}", res.text());
+            if parts.iter().any(|p| p.data == b"DRAFT-KEPT") {
+                assert!(
+                    res.text().contains(">DRAFT-KEPT</textarea>"),
+                    "{what}: the draft is given back"
+                );
+            }
         }
+        let ct = format!("multipart/form-data; boundary={BOUNDARY}");
+        let mut cut = multipart(&[
+            text("message", "hello"),
+            Part {
+                name: "file",
+                filename: Some("a.bin"),
+                data: &big[..1000],
+            },
+        ]);
+        cut.truncate(cut.len() - 300);
+        let res = post_raw(&app, "/c/roshanai/contact?lang=en", &ct, cut).await;
+        assert_eq!(
+            res.status,
+            StatusCode::BAD_REQUEST,
+            "truncated: {}",
+            res.text()
+        );
+        assert!(res.text().contains("cut off or damaged"));
+        let res = post_raw(
+            &app,
+            "/c/roshanai/contact?lang=en",
+            "multipart/form-data",
+            b"garbage".to_vec(),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "no boundary");
+        let res = post_raw(
+            &app,
+            "/c/roshanai/contact?lang=en",
+            "text/plain",
+            b"message=hi".to_vec(),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "not multipart");
+        let res = submit(&app, "empty", &[text("message", "hello?")]).await;
+        assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(res.text().contains("cannot receive messages yet"));
+        let res = submit(&app, "nobody", &[text("message", "hello?")]).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND);
+
+        // A bot that fills the hidden field is answered like a person, and nothing is kept.
+        let res = submit(
+            &app,
+            "roshanai",
+            &[text("message", "buy pills"), text("website", "http://spam")],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::OK);
+        shown_codename(&res);
+
+        assert!(
+            store.conversations(t.collective).await.unwrap().is_empty(),
+            "nothing was stored"
+        );
+        let leftovers: Vec<_> = walk(blobs.root()).into_iter().collect();
+        assert!(
+            leftovers.is_empty(),
+            "no blob survived a refusal: {leftovers:?}"
+        );
     }
-    let ct = format!("multipart/form-data; boundary={BOUNDARY}");
-    let mut cut = multipart(&[
-        text("message", "hello"),
-        Part {
-            name: "file",
-            filename: Some("a.bin"),
-            data: &big[..1000],
-        },
-    ]);
-    cut.truncate(cut.len() - 300);
-    let res = post_raw(&app, "/c/roshanai/contact?lang=en", &ct, cut).await;
-    assert_eq!(
-        res.status,
-        StatusCode::BAD_REQUEST,
-        "truncated: {}",
-        res.text()
-    );
-    assert!(res.text().contains("cut off or damaged"));
-    let res = post_raw(
-        &app,
-        "/c/roshanai/contact?lang=en",
-        "multipart/form-data",
-        b"garbage".to_vec(),
-    )
-    .await;
-    assert_eq!(res.status, StatusCode::BAD_REQUEST, "no boundary");
-    let res = post_raw(
-        &app,
-        "/c/roshanai/contact?lang=en",
-        "text/plain",
-        b"message=hi".to_vec(),
-    )
-    .await;
-    assert_eq!(res.status, StatusCode::BAD_REQUEST, "not multipart");
-    let res = submit(&app, "empty", &[text("message", "hello?")]).await;
-    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(res.text().contains("cannot receive messages yet"));
-    let res = submit(&app, "nobody", &[text("message", "hello?")]).await;
-    assert_eq!(res.status, StatusCode::NOT_FOUND);
-
-    // A bot that fills the hidden field is answered like a person, and nothing is kept.
-    let res = submit(
-        &app,
-        "roshanai",
-        &[text("message", "buy pills"), text("website", "http://spam")],
-    )
-    .await;
-    assert_eq!(res.status, StatusCode::OK);
-    shown_codename(&res);
-
-    assert!(
-        store.conversations(t.collective).await.unwrap().is_empty(),
-        "nothing was stored"
-    );
-    let leftovers: Vec<_> = walk(blobs.root()).into_iter().collect();
-    assert!(
-        leftovers.is_empty(),
-        "no blob survived a refusal: {leftovers:?}"
-    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -675,34 +676,35 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn submissions_are_rate_limited_per_collective() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, store) = every_engine(dir.path()).await.remove(0);
-    team(&store, "roshanai", 1).await;
-    team(&store, "other", 1).await;
-    let settings = Settings {
-        submissions_per_minute: 4,
-        ..Settings::default()
-    };
-    let app = router_with_blobs(store, blobs_in(dir.path()), settings).await;
-    assert_eq!(
-        submit(&app, "roshanai", &[text("message", "1")])
-            .await
-            .status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        submit(&app, "roshanai", &[text("message", "2")])
-            .await
-            .status,
-        StatusCode::OK
-    );
-    let third = submit(&app, "roshanai", &[text("message", "3")]).await;
-    assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(third.text().contains("wait a minute"));
-    assert_eq!(
-        submit(&app, "other", &[text("message", "1")]).await.status,
-        StatusCode::OK,
-        "other collectives unaffected"
-    );
+    for (engine, store) in every_engine(dir.path()).await {
+        team(&store, "roshanai", 1).await;
+        team(&store, "other", 1).await;
+        let settings = Settings {
+            submissions_per_minute: 4,
+            ..Settings::default()
+        };
+        let app = router_with_blobs(store, blobs_in(&dir.path().join(engine)), settings).await;
+        assert_eq!(
+            submit(&app, "roshanai", &[text("message", "1")])
+                .await
+                .status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            submit(&app, "roshanai", &[text("message", "2")])
+                .await
+                .status,
+            StatusCode::OK
+        );
+        let third = submit(&app, "roshanai", &[text("message", "3")]).await;
+        assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(third.text().contains("wait a minute"));
+        assert_eq!(
+            submit(&app, "other", &[text("message", "1")]).await.status,
+            StatusCode::OK,
+            "other collectives unaffected"
+        );
+    }
 }
 
 #[tokio::test]
@@ -738,6 +740,69 @@ async fn expired_conversations_are_deleted_with_their_blobs() {
         assert!(
             walk(blobs.root()).is_empty(),
             "{engine}: ciphertext deleted too"
+        );
+    }
+}
+
+/// A crash between committing a blob and committing its message's row leaves a blob no row
+/// refers to. The sweep removes such blobs once they are older than any upload can take,
+/// and never a blob a message refers to, nor a young one (its row may be on its way).
+#[tokio::test]
+async fn blobs_whose_row_never_landed_are_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let t = team(&store, "roshanai", 1).await;
+        let blobs = blobs_in(&dir.path().join(engine));
+        let app = router_with_blobs(store.clone(), blobs.clone(), Settings::default()).await;
+        let sent = submit(
+            &app,
+            "roshanai",
+            &[
+                text("message", "kept"),
+                Part {
+                    name: "file",
+                    filename: Some("f"),
+                    data: b"data",
+                },
+            ],
+        )
+        .await;
+        assert_eq!(sent.status, StatusCode::OK, "{engine}");
+        let (orphan, _) = blobs
+            .write_blob(b"ciphertext of a message whose row never landed")
+            .unwrap();
+        let (young, _) = blobs.write_blob(b"a blob whose row is on its way").unwrap();
+        // Everything is three hours old, except the young blob.
+        let three_hours_ago =
+            std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 3600);
+        for path in walk(blobs.root()) {
+            if !path.ends_with(&young) {
+                std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .unwrap()
+                    .set_modified(three_hours_ago)
+                    .unwrap();
+            }
+        }
+        assert_eq!(walk(blobs.root()).len(), 4, "{engine}");
+        let removed = panah_server::retention::sweep_orphans(&store, &blobs)
+            .await
+            .unwrap();
+        assert_eq!(removed, 1, "{engine}");
+        let left = walk(blobs.root());
+        assert_eq!(left.len(), 3, "{engine}: {left:?}");
+        assert!(!left.iter().any(|p| p.ends_with(&orphan)), "{engine}");
+        assert!(left.iter().any(|p| p.ends_with(&young)), "{engine}");
+        // The message's own blobs were kept and still open.
+        let conversations = store.conversations(t.collective).await.unwrap();
+        assert_eq!(conversations.len(), 1, "{engine}");
+        assert_eq!(
+            panah_server::retention::sweep_orphans(&store, &blobs)
+                .await
+                .unwrap(),
+            0,
+            "{engine}: nothing more"
         );
     }
 }
@@ -887,98 +952,103 @@ async fn coordinators_inbox_api() {
 #[tokio::test]
 async fn messages_are_encrypted_to_the_team_of_the_moment() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, store) = every_engine(dir.path()).await.remove(0);
-    let t = team(&store, "roshanai", 2).await;
-    let blobs = blobs_in(dir.path());
-    let app = router_with_blobs(store.clone(), blobs.clone(), Settings::default()).await;
-    let can_read = |blob: &str, identity: &age::x25519::Identity| {
-        panah_core::age_file::decrypt(&blobs.read(blob).unwrap(), identity, 1 << 20).is_ok()
-    };
-    submit(&app, "roshanai", &[text("message", "before")]).await;
+    for (engine, store) in every_engine(dir.path()).await {
+        let t = team(&store, "roshanai", 2).await;
+        let blobs = blobs_in(&dir.path().join(engine));
+        let app = router_with_blobs(store.clone(), blobs.clone(), Settings::default()).await;
+        let can_read = |blob: &str, identity: &age::x25519::Identity| {
+            panah_core::age_file::decrypt(&blobs.read(blob).unwrap(), identity, 1 << 20).is_ok()
+        };
+        submit(&app, "roshanai", &[text("message", "before")]).await;
 
-    // A new coordinator joins: they read what arrives from now on, not what came before.
-    let newcomer = age::x25519::Identity::generate();
-    let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-    store
-        .add_coordinator(
-            t.collective,
-            &CoordinatorKey::new(&newcomer.to_public(), signing.verifying_key()),
-            "new",
-        )
-        .await
-        .unwrap();
-    submit(&app, "roshanai", &[text("message", "after joining")]).await;
+        // A new coordinator joins: they read what arrives from now on, not what came before.
+        let newcomer = age::x25519::Identity::generate();
+        let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+        store
+            .add_coordinator(
+                t.collective,
+                &CoordinatorKey::new(&newcomer.to_public(), signing.verifying_key()),
+                "new",
+            )
+            .await
+            .unwrap();
+        submit(&app, "roshanai", &[text("message", "after joining")]).await;
 
-    // The first coordinator leaves: nothing new is encrypted to them.
-    let first = store
-        .coordinators(t.collective, false)
-        .await
-        .unwrap()
-        .remove(0);
-    store
-        .remove_coordinator(t.collective, &first.key)
-        .await
-        .unwrap();
-    submit(&app, "roshanai", &[text("message", "after leaving")]).await;
+        // The first coordinator leaves: nothing new is encrypted to them.
+        let first = store
+            .coordinators(t.collective, false)
+            .await
+            .unwrap()
+            .remove(0);
+        store
+            .remove_coordinator(t.collective, &first.key)
+            .await
+            .unwrap();
+        submit(&app, "roshanai", &[text("message", "after leaving")]).await;
 
-    let mut all = store.conversations(t.collective).await.unwrap();
-    all.sort_by_key(|c| c.conversation.id);
-    let blob = |i: usize| all[i].messages[0].blob.clone();
-    assert!(can_read(&blob(0), &t.identities[0]) && can_read(&blob(0), &t.identities[1]));
-    assert!(
-        !can_read(&blob(0), &newcomer),
-        "a newcomer cannot read the past"
-    );
-    assert!(can_read(&blob(1), &newcomer) && can_read(&blob(1), &t.identities[0]));
-    assert!(
-        !can_read(&blob(2), &t.identities[0]),
-        "a removed coordinator gets nothing new"
-    );
-    assert!(can_read(&blob(2), &t.identities[1]) && can_read(&blob(2), &newcomer));
+        let mut all = store.conversations(t.collective).await.unwrap();
+        all.sort_by_key(|c| c.conversation.id);
+        let blob = |i: usize| all[i].messages[0].blob.clone();
+        assert!(can_read(&blob(0), &t.identities[0]) && can_read(&blob(0), &t.identities[1]));
+        assert!(
+            !can_read(&blob(0), &newcomer),
+            "a newcomer cannot read the past"
+        );
+        assert!(can_read(&blob(1), &newcomer) && can_read(&blob(1), &t.identities[0]));
+        assert!(
+            !can_read(&blob(2), &t.identities[0]),
+            "a removed coordinator gets nothing new"
+        );
+        assert!(can_read(&blob(2), &t.identities[1]) && can_read(&blob(2), &newcomer));
+    }
 }
 
 #[tokio::test]
 async fn uploads_beyond_the_concurrency_cap_are_told_to_wait() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, store) = every_engine(dir.path()).await.remove(0);
-    team(&store, "roshanai", 1).await;
-    let settings = Settings {
-        max_concurrent_uploads: 1,
-        ..Settings::default()
-    };
-    let app = router_with_blobs(store, blobs_in(dir.path()), settings).await;
-    // One upload whose body never finishes holds the only slot.
-    let (tx, body_rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(1);
-    let stream = futures_stream(body_rx);
-    let slow = Request::post("/c/roshanai/contact?lang=en")
-        .header(
-            header::CONTENT_TYPE,
-            format!("multipart/form-data; boundary={BOUNDARY}"),
+    for (engine, store) in every_engine(dir.path()).await {
+        team(&store, "roshanai", 1).await;
+        let settings = Settings {
+            max_concurrent_uploads: 1,
+            ..Settings::default()
+        };
+        let app = router_with_blobs(store, blobs_in(&dir.path().join(engine)), settings).await;
+        // One upload whose body never finishes holds the only slot.
+        let (tx, body_rx) =
+            tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(1);
+        let stream = futures_stream(body_rx);
+        let slow = Request::post("/c/roshanai/contact?lang=en")
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(Body::from_stream(stream))
+            .unwrap();
+        let pending = tokio::spawn({
+            let app = app.clone();
+            async move { send(&app, slow).await }
+        });
+        tx.send(Ok(format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\nslow"
         )
-        .body(Body::from_stream(stream))
-        .unwrap();
-    let pending = tokio::spawn({
-        let app = app.clone();
-        async move { send(&app, slow).await }
-    });
-    tx.send(Ok(format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\nslow"
-    )
-    .into()))
-        .await
-        .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let res = submit(&app, "roshanai", &[text("message", "second")]).await;
-    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.text());
-    drop(tx); // the slow sender gives up: its upload is cut off
-    assert_eq!(pending.await.unwrap().status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        submit(&app, "roshanai", &[text("message", "third")])
+        .into()))
             .await
-            .status,
-        StatusCode::OK,
-        "the slot is free again"
-    );
+            .unwrap();
+        // The channel holds one chunk: this second send returns only once the hub has taken
+        // the first, so the slow upload is being read and holds the only slot.
+        tx.send(Ok(" and slower".into())).await.unwrap();
+        let res = submit(&app, "roshanai", &[text("message", "second")]).await;
+        assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.text());
+        drop(tx); // the slow sender gives up: its upload is cut off
+        assert_eq!(pending.await.unwrap().status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            submit(&app, "roshanai", &[text("message", "third")])
+                .await
+                .status,
+            StatusCode::OK,
+            "the slot is free again"
+        );
+    }
 }
 
 fn futures_stream(
@@ -1003,33 +1073,34 @@ fn futures_stream(
 #[tokio::test]
 async fn a_follow_up_refused_early_never_lands_on_a_new_conversation_form() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, store) = every_engine(dir.path()).await.remove(0);
-    seed(&store, "nobody-home").await;
-    let app = router(store, Settings::default()).await;
-    let ct = format!("multipart/form-data; boundary={BOUNDARY}");
-    let body = || multipart(&[text("codename", "1"), text("message", "hello")]);
-    let res = post_raw(
-        &app,
-        "/c/nobody-home/contact?lang=en&followup=1",
-        &ct,
-        body(),
-    )
-    .await;
-    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(
-        res.text().contains("cannot receive messages yet"),
-        "{}",
-        res.text()
-    );
-    assert!(
-        res.text().contains("Go back to your conversation"),
-        "{}",
-        res.text()
-    );
-    assert!(!res.text().contains("name=\"message\""), "no write form");
-    // The same refusal on the contact form keeps the contact form.
-    let res = post_raw(&app, "/c/nobody-home/contact?lang=en", &ct, body()).await;
-    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(res.text().contains("name=\"message\""));
-    assert!(!res.text().contains("Go back to your conversation"));
+    for (_engine, store) in every_engine(dir.path()).await {
+        seed(&store, "nobody-home").await;
+        let app = router(store, Settings::default()).await;
+        let ct = format!("multipart/form-data; boundary={BOUNDARY}");
+        let body = || multipart(&[text("codename", "1"), text("message", "hello")]);
+        let res = post_raw(
+            &app,
+            "/c/nobody-home/contact?lang=en&followup=1",
+            &ct,
+            body(),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            res.text().contains("cannot receive messages yet"),
+            "{}",
+            res.text()
+        );
+        assert!(
+            res.text().contains("Go back to your conversation"),
+            "{}",
+            res.text()
+        );
+        assert!(!res.text().contains("name=\"message\""), "no write form");
+        // The same refusal on the contact form keeps the contact form.
+        let res = post_raw(&app, "/c/nobody-home/contact?lang=en", &ct, body()).await;
+        assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(res.text().contains("name=\"message\""));
+        assert!(!res.text().contains("Go back to your conversation"));
+    }
 }

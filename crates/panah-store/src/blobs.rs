@@ -112,6 +112,51 @@ impl BlobStore {
         Ok(removed)
     }
 
+    /// The keys of committed blobs last written more than `age` ago: candidates for the
+    /// sweep of blobs whose row never landed (a crash between the blob's commit and the
+    /// row's). At most `limit` of them per call.
+    pub fn committed_older_than(
+        &self,
+        age: std::time::Duration,
+        limit: usize,
+    ) -> Result<Vec<String>, BlobError> {
+        let mut keys = Vec::new();
+        for dir in fs::read_dir(&self.root)
+            .map_err(io_err(&self.root))?
+            .flatten()
+        {
+            let name = dir.file_name();
+            let is_fanout = name.len() == 2
+                && name
+                    .to_str()
+                    .is_some_and(|n| n.bytes().all(|b| b.is_ascii_hexdigit()));
+            if !is_fanout {
+                continue;
+            }
+            for entry in fs::read_dir(dir.path())
+                .map_err(io_err(&dir.path()))?
+                .flatten()
+            {
+                let Some(key) = entry.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
+                let old = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|elapsed| elapsed >= age);
+                if old && self.path(&key).is_ok() {
+                    keys.push(key);
+                    if keys.len() >= limit {
+                        return Ok(keys);
+                    }
+                }
+            }
+        }
+        Ok(keys)
+    }
+
     /// Deletes a blob; a missing one is not an error.
     pub fn delete(&self, key: &str) -> Result<(), BlobError> {
         let path = self.path(key)?;

@@ -106,6 +106,33 @@ pub fn day_of(t: Timestamp) -> Timestamp {
 }
 
 impl Store {
+    /// Which of `keys` a message or file row refers to: a blob none refers to is left
+    /// over from a crash between writing it and storing its row.
+    pub async fn referenced_blobs(
+        &self,
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut found = std::collections::HashSet::new();
+        for chunk in keys.chunks(200) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT blob FROM messages WHERE blob IN ({list})
+                 UNION SELECT blob FROM message_files WHERE blob IN ({list})"
+            );
+            let mut q = sqlx::query(&sql);
+            for key in chunk {
+                q = q.bind(key.as_str());
+            }
+            for row in q.fetch_all(self.pool()).await? {
+                found.insert(get::<String>(&row, "blob")?);
+            }
+        }
+        Ok(found)
+    }
+
     /// The named hub secret, created (32 random bytes) the first time it is asked for.
     /// Several hub processes racing here all end up with the same secret.
     pub async fn hub_secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {

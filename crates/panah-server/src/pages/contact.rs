@@ -1,7 +1,8 @@
 //! The contact drop, sender's side: `/c/{slug}/contact` and `/c/{slug}/replies`.
 //!
-//! Everything a sender sends is encrypted as it streams in (see [`crate::seal`]); what is
-//! stored is ciphertext, padded sizes and whole-day dates. A follow-up from the replies page
+//! The pages only read the form and show the answer: everything a sender sends goes to
+//! [`crate::intake`], which encrypts it as it streams in; what is stored is ciphertext,
+//! padded sizes and whole-day dates. A follow-up from the replies page
 //! is the same form with the codename in a hidden field, handled by the same code.
 
 use askama::Template;
@@ -12,14 +13,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use panah_core::codename::{self, CodenameError};
 use panah_core::digits::typed_back;
-use panah_core::envelope::{clean_file_name, Author, Envelope, FileEntry};
-use panah_core::scrub::{Kind, ScrubError, Scrubber};
-use panah_core::{Codename, Lang, Timestamp};
-use panah_store::{Collective, NewMessage, StoreError};
+use panah_core::envelope::Envelope;
+use panah_core::{Codename, Lang};
+use panah_store::Collective;
 use serde::Deserialize;
 
 use super::{html_no_store, Page, PageError, SlugParam};
-use crate::seal::{seal_bytes, SealError, Sealer};
+use crate::intake::{Intake, Refusal};
 use crate::AppState;
 
 #[derive(Template)]
@@ -88,25 +88,7 @@ struct ConversationPage<'a> {
     form: WriteForm,
 }
 
-/// Why a submission was refused. Each is a translated sentence and a 4xx.
-#[derive(Debug)]
-enum Refusal {
-    Empty,
-    TooManyFiles,
-    TooLarge,
-    MessageTooLong,
-    NotText,
-    Broken,
-    Busy,
-    NoCoordinators,
-    DamagedImage(String),
-    BadCodename(CodenameError),
-    /// A well-formed codename that matches no conversation.
-    NoConversation,
-    /// A follow-up whose codename matches no conversation: not sent, never opened anew.
-    FollowupNowhere,
-}
-
+/// Each refusal of the intake as a 4xx and a translated sentence.
 impl Refusal {
     fn status(&self) -> StatusCode {
         match self {
@@ -196,128 +178,6 @@ fn multipart_refusal(e: &MultipartError) -> Refusal {
     } else {
         Refusal::Broken
     }
-}
-
-/// A submission in progress. Its committed blobs are deleted unless it is stored.
-struct Submission<'s> {
-    state: &'s AppState,
-    files: Vec<FileEntry>,
-    /// (blob key, stored size) of each sealed file, in order.
-    stored_files: Vec<(String, i64)>,
-    /// The sealed envelope's blob, once written.
-    message_blob: Option<String>,
-    /// Set when the message's row is committed: its blobs then belong to the store.
-    stored: bool,
-    text: Vec<u8>,
-    codename: Option<String>,
-    honeypot: bool,
-    file_bytes: u64,
-}
-
-impl Drop for Submission<'_> {
-    fn drop(&mut self) {
-        if self.stored {
-            return;
-        }
-        let files = self.stored_files.iter().map(|(key, _)| key);
-        for key in files.chain(&self.message_blob) {
-            let _ = self.state.blobs().delete(key);
-        }
-    }
-}
-
-impl Submission<'_> {
-    fn draft(&self) -> String {
-        String::from_utf8_lossy(&self.text).replace("\r\n", "\n")
-    }
-
-    async fn read_small(
-        field: &mut Field<'_>,
-        limit: usize,
-        into: &mut Vec<u8>,
-    ) -> Result<(), Refusal> {
-        while let Some(chunk) = field.chunk().await.map_err(|e| multipart_refusal(&e))? {
-            if into.len() + chunk.len() > limit {
-                return Err(Refusal::MessageTooLong);
-            }
-            into.extend_from_slice(&chunk);
-        }
-        Ok(())
-    }
-
-    async fn read_file(
-        &mut self,
-        field: &mut Field<'_>,
-        recipients: &[age::x25519::Recipient],
-    ) -> Result<(), Refusal> {
-        let settings = &self.state.inner.settings;
-        let name = field.file_name().map(clean_file_name).unwrap_or_default();
-        let declared_type = field
-            .content_type()
-            .unwrap_or("application/octet-stream")
-            .to_owned();
-        let mut sealer: Option<Sealer> = None;
-        let mut scrubber = Scrubber::new();
-        let mut out = Vec::with_capacity(64 * 1024);
-        while let Some(chunk) = field.chunk().await.map_err(|e| multipart_refusal(&e))? {
-            if chunk.is_empty() {
-                continue;
-            }
-            self.file_bytes += chunk.len() as u64;
-            if self.file_bytes > settings.max_upload_bytes {
-                return Err(Refusal::TooLarge);
-            }
-            if sealer.is_none() {
-                if self.files.len() >= settings.max_files {
-                    return Err(Refusal::TooManyFiles);
-                }
-                sealer = Some(Sealer::new(self.state.blobs(), recipients).map_err(internal)?);
-            }
-            out.clear();
-            scrubber
-                .feed(&chunk, &mut out)
-                .map_err(|e| damaged(e, &name))?;
-            if let Some(s) = sealer.as_mut() {
-                s.write(&out).map_err(internal)?;
-            }
-        }
-        // An empty file input: the browser sends a part with no name and no bytes.
-        let Some(mut sealer) = sealer else {
-            return Ok(());
-        };
-        out.clear();
-        let kind = scrubber.finish(&mut out).map_err(|e| damaged(e, &name))?;
-        sealer.write(&out).map_err(internal)?;
-        let sealed = sealer.finish().map_err(internal)?;
-        let content_type = match kind {
-            Kind::Jpeg => "image/jpeg".to_owned(),
-            Kind::Png => "image/png".to_owned(),
-            Kind::Other => declared_type,
-        };
-        self.stored_files
-            .push((sealed.key.clone(), sealed.stored_size as i64));
-        self.files.push(FileEntry {
-            size: sealed.plain_size,
-            sha256: sealed.sha256,
-            scrubbed: kind != Kind::Other,
-            content_type,
-            name: if name.is_empty() { "file".into() } else { name },
-        });
-        Ok(())
-    }
-}
-
-fn internal(e: SealError) -> Refusal {
-    tracing::error!(error = %e, "cannot seal a submission");
-    Refusal::Broken
-}
-
-fn damaged(_: ScrubError, name: &str) -> Refusal {
-    Refusal::DamagedImage(if name.is_empty() {
-        "file".into()
-    } else {
-        name.to_owned()
-    })
 }
 
 impl AppState {
@@ -466,17 +326,18 @@ pub(crate) async fn contact_submit(
     if recipients.is_empty() {
         return form.refuse_unread(Refusal::NoCoordinators).await;
     }
-    let mut sub = Submission {
-        state: &state,
-        files: Vec::new(),
-        stored_files: Vec::new(),
-        message_blob: None,
-        stored: false,
-        text: Vec::new(),
-        codename: None,
-        honeypot: false,
-        file_bytes: 0,
+    let hub = crate::intake::Hub {
+        store: state.store(),
+        blobs: state.blobs(),
+        settings: &state.inner.settings,
+        check: &state.inner.codename_check,
+        secret: &state.inner.codename_secret,
     };
+    let mut intake = match Intake::new(hub, c.id, c.slug.clone(), recipients) {
+        Ok(i) => i,
+        Err(refusal) => return form.refuse_unread(refusal).await,
+    };
+    let (mut text, mut codename, mut honeypot) = (Vec::new(), None, false);
     let max_text = state.inner.settings.max_message_chars * 4;
     let read = async {
         loop {
@@ -486,20 +347,20 @@ pub(crate) async fn contact_submit(
                 Err(e) => break Err(multipart_refusal(&e)),
             };
             let step = match field.name().unwrap_or_default() {
-                "message" => Submission::read_small(&mut field, max_text, &mut sub.text).await,
-                "file" => sub.read_file(&mut field, &recipients).await,
+                "message" => read_small(&mut field, max_text, &mut text).await,
+                "file" => read_file(&mut intake, &mut field).await,
                 "codename" => {
                     let mut raw = Vec::new();
-                    Submission::read_small(&mut field, 512, &mut raw)
+                    read_small(&mut field, 512, &mut raw)
                         .await
                         .map_err(|_| Refusal::BadCodename(CodenameError::Character))?;
-                    sub.codename = Some(String::from_utf8_lossy(&raw).into_owned());
+                    codename = Some(String::from_utf8_lossy(&raw).into_owned());
                     Ok(())
                 }
                 "website" => {
                     let mut raw = Vec::new();
-                    let r = Submission::read_small(&mut field, 1024, &mut raw).await;
-                    sub.honeypot |= r.is_err() || raw.iter().any(|b| !b.is_ascii_whitespace());
+                    let r = read_small(&mut field, 1024, &mut raw).await;
+                    honeypot |= r.is_err() || raw.iter().any(|b| !b.is_ascii_whitespace());
                     Ok(())
                 }
                 // Unknown fields are read and dropped (the body limit bounds them).
@@ -514,130 +375,55 @@ pub(crate) async fn contact_submit(
         }
     };
     if let Err(refusal) = read.await {
-        let draft = sub.draft();
-        return form.refuse(refusal, draft, sub.codename.clone()).await;
+        let draft = String::from_utf8_lossy(&text).replace("\r\n", "\n");
+        return form.refuse(refusal, draft, codename).await;
     }
-    finish_submission(&state, &c, lang, sub, &recipients, &form).await
+    match intake.finish(text, codename, honeypot).await {
+        Ok(accepted) => {
+            let l = state.inner.catalog.localizer(lang);
+            let notes: Vec<String> = accepted
+                .files
+                .iter()
+                .map(|f| {
+                    l.t1(
+                        if f.scrubbed {
+                            "sent-file-scrubbed"
+                        } else {
+                            "sent-file-kept"
+                        },
+                        "name",
+                        &l.isolate(&f.name),
+                    )
+                })
+                .collect();
+            sent_page(&state, &c, lang, accepted.codename.as_ref(), notes)
+        }
+        Err(r) => form.refuse(r.refusal, r.draft, r.codename).await,
+    }
 }
 
-async fn finish_submission(
-    state: &AppState,
-    c: &Collective,
-    lang: Lang,
-    mut sub: Submission<'_>,
-    recipients: &[age::x25519::Recipient],
-    form: &RefusalForm<'_>,
-) -> Response {
-    let followup = sub.codename.clone();
-    let Ok(text) = String::from_utf8(std::mem::take(&mut sub.text)) else {
-        return form.refuse(Refusal::NotText, String::new(), followup).await;
-    };
-    let text = text.replace("\r\n", "\n").trim().to_owned();
-    if text.chars().count() > state.inner.settings.max_message_chars {
-        return form.refuse(Refusal::MessageTooLong, text, followup).await;
-    }
-    if text.is_empty() && sub.files.is_empty() {
-        return form.refuse(Refusal::Empty, String::new(), followup).await;
-    }
-    let codename = match &followup {
-        Some(raw) => match Codename::parse(raw, &state.inner.codename_check) {
-            Ok(c) => c,
-            // Only a tampered form gets here (the hub wrote the hidden field), but the text
-            // is kept and nothing is opened anew all the same.
-            Err(e) => return form.refuse(Refusal::BadCodename(e), text, None).await,
-        },
-        None => Codename::generate(&state.inner.codename_check),
-    };
-    let l = state.inner.catalog.localizer(lang);
-    let notes: Vec<String> = sub
-        .files
-        .iter()
-        .map(|f| {
-            l.t1(
-                if f.scrubbed {
-                    "sent-file-scrubbed"
-                } else {
-                    "sent-file-kept"
-                },
-                "name",
-                &l.isolate(&f.name),
-            )
-        })
-        .collect();
-    if sub.honeypot {
-        // A bot filled the hidden field: it gets what a person would, and nothing is kept.
-        tracing::debug!("honeypot submission dropped");
-        return sent_page(
-            state,
-            c,
-            lang,
-            followup.is_none().then_some(&codename),
-            notes,
-        );
-    }
-    let keys = codename.derive(state.inner.codename_secret.as_bytes(), &c.slug);
-    let envelope = Envelope {
-        from: Author::Sender,
-        sent: Timestamp::now(),
-        files: std::mem::take(&mut sub.files),
-        body: text,
-    };
-    let sealed = match seal_bytes(state.blobs(), recipients, &envelope.to_bytes()) {
-        Ok(s) => s,
-        Err(e) => return form.refuse(internal(e), envelope.body, followup).await,
-    };
-    sub.message_blob = Some(sealed.key.clone());
-    let message = NewMessage {
-        author: panah_store::Author::Sender,
-        blob: sealed.key,
-        size: sealed.stored_size as i64,
-        files: sub.stored_files.clone(),
-    };
-    let retention = state.inner.settings.retention_days;
-    let stored = if followup.is_some() {
-        state
-            .store()
-            .add_followup(c.id, &keys.lookup, &message, retention)
-            .await
-    } else {
-        state
-            .store()
-            .add_message(
-                c.id,
-                &keys.lookup,
-                &keys.reply.to_public().to_string(),
-                &message,
-                retention,
-            )
-            .await
-    };
-    match stored {
-        Ok(_) => {
-            sub.stored = true;
-            tracing::info!(
-                collective = c.id,
-                files = message.files.len(),
-                "message received"
-            );
-            sent_page(
-                state,
-                c,
-                lang,
-                followup.is_none().then_some(&codename),
-                notes,
-            )
+/// A small text part, at most `limit` bytes.
+async fn read_small(
+    field: &mut Field<'_>,
+    limit: usize,
+    into: &mut Vec<u8>,
+) -> Result<(), Refusal> {
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_refusal(&e))? {
+        if into.len() + chunk.len() > limit {
+            return Err(Refusal::MessageTooLong);
         }
-        // The conversation expired or was deleted: the sender is told and keeps the text,
-        // on the form that would open a new conversation (and says so).
-        Err(StoreError::NotFound(_)) => {
-            form.refuse(Refusal::FollowupNowhere, envelope.body, None)
-                .await
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot store a message");
-            form.refuse(Refusal::Broken, envelope.body, followup).await
-        }
+        into.extend_from_slice(&chunk);
     }
+    Ok(())
+}
+
+/// A file part, streamed into the intake.
+async fn read_file(intake: &mut Intake<'_>, field: &mut Field<'_>) -> Result<(), Refusal> {
+    let mut file = intake.file(field.file_name(), field.content_type());
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_refusal(&e))? {
+        intake.file_bytes(&mut file, &chunk).await?;
+    }
+    intake.end_file(file).await
 }
 
 /// Shows the form again with a refusal, the draft and (for a follow-up) the codename.
