@@ -26,36 +26,44 @@ impl Drop for Driver {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Driver {
     async fn start(profile: &std::path::Path) -> Option<Driver> {
         let chromedriver = tool("chromedriver")?;
-        let port = free_port();
-        let child = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(res) = http.get(format!("{base}/status")).send().await {
-                if res.status().is_success() {
-                    break;
+        // A port picked free may be taken before chromedriver binds it: then chromedriver
+        // exits, and another port is tried.
+        let mut started = None;
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("a free port");
+            let mut child = Command::new(&chromedriver)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start chromedriver");
+            let base = format!("http://127.0.0.1:{port}");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Ok(res) = http.get(format!("{base}/status")).send().await {
+                    if res.status().is_success() {
+                        started = Some((child, base));
+                        break;
+                    }
                 }
+                if child.try_wait().ok().flatten().is_some() {
+                    break; // it could not bind: try another port
+                }
+                assert!(Instant::now() < deadline, "chromedriver did not start");
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            if started.is_some() {
+                break;
+            }
         }
+        let (child, base) = started.expect("chromedriver did not start on any of 5 ports");
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -265,12 +273,15 @@ async fn the_ledger_and_its_goals_on_a_small_phone() {
     let h = coordinator_args("ledger", &hub, &keyrings[0], &[]);
     ok(&[&h[..], &["init", "--base", "AFN"]].concat());
     let csv = dir.path().join("sample.csv");
-    // The demo's 38 entries and 12 more with long notes: 50, the most the page shows.
+    // The demo's entries and as many more with long notes as make 50, the most the page
+    // shows.
     let mut text = include_str!("../src/demo_ledger.csv").to_owned();
-    for i in 0..12 {
+    let demo_rows = text.lines().filter(|l| !l.trim().is_empty()).count() - 1;
+    assert!(demo_rows < 50, "the demo has {demo_rows} entries");
+    for i in 0..50 - demo_rows {
         text.push_str(&format!(
             "2021-11-{:02},expense,food,12500,AFN,12500,transfer-agent,flour rice oil beans and tea for the families of group {i} in the western districts,,,,,,آرد برنج روغن لوبیا و چای برای خانواده‌های گروه {i} در ولسوالی‌های غربی,د لوېدیځو ولسوالیو د {i} ډلې کورنیو لپاره اوړه وریجې غوړي لوبیا او چای\n",
-            10 + i
+            1 + i % 28
         ));
     }
     std::fs::write(&csv, text).unwrap();

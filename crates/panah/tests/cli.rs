@@ -281,36 +281,55 @@ fn hub_logs_hold_no_address_token_or_query() {
     }
 }
 
+/// Writes the hub acknowledged over HTTP (a ledger started, two entries signed and
+/// appended, a reply stored) survive `kill -9` of the hub right after the last
+/// acknowledgement: the hub had no chance to flush anything.
 #[test]
 fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let data = path_str(&dir.path().join("hub"));
-    create_collective(&data, "roshanai");
-    let keyring = path_str(&dir.path().join("k"));
-    let line = ok(&["id", "new", "--keyring", &keyring]);
-    let hub = Hub::start(&["--data", &data], &dir.path().join("hub.log"));
-    // Written while the hub holds the database open, then the hub dies without warning.
-    add_coordinator(&data, &line);
-    ok(&[
-        "team",
-        "--hub",
-        &hub.url,
-        "--collective",
-        "roshanai",
-        "--keyring",
-        &keyring,
-    ]);
+    let (hub, data, keyrings) = hub_with_team(dir.path(), 1, &[]);
+    let k = &keyrings[0];
+    let ledger = |hub: &Hub, args: &[&str]| ok(&coordinator_args("ledger", hub, k, args));
+    ledger(&hub, &["init", "--base", "AFN"]);
+    for memo in ["flour", "diesel"] {
+        ledger(
+            &hub,
+            &[
+                "add",
+                "expense",
+                "--amount",
+                "1200",
+                "--category",
+                "food",
+                "--rail",
+                "cash",
+                "--memo",
+                memo,
+            ],
+        );
+    }
+    let (status, _) = curl_contact(&hub.url, "roshanai", &["message=we need medicine"]);
+    assert_eq!(status, 200);
+    ok(&coordinator_args(
+        "inbox",
+        &hub,
+        k,
+        &["reply", "1", "--message", "acknowledged reply"],
+    ));
     hub.crash();
+
     let hub = Hub::start(&["--data", &data], &dir.path().join("hub2.log"));
-    let team = ok(&[
-        "team",
-        "--hub",
-        &hub.url,
-        "--collective",
-        "roshanai",
-        "--keyring",
-        &keyring,
-    ]);
+    let listed = ledger(&hub, &["list"]);
+    assert!(
+        listed.contains("2 entries, verified") && listed.contains("diesel"),
+        "{listed}"
+    );
+    let read = ok(&coordinator_args("inbox", &hub, k, &["read", "1"]));
+    assert!(
+        read.contains("we need medicine") && read.contains("acknowledged reply"),
+        "{read}"
+    );
+    let team = ok(&coordinator_args("team", &hub, k, &[]));
     assert!(team.contains("(you)"));
     assert!(hub.stop().success());
 }

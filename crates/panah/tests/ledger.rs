@@ -391,34 +391,37 @@ fn a_coordinator_keeps_the_ledger_and_anyone_checks_it() {
     assert!(out.contains("309 entries"), "{out}");
 
     // Served by a web server that knows nothing of Panah, the mirror checks the same.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Port 0: the server picks a free port itself and says which (no pick-then-drop race).
     let mut server = std::process::Command::new("python3")
         .args([
+            "-u",
             "-m",
             "http.server",
-            &port.to_string(),
+            "0",
             "--bind",
             "127.0.0.1",
             "--directory",
         ])
         .arg(&mirror)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("python3 -m http.server");
+    let port = {
+        use std::io::BufRead;
+        let stdout = server.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("http.server says where it listens");
+        // "Serving HTTP on 127.0.0.1 port 43117 (http://127.0.0.1:43117/) ..."
+        line.split_whitespace()
+            .skip_while(|w| *w != "port")
+            .nth(1)
+            .and_then(|p| p.parse::<u16>().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"))
+    };
     let served = format!("http://127.0.0.1:{port}/c/roshanai/ledger");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "http.server did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
     let out = support::run(&["verify", "ledger", &served, "--state", &state]);
     let _ = server.kill();
     let _ = server.wait();
