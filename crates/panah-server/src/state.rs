@@ -93,7 +93,7 @@ pub(crate) struct Inner {
     pub receipt_checks: CollectiveLimits,
     pub pages: PageCache,
     /// Ledger totals and latest entries, brought up to date incrementally.
-    pub summaries: crate::pages::summary::Summaries,
+    pub summaries: crate::ledger::summary::Summaries,
     pub upload_slots: std::sync::Arc<tokio::sync::Semaphore>,
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::entry::{check_reversal, Entry, Kind};
+use super::entry::{check_against, Earlier, Entry, EntryError};
 use crate::tlog::check::{check_tiles, par_map, CheckError, Leaves};
 use crate::tlog::tiles::TileRef;
 use crate::tlog::tree::Tree;
@@ -49,36 +49,55 @@ pub fn check_log(
 /// point at an earlier, unreversed, non-reversal entry with the same amounts.
 pub fn check_entries(leaves: &[Vec<u8>]) -> Result<Vec<Entry>, AuditError> {
     let parsed = par_map(leaves, |leaf| Entry::from_leaf(leaf));
-    let mut entries: Vec<Entry> = Vec::with_capacity(leaves.len());
-    let mut reversed = BTreeSet::new();
+    let mut seen = Seen {
+        entries: Vec::with_capacity(leaves.len()),
+        reversed: BTreeSet::new(),
+    };
     for (i, entry) in parsed.into_iter().enumerate() {
         let index = i as u64;
         let entry = entry.map_err(|e| AuditError::NotAnEntry {
             index,
             why: e.to_string(),
         })?;
-        let base = entries
+        let base = seen
+            .entries
             .first()
             .map_or(entry.base.currency(), |e| e.base.currency());
-        let rule = |e: super::entry::EntryError| AuditError::BadRule {
+        let rule = |e: EntryError| AuditError::BadRule {
             index,
             why: e.to_string(),
         };
         entry.validate(base).map_err(rule)?;
-        if let (Kind::Reversal, Some(target)) = (entry.kind, entry.reverses) {
-            let t = usize::try_from(target).ok().and_then(|t| entries.get(t));
-            check_reversal(&entry, target, t, reversed.contains(&target)).map_err(rule)?;
-            reversed.insert(target);
+        check_against(&seen, &entry).map_err(rule)?;
+        if let Some(target) = entry.reverses {
+            seen.reversed.insert(target);
         }
-        entries.push(entry);
+        seen.entries.push(entry);
     }
-    Ok(entries)
+    Ok(seen.entries)
+}
+
+/// The entries checked so far, with the set of those reversed (so a long ledger is not
+/// scanned again for each reversal).
+struct Seen {
+    entries: Vec<Entry>,
+    reversed: BTreeSet<u64>,
+}
+
+impl Earlier for Seen {
+    fn entry(&self, index: u64) -> Option<&Entry> {
+        self.entries.entry(index)
+    }
+
+    fn reversed(&self, index: u64) -> bool {
+        self.reversed.contains(&index)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::entry::{Category, DatePrecision, Rail};
+    use crate::ledger::entry::{Category, DatePrecision, Kind, Rail};
     use crate::ledger::money::{Amount, Currency};
     use crate::tlog::check::testing::{bundle_of, log_of};
     use crate::tlog::tiles::encode_bundle;

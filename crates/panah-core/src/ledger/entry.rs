@@ -394,13 +394,42 @@ fn check_memo(memo: &str) -> Result<(), EntryError> {
     Ok(())
 }
 
-/// Checks a new entry against the log it would join: a reversal must point at an existing,
-/// not yet reversed, non-reversal entry.
-pub fn check_against(existing: &[Entry], new: &Entry) -> Result<(), EntryError> {
+/// What the reversal rules need to know about the entries before a new one. The audit of a
+/// whole ledger, the coordinator's tools and the hub (some entries in its database, some in
+/// the batch at hand) each hold them differently; the rules are applied the same way.
+pub trait Earlier {
+    /// Entry `index`, if it exists before the new one.
+    fn entry(&self, index: u64) -> Option<&Entry>;
+    /// Whether an entry before the new one already reverses entry `index`.
+    fn reversed(&self, index: u64) -> bool;
+}
+
+/// Entries in order, from the first: their index is their position.
+impl Earlier for [Entry] {
+    fn entry(&self, index: u64) -> Option<&Entry> {
+        usize::try_from(index).ok().and_then(|i| self.get(i))
+    }
+
+    fn reversed(&self, index: u64) -> bool {
+        self.iter().any(|e| e.reverses == Some(index))
+    }
+}
+
+impl Earlier for Vec<Entry> {
+    fn entry(&self, index: u64) -> Option<&Entry> {
+        self.as_slice().entry(index)
+    }
+
+    fn reversed(&self, index: u64) -> bool {
+        self.as_slice().reversed(index)
+    }
+}
+
+/// Checks a new entry against the entries before it: a reversal must point at an existing,
+/// not yet reversed, non-reversal entry with the same amounts.
+pub fn check_against(earlier: &(impl Earlier + ?Sized), new: &Entry) -> Result<(), EntryError> {
     if let Some(target) = new.reverses {
-        let t = usize::try_from(target).ok().and_then(|i| existing.get(i));
-        let reversed = existing.iter().any(|e| e.reverses == Some(target));
-        check_reversal(new, target, t, reversed)?;
+        check_reversal(new, target, earlier.entry(target), earlier.reversed(target))?;
     }
     Ok(())
 }
@@ -666,7 +695,7 @@ mod tests {
         wrong.reverses = Some(0);
         wrong.counter = Some(afn(1));
         assert_eq!(
-            check_against(&[gift], &wrong),
+            check_against(&vec![gift.clone()], &wrong),
             Err(EntryError::ReversalMismatch(0))
         );
     }

@@ -1,4 +1,4 @@
-//! The coordinators' ledger API (see [`crate::ledger`] for the protocol):
+//! The coordinators' ledger API (see [`crate::ledger::append`] for the protocol):
 //!
 //! - `GET  /api/v1/c/{slug}/ledger` — origin, base currency, size (404 before `init`)
 //! - `POST /api/v1/c/{slug}/ledger` — start the ledger with a signed empty checkpoint
@@ -18,19 +18,19 @@ use panah_core::CoordinatorKey;
 use panah_store::Ledger;
 
 use super::{ApiError, ApiJson, ApiPath, Caller};
-use crate::ledger::{self as protocol, Refusal};
+use crate::ledger::{self, AppendRefusal};
 use crate::AppState;
 use panah_api::{Batch, CreateLedger, Goals, LedgerInfo, TreeHead};
 
 /// Largest ledger request: a thousand entries of up to 2 KiB, JSON-escaped.
 pub(crate) const MAX_LEDGER_BODY: usize = 4 * 1024 * 1024;
 
-impl From<Refusal> for ApiError {
-    fn from(r: Refusal) -> Self {
+impl From<AppendRefusal> for ApiError {
+    fn from(r: AppendRefusal) -> Self {
         match r {
-            Refusal::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
-            Refusal::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
-            Refusal::Store(e) => e.into(),
+            AppendRefusal::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+            AppendRefusal::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
+            AppendRefusal::Store(e) => e.into(),
         }
     }
 }
@@ -97,7 +97,7 @@ pub(crate) async fn create(
     }
     let key = key_of(&state, &caller).await?;
     let empty = panah_core::tlog::tree::Tree::new().root();
-    protocol::check_signed_by(&body.origin, &key, &body.checkpoint, 0, &empty)?;
+    ledger::check_signed_by(&body.origin, &key, &body.checkpoint, 0, &empty)?;
     state
         .store()
         .create_ledger(
@@ -106,7 +106,7 @@ pub(crate) async fn create(
             base,
             &body.checkpoint,
             caller.coordinator_id,
-            protocol::signed_on(DatePrecision::Day, time::OffsetDateTime::now_utc().date()),
+            ledger::signed_on(DatePrecision::Day, time::OffsetDateTime::now_utc().date()),
         )
         .await
         .map_err(|e| match e {
@@ -169,11 +169,11 @@ async fn prepared(
     state: &AppState,
     caller: &Caller,
     body: Batch,
-) -> Result<(Ledger, CoordinatorKey, protocol::Prepared, Option<String>), ApiError> {
+) -> Result<(Ledger, CoordinatorKey, ledger::Prepared, Option<String>), ApiError> {
     let ledger = ledger_of(state, caller).await?;
     let key = key_of(state, caller).await?;
     let leaves = body.entries.into_iter().map(String::into_bytes).collect();
-    let prepared = protocol::prepare(state.store(), &ledger, &key, body.base_size, leaves).await?;
+    let prepared = ledger::prepare(state.store(), &ledger, &key, body.base_size, leaves).await?;
     Ok((ledger, key, prepared, body.checkpoint))
 }
 
@@ -188,7 +188,7 @@ pub(crate) async fn prepare(
     Ok(tree_json(&prepared))
 }
 
-fn tree_json(p: &protocol::Prepared) -> Json<TreeHead> {
+fn tree_json(p: &ledger::Prepared) -> Json<TreeHead> {
     Json(TreeHead {
         size: p.extension.size,
         root: b64(&p.extension.root),
@@ -206,7 +206,7 @@ pub(crate) async fn append(
     let checkpoint = checkpoint.ok_or_else(|| {
         ApiError::bad_request("an append needs the signed checkpoint for the new tree")
     })?;
-    protocol::commit(
+    ledger::commit(
         state.store(),
         &ledger,
         caller.coordinator_id,

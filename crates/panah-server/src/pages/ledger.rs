@@ -24,13 +24,10 @@ use super::{cached, collective_page, html, html_no_store, internal, Page, PageEr
 use crate::logs::{collective_for_file, file_error, keys_text, not_started, plain, unreadable};
 use crate::AppState;
 
-/// Entries shown on the page; the exports have them all.
-pub(crate) const LATEST: u64 = 50;
-
 /// A collective's ledger as the pages see it.
 pub(crate) struct View {
     pub ledger: Ledger,
-    pub summary: std::sync::Arc<super::summary::Summary>,
+    pub summary: std::sync::Arc<crate::ledger::summary::Summary>,
     pub checkpoint: StoredCheckpoint,
     pub signer: String,
 }

@@ -3,7 +3,6 @@
 pub(crate) mod cache;
 pub(crate) mod contact;
 pub(crate) mod ledger;
-pub(crate) mod summary;
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};

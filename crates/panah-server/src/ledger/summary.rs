@@ -11,7 +11,8 @@ use panah_core::ledger::totals::Totals;
 use panah_core::ledger::{Entry, Kind};
 use panah_store::{LogId, Store, StoreError};
 
-use super::ledger::LATEST;
+/// The latest entries a summary keeps (the ledger page shows them; the exports have all).
+pub const LATEST: u64 = 50;
 
 /// Entries read from the database at a time while catching up.
 const CHUNK: u64 = 5_000;

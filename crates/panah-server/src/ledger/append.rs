@@ -6,19 +6,17 @@
 //! make — in one transaction, so the public tree never has unsigned entries.
 //!
 //! The hub never loads the whole tree: [`with_nodes`] runs a computation from
-//! `panah_core::ledger::tiles` and fetches just the stored hashes it asks for.
+//! `panah_core::tlog::tiles` and fetches just the stored hashes it asks for.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use panah_core::ledger::receipt::ReceiptCode;
+use panah_core::ledger::entry::{check_against, Earlier};
 use panah_core::ledger::DatePrecision;
-use panah_core::ledger::{entry::check_reversal, Entry, Kind};
-use panah_core::tlog::tiles::{extend, inclusion_proof, Extension, Node, SparseError};
-use panah_core::tlog::tree::{
-    check_inclusion, unverified_checkpoint, verifier_key, verify_checkpoint,
-};
+use panah_core::ledger::Entry;
+use panah_core::tlog::tiles::{extend, Extension, Node, SparseError};
+use panah_core::tlog::tree::{verifier_key, verify_checkpoint};
 use panah_core::CoordinatorKey;
-use panah_store::{Append, Ledger, LogId, NewEntry, SignedOn, Store, StoreError, StoredCheckpoint};
+use panah_store::{Append, Ledger, LogId, NewEntry, SignedOn, Store, StoreError};
 
 /// Most entries in one append.
 pub const MAX_BATCH: usize = 1000;
@@ -26,7 +24,7 @@ pub use panah_core::ledger::entry::MAX_LEAF;
 
 /// Why an append was refused; every one is the coordinator's to fix.
 #[derive(Debug, thiserror::Error)]
-pub enum Refusal {
+pub enum AppendRefusal {
     #[error("{0}")]
     Invalid(String),
     /// The ledger moved on, or the hub's tree is not what the checkpoint signs.
@@ -80,15 +78,15 @@ pub async fn prepare(
     coordinator: &CoordinatorKey,
     base_size: u64,
     leaves: Vec<Vec<u8>>,
-) -> Result<Prepared, Refusal> {
+) -> Result<Prepared, AppendRefusal> {
     if base_size != ledger.log.size {
-        return Err(Refusal::Conflict(format!(
+        return Err(AppendRefusal::Conflict(format!(
             "the ledger has {} entries, not {base_size}: someone else added entries first; fetch it again",
             ledger.log.size
         )));
     }
     if leaves.is_empty() || leaves.len() > MAX_BATCH {
-        return Err(Refusal::Invalid(format!(
+        return Err(AppendRefusal::Invalid(format!(
             "send between 1 and {MAX_BATCH} entries at a time, not {}",
             leaves.len()
         )));
@@ -96,9 +94,10 @@ pub async fn prepare(
     let fingerprint = coordinator.fingerprint().to_string();
     let today = time::OffsetDateTime::now_utc().date();
     let mut entries: Vec<Entry> = Vec::with_capacity(leaves.len());
+    let mut stored: BTreeMap<u64, (Option<Entry>, bool)> = BTreeMap::new();
     for (i, leaf) in leaves.iter().enumerate() {
         let index = base_size + i as u64;
-        let refuse = |why: String| Refusal::Invalid(format!("entry {index}: {why}"));
+        let refuse = |why: String| AppendRefusal::Invalid(format!("entry {index}: {why}"));
         if leaf.len() > MAX_LEAF {
             return Err(refuse(format!(
                 "it has {} bytes; the most is {MAX_LEAF}",
@@ -116,34 +115,24 @@ pub async fn prepare(
             )));
         }
         entry.check_date(today).map_err(|e| refuse(e.to_string()))?;
-        if let (Kind::Reversal, Some(target)) = (entry.kind, entry.reverses) {
-            let in_batch = target
-                .checked_sub(base_size)
-                .and_then(|k| usize::try_from(k).ok())
-                .filter(|&k| k < i);
-            let reversed_in_batch = entries.iter().any(|e| e.reverses == Some(target));
-            let result = match in_batch {
-                Some(k) => check_reversal(&entry, target, entries.get(k), reversed_in_batch),
-                None if target >= base_size => {
-                    check_reversal(&entry, target, None, reversed_in_batch)
-                }
-                None => {
-                    let (leaf, reversed) =
-                        store.ledger_reversal_target(ledger.log.id, target).await?;
-                    let target_entry = leaf
-                        .map(|l| Entry::from_leaf(&l))
-                        .transpose()
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    check_reversal(
-                        &entry,
-                        target,
-                        target_entry.as_ref(),
-                        reversed || reversed_in_batch,
-                    )
-                }
-            };
-            result.map_err(|e| refuse(e.to_string()))?;
+        // Reversals of stored entries: the target and whether it is reversed, from the
+        // database (once per target); reversals within the batch: from the batch.
+        if let Some(target) = entry.reverses.filter(|t| *t < base_size) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = stored.entry(target) {
+                let (leaf, reversed) = store.ledger_reversal_target(ledger.log.id, target).await?;
+                let target_entry = leaf
+                    .map(|l| Entry::from_leaf(&l))
+                    .transpose()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                slot.insert((target_entry, reversed));
+            }
         }
+        let earlier = BatchView {
+            base_size,
+            stored: &stored,
+            batch: &entries,
+        };
+        check_against(&earlier, &entry).map_err(|e| refuse(e.to_string()))?;
         entries.push(entry);
     }
     let refs: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
@@ -159,6 +148,27 @@ pub async fn prepare(
     })
 }
 
+/// The entries before one in a batch: stored ones (those the batch's reversals point at,
+/// read from the database) and the batch's own so far.
+struct BatchView<'a> {
+    base_size: u64,
+    stored: &'a BTreeMap<u64, (Option<Entry>, bool)>,
+    batch: &'a [Entry],
+}
+
+impl Earlier for BatchView<'_> {
+    fn entry(&self, index: u64) -> Option<&Entry> {
+        match index.checked_sub(self.base_size) {
+            Some(k) => self.batch.entry(k),
+            None => self.stored.get(&index).and_then(|(e, _)| e.as_ref()),
+        }
+    }
+
+    fn reversed(&self, index: u64) -> bool {
+        self.stored.get(&index).is_some_and(|(_, r)| *r) || self.batch.reversed(index)
+    }
+}
+
 /// Stores a prepared batch under the checkpoint the coordinator signed for it.
 pub async fn commit(
     store: &Store,
@@ -167,7 +177,7 @@ pub async fn commit(
     coordinator: &CoordinatorKey,
     prepared: &Prepared,
     checkpoint: &str,
-) -> Result<(), Refusal> {
+) -> Result<(), AppendRefusal> {
     check_signed_by(
         &ledger.log.origin,
         coordinator,
@@ -206,11 +216,11 @@ pub async fn commit(
         .append_log(ledger.log.id, &append)
         .await
         .map_err(|e| match e {
-            StoreError::Stale(m) => Refusal::Conflict(m),
-            StoreError::Conflict(what) => Refusal::Conflict(format!(
+            StoreError::Stale(m) => AppendRefusal::Conflict(m),
+            StoreError::Conflict(what) => AppendRefusal::Conflict(format!(
                 "{what} is already in the ledger: an entry can be reversed once, and a receipt code used once"
             )),
-            other => Refusal::Store(other),
+            other => AppendRefusal::Store(other),
         })
 }
 
@@ -232,21 +242,21 @@ pub fn check_signed_by(
     note: &str,
     size: u64,
     root: &[u8; 32],
-) -> Result<(), Refusal> {
+) -> Result<(), AppendRefusal> {
     if note.len() > 4096 {
-        return Err(Refusal::Invalid(
+        return Err(AppendRefusal::Invalid(
             "the checkpoint is longer than 4096 bytes".into(),
         ));
     }
     let key = verifier_key(origin, coordinator.signing());
     let signed = verify_checkpoint(note.as_bytes(), &[key], origin).map_err(|e| {
-        Refusal::Invalid(format!(
+        AppendRefusal::Invalid(format!(
             "the checkpoint does not check against your key for {}: {e}",
             origin
         ))
     })?;
     if signed.size != size || signed.root != *root {
-        return Err(Refusal::Conflict(format!(
+        return Err(AppendRefusal::Conflict(format!(
             "the checkpoint signs {} entries with root {}, but with your entries the hub's tree has {size} entries with root {}",
             signed.size,
             panah_core::tlog::check::b64(&signed.root),
@@ -254,69 +264,6 @@ pub fn check_signed_by(
         )));
     }
     Ok(())
-}
-
-/// A gift found by its receipt code, with the proof that it is in the signed ledger.
-#[derive(Debug, Clone)]
-pub struct Receipt {
-    pub index: u64,
-    pub entry: Entry,
-    /// The latest signed tree, which the proof is for.
-    pub size: u64,
-    pub origin: String,
-    pub checkpoint: StoredCheckpoint,
-    /// The RFC 6962 inclusion proof of entry `index` in the tree of `size`.
-    pub proof: Vec<[u8; 32]>,
-    /// Whether a later entry reverses this gift.
-    pub reversed: bool,
-}
-
-/// Looks a donor's receipt code up: the gift it names (only a gift: the codes of other
-/// entries are not for the public), with its inclusion proof in the latest signed tree. The
-/// hub checks its own proof before giving it; the donor's `panah verify receipt` checks it
-/// again on their machine.
-pub async fn find_receipt(
-    store: &Store,
-    collective_id: i64,
-    code: &ReceiptCode,
-) -> Result<Option<Receipt>, StoreError> {
-    let Some(ledger) = store.ledger(collective_id).await? else {
-        return Ok(None);
-    };
-    let log = ledger.log.id;
-    let Some((index, leaf)) = store
-        .ledger_entry_by_receipt(log, &code.commitment())
-        .await?
-    else {
-        return Ok(None);
-    };
-    let checkpoint = store
-        .latest_checkpoint(log)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt("a ledger without a checkpoint".into()))?;
-    let entry = Entry::from_leaf(&leaf)
-        .map_err(|e| StoreError::Corrupt(format!("ledger entry {index}: {e}")))?;
-    if entry.kind != Kind::Income {
-        return Ok(None);
-    }
-    let (origin, size, root) = unverified_checkpoint(checkpoint.note.as_bytes())
-        .map_err(|e| StoreError::Corrupt(format!("the latest checkpoint: {e}")))?;
-    let proof = with_nodes(store, log, |known| inclusion_proof(index, size, known)).await?;
-    if check_inclusion(&proof, size, &root, index, &leaf).is_err() {
-        return Err(StoreError::Corrupt(
-            "a receipt's inclusion proof does not check against the latest checkpoint".into(),
-        ));
-    }
-    let (_, reversed) = store.ledger_reversal_target(log, index).await?;
-    Ok(Some(Receipt {
-        index,
-        entry,
-        size,
-        origin,
-        checkpoint,
-        proof,
-        reversed,
-    }))
 }
 
 #[cfg(test)]
