@@ -17,7 +17,7 @@
 //! sits in memory.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum Format {
     Jpeg,
     Png,
     /// Not an image we rewrite: passed through as sent.
@@ -85,7 +85,7 @@ enum State {
 #[derive(Debug)]
 pub struct Scrubber {
     state: State,
-    kind: Option<Kind>,
+    kind: Option<Format>,
 }
 
 impl Default for Scrubber {
@@ -126,7 +126,7 @@ impl Scrubber {
     }
 
     /// What the file turned out to be, once at least 8 bytes were seen.
-    pub fn kind(&self) -> Option<Kind> {
+    pub fn kind(&self) -> Option<Format> {
         self.kind
     }
 
@@ -142,19 +142,19 @@ impl Scrubber {
             }
             let head = std::mem::take(buf);
             if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
-                self.kind = Some(Kind::Jpeg);
+                self.kind = Some(Format::Jpeg);
                 out.extend_from_slice(&[0xFF, 0xD8]);
                 self.state = State::Jpeg(Jpeg::Marker);
                 self.feed_jpeg(&head[2..], out)?;
             } else if head == PNG_SIGNATURE {
-                self.kind = Some(Kind::Png);
+                self.kind = Some(Format::Png);
                 out.extend_from_slice(&head);
                 self.state = State::Png(Png::Header {
                     buf: [0; 8],
                     have: 0,
                 });
             } else {
-                self.kind = Some(Kind::Other);
+                self.kind = Some(Format::Other);
                 out.extend_from_slice(&head);
                 self.state = State::Other;
             }
@@ -171,16 +171,16 @@ impl Scrubber {
     }
 
     /// Checks the file ended where an image should end, and returns what it was.
-    pub fn finish(self, out: &mut Vec<u8>) -> Result<Kind, ScrubError> {
+    pub fn finish(self, out: &mut Vec<u8>) -> Result<Format, ScrubError> {
         match self.state {
             State::Sniff(buf) => {
                 // Shorter than 8 bytes: cannot be an image.
                 out.extend_from_slice(&buf);
-                Ok(Kind::Other)
+                Ok(Format::Other)
             }
-            State::Other => Ok(Kind::Other),
-            State::Jpeg(Jpeg::Done) => Ok(Kind::Jpeg),
-            State::Png(Png::Done) => Ok(Kind::Png),
+            State::Other => Ok(Format::Other),
+            State::Jpeg(Jpeg::Done) => Ok(Format::Jpeg),
+            State::Png(Png::Done) => Ok(Format::Png),
             State::Jpeg(_) | State::Png(_) => Err(ScrubError::Truncated),
         }
     }
@@ -354,7 +354,7 @@ impl Scrubber {
 }
 
 /// Scrubs a whole file in memory (for tests and small inputs).
-pub fn scrub_all(input: &[u8]) -> Result<(Kind, Vec<u8>), ScrubError> {
+pub fn scrub_all(input: &[u8]) -> Result<(Format, Vec<u8>), ScrubError> {
     let mut s = Scrubber::new();
     let mut out = Vec::with_capacity(input.len());
     s.feed(input, &mut out)?;
@@ -415,14 +415,14 @@ mod tests {
     #[test]
     fn jpeg_metadata_is_removed_in_any_chunking() {
         let (full, clean) = jpeg_with_metadata();
-        assert_eq!(scrub_all(&full), Ok((Kind::Jpeg, clean.clone())));
+        assert_eq!(scrub_all(&full), Ok((Format::Jpeg, clean.clone())));
         for size in [1, 2, 3, 7, 64] {
             let mut s = Scrubber::new();
             let mut out = Vec::new();
             for piece in full.chunks(size) {
                 s.feed(piece, &mut out).unwrap();
             }
-            assert_eq!(s.finish(&mut out), Ok(Kind::Jpeg));
+            assert_eq!(s.finish(&mut out), Ok(Format::Jpeg));
             assert_eq!(out, clean, "chunk size {size}");
         }
     }
@@ -443,16 +443,16 @@ mod tests {
             clean.extend_from_slice(c);
         }
         full.extend_from_slice(b"CANARY");
-        assert_eq!(scrub_all(&full), Ok((Kind::Png, clean)));
+        assert_eq!(scrub_all(&full), Ok((Format::Png, clean)));
     }
 
     #[test]
     fn other_files_pass_through_and_damage_is_reported() {
         assert_eq!(
             scrub_all(b"%PDF-1.7 hello"),
-            Ok((Kind::Other, b"%PDF-1.7 hello".to_vec()))
+            Ok((Format::Other, b"%PDF-1.7 hello".to_vec()))
         );
-        assert_eq!(scrub_all(b"tiny"), Ok((Kind::Other, b"tiny".to_vec())));
+        assert_eq!(scrub_all(b"tiny"), Ok((Format::Other, b"tiny".to_vec())));
         let (full, _) = jpeg_with_metadata();
         assert_eq!(scrub_all(&full[..40]), Err(ScrubError::Truncated));
         assert!(matches!(

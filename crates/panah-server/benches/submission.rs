@@ -12,7 +12,7 @@ use panah_core::envelope::{Author, Envelope};
 use panah_core::{Codename, CoordinatorKey, Lang, Slug, Timestamp};
 use panah_server::seal::seal_bytes;
 use panah_server::{app, AppState, Settings};
-use panah_store::{Author as StoredAuthor, BlobStore, Location, NewCollective, NewMessage, Store};
+use panah_store::{BlobStore, Location, NewCollective, NewMessage, Side, Store};
 use tower::ServiceExt;
 
 const MESSAGE: &str = "We are a family of six in Kabul. Since the summer my father has no work and we cannot buy flour. \
@@ -88,7 +88,7 @@ fn parts(c: &mut Criterion) {
                 let mut lookup = [0u8; 32];
                 lookup[..8].copy_from_slice(&n.to_le_bytes());
                 let msg = NewMessage {
-                    author: StoredAuthor::Sender,
+                    author: Side::Sender,
                     blob: format!("{n:032x}"),
                     size: 1200,
                     files: vec![],

@@ -10,9 +10,9 @@
 
 use panah_core::codename::{CheckKey, CodenameError, HubSecret};
 use panah_core::envelope::{clean_file_name, Author, Envelope, FileEntry};
-use panah_core::scrub::{Kind, ScrubError, Scrubber};
+use panah_core::scrub::{Format, ScrubError, Scrubber};
 use panah_core::{Codename, Slug, Timestamp};
-use panah_store::{BlobStore, NewMessage, Store, StoreError};
+use panah_store::{BlobStore, NewMessage, PendingBlobs, Store, StoreError};
 
 use crate::seal::{seal_bytes, SealError, Sealed, Sealer};
 use crate::Settings;
@@ -59,8 +59,9 @@ pub struct Intake<'s> {
     files: Vec<FileEntry>,
     /// (blob key, stored size) of each sealed file, in order.
     stored_files: Vec<(String, i64)>,
-    /// Blobs written and not yet owned by a stored row.
-    owned: Vec<String>,
+    /// Blobs written and not yet owned by a stored row: deleted if the intake is dropped
+    /// before the message is stored.
+    owned: PendingBlobs,
     file_bytes: u64,
 }
 
@@ -70,14 +71,6 @@ impl std::fmt::Debug for Intake<'_> {
             .field("collective", &self.collective)
             .field("files", &self.files.len())
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for Intake<'_> {
-    fn drop(&mut self) {
-        for key in &self.owned {
-            let _ = self.hub.blobs.delete(key);
-        }
     }
 }
 
@@ -150,7 +143,7 @@ impl<'s> Intake<'s> {
             recipients,
             files: Vec::new(),
             stored_files: Vec::new(),
-            owned: Vec::new(),
+            owned: PendingBlobs::new(hub.blobs),
             file_bytes: 0,
         })
     }
@@ -245,14 +238,14 @@ impl<'s> Intake<'s> {
             i64::try_from(sealed.stored_size).unwrap_or(i64::MAX),
         ));
         let content_type = match kind {
-            Kind::Jpeg => "image/jpeg".to_owned(),
-            Kind::Png => "image/png".to_owned(),
-            Kind::Other => file.declared_type,
+            Format::Jpeg => "image/jpeg".to_owned(),
+            Format::Png => "image/png".to_owned(),
+            Format::Other => file.declared_type,
         };
         self.files.push(FileEntry {
             size: sealed.plain_size,
             sha256: sealed.sha256,
-            scrubbed: kind != Kind::Other,
+            scrubbed: kind != Format::Other,
             content_type,
             name: if file.name.is_empty() {
                 "file".into()
@@ -321,7 +314,7 @@ impl<'s> Intake<'s> {
         };
         self.owned.push(sealed.key.clone());
         let message = NewMessage {
-            author: panah_store::Author::Sender,
+            author: panah_store::Side::Sender,
             blob: sealed.key,
             size: i64::try_from(sealed.stored_size).unwrap_or(i64::MAX),
             files: self.stored_files.clone(),
@@ -346,7 +339,7 @@ impl<'s> Intake<'s> {
         match stored {
             Ok(_) => {
                 // The row owns the blobs now.
-                self.owned.clear();
+                self.owned.keep();
                 tracing::info!(
                     collective = self.collective,
                     files = message.files.len(),

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+pub mod conversations;
 pub mod intake;
 pub mod ledger;
 mod limits;

@@ -8,31 +8,6 @@ use panah_store::{BlobStore, Store, StoreError};
 
 use crate::AppState;
 
-/// Deletes a conversation's rows, then its blobs. Returns false if there was none.
-pub async fn delete_conversation(
-    store: &Store,
-    blobs: &BlobStore,
-    collective_id: i64,
-    id: i64,
-) -> Result<bool, StoreError> {
-    let keys = store.delete_conversation(collective_id, id).await?;
-    Ok(delete_blobs(blobs, keys))
-}
-
-/// Deletes the blobs of conversation rows already deleted; false if there were none.
-fn delete_blobs(blobs: &BlobStore, keys: Option<Vec<String>>) -> bool {
-    let Some(keys) = keys else {
-        return false;
-    };
-    for key in keys {
-        if let Err(e) = blobs.delete(&key) {
-            // The row is gone, so the blob is unreachable ciphertext; say so and go on.
-            tracing::warn!(error = %e, "could not delete a blob");
-        }
-    }
-    true
-}
-
 /// Deletes every expired conversation; returns how many.
 pub async fn sweep(store: &Store, blobs: &BlobStore, now: Timestamp) -> Result<usize, StoreError> {
     let mut deleted = 0;
@@ -47,7 +22,7 @@ pub async fn sweep(store: &Store, blobs: &BlobStore, now: Timestamp) -> Result<u
             let keys = store
                 .delete_expired_conversation(collective, id, now)
                 .await?;
-            if delete_blobs(blobs, keys) {
+            if crate::conversations::delete_blobs(blobs, keys) {
                 deleted += 1;
             }
         }

@@ -29,12 +29,16 @@ pub struct Settings {
     /// Contact submissions a minute, per collective and for the whole hub.
     pub submissions_per_minute: u32,
     pub hub_submissions_per_minute: u32,
-    /// Codename logins on the replies page a minute, per collective and for the whole hub.
-    pub reply_logins_per_minute: u32,
-    pub hub_reply_logins_per_minute: u32,
+    /// Lookups a minute, per collective and for the whole hub, of each kind a stranger can
+    /// try to guess: codenames on the replies page, and receipt codes on the ledger's
+    /// receipt page (each kind has its own budget of this size). `lookups_per_minute` in the
+    /// configuration file.
+    pub lookups_per_minute: u32,
+    pub hub_lookups_per_minute: u32,
     /// Uploads being received at once, hub-wide; more get "busy, try again".
     pub max_concurrent_uploads: usize,
-    /// Seconds a rendered public page (home, appeal) is reused; 0 turns the cache off.
+    /// Seconds a rendered public page (home, appeal, the contact and replies forms, the
+    /// ledger page and its exports) is reused; 0 turns the cache off.
     pub page_cache_secs: u64,
     /// The hub's public address (`https://hub.example`). With `https://`, every answer
     /// carries Strict-Transport-Security.
@@ -56,8 +60,8 @@ impl Default for Settings {
             retention_days: 90,
             submissions_per_minute: 60,
             hub_submissions_per_minute: 600,
-            reply_logins_per_minute: 60,
-            hub_reply_logins_per_minute: 600,
+            lookups_per_minute: 60,
+            hub_lookups_per_minute: 600,
             max_concurrent_uploads: 64,
             page_cache_secs: 5,
             public_url: None,
@@ -88,9 +92,9 @@ pub(crate) struct Inner {
     pub csp: String,
     pub login_limiter: RateLimiter,
     pub submissions: CollectiveLimits,
-    pub reply_logins: CollectiveLimits,
-    /// Receipt-code checks on the ledger's receipt page (the same budget as codename logins).
-    pub receipt_checks: CollectiveLimits,
+    pub codename_lookups: CollectiveLimits,
+    /// Receipt-code lookups on the ledger's receipt page (a budget of the same size).
+    pub receipt_lookups: CollectiveLimits,
     pub pages: PageCache,
     /// Ledger totals and latest entries, brought up to date incrementally.
     pub summaries: crate::ledger::summary::Summaries,
@@ -134,17 +138,13 @@ impl AppState {
             settings.submissions_per_minute,
             settings.hub_submissions_per_minute,
         );
-        let reply_logins = CollectiveLimits::new(
-            settings.reply_logins_per_minute,
-            settings.hub_reply_logins_per_minute,
-        );
-        let receipt_checks = CollectiveLimits::new(
-            settings.reply_logins_per_minute,
-            settings.hub_reply_logins_per_minute,
-        );
+        let codename_lookups =
+            CollectiveLimits::new(settings.lookups_per_minute, settings.hub_lookups_per_minute);
+        let receipt_lookups =
+            CollectiveLimits::new(settings.lookups_per_minute, settings.hub_lookups_per_minute);
         Ok(AppState {
             inner: Arc::new(Inner {
-                receipt_checks,
+                receipt_lookups,
                 store,
                 blobs,
                 catalog,
@@ -155,7 +155,7 @@ impl AppState {
                 csp,
                 login_limiter,
                 submissions,
-                reply_logins,
+                codename_lookups,
                 upload_slots,
                 summaries: Default::default(),
                 pages: PageCache::new(std::time::Duration::from_secs(settings_cache)),

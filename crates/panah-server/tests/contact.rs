@@ -268,7 +268,7 @@ async fn add_reply(
     let out = panah_core::age_file::encrypt(&[recipient], &envelope.to_padded_bytes()).unwrap();
     let (key, size) = blobs.write_blob(&out).unwrap();
     let msg = NewMessage {
-        author: panah_store::Author::Coordinator,
+        author: panah_store::Side::Coordinator,
         blob: key,
         size: size as i64,
         files: vec![],
@@ -401,7 +401,7 @@ async fn senders_read_replies_with_their_codename_in_any_digits() {
             .unwrap()
             .derive(&secret, &Slug::parse("roshanai").unwrap());
         let message = NewMessage {
-            author: panah_store::Author::Sender,
+            author: panah_store::Side::Sender,
             blob: blobs.write_blob(b"old").unwrap().0,
             size: 3,
             files: vec![],
@@ -497,7 +497,7 @@ async fn senders_read_replies_with_their_codename_in_any_digits() {
             .iter()
             .find(|c| c.messages.len() == 3)
             .expect("hello, reply, thank you");
-        assert_eq!(convo.messages[2].author, panah_store::Author::Sender);
+        assert_eq!(convo.messages[2].author, panah_store::Side::Sender);
     }
 }
 

@@ -168,6 +168,44 @@ impl BlobStore {
     }
 }
 
+/// Blobs written for rows not yet committed: until [`PendingBlobs::keep`] (the rows that
+/// refer to them are committed), dropping this deletes them. The one way a blob-then-row
+/// write cleans up after itself when the row is refused or never written.
+#[derive(Debug)]
+pub struct PendingBlobs {
+    blobs: BlobStore,
+    keys: Vec<String>,
+}
+
+impl PendingBlobs {
+    pub fn new(blobs: &BlobStore) -> Self {
+        PendingBlobs {
+            blobs: blobs.clone(),
+            keys: Vec::new(),
+        }
+    }
+
+    /// A blob committed for a row still to come.
+    pub fn push(&mut self, key: String) {
+        self.keys.push(key);
+    }
+
+    /// The rows are committed: the blobs are theirs now.
+    pub fn keep(mut self) {
+        self.keys.clear();
+    }
+}
+
+impl Drop for PendingBlobs {
+    fn drop(&mut self) {
+        for key in &self.keys {
+            if let Err(e) = self.blobs.delete(key) {
+                tracing::warn!(error = %e, "could not delete a blob whose row was not stored");
+            }
+        }
+    }
+}
+
 /// A blob being written.
 #[derive(Debug)]
 pub struct BlobWriter {

@@ -7,23 +7,25 @@ use sqlx::any::AnyRow;
 use crate::{get, Store, StoreError};
 use panah_core::Timestamp;
 
+/// Which side of a conversation wrote a message: the sender or a coordinator. (Who exactly,
+/// and when, is inside the encrypted envelope.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Author {
+pub enum Side {
     Sender,
     Coordinator,
 }
 
-impl Author {
+impl Side {
     fn as_str(self) -> &'static str {
         match self {
-            Author::Sender => "sender",
-            Author::Coordinator => "coordinator",
+            Side::Sender => "sender",
+            Side::Coordinator => "coordinator",
         }
     }
     fn parse(s: &str) -> Result<Self, StoreError> {
         match s {
-            "sender" => Ok(Author::Sender),
-            "coordinator" => Ok(Author::Coordinator),
+            "sender" => Ok(Side::Sender),
+            "coordinator" => Ok(Side::Coordinator),
             other => Err(StoreError::Corrupt(format!("message author {other:?}"))),
         }
     }
@@ -49,7 +51,7 @@ pub struct FileRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRow {
     pub id: i64,
-    pub author: Author,
+    pub author: Side,
     pub blob: String,
     pub size: i64,
     pub created_on: Timestamp,
@@ -65,7 +67,7 @@ pub struct ConversationSummary {
 /// A message whose blobs are already written and synced.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
-    pub author: Author,
+    pub author: Side,
     pub blob: String,
     pub size: i64,
     /// (blob key, stored size) per file, in order.
@@ -374,7 +376,7 @@ impl Store {
                 .or_default()
                 .push(MessageRow {
                     id,
-                    author: Author::parse(&author)?,
+                    author: Side::parse(&author)?,
                     blob: get(row, "blob")?,
                     size: get(row, "size")?,
                     created_on: ts(row, "created_on")?,

@@ -32,10 +32,10 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};
 
-pub use blobs::{BlobError, BlobStore, BlobWriter};
+pub use blobs::{BlobError, BlobStore, BlobWriter, PendingBlobs};
 pub use collectives::{Appeal, Collective, NewCollective};
 pub use contact::{
-    day_of, Author, BlobKind, Conversation, ConversationSummary, FileRow, MessageRow, NewMessage,
+    day_of, BlobKind, Conversation, ConversationSummary, FileRow, MessageRow, NewMessage, Side,
 };
 pub use coordinators::Coordinator;
 pub use dialect::Dialect;
@@ -178,16 +178,6 @@ impl Store {
         let store = Self::connect(location).await?;
         migrate::run_until(&store, last).await?;
         Ok(store)
-    }
-
-    /// Runs a statement of raw SQL (portable placeholders expanded): for tests that must
-    /// write rows as an older hub did.
-    #[cfg(any(test, feature = "testing"))]
-    pub async fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
-        sqlx::raw_sql(&self.dialect.expand(sql))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -219,6 +219,34 @@ async fn coordinators_join_and_leave() {
         // Re-adding a removed key is a new membership; history keeps the old one.
         store.add_coordinator(c.id, &k1, "back").await.unwrap();
         assert_eq!(store.coordinators(c.id, true).await.unwrap().len(), 3);
+
+        // By id, removed ones included, with the collective's slug; by the signing key's
+        // text alone, active ones only.
+        let (by_id, slug) = store.coordinator_by_id(a.id).await.unwrap().unwrap();
+        assert_eq!(
+            (by_id.key, by_id.removed_at.is_some(), slug.as_str()),
+            (k1.clone(), true, "roshanai"),
+            "{engine}"
+        );
+        assert_eq!(
+            store.coordinator_by_id(9_999).await.unwrap(),
+            None,
+            "{engine}"
+        );
+        let active = store
+            .active_coordinator_by_signing_key(c.id, &k2.signing_str())
+            .await
+            .unwrap()
+            .map(|t| t.label);
+        assert_eq!(active, Some("coordinator 2".into()), "{engine}");
+        assert_eq!(
+            store
+                .active_coordinator_by_signing_key(other.id, &k2.signing_str())
+                .await
+                .unwrap(),
+            None,
+            "{engine}: another collective's team"
+        );
     }
 }
 
@@ -334,7 +362,7 @@ async fn mistyped_locations_are_errors_not_new_databases() {
 
 #[tokio::test]
 async fn conversations_messages_and_expiry() {
-    use panah_store::{Author, BlobKind, NewMessage};
+    use panah_store::{BlobKind, NewMessage, Side};
     let dir = tempfile::tempdir().unwrap();
     for (engine, store) in every_engine(dir.path()).await {
         let secret = store.hub_secret("codename").await.unwrap();
@@ -354,7 +382,7 @@ async fn conversations_messages_and_expiry() {
             .await
             .unwrap();
         let msg = |blob: &str, files: &[&str]| NewMessage {
-            author: Author::Sender,
+            author: Side::Sender,
             blob: blob.into(),
             size: 1024,
             files: files.iter().map(|f| ((*f).to_owned(), 2048)).collect(),
@@ -433,7 +461,7 @@ async fn conversations_messages_and_expiry() {
         );
 
         let reply = NewMessage {
-            author: Author::Coordinator,
+            author: Side::Coordinator,
             blob: "r1".into(),
             size: 1024,
             files: vec![],
@@ -445,6 +473,22 @@ async fn conversations_messages_and_expiry() {
             .unwrap()
             .unwrap();
         assert_eq!(view, vec![("r1".to_owned(), 1024)], "{engine}");
+        // One conversation by id, scoped to its collective, with every message and file.
+        let one = store.conversation(c.id, conv).await.unwrap().unwrap();
+        assert_eq!(one.conversation.id, conv, "{engine}");
+        let blobs: Vec<&str> = one.messages.iter().map(|m| m.blob.as_str()).collect();
+        assert_eq!(blobs, ["b1", "b2", "r1"], "{engine}");
+        assert_eq!(one.messages[0].files.len(), 2, "{engine}");
+        assert!(
+            store.conversation(other.id, conv).await.unwrap().is_none(),
+            "{engine}"
+        );
+        // Which blob keys rows refer to: messages' and files' alike, nothing else.
+        let asked: Vec<String> = ["b1", "f2", "r1", "orphan"].map(String::from).to_vec();
+        let referenced = store.referenced_blobs(&asked).await.unwrap();
+        let mut referenced: Vec<&str> = referenced.iter().map(String::as_str).collect();
+        referenced.sort_unstable();
+        assert_eq!(referenced, ["b1", "f2", "r1"], "{engine}");
         assert_eq!(
             store.replies_by_lookup(other.id, &[1; 32]).await.unwrap(),
             None,
@@ -470,7 +514,7 @@ async fn conversations_messages_and_expiry() {
                 .collect::<Vec<_>>(),
             ["f1", "f2"]
         );
-        assert_eq!(first.messages[2].author, Author::Coordinator);
+        assert_eq!(first.messages[2].author, Side::Coordinator);
         let file_id = first.messages[0].files[1].id;
         assert_eq!(
             store
@@ -970,4 +1014,43 @@ async fn the_logs_migration_keeps_every_ledger_byte_for_byte() {
         }
         let _ = conn.close().await;
     }
+}
+
+/// This suite is the store's contract: every public method of the store appears in it, so
+/// each runs on SQLite and on PostgreSQL. A method added without a test here fails this.
+#[test]
+fn every_store_method_is_exercised_here() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let suite = include_str!("conformance.rs");
+    let mut methods = Vec::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        // The test helpers are not the contract.
+        if path.file_name().is_some_and(|n| n == "testing.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines() {
+            if let Some(rest) = line.trim_start().strip_prefix("pub async fn ") {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                methods.push(name);
+            }
+        }
+    }
+    assert!(
+        methods.len() > 30,
+        "only {} methods were found",
+        methods.len()
+    );
+    let missing: Vec<&String> = methods
+        .iter()
+        .filter(|m| !suite.contains(&format!(".{m}(")) && !suite.contains(&format!("::{m}(")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not exercised by the conformance suite: {missing:?}"
+    );
 }

@@ -164,13 +164,13 @@ impl StoreArgs {
             1..=1_000_000,
         )?;
         set(
-            &mut s.reply_logins_per_minute,
+            &mut s.lookups_per_minute,
             file.lookups_per_minute,
             "lookups_per_minute",
             1..=10_000_000,
         )?;
         set(
-            &mut s.hub_reply_logins_per_minute,
+            &mut s.hub_lookups_per_minute,
             file.hub_lookups_per_minute,
             "hub_lookups_per_minute",
             1..=10_000_000,

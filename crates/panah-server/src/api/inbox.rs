@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use panah_store::{Author, BlobKind, NewMessage};
+use panah_store::{BlobKind, NewMessage, PendingBlobs, Side};
 
 use super::{ApiError, ApiPath, Caller};
 use crate::AppState;
@@ -32,8 +32,8 @@ fn to_json(s: panah_store::ConversationSummary) -> Conversation {
             .map(|m| Message {
                 id: m.id,
                 author: match m.author {
-                    Author::Sender => "sender",
-                    Author::Coordinator => "coordinator",
+                    Side::Sender => "sender",
+                    Side::Coordinator => "coordinator",
                 }
                 .to_owned(),
                 created_on: m.created_on.to_string(),
@@ -146,9 +146,22 @@ pub(crate) async fn reply(
             "the body must be an age file (binary, not armored), encrypted by `panah inbox reply`",
         ));
     }
-    let (key, size) = state.blobs().write_blob(&body).map_err(blob_error)?;
+    // The write and its fsyncs run on the blocking pool; the blob is deleted again unless
+    // its row is stored.
+    let blobs = state.blobs().clone();
+    let (key, size) = tokio::task::spawn_blocking(move || blobs.write_blob(&body))
+        .await
+        .map_err(|e| {
+            blob_error(panah_store::BlobError::Io {
+                path: "the blob store".into(),
+                source: std::io::Error::other(e.to_string()),
+            })
+        })?
+        .map_err(blob_error)?;
+    let mut pending = PendingBlobs::new(state.blobs());
+    pending.push(key.clone());
     let message = NewMessage {
-        author: Author::Coordinator,
+        author: Side::Coordinator,
         blob: key.clone(),
         size: size as i64,
         files: Vec::new(),
@@ -159,11 +172,12 @@ pub(crate) async fn reply(
         .await
     {
         Ok(message_id) => {
+            pending.keep();
             tracing::info!(coordinator = caller.coordinator_id, "reply stored");
             Ok((StatusCode::CREATED, Json(Created { id: message_id })))
         }
         Err(e) => {
-            let _ = state.blobs().delete(&key);
+            drop(pending);
             match e {
                 panah_store::StoreError::NotFound(_) => Err(ApiError::not_found(format!(
                     "there is no conversation {id} (it may have expired or been deleted)"
@@ -188,8 +202,13 @@ pub(crate) async fn delete(
     caller: Caller,
 ) -> Result<StatusCode, ApiError> {
     caller.for_collective(&slug)?;
-    if crate::retention::delete_conversation(state.store(), state.blobs(), caller.collective_id, id)
-        .await?
+    if crate::conversations::delete_conversation(
+        state.store(),
+        state.blobs(),
+        caller.collective_id,
+        id,
+    )
+    .await?
     {
         tracing::info!(coordinator = caller.coordinator_id, "conversation deleted");
         Ok(StatusCode::NO_CONTENT)

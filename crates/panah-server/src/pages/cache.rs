@@ -1,7 +1,8 @@
 //! A short-lived cache of rendered public pages.
 //!
-//! The appeal and home pages are the same for every visitor who asks in the same language,
-//! and they are what a crowd (or a flood) requests. Each rendered page is kept, with a
+//! The public pages that are the same for every visitor who asks in the same language —
+//! home, appeal, the blank contact and replies forms, the ledger page and its CSV and JSON
+//! exports — are what a crowd (or a flood) requests. Each rendered page is kept, with a
 //! gzip copy, for a few seconds. Expiry is by time alone, so several hub processes sharing
 //! one database, and operator changes made with `panah admin`, show up within the TTL.
 //! Only successful pages are kept: unknown paths cannot fill it.

@@ -579,7 +579,7 @@ pub(crate) async fn replies_open(
             typed,
         )
     };
-    if !state.inner.reply_logins.try_acquire(c.id) {
+    if !state.inner.codename_lookups.try_acquire(c.id) {
         return error(Refusal::Busy, typed);
     }
     let Ok(Form(form)) = form else {

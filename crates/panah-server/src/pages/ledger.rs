@@ -649,7 +649,7 @@ pub(crate) async fn receipt_check(
     let refuse = |status, id: &str| {
         receipt_page(&state, &c, lang, status, Some(l.t(id)), None, typed.clone())
     };
-    if !state.inner.receipt_checks.try_acquire(c.id) {
+    if !state.inner.receipt_lookups.try_acquire(c.id) {
         return refuse(StatusCode::TOO_MANY_REQUESTS, "receipt-busy").await;
     }
     let Ok(Form(form)) = form else {
