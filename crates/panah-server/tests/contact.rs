@@ -707,6 +707,91 @@ async fn submissions_are_rate_limited_per_collective() {
     }
 }
 
+/// The hub-wide budgets hold across collectives: a flood spread over many collectives is
+/// still refused once the whole hub's share is used, for submissions and for codename
+/// lookups alike, while each collective's own budget is far from used.
+#[tokio::test]
+async fn hub_wide_limits_hold_across_collectives() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        team(&store, "roshanai", 1).await;
+        team(&store, "other", 1).await;
+        // A bucket holds a quarter of its minute plus one: 3 submissions and 2 lookups
+        // hub-wide, 26 per collective.
+        let settings = Settings {
+            submissions_per_minute: 100,
+            hub_submissions_per_minute: 8,
+            lookups_per_minute: 100,
+            hub_lookups_per_minute: 4,
+            ..Settings::default()
+        };
+        let app = router_with_blobs(store, blobs_in(&dir.path().join(engine)), settings).await;
+        for slug in ["roshanai", "roshanai", "other"] {
+            let res = submit(&app, slug, &[text("message", "hello")]).await;
+            assert_eq!(res.status, StatusCode::OK, "{engine}: {slug}");
+        }
+        let refused = submit(&app, "other", &[text("message", "one too many")]).await;
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{engine}");
+        assert!(refused.text().contains("wait a minute"), "{engine}");
+
+        let lookup = |slug: &'static str| {
+            let app = app.clone();
+            async move {
+                let body = format!("codename={}", "1".repeat(35));
+                let uri = format!("/c/{slug}/replies?lang=en");
+                post_raw(
+                    &app,
+                    &uri,
+                    "application/x-www-form-urlencoded",
+                    body.into_bytes(),
+                )
+                .await
+            }
+        };
+        for slug in ["roshanai", "other"] {
+            let res = lookup(slug).await;
+            assert_ne!(
+                res.status,
+                StatusCode::TOO_MANY_REQUESTS,
+                "{engine}: {slug}"
+            );
+        }
+        let res = lookup("other").await;
+        assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{engine}");
+        assert!(res.text().contains("wait a minute"), "{engine}");
+    }
+}
+
+/// A request that never finishes is cut off after 30 seconds with a 408, so a slow client
+/// cannot hold a connection (and whatever it holds) for ever. Tokio's clock is moved on
+/// instead of waiting.
+#[tokio::test]
+async fn a_request_that_never_finishes_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    for (_, store) in every_engine(dir.path()).await {
+        seed(&store, "roshanai").await;
+        let app = router(store, Settings::default()).await;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(1);
+        let stream = futures_stream(rx);
+        let slow = Request::post("/c/roshanai/replies?lang=en")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from_stream(stream))
+            .unwrap();
+        tokio::time::pause();
+        let pending = tokio::spawn({
+            let app = app.clone();
+            async move { send(&app, slow).await }
+        });
+        tx.send(Ok("codename=1".into())).await.unwrap();
+        tx.send(Ok("2".into())).await.unwrap(); // the first was taken: the hub is reading
+        tokio::time::advance(std::time::Duration::from_secs(31)).await;
+        let res = pending.await.unwrap();
+        tokio::time::resume();
+        assert_eq!(res.status, StatusCode::REQUEST_TIMEOUT);
+        drop(tx);
+    }
+}
+
 #[tokio::test]
 async fn expired_conversations_are_deleted_with_their_blobs() {
     let dir = tempfile::tempdir().unwrap();

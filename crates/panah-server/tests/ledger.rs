@@ -905,6 +905,54 @@ async fn receipts(app: &Router, code: &ReceiptCode, engine: &str) {
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{engine}");
 }
 
+/// A donor whose gift was later cancelled still finds it by its receipt code, and is told
+/// it was cancelled, not left to think it was spent.
+#[tokio::test]
+async fn the_receipt_of_a_reversed_gift_says_it_was_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let (app, t, who) = started(store).await;
+        let code = ReceiptCode::generate();
+        let gift = entry(&who, "income", "food", 250_000, "gift").replace(
+            "rail cash\n",
+            &format!(
+                "rail cash\nreceipt {}\n",
+                panah_core::hex(&code.commitment())
+            ),
+        );
+        let reversal = entry(&who, "reversal", "food", 250_000, "entered twice")
+            .replace("rail cash", "reverses 0\nrail cash");
+        let mut all = Vec::new();
+        append(&app, &t, &who, &mut all, &[gift]).await;
+        let before = send(&app, receipt_form(&code.grouped())).await;
+        assert_eq!(before.status, StatusCode::OK, "{engine}: {}", before.text());
+        assert!(
+            !before.text().contains("cancelled by a later entry"),
+            "{engine}"
+        );
+        append(&app, &t, &who, &mut all, &[reversal]).await;
+        let after = send(&app, receipt_form(&code.grouped())).await;
+        assert_eq!(after.status, StatusCode::OK, "{engine}: {}", after.text());
+        let text = after.text();
+        assert!(text.contains("Your gift is in the ledger."), "{engine}");
+        assert!(
+            text.contains("cancelled by a later entry"),
+            "{engine}: {text}"
+        );
+        assert!(
+            text.contains("entry number 0 of the 2 entries"),
+            "{engine}: {text}"
+        );
+    }
+}
+
+fn receipt_form(code: &str) -> Request<Body> {
+    Request::post("/c/roshanai/ledger/receipt?lang=en")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("code={}", urlencode(code))))
+        .unwrap()
+}
+
 /// A date as the English pages write it: `30 August 2021`.
 fn english(d: time::Date) -> String {
     format!("{} {} {}", d.day(), d.month(), d.year())

@@ -32,6 +32,37 @@ impl Summary {
         self.kinds.len() as u64
     }
 
+    /// Adds entries `self.size()..to`, read as (index, leaf): each must be the next.
+    fn add_leaves(mut self, leaves: Vec<(u64, Vec<u8>)>, to: u64) -> Result<Summary, StoreError> {
+        for (index, leaf) in leaves {
+            if index != self.size() {
+                return Err(StoreError::Corrupt(format!(
+                    "ledger entry {} is missing",
+                    self.size()
+                )));
+            }
+            let entry = Entry::from_leaf(&leaf)
+                .map_err(|e| StoreError::Corrupt(format!("ledger entry {index}: {e}")))?;
+            let target_kind = entry
+                .reverses
+                .and_then(|t| usize::try_from(t).ok())
+                .and_then(|t| self.kinds.get(t).copied());
+            self.totals.add(&entry, target_kind);
+            self.kinds.push(entry.kind);
+            self.latest.push_back((index, entry));
+            if self.latest.len() > LATEST as usize {
+                self.latest.pop_front();
+            }
+        }
+        if self.size() < to {
+            return Err(StoreError::Corrupt(format!(
+                "ledger entry {} is missing",
+                self.size()
+            )));
+        }
+        Ok(self)
+    }
+
     /// This summary extended to the first `size` entries, reading only the new ones.
     async fn extended(
         &self,
@@ -43,32 +74,10 @@ impl Summary {
         while next.size() < size {
             let to = size.min(next.size() + CHUNK);
             let leaves = store.log_leaves(log_id, next.size(), to).await?;
-            for (index, leaf) in leaves {
-                if index != next.size() {
-                    return Err(StoreError::Corrupt(format!(
-                        "ledger entry {} is missing",
-                        next.size()
-                    )));
-                }
-                let entry = Entry::from_leaf(&leaf)
-                    .map_err(|e| StoreError::Corrupt(format!("ledger entry {index}: {e}")))?;
-                let target_kind = entry
-                    .reverses
-                    .and_then(|t| usize::try_from(t).ok())
-                    .and_then(|t| next.kinds.get(t).copied());
-                next.totals.add(&entry, target_kind);
-                next.kinds.push(entry.kind);
-                next.latest.push_back((index, entry));
-                if next.latest.len() > LATEST as usize {
-                    next.latest.pop_front();
-                }
-            }
-            if next.size() < to {
-                return Err(StoreError::Corrupt(format!(
-                    "ledger entry {} is missing",
-                    next.size()
-                )));
-            }
+            // Parsing and adding up thousands of entries: on the blocking pool.
+            next = tokio::task::spawn_blocking(move || next.add_leaves(leaves, to))
+                .await
+                .map_err(|e| StoreError::Corrupt(format!("the summary stopped: {e}")))??;
         }
         Ok(next)
     }
@@ -108,5 +117,113 @@ impl Summaries {
             }
         }
         Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use panah_core::ledger::{Currency, DatePrecision};
+    use panah_core::tlog::tiles::extend;
+    use panah_core::Timestamp;
+    use panah_store::{Append, NewCollective, NewEntry, SignedOn};
+
+    fn leaf(i: u64) -> Vec<u8> {
+        let kind = if i % 3 == 2 { "expense" } else { "income" };
+        format!(
+            "panah-ledger-entry 1\nkind {kind}\ndate 2021-09-01 day\ncategory food\namount {} AFN\nbase {} AFN\nrail cash\ncoordinator 1a2b\nmemo entry {i}\n",
+            100 + i,
+            100 + i
+        )
+        .into_bytes()
+    }
+
+    /// A summary asked for an older size than the one kept (a page whose checkpoint was
+    /// read before another process appended) is rebuilt from the first entry, and equals
+    /// totals computed afresh; the newer one kept is not replaced by it.
+    #[tokio::test]
+    async fn an_older_view_is_rebuilt_from_scratch_and_matches() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for (engine, store) in panah_store::testing::every_engine(dir.path()).await {
+            let c = store
+                .create_collective(&NewCollective {
+                    slug: panah_core::Slug::parse("roshanai").unwrap_or_else(|e| panic!("{e}")),
+                    default_lang: panah_core::Lang::English,
+                    names: ["روشنایی".into(), "رڼا".into(), "Roshanai".into()],
+                })
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let id = age::x25519::Identity::generate();
+            let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+            let key = panah_core::CoordinatorKey::new(&id.to_public(), signing.verifying_key());
+            let who = store
+                .add_coordinator(c.id, &key, "")
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let signed = SignedOn {
+                on: Timestamp::parse("2021-09-01T00:00:00Z").unwrap_or_else(|e| panic!("{e}")),
+                precision: DatePrecision::Day,
+            };
+            let afn = Currency::parse("AFN").unwrap_or_else(|e| panic!("{e}"));
+            let log = store
+                .create_ledger(
+                    c.id,
+                    "hub.example/c/roshanai/ledger",
+                    afn,
+                    "note\n",
+                    who.id,
+                    signed,
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let leaves: Vec<Vec<u8>> = (0..12).map(leaf).collect();
+            let refs: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
+            let ext = extend(0, &refs, &Default::default()).unwrap_or_else(|_| panic!("extend"));
+            let entries: Vec<NewEntry> = leaves.iter().map(|l| NewEntry::plain(l)).collect();
+            store
+                .append_log(
+                    log,
+                    &Append {
+                        base_size: 0,
+                        entries: &entries,
+                        hashes: &ext.hashes,
+                        checkpoint: "note 12\n",
+                        coordinator_id: who.id,
+                        signed,
+                    },
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let parsed: Vec<Entry> = leaves
+                .iter()
+                .map(|l| Entry::from_leaf(l).unwrap_or_else(|e| panic!("{e}")))
+                .collect();
+
+            let summaries = Summaries::default();
+            let newest = summaries
+                .get(&store, log, 12)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(newest.totals, Totals::of(&parsed), "{engine}");
+            let older = summaries
+                .get(&store, log, 5)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(older.size(), 5, "{engine}");
+            assert_eq!(older.totals, Totals::of(&parsed[..5]), "{engine}");
+            assert_eq!(
+                older.latest.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+                [0, 1, 2, 3, 4],
+                "{engine}"
+            );
+            // The newer summary is still the one kept.
+            let again = summaries
+                .get(&store, log, 12)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(Arc::ptr_eq(&again, &newest), "{engine}");
+            // A size the database does not have yet is an error, not a short summary.
+            assert!(summaries.get(&store, log, 13).await.is_err(), "{engine}");
+        }
     }
 }

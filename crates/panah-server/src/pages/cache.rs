@@ -10,7 +10,10 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// Tokio's clock, so that a test can move time on instead of sleeping.
+use tokio::time::Instant;
 
 use axum::body::{to_bytes, Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -24,6 +27,18 @@ const MAX_PAGE: usize = 256 * 1024;
 pub(crate) const MAX_EXPORT: usize = 16 * 1024 * 1024;
 /// More distinct pages than this and the cache starts over.
 const MAX_CACHED_PAGES: usize = 4096;
+
+/// The best gzip of `bytes` (kept, so compressed once).
+fn gzip(bytes: &[u8]) -> Bytes {
+    let mut gz = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 2),
+        flate2::Compression::best(),
+    );
+    gz.write_all(bytes)
+        .and_then(|()| gz.finish())
+        .map(Bytes::from)
+        .unwrap_or_default()
+}
 
 /// What a visitor's request says about the language, plus the path: all a public page
 /// depends on.
@@ -154,15 +169,16 @@ impl PageCache {
             )
                 .into_response();
         };
-        let mut gz = flate2::write::GzEncoder::new(
-            Vec::with_capacity(html.len() / 2),
-            flate2::Compression::best(),
-        );
-        let gzip = gz
-            .write_all(&html)
-            .and_then(|()| gz.finish())
-            .map(Bytes::from)
-            .unwrap_or_default();
+        // A page compresses in well under a millisecond; an export of a long ledger can take
+        // many, so it is compressed on the blocking pool.
+        let gzip = if html.len() <= 64 * 1024 {
+            gzip(&html)
+        } else {
+            let html = html.clone();
+            tokio::task::spawn_blocking(move || gzip(&html))
+                .await
+                .unwrap_or_default()
+        };
         let entry = CachedPage {
             born: Instant::now(),
             content_type,

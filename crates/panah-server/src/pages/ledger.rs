@@ -452,11 +452,16 @@ async fn export_view(state: &AppState, slug: &str) -> Result<Export, Response> {
         .log_leaves(view.ledger.log.id, 0, view.summary.size())
         .await
         .map_err(|e| file_error(&e))?;
-    let entries = leaves
-        .iter()
-        .map(|(_, leaf)| Entry::from_leaf(leaf))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| file_error(&format!("a stored ledger entry does not parse: {e}")))?;
+    // Parsing a long ledger takes a while: on the blocking pool.
+    let entries = tokio::task::spawn_blocking(move || {
+        leaves
+            .iter()
+            .map(|(_, leaf)| Entry::from_leaf(leaf))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(|e| file_error(&format!("the export stopped: {e}")))?
+    .map_err(|e| file_error(&format!("a stored ledger entry does not parse: {e}")))?;
     Ok(Export { view, entries })
 }
 
