@@ -99,13 +99,7 @@ impl BlobStore {
         let tmp = self.root.join("tmp");
         let mut removed = 0;
         for entry in fs::read_dir(&tmp).map_err(io_err(&tmp))?.flatten() {
-            let old = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|elapsed| elapsed >= age);
-            if old && fs::remove_file(entry.path()).is_ok() {
+            if older_than(&entry, age) && fs::remove_file(entry.path()).is_ok() {
                 removed += 1;
             }
         }
@@ -140,13 +134,7 @@ impl BlobStore {
                 let Some(key) = entry.file_name().to_str().map(str::to_owned) else {
                     continue;
                 };
-                let old = entry
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|elapsed| elapsed >= age);
-                if old && self.path(&key).is_ok() {
+                if older_than(&entry, age) && self.path(&key).is_ok() {
                     keys.push(key);
                     if keys.len() >= limit {
                         return Ok(keys);
@@ -166,6 +154,16 @@ impl BlobStore {
             Err(e) => Err(io_err(&path)(e)),
         }
     }
+}
+
+/// Whether a file was last written more than `age` ago.
+fn older_than(entry: &fs::DirEntry, age: std::time::Duration) -> bool {
+    entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|elapsed| elapsed >= age)
 }
 
 /// Blobs written for rows not yet committed: until [`PendingBlobs::keep`] (the rows that

@@ -111,41 +111,26 @@ fn check_c2sp_independently(note: &str, key: &str, origin: &str, size: u64) {
 }
 
 #[test]
-fn a_coordinator_keeps_the_ledger_and_anyone_checks_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let (hub, data, keyrings) = hub_with_team(dir.path(), 1, &[]);
+fn a_coordinator_keeps_the_ledger() {
+    // The folder is bound, so it lives (and holds the hub and keyring) to the end.
+    let Kept {
+        dir: _dir,
+        hub,
+        keyrings,
+        origin,
+        said,
+        ..
+    } = kept_ledger();
     let h = hub_args(&hub, &keyrings[0]);
-    let out = ok(&with(h.clone(), &["init", "--base", "AFN"]));
-    let origin = format!(
-        "{}/c/roshanai/ledger",
-        hub.url.trim_start_matches("http://")
+    assert!(said[0].contains(&origin), "{}", said[0]);
+    let again = fails(&with(h.clone(), &["init", "--base", "AFN"]));
+    assert!(again.contains("was started already"), "{again}");
+    let import = &said[2];
+    assert!(
+        import.contains("5 entries added (3 checkpoints); the ledger has 6"),
+        "{import}"
     );
-    assert!(out.contains(&origin), "{out}");
-    assert!(fails(&with(h.clone(), &["init", "--base", "AFN"])).contains("was started already"));
-
-    let out = ok(&with(
-        h.clone(),
-        &[
-            "add",
-            "income",
-            "--amount",
-            "500 USD",
-            "--base",
-            "40000",
-            "--category",
-            "food",
-            "--rail",
-            "transfer-agent",
-            "--memo",
-            "gift for flour",
-            "--receipt",
-        ],
-    ));
-    let code = out
-        .lines()
-        .find_map(|l| l.strip_prefix("receipt code for entry 0 (500.00 USD): "))
-        .unwrap_or_else(|| panic!("{out}"))
-        .to_owned();
+    assert!(import.contains("receipt code for entry 5"), "{import}");
     let refused = fails(&with(
         h.clone(),
         &[
@@ -193,18 +178,6 @@ fn a_coordinator_keeps_the_ledger_and_anyone_checks_it() {
         ],
     ));
     assert!(refused.contains("base currency AFN"), "{refused}");
-
-    let csv = write(dir.path(), "entries.csv", ENTRIES);
-    let out = ok(&with(h.clone(), &["import", &csv, "--batch", "2"]));
-    assert!(
-        out.contains("5 entries added (3 checkpoints); the ledger has 6"),
-        "{out}"
-    );
-    assert!(out.contains("receipt code for entry 5"), "{out}");
-    ok(&with(
-        h.clone(),
-        &["reverse", "2", "--memo", "entered twice"],
-    ));
     assert!(fails(&with(h.clone(), &["reverse", "2"])).contains("already reversed"));
     let list = ok(&with(h.clone(), &["list", "--last", "3"]));
     assert!(list.contains("7 entries, verified"), "{list}");
@@ -217,10 +190,6 @@ fn a_coordinator_keeps_the_ledger_and_anyone_checks_it() {
     );
     assert!(list.lines().any(|l| l.starts_with("4\t")), "{list}");
     assert!(fails(&with(h.clone(), &["reverse", "99"])).contains("there is no entry 99"));
-    ok(&with(
-        h.clone(),
-        &["goals", "--target", "1000000", "--budget", "food=500000"],
-    ));
     let appeal = http_body(&hub.url, "/c/roshanai?lang=en");
     assert!(
         appeal.contains("<progress max=\"100000000\" value=\"21400000\">"),
@@ -232,7 +201,81 @@ fn a_coordinator_keeps_the_ledger_and_anyone_checks_it() {
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["entries"][4]["date"], "2021-08-30");
     assert_eq!(json["entries"][4]["precision"], "week");
+}
 
+/// A hub whose ledger a coordinator has kept: a gift with a receipt code, five imported
+/// entries (one more receipt), a reversal and goals: 7 entries.
+struct Kept {
+    dir: tempfile::TempDir,
+    hub: Hub,
+    data: String,
+    keyrings: Vec<String>,
+    origin: String,
+    /// The first gift's receipt code.
+    code: String,
+    /// What `init`, `add`, `import`, `reverse` and `goals` printed, in that order.
+    said: Vec<String>,
+}
+
+fn kept_ledger() -> Kept {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, data, keyrings) = hub_with_team(dir.path(), 1, &[]);
+    let h = hub_args(&hub, &keyrings[0]);
+    let csv = write(dir.path(), "entries.csv", ENTRIES);
+    let said: Vec<String> = [
+        &["init", "--base", "AFN"][..],
+        &[
+            "add",
+            "income",
+            "--amount",
+            "500 USD",
+            "--base",
+            "40000",
+            "--category",
+            "food",
+            "--rail",
+            "transfer-agent",
+            "--memo",
+            "gift for flour",
+            "--receipt",
+        ],
+        &["import", &csv, "--batch", "2"],
+        &["reverse", "2", "--memo", "entered twice"],
+        &["goals", "--target", "1000000", "--budget", "food=500000"],
+    ]
+    .iter()
+    .map(|args| ok(&with(h.clone(), args)))
+    .collect();
+    let code = said[1]
+        .lines()
+        .find_map(|l| l.strip_prefix("receipt code for entry 0 (500.00 USD): "))
+        .unwrap_or_else(|| panic!("{}", said[1]))
+        .to_owned();
+    let origin = format!(
+        "{}/c/roshanai/ledger",
+        hub.url.trim_start_matches("http://")
+    );
+    Kept {
+        dir,
+        hub,
+        data,
+        keyrings,
+        origin,
+        code,
+        said,
+    }
+}
+
+#[test]
+fn anyone_verifies_the_ledger_and_a_donor_their_gift() {
+    let Kept {
+        dir,
+        hub,
+        data,
+        origin,
+        code,
+        ..
+    } = kept_ledger();
     // Anyone: verify, first use records the keys; a receipt checks on this machine.
     let state = dir.path().join("verify.state").display().to_string();
     let address = format!("{}/c/roshanai/ledger", hub.url);
@@ -310,7 +353,18 @@ fn a_coordinator_keeps_the_ledger_and_anyone_checks_it() {
     let note = http_body(&hub.url, "/c/roshanai/ledger/checkpoint");
     let keys = http_body(&hub.url, "/c/roshanai/ledger/keys");
     check_c2sp_independently(&note, keys.lines().next().unwrap(), &origin, 7);
+}
 
+#[test]
+fn a_mirror_is_plain_files_that_verify_like_the_hub() {
+    let Kept {
+        dir, hub, keyrings, ..
+    } = kept_ledger();
+    let h = hub_args(&hub, &keyrings[0]);
+    let address = format!("{}/c/roshanai/ledger", hub.url);
+    let state = dir.path().join("verify.state").display().to_string();
+    ok(&["verify", "ledger", &address, "--state", &state]);
+    let note = http_body(&hub.url, "/c/roshanai/ledger/checkpoint");
     // A mirror is plain files at the same paths, and verifies like the hub.
     let mirror = dir.path().join("mirror");
     let out = ok(&["mirror", "ledger", &address, mirror.to_str().unwrap()]);

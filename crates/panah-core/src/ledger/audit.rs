@@ -99,8 +99,7 @@ mod tests {
     use super::*;
     use crate::ledger::entry::{Category, DatePrecision, Kind, Rail};
     use crate::ledger::money::{Amount, Currency};
-    use crate::tlog::check::testing::{bundle_of, log_of};
-    use crate::tlog::tiles::encode_bundle;
+    use crate::tlog::check::testing::{log_of, replace, rewrite_entry};
     use time::macros::date;
 
     fn leaf(i: u64) -> Vec<u8> {
@@ -140,15 +139,11 @@ mod tests {
     #[test]
     fn a_rewritten_entry_is_named_through_the_log_check() {
         let (leaves, tree, mut files) = log(300);
-        let tile = bundle_of(&files, 270);
-        let mut bundle: Vec<Vec<u8>> = leaves[256..300].to_vec();
-        bundle[14] = String::from_utf8(bundle[14].clone())
-            .unwrap()
-            .replace("amount 370 AFN", "amount 970 AFN")
-            .into_bytes();
-        files.insert(
-            tile,
-            encode_bundle(bundle.iter().map(Vec::as_slice)).unwrap(),
+        rewrite_entry(
+            &leaves,
+            &mut files,
+            270,
+            replace("amount 370 AFN", "amount 970 AFN"),
         );
         assert_eq!(
             check_log(300, &tree.root(), &files).unwrap_err(),

@@ -263,6 +263,32 @@ pub(crate) mod testing {
         (leaves, tree, files)
     }
 
+    /// `files` with entry `index` of `leaves` changed by `change` in its bundle (the hash
+    /// tiles untouched): what a host rewriting history after signing serves.
+    pub(crate) fn rewrite_entry(
+        leaves: &[Vec<u8>],
+        files: &mut HashMap<TileRef, Vec<u8>>,
+        index: u64,
+        change: impl FnOnce(&mut Vec<u8>),
+    ) {
+        let tile = bundle_of(files, index);
+        let first = usize::try_from(tile.first()).unwrap_or(0);
+        let mut bundle: Vec<Vec<u8>> = leaves[first..first + usize::from(tile.width)].to_vec();
+        change(&mut bundle[usize::try_from(index).unwrap_or(0) - first]);
+        let bytes = encode_bundle(bundle.iter().map(Vec::as_slice))
+            .unwrap_or_else(|i| panic!("entry {i} too long"));
+        files.insert(tile, bytes);
+    }
+
+    /// Replaces `from` by `to` in an entry's text.
+    pub(crate) fn replace(from: &str, to: &str) -> impl FnOnce(&mut Vec<u8>) {
+        let (from, to) = (from.to_owned(), to.to_owned());
+        move |leaf| {
+            let text = String::from_utf8_lossy(leaf).replace(&from, &to);
+            *leaf = text.into_bytes();
+        }
+    }
+
     /// The entry bundle that holds entry `index`.
     pub(crate) fn bundle_of(files: &HashMap<TileRef, Vec<u8>>, index: u64) -> TileRef {
         files
@@ -279,7 +305,7 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::testing::{bundle_of, log_of};
+    use super::testing::{bundle_of, log_of, replace, rewrite_entry};
     use super::*;
 
     /// Any bytes make a log; these read like a record with an amount in it.
@@ -304,15 +330,11 @@ mod tests {
     #[test]
     fn a_rewritten_entry_is_named() {
         let (leaves, tree, mut files) = log(300);
-        let tile = bundle_of(&files, 270);
-        let mut bundle: Vec<Vec<u8>> = leaves[256..300].to_vec();
-        bundle[14] = String::from_utf8(bundle[14].clone())
-            .unwrap()
-            .replace("amount 370 AFN", "amount 970 AFN")
-            .into_bytes();
-        files.insert(
-            tile,
-            encode_bundle(bundle.iter().map(Vec::as_slice)).unwrap(),
+        rewrite_entry(
+            &leaves,
+            &mut files,
+            270,
+            replace("amount 370 AFN", "amount 970 AFN"),
         );
         assert_eq!(
             check_tiles(300, &tree.root(), &files).unwrap_err(),
