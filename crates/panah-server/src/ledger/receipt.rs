@@ -5,6 +5,7 @@ use panah_core::ledger::receipt::ReceiptCode;
 use panah_core::ledger::{Entry, Kind};
 use panah_core::tlog::tiles::inclusion_proof;
 use panah_core::tlog::tree::{check_inclusion, unverified_checkpoint};
+use panah_core::tlog::LogKind;
 use panah_store::{Store, StoreError, StoredCheckpoint};
 
 use super::append::with_nodes;
@@ -33,10 +34,11 @@ pub async fn find_receipt(
     collective_id: i64,
     code: &ReceiptCode,
 ) -> Result<Option<Receipt>, StoreError> {
-    let Some(ledger) = store.ledger(collective_id).await? else {
+    // The log alone (one query): a receipt needs neither the base currency nor the goals.
+    let Some(log) = store.log(collective_id, LogKind::Ledger).await? else {
         return Ok(None);
     };
-    let log = ledger.log.id;
+    let log = log.id;
     let Some((index, leaf)) = store
         .ledger_entry_by_receipt(log, &code.commitment())
         .await?
