@@ -44,7 +44,12 @@ pub fn is_local_or_onion(host_port: &str) -> bool {
     } else {
         host_port.split(':').next().unwrap_or_default()
     };
-    host == "localhost" || host.starts_with("127.") || host == "[::1]" || host.ends_with(".onion")
+    let loopback = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback());
+    loopback || host == "localhost" || host.ends_with(".onion")
 }
 
 /// Whether a hub address is plain HTTP to somewhere other than this machine or an onion
@@ -60,7 +65,8 @@ pub struct Session {
     base: String,
     pub collective: Slug,
     token: String,
-    /// The coordinator's own fingerprint, as the hub confirmed it.
+    /// The coordinator's own fingerprint, computed from the keyring (the hub's answer must
+    /// agree: it is what every entry this coordinator signs names).
     pub fingerprint: String,
 }
 
@@ -173,12 +179,18 @@ impl Session {
             .await
             .map_err(|e| unreachable(&url, &e))?;
         let login: LoggedIn = decode(res).await?;
+        let fingerprint = public.fingerprint().to_string();
+        if login.fingerprint != fingerprint {
+            return Err(ClientError::BadAnswer(
+                "the hub logged this keyring in as another coordinator".into(),
+            ));
+        }
         Ok(Session {
             http,
             base: base.to_owned(),
             collective,
             token: login.token,
-            fingerprint: login.fingerprint,
+            fingerprint,
         })
     }
 
@@ -299,5 +311,8 @@ mod tests {
         assert!(is_exposed("http://hub.example"));
         assert!(!is_exposed("https://hub.example"));
         assert!(!is_exposed("http://127.0.0.1:8080"));
+        // A name that merely starts like a loopback address is not one.
+        assert!(!is_local_or_onion("127.attacker.example"));
+        assert!(is_exposed("http://127.attacker.example"));
     }
 }

@@ -11,11 +11,15 @@ use sha2::{Digest, Sha256};
 use crate::error::{ClientError, Result};
 use crate::hub::Session;
 
-/// Most bytes downloaded for one item (the hub's upload limit is far below).
-const MAX_DOWNLOAD: u64 = 4 * 1024 * 1024 * 1024;
+/// Most bytes of a message's envelope, downloaded or decrypted: its text (20,000
+/// characters at most), the file list, padding and age's overhead fit well inside.
+const MAX_MESSAGE: u64 = 4 * 1024 * 1024;
+/// Most bytes of one file, downloaded or decrypted (a hub's upload limit is 50 MB by
+/// default; an operator may raise it, not past this).
+const MAX_FILE: u64 = 1024 * 1024 * 1024;
 
-fn decrypt(ciphertext: &[u8], keyring: &Keyring) -> Result<Vec<u8>> {
-    age_file::decrypt(ciphertext, keyring.identity(), MAX_DOWNLOAD)
+fn decrypt(ciphertext: &[u8], keyring: &Keyring, limit: u64) -> Result<Vec<u8>> {
+    age_file::decrypt(ciphertext, keyring.identity(), limit)
         .map_err(|e| ClientError::BadAnswer(format!("cannot decrypt what the hub sent: {e}")))
 }
 
@@ -67,10 +71,10 @@ pub async fn list(session: &Session, keyring: &Keyring) -> Result<Vec<Listed>> {
                 let blob = session
                     .get_bytes(
                         &session.api(&format!("/messages/{}/ciphertext", m.id)),
-                        MAX_DOWNLOAD,
+                        MAX_MESSAGE,
                     )
                     .await?;
-                decrypt(&blob, keyring)
+                decrypt(&blob, keyring, MAX_MESSAGE)
                     .ok()
                     .and_then(|p| Envelope::parse(&p).ok())
                     .map(|e| {
@@ -108,11 +112,21 @@ pub async fn open(
         let blob = session
             .get_bytes(
                 &session.api(&format!("/messages/{}/ciphertext", m.id)),
-                MAX_DOWNLOAD,
+                MAX_MESSAGE,
             )
             .await?;
-        let envelope = Envelope::parse(&decrypt(&blob, keyring)?)
+        let envelope = Envelope::parse(&decrypt(&blob, keyring, MAX_MESSAGE)?)
             .map_err(|e| ClientError::BadAnswer(format!("message {} is damaged: {e}", m.id)))?;
+        // Each file the envelope names must be one the hub lists, in order: a hub that
+        // hides a file is caught here, not left to a shorter zip.
+        if m.files.len() != envelope.files.len() {
+            return Err(ClientError::BadAnswer(format!(
+                "message {} names {} files but the hub lists {}",
+                m.id,
+                envelope.files.len(),
+                m.files.len()
+            )));
+        }
         opened.push(Opened {
             id: m.id,
             envelope,
@@ -196,10 +210,10 @@ pub async fn fetch_file(
     let blob = session
         .get_bytes(
             &session.api(&format!("/files/{file_id}/ciphertext")),
-            MAX_DOWNLOAD,
+            MAX_FILE,
         )
         .await?;
-    check_file(decrypt(&blob, keyring)?, entry)
+    check_file(decrypt(&blob, keyring, MAX_FILE)?, entry)
 }
 
 /// A reply sent.

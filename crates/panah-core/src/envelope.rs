@@ -171,9 +171,8 @@ impl Envelope {
             }
         }
         let length = length.ok_or_else(|| bad("no length"))?;
-        let body = bytes
-            .get(split + 2..split + 2 + length)
-            .ok_or(EnvelopeError::Body)?;
+        let end = (split + 2).checked_add(length).ok_or(EnvelopeError::Body)?;
+        let body = bytes.get(split + 2..end).ok_or(EnvelopeError::Body)?;
         Ok(Envelope {
             from: from.ok_or_else(|| bad("no author"))?,
             sent: sent.ok_or_else(|| bad("no date"))?,

@@ -321,6 +321,10 @@ impl<'s> Intake<'s> {
         };
         let retention = self.hub.settings.retention_days;
         let store = self.hub.store;
+        // From here, a cancelled request or a lost answer must not delete blobs whose row
+        // may have been stored: only a refusal that stored nothing does.
+        let in_flight =
+            std::mem::replace(&mut self.owned, PendingBlobs::new(self.hub.blobs)).in_flight();
         let stored = if followup.is_some() {
             store
                 .add_followup(self.collective, &keys.lookup, &message, retention)
@@ -339,7 +343,7 @@ impl<'s> Intake<'s> {
         match stored {
             Ok(_) => {
                 // The row owns the blobs now.
-                self.owned.keep();
+                drop(in_flight);
                 tracing::info!(
                     collective = self.collective,
                     files = message.files.len(),
@@ -353,9 +357,12 @@ impl<'s> Intake<'s> {
             // The conversation expired or was deleted: the sender is told and keeps the
             // text, on the form that would open a new conversation (and says so).
             Err(StoreError::NotFound(_)) => {
+                in_flight.refused();
                 Err(reject(Refusal::FollowupNowhere, envelope.body, None))
             }
+            // Perhaps stored, perhaps not: the sweep of blobs no row refers to decides.
             Err(e) => {
+                drop(in_flight);
                 tracing::error!(error = %e, "cannot store a message");
                 Err(reject(Refusal::Broken, envelope.body, followup))
             }

@@ -34,10 +34,15 @@ pub async fn sweep(store: &Store, blobs: &BlobStore, now: Timestamp) -> Result<u
         tracing::info!(deleted, "expired conversations deleted");
     }
     // Partial uploads older than the longest upload can take were left by a crash.
-    match blobs.sweep_partials(LEFT_BY_A_CRASH) {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(removed = n, "partial uploads from a crash removed"),
-        Err(e) => tracing::warn!(error = %e, "cannot sweep partial uploads"),
+    let partials = {
+        let blobs = blobs.clone();
+        tokio::task::spawn_blocking(move || blobs.sweep_partials(LEFT_BY_A_CRASH)).await
+    };
+    match partials {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::info!(removed = n, "partial uploads from a crash removed"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot sweep partial uploads"),
+        Err(e) => tracing::warn!(error = %e, "the sweep of partial uploads stopped"),
     }
     let orphans = sweep_orphans(store, blobs).await?;
     if orphans > 0 {
@@ -46,33 +51,71 @@ pub async fn sweep(store: &Store, blobs: &BlobStore, now: Timestamp) -> Result<u
     Ok(deleted)
 }
 
-/// Older than the longest an upload may take (30 minutes), with room to spare: a blob this
-/// old that no row refers to was left by a crash.
-const LEFT_BY_A_CRASH: Duration = Duration::from_secs(2 * 3600);
+/// Far older than the longest an upload may take (30 minutes): a blob this old that no row
+/// refers to was left by a crash. A day, so that a wall clock set forward by hours, or
+/// hosts with skewed clocks sharing one blob folder, cannot make a blob whose row is on its
+/// way look abandoned.
+const LEFT_BY_A_CRASH: Duration = Duration::from_secs(24 * 3600);
 
 /// Deletes committed blobs no row refers to, older than [`LEFT_BY_A_CRASH`]: a crash after
-/// a blob was committed and before its message's row was. Returns how many.
+/// a blob was committed and before its message's row was, or a request cancelled while
+/// its row was being stored. One fan-out folder at a time (a bounded batch each), file work
+/// on the blocking pool. Returns how many.
 pub async fn sweep_orphans(store: &Store, blobs: &BlobStore) -> Result<usize, StoreError> {
-    let candidates = {
+    let stopped =
+        |e: tokio::task::JoinError| StoreError::Corrupt(format!("the blob sweep stopped: {e}"));
+    let fanouts = {
         let blobs = blobs.clone();
-        tokio::task::spawn_blocking(move || blobs.committed_older_than(LEFT_BY_A_CRASH, 100_000))
+        tokio::task::spawn_blocking(move || blobs.fanouts())
             .await
-            .map_err(|e| StoreError::Corrupt(format!("the blob sweep stopped: {e}")))?
+            .map_err(stopped)?
     };
-    let candidates = match candidates {
-        Ok(c) => c,
+    let fanouts = match fanouts {
+        Ok(f) => f,
         Err(e) => {
             tracing::warn!(error = %e, "cannot list blobs to sweep");
             return Ok(0);
         }
     };
-    let referenced = store.referenced_blobs(&candidates).await?;
     let mut removed = 0;
-    for key in candidates.iter().filter(|k| !referenced.contains(*k)) {
-        match blobs.delete(key) {
-            Ok(()) => removed += 1,
-            Err(e) => tracing::warn!(error = %e, "could not delete a blob"),
-        }
+    for fanout in fanouts {
+        let candidates = {
+            let blobs = blobs.clone();
+            let fanout = fanout.clone();
+            tokio::task::spawn_blocking(move || {
+                blobs.committed_older_than(&fanout, LEFT_BY_A_CRASH)
+            })
+            .await
+            .map_err(stopped)?
+        };
+        let candidates = match candidates {
+            Ok(c) if c.is_empty() => continue,
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list blobs to sweep");
+                continue;
+            }
+        };
+        let referenced = store.referenced_blobs(&candidates).await?;
+        let orphans: Vec<String> = candidates
+            .into_iter()
+            .filter(|k| !referenced.contains(k))
+            .collect();
+        let blobs = blobs.clone();
+        removed += tokio::task::spawn_blocking(move || {
+            orphans
+                .iter()
+                .filter(|key| match blobs.delete(key) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not delete a blob");
+                        false
+                    }
+                })
+                .count()
+        })
+        .await
+        .map_err(stopped)?;
     }
     Ok(removed)
 }

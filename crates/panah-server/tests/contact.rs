@@ -857,16 +857,16 @@ async fn blobs_whose_row_never_landed_are_swept() {
             .write_blob(b"ciphertext of a message whose row never landed")
             .unwrap();
         let (young, _) = blobs.write_blob(b"a blob whose row is on its way").unwrap();
-        // Everything is three hours old, except the young blob.
-        let three_hours_ago =
-            std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 3600);
+        // Everything is two days old, except the young blob.
+        let two_days_ago =
+            std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 24 * 3600);
         for path in walk(blobs.root()) {
             if !path.ends_with(&young) {
                 std::fs::File::options()
                     .write(true)
                     .open(&path)
                     .unwrap()
-                    .set_modified(three_hours_ago)
+                    .set_modified(two_days_ago)
                     .unwrap();
             }
         }

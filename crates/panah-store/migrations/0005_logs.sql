@@ -5,6 +5,12 @@
 --
 -- Existing ledgers move byte for byte: every leaf, hash and signed note is copied as it
 -- is, so every published tile and checkpoint stays exactly the same.
+--
+-- On PostgreSQL a hub of the previous version may still be running against the same
+-- database: its appends wait here until the copy is done (and then fail, the old tables
+-- being gone), instead of landing between two copy statements and being lost. SQLite's
+-- migration holds the write lock throughout already.
+{postgres} LOCK TABLE ledgers, ledger_budgets, ledger_entries, ledger_hashes, ledger_checkpoints IN ACCESS EXCLUSIVE MODE;
 
 -- `size` is the size of the latest signed checkpoint: entries and hashes beyond it are
 -- never written (an append and its checkpoint commit together).

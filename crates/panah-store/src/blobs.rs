@@ -106,40 +106,39 @@ impl BlobStore {
         Ok(removed)
     }
 
-    /// The keys of committed blobs last written more than `age` ago: candidates for the
-    /// sweep of blobs whose row never landed (a crash between the blob's commit and the
-    /// row's). At most `limit` of them per call.
-    pub fn committed_older_than(
-        &self,
-        age: std::time::Duration,
-        limit: usize,
-    ) -> Result<Vec<String>, BlobError> {
-        let mut keys = Vec::new();
+    /// The fan-out folders blobs are kept in (`00` … `ff`), as they are on disk.
+    pub fn fanouts(&self) -> Result<Vec<String>, BlobError> {
+        let mut out = Vec::new();
         for dir in fs::read_dir(&self.root)
             .map_err(io_err(&self.root))?
             .flatten()
         {
-            let name = dir.file_name();
-            let is_fanout = name.len() == 2
-                && name
-                    .to_str()
-                    .is_some_and(|n| n.bytes().all(|b| b.is_ascii_hexdigit()));
-            if !is_fanout {
-                continue;
-            }
-            for entry in fs::read_dir(dir.path())
-                .map_err(io_err(&dir.path()))?
-                .flatten()
-            {
-                let Some(key) = entry.file_name().to_str().map(str::to_owned) else {
-                    continue;
-                };
-                if older_than(&entry, age) && self.path(&key).is_ok() {
-                    keys.push(key);
-                    if keys.len() >= limit {
-                        return Ok(keys);
-                    }
+            if let Some(name) = dir.file_name().to_str() {
+                if name.len() == 2 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    out.push(name.to_owned());
                 }
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// The keys of the committed blobs in one fan-out folder last written more than `age`
+    /// ago: candidates for the sweep of blobs whose row never landed (a crash between the
+    /// blob's commit and the row's).
+    pub fn committed_older_than(
+        &self,
+        fanout: &str,
+        age: std::time::Duration,
+    ) -> Result<Vec<String>, BlobError> {
+        let dir = self.root.join(fanout);
+        let mut keys = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
+            let Some(key) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if key.starts_with(fanout) && older_than(&entry, age) && self.path(&key).is_ok() {
+                keys.push(key);
             }
         }
         Ok(keys)
@@ -191,6 +190,37 @@ impl PendingBlobs {
     /// The rows are committed: the blobs are theirs now.
     pub fn keep(mut self) {
         self.keys.clear();
+    }
+
+    /// The rows are being written. From here a blob is deleted only when the write is
+    /// known to have stored nothing ([`InFlight::refused`]): a request cancelled while the
+    /// database commits, or an answer lost on the way, may still have stored its row, so
+    /// its blobs are left to the sweep of blobs no row refers to.
+    pub fn in_flight(mut self) -> InFlight {
+        InFlight {
+            blobs: self.blobs.clone(),
+            keys: std::mem::take(&mut self.keys),
+        }
+    }
+}
+
+/// Blobs whose rows are being written; see [`PendingBlobs::in_flight`]. Dropping this
+/// deletes nothing.
+#[derive(Debug)]
+#[must_use = "say whether the rows were refused, or drop it once they are stored"]
+pub struct InFlight {
+    blobs: BlobStore,
+    keys: Vec<String>,
+}
+
+impl InFlight {
+    /// The database refused the rows before storing anything: the blobs are nobody's.
+    pub fn refused(self) {
+        for key in &self.keys {
+            if let Err(e) = self.blobs.delete(key) {
+                tracing::warn!(error = %e, "could not delete a blob whose row was refused");
+            }
+        }
     }
 }
 

@@ -32,7 +32,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};
 
-pub use blobs::{BlobError, BlobStore, BlobWriter, PendingBlobs};
+pub use blobs::{BlobError, BlobStore, BlobWriter, InFlight, PendingBlobs};
 pub use collectives::{Appeal, Collective, NewCollective};
 pub use contact::{
     day_of, BlobKind, Conversation, ConversationSummary, FileRow, MessageRow, NewMessage, Side,

@@ -20,6 +20,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0004_public_rails.sql"),
     ),
     (5, "logs", include_str!("../migrations/0005_logs.sql")),
+    (
+        6,
+        "blob index",
+        include_str!("../migrations/0006_blob_index.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming Panah's migration lock.
@@ -35,6 +40,7 @@ pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
 pub(crate) async fn run_until(store: &Store, last: i64) -> Result<(), StoreError> {
     let mut conn = store.pool().acquire().await?;
     let dialect = store.dialect();
+    conn.execute(dialect.migration_setup()).await?;
     if dialect == Dialect::Postgres {
         sqlx::query("SELECT pg_advisory_lock($1)")
             .bind(ADVISORY_LOCK)
@@ -50,6 +56,11 @@ pub(crate) async fn run_until(store: &Store, last: i64) -> Result<(), StoreError
     }
     if result.is_err() {
         // Never hand a connection in an unknown transaction state back to the pool.
+        conn.detach();
+        return result;
+    }
+    // Back to the limits every pooled connection has.
+    if conn.execute(dialect.session_setup()).await.is_err() {
         conn.detach();
     }
     result

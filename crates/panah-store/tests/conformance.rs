@@ -830,6 +830,10 @@ async fn the_logs_migration_keeps_every_ledger_byte_for_byte() {
     }
     for (engine, location) in locations {
         let old = Store::open_at_migration(&location, 4).await.unwrap();
+        // A collective without a ledger first, so that log ids and collective ids differ.
+        old.create_collective(&new_collective("no-ledger"))
+            .await
+            .unwrap();
         let mut ledgers = Vec::new();
         for (slug, n) in [("roshanai", 300usize), ("other", 3)] {
             let c = old.create_collective(&new_collective(slug)).await.unwrap();
@@ -998,6 +1002,80 @@ async fn the_logs_migration_keeps_every_ledger_byte_for_byte() {
                 "{engine}"
             );
         }
+        // The migrated ledger takes appends, and its index still refuses a second reversal
+        // of entry 0 and a reused receipt.
+        {
+            use panah_core::tlog::tiles::extend;
+            use panah_store::{Append, NewEntry, SignedOn};
+            let (cid, coordinator_id, _, leaves) = &ledgers[0];
+            let ledger = store.ledger(*cid).await.unwrap().unwrap();
+            assert_ne!(ledger.log.id.0, *cid, "{engine}: ids differ in this test");
+            let (tree, _) = all_tiles(leaves).unwrap();
+            let mut known = std::collections::HashMap::new();
+            for level in 0..=9u8 {
+                for n in 0.. {
+                    let Some(hash) = tree.node(level, n) else {
+                        break;
+                    };
+                    known.insert((level, n), hash);
+                }
+            }
+            let size = leaves.len() as u64;
+            let leaf = b"after the migration\n".to_vec();
+            let ext = extend(size, &[leaf.as_slice()], &known).unwrap_or_else(|_| panic!("extend"));
+            let signed = SignedOn {
+                on: Timestamp::parse("2021-09-06T00:00:00Z").unwrap(),
+                precision: panah_core::ledger::DatePrecision::Day,
+            };
+            let receipt = [*cid as u8; 32];
+            for (receipt, reverses) in [(None, Some(0)), (Some(&receipt), None)] {
+                let entries = [NewEntry {
+                    leaf: &leaf,
+                    receipt,
+                    reverses,
+                }];
+                let refused = store
+                    .append_log(
+                        ledger.log.id,
+                        &Append {
+                            base_size: size,
+                            entries: &entries,
+                            hashes: &ext.hashes,
+                            checkpoint: "note\n",
+                            coordinator_id: *coordinator_id,
+                            signed,
+                        },
+                    )
+                    .await;
+                assert!(
+                    matches!(refused, Err(StoreError::Conflict(_))),
+                    "{engine}: {refused:?}"
+                );
+            }
+            store
+                .append_log(
+                    ledger.log.id,
+                    &Append {
+                        base_size: size,
+                        entries: &[NewEntry::plain(&leaf)],
+                        hashes: &ext.hashes,
+                        checkpoint: "note\n",
+                        coordinator_id: *coordinator_id,
+                        signed,
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                store
+                    .log_leaves(ledger.log.id, size, size + 1)
+                    .await
+                    .unwrap(),
+                vec![(size, leaf.clone())],
+                "{engine}"
+            );
+        }
+
         // The old tables are gone: nothing can read or write them by mistake.
         let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
         for table in [

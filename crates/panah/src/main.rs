@@ -96,7 +96,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // An error may carry a hub's or a mirror's own words: shown, never obeyed.
+            eprintln!(
+                "error: {}",
+                panah_client::terminal::sanitize(&format!("{e:#}"))
+            );
             ExitCode::FAILURE
         }
     }

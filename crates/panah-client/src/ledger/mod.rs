@@ -23,7 +23,7 @@ use panah_keyring::Keyring;
 
 use crate::error::{ClientError, Result};
 use crate::hub::Session;
-use crate::verify::{self, merge_keys, Source, State};
+use crate::verify::{self, merge_keys, Source, State, VerifyError};
 use draft::Draft;
 
 /// The published ledger as this coordinator verified it, ready to extend.
@@ -64,6 +64,17 @@ pub async fn sync(session: &Session) -> Result<Synced> {
     )?;
     let state_path = verify::default_state_path(&info.origin)?;
     let state = State::load(&state_path)?;
+    if let Some(s) = &state {
+        if s.origin != info.origin {
+            return Err(VerifyError::StateForAnotherLog {
+                path: state_path,
+                remembered: s.origin.clone(),
+                at: source.to_string(),
+                served: info.origin,
+            }
+            .into());
+        }
+    }
     merge_keys(&mut keys, state.iter().flat_map(|s| s.keys.clone()));
     let note = source.checkpoint().await?;
     let v = verify::check(
@@ -123,9 +134,19 @@ pub async fn publish(
             )
             .await?;
         if (hub.size, hub.root.as_str()) != (ours.0, b64(&ours.1).as_str()) {
+            // The hub's root goes into the message only if it is one: base64 of 32 bytes.
+            let is_hash = hub.root.len() == 44
+                && hub
+                    .root
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
             return Err(ClientError::Disagrees {
                 hub_size: hub.size,
-                hub_root: hub.root,
+                hub_root: if is_hash {
+                    hub.root
+                } else {
+                    "(not a hash)".into()
+                },
                 size: ours.0,
                 root: b64(&ours.1),
             });

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use panah_core::ledger::audit::{check_log, Checked};
-use panah_core::tlog::check::{all_tiles, check_extends};
+use panah_core::tlog::check::{all_tiles, check_extends, MAX_CHECKED_SIZE};
 use panah_core::tlog::tiles::{tiles_for, TileRef};
 use panah_core::tlog::tree::verify_checkpoint;
 use panah_core::tlog::LogKind;
@@ -57,6 +57,12 @@ fn held(dir: &Path, origin: &str, extra: &[String]) -> Result<Option<Held>, Veri
     let damaged = |why: String| VerifyError::Mirror(format!("the copy in {} {why}", dir.display()));
     let c = verify_checkpoint(&note, &keys, origin)
         .map_err(|e| damaged(format!("does not verify with its own keys: {e}")))?;
+    if c.size > MAX_CHECKED_SIZE {
+        return Err(damaged(format!(
+            "claims {} entries; this Panah checks at most {MAX_CHECKED_SIZE}",
+            c.size
+        )));
+    }
     let files: HashMap<TileRef, Vec<u8>> = tiles_for(c.size)
         .into_iter()
         .filter_map(|t| std::fs::read(dir.join(t.path())).ok().map(|d| (t, d)))

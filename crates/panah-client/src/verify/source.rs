@@ -91,14 +91,15 @@ impl Source {
             .user_agent("panah")
             // Entry bundles are text and shrink about 19x; limits apply after decoding.
             .gzip(true)
-            // A redirect may move within the same host (a mirror's layout), never to
-            // another host: the address given is the one being checked.
+            // A redirect may move within the same origin (a mirror's layout), never to
+            // another host, port or scheme: the address given is the one being checked.
             .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                let same_host = attempt
+                // Same scheme, host and port: never to plain HTTP or another service.
+                let same_origin = attempt
                     .previous()
                     .first()
-                    .is_some_and(|first| first.host_str() == attempt.url().host_str());
-                if same_host && attempt.previous().len() < 5 {
+                    .is_some_and(|first| first.origin() == attempt.url().origin());
+                if same_origin && attempt.previous().len() < 5 {
                     attempt.follow()
                 } else {
                     attempt.stop()

@@ -160,6 +160,9 @@ pub(crate) async fn reply(
         .map_err(blob_error)?;
     let mut pending = PendingBlobs::new(state.blobs());
     pending.push(key.clone());
+    // A cancelled request or a lost answer must not delete a blob whose row may be
+    // stored: only a refusal that stored nothing does (the sweep takes the rest).
+    let in_flight = pending.in_flight();
     let message = NewMessage {
         author: Side::Coordinator,
         blob: key.clone(),
@@ -172,18 +175,19 @@ pub(crate) async fn reply(
         .await
     {
         Ok(message_id) => {
-            pending.keep();
+            drop(in_flight);
             tracing::info!(coordinator = caller.coordinator_id, "reply stored");
             Ok((StatusCode::CREATED, Json(Created { id: message_id })))
         }
-        Err(e) => {
-            drop(pending);
-            match e {
-                panah_store::StoreError::NotFound(_) => Err(ApiError::not_found(format!(
-                    "there is no conversation {id} (it may have expired or been deleted)"
-                ))),
-                other => Err(other.into()),
-            }
+        Err(panah_store::StoreError::NotFound(_)) => {
+            in_flight.refused();
+            Err(ApiError::not_found(format!(
+                "there is no conversation {id} (it may have expired or been deleted)"
+            )))
+        }
+        Err(other) => {
+            drop(in_flight);
+            Err(other.into())
         }
     }
 }
