@@ -175,7 +175,10 @@ impl State {
 }
 
 /// Where the state for `origin` lives by default: `PANAH_LEDGER_STATE_DIR`, else
-/// `panah/ledgers` in the user's data folder.
+/// `panah/ledgers` in the user's data folder. The file name is the origin with every byte
+/// but letters, digits, `.` and `-` written as `%XX`, so two origins never share a file. A
+/// file under the earlier name (other bytes as `_`, which two origins could share) is
+/// still read for its origin; the origin inside it is checked before it is used.
 pub fn default_state_path(origin: &str) -> Result<PathBuf, VerifyError> {
     let dir = match std::env::var_os("PANAH_LEDGER_STATE_DIR") {
         Some(d) => PathBuf::from(d),
@@ -184,17 +187,33 @@ pub fn default_state_path(origin: &str) -> Result<PathBuf, VerifyError> {
             .join("panah")
             .join("ledgers"),
     };
+    let kept = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'-';
     let name: String = origin
+        .bytes()
+        .map(|b| {
+            if kept(b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let path = dir.join(format!("{name}.state"));
+    let earlier: String = origin
         .chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+            if c.is_ascii() && kept(c as u8) {
                 c
             } else {
                 '_'
             }
         })
         .collect();
-    Ok(dir.join(format!("{name}.state")))
+    let earlier = dir.join(format!("{earlier}.state"));
+    if !path.exists() && earlier.exists() {
+        return Ok(earlier);
+    }
+    Ok(path)
 }
 
 /// Verifier-key lines from a keys file (blank lines and `#` comments skipped).
@@ -507,4 +526,29 @@ pub fn find_receipt(
         proof_hashes: proof.len(),
         reversed: v.log.entries.iter().any(|r| r.reverses == Some(index)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_origins_never_share_a_state_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::env::set_var("PANAH_LEDGER_STATE_DIR", dir.path());
+        let a = default_state_path("hub.example/c/x/ledger").unwrap_or_else(|e| panic!("{e}"));
+        let b = default_state_path("hub.example_c_x_ledger").unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(a, b);
+        assert_eq!(
+            a.file_name().and_then(|n| n.to_str()),
+            Some("hub.example%2Fc%2Fx%2Fledger.state")
+        );
+        // A state file under the earlier name is still found for its origin.
+        let earlier = dir.path().join("old.example_c_y_ledger.state");
+        std::fs::write(&earlier, "x").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            default_state_path("old.example/c/y/ledger").unwrap_or_else(|e| panic!("{e}")),
+            earlier
+        );
+    }
 }
