@@ -122,21 +122,32 @@ impl Source {
         match &self.place {
             Place::Dir(dir) => {
                 let path = dir.join(rel);
+                let file_error = |source| VerifyError::File {
+                    what: "read",
+                    path: path.clone(),
+                    source,
+                };
+                // Regular files only (a `checkpoint` that is `/dev/zero` or a pipe is not a
+                // log's file), and never more than `limit` bytes read, whatever the size says.
                 match std::fs::metadata(&path) {
+                    Ok(m) if !m.is_file() => Err(VerifyError::Fetch(format!(
+                        "{} is not a regular file",
+                        path.display()
+                    ))),
                     Ok(m) if m.len() > limit => Err(too_large(&path.display())),
-                    Ok(_) => std::fs::read(&path)
-                        .map(Some)
-                        .map_err(|source| VerifyError::File {
-                            what: "read",
-                            path: path.clone(),
-                            source,
-                        }),
+                    Ok(_) => {
+                        use std::io::Read;
+                        let mut bytes = Vec::new();
+                        std::fs::File::open(&path)
+                            .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+                            .map_err(file_error)?;
+                        if bytes.len() as u64 > limit {
+                            return Err(too_large(&path.display()));
+                        }
+                        Ok(Some(bytes))
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(source) => Err(VerifyError::File {
-                        what: "read",
-                        path,
-                        source,
-                    }),
+                    Err(source) => Err(file_error(source)),
                 }
             }
             Place::Http { base, http } => {
@@ -221,6 +232,25 @@ impl Source {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A mirror folder whose `checkpoint` is a device or a folder is refused, not read
+    /// without end.
+    #[tokio::test]
+    async fn a_folder_serves_regular_files_only() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("keys"), b"key\n").unwrap_or_else(|e| panic!("{e}"));
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("checkpoint"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir(dir.path().join("tile")).unwrap_or_else(|e| panic!("{e}"));
+        let source = Source::parse(&dir.path().display().to_string(), LogKind::Ledger)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(source.keys().await, Ok(Some(k)) if k == b"key\n"));
+        #[cfg(unix)]
+        assert!(source.checkpoint().await.is_err());
+        assert!(source.get("tile", 10).await.is_err());
+        assert!(matches!(source.get("nothing", 10).await, Ok(None)));
+    }
 
     fn base(address: &str) -> String {
         match Source::parse(address, LogKind::Ledger).unwrap().place {
