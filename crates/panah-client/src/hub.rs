@@ -13,6 +13,7 @@ use panah_keyring::Keyring;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ClientError, Result};
+use crate::http::{read_bounded, BodyError};
 
 /// Most bytes of a JSON answer.
 const MAX_JSON: u64 = 16 * 1024 * 1024;
@@ -88,23 +89,14 @@ fn unreachable(url: &str, e: &reqwest::Error) -> ClientError {
 }
 
 /// Reads a whole answer, at most `limit` bytes.
-async fn body(mut res: reqwest::Response, limit: u64) -> Result<Vec<u8>> {
+async fn body(res: reqwest::Response, limit: u64) -> Result<Vec<u8>> {
     let url = res.url().to_string();
-    if res.content_length().is_some_and(|n| n > limit) {
-        return Err(ClientError::BadAnswer(format!(
-            "the hub sent more than {limit} bytes"
-        )));
-    }
-    let mut out = Vec::new();
-    while let Some(chunk) = res.chunk().await.map_err(|e| unreachable(&url, &e))? {
-        out.extend_from_slice(&chunk);
-        if out.len() as u64 > limit {
-            return Err(ClientError::BadAnswer(format!(
-                "the hub sent more than {limit} bytes"
-            )));
+    read_bounded(res, limit).await.map_err(|e| match e {
+        BodyError::TooLarge => {
+            ClientError::BadAnswer(format!("the hub sent more than {limit} bytes"))
         }
-    }
-    Ok(out)
+        BodyError::CutOff(e) => unreachable(&url, &e),
+    })
 }
 
 /// The hub's refusal as a typed error, with its message (at most 300 characters).

@@ -16,6 +16,7 @@
 
 pub mod error;
 pub mod files;
+mod http;
 pub mod hub;
 pub mod inbox;
 pub mod ledger;

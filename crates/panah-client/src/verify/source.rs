@@ -11,6 +11,7 @@ use panah_core::tlog::LogKind;
 use tokio::task::JoinSet;
 
 use super::VerifyError;
+use crate::http::{read_bounded, BodyError};
 
 /// The most bytes of a checkpoint or keys file.
 const MAX_SMALL: u64 = 64 * 1024;
@@ -152,7 +153,7 @@ impl Source {
             }
             Place::Http { base, http } => {
                 let url = format!("{base}/{rel}");
-                let mut res = http
+                let res = http
                     .get(&url)
                     .send()
                     .await
@@ -166,18 +167,12 @@ impl Source {
                         res.status().as_u16()
                     )));
                 }
-                if res.content_length().is_some_and(|n| n > limit) {
-                    return Err(too_large(&url));
-                }
-                let mut body = Vec::new();
-                while let Some(chunk) = res.chunk().await.map_err(|e| {
-                    VerifyError::Fetch(format!("the download of {url} was cut off: {e}"))
-                })? {
-                    body.extend_from_slice(&chunk);
-                    if body.len() as u64 > limit {
-                        return Err(too_large(&url));
+                let body = read_bounded(res, limit).await.map_err(|e| match e {
+                    BodyError::TooLarge => too_large(&url),
+                    BodyError::CutOff(e) => {
+                        VerifyError::Fetch(format!("the download of {url} was cut off: {e}"))
                     }
-                }
+                })?;
                 Ok(Some(body))
             }
         }
