@@ -165,8 +165,8 @@ fn older_than(entry: &fs::DirEntry, age: std::time::Duration) -> bool {
         .is_some_and(|elapsed| elapsed >= age)
 }
 
-/// Blobs written for rows not yet committed: until [`PendingBlobs::keep`] (the rows that
-/// refer to them are committed), dropping this deletes them. The one way a blob-then-row
+/// Blobs written for rows not yet written: dropping this deletes them, until
+/// [`PendingBlobs::in_flight`] hands them to the row write. The one way a blob-then-row
 /// write cleans up after itself when the row is refused or never written.
 #[derive(Debug)]
 pub struct PendingBlobs {
@@ -185,11 +185,6 @@ impl PendingBlobs {
     /// A blob committed for a row still to come.
     pub fn push(&mut self, key: String) {
         self.keys.push(key);
-    }
-
-    /// The rows are committed: the blobs are theirs now.
-    pub fn keep(mut self) {
-        self.keys.clear();
     }
 
     /// The rows are being written. From here a blob is deleted only when the write is
@@ -295,6 +290,39 @@ impl Drop for BlobWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the guard promises: refused before the row write, blobs go; once the row is
+    /// being written they stay (the row may hold them) unless the write is known to have
+    /// stored nothing.
+    #[test]
+    fn pending_blobs_go_only_when_no_row_can_hold_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::open(dir.path()).unwrap();
+        let exists = |key: &str| blobs.read(key).is_ok();
+        let write = || blobs.write_blob(b"ciphertext").unwrap().0;
+
+        let (a, b) = (write(), write());
+        let mut pending = PendingBlobs::new(&blobs);
+        pending.push(a.clone());
+        pending.push(b.clone());
+        drop(pending);
+        assert!(!exists(&a) && !exists(&b), "refused before the row write");
+
+        let c = write();
+        let mut pending = PendingBlobs::new(&blobs);
+        pending.push(c.clone());
+        drop(pending.in_flight());
+        assert!(
+            exists(&c),
+            "the row may be stored: left to the orphan sweep"
+        );
+
+        let d = write();
+        let mut pending = PendingBlobs::new(&blobs);
+        pending.push(d.clone());
+        pending.in_flight().refused();
+        assert!(!exists(&d), "the database stored nothing");
+    }
 
     #[test]
     fn commit_abandon_delete() {
