@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use panah_api::{Batch, CreateLedger, Goals, LedgerInfo, TreeHead};
-use panah_core::ledger::entry::check_against;
+use panah_core::ledger::entry::{check_against, WithBatch};
 use panah_core::ledger::receipt::ReceiptCode;
 use panah_core::ledger::{Amount, Category, Currency, DatePrecision, Entry, Kind};
 use panah_core::tlog::check::b64;
@@ -283,8 +283,8 @@ pub async fn add(
     anyway: bool,
 ) -> Result<Added> {
     let mut synced = sync(session).await?;
-    let mut made = Vec::with_capacity(drafts.len());
-    let mut log = synced.entries.clone();
+    let mut entries: Vec<Entry> = Vec::with_capacity(drafts.len());
+    let mut codes = Vec::with_capacity(drafts.len());
     for (i, d) in drafts.iter().enumerate() {
         let row = |e: ClientError| {
             if drafts.len() == 1 {
@@ -296,13 +296,19 @@ pub async fn add(
         let (e, code) = d
             .to_entry(synced.base, &session.fingerprint, today())
             .map_err(row)?;
-        check_against(&log, &e).map_err(|e| row(invalid(e)))?;
-        log.push(e.clone());
-        made.push((e, code));
+        // Checked against the verified ledger and the rows before it.
+        let earlier = WithBatch {
+            before: synced.entries.as_slice(),
+            base: synced.tree.size(),
+            batch: &entries,
+        };
+        check_against(&earlier, &e).map_err(|e| row(invalid(e)))?;
+        entries.push(e);
+        codes.push(code);
     }
+    let made: Vec<(Entry, Option<ReceiptCode>)> = entries.iter().cloned().zip(codes).collect();
     let warnings = check_memos(&made, anyway)?;
     let first = synced.tree.size();
-    let entries: Vec<Entry> = made.iter().map(|(e, _)| e.clone()).collect();
     publish(session, keyring, &mut synced, &entries, batch).await?;
     Ok(Added {
         first,

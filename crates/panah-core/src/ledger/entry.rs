@@ -425,6 +425,41 @@ impl Earlier for Vec<Entry> {
     }
 }
 
+/// Some earlier entries by index, each with whether another entry already reverses it:
+/// what a hub reads from its database for the targets of a batch's reversals. An index
+/// not in the map does not exist (`None` for one looked up and not found).
+impl Earlier for std::collections::BTreeMap<u64, (Option<Entry>, bool)> {
+    fn entry(&self, index: u64) -> Option<&Entry> {
+        self.get(&index).and_then(|(e, _)| e.as_ref())
+    }
+
+    fn reversed(&self, index: u64) -> bool {
+        self.get(&index).is_some_and(|(_, reversed)| *reversed)
+    }
+}
+
+/// Earlier entries (indexes below `base`) followed by a batch of new ones (from `base`):
+/// how a batch is checked before it is added, by the hub and by a coordinator's tools.
+#[derive(Debug, Clone, Copy)]
+pub struct WithBatch<'a, E: ?Sized> {
+    pub before: &'a E,
+    pub base: u64,
+    pub batch: &'a [Entry],
+}
+
+impl<E: Earlier + ?Sized> Earlier for WithBatch<'_, E> {
+    fn entry(&self, index: u64) -> Option<&Entry> {
+        match index.checked_sub(self.base) {
+            Some(k) => self.batch.entry(k),
+            None => self.before.entry(index),
+        }
+    }
+
+    fn reversed(&self, index: u64) -> bool {
+        self.before.reversed(index) || self.batch.reversed(index)
+    }
+}
+
 /// Checks a new entry against the entries before it: a reversal must point at an existing,
 /// not yet reversed, non-reversal entry with the same amounts.
 pub fn check_against(earlier: &(impl Earlier + ?Sized), new: &Entry) -> Result<(), EntryError> {
@@ -503,6 +538,65 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use time::macros::date;
+
+    /// A batch is checked against what came before it and against itself, whether what
+    /// came before is the whole ledger (a coordinator's tools) or only the reversals'
+    /// targets read from a database (the hub): the same answers.
+    #[test]
+    fn a_batch_is_checked_against_the_ledger_and_itself() {
+        let gift = Entry::from_leaf(b"panah-ledger-entry 1\nkind income\ndate 2021-08-20 day\ncategory food\namount 100 AFN\nbase 100 AFN\nrail cash\ncoordinator 1a2b\nmemo x\n").unwrap();
+        let reversal_of = |target: u64| Entry {
+            kind: Kind::Reversal,
+            reverses: Some(target),
+            ..gift.clone()
+        };
+        let ledger = vec![gift.clone(), gift.clone(), reversal_of(1)];
+        let mut stored = std::collections::BTreeMap::new();
+        stored.insert(0u64, (Some(gift.clone()), false));
+        stored.insert(1u64, (Some(gift.clone()), true));
+        stored.insert(7u64, (None, false));
+        let batch = vec![gift.clone(), reversal_of(0)];
+        for (name, result) in [
+            (
+                "whole ledger",
+                [0, 1, 3, 4, 7].map(|t| {
+                    check_against(
+                        &WithBatch {
+                            before: ledger.as_slice(),
+                            base: 3,
+                            batch: &batch,
+                        },
+                        &reversal_of(t),
+                    )
+                }),
+            ),
+            (
+                "stored targets",
+                [0, 1, 3, 4, 7].map(|t| {
+                    check_against(
+                        &WithBatch {
+                            before: &stored,
+                            base: 3,
+                            batch: &batch,
+                        },
+                        &reversal_of(t),
+                    )
+                }),
+            ),
+        ] {
+            assert_eq!(
+                result,
+                [
+                    Err(EntryError::AlreadyReversed(0)), // by the batch
+                    Err(EntryError::AlreadyReversed(1)), // before it
+                    Ok(()),                              // the batch's own gift
+                    Err(EntryError::ReverseReversal(4)), // the batch's reversal
+                    Err(EntryError::NoSuchEntry(7)),
+                ],
+                "{name}"
+            );
+        }
+    }
 
     #[test]
     fn dates_up_to_tomorrow_and_from_2000_are_accepted() {

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use panah_core::ledger::entry::{check_against, Earlier};
+use panah_core::ledger::entry::{check_against, WithBatch};
 use panah_core::ledger::DatePrecision;
 use panah_core::ledger::Entry;
 use panah_core::tlog::tiles::{extend, Extension, Node, SparseError};
@@ -127,9 +127,9 @@ pub async fn prepare(
                 slot.insert((target_entry, reversed));
             }
         }
-        let earlier = BatchView {
-            base_size,
-            stored: &stored,
+        let earlier = WithBatch {
+            before: &stored,
+            base: base_size,
             batch: &entries,
         };
         check_against(&earlier, &entry).map_err(|e| refuse(e.to_string()))?;
@@ -146,27 +146,6 @@ pub async fn prepare(
         leaves,
         extension,
     })
-}
-
-/// The entries before one in a batch: stored ones (those the batch's reversals point at,
-/// read from the database) and the batch's own so far.
-struct BatchView<'a> {
-    base_size: u64,
-    stored: &'a BTreeMap<u64, (Option<Entry>, bool)>,
-    batch: &'a [Entry],
-}
-
-impl Earlier for BatchView<'_> {
-    fn entry(&self, index: u64) -> Option<&Entry> {
-        match index.checked_sub(self.base_size) {
-            Some(k) => self.batch.entry(k),
-            None => self.stored.get(&index).and_then(|(e, _)| e.as_ref()),
-        }
-    }
-
-    fn reversed(&self, index: u64) -> bool {
-        self.stored.get(&index).is_some_and(|(_, r)| *r) || self.batch.reversed(index)
-    }
 }
 
 /// Stores a prepared batch under the checkpoint the coordinator signed for it.
