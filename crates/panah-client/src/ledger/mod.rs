@@ -134,19 +134,9 @@ pub async fn publish(
             )
             .await?;
         if (hub.size, hub.root.as_str()) != (ours.0, b64(&ours.1).as_str()) {
-            // The hub's root goes into the message only if it is one: base64 of 32 bytes.
-            let is_hash = hub.root.len() == 44
-                && hub
-                    .root
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
             return Err(ClientError::Disagrees {
                 hub_size: hub.size,
-                hub_root: if is_hash {
-                    hub.root
-                } else {
-                    "(not a hash)".into()
-                },
+                hub_root: shown_root(hub.root),
                 size: ours.0,
                 root: b64(&ours.1),
             });
@@ -176,6 +166,18 @@ pub async fn publish(
         .save(&synced.state_path)?;
     }
     Ok(())
+}
+
+/// The hub's root as it may be shown in a message: only if it is one (base64 of 32 bytes),
+/// so a hostile answer cannot put megabytes or anything else in front of the coordinator.
+fn shown_root(root: String) -> String {
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(root.as_bytes());
+    if root.len() == 44 && decoded.is_ok_and(|b| b.len() == 32) {
+        root
+    } else {
+        "(not a hash)".into()
+    }
 }
 
 /// An amount as typed: `12.50` in `default`, or `12.50 USD`.
@@ -404,4 +406,23 @@ pub async fn set_goals(session: &Session, target: Option<&str>, budgets: &[Strin
         )
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_hash_is_shown_as_the_hubs_root() {
+        let root = b64(&[7; 32]);
+        assert_eq!(shown_root(root.clone()), root);
+        for bad in [
+            String::new(),
+            "\u{1b}]52;c;aGk=\u{7}".to_owned(),
+            "A".repeat(1 << 20),
+            root[..40].to_owned(),
+        ] {
+            assert_eq!(shown_root(bad), "(not a hash)");
+        }
+    }
 }
