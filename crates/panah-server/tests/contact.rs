@@ -725,6 +725,8 @@ async fn hub_wide_limits_hold_across_collectives() {
             hub_lookups_per_minute: 4,
             ..Settings::default()
         };
+        // Well-formed codenames of no conversation: lookups a person could make.
+        let check = CheckKey::derive(&store.hub_secret("codename").await.unwrap());
         let app = router_with_blobs(store, blobs_in(&dir.path().join(engine)), settings).await;
         for slug in ["roshanai", "roshanai", "other"] {
             let res = submit(&app, slug, &[text("message", "hello")]).await;
@@ -736,8 +738,9 @@ async fn hub_wide_limits_hold_across_collectives() {
 
         let lookup = |slug: &'static str| {
             let app = app.clone();
+            let codename = Codename::generate(&check).grouped().replace(' ', "+");
             async move {
-                let body = format!("codename={}", "1".repeat(35));
+                let body = format!("codename={codename}");
                 let uri = format!("/c/{slug}/replies?lang=en");
                 post_raw(
                     &app,
