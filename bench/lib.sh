@@ -11,7 +11,7 @@ trap cleanup EXIT
 source scripts/postgres.sh
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-export PANAH_SCRYPT_WORK_FACTOR=10 PANAH_PASSPHRASE="benchmark passphrase"
+export PANAH_PASSPHRASE="benchmark passphrase"
 export PANAH_LEDGER_STATE_DIR="$WORK/state" PANAH_PROFILES="$WORK/profiles.toml"
 touch "$WORK/panah.toml"
 

@@ -27,7 +27,7 @@ HUB_PORT="$(free_port)"
 NGINX_PORT="$(free_port)"
 
 # The demo hub: same sample collective as `panah demo`, logs quiet.
-PANAH_SCRYPT_WORK_FACTOR=10 PANAH_LOG=warn "$BIN" demo --data "$WORK/data" --listen "127.0.0.1:$HUB_PORT" >"$WORK/hub.out" 2>"$WORK/hub.err" &
+PANAH_LOG=warn "$BIN" demo --data "$WORK/data" --listen "127.0.0.1:$HUB_PORT" >"$WORK/hub.out" 2>"$WORK/hub.err" &
 HUB_PID=$!
 for _ in $(seq 100); do grep -q "listening on" "$WORK/hub.out" 2>/dev/null && break; sleep 0.1; done
 HUB="http://127.0.0.1:$HUB_PORT"

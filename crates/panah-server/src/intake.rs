@@ -48,6 +48,7 @@ pub struct Hub<'s> {
     pub settings: &'s Settings,
     pub check: &'s CheckKey,
     pub secret: &'s HubSecret,
+    pub activity: &'s crate::activity::Activity,
 }
 
 /// One submission to a collective, in progress.
@@ -344,11 +345,8 @@ impl<'s> Intake<'s> {
             Ok(_) => {
                 // The row owns the blobs now.
                 drop(in_flight);
-                tracing::info!(
-                    collective = self.collective,
-                    files = message.files.len(),
-                    "message received"
-                );
+                self.hub.activity.message();
+                tracing::debug!(files = message.files.len(), "message received");
                 Ok(Accepted {
                     codename: new,
                     files: envelope.files,

@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod activity;
 mod api;
 pub mod conversations;
 pub mod intake;

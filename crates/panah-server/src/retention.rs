@@ -54,8 +54,9 @@ pub async fn sweep(store: &Store, blobs: &BlobStore, now: Timestamp) -> Result<u
 /// Far older than the longest an upload may take (30 minutes): a blob this old that no row
 /// refers to was left by a crash. A day, so that a wall clock set forward by hours, or
 /// hosts with skewed clocks sharing one blob folder, cannot make a blob whose row is on its
-/// way look abandoned.
-const LEFT_BY_A_CRASH: Duration = Duration::from_secs(24 * 3600);
+/// way look abandoned. Two days on the files' clock: blob files show only the day they
+/// were written (midnight UTC), so a blob is at least a whole day old when it is swept.
+const LEFT_BY_A_CRASH: Duration = Duration::from_secs(48 * 3600);
 
 /// Deletes committed blobs no row refers to, older than [`LEFT_BY_A_CRASH`]: a crash after
 /// a blob was committed and before its message's row was, or a request cancelled while
@@ -124,10 +125,12 @@ pub async fn sweep_orphans(store: &Store, blobs: &BlobStore) -> Result<usize, St
 pub fn spawn(state: &AppState) -> tokio::task::JoinHandle<()> {
     let store = state.store().clone();
     let blobs = state.blobs().clone();
+    let state = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
+            state.activity().log_hour();
             if let Err(e) = sweep(&store, &blobs, Timestamp::now()).await {
                 tracing::error!(error = %e, "retention sweep failed; will retry in an hour");
             }

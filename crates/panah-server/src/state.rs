@@ -99,6 +99,8 @@ pub(crate) struct Inner {
     /// Ledger totals and latest entries, brought up to date incrementally.
     pub summaries: crate::ledger::summary::Summaries,
     pub upload_slots: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Counts logged hourly instead of a line per event.
+    pub activity: crate::activity::Activity,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +160,7 @@ impl AppState {
                 codename_lookups,
                 upload_slots,
                 summaries: Default::default(),
+                activity: Default::default(),
                 pages: PageCache::new(std::time::Duration::from_secs(settings_cache)),
             }),
         })
@@ -169,5 +172,9 @@ impl AppState {
 
     pub fn blobs(&self) -> &BlobStore {
         &self.inner.blobs
+    }
+
+    pub fn activity(&self) -> &crate::activity::Activity {
+        &self.inner.activity
     }
 }

@@ -860,9 +860,10 @@ async fn blobs_whose_row_never_landed_are_swept() {
             .write_blob(b"ciphertext of a message whose row never landed")
             .unwrap();
         let (young, _) = blobs.write_blob(b"a blob whose row is on its way").unwrap();
-        // Everything is two days old, except the young blob.
+        // Everything is three days old, except the young blob (written today, and so
+        // showing midnight: up to a day old on the files' clock, which must not be enough).
         let two_days_ago =
-            std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 24 * 3600);
+            std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 24 * 3600);
         for path in walk(blobs.root()) {
             if !path.ends_with(&young) {
                 std::fs::File::options()

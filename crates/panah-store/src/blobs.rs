@@ -33,7 +33,7 @@ pub struct BlobStore {
 
 impl BlobStore {
     pub fn open(root: &Path) -> Result<Self, BlobError> {
-        fs::create_dir_all(root.join("tmp")).map_err(io_err(root))?;
+        private_dir(&root.join("tmp")).map_err(io_err(root))?;
         Ok(BlobStore {
             root: root.to_owned(),
         })
@@ -155,7 +155,30 @@ impl BlobStore {
     }
 }
 
-/// Whether a file was last written more than `age` ago.
+/// Midnight UTC of today, as a file time.
+fn start_of_day() -> std::time::SystemTime {
+    let now = std::time::SystemTime::now();
+    let secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs - secs % 86_400)
+}
+
+/// Creates a folder (and its parents) that only this account can enter.
+fn private_dir(path: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
+/// Whether a file was last written more than `age` ago. Blob files show the day they
+/// were written (see [`BlobWriter::commit`]), so this may say "older" up to a day early.
 fn older_than(entry: &fs::DirEntry, age: std::time::Duration) -> bool {
     entry
         .metadata()
@@ -253,8 +276,17 @@ impl BlobWriter {
         file.sync_all().map_err(io_err(&self.tmp))?;
         drop(file);
         let dir = self.dest.parent().map(Path::to_owned).unwrap_or_default();
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        private_dir(&dir).map_err(io_err(&dir))?;
         fs::rename(&self.tmp, &self.dest).map_err(io_err(&self.dest))?;
+        // A seized disk should tell no more than the design's coarse time: the blob, its
+        // fan-out folder and the folder it was written in show the day, not the moment.
+        // (The inode change time cannot be set by a program; see the threat model.)
+        let day = start_of_day();
+        for path in [&self.dest, &dir, self.tmp.parent().unwrap_or(&dir)] {
+            File::open(path)
+                .and_then(|f| f.set_times(fs::FileTimes::new().set_accessed(day).set_modified(day)))
+                .map_err(io_err(path))?;
+        }
         // The rename itself must be durable too.
         File::open(&dir)
             .and_then(|d| d.sync_all())
@@ -290,6 +322,35 @@ impl Drop for BlobWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A seized disk shows the day a blob came, not the moment, and only this account can
+    /// enter the folders.
+    #[test]
+    fn blobs_show_the_day_and_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("blobs");
+        let blobs = BlobStore::open(&root).unwrap();
+        let (key, _) = blobs.write_blob(b"ciphertext").unwrap();
+        let day = start_of_day();
+        let path = blobs.path(&key).unwrap();
+        for p in [&path, &path.parent().unwrap().to_owned(), &root.join("tmp")] {
+            let meta = fs::metadata(p).unwrap();
+            assert_eq!(meta.modified().unwrap(), day, "{}", p.display());
+            assert_eq!(meta.accessed().unwrap(), day, "{}", p.display());
+        }
+        let since_midnight = std::time::SystemTime::now().duration_since(day).unwrap();
+        assert!(since_midnight < std::time::Duration::from_secs(86_400));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for p in [&root, &root.join("tmp"), &path.parent().unwrap().to_owned()] {
+                let mode = fs::metadata(p).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o700, "{}", p.display());
+            }
+            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+    }
 
     /// What the guard promises: refused before the row write, blobs go; once the row is
     /// being written they stay (the row may hold them) unless the write is known to have

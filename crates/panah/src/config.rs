@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "PANAH_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+    /// Start even if others on this machine can read the data folder or the database
+    /// (by default the hub refuses; it warns instead with this).
+    #[arg(long)]
+    pub allow_loose_permissions: bool,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -256,11 +260,12 @@ where
 pub async fn open_store(config: &HubConfig) -> anyhow::Result<panah_store::Store> {
     if let Location::Sqlite { create: true, path } = &config.location {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create the data folder {}", dir.display()))?;
+            crate::private::create_folder(dir)?;
         }
     }
-    Ok(panah_store::Store::open(&config.location).await?)
+    let store = panah_store::Store::open(&config.location).await?;
+    crate::private::tighten(&config.location)?;
+    Ok(store)
 }
 
 #[cfg(test)]

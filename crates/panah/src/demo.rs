@@ -107,7 +107,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let receipt = receipt.trim().to_owned();
     let data = args.data.display().to_string();
     let keyring = keyring_path.display().to_string();
-    crate::serve::serve(config, move |url| {
+    crate::serve::serve(config, false, move |url| {
         let exe = how_started();
         let pass = match &first_run_passphrase {
             Some(p) => format!(

@@ -60,9 +60,20 @@ impl KeyringArgs {
     }
 }
 
-/// scrypt's work factor: age's default (about a second) unless a test asks for less.
+/// scrypt's work factor: age's default (about a second). Only a debug build (the test
+/// suite's) reads `PANAH_SCRYPT_WORK_FACTOR` to lower it: a release binary ignores it and
+/// says so, so no environment can weaken a real keyring's passphrase.
 pub fn work_factor() -> anyhow::Result<Option<u8>> {
-    match std::env::var("PANAH_SCRYPT_WORK_FACTOR") {
+    let asked = std::env::var("PANAH_SCRYPT_WORK_FACTOR");
+    if !cfg!(debug_assertions) {
+        if asked.is_ok() {
+            eprintln!(
+                "note: PANAH_SCRYPT_WORK_FACTOR is for the test suite and is ignored by this build"
+            );
+        }
+        return Ok(None);
+    }
+    match asked {
         Err(_) => Ok(None),
         Ok(v) => {
             let n: u8 = v

@@ -18,6 +18,7 @@ mod config;
 mod demo;
 mod id;
 mod inbox;
+mod private;
 mod ledger;
 mod profile;
 mod serve;

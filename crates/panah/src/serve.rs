@@ -24,14 +24,20 @@ pub fn init_logging(format: &str) {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(&args.log_format);
     let config = args.store.resolve(args.listen.as_deref())?;
-    serve(config, |_| {}).await
+    serve(config, args.allow_loose_permissions, |_| {}).await
 }
 
 /// Opens the store, binds, announces readiness on stdout, and serves until SIGINT or
 /// SIGTERM. `on_ready` runs after the listener is bound (the demo prints its banner there).
-pub async fn serve(config: HubConfig, on_ready: impl FnOnce(&str)) -> anyhow::Result<()> {
+pub async fn serve(
+    config: HubConfig,
+    allow_loose_permissions: bool,
+    on_ready: impl FnOnce(&str),
+) -> anyhow::Result<()> {
+    crate::private::create_folder(&config.data)?;
     let store = open_store(&config).await?;
     let blobs = panah_store::BlobStore::open(&config.data.join("blobs"))?;
+    crate::private::check(&config.data, &config.location, allow_loose_permissions)?;
     let state = AppState::new(store.clone(), blobs, config.settings.clone()).await?;
     let sweeper = panah_server::retention::spawn(&state);
     let listener = TcpListener::bind(config.listen)

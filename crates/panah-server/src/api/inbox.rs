@@ -176,7 +176,8 @@ pub(crate) async fn reply(
     {
         Ok(message_id) => {
             drop(in_flight);
-            tracing::info!(coordinator = caller.coordinator_id, "reply stored");
+            state.activity().reply();
+            tracing::debug!("reply stored");
             Ok((StatusCode::CREATED, Json(Created { id: message_id })))
         }
         Err(panah_store::StoreError::NotFound(_)) => {
@@ -214,7 +215,8 @@ pub(crate) async fn delete(
     )
     .await?
     {
-        tracing::info!(coordinator = caller.coordinator_id, "conversation deleted");
+        state.activity().deletion();
+        tracing::debug!("conversation deleted");
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!(

@@ -129,7 +129,8 @@ pub(crate) async fn login(
     store
         .put_token(&hash_token(&token), coordinator.id, expires_at, now)
         .await?;
-    tracing::info!(coordinator = coordinator.id, "coordinator logged in");
+    state.activity().login();
+    tracing::debug!("coordinator logged in");
     Ok(Json(LoggedIn {
         token,
         expires_at: expires_at.to_string(),

@@ -332,6 +332,7 @@ pub(crate) async fn contact_submit(
         settings: &state.inner.settings,
         check: &state.inner.codename_check,
         secret: &state.inner.codename_secret,
+        activity: state.activity(),
     };
     let mut intake = match Intake::new(hub, c.id, c.slug.clone(), recipients) {
         Ok(i) => i,
