@@ -47,13 +47,27 @@ pub struct LoggedIn {
     pub fingerprint: String,
 }
 
-/// `GET c/{slug}/coordinators`: the team as the hub lists it.
+/// `GET c/{slug}/coordinators`: the team as the hub lists it. Coordinators' tools trust
+/// none of it but the origins, which they pin on first use: the team they act on is the
+/// one they verify from the signed team log (`/c/{slug}/team/…`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Team {
     pub collective: String,
     /// The caller's fingerprint.
     pub you: String,
     pub coordinators: Vec<Member>,
+    /// The origin the hub gives (or gave) the collective's ledger.
+    #[serde(default)]
+    pub ledger_origin: String,
+    /// The origin of the collective's team log.
+    #[serde(default)]
+    pub team_origin: String,
+    /// Entries in the team log (0: not started; its founder starts it).
+    #[serde(default)]
+    pub team_size: u64,
+    /// Keys the operator proposed: nothing until a coordinator signs them onto the team.
+    #[serde(default)]
+    pub invitations: Vec<Member>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,7 +148,8 @@ pub struct Goals {
     pub budgets: BTreeMap<String, i64>,
 }
 
-/// `POST c/{slug}/ledger/prepare` and `…/append`.
+/// `POST c/{slug}/ledger/prepare` and `…/append`; `POST c/{slug}/team` (team entries, with
+/// the checkpoint).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Batch {

@@ -38,6 +38,12 @@ pub enum ClientError {
     Unverified(VerifyError),
     #[error(transparent)]
     Keyring(#[from] panah_keyring::KeyringError),
+    /// The collective's team log was not started yet.
+    #[error("this collective's team log was not started yet: its founding coordinator starts it with `panah team init`")]
+    NoTeam,
+    /// The verified team does not include this coordinator.
+    #[error("your key {0} is not on the team as its signed log shows it: a coordinator must add you with `panah team add` (the hub letting you in is not enough)")]
+    NotOnTeam(String),
     #[error("cannot {what} {}: {source}", path.display())]
     File {
         what: &'static str,

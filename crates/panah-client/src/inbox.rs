@@ -224,9 +224,14 @@ pub struct Replied {
     pub coordinators: usize,
 }
 
-/// Encrypts `text` to the sender of conversation `id` and to every coordinator, and sends
-/// it.
-pub async fn reply(session: &Session, id: i64, text: &str) -> Result<Replied> {
+/// Encrypts `text` to the sender of conversation `id` and to every coordinator of the
+/// verified `team` (never to a key only the hub lists), and sends it.
+pub async fn reply(
+    session: &Session,
+    team: &crate::team::VerifiedTeam,
+    id: i64,
+    text: &str,
+) -> Result<Replied> {
     let text = text.trim();
     if text.is_empty() {
         return Err(ClientError::Invalid("the reply is empty".into()));
@@ -234,20 +239,13 @@ pub async fn reply(session: &Session, id: i64, text: &str) -> Result<Replied> {
     let conv: Conversation = session
         .get(&session.api(&format!("/conversations/{id}")))
         .await?;
-    let team = session.team().await?;
     let mut recipients: Vec<age::x25519::Recipient> = Vec::new();
     let sender: age::x25519::Recipient = conv
         .reply_recipient
         .parse()
         .map_err(|e| ClientError::BadAnswer(format!("the sender's reply key is damaged: {e}")))?;
     recipients.push(sender);
-    for m in &team.coordinators {
-        recipients.push(
-            m.recipient.parse().map_err(|e| {
-                ClientError::BadAnswer(format!("a coordinator's key is damaged: {e}"))
-            })?,
-        );
-    }
+    recipients.extend(team.recipients());
     let envelope = Envelope {
         from: Author::Coordinator(session.fingerprint.clone()),
         sent: Timestamp::now(),
@@ -264,7 +262,7 @@ pub async fn reply(session: &Session, id: i64, text: &str) -> Result<Replied> {
         .await?;
     Ok(Replied {
         id: created.id,
-        coordinators: team.coordinators.len(),
+        coordinators: team.members().len(),
     })
 }
 

@@ -20,6 +20,7 @@ mod http;
 pub mod hub;
 pub mod inbox;
 pub mod ledger;
+pub mod team;
 pub mod terminal;
 pub mod verify;
 

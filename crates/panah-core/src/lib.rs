@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod padding;
 pub mod scrub;
 pub mod slug;
+pub mod team;
 pub mod timestamp;
 pub mod tlog;
 

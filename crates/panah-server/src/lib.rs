@@ -63,6 +63,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/c/{slug}/ledger/prepare", post(api::ledger::prepare))
         .route("/c/{slug}/ledger/append", post(api::ledger::append))
+        .route("/c/{slug}/team", post(api::team::append))
         .layer(axum::extract::DefaultBodyLimit::max(
             api::ledger::MAX_LEDGER_BODY,
         ));

@@ -128,6 +128,7 @@ async fn log_for_file(
 pub(crate) fn not_started(kind: LogKind) -> Response {
     not_here(match kind {
         LogKind::Ledger => "this collective has not started its ledger",
+        LogKind::Team => "this collective's founding coordinator has not started its team log",
     })
 }
 

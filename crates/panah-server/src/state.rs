@@ -46,6 +46,26 @@ pub struct Settings {
     /// The hub's onion address (`http://….onion`). Pages reached any other way carry
     /// Onion-Location, so that Tor Browser offers it.
     pub onion_url: Option<String>,
+    /// The host that names the collectives' logs when neither address above is configured
+    /// (a test or demo hub: `panah serve` sets `localhost:PORT`, never an IP address).
+    pub fallback_host: Option<String>,
+}
+
+impl Settings {
+    /// The origin of a collective's log of `kind`, which the hub alone fixes: the host of
+    /// its public address (else its onion address, else the fallback host), then
+    /// `/c/{slug}/{kind}`. A coordinator cannot choose it, so no collective can start a log
+    /// that names another's path, and clients pin it.
+    pub fn log_origin(&self, slug: &panah_core::Slug, kind: panah_core::tlog::LogKind) -> String {
+        let host = self
+            .public_url
+            .as_deref()
+            .or(self.onion_url.as_deref())
+            .and_then(|u| u.split_once("://").map(|(_, h)| h))
+            .or(self.fallback_host.as_deref())
+            .unwrap_or("localhost");
+        format!("{host}/c/{slug}/{}", kind.word())
+    }
 }
 
 impl Default for Settings {
@@ -66,6 +86,7 @@ impl Default for Settings {
             page_cache_secs: 5,
             public_url: None,
             onion_url: None,
+            fallback_host: None,
         }
     }
 }

@@ -22,6 +22,14 @@ use sha2::{Digest, Sha256};
 
 const ORIGIN: &str = "hub.example/c/roshanai/ledger";
 
+/// The settings of a hub known as hub.example (which names its ledgers `ORIGIN`).
+fn hub_settings() -> Settings {
+    Settings {
+        fallback_host: Some("hub.example".into()),
+        ..Settings::default()
+    }
+}
+
 fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     let mut h = Sha256::new();
     for p in parts {
@@ -75,7 +83,7 @@ async fn put_json(app: &Router, uri: &str, body: Value, token: &str) -> common::
 
 /// Starts the ledger and returns (app, token, coordinator, collective id).
 async fn started(store: panah_store::Store) -> (Router, String, Coordinator) {
-    started_with(store, Settings::default()).await
+    started_with(store, hub_settings()).await
 }
 
 async fn started_with(
@@ -494,7 +502,7 @@ async fn starting_a_ledger_is_checked() {
         let cid = seed(&store, "roshanai").await;
         let who = coordinator();
         store.add_coordinator(cid, &who.key, "").await.unwrap();
-        let app = router(store, Settings::default()).await;
+        let app = router(store, hub_settings()).await;
         let t = token(&app, "roshanai", &who).await;
         for (path, status) in [
             ("/c/roshanai/ledger/checkpoint", StatusCode::NOT_FOUND),
@@ -516,15 +524,23 @@ async fn starting_a_ledger_is_checked() {
                 "has space",
                 "AFN",
                 signed_checkpoint(&who, 0, &empty),
-                StatusCode::BAD_REQUEST,
-                "not a usable log origin",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "this hub names the collective's ledger",
             ),
+            // Another collective's path, or a look-alike of its own: the hub names it.
             (
-                "a+b",
+                "hub.example/c/other/ledger",
                 "AFN",
                 signed_checkpoint(&who, 0, &empty),
-                StatusCode::BAD_REQUEST,
-                "not a usable log origin",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "this hub names the collective's ledger \"hub.example/c/roshanai/ledger\"",
+            ),
+            (
+                "hub.example/c/roshanai/1edger",
+                "AFN",
+                signed_checkpoint(&who, 0, &empty),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "this hub names the collective's ledger",
             ),
             (
                 ORIGIN,
@@ -716,7 +732,7 @@ async fn totals_kept_up_to_date_equal_totals_from_scratch() {
     for (engine, store) in every_engine(dir.path()).await {
         let uncached = Settings {
             page_cache_secs: 0,
-            ..Settings::default()
+            ..hub_settings()
         };
         let (app, t, who) = started_with(store.clone(), uncached.clone()).await;
         let mut all = Vec::new();
@@ -975,7 +991,7 @@ async fn hidden_rails_are_not_named_on_the_pages() {
     for (engine, store) in every_engine(dir.path()).await {
         let uncached = Settings {
             page_cache_secs: 0,
-            ..Settings::default()
+            ..hub_settings()
         };
         let (app, t, who) = started_with(store.clone(), uncached).await;
         let mut all = Vec::new();

@@ -92,15 +92,7 @@ impl Store {
         let Some(row) = removed else {
             return Ok(false);
         };
-        let id: i64 = get(&row, "id")?;
-        sqlx::query("DELETE FROM api_tokens WHERE coordinator_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM login_challenges WHERE coordinator_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        revoke(&mut tx, get(&row, "id")?).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -177,4 +169,20 @@ impl Store {
         .map(from_row)
         .transpose()
     }
+}
+
+/// Ends every login of a coordinator (after they were marked removed).
+pub(crate) async fn revoke(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    coordinator_id: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM api_tokens WHERE coordinator_id = $1")
+        .bind(coordinator_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM login_challenges WHERE coordinator_id = $1")
+        .bind(coordinator_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

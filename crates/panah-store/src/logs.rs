@@ -263,14 +263,27 @@ impl Store {
     /// [`StoreError::Stale`] if the log is no longer at `base_size`, and with
     /// [`StoreError::Conflict`] for a second reversal of an entry or a reused receipt.
     pub async fn append_log(&self, log_id: LogId, append: &Append<'_>) -> Result<(), StoreError> {
-        let new_size = append.base_size + append.entries.len() as u64;
         let mut tx = self.pool().begin().await?;
+        append_in(&mut tx, log_id, append).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// [`Store::append_log`] inside the caller's transaction.
+pub(crate) async fn append_in(
+    tx: &mut Transaction<'_, Any>,
+    log_id: LogId,
+    append: &Append<'_>,
+) -> Result<(), StoreError> {
+    {
+        let new_size = append.base_size + append.entries.len() as u64;
         // The compare-and-set comes first, so it is also what takes the write lock.
         let moved = sqlx::query("UPDATE logs SET size = $1 WHERE id = $2 AND size = $3")
             .bind(int(new_size)?)
             .bind(log_id.0)
             .bind(int(append.base_size)?)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         if moved.rows_affected() != 1 {
             return Err(StoreError::Stale(format!(
@@ -293,7 +306,7 @@ impl Store {
                 .bind(log_id.0)
                 .bind(idx)
                 .bind(e.leaf.to_vec())
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             if e.receipt.is_some() || e.reverses.is_some() {
                 sqlx::query(
@@ -304,7 +317,7 @@ impl Store {
                 .bind(idx)
                 .bind(e.receipt.map(|r| r.to_vec()))
                 .bind(e.reverses.map(int).transpose()?)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(duplicate)?;
             }
@@ -315,11 +328,11 @@ impl Store {
                 .bind(i64::from(level))
                 .bind(int(n)?)
                 .bind(hash.to_vec())
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
         insert_checkpoint(
-            &mut tx,
+            tx,
             log_id,
             new_size,
             append.checkpoint,
@@ -327,7 +340,6 @@ impl Store {
             append.signed,
         )
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 }
@@ -342,6 +354,18 @@ pub(crate) async fn create_log(
     checkpoint: &str,
     coordinator_id: i64,
     signed: SignedOn,
+) -> Result<LogId, StoreError> {
+    let id = insert_log(tx, collective_id, kind, origin).await?;
+    insert_checkpoint(tx, id, 0, checkpoint, coordinator_id, signed).await?;
+    Ok(id)
+}
+
+/// A new, empty log row with no checkpoint yet (its first append brings one).
+pub(crate) async fn insert_log(
+    tx: &mut Transaction<'_, Any>,
+    collective_id: i64,
+    kind: LogKind,
+    origin: &str,
 ) -> Result<LogId, StoreError> {
     let row = sqlx::query(
         "INSERT INTO logs (collective_id, kind, origin, size, created_at)
@@ -363,9 +387,7 @@ pub(crate) async fn create_log(
             e.into()
         }
     })?;
-    let id = LogId(get(&row, "id")?);
-    insert_checkpoint(tx, id, 0, checkpoint, coordinator_id, signed).await?;
-    Ok(id)
+    Ok(LogId(get(&row, "id")?))
 }
 
 async fn insert_checkpoint(

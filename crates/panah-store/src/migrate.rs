@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "blob index",
         include_str!("../migrations/0006_blob_index.sql"),
     ),
+    (
+        7,
+        "team invitations",
+        include_str!("../migrations/0007_team_invitations.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming Panah's migration lock.

@@ -250,6 +250,144 @@ async fn coordinators_join_and_leave() {
     }
 }
 
+/// Team changes are appended with the hub's table of coordinators brought to the team
+/// they make, in one transaction; invitations let nobody in and go when their key joins.
+#[tokio::test]
+async fn the_team_log_decides_who_is_let_in() {
+    use panah_core::ledger::DatePrecision;
+    use panah_core::tlog::tiles::extend;
+    use panah_core::tlog::LogKind;
+    use panah_store::{Append, NewEntry, SignedOn};
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let c = store
+            .create_collective(&new_collective("roshanai"))
+            .await
+            .unwrap();
+        let (founder, invited, other) = (key(), key(), key());
+        let f = store.add_coordinator(c.id, &founder, "f").await.unwrap();
+        store.invite_coordinator(c.id, &invited, "i").await.unwrap();
+        let again = store.invite_coordinator(c.id, &invited, "i").await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{engine}");
+        let invitations = store.invitations(c.id).await.unwrap();
+        assert_eq!(invitations.len(), 1, "{engine}");
+        assert_eq!(invitations[0].key, invited, "{engine}");
+        assert_eq!(store.coordinators(c.id, false).await.unwrap().len(), 1);
+        let token = [9u8; 32];
+        store
+            .put_token(
+                &token,
+                f.id,
+                Timestamp::now().plus_seconds(600),
+                Timestamp::now(),
+            )
+            .await
+            .unwrap();
+        let signed = SignedOn {
+            on: Timestamp::now(),
+            precision: DatePrecision::Day,
+        };
+        let append = |base: u64, leaves: Vec<Vec<u8>>, known| {
+            let refs: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
+            let ext = extend(base, &refs, &known).unwrap();
+            (leaves, ext)
+        };
+        // Founding: the founder and the invited key.
+        let (leaves, ext) = append(0, vec![b"a".to_vec(), b"b".to_vec()], Default::default());
+        let entries: Vec<NewEntry> = leaves.iter().map(|l| NewEntry::plain(l)).collect();
+        let team = vec![
+            (founder.clone(), "f".to_owned()),
+            (invited.clone(), "i".to_owned()),
+        ];
+        let log = store
+            .append_team(
+                c.id,
+                "hub.example/c/roshanai/team",
+                &Append {
+                    base_size: 0,
+                    entries: &entries,
+                    hashes: &ext.hashes,
+                    checkpoint: "note",
+                    coordinator_id: f.id,
+                    signed,
+                },
+                &team,
+            )
+            .await
+            .unwrap();
+        let stored = store.log(c.id, LogKind::Team).await.unwrap().unwrap();
+        assert_eq!((stored.id, stored.size), (log, 2), "{engine}");
+        let active = store.coordinators(c.id, false).await.unwrap();
+        assert_eq!(active.len(), 2, "{engine}");
+        assert!(
+            store.invitations(c.id).await.unwrap().is_empty(),
+            "{engine}"
+        );
+        // A stale base changes nothing.
+        let stale = store
+            .append_team(
+                c.id,
+                "hub.example/c/roshanai/team",
+                &Append {
+                    base_size: 0,
+                    entries: &entries,
+                    hashes: &ext.hashes,
+                    checkpoint: "note",
+                    coordinator_id: f.id,
+                    signed,
+                },
+                &[(other.clone(), String::new())],
+            )
+            .await;
+        assert!(stale.is_err(), "{engine}");
+        assert_eq!(store.coordinators(c.id, false).await.unwrap().len(), 2);
+        // The founder leaves, another joins: the founder's login ends at once.
+        let needed = match extend(2, &[b"c".as_slice()], &Default::default()) {
+            Err(panah_core::tlog::tiles::SparseError::Needed(nodes)) => nodes,
+            other => panic!("{engine}: {other:?}"),
+        };
+        let known = store.log_nodes(log, &needed).await.unwrap();
+        let (leaves, ext) = append(2, vec![b"c".to_vec()], known);
+        let entries: Vec<NewEntry> = leaves.iter().map(|l| NewEntry::plain(l)).collect();
+        let result = store
+            .append_team(
+                c.id,
+                "ignored once the log exists",
+                &Append {
+                    base_size: 2,
+                    entries: &entries,
+                    hashes: &ext.hashes,
+                    checkpoint: "note 2",
+                    coordinator_id: f.id,
+                    signed,
+                },
+                &[
+                    (invited.clone(), "i".into()),
+                    (other.clone(), String::new()),
+                ],
+            )
+            .await;
+        assert!(result.is_ok(), "{engine}: {result:?}");
+        let active: Vec<CoordinatorKey> = store
+            .coordinators(c.id, false)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.key)
+            .collect();
+        assert_eq!(active, vec![invited.clone(), other.clone()], "{engine}");
+        assert!(
+            store.token_owner(&token).await.unwrap().is_none(),
+            "{engine}"
+        );
+        assert_eq!(
+            store.latest_checkpoint(log).await.unwrap().unwrap().note,
+            "note 2",
+            "{engine}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn challenges_are_single_use_and_tokens_know_their_owner() {
     let dir = tempfile::tempdir().unwrap();

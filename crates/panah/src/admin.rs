@@ -59,7 +59,9 @@ pub enum AdminCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Register a coordinator by the public line `panah id show` printed.
+    /// Register a collective's founding coordinator by the public line `panah id show`
+    /// printed. Once a collective has one, this only proposes a key: coordinators add
+    /// people to the team themselves, signing it (`panah team add`).
     AddCoordinator {
         #[command(flatten)]
         store: StoreArgs,
@@ -221,12 +223,25 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             }
             let (_, store) = store.open_existing().await?;
             let c = collective(&store, &slug).await?;
-            let added = store.add_coordinator(c.id, &key, label.trim()).await?;
-            println!(
-                "added coordinator {} to {}",
-                added.key.fingerprint(),
-                c.slug
-            );
+            if store.coordinators(c.id, false).await?.is_empty() {
+                // The founder: the one key the operator's word is taken for. They start
+                // the signed team log on their first use of the coordinators' tools.
+                let added = store.add_coordinator(c.id, &key, label.trim()).await?;
+                println!(
+                    "added {} as the founding coordinator of {}",
+                    added.key.fingerprint(),
+                    c.slug
+                );
+            } else {
+                // After founding, the team is what its coordinators sign, not the hub's word.
+                store.invite_coordinator(c.id, &key, label.trim()).await?;
+                println!(
+                    "invited {} to {}: nothing changes until a coordinator checks the key with \
+                     its owner and signs it onto the team with `panah team add`",
+                    key.fingerprint(),
+                    c.slug
+                );
+            }
         }
         AdminCommand::RemoveCoordinator { store, slug, key } => {
             let (_, store) = store.open_existing().await?;

@@ -1,10 +1,9 @@
 //! Which hub, collective and keyring a coordinator's command uses (flags, environment,
-//! then the saved profile), logging in through `panah_client`, and `panah team`.
+//! then the saved profile), logging in through `panah_client`.
 
 use anyhow::Context;
 use clap::Args;
 use panah_client::hub::{is_exposed, parse_hub, Session};
-use panah_client::terminal::sanitize;
 use panah_core::Slug;
 use panah_keyring::Keyring;
 
@@ -44,11 +43,6 @@ impl HubArgs {
         Ok((parse_hub(&hub)?, Slug::parse(&collective)?, keyring))
     }
 
-    /// Unlocks the keyring and logs in.
-    pub async fn login(&self) -> anyhow::Result<Session> {
-        Ok(self.login_keeping_keyring().await?.0)
-    }
-
     /// Logs in and also returns the unlocked keyring, for commands that decrypt or sign.
     pub async fn login_keeping_keyring(&self) -> anyhow::Result<(Session, Keyring)> {
         let (base, collective, keyring) = self.resolve()?;
@@ -59,38 +53,4 @@ impl HubArgs {
         let session = Session::login(&base, collective, &keyring).await?;
         Ok((session, keyring))
     }
-}
-
-/// `panah team`: proves the keyring works against the hub and shows who is on the team.
-pub async fn team(args: HubArgs) -> anyhow::Result<()> {
-    let session = args.login().await?;
-    let team = session.team().await?;
-    let session_fingerprint = session.fingerprint.clone();
-    session.logout().await;
-    // Everything below is the hub's text: shown, never obeyed.
-    println!(
-        "logged in to {} as {}",
-        sanitize(&team.collective),
-        session_fingerprint
-    );
-    for m in &team.coordinators {
-        let you = if m.fingerprint == team.you {
-            " (you)"
-        } else {
-            ""
-        };
-        let label = if m.label.is_empty() { "-" } else { &m.label };
-        println!(
-            "{}",
-            sanitize(&format!(
-                "{}\t{label}\tsince {}{you}",
-                m.fingerprint, m.added_at
-            ))
-        );
-        println!(
-            "{}",
-            sanitize(&format!("  {} {}", m.recipient, m.signing_key))
-        );
-    }
-    Ok(())
 }

@@ -90,7 +90,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             &store,
             &coordinator,
             &keyring,
-            &format!("{host}/c/{DEMO_SLUG}/ledger"),
+            &format!("localhost:{}/c/{DEMO_SLUG}/ledger", host.port()),
         )
         .await?;
         if let Some(code) = code {

@@ -137,7 +137,8 @@ async fn command(
                     s
                 }
             };
-            let sent = inbox::reply(session, id, &text).await?;
+            let team = crate::team::verified(session, keyring).await?;
+            let sent = inbox::reply(session, &team, id, &text).await?;
             println!(
                 "reply {} sent to conversation #{id}, readable by the sender and {} coordinator(s)",
                 sent.id, sent.coordinators

@@ -18,10 +18,11 @@ mod config;
 mod demo;
 mod id;
 mod inbox;
-mod private;
 mod ledger;
+mod private;
 mod profile;
 mod serve;
+mod team;
 
 use std::process::ExitCode;
 
@@ -61,8 +62,8 @@ enum Command {
     /// Keep a verified copy of a ledger that any web server can serve (anyone).
     #[command(subcommand)]
     Mirror(ledger::MirrorCommand),
-    /// Log in to a hub as a coordinator and show the collective's team.
-    Team(client::HubArgs),
+    /// The collective's team as its signed log shows it; add or remove coordinators.
+    Team(team::TeamArgs),
     /// Saved hub and collective settings, so other commands need fewer options.
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
@@ -86,7 +87,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
             Command::Admin(cmd) => admin::run(cmd).await,
             Command::Id(cmd) => id::run(cmd),
-            Command::Team(args) => client::team(args).await,
+            Command::Team(args) => team::run(args).await,
             Command::Inbox(args) => inbox::run(args).await,
             Command::Profile(cmd) => profile::run(cmd),
             Command::Ledger(args) => ledger::run(args).await,

@@ -101,6 +101,7 @@ pub fn check(data: &Path, location: &Location, allow: bool) -> anyhow::Result<()
 }
 
 #[cfg(all(test, unix))]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

@@ -38,12 +38,14 @@ pub async fn serve(
     let store = open_store(&config).await?;
     let blobs = panah_store::BlobStore::open(&config.data.join("blobs"))?;
     crate::private::check(&config.data, &config.location, allow_loose_permissions)?;
-    let state = AppState::new(store.clone(), blobs, config.settings.clone()).await?;
-    let sweeper = panah_server::retention::spawn(&state);
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let mut settings = config.settings.clone();
+    settings.fallback_host = Some(format!("localhost:{}", addr.port()));
+    let state = AppState::new(store.clone(), blobs, settings).await?;
+    let sweeper = panah_server::retention::spawn(&state);
     let url = format!("http://{addr}");
     on_ready(&url);
     // The readiness signal tests and scripts wait for: one line on stdout.

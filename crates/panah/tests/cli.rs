@@ -166,8 +166,21 @@ fn operator_and_coordinator_against_a_live_hub() {
     assert_eq!(status, 200);
     assert!(page.contains("Roshanai Youth"));
 
-    // A coordinator logs in with the keyring and sees the team.
-    let team = ok(&[
+    // The operator's second key is only an invitation: bob cannot log in yet.
+    let bob_args = [
+        "team",
+        "--hub",
+        &hub.url,
+        "--collective",
+        "roshanai",
+        "--keyring",
+        &bob,
+    ];
+    let err = fails(&bob_args);
+    assert!(err.contains("HTTP 403"), "{err}");
+    // The founder logs in, which starts the signed team log with them alone, and is told
+    // of the invitation.
+    let alice_args = [
         "team",
         "--hub",
         &hub.url,
@@ -175,10 +188,44 @@ fn operator_and_coordinator_against_a_live_hub() {
         "roshanai",
         "--keyring",
         &alice,
-    ]);
+    ];
+    let out = run(&alice_args);
+    assert!(out.status.success());
+    let (team, told) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        told.contains("started the collective's signed team log"),
+        "{told}"
+    );
+    assert!(told.contains("proposed 1 key"), "{told}");
     assert!(team.contains("(you)"), "{team}");
     assert!(team.contains("coordinator 1"), "{team}");
+    assert_eq!(team.matches("ed25519:").count(), 1, "{team}");
+    // She signs bob onto the team; bob now logs in and sees both, with the change.
+    let added = ok(&[
+        &alice_args[..],
+        &["add", bob_line.trim(), "--label", "coordinator 2"],
+    ]
+    .concat());
+    assert!(added.contains("the team has 2 coordinators"), "{added}");
+    // (Bob's device remembers what it checked in its own place.)
+    let bob_state = dir.path().join("bob-state").display().to_string();
+    let out = run_env(&[("PANAH_LEDGER_STATE_DIR", &bob_state)], &bob_args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let team = String::from_utf8_lossy(&out.stdout).into_owned();
+    let told = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(team.matches("ed25519:").count(), 2, "{team}");
+    assert!(told.contains("first check"), "{told}");
+    assert!(told.contains("(coordinator 2) was added by"), "{told}");
+    // Alice sees the change she made as hers, and nothing new.
+    let out = run(&alice_args);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("changes since"));
 
     // Not a coordinator of `other`; unknown collective; wrong hub address.
     let err = fails(&[
@@ -218,7 +265,7 @@ fn operator_and_coordinator_against_a_live_hub() {
     // Removing a coordinator takes effect while the hub runs.
     let fingerprint = team
         .lines()
-        .find(|l| !l.contains("(you)") && l.contains("since"))
+        .find(|l| l.contains("coordinator 2") && l.contains("since"))
         .unwrap()
         .split('\t')
         .next()
@@ -251,6 +298,16 @@ fn operator_and_coordinator_against_a_live_hub() {
         "--all",
     ]);
     assert!(listed.contains("removed"), "{listed}");
+    // The operator's removal is the hub's word; the team log still lists bob until a
+    // coordinator signs his removal.
+    let team = ok(&alice_args);
+    assert_eq!(team.matches("ed25519:").count(), 2, "{team}");
+    let removed = ok(&[&alice_args[..], &["remove", &fingerprint]].concat());
+    assert!(removed.contains("removed coordinator"), "{removed}");
+    let team = ok(&alice_args);
+    assert_eq!(team.matches("ed25519:").count(), 1, "{team}");
+    let err = fails(&[&alice_args[..], &["remove", &fingerprint]].concat());
+    assert!(err.contains("nobody on the verified team"), "{err}");
 
     assert!(hub.stop().success(), "graceful shutdown on SIGTERM");
 }

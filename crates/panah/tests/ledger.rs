@@ -251,9 +251,10 @@ fn kept_ledger() -> Kept {
         .find_map(|l| l.strip_prefix("receipt code for entry 0 (500.00 USD): "))
         .unwrap_or_else(|| panic!("{}", said[1]))
         .to_owned();
+    // A hub with no public address names its logs localhost:PORT/c/SLUG/….
     let origin = format!(
         "{}/c/roshanai/ledger",
-        hub.url.trim_start_matches("http://")
+        hub.url.replace("http://127.0.0.1", "localhost")
     );
     Kept {
         dir,
@@ -626,14 +627,26 @@ fn verify_and_mirror_catch_tampering_and_forks() {
     let b_data = b_dir.join("hub").display().to_string();
     support::create_collective(&b_data, "roshanai");
     support::add_coordinator(&b_data, &ok(&["id", "show", "--keyring", &keyrings[0]]));
-    let hub_b = Hub::start(&["--data", &b_data], &b_dir.join("hub.log"));
+    // Hub B claims A's public address, so it gives its ledger A's origin.
+    let b_config = write(
+        &b_dir,
+        "panah.toml",
+        &format!(
+            "public_url = \"{}\"\n",
+            hub.url.replace("127.0.0.1", "localhost")
+        ),
+    );
+    let hub_b = Hub::start(
+        &["--data", &b_data, "--config", &b_config],
+        &b_dir.join("hub.log"),
+    );
     let elsewhere = dir.path().join("coerced-machine").display().to_string();
     let env = [("PANAH_LEDGER_STATE_DIR", elsewhere.as_str())];
     let hb = hub_args(&hub_b, &keyrings[0]);
     let forged = ENTRIES.replace("gift for flour and oil", "gift for flour");
     let forged_csv = write(dir.path(), "forged.csv", &forged);
     for args in [
-        with(hb.clone(), &["init", "--base", "AFN", "--origin", &origin]),
+        with(hb.clone(), &["init", "--base", "AFN"]),
         with(hb.clone(), &["import", &forged_csv]),
     ] {
         let out = run_env(&env, &args);
@@ -664,4 +677,150 @@ fn verify_and_mirror_catch_tampering_and_forks() {
         std::fs::read_to_string(copy).unwrap(),
         http_body(&hub.url, "/c/roshanai/ledger/checkpoint")
     );
+}
+
+/// What a hostile server might do about names and teams: show another log (a look-alike
+/// origin, signed by a new key) at an address already checked, or add a key to the team
+/// without a coordinator's signature, or rewrite the team's history.
+#[test]
+fn trust_is_pinned_to_the_address_and_the_signed_team() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, data, keyrings) = hub_with_team(dir.path(), 1, &[]);
+    let h = hub_args(&hub, &keyrings[0]);
+    ok(&with(h.clone(), &["init", "--base", "AFN"]));
+    ok(&with(h.clone(), &SMALL_EXPENSE));
+    let state_dir = dir.path().join("supporter").display().to_string();
+    let env = [("PANAH_LEDGER_STATE_DIR", state_dir.as_str())];
+    let mirror = dir.path().join("mirror").display().to_string();
+    let out = run_env(
+        &env,
+        &[
+            "mirror",
+            "ledger",
+            &format!("{}/c/roshanai", hub.url),
+            &mirror,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copy = Path::new(&mirror).join("c/roshanai/ledger");
+    let copy = copy.to_str().unwrap();
+    let out = run_env(&env, &["verify", "ledger", copy]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The same folder now holds another log: a look-alike origin under a new key.
+    let b_dir = dir.path().join("b");
+    std::fs::create_dir_all(&b_dir).unwrap();
+    let b_data = b_dir.join("hub").display().to_string();
+    support::create_collective(&b_data, "roshanai");
+    let intruder = dir.path().join("intruder.keyring").display().to_string();
+    support::add_coordinator(&b_data, &ok(&["id", "new", "--keyring", &intruder]));
+    let b_config = write(&b_dir, "panah.toml", "public_url = \"https://1ocalhost\"\n");
+    let hub_b = Hub::start(
+        &["--data", &b_data, "--config", &b_config],
+        &b_dir.join("hub.log"),
+    );
+    let hb = hub_args(&hub_b, &intruder);
+    let b_env = [("PANAH_LEDGER_STATE_DIR", b_dir.to_str().unwrap())];
+    for args in [
+        with(hb.clone(), &["init", "--base", "AFN"]),
+        with(hb, &SMALL_EXPENSE),
+    ] {
+        let out = run_env(&b_env, &args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let b_mirror = b_dir.join("mirror").display().to_string();
+    let out = run_env(
+        &b_env,
+        &[
+            "mirror",
+            "ledger",
+            &format!("{}/c/roshanai", hub_b.url),
+            &b_mirror,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_dir_all(copy).unwrap();
+    std::fs::rename(Path::new(&b_mirror).join("c/roshanai/ledger"), copy).unwrap();
+    let out = run_env(&env, &["verify", "ledger", copy]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("now serves another log, \"1ocalhost/c/roshanai/ledger\""),
+        "{err}"
+    );
+    // Accepting the move on purpose still needs a key the supporter trusted.
+    let out = run_env(
+        &env,
+        &[
+            "verify",
+            "ledger",
+            copy,
+            "--accept-origin",
+            "1ocalhost/c/roshanai/ledger",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("not signed by any key you trust"), "{err}");
+
+    // The operator adds a key of their own: an invitation, which the coordinators' tools
+    // show and never trust.
+    let operator = dir.path().join("operator.keyring").display().to_string();
+    let line = ok(&["id", "new", "--keyring", &operator]);
+    let said = ok(&[
+        "admin",
+        "add-coordinator",
+        "--data",
+        &data,
+        "roshanai",
+        line.trim(),
+    ]);
+    assert!(said.contains("invited"), "{said}");
+    let err = fails(&coordinator_args("team", &hub, &operator, &[]));
+    assert!(err.contains("HTTP 403"), "{err}");
+    let out = run_env(&[], &coordinator_args("team", &hub, &keyrings[0], &[]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("proposed 1 key"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .matches("ed25519:")
+            .count(),
+        1
+    );
+
+    // The operator rewrites the team's history in the database, putting their key in the
+    // founding entry: the founder's tools refuse it (here the hub itself notices that its
+    // stored hashes no longer match; the rules a rewritten log breaks are tested in
+    // panah_core::team), and sign nothing.
+    let db = Path::new(&data).join("panah.db");
+    let founder_line = ok(&["id", "show", "--keyring", &keyrings[0]]);
+    sqlite(
+        &db,
+        &format!(
+            "db.execute(\"UPDATE log_entries SET leaf = replace(leaf, ?, ?) WHERE log_id = (SELECT id FROM logs WHERE kind = 'team')\", ({:?}.encode(), {:?}.encode()))",
+            founder_line.trim(),
+            line.trim()
+        ),
+    );
+    let before = http_body(&hub.url, "/c/roshanai/ledger/checkpoint");
+    let err = fails(&coordinator_args("team", &hub, &keyrings[0], &[]));
+    assert!(err.contains("/c/roshanai/team/"), "{err}");
+    let err = fails(&with(h, &SMALL_EXPENSE));
+    assert!(err.contains("/c/roshanai/team/"), "{err}");
+    assert_eq!(http_body(&hub.url, "/c/roshanai/ledger/checkpoint"), before);
 }

@@ -17,12 +17,13 @@ use panah_core::ledger::entry::{check_against, WithBatch};
 use panah_core::ledger::receipt::ReceiptCode;
 use panah_core::ledger::{Amount, Category, Currency, DatePrecision, Entry, Kind};
 use panah_core::tlog::check::b64;
-use panah_core::tlog::tree::{check_origin, verifier_key, Tree};
+use panah_core::tlog::tree::{unverified_checkpoint, verifier_key, Tree};
 use panah_core::tlog::LogKind;
 use panah_keyring::Keyring;
 
 use crate::error::{ClientError, Result};
 use crate::hub::Session;
+use crate::team::{check_own_origin, VerifiedTeam};
 use crate::verify::{self, merge_keys, Source, State, VerifyError};
 use draft::Draft;
 
@@ -41,62 +42,81 @@ fn invalid(e: impl std::fmt::Display) -> ClientError {
     ClientError::Invalid(e.to_string())
 }
 
-/// Downloads and verifies the collective's ledger: signed by a current coordinator or a key
-/// this machine trusted before, every tile checked, and extending what was seen before.
-pub async fn sync(session: &Session) -> Result<Synced> {
+/// Downloads and verifies the collective's ledger: signed by a coordinator of the
+/// verified `team` (or, unchanged since this machine verified it, by whoever signed it
+/// then), every tile checked, extending what was seen before at the same address, under
+/// the origin pinned there.
+pub async fn sync(session: &Session, team: &VerifiedTeam) -> Result<Synced> {
     let info: LedgerInfo = session.get(&session.api("/ledger")).await?;
     let base = Currency::parse(&info.base_currency)
         .map_err(|e| ClientError::BadAnswer(format!("the hub's base currency: {e}")))?;
-    let team = session.team().await?;
-    let mut keys = Vec::new();
-    for m in &team.coordinators {
-        let key =
-            panah_core::CoordinatorKey::from_parts(&m.recipient, &m.signing_key).map_err(|e| {
-                ClientError::BadAnswer(format!(
-                    "the hub lists a coordinator key that does not parse: {e}"
-                ))
-            })?;
-        keys.push(verifier_key(&info.origin, key.signing()));
-    }
     let source = Source::parse(
         &format!("{}/c/{}/ledger", session.base(), session.collective),
         LogKind::Ledger,
     )?;
-    let state_path = verify::default_state_path(&info.origin)?;
+    let note = source.checkpoint().await?;
+    let (origin, size, root) =
+        unverified_checkpoint(&note).map_err(|why| VerifyError::NotACheckpoint {
+            at: source.to_string(),
+            why,
+        })?;
+    let state_path = verify::default_state_path(&source.identity(), &origin)?;
     let state = State::load(&state_path)?;
-    if let Some(s) = &state {
-        if s.origin != info.origin {
-            return Err(VerifyError::StateForAnotherLog {
-                path: state_path,
+    match &state {
+        Some(s) if s.origin != origin => {
+            return Err(VerifyError::OriginChanged {
                 remembered: s.origin.clone(),
                 at: source.to_string(),
-                served: info.origin,
+                served: origin,
             }
-            .into());
+            .into())
+        }
+        Some(_) => {}
+        None => {
+            check_own_origin(session, LogKind::Ledger, &origin)?;
+            if origin != team.ledger_origin {
+                return Err(ClientError::BadAnswer(format!(
+                    "the ledger's checkpoint names {origin:?}, but the hub names the collective's ledger {:?}",
+                    team.ledger_origin
+                )));
+            }
         }
     }
-    merge_keys(&mut keys, state.iter().flat_map(|s| s.keys.clone()));
-    let note = source.checkpoint().await?;
+    if info.origin != origin {
+        return Err(ClientError::BadAnswer(format!(
+            "the hub's API names the ledger {:?} but its checkpoint names {origin:?}",
+            info.origin
+        )));
+    }
+    let mut keys = team.verifier_keys(&origin);
+    if let Some(s) = state.as_ref().filter(|s| s.size == size && s.root == root) {
+        // Verified here before: still good though its signer has since left the team.
+        merge_keys(&mut keys, s.keys.iter().cloned());
+    }
     let v = verify::check(
         &source,
-        &info.origin,
+        &origin,
         note,
         &keys,
         state.map(|s| (s.size, s.root)),
     )
     .await
     .map_err(ClientError::Unverified)?;
+    // Also against what this machine saw of the same origin anywhere (another hub showing
+    // a forked history under this ledger's name).
+    verify::check_and_remember_origin(&source.to_string(), &origin, &keys, &v.log.tree)
+        .map_err(ClientError::Unverified)?;
     if v.checkpoint.size != info.size {
         return Err(ClientError::Invalid(
             "the ledger changed while it was being checked; run the command again".into(),
         ));
     }
     Ok(Synced {
-        origin: info.origin,
+        origin,
         base,
         tree: v.log.tree,
         entries: v.log.entries,
-        keys,
+        keys: team.verifier_keys(&info.origin),
         state_path,
     })
 }
@@ -164,6 +184,12 @@ pub async fn publish(
             checked: panah_core::Timestamp::now(),
         }
         .save(&synced.state_path)?;
+        verify::check_and_remember_origin(
+            session.base(),
+            &synced.origin,
+            &synced.keys,
+            &synced.tree,
+        )?;
     }
     Ok(())
 }
@@ -215,21 +241,16 @@ pub struct Started {
     pub verifier_key: String,
 }
 
-/// Starts the collective's ledger (once) in `base` currency.
+/// Starts the collective's ledger (once) in `base` currency, under the origin the hub
+/// names it (which must be this collective's own path).
 pub async fn init(
     session: &Session,
     keyring: &Keyring,
+    team: &VerifiedTeam,
     base: Currency,
-    origin: Option<String>,
 ) -> Result<Started> {
-    let origin = match origin {
-        Some(o) => o,
-        None => {
-            let host = session.base().split("://").nth(1).unwrap_or_default();
-            format!("{host}/c/{}/ledger", session.collective)
-        }
-    };
-    check_origin(&origin).map_err(invalid)?;
+    let origin = team.ledger_origin.clone();
+    check_own_origin(session, LogKind::Ledger, &origin)?;
     let note = keyring.sign_checkpoint(&origin, &origin, 0, &Tree::new().root())?;
     let note = String::from_utf8(note).map_err(invalid)?;
     let _: LedgerInfo = session
@@ -281,10 +302,11 @@ pub async fn add(
     session: &Session,
     keyring: &Keyring,
     drafts: &[Draft],
+    team: &VerifiedTeam,
     batch: usize,
     anyway: bool,
 ) -> Result<Added> {
-    let mut synced = sync(session).await?;
+    let mut synced = sync(session, team).await?;
     let mut entries: Vec<Entry> = Vec::with_capacity(drafts.len());
     let mut codes = Vec::with_capacity(drafts.len());
     for (i, d) in drafts.iter().enumerate() {
@@ -325,11 +347,12 @@ pub async fn add(
 pub async fn reverse(
     session: &Session,
     keyring: &Keyring,
+    team: &VerifiedTeam,
     index: u64,
     memo: String,
     date: Option<time::Date>,
 ) -> Result<Added> {
-    let mut synced = sync(session).await?;
+    let mut synced = sync(session, team).await?;
     let target = usize::try_from(index)
         .ok()
         .and_then(|i| synced.entries.get(i))

@@ -44,9 +44,8 @@ pub enum VerifyError {
         found: String,
         expected: String,
     },
-    #[error("{} remembers the log {remembered:?}, but {at} serves {served:?}; pass another --state", path.display())]
-    StateForAnotherLog {
-        path: PathBuf,
+    #[error("{at} served the log {remembered:?} when you last checked it, and now serves another log, {served:?}: someone may be showing you a different history at the same address. If the collective told you (another way) that they moved their ledger, run again with --accept-origin {served:?}")]
+    OriginChanged {
         remembered: String,
         at: String,
         served: String,
@@ -174,46 +173,104 @@ impl State {
     }
 }
 
-/// Where the state for `origin` lives by default: `PANAH_LEDGER_STATE_DIR`, else
-/// `panah/ledgers` in the user's data folder. The file name is the origin with every byte
-/// but letters, digits, `.` and `-` written as `%XX`, so two origins never share a file. A
-/// file under the earlier name (other bytes as `_`, which two origins could share) is
-/// still read for its origin; the origin inside it is checked before it is used.
-pub fn default_state_path(origin: &str) -> Result<PathBuf, VerifyError> {
-    let dir = match std::env::var_os("PANAH_LEDGER_STATE_DIR") {
+/// The folder of remembered states: `PANAH_LEDGER_STATE_DIR`, else `panah/ledgers` in the
+/// user's data folder.
+fn state_dir() -> Result<PathBuf, VerifyError> {
+    Ok(match std::env::var_os("PANAH_LEDGER_STATE_DIR") {
         Some(d) => PathBuf::from(d),
         None => dirs::data_dir()
             .ok_or(VerifyError::NoDataFolder)?
             .join("panah")
             .join("ledgers"),
-    };
-    let kept = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'-';
-    let name: String = origin
-        .bytes()
+    })
+}
+
+/// `text` as a file name: every byte but letters, digits, `.` and `-` written as `%XX`, so
+/// two texts never share a name.
+fn file_name(text: &str) -> String {
+    text.bytes()
         .map(|b| {
-            if kept(b) {
+            if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' {
                 char::from(b).to_string()
             } else {
                 format!("%{b:02X}")
             }
         })
-        .collect();
-    let path = dir.join(format!("{name}.state"));
-    let earlier: String = origin
-        .chars()
-        .map(|c| {
-            if c.is_ascii() && kept(c as u8) {
-                c
-            } else {
-                '_'
+        .collect()
+}
+
+/// Where the state for the log at `address` lives by default. A log is remembered by the
+/// address it was checked at, never by the origin its (not yet verified) checkpoint names:
+/// so a server that names another origin at the same address is caught, not treated as a
+/// new log. A state this program kept under the log's origin (before it pinned addresses)
+/// is taken over once for the address serving that origin.
+pub fn default_state_path(address: &str, origin: &str) -> Result<PathBuf, VerifyError> {
+    let dir = state_dir()?;
+    let path = dir.join(format!("at-{}.state", file_name(address)));
+    if !path.exists() {
+        let earlier_name: String = origin
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        for earlier in [
+            dir.join(format!("{}.state", file_name(origin))),
+            dir.join(format!("{earlier_name}.state")),
+        ] {
+            if let Ok(Some(state)) = State::load(&earlier) {
+                if state.origin == origin {
+                    state.save(&path)?;
+                    break;
+                }
             }
-        })
-        .collect();
-    let earlier = dir.join(format!("{earlier}.state"));
-    if !path.exists() && earlier.exists() {
-        return Ok(earlier);
+        }
     }
     Ok(path)
+}
+
+/// Where what was checked of the log `origin` is also remembered, whatever address it was
+/// read at: a second hub or mirror showing another history under the same origin (a fork)
+/// is caught even at an address this machine never used.
+pub fn origin_state_path(origin: &str) -> Result<PathBuf, VerifyError> {
+    Ok(state_dir()?.join(format!("{}.state", file_name(origin))))
+}
+
+/// Checks a verified tree against what was remembered for its origin (see
+/// [`origin_state_path`]) and remembers it there.
+pub fn check_and_remember_origin(
+    at: &str,
+    origin: &str,
+    keys: &[String],
+    tree: &panah_core::tlog::Tree,
+) -> Result<(), VerifyError> {
+    let path = origin_state_path(origin)?;
+    let known = State::load(&path)?.filter(|s| s.origin == origin);
+    if let Some(s) = &known {
+        if tree.size() < s.size {
+            // A smaller tree of the same log (a mirror behind the hub): whether it is a
+            // prefix of the remembered one cannot be proven from the remembered head
+            // alone, so it is neither trusted further nor remembered here. (At its own
+            // address, the address's state still refuses any rollback.)
+            return Ok(());
+        }
+        check_extends(tree, s.size, &s.root).map_err(|why| VerifyError::NotConsistent {
+            at: at.to_owned(),
+            why,
+        })?;
+    }
+    State {
+        origin: origin.to_owned(),
+        keys: keys.to_vec(),
+        size: tree.size(),
+        root: tree.root(),
+        checked: Timestamp::now(),
+    }
+    .save(&path)
 }
 
 /// Verifier-key lines from a keys file (blank lines and `#` comments skipped).
@@ -297,19 +354,22 @@ pub async fn check_reusing(
     let downloaded = wanted.len();
     have.extend(source.tiles(&wanted).await?);
     // Hashing and parsing a large log take seconds of CPU: not on an async worker. The
-    // tiles are checked the same way for every kind of log; the records by their kind's
-    // rules (the ledger's is the only kind yet).
-    let (size, root, kind) = (checkpoint.size, checkpoint.root, source.kind);
-    let log = tokio::task::spawn_blocking(move || match kind {
-        LogKind::Ledger => check_log(size, &root, &have),
-    })
-    .await
-    .map_err(|e| VerifyError::Stopped(e.to_string()))?
-    .map_err(|why| VerifyError::Audit {
-        at: source.to_string(),
-        size,
-        why,
-    })?;
+    // tiles are checked the same way for every kind of log (`tlog::check`); here the
+    // records by the ledger's rules (the team log's are in `crate::team`).
+    if source.kind != LogKind::Ledger {
+        return Err(VerifyError::Address(format!(
+            "{source} is a team log: `panah team` checks it"
+        )));
+    }
+    let (size, root) = (checkpoint.size, checkpoint.root);
+    let log = tokio::task::spawn_blocking(move || check_log(size, &root, &have))
+        .await
+        .map_err(|e| VerifyError::Stopped(e.to_string()))?
+        .map_err(|why| VerifyError::Audit {
+            at: source.to_string(),
+            size,
+            why,
+        })?;
     if let Some((size, root)) = previous {
         check_extends(&log.tree, size, &root).map_err(|why| VerifyError::NotConsistent {
             at: source.to_string(),
@@ -349,6 +409,9 @@ pub struct Trust {
     pub state: Option<PathBuf>,
     /// The log origin to expect.
     pub origin: Option<String>,
+    /// A new origin to accept at an address that served another before (a move the
+    /// collective confirmed another way).
+    pub accept_origin: Option<String>,
 }
 
 /// The keys a check will use, and whether they were taken on first use from the source
@@ -366,6 +429,8 @@ pub struct Verifier {
     pub origin: String,
     pub state_path: PathBuf,
     pub state: Option<State>,
+    /// Whether the default state files are used (then also one per origin).
+    by_origin: bool,
 }
 
 impl Verifier {
@@ -387,17 +452,23 @@ impl Verifier {
         }
         let state_path = match &trust.state {
             Some(p) => p.clone(),
-            None => default_state_path(&origin)?,
+            None => default_state_path(&source.identity(), &origin)?,
         };
-        let state = State::load(&state_path)?;
-        if let Some(s) = &state {
+        let mut state = State::load(&state_path)?;
+        if let Some(s) = &mut state {
             if s.origin != origin {
-                return Err(VerifyError::StateForAnotherLog {
-                    path: state_path,
-                    remembered: s.origin.clone(),
-                    at: source.to_string(),
-                    served: origin,
-                });
+                if trust.accept_origin.as_deref() != Some(origin.as_str()) {
+                    return Err(VerifyError::OriginChanged {
+                        remembered: s.origin.clone(),
+                        at: source.to_string(),
+                        served: origin,
+                    });
+                }
+                // A move the person confirmed: the keys they trusted still must sign it;
+                // the new log's history starts here.
+                s.origin = origin.clone();
+                s.size = 0;
+                s.root = panah_core::tlog::Tree::new().root();
             }
         }
         Ok((
@@ -406,6 +477,7 @@ impl Verifier {
                 origin,
                 state_path,
                 state,
+                by_origin: trust.state.is_none(),
             },
             note,
         ))
@@ -432,7 +504,12 @@ impl Verifier {
         })
     }
 
+    /// Remembers a verified log at its address and (with the default state files) under
+    /// its origin, refusing it if it does not extend what was seen of that origin before.
     pub fn remember(&self, keys: Vec<String>, v: &Verified) -> Result<(), VerifyError> {
+        if self.by_origin {
+            check_and_remember_origin(&self.source.to_string(), &self.origin, &keys, &v.log.tree)?;
+        }
         State {
             origin: self.origin.clone(),
             keys,
@@ -533,22 +610,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn two_origins_never_share_a_state_file() {
+    fn logs_are_remembered_by_address() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         std::env::set_var("PANAH_LEDGER_STATE_DIR", dir.path());
-        let a = default_state_path("hub.example/c/x/ledger").unwrap_or_else(|e| panic!("{e}"));
-        let b = default_state_path("hub.example_c_x_ledger").unwrap_or_else(|e| panic!("{e}"));
-        assert_ne!(a, b);
-        assert_eq!(
-            a.file_name().and_then(|n| n.to_str()),
-            Some("hub.example%2Fc%2Fx%2Fledger.state")
+        let here = "https://hub.example/c/x/ledger";
+        let a =
+            default_state_path(here, "hub.example/c/x/ledger").unwrap_or_else(|e| panic!("{e}"));
+        // Another origin at the same address: the same state, so the change is caught.
+        let b =
+            default_state_path(here, "hub.example/c/x/1edger").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a, b);
+        assert_ne!(
+            a,
+            default_state_path("https://hub.example/c/x_ledger", "o")
+                .unwrap_or_else(|e| panic!("{e}"))
         );
-        // A state file under the earlier name is still found for its origin.
-        let earlier = dir.path().join("old.example_c_y_ledger.state");
-        std::fs::write(&earlier, "x").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            default_state_path("old.example/c/y/ledger").unwrap_or_else(|e| panic!("{e}")),
-            earlier
-        );
+        // A state kept under its origin by an earlier version is taken over for the
+        // address that serves that origin, and only for it.
+        let old = State {
+            origin: "old.example/c/y/ledger".into(),
+            keys: vec!["k".into()],
+            size: 3,
+            root: [7; 32],
+            checked: Timestamp::now(),
+        };
+        old.save(&dir.path().join("old.example_c_y_ledger.state"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let there = default_state_path("https://old.example/c/y/ledger", &old.origin)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(State::load(&there).ok().flatten(), Some(old));
+        let elsewhere = default_state_path("https://old.example/c/y/ledger", "other/origin")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(elsewhere, there, "same address, same file");
     }
 }

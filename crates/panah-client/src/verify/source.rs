@@ -42,6 +42,17 @@ impl std::fmt::Display for Source {
 }
 
 impl Source {
+    /// What the source is remembered by: the log's URL, or the folder's absolute path.
+    pub fn identity(&self) -> String {
+        match &self.place {
+            Place::Http { base, .. } => base.clone(),
+            Place::Dir(p) => std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string(),
+        }
+    }
+
     /// Reads an address of a log of `kind` as people write it: a URL of the log or of the
     /// collective (`https://hub.example/c/roshanai`), an address without a scheme (the one
     /// the ledger page shows: `hub.example/c/roshanai/ledger`; https, or http for a local

@@ -22,15 +22,18 @@ pub use tree::{
 pub enum LogKind {
     /// The fund ledger: one entry per gift, expense or exchange.
     Ledger,
+    /// The team of coordinators: one entry per addition or removal (`crate::team`).
+    Team,
 }
 
 impl LogKind {
-    pub const ALL: [LogKind; 1] = [LogKind::Ledger];
+    pub const ALL: [LogKind; 2] = [LogKind::Ledger, LogKind::Team];
 
     /// The word stored and used in addresses: `/c/{slug}/{word}/checkpoint`.
     pub fn word(self) -> &'static str {
         match self {
             LogKind::Ledger => "ledger",
+            LogKind::Team => "team",
         }
     }
 
@@ -43,6 +46,7 @@ impl LogKind {
     pub fn max_entry(self) -> usize {
         match self {
             LogKind::Ledger => crate::ledger::entry::MAX_LEAF,
+            LogKind::Team => crate::team::MAX_ENTRY,
         }
     }
 }

@@ -13,27 +13,16 @@ use axum::http::StatusCode;
 use axum::Json;
 use panah_core::ledger::{Category, Currency, DatePrecision};
 use panah_core::tlog::check::b64;
-use panah_core::tlog::tree::check_origin;
 use panah_core::CoordinatorKey;
 use panah_store::Ledger;
 
 use super::{ApiError, ApiJson, ApiPath, Caller};
-use crate::ledger::{self, AppendRefusal};
+use crate::ledger;
 use crate::AppState;
 use panah_api::{Batch, CreateLedger, Goals, LedgerInfo, TreeHead};
 
 /// Largest ledger request: a thousand entries of up to 2 KiB, JSON-escaped.
 pub(crate) const MAX_LEDGER_BODY: usize = 4 * 1024 * 1024;
-
-impl From<AppendRefusal> for ApiError {
-    fn from(r: AppendRefusal) -> Self {
-        match r {
-            AppendRefusal::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
-            AppendRefusal::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
-            AppendRefusal::Store(e) => e.into(),
-        }
-    }
-}
 
 fn to_json(l: Ledger) -> LedgerInfo {
     LedgerInfo {
@@ -86,7 +75,21 @@ pub(crate) async fn create(
     ApiJson(body): ApiJson<CreateLedger>,
 ) -> Result<(StatusCode, Json<LedgerInfo>), ApiError> {
     caller.for_collective(&slug)?;
-    check_origin(&body.origin).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // The hub names its logs; a coordinator cannot, so no ledger can claim another
+    // collective's path (or a look-alike of its own).
+    let origin = state
+        .inner
+        .settings
+        .log_origin(&caller.collective, panah_core::tlog::LogKind::Ledger);
+    if body.origin != origin {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "this hub names the collective's ledger {origin:?}, not {:?}: sign the empty checkpoint for that origin",
+                body.origin
+            ),
+        ));
+    }
     let base =
         Currency::parse(&body.base_currency).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if state.store().ledger(caller.collective_id).await?.is_some() {

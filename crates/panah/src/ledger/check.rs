@@ -23,6 +23,11 @@ pub struct TrustArgs {
     /// The log origin to expect (refuses a checkpoint for another log).
     #[arg(long)]
     pub origin: Option<String>,
+    /// Accept this new origin at an address that served another log before: only when the
+    /// collective told you, another way, that they moved their ledger. The keys you
+    /// trusted must still sign it.
+    #[arg(long, value_name = "ORIGIN")]
+    pub accept_origin: Option<String>,
 }
 
 impl From<&TrustArgs> for Trust {
@@ -31,6 +36,7 @@ impl From<&TrustArgs> for Trust {
             keys: a.keys.clone(),
             state: a.state.clone(),
             origin: a.origin.clone(),
+            accept_origin: a.accept_origin.clone(),
         }
     }
 }

@@ -31,14 +31,12 @@ pub struct LedgerArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum LedgerCommand {
-    /// Start the collective's ledger (once): its base currency and log origin.
+    /// Start the collective's ledger (once) in its base currency. The hub names the log
+    /// (HOST/c/SLUG/ledger).
     Init {
         /// ISO 4217 code of the currency totals and goals are kept in, e.g. AFN or USD.
         #[arg(long)]
         base: String,
-        /// The log's name in checkpoints (default: HOST/c/SLUG/ledger from --hub).
-        #[arg(long)]
-        origin: Option<String>,
     },
     /// Add one entry.
     Add(Box<AddArgs>),
@@ -215,9 +213,10 @@ async fn run_logged_in(
     command: LedgerCommand,
 ) -> anyhow::Result<()> {
     match command {
-        LedgerCommand::Init { base, origin } => {
+        LedgerCommand::Init { base } => {
             let base = Currency::parse(&base)?;
-            let started = ledger::init(session, keyring, base, origin).await?;
+            let team = crate::team::verified(session, keyring).await?;
+            let started = ledger::init(session, keyring, &team, base).await?;
             println!("ok: started the ledger {} in {base}", started.origin);
             println!("Verifier key (give it to supporters who will check the ledger):");
             println!("  {}", started.verifier_key);
@@ -249,7 +248,8 @@ async fn run_logged_in(
                     String::new()
                 },
             };
-            let added = ledger::add(session, keyring, &[draft], 1, a.anyway)
+            let team = crate::team::verified(session, keyring).await?;
+            let added = ledger::add(session, keyring, &[draft], &team, 1, a.anyway)
                 .await
                 .map_err(|e| memo_refusal(e, "pass --anyway if you are sure"))?;
             show_warnings(&added);
@@ -263,7 +263,8 @@ async fn run_logged_in(
         }
         LedgerCommand::Reverse { index, memo, date } => {
             let date = date.as_deref().map(draft::parse_date).transpose()?;
-            let added = ledger::reverse(session, keyring, index, memo, date)
+            let team = crate::team::verified(session, keyring).await?;
+            let added = ledger::reverse(session, keyring, &team, index, memo, date)
                 .await
                 .map_err(|e| memo_refusal(e, "reword it"))?;
             println!("ok: entry {} cancels entry {index}", added.first);
@@ -286,7 +287,8 @@ async fn run_logged_in(
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {} as UTF-8 text", file.display()))?;
             let drafts = draft::read_csv(&text).with_context(|| file.display().to_string())?;
-            let added = ledger::add(session, keyring, &drafts, usize::from(batch), anyway)
+            let team = crate::team::verified(session, keyring).await?;
+            let added = ledger::add(session, keyring, &drafts, &team, usize::from(batch), anyway)
                 .await
                 .map_err(|e| match e {
                     ClientError::Invalid(why) => {
@@ -306,7 +308,8 @@ async fn run_logged_in(
             Ok(())
         }
         LedgerCommand::List { last } => {
-            let synced = ledger::sync(session).await?;
+            let team = crate::team::verified(session, keyring).await?;
+            let synced = ledger::sync(session, &team).await?;
             let n = synced.entries.len();
             println!(
                 "{} — {n} entries, verified against the signed checkpoint",

@@ -277,22 +277,39 @@ pub fn add_coordinator(data: &str, line: &str) {
     ]);
 }
 
-/// A hub with a collective and `n` coordinators, each with a keyring in `dir`.
+/// A hub with a collective and `n` coordinators, each with a keyring in `dir`: the first
+/// is registered by the operator as the founder and starts the signed team log; the
+/// founder then signs the others onto it (`panah team add`), as a real collective does.
 pub fn hub_with_team(dir: &Path, n: usize, extra: &[&str]) -> (Hub, String, Vec<String>) {
     let data = dir.join("hub").display().to_string();
     create_collective(&data, "roshanai");
     let mut keyrings = Vec::new();
+    let mut lines = Vec::new();
     for i in 0..n {
         let k = dir
             .join(format!("coordinator-{i}.keyring"))
             .display()
             .to_string();
-        add_coordinator(&data, &ok(&["id", "new", "--keyring", &k]));
+        lines.push(ok(&["id", "new", "--keyring", &k]));
         keyrings.push(k);
+    }
+    if let Some(founder) = lines.first() {
+        add_coordinator(&data, founder);
     }
     let mut args = vec!["--data", data.as_str()];
     args.extend_from_slice(extra);
     let hub = Hub::start(&args, &dir.join("hub.log"));
+    if let Some(founder) = keyrings.first() {
+        ok(&coordinator_args("team", &hub, founder, &[]));
+        for line in &lines[1..] {
+            ok(&coordinator_args(
+                "team",
+                &hub,
+                founder,
+                &["add", line.trim()],
+            ));
+        }
+    }
     (hub, data, keyrings)
 }
 
