@@ -533,7 +533,7 @@ async fn starting_a_ledger_is_checked() {
                 "AFN",
                 signed_checkpoint(&who, 0, &empty),
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "this hub names the collective's ledger \"hub.example/c/roshanai/ledger\"",
+                r#"hub.example/c/roshanai/ledger\", not"#,
             ),
             (
                 "hub.example/c/roshanai/1edger",

@@ -569,9 +569,16 @@ fn two_hubs_share_one_postgresql_database() {
     let dir = tempfile::tempdir().unwrap();
     let keyring = path_str(&dir.path().join("k"));
     let line = ok(&["id", "new", "--keyring", &keyring]);
-    // Both hubs start (and migrate) at once.
-    let a = Hub::start(&["--database", &url], &dir.path().join("a.log"));
-    let b = Hub::start(&["--database", &url], &dir.path().join("b.log"));
+    // Both hubs start (and migrate) at once, sharing one blob folder.
+    let data = path_str(&dir.path().join("shared"));
+    let a = Hub::start(
+        &["--database", &url, "--data", &data],
+        &dir.path().join("a.log"),
+    );
+    let b = Hub::start(
+        &["--database", &url, "--data", &data],
+        &dir.path().join("b.log"),
+    );
     ok(&[
         "admin",
         "create-collective",
