@@ -265,6 +265,7 @@ impl<'s> Intake<'s> {
         text: Vec<u8>,
         followup: Option<String>,
         honeypot: bool,
+        spend: impl FnOnce() -> bool,
     ) -> Result<Accepted, Rejected> {
         let reject = |refusal, draft, codename| Rejected {
             refusal,
@@ -299,6 +300,11 @@ impl<'s> Intake<'s> {
                 codename: new,
                 files: std::mem::take(&mut self.files),
             });
+        }
+        // The door's budget, spent only now that the submission will be kept. A busy
+        // refusal keeps the text (the files must be chosen again).
+        if !spend() {
+            return Err(reject(Refusal::Busy, text, followup));
         }
         let keys = codename.derive(self.hub.secret.as_bytes(), &self.slug);
         let envelope = Envelope {

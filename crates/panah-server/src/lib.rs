@@ -8,7 +8,8 @@
 //! - This crate never holds or loads a coordinator's private key; it does not depend on
 //!   `panah-keyring`. It verifies signatures, it never makes them.
 //! - Logs never contain an IP address, a request body, a query string or a token. The
-//!   server never asks for the peer address at all.
+//!   peer address is read only to count connections and uploads per source, as a keyed
+//!   hash held in memory (see [`sources`]).
 //! - Every error a stranger can cause is a 4xx with a message a person understands.
 
 #![forbid(unsafe_code)]
@@ -24,6 +25,8 @@ mod pages;
 pub mod retention;
 pub mod seal;
 mod security;
+mod slow;
+pub mod sources;
 mod state;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -101,6 +104,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             max_upload.saturating_add(UPLOAD_OVERHEAD),
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            slow::min_progress,
+        ))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30 * 60),
@@ -161,13 +168,101 @@ fn trace_layer() -> TraceLayer<
     })
 }
 
-/// Serves until `shutdown` completes, then finishes the requests in flight.
+/// Serves until `shutdown` completes, then finishes the requests in flight (for at most
+/// 30 seconds).
+///
+/// Connections are accepted here rather than by `axum::serve`, so that no stranger can
+/// hold the hub open: headers must arrive within `header_read_secs` (an idle kept-alive
+/// connection is closed after as long), at most `max_connections` are served at once and
+/// at most `connections_per_source` from one source (see [`sources`]); a connection over
+/// either is answered with a short "busy" in the three languages and closed, so the hub
+/// keeps file descriptors for its database and `/healthz`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let app = app(state.clone());
+    let settings = &state.inner.settings;
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(settings.max_connections.max(1)));
+    let busy = std::sync::Arc::new(busy_answer(&state.inner.catalog));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(settings.header_read_secs.max(1)))
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was taken:
+                    // wait a moment rather than spin.
+                    tracing::debug!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let source = state.sources().source(peer.ip());
+        let held = state.sources().connection(source);
+        let slot = slots.clone().try_acquire_owned().ok();
+        let (Some(held), Some(slot)) = (held, slot) else {
+            tokio::spawn(refuse_busy(stream, busy.clone()));
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = app
+            .clone()
+            .map_request(move |mut req: Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(sources::SourceOf(source));
+                req
+            });
+        let conn = http.serve_connection(
+            TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop((held, slot));
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {},
+        () = tokio::time::sleep(Duration::from_secs(30)) => {
+            tracing::warn!("requests still running after 30 s were cut off at shutdown");
+        },
+    }
+    Ok(())
+}
+
+/// The whole answer to a connection the hub has no room for.
+fn busy_answer(catalog: &panah_i18n::Catalog) -> Vec<u8> {
+    let body: String = panah_core::Lang::ALL
+        .iter()
+        .map(|&lang| catalog.raw(lang, "connection-busy") + "\n")
+        .collect();
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Retry-After: 60\r\nCache-Control: no-store\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+async fn refuse_busy(mut stream: tokio::net::TcpStream, answer: std::sync::Arc<Vec<u8>>) {
+    use tokio::io::AsyncWriteExt;
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        stream.write_all(&answer).await?;
+        stream.shutdown().await
+    })
+    .await;
 }

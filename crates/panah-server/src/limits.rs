@@ -1,97 +1,187 @@
-//! Rate limits, per collective and hub-wide. Never per address: behind Tor every visitor is
-//! one address, and the hub does not look at addresses at all.
+//! Budgets for the doors a stranger can knock on: contact submissions, codename lookups,
+//! receipt lookups and coordinators' logins.
+//!
+//! A door's budget is a token bucket per key (a collective, or a coordinator's key), one
+//! per key and source where sources are told apart (see [`crate::sources`]), and one for
+//! the whole hub. A request takes a token from each of them or from none, so a refusal
+//! never spends anyone's share. Handlers ask only once a request is known to be valid:
+//! malformed codenames, honeypot-filled forms and unknown collectives or keys never spend
+//! the budget of real ones.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// A token bucket: `per_minute` tokens a minute, up to `burst` at once.
-#[derive(Debug)]
-pub struct RateLimiter {
+use crate::sources::Source;
+
+/// A token bucket: `per_minute` tokens a minute, up to a quarter of that (plus one) at once.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
     per_second: f64,
     burst: f64,
-    state: Mutex<(f64, Instant)>,
 }
 
-impl RateLimiter {
-    pub fn per_minute(per_minute: u32, burst: u32) -> Self {
-        let burst = f64::from(burst.max(1));
-        RateLimiter {
+impl Bucket {
+    fn per_minute(per_minute: u32, now: Instant) -> Bucket {
+        let burst = f64::from(per_minute.max(1) / 4 + 1);
+        Bucket {
+            tokens: burst,
+            last: now,
             per_second: f64::from(per_minute.max(1)) / 60.0,
             burst,
-            state: Mutex::new((burst, Instant::now())),
         }
     }
 
-    /// Takes one token if there is one.
-    pub fn try_acquire(&self) -> bool {
-        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (tokens, last) = &mut *guard;
-        let now = Instant::now();
-        *tokens =
-            (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+    fn refill(&mut self, now: Instant) {
+        self.tokens = (self.tokens
+            + now.saturating_duration_since(self.last).as_secs_f64() * self.per_second)
+            .min(self.burst);
+        self.last = now;
+    }
+
+    fn full(&self) -> bool {
+        self.tokens >= self.burst
     }
 }
 
-/// One bucket per collective plus one for the whole hub; a request needs a token from both.
 #[derive(Debug)]
-pub struct CollectiveLimits {
-    per_minute: u32,
-    per_collective: Mutex<HashMap<i64, RateLimiter>>,
-    hub: RateLimiter,
+struct Buckets<K> {
+    keys: HashMap<K, Bucket>,
+    sources: HashMap<(K, Source), Bucket>,
+    hub: Bucket,
 }
 
-impl CollectiveLimits {
-    pub fn new(per_collective_per_minute: u32, hub_per_minute: u32) -> Self {
-        CollectiveLimits {
-            per_minute: per_collective_per_minute,
-            per_collective: Mutex::new(HashMap::new()),
-            hub: RateLimiter::per_minute(hub_per_minute, hub_per_minute.max(1) / 4 + 1),
+/// One door's budget; see the module documentation.
+#[derive(Debug)]
+pub struct Budget<K> {
+    per_key: u32,
+    per_source: u32,
+    buckets: Mutex<Buckets<K>>,
+}
+
+/// Buckets kept before full ones (which hold no information) are dropped.
+const PRUNE_AT: usize = 4096;
+
+impl<K: Hash + Eq + Copy> Budget<K> {
+    /// `per_key` a minute for each key, a quarter of that (at least 2) for each source of
+    /// a key, and `hub` a minute for everything together.
+    pub fn new(per_key: u32, hub: u32) -> Self {
+        Budget {
+            per_key,
+            per_source: (per_key / 4).max(2),
+            buckets: Mutex::new(Buckets {
+                keys: HashMap::new(),
+                sources: HashMap::new(),
+                hub: Bucket::per_minute(hub, Instant::now()),
+            }),
         }
     }
 
-    pub fn try_acquire(&self, collective_id: i64) -> bool {
-        let ok = {
-            let mut map = self
-                .per_collective
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            map.entry(collective_id)
-                .or_insert_with(|| {
-                    RateLimiter::per_minute(self.per_minute, self.per_minute.max(1) / 4 + 1)
-                })
-                .try_acquire()
-        };
-        ok && self.hub.try_acquire()
+    /// Takes one token for `key` (from `source`, if sources are told apart) from every
+    /// bucket involved, or none if any of them is empty.
+    pub fn try_acquire(&self, key: K, source: Option<Source>) -> bool {
+        let now = Instant::now();
+        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let b = &mut *b;
+        for map_len in [b.keys.len(), b.sources.len()] {
+            if map_len > PRUNE_AT {
+                b.keys.retain(|_, bucket| {
+                    bucket.refill(now);
+                    !bucket.full()
+                });
+                b.sources.retain(|_, bucket| {
+                    bucket.refill(now);
+                    !bucket.full()
+                });
+                break;
+            }
+        }
+        b.hub.refill(now);
+        let per_key = self.per_key;
+        let key_bucket = b
+            .keys
+            .entry(key)
+            .or_insert_with(|| Bucket::per_minute(per_key, now));
+        key_bucket.refill(now);
+        let mut source_bucket = source.map(|s| {
+            let bucket = b
+                .sources
+                .entry((key, s))
+                .or_insert_with(|| Bucket::per_minute(self.per_source, now));
+            bucket.refill(now);
+            *bucket
+        });
+        let all_have = b.hub.tokens >= 1.0
+            && key_bucket.tokens >= 1.0
+            && source_bucket.is_none_or(|s| s.tokens >= 1.0);
+        if !all_have {
+            return false;
+        }
+        b.hub.tokens -= 1.0;
+        key_bucket.tokens -= 1.0;
+        if let (Some(s), Some(bucket)) = (source, source_bucket.as_mut()) {
+            bucket.tokens -= 1.0;
+            b.sources.insert((key, s), *bucket);
+        }
+        true
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::{Caps, Fairness, Sources};
 
-    #[test]
-    fn bucket_empties_then_refuses() {
-        let limiter = RateLimiter::per_minute(1, 3);
-        assert!((0..3).all(|_| limiter.try_acquire()));
-        assert!(!limiter.try_acquire());
+    fn two_sources() -> (Option<Source>, Option<Source>) {
+        let s = Sources::new(
+            Fairness::On,
+            Caps {
+                connections: 1,
+                uploads: 1,
+            },
+        );
+        (
+            s.source("203.0.113.7".parse().unwrap_or_else(|_| unreachable!())),
+            s.source("198.51.100.1".parse().unwrap_or_else(|_| unreachable!())),
+        )
     }
 
     #[test]
     fn one_collective_cannot_exhaust_another() {
-        let limits = CollectiveLimits::new(4, 1000);
-        let granted = (0..10).filter(|_| limits.try_acquire(1)).count();
+        let limits = Budget::new(4, 1000);
+        let granted = (0..10).filter(|_| limits.try_acquire(1, None)).count();
         assert_eq!(
             granted, 2,
             "burst is a quarter of the minute's rate plus one"
         );
-        assert!(limits.try_acquire(2));
+        assert!(limits.try_acquire(2, None));
+    }
+
+    #[test]
+    fn one_source_cannot_exhaust_a_collective_and_refusals_cost_nothing() {
+        let (flooder, sender) = two_sources();
+        let limits = Budget::new(60, 1000);
+        let flooded = (0..100).filter(|_| limits.try_acquire(1, flooder)).count();
+        assert!(flooded < 16, "{flooded}");
+        // The collective's own bucket still has most of its burst for everyone else.
+        assert!((0..5).all(|_| limits.try_acquire(1, sender)));
+    }
+
+    #[test]
+    fn an_empty_hub_bucket_spends_no_collective_token() {
+        let limits = Budget::new(60, 1);
+        assert!(limits.try_acquire(1, None));
+        assert!(!limits.try_acquire(1, None), "the hub's burst is 1");
+        // The refusal above took nothing from collective 1: with the hub bucket refilled
+        // by hand, its burst of 16 (minus the one used) is all there.
+        {
+            let mut b = limits.buckets.lock().unwrap_or_else(|p| p.into_inner());
+            b.hub.tokens = 100.0;
+            b.hub.burst = 100.0;
+        }
+        assert_eq!((0..100).filter(|_| limits.try_acquire(1, None)).count(), 15);
     }
 }

@@ -6,7 +6,7 @@ use panah_i18n::Catalog;
 use panah_store::{BlobStore, Store};
 use sha2::{Digest, Sha256};
 
-use crate::limits::{CollectiveLimits, RateLimiter};
+use crate::limits::Budget;
 use crate::pages::cache::PageCache;
 
 /// Tunables a hub operator may change.
@@ -49,6 +49,21 @@ pub struct Settings {
     /// The host that names the collectives' logs when neither address above is configured
     /// (a test or demo hub: `panah serve` sets `localhost:PORT`, never an IP address).
     pub fallback_host: Option<String>,
+    /// Whether connections, uploads and the doors' budgets are shared out per source
+    /// (see [`crate::sources`]).
+    pub fairness: crate::sources::Fairness,
+    /// Connections served at once, hub-wide (keep it well under the open-file limit).
+    pub max_connections: usize,
+    /// Connections and uploads one source may hold at once.
+    pub connections_per_source: u32,
+    pub uploads_per_source: u32,
+    /// Seconds a client has to send a request's headers (and an idle kept-alive
+    /// connection stays open).
+    pub header_read_secs: u64,
+    /// An upload that sends nothing for this many seconds, or less than
+    /// `min_upload_bytes_per_sec` on average after as long, is cut off.
+    pub upload_idle_secs: u64,
+    pub min_upload_bytes_per_sec: u64,
 }
 
 impl Settings {
@@ -87,6 +102,13 @@ impl Default for Settings {
             public_url: None,
             onion_url: None,
             fallback_host: None,
+            fairness: crate::sources::Fairness::Auto,
+            max_connections: 512,
+            connections_per_source: 32,
+            uploads_per_source: 4,
+            header_read_secs: 10,
+            upload_idle_secs: 30,
+            min_upload_bytes_per_sec: 256,
         }
     }
 }
@@ -111,17 +133,23 @@ pub(crate) struct Inner {
     pub css: &'static str,
     /// The CSP value, with the stylesheet's hash.
     pub csp: String,
-    pub login_limiter: RateLimiter,
-    pub submissions: CollectiveLimits,
-    pub codename_lookups: CollectiveLimits,
+    /// Logins per coordinator key (and source), and hub-wide.
+    pub logins: Budget<[u8; 32]>,
+    /// Login challenges for keys or collectives the hub does not know, hub-wide: they
+    /// never spend a real coordinator's budget, and cannot hammer the database unbounded.
+    pub stranger_logins: Budget<()>,
+    pub submissions: Budget<i64>,
+    pub codename_lookups: Budget<i64>,
     /// Receipt-code lookups on the ledger's receipt page (a budget of the same size).
-    pub receipt_lookups: CollectiveLimits,
+    pub receipt_lookups: Budget<i64>,
     pub pages: PageCache,
     /// Ledger totals and latest entries, brought up to date incrementally.
     pub summaries: crate::ledger::summary::Summaries,
     pub upload_slots: std::sync::Arc<tokio::sync::Semaphore>,
     /// Counts logged hourly instead of a line per event.
     pub activity: crate::activity::Activity,
+    /// Connections and uploads per source (a keyed hash in memory).
+    pub sources: crate::sources::Sources,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +162,11 @@ pub enum StateError {
 
 const CSS: &str = include_str!("../assets/panah.css");
 
+/// Logins a minute for one coordinator's key: far more than a person needs, so that a
+/// stranger replaying someone's public key (it is in the team log) is held back by the
+/// source share, not the key's.
+const LOGINS_PER_KEY_PER_MINUTE: u32 = 60;
+
 impl AppState {
     pub async fn new(
         store: Store,
@@ -141,6 +174,13 @@ impl AppState {
         settings: Settings,
     ) -> Result<Self, StateError> {
         let catalog = Catalog::load()?;
+        let sources = crate::sources::Sources::new(
+            settings.fairness,
+            crate::sources::Caps {
+                connections: settings.connections_per_source.max(1),
+                uploads: settings.uploads_per_source.max(1),
+            },
+        );
         let settings_cache = settings.page_cache_secs;
         let upload_slots = std::sync::Arc::new(tokio::sync::Semaphore::new(
             settings.max_concurrent_uploads.max(1),
@@ -153,18 +193,16 @@ impl AppState {
             "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self' data:; form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'"
         );
-        let login_limiter = RateLimiter::per_minute(
-            settings.logins_per_second * 60,
-            settings.logins_per_second * 10,
-        );
-        let submissions = CollectiveLimits::new(
+        let logins = Budget::new(LOGINS_PER_KEY_PER_MINUTE, settings.logins_per_second * 60);
+        let stranger_logins = Budget::new(settings.logins_per_second * 60, u32::MAX / 2);
+        let submissions = Budget::new(
             settings.submissions_per_minute,
             settings.hub_submissions_per_minute,
         );
         let codename_lookups =
-            CollectiveLimits::new(settings.lookups_per_minute, settings.hub_lookups_per_minute);
+            Budget::new(settings.lookups_per_minute, settings.hub_lookups_per_minute);
         let receipt_lookups =
-            CollectiveLimits::new(settings.lookups_per_minute, settings.hub_lookups_per_minute);
+            Budget::new(settings.lookups_per_minute, settings.hub_lookups_per_minute);
         Ok(AppState {
             inner: Arc::new(Inner {
                 receipt_lookups,
@@ -176,12 +214,14 @@ impl AppState {
                 codename_secret,
                 css,
                 csp,
-                login_limiter,
+                logins,
+                stranger_logins,
                 submissions,
                 codename_lookups,
                 upload_slots,
                 summaries: Default::default(),
                 activity: Default::default(),
+                sources,
                 pages: PageCache::new(std::time::Duration::from_secs(settings_cache)),
             }),
         })
@@ -193,6 +233,10 @@ impl AppState {
 
     pub fn blobs(&self) -> &BlobStore {
         &self.inner.blobs
+    }
+
+    pub fn sources(&self) -> &crate::sources::Sources {
+        &self.inner.sources
     }
 
     pub fn activity(&self) -> &crate::activity::Activity {

@@ -66,6 +66,14 @@ struct FileConfig {
     public_url: Option<String>,
     /// `http://….onion`: sent as Onion-Location on pages reached another way.
     onion_url: Option<String>,
+    /// `auto`, `on` or `off`: share connections, uploads and budgets out per source.
+    fairness: Option<String>,
+    max_connections: Option<usize>,
+    connections_per_source: Option<u32>,
+    uploads_per_source: Option<u32>,
+    header_read_secs: Option<u64>,
+    upload_idle_secs: Option<u64>,
+    min_upload_bytes_per_sec: Option<u64>,
 }
 
 /// Everything `serve` needs, resolved.
@@ -178,6 +186,47 @@ impl StoreArgs {
             file.hub_lookups_per_minute,
             "hub_lookups_per_minute",
             1..=10_000_000,
+        )?;
+        if let Some(word) = &file.fairness {
+            s.fairness = panah_server::sources::Fairness::parse(word).with_context(|| {
+                format!("fairness must be auto, on or off, not {word:?}")
+            })?;
+        }
+        set(
+            &mut s.max_connections,
+            file.max_connections,
+            "max_connections",
+            16..=1_000_000,
+        )?;
+        set(
+            &mut s.connections_per_source,
+            file.connections_per_source,
+            "connections_per_source",
+            1..=1_000_000,
+        )?;
+        set(
+            &mut s.uploads_per_source,
+            file.uploads_per_source,
+            "uploads_per_source",
+            1..=10_000,
+        )?;
+        set(
+            &mut s.header_read_secs,
+            file.header_read_secs,
+            "header_read_secs",
+            1..=300,
+        )?;
+        set(
+            &mut s.upload_idle_secs,
+            file.upload_idle_secs,
+            "upload_idle_secs",
+            5..=600,
+        )?;
+        set(
+            &mut s.min_upload_bytes_per_sec,
+            file.min_upload_bytes_per_sec,
+            "min_upload_bytes_per_sec",
+            0..=1_000_000,
         )?;
         s.public_url = file
             .public_url

@@ -7,11 +7,12 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use panah_core::auth::{self, CHALLENGE_LEN};
 use panah_core::coordinator::parse_verifying_key;
-use panah_core::{Fingerprint, Slug, Timestamp};
+use panah_core::{Slug, Timestamp};
 use panah_store::Challenge;
 use rand::RngCore;
 
 use super::{hash_token, ApiError, ApiJson, Caller, TOKEN_PREFIX};
+use crate::sources::SourceOf;
 use crate::AppState;
 use panah_api::{ChallengeRequest, LoggedIn, LoginRequest};
 
@@ -21,22 +22,30 @@ fn random<const N: usize>() -> [u8; N] {
     bytes
 }
 
-fn rate_limited(state: &AppState) -> Result<(), ApiError> {
-    if state.inner.login_limiter.try_acquire() {
+fn busy() -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many logins on this hub right now; wait a few seconds and try again",
+    )
+}
+
+/// A request for a key or collective the hub does not know: held to a hub-wide budget of
+/// its own, so it never spends a real coordinator's.
+fn stranger(state: &AppState, source: SourceOf) -> Result<(), ApiError> {
+    if state.inner.stranger_logins.try_acquire((), source.0) {
         Ok(())
     } else {
-        Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many logins on this hub right now; wait a few seconds and try again",
-        ))
+        Err(busy())
     }
 }
 
+const UNKNOWN_CHALLENGE: &str = "this challenge is unknown, was already used, or was given for a key that is not a coordinator of this collective: check --collective and your keyring, then ask for a new one";
+
 pub(crate) async fn challenge(
     State(state): State<AppState>,
+    source: SourceOf,
     ApiJson(req): ApiJson<ChallengeRequest>,
 ) -> Result<Json<panah_api::Challenge>, ApiError> {
-    rate_limited(&state)?;
     let slug = Slug::parse(&req.collective).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let key_b64 = req.key.strip_prefix("ed25519:").ok_or_else(|| {
         ApiError::bad_request("key must be `ed25519:BASE64`, as `panah id show` prints it")
@@ -44,26 +53,34 @@ pub(crate) async fn challenge(
     let key = parse_verifying_key(key_b64)
         .map_err(|e| ApiError::bad_request(format!("the signing key is not valid: {e}")))?;
     let store = state.store();
-    let collective = store.collective(&slug).await?.ok_or_else(|| {
-        ApiError::not_found(format!(
+    let Some(collective) = store.collective(&slug).await? else {
+        stranger(&state, source)?;
+        // Collectives are public (the hub's home page lists them): saying so tells nothing.
+        return Err(ApiError::not_found(format!(
             "there is no collective {:?} on this hub",
             slug.as_str()
-        ))
-    })?;
-    let coordinator = store
-        .active_coordinator_by_signing_key(collective.id, &req.key)
-        .await?
-        .ok_or_else(|| {
-            ApiError::forbidden(format!(
-                "the key {} is not a coordinator of {:?}; ask the hub operator to add your public line",
-                Fingerprint::of(&key),
-                slug.as_str()
-            ))
-        })?;
+        )));
+    };
     let now = Timestamp::now();
     let expires_at = now.plus_seconds(state.inner.settings.challenge_ttl_secs);
     let id = URL_SAFE_NO_PAD.encode(random::<16>());
     let challenge = random::<CHALLENGE_LEN>().to_vec();
+    let Some(coordinator) = store
+        .active_coordinator_by_signing_key(collective.id, &req.key)
+        .await?
+    else {
+        // Whether a key is on a collective's team is not told to whoever asks: a key that
+        // is not gets a challenge like any other, which no answer can pass.
+        stranger(&state, source)?;
+        return Ok(Json(panah_api::Challenge {
+            challenge_id: id,
+            challenge: STANDARD.encode(challenge),
+            expires_at: expires_at.to_string(),
+        }));
+    };
+    if !state.inner.logins.try_acquire(key.to_bytes(), source.0) {
+        return Err(busy());
+    }
     store
         .put_challenge(
             &id,
@@ -84,9 +101,9 @@ pub(crate) async fn challenge(
 
 pub(crate) async fn login(
     State(state): State<AppState>,
+    source: SourceOf,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoggedIn>, ApiError> {
-    rate_limited(&state)?;
     let signature =
         auth::parse_signature(&req.signature).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if req.challenge_id.len() > 64 {
@@ -94,14 +111,10 @@ pub(crate) async fn login(
     }
     let store = state.store();
     // Taken before checking, so each challenge gets exactly one answer, right or wrong.
-    let challenge = store
-        .take_challenge(&req.challenge_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "this challenge is unknown or was already used; ask for a new one",
-            )
-        })?;
+    let Some(challenge) = store.take_challenge(&req.challenge_id).await? else {
+        stranger(&state, source)?;
+        return Err(ApiError::unauthorized(UNKNOWN_CHALLENGE));
+    };
     let now = Timestamp::now();
     if challenge.expires_at <= now {
         return Err(ApiError::unauthorized(

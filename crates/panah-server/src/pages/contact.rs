@@ -290,6 +290,7 @@ pub(crate) async fn contact_submit(
     SlugParam(slug): SlugParam,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    source: crate::sources::SourceOf,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
     // The collective's name is looked up only if the form has to be shown again.
@@ -308,13 +309,15 @@ pub(crate) async fn contact_submit(
     let Ok(mut multipart) = multipart else {
         return form.refuse_unread(Refusal::Broken).await;
     };
-    // Held until the response is built: bounds open uploads (memory, files) under a flood.
-    let Ok(_slot) = state.inner.upload_slots.clone().try_acquire_owned() else {
-        return form.refuse_unread(Refusal::Busy).await;
+    // Held until the response is built: bounds open uploads (memory, files) under a flood,
+    // hub-wide and per source. Without a slot, the form is shown again with what the
+    // sender wrote (read up to the first file, which is never read).
+    let slot = state.inner.upload_slots.clone().try_acquire_owned().ok();
+    let held = state.sources().upload(source.0);
+    let (Some(_slot), Some(_held)) = (slot, held) else {
+        let (draft, codename) = read_draft(&mut multipart, &state).await;
+        return form.refuse(Refusal::Busy, draft, codename).await;
     };
-    if !state.inner.submissions.try_acquire(c.id) {
-        return form.refuse_unread(Refusal::Busy).await;
-    }
     let recipients: Vec<age::x25519::Recipient> =
         match state.store().coordinators(c.id, false).await {
             Ok(team) => team.iter().map(|m| m.key.recipient()).collect(),
@@ -379,7 +382,10 @@ pub(crate) async fn contact_submit(
         let draft = String::from_utf8_lossy(&text).replace("\r\n", "\n");
         return form.refuse(refusal, draft, codename).await;
     }
-    match intake.finish(text, codename, honeypot).await {
+    // The budget is spent only by a submission that is about to be kept: not by a broken
+    // or honeypot-filled one, and one source cannot spend a collective's whole share.
+    let spend = || state.inner.submissions.try_acquire(c.id, source.0);
+    match intake.finish(text, codename, honeypot, spend).await {
         Ok(accepted) => {
             let l = state.inner.catalog.localizer(lang);
             let notes: Vec<String> = accepted
@@ -401,6 +407,41 @@ pub(crate) async fn contact_submit(
         }
         Err(r) => form.refuse(r.refusal, r.draft, r.codename).await,
     }
+}
+
+/// What the sender typed (the message and a follow-up's codename), read up to the first
+/// file part and for at most a minute: for a refusal before the upload is taken, which
+/// must not lose the text.
+async fn read_draft(multipart: &mut Multipart, state: &AppState) -> (String, Option<String>) {
+    let max_text = state.inner.settings.max_message_chars * 4;
+    let (mut text, mut codename) = (Vec::new(), None);
+    let read = async {
+        while let Ok(Some(mut field)) = multipart.next_field().await {
+            match field.name().unwrap_or_default() {
+                "message" => {
+                    if read_small(&mut field, max_text, &mut text).await.is_err() {
+                        break;
+                    }
+                }
+                "codename" => {
+                    let mut raw = Vec::new();
+                    if read_small(&mut field, 512, &mut raw).await.is_ok() {
+                        codename = Some(String::from_utf8_lossy(&raw).into_owned());
+                    }
+                }
+                "file" => break,
+                _ => {
+                    let mut skipped = Vec::new();
+                    if read_small(&mut field, 1024, &mut skipped).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(60), read).await;
+    let draft = String::from_utf8_lossy(&text).replace("\r\n", "\n");
+    (draft, codename)
 }
 
 /// A small text part, at most `limit` bytes.
@@ -556,6 +597,7 @@ pub(crate) async fn replies_open(
     SlugParam(slug): SlugParam,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    source: crate::sources::SourceOf,
     form: Result<Form<CodenameForm>, FormRejection>,
 ) -> Response {
     let (c, lang, name) = match state
@@ -580,17 +622,18 @@ pub(crate) async fn replies_open(
             typed,
         )
     };
-    if !state.inner.codename_lookups.try_acquire(c.id) {
-        return error(Refusal::Busy, typed);
-    }
     let Ok(Form(form)) = form else {
         return error(Refusal::BadCodename(CodenameError::Character), typed);
     };
-    // A typo is caught here, before anything is looked up, and its group named.
+    // A typo is caught here, before anything is looked up or any budget spent, and its
+    // group named: a stranger's garbage costs the real senders nothing.
     let codename = match Codename::parse(&form.codename, &state.inner.codename_check) {
         Ok(c) => c,
         Err(e) => return error(Refusal::BadCodename(e), typed),
     };
+    if !state.inner.codename_lookups.try_acquire(c.id, source.0) {
+        return error(Refusal::Busy, typed);
+    }
     // Derive, look up, then decrypt whatever replies there are. A well-formed codename of no
     // conversation is answered as such (404): the sender must know to check it.
     let keys = codename.derive(state.inner.codename_secret.as_bytes(), &c.slug);

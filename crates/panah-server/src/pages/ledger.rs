@@ -640,6 +640,7 @@ pub(crate) async fn receipt_check(
     SlugParam(slug): SlugParam,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    source: crate::sources::SourceOf,
     form: Result<Form<ReceiptForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let (c, lang) = match collective_page(&state, &slug, query.as_deref(), &headers).await {
@@ -654,15 +655,16 @@ pub(crate) async fn receipt_check(
     let refuse = |status, id: &str| {
         receipt_page(&state, &c, lang, status, Some(l.t(id)), None, typed.clone())
     };
-    if !state.inner.receipt_lookups.try_acquire(c.id) {
-        return refuse(StatusCode::TOO_MANY_REQUESTS, "receipt-busy").await;
-    }
     let Ok(Form(form)) = form else {
         return refuse(StatusCode::BAD_REQUEST, "receipt-bad-code").await;
     };
+    // A mistyped code (its check digits) is refused before any budget is spent.
     let Ok(code) = ReceiptCode::parse(&form.code) else {
         return refuse(StatusCode::BAD_REQUEST, "receipt-bad-code").await;
     };
+    if !state.inner.receipt_lookups.try_acquire(c.id, source.0) {
+        return refuse(StatusCode::TOO_MANY_REQUESTS, "receipt-busy").await;
+    }
     match find_receipt(&state, &c, &code, &l).await {
         Ok(Some(found)) => {
             receipt_page(
