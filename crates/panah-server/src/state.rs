@@ -165,7 +165,7 @@ const CSS: &str = include_str!("../assets/panah.css");
 /// Logins a minute for one coordinator's key: far more than a person needs, so that a
 /// stranger replaying someone's public key (it is in the team log) is held back by the
 /// source share, not the key's.
-const LOGINS_PER_KEY_PER_MINUTE: u32 = 60;
+const LOGINS_PER_KEY_PER_MINUTE: u32 = 120;
 
 impl AppState {
     pub async fn new(
@@ -193,7 +193,13 @@ impl AppState {
             "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self' data:; form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'"
         );
-        let logins = Budget::new(LOGINS_PER_KEY_PER_MINUTE, settings.logins_per_second * 60);
+        // Every command a coordinator runs is a login: a source's share is a quarter of the
+        // key's, but at least 30 a minute.
+        let logins = Budget::with_share(
+            LOGINS_PER_KEY_PER_MINUTE,
+            30,
+            settings.logins_per_second * 60,
+        );
         let stranger_logins = Budget::new(settings.logins_per_second * 60, u32::MAX / 2);
         let submissions = Budget::new(
             settings.submissions_per_minute,

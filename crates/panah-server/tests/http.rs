@@ -388,7 +388,8 @@ async fn coordinator_login_and_its_refusals() {
             res.text()
         );
 
-        // Someone who is not a coordinator cannot even get a challenge.
+        // Someone who is not a coordinator gets a challenge like anyone (the hub does not
+        // tell who is on a team), which no answer passes.
         let res = post_json(
             &app,
             "/api/v1/login/challenge",
@@ -396,7 +397,33 @@ async fn coordinator_login_and_its_refusals() {
             None,
         )
         .await;
-        assert_eq!(res.status, StatusCode::FORBIDDEN);
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+        let ch = res.json();
+        let res = post_json(
+            &app,
+            "/api/v1/login",
+            json!({
+                "challenge_id": ch["challenge_id"],
+                "signature": STANDARD.encode(
+                    stranger
+                        .signing
+                        .sign(&auth::login_message(
+                            &Slug::parse("roshanai").unwrap(),
+                            stranger.key.signing(),
+                            &STANDARD.decode(ch["challenge"].as_str().unwrap()).unwrap(),
+                        ))
+                        .to_bytes()
+                ),
+            }),
+            None,
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            res.text().contains("not a coordinator of this collective"),
+            "{}",
+            res.text()
+        );
         let res = post_json(
             &app,
             "/api/v1/login/challenge",
@@ -423,17 +450,36 @@ async fn coordinator_login_and_its_refusals() {
         )
         .await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{engine}: revoked");
-        let res = post_json(
+        // A removed key gets a challenge that leads nowhere, like any stranger's.
+        let ch = post_json(
             &app,
             "/api/v1/login/challenge",
             json!({"collective": "roshanai", "key": bob.key.signing_str()}),
             None,
         )
+        .await
+        .json();
+        let challenge = STANDARD.decode(ch["challenge"].as_str().unwrap()).unwrap();
+        let signed = STANDARD.encode(
+            bob.signing
+                .sign(&auth::login_message(
+                    &Slug::parse("roshanai").unwrap(),
+                    bob.key.signing(),
+                    &challenge,
+                ))
+                .to_bytes(),
+        );
+        let res = post_json(
+            &app,
+            "/api/v1/login",
+            json!({"challenge_id": ch["challenge_id"], "signature": signed}),
+            None,
+        )
         .await;
         assert_eq!(
             res.status,
-            StatusCode::FORBIDDEN,
-            "{engine}: removed key gets no challenge"
+            StatusCode::UNAUTHORIZED,
+            "{engine}: removed key does not log in"
         );
 
         // Logging out revokes the token.

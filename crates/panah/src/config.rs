@@ -188,9 +188,8 @@ impl StoreArgs {
             1..=10_000_000,
         )?;
         if let Some(word) = &file.fairness {
-            s.fairness = panah_server::sources::Fairness::parse(word).with_context(|| {
-                format!("fairness must be auto, on or off, not {word:?}")
-            })?;
+            s.fairness = panah_server::sources::Fairness::parse(word)
+                .with_context(|| format!("fairness must be auto, on or off, not {word:?}"))?;
         }
         set(
             &mut s.max_connections,

@@ -177,7 +177,10 @@ fn operator_and_coordinator_against_a_live_hub() {
         &bob,
     ];
     let err = fails(&bob_args);
-    assert!(err.contains("HTTP 403"), "{err}");
+    assert!(
+        err.contains("HTTP 401") && err.contains("not a coordinator"),
+        "{err}"
+    );
     // The founder logs in, which starts the signed team log with them alone, and is told
     // of the invitation.
     let alice_args = [
@@ -238,7 +241,7 @@ fn operator_and_coordinator_against_a_live_hub() {
         &alice,
     ]);
     assert!(
-        err.contains("HTTP 403") && err.contains("not a coordinator"),
+        err.contains("HTTP 401") && err.contains("not a coordinator"),
         "{err}"
     );
     let err = fails(&[
@@ -288,7 +291,10 @@ fn operator_and_coordinator_against_a_live_hub() {
         "--keyring",
         &bob,
     ]);
-    assert!(err.contains("HTTP 403"), "{err}");
+    assert!(
+        err.contains("HTTP 401") && err.contains("not a coordinator"),
+        "{err}"
+    );
     let listed = ok(&[
         "admin",
         "list-coordinators",
@@ -633,7 +639,10 @@ fn two_hubs_share_one_postgresql_database() {
             "--keyring",
             &keyring,
         ]);
-        assert!(err.contains("HTTP 403"), "{err}");
+        assert!(
+            err.contains("HTTP 401") && err.contains("not a coordinator"),
+            "{err}"
+        );
     }
     assert!(a.stop().success());
     assert!(b.stop().success());

@@ -793,7 +793,10 @@ fn trust_is_pinned_to_the_address_and_the_signed_team() {
     ]);
     assert!(said.contains("invited"), "{said}");
     let err = fails(&coordinator_args("team", &hub, &operator, &[]));
-    assert!(err.contains("HTTP 403"), "{err}");
+    assert!(
+        err.contains("HTTP 401") && err.contains("not a coordinator"),
+        "{err}"
+    );
     let out = run_env(&[], &coordinator_args("team", &hub, &keyrings[0], &[]));
     assert!(String::from_utf8_lossy(&out.stderr).contains("proposed 1 key"));
     assert_eq!(
