@@ -6,12 +6,17 @@
 //! are exactly those sent. Everything after the end of the image is dropped too. Other
 //! files pass through unchanged (the sender is told so).
 //!
-//! - JPEG: keep SOI, APP0 (JFIF), APP14 (Adobe colour transform), DQT, DHT, SOFn, DRI, SOS
-//!   and the entropy-coded data up to EOI; drop APP1–APP13 and APP15 (EXIF, XMP, ICC, IPTC,
-//!   maker notes) and COM.
-//! - PNG: keep the critical chunks and those that change how pixels look (tRNS, gAMA, cHRM,
-//!   sRGB, sBIT, pHYs, bKGD, hIST, and APNG's acTL/fcTL/fdAT); drop text, time, eXIf, iCCP
-//!   and every other ancillary chunk.
+//! Only what decoding needs is kept (a list of what to keep, never of what to drop):
+//! - JPEG: SOI, DQT, DHT, DAC, SOFn, DRI, DNL, SOS and the entropy-coded data up to EOI.
+//!   APP0 and APP14 are written anew in their minimal canonical forms (JFIF: version, units
+//!   and density, no thumbnail; Adobe: the colour transform only), so a JFIF or JFXX
+//!   thumbnail (a whole second JPEG, with its own EXIF) or bytes hidden after the fields go.
+//!   Everything else goes: APP1–APP13 and APP15 (EXIF, XMP, ICC, IPTC, maker notes), COM,
+//!   JPGn, and reserved markers.
+//! - PNG: IHDR, PLTE, IDAT, IEND, the chunks that change how pixels look (tRNS, gAMA, cHRM,
+//!   sRGB) and APNG's acTL/fcTL/fdAT. Everything else goes: text, time, eXIf, iCCP, pHYs
+//!   and bKGD (which can tell the device), private and unknown chunks (`Gpsx`, …), even
+//!   critical-looking ones.
 //!
 //! The scrubber works on arbitrary chunk boundaries with O(1) state, so a 50 MB upload never
 //! sits in memory.
@@ -50,6 +55,13 @@ enum Jpeg {
         remaining: usize,
         keep: bool,
         then_scan: bool,
+    },
+    /// Inside an APP0 or APP14 payload: its first bytes are kept to write it anew.
+    Rewrite {
+        code: u8,
+        remaining: usize,
+        head: [u8; 14],
+        have: usize,
     },
     /// Entropy-coded data.
     Scan,
@@ -95,26 +107,56 @@ impl Default for Scrubber {
 }
 
 fn keep_png_chunk(kind: &[u8; 4]) -> bool {
-    let critical = kind[0].is_ascii_uppercase();
-    critical
-        || matches!(
-            kind,
-            b"tRNS"
-                | b"gAMA"
-                | b"cHRM"
-                | b"sRGB"
-                | b"sBIT"
-                | b"pHYs"
-                | b"bKGD"
-                | b"hIST"
-                | b"acTL"
-                | b"fcTL"
-                | b"fdAT"
-        )
+    matches!(
+        kind,
+        b"IHDR"
+            | b"PLTE"
+            | b"IDAT"
+            | b"IEND"
+            | b"tRNS"
+            | b"gAMA"
+            | b"cHRM"
+            | b"sRGB"
+            | b"acTL"
+            | b"fcTL"
+            | b"fdAT"
+    )
 }
 
+/// Segments decoding needs, kept as they are.
 fn keep_jpeg_segment(code: u8) -> bool {
-    !matches!(code, 0xE1..=0xED | 0xEF | 0xFE)
+    matches!(
+        code,
+        0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF // SOFn
+            | 0xC4 // DHT
+            | 0xCC // DAC
+            | 0xDA // SOS
+            | 0xDB // DQT
+            | 0xDC // DNL
+            | 0xDD // DRI
+    )
+}
+
+/// APP0 (JFIF) and APP14 (Adobe), written anew in their minimal forms; anything else in
+/// those segments (a JFXX extension, another vendor's APP0 or APP14) is dropped.
+fn canonical_app(code: u8, head: &[u8]) -> Option<Vec<u8>> {
+    match code {
+        // "JFIF\0", version (2), units (1), X and Y density (2 + 2); no thumbnail.
+        0xE0 if head.len() >= 12 && head.starts_with(b"JFIF\0") => {
+            let mut v = vec![0xFF, 0xE0, 0x00, 0x10];
+            v.extend_from_slice(&head[..12]);
+            v.extend_from_slice(&[0, 0]);
+            Some(v)
+        }
+        // "Adobe", version 100, no flags, and the colour transform the pixels need.
+        0xEE if head.len() >= 12 && head.starts_with(b"Adobe") => {
+            let mut v = vec![0xFF, 0xEE, 0x00, 0x0E];
+            v.extend_from_slice(b"Adobe");
+            v.extend_from_slice(&[0x00, 0x64, 0, 0, 0, 0, head[11]]);
+            Some(v)
+        }
+        _ => None,
+    }
 }
 
 impl Scrubber {
@@ -227,6 +269,15 @@ impl Scrubber {
                             if len < 2 {
                                 return Err(ScrubError::Damaged("segment length below 2"));
                             }
+                            if matches!(*code, 0xE0 | 0xEE) {
+                                *state = Jpeg::Rewrite {
+                                    code: *code,
+                                    remaining: len - 2,
+                                    head: [0; 14],
+                                    have: 0,
+                                };
+                                continue;
+                            }
                             let keep = keep_jpeg_segment(*code);
                             if keep {
                                 out.extend_from_slice(&[0xFF, *code, *hi, byte]);
@@ -252,6 +303,25 @@ impl Scrubber {
                     *remaining -= take;
                     if *remaining == 0 {
                         *state = if *then_scan { Jpeg::Scan } else { Jpeg::Marker };
+                    }
+                }
+                Jpeg::Rewrite {
+                    code,
+                    remaining,
+                    head,
+                    have,
+                } => {
+                    let take = (*remaining).min(input.len() - i);
+                    let keep = take.min(head.len() - *have);
+                    head[*have..*have + keep].copy_from_slice(&input[i..i + keep]);
+                    *have += keep;
+                    i += take;
+                    *remaining -= take;
+                    if *remaining == 0 {
+                        if let Some(segment) = canonical_app(*code, &head[..*have]) {
+                            out.extend_from_slice(&segment);
+                        }
+                        *state = Jpeg::Marker;
                     }
                 }
                 Jpeg::Scan => {
@@ -312,6 +382,9 @@ impl Scrubber {
                         let kind = [buf[4], buf[5], buf[6], buf[7]];
                         if !kind.iter().all(u8::is_ascii_alphabetic) {
                             return Err(ScrubError::Damaged("chunk type is not letters"));
+                        }
+                        if &kind == b"IEND" && len != 0 {
+                            return Err(ScrubError::Damaged("IEND with data"));
                         }
                         let keep = keep_png_chunk(&kind);
                         if keep {
