@@ -8,7 +8,7 @@
 //! back as `news`, for the front end to show. Everything that encrypts to the team or
 //! trusts its keys (replies, the ledger, the case tracker) takes a [`VerifiedTeam`].
 
-use panah_api::{Batch, Member as HubMember, Team as HubTeam, TreeHead};
+use panah_api::{Batch, Team as HubTeam, TreeHead};
 use panah_core::team::{replay, Change, Member, Team, TeamEntry};
 use panah_core::tlog::check::check_tiles;
 use panah_core::tlog::tiles::tiles_for;
@@ -21,9 +21,8 @@ use crate::error::{ClientError, Result};
 use crate::hub::Session;
 use crate::verify::{default_state_path, Source, State, VerifyError};
 
-/// The most entries a team log may have before this client refuses to download it: years
-/// of changes to a team of at most fifty.
-pub const MAX_TEAM_LOG: u64 = 10_000;
+/// The most entries a team log may have before this client refuses to download it.
+pub const MAX_TEAM_LOG: u64 = panah_core::team::MAX_LOG;
 
 /// The team, verified.
 #[derive(Debug, Clone)]
@@ -141,6 +140,7 @@ pub(crate) fn check_own_origin(session: &Session, kind: LogKind, origin: &str) -
 pub async fn verified(session: &Session) -> Result<VerifiedTeam> {
     let info: HubTeam = session.team().await?;
     if info.team_size == 0 {
+        refuse_if_seen(session)?;
         return Err(ClientError::NoTeam);
     }
     let source = Source::parse(&address(session), LogKind::Team)?;
@@ -154,25 +154,20 @@ pub async fn verified(session: &Session) -> Result<VerifiedTeam> {
     })?;
     let state_path = default_state_path(&source.identity(), &origin)?;
     let state = State::load(&state_path)?;
-    match &state {
-        Some(s) if s.origin != origin => {
-            return Err(VerifyError::OriginChanged {
-                remembered: s.origin.clone(),
-                at,
-                served: origin,
-            }
-            .into())
+    if let Some(s) = state.as_ref().filter(|s| s.origin != origin) {
+        return Err(VerifyError::OriginChanged {
+            remembered: s.origin.clone(),
+            at,
+            served: origin,
         }
-        Some(_) => {}
-        None => {
-            check_own_origin(session, LogKind::Team, &origin)?;
-            if origin != info.team_origin {
-                return Err(bad(format!(
-                    "the hub's team log is signed for {origin:?} but the hub names it {:?}",
-                    info.team_origin
-                )));
-            }
-        }
+        .into());
+    }
+    check_own_origin(session, LogKind::Team, &origin)?;
+    if origin != info.team_origin {
+        return Err(bad(format!(
+            "the hub's team log is signed for {origin:?} but the hub names it {:?}",
+            info.team_origin
+        )));
     }
     if size > MAX_TEAM_LOG {
         return Err(bad(format!(
@@ -206,6 +201,9 @@ pub async fn verified(session: &Session) -> Result<VerifiedTeam> {
             ))
         })?;
     }
+    // Also against what this device saw of this origin at any address (another spelling
+    // of the hub's address, its onion address): a forked team is caught there too.
+    crate::verify::check_and_remember_origin(&at, &origin, &keys, &leaves.tree)?;
     if !team
         .members
         .iter()
@@ -240,12 +238,13 @@ pub async fn verified(session: &Session) -> Result<VerifiedTeam> {
 fn remember(v: &VerifiedTeam, keys: Vec<String>) -> Result<()> {
     State {
         origin: v.origin.clone(),
-        keys,
+        keys: keys.clone(),
         size: v.team.tree.size(),
         root: v.team.tree.root(),
         checked: Timestamp::now(),
     }
     .save(&v.state_path)?;
+    crate::verify::check_and_remember_origin(&v.origin, &v.origin, &keys, &v.team.tree)?;
     Ok(())
 }
 
@@ -319,24 +318,72 @@ async fn send(
     Ok(())
 }
 
+/// One coordinator the founding would add: the key as parsed here (its fingerprint is
+/// computed from it, never taken from the hub) and the hub's label for it.
+#[derive(Debug, Clone)]
+pub struct Founding {
+    pub key: CoordinatorKey,
+    pub label: String,
+}
+
 /// Who would be on the team if the founder started it now: themselves first, then every
 /// other coordinator the hub lets in today (for a collective that had coordinators before
-/// team logs existed). The founder must check this list before signing it.
-pub async fn founding_list(session: &Session) -> Result<(HubTeam, Vec<HubMember>)> {
+/// team logs existed). The founder must check this list before signing it: show each
+/// key's own fingerprint and line.
+pub async fn founding_list(
+    session: &Session,
+    keyring: &Keyring,
+) -> Result<(HubTeam, Vec<Founding>)> {
     let info: HubTeam = session.team().await?;
     if info.team_size != 0 {
         return Err(ClientError::Invalid(
             "the team log was started already; see it with `panah team`".into(),
         ));
     }
-    let mut members = info.coordinators.clone();
-    members.sort_by_key(|m| m.fingerprint != session.fingerprint);
-    if members.first().map(|m| &m.fingerprint) != Some(&session.fingerprint) {
+    refuse_if_seen(session)?;
+    let me = keyring.public();
+    let mut members = vec![Founding {
+        key: me.clone(),
+        label: String::new(),
+    }];
+    let mut listed_me = false;
+    for m in &info.coordinators {
+        let key = CoordinatorKey::from_parts(&m.recipient, &m.signing_key).map_err(|e| {
+            bad(format!(
+                "the hub lists a coordinator key that does not parse: {e}"
+            ))
+        })?;
+        let label = m.label.trim().to_owned();
+        panah_core::team::check_label(&label)
+            .map_err(|e| bad(format!("the hub lists a coordinator label that {e}")))?;
+        if key == me {
+            listed_me = true;
+            members[0].label = label;
+        } else if !members.iter().any(|f| f.key == key) {
+            members.push(Founding { key, label });
+        }
+    }
+    if !listed_me {
         return Err(ClientError::Invalid(
             "the hub does not list your key as a coordinator of this collective".into(),
         ));
     }
     Ok((info, members))
+}
+
+/// The address's remembered state, if this device ever verified a team log there: then a
+/// hub that says there is none is rolling it back, and nothing is founded anew.
+fn refuse_if_seen(session: &Session) -> Result<()> {
+    let source = Source::parse(&address(session), LogKind::Team)?;
+    let path = crate::verify::address_state_path(&source.identity())?;
+    if let Some(s) = State::load(&path)? {
+        return Err(bad(format!(
+            "the hub says this collective has no team log, but this device verified one there \
+             ({} entries, {}): someone may be rolling the team back; nothing was signed",
+            s.size, s.origin
+        )));
+    }
+    Ok(())
 }
 
 /// Starts the team log: this coordinator adds themselves, then `members` (from
@@ -345,17 +392,17 @@ pub async fn found(
     session: &Session,
     keyring: &Keyring,
     info: &HubTeam,
-    members: &[HubMember],
+    members: &[Founding],
 ) -> Result<VerifiedTeam> {
     let origin = info.team_origin.clone();
     check_own_origin(session, LogKind::Team, &origin)?;
-    let mut changes = Vec::new();
-    for m in members {
-        let key = CoordinatorKey::from_parts(&m.recipient, &m.signing_key).map_err(bad)?;
-        let label = m.label.trim().to_owned();
-        panah_core::team::check_label(&label).map_err(bad)?;
-        changes.push(Change::Add { key, label });
-    }
+    let changes = members
+        .iter()
+        .map(|f| Change::Add {
+            key: f.key.clone(),
+            label: f.label.clone(),
+        })
+        .collect();
     let mut team = Team::new();
     let texts = sign_changes(keyring, &origin, &mut team, changes)?;
     send(session, keyring, &origin, 0, &team, texts).await?;

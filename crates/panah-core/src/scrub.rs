@@ -500,6 +500,81 @@ mod tests {
         }
     }
 
+    /// An adversarial corpus of our own: every place a JPEG or PNG can carry bytes that
+    /// decoding does not need, each with a canary, in any chunking.
+    #[test]
+    fn only_what_decoding_needs_survives() {
+        let dqt = segment(0xDB, &[0u8; 65]);
+        let sof = segment(0xC0, &[8, 0, 1, 0, 1, 1, 1, 0x11, 0]);
+        let sos = segment(0xDA, &[1, 1, 0, 0, 63, 0]);
+        // A JFIF header whose thumbnail (2x1 pixels) carries the canary, and a JFXX
+        // extension holding a whole JPEG thumbnail with EXIF.
+        let jfif_thumb = segment(0xE0, b"JFIF\0\x01\x02\x01\0\x48\0\x48\x02\x01CANARYCANARY");
+        let jfxx = segment(0xE0, b"JFXX\0\x10\xFF\xD8\xFF\xE1Exif CANARY GPS");
+        let adobe = segment(0xEE, b"Adobe\0\x65\x80\0\0\0\x01CANARY trailing");
+        let jpg_n = segment(0xF0, b"JPG0 CANARY");
+        let reserved = segment(0x02, b"reserved CANARY");
+        let app15 = segment(0xEF, b"CANARY");
+        let mut full = vec![0xFF, 0xD8];
+        for part in [
+            &jfif_thumb,
+            &jfxx,
+            &adobe,
+            &jpg_n,
+            &reserved,
+            &app15,
+            &dqt,
+            &sof,
+            &sos,
+        ] {
+            full.extend_from_slice(part);
+        }
+        full.extend_from_slice(&[0x12, 0x34, 0xFF, 0xD9]);
+        let mut clean = vec![0xFF, 0xD8];
+        clean.extend_from_slice(&segment(0xE0, b"JFIF\0\x01\x02\x01\0\x48\0\x48\0\0"));
+        clean.extend_from_slice(&segment(0xEE, b"Adobe\0\x64\0\0\0\0\x01"));
+        for part in [&dqt, &sof, &sos] {
+            clean.extend_from_slice(part);
+        }
+        clean.extend_from_slice(&[0x12, 0x34, 0xFF, 0xD9]);
+        for size in [1, 3, 5, 13, 4096] {
+            let mut s = Scrubber::new();
+            let mut out = Vec::new();
+            for piece in full.chunks(size) {
+                s.feed(piece, &mut out).unwrap();
+            }
+            assert_eq!(s.finish(&mut out), Ok(Format::Jpeg));
+            assert_eq!(out, clean, "chunks of {size}");
+            // Scrubbing twice changes nothing more.
+            assert_eq!(scrub_all(&out), Ok((Format::Jpeg, out.clone())));
+        }
+
+        let ihdr = png_chunk(b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]);
+        let idat = png_chunk(b"IDAT", &[9; 20]);
+        let iend = png_chunk(b"IEND", &[]);
+        let gama = png_chunk(b"gAMA", &[0, 0, 0xB1, 0x8F]);
+        let mut full = PNG_SIGNATURE.to_vec();
+        let mut clean = PNG_SIGNATURE.to_vec();
+        for part in [
+            &ihdr,
+            &png_chunk(b"Gpsx", b"34.5553N CANARY"),
+            &png_chunk(b"bKGD", b"CANARY"),
+            &png_chunk(b"pHYs", b"CANARY"),
+            &png_chunk(b"sBIT", b"CANARY"),
+            &png_chunk(b"ABCD", b"critical-looking CANARY"),
+            &gama,
+            &idat,
+            &iend,
+        ] {
+            full.extend_from_slice(part);
+        }
+        for part in [&ihdr, &gama, &idat, &iend] {
+            clean.extend_from_slice(part);
+        }
+        assert_eq!(scrub_all(&full), Ok((Format::Png, clean.clone())));
+        assert_eq!(scrub_all(&clean), Ok((Format::Png, clean)));
+    }
+
     #[test]
     fn png_text_and_time_are_removed() {
         let ihdr = png_chunk(b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]);

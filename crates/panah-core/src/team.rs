@@ -41,6 +41,10 @@ pub const MAX_ENTRY: usize = 1024;
 /// The longest label, in characters.
 pub const MAX_LABEL: usize = 60;
 
+/// The most entries a team log may have (hub and clients refuse more): decades of changes
+/// to a team of at most [`MAX_MEMBERS`].
+pub const MAX_LOG: u64 = 10_000;
+
 /// The most coordinators a team may have: a collective's inner circle, and a bound on
 /// what every reply and record is encrypted to.
 pub const MAX_MEMBERS: usize = 50;

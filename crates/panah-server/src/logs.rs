@@ -58,10 +58,21 @@ pub(crate) async fn keys_text(
     c: &Collective,
     origin: &str,
 ) -> Result<String, StoreError> {
-    let team = state.store().coordinators(c.id, false).await?;
-    Ok(team
+    // The signed team, once it has a log: never a key only the hub's table holds.
+    let keys: Vec<panah_core::CoordinatorKey> =
+        match crate::api::team::signed_team(state.store(), c.id).await? {
+            Some(team) => team.members.into_iter().map(|m| m.key).collect(),
+            None => state
+                .store()
+                .coordinators(c.id, false)
+                .await?
+                .into_iter()
+                .map(|m| m.key)
+                .collect(),
+        };
+    Ok(keys
         .iter()
-        .map(|m| verifier_key(origin, m.key.signing()) + "\n")
+        .map(|k| verifier_key(origin, k.signing()) + "\n")
         .collect())
 }
 

@@ -223,7 +223,11 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             }
             let (_, store) = store.open_existing().await?;
             let c = collective(&store, &slug).await?;
-            if store.coordinators(c.id, false).await?.is_empty() {
+            let founded = store
+                .log(c.id, panah_core::tlog::LogKind::Team)
+                .await?
+                .is_some();
+            if !founded && store.coordinators(c.id, false).await?.is_empty() {
                 // The founder: the one key the operator's word is taken for. They start
                 // the signed team log on their first use of the coordinators' tools.
                 let added = store.add_coordinator(c.id, &key, label.trim()).await?;

@@ -9,7 +9,7 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use panah_client::hub::Session;
 use panah_client::team::{self, VerifiedTeam};
-use panah_client::terminal::sanitize;
+use panah_client::terminal::{sanitize, sanitize_line};
 use panah_client::ClientError;
 use panah_core::team::Change;
 use panah_core::CoordinatorKey;
@@ -57,7 +57,7 @@ pub enum TeamCommand {
 pub async fn verified(session: &Session, keyring: &Keyring) -> anyhow::Result<VerifiedTeam> {
     let team = match team::verified(session).await {
         Err(ClientError::NoTeam) => {
-            let (info, members) = team::founding_list(session).await?;
+            let (info, members) = team::founding_list(session, keyring).await?;
             if members.len() != 1 {
                 bail!(
                     "this collective's team log was not started, and the hub lists {} coordinators: \
@@ -99,7 +99,7 @@ fn show_news(team: &VerifiedTeam) {
             team.invitations.len()
         );
         for (key, label) in &team.invitations {
-            eprintln!("  {} {}", key.fingerprint(), sanitize(label));
+            eprintln!("  {} {}", key.fingerprint(), sanitize_line(label));
             eprintln!("    {}", key);
         }
     }
@@ -118,7 +118,7 @@ fn print_team(team: &VerifiedTeam, you: &str) {
         let mark = if fp == you { " (you)" } else { "" };
         println!(
             "{fp}\t{}\tsince {}, added by {}{mark}",
-            sanitize(label),
+            sanitize_line(label),
             m.added_on,
             m.added_by
         );
@@ -153,13 +153,14 @@ async fn run_logged_in(
             print_team(&team, &session.fingerprint);
         }
         TeamCommand::Init { yes } => {
-            let (info, members) = team::founding_list(session).await?;
-            println!("The team log will start with these coordinators:");
+            let (info, members) = team::founding_list(session, keyring).await?;
+            println!("The team log will start with these coordinators (fingerprints computed here from the keys that will be signed):");
             for m in &members {
                 println!(
-                    "  {}\t{}",
-                    sanitize(&m.fingerprint),
-                    sanitize(if m.label.is_empty() { "-" } else { &m.label })
+                    "  {}\t{}\n    {}",
+                    m.key.fingerprint(),
+                    sanitize_line(if m.label.is_empty() { "-" } else { &m.label }),
+                    m.key
                 );
             }
             if !yes

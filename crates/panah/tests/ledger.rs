@@ -826,4 +826,13 @@ fn trust_is_pinned_to_the_address_and_the_signed_team() {
     let err = fails(&with(h, &SMALL_EXPENSE));
     assert!(err.contains("/c/roshanai/team/"), "{err}");
     assert_eq!(http_body(&hub.url, "/c/roshanai/ledger/checkpoint"), before);
+
+    // The operator deletes the team log: a device that verified it refuses to found a
+    // new one (which would let the hub start the team over).
+    sqlite(
+        &db,
+        "for t in ('log_entries', 'log_hashes', 'log_checkpoints'):\n    db.execute(f\"DELETE FROM {t} WHERE log_id = (SELECT id FROM logs WHERE kind = 'team')\")\ndb.execute(\"DELETE FROM logs WHERE kind = 'team'\")",
+    );
+    let err = fails(&coordinator_args("team", &hub, &keyrings[0], &[]));
+    assert!(err.contains("rolling the team back"), "{err}");
 }

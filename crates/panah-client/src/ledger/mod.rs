@@ -62,25 +62,22 @@ pub async fn sync(session: &Session, team: &VerifiedTeam) -> Result<Synced> {
         })?;
     let state_path = verify::default_state_path(&source.identity(), &origin)?;
     let state = State::load(&state_path)?;
-    match &state {
-        Some(s) if s.origin != origin => {
-            return Err(VerifyError::OriginChanged {
-                remembered: s.origin.clone(),
-                at: source.to_string(),
-                served: origin,
-            }
-            .into())
+    if let Some(s) = state.as_ref().filter(|s| s.origin != origin) {
+        return Err(VerifyError::OriginChanged {
+            remembered: s.origin.clone(),
+            at: source.to_string(),
+            served: origin,
         }
-        Some(_) => {}
-        None => {
-            check_own_origin(session, LogKind::Ledger, &origin)?;
-            if origin != team.ledger_origin {
-                return Err(ClientError::BadAnswer(format!(
-                    "the ledger's checkpoint names {origin:?}, but the hub names the collective's ledger {:?}",
-                    team.ledger_origin
-                )));
-            }
-        }
+        .into());
+    }
+    // Checked every time, not only on first use: a remembered state says which log this
+    // device saw, not that it is this collective's.
+    check_own_origin(session, LogKind::Ledger, &origin)?;
+    if origin != team.ledger_origin {
+        return Err(ClientError::BadAnswer(format!(
+            "the ledger's checkpoint names {origin:?}, but the hub names the collective's ledger {:?}",
+            team.ledger_origin
+        )));
     }
     if info.origin != origin {
         return Err(ClientError::BadAnswer(format!(

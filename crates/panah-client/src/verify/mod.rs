@@ -206,7 +206,7 @@ fn file_name(text: &str) -> String {
 /// is taken over once for the address serving that origin.
 pub fn default_state_path(address: &str, origin: &str) -> Result<PathBuf, VerifyError> {
     let dir = state_dir()?;
-    let path = dir.join(format!("at-{}.state", file_name(address)));
+    let path = address_state_path(address)?;
     if !path.exists() {
         let earlier_name: String = origin
             .chars()
@@ -225,6 +225,8 @@ pub fn default_state_path(address: &str, origin: &str) -> Result<PathBuf, Verify
             if let Ok(Some(state)) = State::load(&earlier) {
                 if state.origin == origin {
                     state.save(&path)?;
+                    // Taken over once, by one address: never again for another.
+                    let _ = std::fs::rename(&earlier, earlier.with_extension("state.migrated"));
                     break;
                 }
             }
@@ -233,11 +235,17 @@ pub fn default_state_path(address: &str, origin: &str) -> Result<PathBuf, Verify
     Ok(path)
 }
 
+/// Where what was checked at `address` is remembered (no migration; see
+/// [`default_state_path`]).
+pub fn address_state_path(address: &str) -> Result<PathBuf, VerifyError> {
+    Ok(state_dir()?.join(format!("at-{}.state", file_name(address))))
+}
+
 /// Where what was checked of the log `origin` is also remembered, whatever address it was
 /// read at: a second hub or mirror showing another history under the same origin (a fork)
 /// is caught even at an address this machine never used.
 pub fn origin_state_path(origin: &str) -> Result<PathBuf, VerifyError> {
-    Ok(state_dir()?.join(format!("{}.state", file_name(origin))))
+    Ok(state_dir()?.join(format!("origin-{}.state", file_name(origin))))
 }
 
 /// Checks a verified tree against what was remembered for its origin (see

@@ -84,26 +84,24 @@ pub(crate) async fn coordinators(
     }))
 }
 
-/// The team as the stored log says, replayed (an empty team before the founding).
-async fn stored_team(
-    state: &AppState,
+/// The team as the stored log says, replayed (`None` before the founding).
+pub(crate) async fn signed_team(
+    store: &panah_store::Store,
     collective_id: i64,
-    origin: &str,
-) -> Result<(SignedTeam, u64), ApiError> {
-    let Some(log) = state.store().log(collective_id, LogKind::Team).await? else {
-        return Ok((SignedTeam::new(), 0));
+) -> Result<Option<SignedTeam>, panah_store::StoreError> {
+    let Some(log) = store.log(collective_id, LogKind::Team).await? else {
+        return Ok(None);
     };
-    let leaves: Vec<Vec<u8>> = state
-        .store()
+    let leaves: Vec<Vec<u8>> = store
         .log_leaves(log.id, 0, log.size)
         .await?
         .into_iter()
         .map(|(_, leaf)| leaf)
         .collect();
-    let team = replay(origin, &leaves).map_err(|e| {
+    let team = replay(&log.origin, &leaves).map_err(|e| {
         panah_store::StoreError::Corrupt(format!("the stored team log does not replay: {e}"))
     })?;
-    Ok((team, log.size))
+    Ok(Some(team))
 }
 
 pub(crate) async fn append(
@@ -131,7 +129,16 @@ pub(crate) async fn append(
         )));
     }
     let origin = origin_of(&state, &caller, LogKind::Team).await?;
-    let (mut team, size) = stored_team(&state, caller.collective_id, &origin).await?;
+    let mut team = signed_team(state.store(), caller.collective_id)
+        .await?
+        .unwrap_or_default();
+    let size = team.tree.size();
+    if size + body.entries.len() as u64 > panah_core::team::MAX_LOG {
+        return Err(invalid(format!(
+            "a team log holds at most {} changes",
+            panah_core::team::MAX_LOG
+        )));
+    }
     if body.base_size != size {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
