@@ -134,16 +134,43 @@ pub(crate) fn check_own_origin(session: &Session, kind: LogKind, origin: &str) -
     Ok(())
 }
 
-/// Downloads, verifies and remembers the team log. Fails if the team log was not started
-/// ([`ClientError::NoTeam`]), if anything in it does not verify, if it does not extend what
-/// this machine saw, or if this coordinator is not on the team it shows.
-pub async fn verified(session: &Session) -> Result<VerifiedTeam> {
-    let info: HubTeam = session.team().await?;
-    if info.team_size == 0 {
-        refuse_if_seen(session)?;
-        return Err(ClientError::NoTeam);
+/// A team log as checked at one source (not yet remembered).
+#[derive(Debug, Clone)]
+pub struct CheckedTeam {
+    pub origin: String,
+    pub team: Team,
+    /// Entries this device had seen at that address before (0 on first use).
+    pub seen: u64,
+    pub first_use: bool,
+    /// The current team's verifier keys for the team log.
+    pub keys: Vec<String>,
+    state_path: std::path::PathBuf,
+}
+
+impl CheckedTeam {
+    /// Remembers what was checked, at its address and under its origin.
+    pub fn remember(&self) -> Result<()> {
+        State {
+            origin: self.origin.clone(),
+            keys: self.keys.clone(),
+            size: self.team.tree.size(),
+            root: self.team.tree.root(),
+            checked: Timestamp::now(),
+        }
+        .save(&self.state_path)?;
+        Ok(())
     }
-    let source = Source::parse(&address(session), LogKind::Team)?;
+}
+
+/// Downloads and checks the team log at `source`: `expect` judges the origin its
+/// checkpoint names before anything else is downloaded; then every tile, every change
+/// (signed by a coordinator on the team before it), a checkpoint signed by a current
+/// coordinator, and a history that extends what this device saw there and under that
+/// origin anywhere. Used by the coordinators' tools and by supporters' `verify`.
+pub async fn check_team_log(
+    source: &Source,
+    expect: impl FnOnce(&str) -> Result<()>,
+) -> Result<CheckedTeam> {
     let note = source.checkpoint().await?;
     let at = source.to_string();
     let (origin, size, root) = unverified_checkpoint(&note).map_err(|why| {
@@ -162,13 +189,7 @@ pub async fn verified(session: &Session) -> Result<VerifiedTeam> {
         }
         .into());
     }
-    check_own_origin(session, LogKind::Team, &origin)?;
-    if origin != info.team_origin {
-        return Err(bad(format!(
-            "the hub's team log is signed for {origin:?} but the hub names it {:?}",
-            info.team_origin
-        )));
-    }
+    expect(&origin)?;
     if size > MAX_TEAM_LOG {
         return Err(bad(format!(
             "the team log claims {size} entries; a team log has at most {MAX_TEAM_LOG}"
@@ -176,10 +197,9 @@ pub async fn verified(session: &Session) -> Result<VerifiedTeam> {
     }
     let tiles = source.tiles(&tiles_for(size)).await?;
     let leaves = check_tiles(size, &root, &tiles).map_err(|why| {
-        ClientError::Verify(VerifyError::NotConsistent {
-            at: at.clone(),
-            why,
-        })
+        bad(format!(
+            "the team log of {at} does not match its signed checkpoint: {why}"
+        ))
     })?;
     let team = replay(&origin, &leaves.leaves)
         .map_err(|e| bad(format!("the team log of {at} does not verify: {e}")))?;
@@ -204,15 +224,52 @@ pub async fn verified(session: &Session) -> Result<VerifiedTeam> {
     // Also against what this device saw of this origin at any address (another spelling
     // of the hub's address, its onion address): a forked team is caught there too.
     crate::verify::check_and_remember_origin(&at, &origin, &keys, &leaves.tree)?;
-    if !team
+    Ok(CheckedTeam {
+        origin,
+        team,
+        seen: state.as_ref().map_or(0, |s| s.size),
+        first_use: state.is_none(),
+        keys,
+        state_path,
+    })
+}
+
+/// Downloads, verifies and remembers the team log. Fails if the team log was not started
+/// ([`ClientError::NoTeam`]), if anything in it does not verify, if it does not extend what
+/// this machine saw, or if this coordinator is not on the team it shows.
+pub async fn verified(session: &Session) -> Result<VerifiedTeam> {
+    let info: HubTeam = session.team().await?;
+    if info.team_size == 0 {
+        refuse_if_seen(session)?;
+        return Err(ClientError::NoTeam);
+    }
+    let source = Source::parse(&address(session), LogKind::Team)?;
+    let checked = check_team_log(&source, |origin| {
+        check_own_origin(session, LogKind::Team, origin)?;
+        if origin != info.team_origin {
+            return Err(bad(format!(
+                "the hub's team log is signed for {origin:?} but the hub names it {:?}",
+                info.team_origin
+            )));
+        }
+        Ok(())
+    })
+    .await?;
+    if !checked
+        .team
         .members
         .iter()
         .any(|m| m.key.fingerprint().to_string() == session.fingerprint)
     {
         return Err(ClientError::NotOnTeam(session.fingerprint.clone()));
     }
-    let seen = state.as_ref().map_or(0, |s| s.size) as usize;
-    let news = team.entries.get(seen..).unwrap_or_default().to_vec();
+    checked.remember()?;
+    let news = checked
+        .team
+        .entries
+        .get(checked.seen as usize..)
+        .unwrap_or_default()
+        .to_vec();
     let invitations = info
         .invitations
         .iter()
@@ -222,17 +279,15 @@ pub async fn verified(session: &Session) -> Result<VerifiedTeam> {
                 .map(|k| (k, m.label.clone()))
         })
         .collect();
-    let verified = VerifiedTeam {
-        origin,
-        team,
+    Ok(VerifiedTeam {
+        origin: checked.origin,
+        team: checked.team,
         news,
-        first_use: state.is_none(),
+        first_use: checked.first_use,
         ledger_origin: info.ledger_origin,
         invitations,
-        state_path,
-    };
-    remember(&verified, keys)?;
-    Ok(verified)
+        state_path: checked.state_path,
+    })
 }
 
 fn remember(v: &VerifiedTeam, keys: Vec<String>) -> Result<()> {

@@ -836,3 +836,85 @@ fn trust_is_pinned_to_the_address_and_the_signed_team() {
     let err = fails(&coordinator_args("team", &hub, &keyrings[0], &[]));
     assert!(err.contains("rolling the team back"), "{err}");
 }
+
+/// A supporter's `verify` trusts the collective's signed team, not keys remembered from a
+/// first use: a coordinator the team removed cannot append anything a supporter accepts,
+/// even if the operator lets them back in to the hub.
+#[test]
+fn a_removed_coordinator_signs_nothing_supporters_accept() {
+    use panah_client::{hub::Session, ledger as client_ledger, team as client_team};
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, data, keyrings) = hub_with_team(dir.path(), 2, &[]);
+    let h = hub_args(&hub, &keyrings[0]);
+    ok(&with(h.clone(), &["init", "--base", "AFN"]));
+    ok(&with(h.clone(), &SMALL_EXPENSE));
+    let supporter = dir.path().join("supporter").display().to_string();
+    let env = [("PANAH_LEDGER_STATE_DIR", supporter.as_str())];
+    let address = format!("{}/c/roshanai/ledger", hub.url);
+    let out = run_env(&env, &["verify", "ledger", &address]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("signed team log (2 coordinator(s) now)"),
+        "{said}"
+    );
+
+    // The second coordinator's tools verify the team while still on it…
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let keyring = panah_keyring::Keyring::load(
+        Path::new(&keyrings[1]),
+        &age::secrecy::SecretString::from(support::PASS.to_owned()),
+    )
+    .unwrap();
+    let slug = panah_core::Slug::parse("roshanai").unwrap();
+    let stale = rt.block_on(async {
+        let session = Session::login(&hub.url, slug.clone(), &keyring)
+            .await
+            .unwrap();
+        client_team::verified(&session).await.unwrap()
+    });
+    // …the founder removes them, and the operator lets them back in to the hub.
+    let fingerprint = keyring.public().fingerprint().to_string();
+    ok(&coordinator_args(
+        "team",
+        &hub,
+        &keyrings[0],
+        &["remove", &fingerprint],
+    ));
+    sqlite(
+        &Path::new(&data).join("panah.db"),
+        "db.execute('UPDATE coordinators SET removed_at = NULL WHERE id = (SELECT MAX(id) FROM coordinators WHERE removed_at IS NOT NULL)')",
+    );
+    // With the team they verified before, they append and sign a large expense.
+    let draft = panah_client::ledger::draft::Draft {
+        kind: "expense".into(),
+        category: "other".into(),
+        amount: "999999".into(),
+        rail: "cash".into(),
+        memo: "not spent".into(),
+        ..Default::default()
+    };
+    rt.block_on(async {
+        let session = Session::login(&hub.url, slug, &keyring).await.unwrap();
+        client_ledger::add(&session, &keyring, &[draft], &stale, 1, false)
+            .await
+            .unwrap();
+    });
+    // The supporter refuses it; so do the founder's tools.
+    let out = run_env(&env, &["verify", "ledger", &address]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "accepted a removed coordinator's signature"
+    );
+    assert!(err.contains("not signed by any key you trust"), "{err}");
+    let err = fails(&with(h, &["list"]));
+    assert!(
+        err.contains("nothing was signed") || err.contains("not signed"),
+        "{err}"
+    );
+}

@@ -21,7 +21,8 @@ use panah_core::ledger::Entry;
 use panah_core::tlog::check::{b64, check_extends, CheckError, MAX_CHECKED_SIZE};
 use panah_core::tlog::tiles::{tiles_for, TileRef};
 use panah_core::tlog::tree::{
-    check_inclusion, unverified_checkpoint, verify_checkpoint, LogError, VerifiedCheckpoint,
+    check_inclusion, unverified_checkpoint, verifier_key as tlog_verifier_key, verify_checkpoint,
+    LogError, VerifiedCheckpoint,
 };
 use panah_core::tlog::LogKind;
 use panah_core::Timestamp;
@@ -428,6 +429,8 @@ pub struct Trust {
 pub struct Trusted {
     pub keys: Vec<String>,
     pub first_use: bool,
+    /// Coordinators on the collective's signed team log, when the keys came from it.
+    pub team: Option<usize>,
 }
 
 /// What `verify` and `mirror` share: the checkpoint read, the state remembered.
@@ -439,6 +442,8 @@ pub struct Verifier {
     pub state: Option<State>,
     /// Whether the default state files are used (then also one per origin).
     by_origin: bool,
+    /// The size and root the served checkpoint claims (not yet verified).
+    served: (u64, [u8; 32]),
 }
 
 impl Verifier {
@@ -486,19 +491,96 @@ impl Verifier {
                 state_path,
                 state,
                 by_origin: trust.state.is_none(),
+                served: unverified_checkpoint(&note)
+                    .map(|(_, size, root)| (size, root))
+                    .unwrap_or((0, [0; 32])),
             },
             note,
         ))
     }
 
-    /// The keys to check with: remembered and given ones, or (first use) the published ones.
+    /// The signed team log beside a ledger on a hub (`…/c/{slug}/team`), verified and
+    /// remembered, if the hub has one; its origin must be the ledger's with `team` for
+    /// `ledger`.
+    async fn ledger_team(&self) -> Result<Option<crate::team::CheckedTeam>, VerifyError> {
+        let source::Place::Http { base, .. } = &self.source.place else {
+            return Ok(None);
+        };
+        let (Some(prefix), Some(expected)) = (
+            base.strip_suffix("/ledger"),
+            self.origin
+                .strip_suffix("/ledger")
+                .map(|p| format!("{p}/team")),
+        ) else {
+            return Ok(None);
+        };
+        let team_source = Source::parse(&format!("{prefix}/team"), LogKind::Team)?;
+        let checked = crate::team::check_team_log(&team_source, |origin| {
+            if origin == expected {
+                Ok(())
+            } else {
+                Err(crate::ClientError::BadAnswer(format!(
+                    "the team log beside the ledger {:?} names itself {origin:?}, not {expected:?}",
+                    self.origin
+                )))
+            }
+        })
+        .await;
+        match checked {
+            Ok(team) => {
+                team.remember()?;
+                Ok(Some(team))
+            }
+            Err(crate::ClientError::Verify(VerifyError::NoCheckpoint { .. })) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The keys to check with. Where the hub publishes a signed team log beside the ledger
+    /// (verified and pinned like any log): without keys given, its current coordinators;
+    /// with keys given, those, and remembered keys only while their coordinator is still on
+    /// the team. Either way a coordinator the team removed is trusted no more, except for a
+    /// checkpoint this device already verified, unchanged. Without a team log: the
+    /// remembered and given keys, or (first use) the published ones.
     pub async fn trusted(&self, given: &[String]) -> Result<Trusted, VerifyError> {
+        if let Some(team) = self.ledger_team().await? {
+            let members: Vec<String> = team
+                .team
+                .members
+                .iter()
+                .map(|m| tlog_verifier_key(&self.origin, m.key.signing()))
+                .collect();
+            let mut keys = if given.is_empty() {
+                members.clone()
+            } else {
+                let mut keys = given.to_vec();
+                let remembered = self.state.iter().flat_map(|s| s.keys.iter());
+                merge_keys(
+                    &mut keys,
+                    remembered.filter(|k| members.contains(k)).cloned(),
+                );
+                keys
+            };
+            if let Some(s) = self
+                .state
+                .as_ref()
+                .filter(|s| (s.size, s.root) == self.served)
+            {
+                merge_keys(&mut keys, s.keys.iter().cloned());
+            }
+            return Ok(Trusted {
+                keys,
+                first_use: self.state.is_none() && given.is_empty(),
+                team: Some(team.team.members.len()),
+            });
+        }
         let mut keys: Vec<String> = self.state.iter().flat_map(|s| s.keys.clone()).collect();
         merge_keys(&mut keys, given.iter().cloned());
         if !keys.is_empty() {
             return Ok(Trusted {
                 keys,
                 first_use: false,
+                team: None,
             });
         }
         let published = self
@@ -509,6 +591,7 @@ impl Verifier {
         Ok(Trusted {
             keys: key_lines(&published)?,
             first_use: true,
+            team: None,
         })
     }
 

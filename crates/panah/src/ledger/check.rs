@@ -65,8 +65,13 @@ fn first_use_warning(v: &Verification) {
     if !v.trusted.first_use {
         return;
     }
+    let whence = if v.trusted.team.is_some() {
+        "its signed team log shows"
+    } else {
+        "it publishes"
+    };
     eprintln!(
-        "First check of {}: trusting the {} coordinator key(s) it publishes, and remembering them in {}:",
+        "First check of {}: trusting the {} coordinator key(s) {whence}, and remembering them in {}:",
         sanitize(&v.verifier.origin),
         v.trusted.keys.len(),
         v.verifier.state_path.display()
@@ -96,6 +101,9 @@ fn print_report(v: &Verification) {
         b64(&checked.checkpoint.root),
         checked.checkpoint.signers.len()
     );
+    if let Some(n) = v.trusted.team {
+        println!("  the signers are checked against the collective's signed team log ({n} coordinator(s) now)");
+    }
     match &session.state {
         Some(s) => println!(
             "ok: it extends the {} entries you checked on {} (nothing before them changed)",
