@@ -222,6 +222,42 @@ impl Session {
         body(res, limit).await
     }
 
+    /// Downloads raw bytes and the ETag they came with (which stored ciphertext it is).
+    pub async fn get_tagged(&self, path: &str, limit: u64) -> Result<(Vec<u8>, String)> {
+        let res = self
+            .send(self.http.get(format!("{}{path}", self.base)))
+            .await?;
+        if !res.status().is_success() {
+            return Err(refusal(res).await);
+        }
+        let tag = res
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 100 && v.is_ascii())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                ClientError::BadAnswer("the hub sent ciphertext without an ETag".into())
+            })?;
+        Ok((body(res, limit).await?, tag))
+    }
+
+    /// Puts raw bytes (ciphertext) in place of what `tag` named.
+    pub async fn put_bytes(&self, path: &str, body: Vec<u8>, tag: &str) -> Result<()> {
+        let req = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .header(reqwest::header::IF_MATCH, tag)
+            .body(body);
+        let res = self.send(req).await?;
+        if res.status().is_success() {
+            Ok(())
+        } else {
+            Err(refusal(res).await)
+        }
+    }
+
     pub async fn post_bytes<T: DeserializeOwned>(&self, path: &str, body: Vec<u8>) -> Result<T> {
         let req = self
             .http

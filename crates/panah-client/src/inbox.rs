@@ -354,3 +354,104 @@ mod tests {
         assert_eq!(day(""), "");
     }
 }
+
+/// What re-encrypting the inbox did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reencrypted {
+    /// Messages and files encrypted anew to the current team.
+    pub done: usize,
+    /// Items done by an earlier, interrupted run (skipped).
+    pub earlier: usize,
+    /// Items not encrypted to this coordinator (from before they joined): left as they are.
+    pub unreadable: usize,
+    /// Items deleted or re-encrypted by someone else meanwhile.
+    pub gone: usize,
+}
+
+/// Encrypts every stored message and file anew to the verified `team` (and, for the
+/// coordinators' replies, to the sender's reply key, as when they were sent), so that a
+/// coordinator removed from the team, who kept their key, cannot read what the hub keeps
+/// from now on. Resumable: what is done is written to `progress` (a file of item names)
+/// as it goes, and skipped when run again. `step` is told (done so far, all items).
+pub async fn reencrypt(
+    session: &Session,
+    keyring: &Keyring,
+    team: &crate::team::VerifiedTeam,
+    progress: &std::path::Path,
+    mut step: impl FnMut(usize, usize),
+) -> Result<Reencrypted> {
+    let mut finished: std::collections::HashSet<String> = match std::fs::read_to_string(progress) {
+        Ok(text) => text.lines().map(str::to_owned).collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
+        Err(e) => return Err(ClientError::file("read", progress, e)),
+    };
+    let all: Vec<Conversation> = session.get(&session.api("/conversations")).await?;
+    let mut items = Vec::new();
+    for c in &all {
+        let reply_to: age::x25519::Recipient = c
+            .reply_recipient
+            .parse()
+            .map_err(|e| ClientError::BadAnswer(format!("a sender's reply key is damaged: {e}")))?;
+        for m in &c.messages {
+            let also = (m.author == "coordinator").then(|| reply_to.clone());
+            items.push((
+                format!("message {}", m.id),
+                format!("/messages/{}/ciphertext", m.id),
+                MAX_MESSAGE,
+                also,
+            ));
+            for f in &m.files {
+                items.push((
+                    format!("file {}", f.id),
+                    format!("/files/{}/ciphertext", f.id),
+                    MAX_FILE,
+                    None,
+                ));
+            }
+        }
+    }
+    let mut out = Reencrypted::default();
+    let total = items.len();
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(progress)
+        .map_err(|e| ClientError::file("write", progress, e))?;
+    for (i, (name, path, limit, also)) in items.into_iter().enumerate() {
+        step(i, total);
+        if finished.contains(&name) {
+            out.earlier += 1;
+            continue;
+        }
+        let (ciphertext, tag) = match session.get_tagged(&session.api(&path), limit).await {
+            Ok(x) => x,
+            Err(ClientError::Refused {
+                status: 404 | 410, ..
+            }) => {
+                out.gone += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let Ok(plain) = age_file::decrypt(&ciphertext, keyring.identity(), limit) else {
+            out.unreadable += 1;
+            continue;
+        };
+        let mut recipients = team.recipients();
+        recipients.extend(also);
+        let anew = age_file::encrypt(&recipients, &plain)
+            .map_err(|e| ClientError::Invalid(format!("cannot encrypt {name}: {e}")))?;
+        match session.put_bytes(&session.api(&path), anew, &tag).await {
+            Ok(()) => out.done += 1,
+            Err(ClientError::Refused {
+                status: 404 | 412, ..
+            }) => out.gone += 1,
+            Err(e) => return Err(e),
+        }
+        use std::io::Write;
+        writeln!(log, "{name}").map_err(|e| ClientError::file("write", progress, e))?;
+        finished.insert(name);
+    }
+    step(total, total);
+    Ok(out)
+}

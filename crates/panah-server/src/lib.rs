@@ -70,6 +70,9 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             api::ledger::MAX_LEDGER_BODY,
         ));
+    let max_file_body = usize::try_from(state.inner.settings.max_upload_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024);
     let api = Router::new()
         .route("/login/challenge", post(api::login::challenge))
         .route("/login", post(api::login::login))
@@ -82,11 +85,17 @@ pub fn app(state: AppState) -> Router {
         )
         .route(
             "/c/{slug}/messages/{id}/ciphertext",
-            get(api::inbox::message_blob),
+            get(api::inbox::message_blob)
+                .put(api::inbox::replace_message)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    api::inbox::MAX_ENVELOPE,
+                )),
         )
         .route(
             "/c/{slug}/files/{id}/ciphertext",
-            get(api::inbox::file_blob),
+            get(api::inbox::file_blob)
+                .put(api::inbox::replace_file)
+                .layer(axum::extract::DefaultBodyLimit::max(max_file_body)),
         )
         .route(
             "/c/{slug}/ledger/goals",

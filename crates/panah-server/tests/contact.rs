@@ -978,6 +978,82 @@ async fn coordinators_inbox_api() {
         .await;
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{engine}");
 
+        // Putting ciphertext back (re-encryption): only in place of what was downloaded.
+        let etag = f.headers["etag"].to_str().unwrap().to_owned();
+        let file_uri = format!("/api/v1/c/roshanai/files/{file}/ciphertext");
+        let put = |uri: String, tag: Option<String>, who: String, body: Vec<u8>| {
+            let mut req = Request::put(uri)
+                .header("authorization", who)
+                .header("content-type", "application/octet-stream");
+            if let Some(tag) = tag {
+                req = req.header("if-match", tag);
+            }
+            send(&app, req.body(Body::from(body)).unwrap())
+        };
+        let age = b"age-encryption.org/v1\n-> X25519 anew\n".to_vec();
+        let res = put(file_uri.clone(), None, auth.clone(), age.clone()).await;
+        assert_eq!(
+            res.status,
+            StatusCode::PRECONDITION_REQUIRED,
+            "{}",
+            res.text()
+        );
+        let res = put(
+            file_uri.clone(),
+            Some(etag.clone()),
+            auth.clone(),
+            b"plain".to_vec(),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST);
+        let res = put(
+            file_uri.clone(),
+            Some(format!("\"{}\"", "0".repeat(32))),
+            auth.clone(),
+            age.clone(),
+        )
+        .await;
+        assert_eq!(
+            res.status,
+            StatusCode::PRECONDITION_FAILED,
+            "{}",
+            res.text()
+        );
+        let res = put(
+            format!("/api/v1/c/other/files/{file}/ciphertext"),
+            Some(etag.clone()),
+            theirs.clone(),
+            age.clone(),
+        )
+        .await;
+        assert_eq!(
+            res.status,
+            StatusCode::PRECONDITION_FAILED,
+            "{engine}: not theirs"
+        );
+        let mut huge = b"age-encryption.org/v1\n".to_vec();
+        huge.resize(5 * 1024 * 1024, b'x');
+        let msg_uri = format!("/api/v1/c/roshanai/messages/{msg}/ciphertext");
+        let res = put(msg_uri, Some(etag.clone()), auth.clone(), huge).await;
+        assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", res.text());
+        let res = put(
+            file_uri.clone(),
+            Some(etag.clone()),
+            auth.clone(),
+            age.clone(),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.text());
+        let again = get(&app, &file_uri, &[("authorization", &auth)]).await;
+        assert_eq!(again.body, age, "{engine}: the new ciphertext is served");
+        assert_ne!(again.headers["etag"], etag.as_str());
+        let res = put(file_uri.clone(), Some(etag), auth.clone(), age).await;
+        assert_eq!(
+            res.status,
+            StatusCode::PRECONDITION_FAILED,
+            "{engine}: only once"
+        );
+
         let reply_uri = format!("/api/v1/c/roshanai/conversations/{id}/replies");
         let post = |body: Vec<u8>| {
             let req = Request::post(reply_uri.as_str())

@@ -490,6 +490,41 @@ impl Store {
         row.map(|r| get(&r, "blob")).transpose()
     }
 
+    /// Points a message or file of this collective at a new blob (its ciphertext encrypted
+    /// anew, to the team as it now is), if it still points at `old`: a compare-and-set, so a
+    /// conversation deleted or re-encrypted meanwhile is left alone. Returns whether it was
+    /// replaced; the caller then deletes `old` (or, if not, the new blob).
+    pub async fn replace_blob(
+        &self,
+        collective_id: i64,
+        kind: BlobKind,
+        id: i64,
+        old: &str,
+        new: &str,
+        size: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = match kind {
+            BlobKind::Message => {
+                "UPDATE messages SET blob = $1, size = $2 WHERE id = $3 AND blob = $4
+                 AND conversation_id IN (SELECT id FROM conversations WHERE collective_id = $5)"
+            }
+            BlobKind::File => {
+                "UPDATE message_files SET blob = $1, size = $2 WHERE id = $3 AND blob = $4
+                 AND message_id IN (SELECT m.id FROM messages m JOIN conversations c
+                                    ON c.id = m.conversation_id WHERE c.collective_id = $5)"
+            }
+        };
+        let done = sqlx::query(sql)
+            .bind(new)
+            .bind(size)
+            .bind(id)
+            .bind(old)
+            .bind(collective_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Deletes a conversation and returns the blob keys the caller must delete, or `None`
     /// if this collective has no such conversation. One transaction: every row removed gives
     /// back its blob key, even if a reply arrives at the same moment.

@@ -678,6 +678,34 @@ async fn conversations_messages_and_expiry() {
                 .as_deref(),
             Some("b2")
         );
+        // Re-encryption: a compare-and-set on the blob, scoped to the collective.
+        for (kind, id, old, new) in [
+            (BlobKind::File, file_id, "f2", "f2b"),
+            (BlobKind::Message, m2, "b2", "b2b"),
+        ] {
+            assert!(
+                !store
+                    .replace_blob(other.id, kind, id, old, new, 9)
+                    .await
+                    .unwrap(),
+                "{engine}: scoped"
+            );
+            assert!(
+                !store
+                    .replace_blob(c.id, kind, id, "stale", new, 9)
+                    .await
+                    .unwrap(),
+                "{engine}: only from the blob it had"
+            );
+            assert!(store
+                .replace_blob(c.id, kind, id, old, new, 9)
+                .await
+                .unwrap());
+            assert!(store
+                .replace_blob(c.id, kind, id, new, old, 9)
+                .await
+                .unwrap());
+        }
 
         let mut blobs = store
             .delete_conversation(c.id, conv)

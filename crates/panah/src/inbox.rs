@@ -45,6 +45,10 @@ enum InboxCommand {
     },
     /// Delete a conversation and its files from the hub now.
     Delete { id: i64 },
+    /// Encrypt every stored message and file anew to the team as its signed log now shows
+    /// it (after a coordinator was removed: what the hub keeps is then unreadable with
+    /// their key). Resumable: run it again after an interruption.
+    Reencrypt,
     /// Write the conversation and its files as a tar archive inside an age file encrypted
     /// to your own key: `rage -d -i IDENTITY FILE | tar x` opens it without Panah.
     Export {
@@ -147,6 +151,48 @@ async fn command(
         InboxCommand::Delete { id } => {
             inbox::delete(session, id).await?;
             println!("deleted conversation #{id} and its files from the hub");
+        }
+        InboxCommand::Reencrypt => {
+            let team = crate::team::verified(session, keyring).await?;
+            let root = panah_core::tlog::check::b64(&team.team.tree.root());
+            let name: String = format!("{}-{}-{root}", session.collective, team.team.tree.size())
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let progress =
+                panah_client::verify::state_dir()?.join(format!("reencrypt-{name}.progress"));
+            if let Some(dir) = progress.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let r = inbox::reencrypt(session, keyring, &team, &progress, |done, total| {
+                if interactive {
+                    eprint!("\rre-encrypting: {done}/{total}");
+                }
+            })
+            .await?;
+            if interactive {
+                eprintln!();
+            }
+            println!(
+                "re-encrypted {} item(s) to the {} coordinator(s) of the team ({} done before, {} gone meanwhile)",
+                r.done,
+                team.members().len(),
+                r.earlier,
+                r.gone
+            );
+            if r.unreadable > 0 {
+                println!(
+                    "{} item(s) are not encrypted to your key (from before you joined): a coordinator who can read them must run this too",
+                    r.unreadable
+                );
+            }
         }
         InboxCommand::Export { id, output } => {
             let ciphertext = inbox::export(session, keyring, id).await?;

@@ -219,7 +219,7 @@ async fn run_logged_in(
             )
             .await?;
             println!(
-                "ok: removed coordinator {}; their logins are revoked. What they could read before stays readable with their key until it is re-encrypted",
+                "ok: removed coordinator {}; their logins are revoked. What the hub keeps stays readable with their key until it is encrypted anew: run `panah inbox reencrypt`",
                 member.key.fingerprint()
             );
         }

@@ -307,3 +307,106 @@ fn a_one_gigabyte_upload_is_refused_with_bounded_memory() {
     assert!(files_below(&Path::new(&data).join("blobs")).is_empty());
     assert!(hub.stop().success());
 }
+
+/// After a coordinator is removed, `inbox reencrypt` leaves nothing on the hub their key
+/// opens (checked with the stock `rage` on every blob file), while the team still reads
+/// everything and the sender still reads the reply; a second run has nothing left to do.
+#[test]
+fn a_removed_coordinator_reads_nothing_after_reencryption() {
+    let Some(rage) = tool("rage") else {
+        panic!("the stock rage is needed for this test (scripts/test.sh installs it)");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, data, keyrings) = hub_with_team(dir.path(), 2, &[]);
+    let file = dir.path().join("evidence.txt");
+    std::fs::write(&file, "SECRETFILE what we saw").unwrap();
+    let (status, html) = curl_contact(
+        &hub.url,
+        "roshanai",
+        &[
+            "message=SECRETMESSAGE please help",
+            &format!("file=@{}", s(&file)),
+        ],
+    );
+    assert_eq!(status, 200, "{html}");
+    let codename = codename_in(&html);
+    inbox(
+        &hub,
+        &keyrings[0],
+        &["reply", "1", "-m", "SECRETREPLY help is coming"],
+    );
+
+    // The coordinator who will be removed keeps their identity.
+    let identity = s(&dir.path().join("removed.identity"));
+    ok(&[
+        "id",
+        "export-age-identity",
+        "--keyring",
+        &keyrings[1],
+        "-o",
+        &identity,
+    ]);
+    let opens = |path: &Path| {
+        std::process::Command::new(&rage)
+            .args(["-d", "-i", &identity, &s(path)])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let blobs = |root: &Path| -> Vec<std::path::PathBuf> {
+        files_below(&root.join("hub").join("blobs"))
+            .into_iter()
+            .filter(|p| !p.starts_with(root.join("hub").join("blobs").join("tmp")))
+            .collect()
+    };
+    let before = blobs(dir.path());
+    assert_eq!(before.len(), 3, "message, file, reply: {before:?}");
+    assert!(
+        before.iter().all(|p| opens(p)),
+        "their key opened all three"
+    );
+
+    let line = ok(&["id", "show", "--keyring", &keyrings[1]]);
+    ok(&coordinator_args(
+        "team",
+        &hub,
+        &keyrings[0],
+        &["remove", line.trim()],
+    ));
+    let said = inbox(&hub, &keyrings[0], &["reencrypt"]);
+    assert!(
+        said.contains("re-encrypted 3 item(s) to the 1 coordinator(s)"),
+        "{said}"
+    );
+    let after = blobs(dir.path());
+    assert_eq!(after.len(), 3, "the old blobs are gone: {after:?}");
+    assert!(after.iter().all(|p| !before.contains(p)));
+    assert!(
+        after.iter().all(|p| !opens(p)),
+        "their key opens nothing now"
+    );
+
+    // The team reads everything, the sender reads the reply.
+    let out = dir.path().join("out");
+    let read = inbox(&hub, &keyrings[0], &["read", "1", "--out", &s(&out)]);
+    assert!(
+        read.contains("SECRETMESSAGE please help") && read.contains("SECRETREPLY"),
+        "{read}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&files_below(&out)[0]).unwrap(),
+        "SECRETFILE what we saw"
+    );
+    let form = format!("codename={}", codename.replace(' ', "+"));
+    let (status, page) = http(&hub.url, "POST", "/c/roshanai/replies?lang=en", Some(&form));
+    assert_eq!(status, 200);
+    assert!(page.contains("SECRETREPLY help is coming"), "{page}");
+    // Run again: everything was done, nothing is redone.
+    let again = inbox(&hub, &keyrings[0], &["reencrypt"]);
+    assert!(
+        again.contains("re-encrypted 0 item(s)") && again.contains("3 done before"),
+        "{again}"
+    );
+    assert!(Path::new(&data).exists());
+}

@@ -176,7 +176,7 @@ impl State {
 
 /// The folder of remembered states: `PANAH_LEDGER_STATE_DIR`, else `panah/ledgers` in the
 /// user's data folder.
-fn state_dir() -> Result<PathBuf, VerifyError> {
+pub fn state_dir() -> Result<PathBuf, VerifyError> {
     Ok(match std::env::var_os("PANAH_LEDGER_STATE_DIR") {
         Some(d) => PathBuf::from(d),
         None => dirs::data_dir()

@@ -1,4 +1,5 @@
-//! The coordinators' inbox: list conversations, fetch ciphertext, reply, delete.
+//! The coordinators' inbox: list conversations, fetch ciphertext, reply, delete, and put
+//! back ciphertext encrypted anew (after the team changed).
 //!
 //! The hub hands out ciphertext only; coordinators decrypt on their own machines. A reply is
 //! encrypted by the coordinator's tool to the sender's reply key and to every coordinator;
@@ -102,12 +103,127 @@ async fn blob(
     let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
     Ok((
         [
-            (header::CONTENT_TYPE, "application/octet-stream"),
-            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+            // Which stored ciphertext this is: what a re-encryption must name (If-Match).
+            (header::ETAG, format!("\"{key}\"")),
         ],
         Body::from_stream(stream),
     )
         .into_response())
+}
+
+/// Largest message envelope a coordinator may put back (what the inbox reads at most).
+pub(crate) const MAX_ENVELOPE: usize = 4 * 1024 * 1024;
+
+/// `PUT …/messages/{id}/ciphertext` and `…/files/{id}/ciphertext` with `If-Match` naming
+/// the ciphertext it replaces: the same item encrypted anew by a coordinator's tool (to
+/// the team as it now is). The hub checks that it is an age file of a plausible size,
+/// stores it, points the item at it if it still points at the old one, and deletes the old
+/// one; anything else and the new blob goes.
+async fn replace(
+    state: &AppState,
+    caller: &Caller,
+    kind: BlobKind,
+    id: i64,
+    headers: &axum::http::HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let limit = match kind {
+        BlobKind::Message => MAX_ENVELOPE,
+        BlobKind::File => {
+            usize::try_from(state.inner.settings.max_upload_bytes).unwrap_or(usize::MAX) + 64 * 1024
+        }
+    };
+    let body = body.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("this item is at most {limit} bytes of age ciphertext"),
+        )
+    })?;
+    if body.len() > limit {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("this item is at most {limit} bytes of age ciphertext"),
+        ));
+    }
+    if !body.starts_with(b"age-encryption.org/v1\n") {
+        return Err(ApiError::bad_request(
+            "the body must be an age file (binary, not armored)",
+        ));
+    }
+    let old = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().trim_matches('"').to_owned())
+        .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::PRECONDITION_REQUIRED,
+                "say which ciphertext this replaces: If-Match with the ETag it was downloaded with",
+            )
+        })?;
+    let blobs = state.blobs().clone();
+    let (key, size) = tokio::task::spawn_blocking(move || blobs.write_blob(&body))
+        .await
+        .map_err(|e| {
+            blob_error(panah_store::BlobError::Io {
+                path: "the blob store".into(),
+                source: std::io::Error::other(e.to_string()),
+            })
+        })?
+        .map_err(blob_error)?;
+    let mut pending = PendingBlobs::new(state.blobs());
+    pending.push(key.clone());
+    let in_flight = pending.in_flight();
+    match state
+        .store()
+        .replace_blob(caller.collective_id, kind, id, &old, &key, size as i64)
+        .await
+    {
+        Ok(true) => {
+            drop(in_flight);
+            if let Err(e) = state.blobs().delete(&old) {
+                tracing::warn!(error = %e, "could not delete a replaced blob");
+            }
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Ok(false) => {
+            in_flight.refused();
+            Err(ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                format!(
+                    "item {id} is not the ciphertext you downloaded any more (it was re-encrypted or deleted meanwhile); fetch it again"
+                ),
+            ))
+        }
+        Err(other) => {
+            drop(in_flight);
+            Err(other.into())
+        }
+    }
+}
+
+pub(crate) async fn replace_message(
+    State(state): State<AppState>,
+    ApiPath((slug, id)): ApiPath<(String, i64)>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    caller.for_collective(&slug)?;
+    replace(&state, &caller, BlobKind::Message, id, &headers, body).await
+}
+
+pub(crate) async fn replace_file(
+    State(state): State<AppState>,
+    ApiPath((slug, id)): ApiPath<(String, i64)>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    caller.for_collective(&slug)?;
+    replace(&state, &caller, BlobKind::File, id, &headers, body).await
 }
 
 pub(crate) async fn message_blob(
