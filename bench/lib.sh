@@ -16,22 +16,29 @@ export PANAH_LEDGER_STATE_DIR="$WORK/state" PANAH_PROFILES="$WORK/profiles.toml"
 touch "$WORK/panah.toml"
 
 # start_hub NAME COORDINATORS [DATABASE ARGS…]: a hub with the collective roshanai and
-# COORDINATORS coordinators whose keyrings are "$WORK/NAME-k1"…; sets HUB and HUB_PID.
+# COORDINATORS coordinators whose keyrings are "$WORK/NAME-k1"…; sets HUB and HUB_PID. The
+# first is the founder, who signs the others onto the team log once the hub runs.
 start_hub() {
     local name="$1" coordinators="$2"; shift 2
     local data="$WORK/$name"
+    local lines=()
     "$BIN" admin init "$@" --data "$data" >/dev/null
     "$BIN" admin create-collective "$@" --data "$data" roshanai --name-fa "روشنایی" --name-ps "رڼا" --name-en Roshanai >/dev/null
     for i in $(seq "$coordinators"); do
-        line="$("$BIN" id new --keyring "$data-k$i" 2>/dev/null)"
-        "$BIN" admin add-coordinator "$@" --data "$data" roshanai "$line" >/dev/null
+        lines+=("$("$BIN" id new --keyring "$data-k$i" 2>/dev/null)")
     done
+    "$BIN" admin add-coordinator "$@" --data "$data" roshanai "${lines[0]}" >/dev/null
     PORT="$(free_port)"
     PANAH_LOG=warn "$BIN" serve "$@" --data "$data" --config "$WORK/panah.toml" --listen "127.0.0.1:$PORT" >"$WORK/$name.out" 2>"$WORK/$name.err" &
     HUB_PID=$!
     for _ in $(seq 100); do grep -q "listening on" "$WORK/$name.out" 2>/dev/null && break; sleep 0.1; done
     grep -q "listening on" "$WORK/$name.out" || { echo "the hub did not start:"; cat "$WORK/$name.err"; exit 1; }
     HUB="http://127.0.0.1:$PORT"
+    local team=("$BIN" team --hub "$HUB" --collective roshanai --keyring "$data-k1")
+    "${team[@]}" >/dev/null 2>&1
+    for line in "${lines[@]:1}"; do
+        "${team[@]}" add "$line" >/dev/null 2>&1
+    done
 }
 
 # start_postgres: a throwaway cluster with durable commits, as a real deployment has

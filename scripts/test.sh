@@ -22,8 +22,10 @@ command -v chromedriver >/dev/null || debs+=(chromium-driver)
 [ -d /usr/share/fonts/truetype/noto ] || debs+=(fonts-noto-core)
 need_rage=0
 command -v rage >/dev/null || need_rage=1
+need_deny=0
+command -v cargo-deny >/dev/null || need_deny=1
 
-if [ ${#debs[@]} -gt 0 ] || [ "$need_rage" = 1 ]; then
+if [ ${#debs[@]} -gt 0 ] || [ "$need_rage" = 1 ] || [ "$need_deny" = 1 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         if [ ${#debs[@]} -gt 0 ]; then
             echo "installing: ${debs[*]}" >&2
@@ -35,14 +37,23 @@ if [ ${#debs[@]} -gt 0 ] || [ "$need_rage" = 1 ]; then
             echo "installing rage (the stock age tool) from crates.io" >&2
             cargo install rage --locked --version 0.12.1
         fi
+        if [ "$need_deny" = 1 ]; then
+            echo "installing cargo-deny (the supply-chain check) from crates.io" >&2
+            cargo install cargo-deny --locked --version 0.20.2
+        fi
     else
         printf 'the tests need tools this machine lacks. Install them with:\n' >&2
         [ ${#debs[@]} -gt 0 ] && printf '  sudo apt-get install %s\n' "${debs[*]}" >&2
         [ "$need_rage" = 1 ] && printf '  cargo install rage --locked --version 0.12.1\n' >&2
+        [ "$need_deny" = 1 ] && printf '  cargo install cargo-deny --locked --version 0.20.2\n' >&2
         printf '(or run this script as root on Debian or Ubuntu, and it installs them itself)\n' >&2
         exit 1
     fi
 fi
+
+# The supply chain (deny.toml): licences, second copies of crates, where crates come from.
+# (Advisories need GitHub, which CI cannot reach; see README.)
+cargo deny --log-level error check licenses bans sources
 
 source scripts/postgres.sh
 start_throwaway_postgres
