@@ -280,6 +280,21 @@ fn anyone_verifies_the_ledger_and_a_donor_their_gift() {
     // Anyone: verify, first use records the keys; a receipt checks on this machine.
     let state = dir.path().join("verify.state").display().to_string();
     let address = format!("{}/c/roshanai/ledger", hub.url);
+    // A claimed size beyond what the supporter allows is refused before any download.
+    let err = fails(&[
+        "verify",
+        "ledger",
+        &address,
+        "--state",
+        &state,
+        "--max-entries",
+        "6",
+    ]);
+    assert!(
+        err.contains("claims 7 entries; this check is limited to 6")
+            && err.contains("--max-entries"),
+        "{err}"
+    );
     let first = support::run(&["verify", "ledger", &address, "--state", &state]);
     let out = String::from_utf8_lossy(&first.stdout).into_owned();
     let said = String::from_utf8_lossy(&first.stderr).into_owned();

@@ -97,8 +97,12 @@ pub async fn mirror(
     kind: LogKind,
     root: &Path,
     extra_keys: &[String],
+    max_entries: Option<u64>,
 ) -> Result<Mirrored, VerifyError> {
-    let (source, note, origin) = read_checkpoint(address, kind).await?;
+    let (mut source, note, origin) = read_checkpoint(address, kind).await?;
+    if let Some(n) = max_entries {
+        source.max_entries = n;
+    }
     let dir = root.join(folder_for(&origin)?);
     let old = held(&dir, &origin, extra_keys)?;
     let mut first_use_keys = None;

@@ -63,8 +63,8 @@ pub enum VerifyError {
     Untrusted { at: String, keys: usize },
     #[error("the checkpoint of {at} does not verify: {why}")]
     BadCheckpoint { at: String, why: LogError },
-    #[error("the checkpoint of {at} claims {size} entries; this Panah checks at most {MAX_CHECKED_SIZE}")]
-    TooLarge { at: String, size: u64 },
+    #[error("the checkpoint of {at} claims {size} entries; this check is limited to {limit} (checking holds the log in memory, about 1.1 GB a million entries): if you expect a ledger this large, pass --max-entries (at most {MAX_CHECKED_SIZE})")]
+    TooLarge { at: String, size: u64, limit: u64 },
     #[error("{at} does not match its signed checkpoint ({size} entries): {why}")]
     Audit {
         at: String,
@@ -346,10 +346,12 @@ pub async fn check_reusing(
             why,
         },
     })?;
-    if checkpoint.size > MAX_CHECKED_SIZE {
+    let limit = source.max_entries.min(MAX_CHECKED_SIZE);
+    if checkpoint.size > limit {
         return Err(VerifyError::TooLarge {
             at: source.to_string(),
             size: checkpoint.size,
+            limit,
         });
     }
     let all = tiles_for(checkpoint.size);
@@ -421,6 +423,8 @@ pub struct Trust {
     /// A new origin to accept at an address that served another before (a move the
     /// collective confirmed another way).
     pub accept_origin: Option<String>,
+    /// The most entries to download (default [`source::DEFAULT_MAX_ENTRIES`]).
+    pub max_entries: Option<u64>,
 }
 
 /// The keys a check will use, and whether they were taken on first use from the source
@@ -453,7 +457,10 @@ impl Verifier {
         kind: LogKind,
         trust: &Trust,
     ) -> Result<(Verifier, Vec<u8>), VerifyError> {
-        let (source, note, origin) = read_checkpoint(address, kind).await?;
+        let (mut source, note, origin) = read_checkpoint(address, kind).await?;
+        if let Some(n) = trust.max_entries {
+            source.max_entries = n;
+        }
         if let Some(expected) = &trust.origin {
             if *expected != origin {
                 return Err(VerifyError::WrongLog {

@@ -28,6 +28,11 @@ pub struct TrustArgs {
     /// trusted must still sign it.
     #[arg(long, value_name = "ORIGIN")]
     pub accept_origin: Option<String>,
+    /// The most entries to download and check [default: 500000]. Checking holds the log in
+    /// memory (about 1.1 GB a million entries), so a server cannot make you download more
+    /// than you expect.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_entries: Option<u64>,
 }
 
 impl From<&TrustArgs> for Trust {
@@ -37,6 +42,7 @@ impl From<&TrustArgs> for Trust {
             state: a.state.clone(),
             origin: a.origin.clone(),
             accept_origin: a.accept_origin.clone(),
+            max_entries: a.max_entries,
         }
     }
 }

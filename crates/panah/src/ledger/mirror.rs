@@ -16,10 +16,21 @@ pub struct MirrorArgs {
     /// A coordinator's verifier key to trust besides those the mirror already holds.
     #[arg(long = "key", value_name = "KEY")]
     pub keys: Vec<String>,
+    /// The most entries to download and check [default: 500000] (about 1.1 GB of memory a
+    /// million entries).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_entries: Option<u64>,
 }
 
 pub async fn run(args: MirrorArgs) -> anyhow::Result<()> {
-    let m = mirror(&args.address, LogKind::Ledger, &args.dir, &args.keys).await?;
+    let m = mirror(
+        &args.address,
+        LogKind::Ledger,
+        &args.dir,
+        &args.keys,
+        args.max_entries,
+    )
+    .await?;
     let origin = sanitize(&m.origin);
     if let Some(keys) = &m.first_use_keys {
         eprintln!(
