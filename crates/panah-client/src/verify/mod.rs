@@ -9,6 +9,7 @@
 
 pub mod mirror;
 pub mod source;
+pub mod stream;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -445,7 +446,7 @@ pub struct Verifier {
     pub state_path: PathBuf,
     pub state: Option<State>,
     /// Whether the default state files are used (then also one per origin).
-    by_origin: bool,
+    pub(crate) by_origin: bool,
     /// The size and root the served checkpoint claims (not yet verified).
     served: (u64, [u8; 32]),
 }

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod entry;
 pub mod money;
 pub mod receipt;
+pub mod stream;
 pub mod totals;
 
 pub use entry::{Category, DatePrecision, Entry, EntryError, Kind, Rail};

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use panah_client::terminal::sanitize;
-use panah_client::verify::{self, Trust, Verification};
+use panah_client::verify::stream::StreamedLedger;
+use panah_client::verify::{self, Trust, Trusted};
 use panah_core::ledger::money::decimal;
 use panah_core::ledger::receipt::ReceiptCode;
-use panah_core::ledger::totals::Totals;
 use panah_core::tlog::check::b64;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -67,22 +67,22 @@ pub struct VerifyReceiptArgs {
 }
 
 /// Says which keys were taken on first use, and that real trust comes from elsewhere.
-fn first_use_warning(v: &Verification) {
-    if !v.trusted.first_use {
+fn first_use_warning(trusted: &Trusted, origin: &str, state_path: &std::path::Path) {
+    if !trusted.first_use {
         return;
     }
-    let whence = if v.trusted.team.is_some() {
+    let whence = if trusted.team.is_some() {
         "its signed team log shows"
     } else {
         "it publishes"
     };
     eprintln!(
         "First check of {}: trusting the {} coordinator key(s) {whence}, and remembering them in {}:",
-        sanitize(&v.verifier.origin),
-        v.trusted.keys.len(),
-        v.verifier.state_path.display()
+        sanitize(origin),
+        trusted.keys.len(),
+        state_path.display()
     );
-    for k in &v.trusted.keys {
+    for k in &trusted.keys {
         eprintln!("  {}", sanitize(k));
     }
     eprintln!(
@@ -90,22 +90,22 @@ fn first_use_warning(v: &Verification) {
     );
 }
 
-/// `panah verify ledger`.
+/// `panah verify ledger`: streamed, in memory that does not grow with the ledger.
 pub async fn verify_ledger(args: VerifyLedgerArgs) -> anyhow::Result<()> {
-    let v = verify::verify_ledger(&args.address, &(&args.trust).into()).await?;
-    first_use_warning(&v);
+    let v = verify::stream::verify_ledger_streaming(&args.address, &(&args.trust).into()).await?;
+    first_use_warning(&v.trusted, &v.verifier.origin, &v.verifier.state_path);
     print_report(&v);
     Ok(())
 }
 
-fn print_report(v: &Verification) {
-    let (session, checked) = (&v.verifier, &v.verified);
+fn print_report(v: &StreamedLedger) {
+    let (session, checked) = (&v.verifier, &v.checkpoint);
     println!(
         "ok: {} — {} entries, root {}, signed by {} trusted key(s)",
         sanitize(&session.origin),
-        checked.checkpoint.size,
-        b64(&checked.checkpoint.root),
-        checked.checkpoint.signers.len()
+        checked.size,
+        b64(&checked.root),
+        checked.signers.len()
     );
     if let Some(n) = v.trusted.team {
         println!("  the signers are checked against the collective's signed team log ({n} coordinator(s) now)");
@@ -121,9 +121,8 @@ fn print_report(v: &Verification) {
             session.state_path.display()
         ),
     }
-    let totals = Totals::of(&checked.log.entries);
-    if let Some(first) = checked.log.entries.first() {
-        let base = first.base.currency();
+    let totals = &v.streamed.totals;
+    if let Some(base) = v.streamed.base {
         println!(
             "raised {} {base} - spent {} {base} - exchange costs {} {base} = held {} {base}",
             decimal(totals.raised, base),
@@ -161,7 +160,7 @@ fn print_report(v: &Verification) {
 pub async fn verify_receipt(args: VerifyReceiptArgs) -> anyhow::Result<()> {
     let code = ReceiptCode::parse(&args.code)?;
     let v = verify::verify_ledger(&args.address, &(&args.trust).into()).await?;
-    first_use_warning(&v);
+    first_use_warning(&v.trusted, &v.verifier.origin, &v.verifier.state_path);
     let origin = &v.verifier.origin;
     let found = verify::find_receipt(&v.verified, origin, &code)?;
     let e = &found.entry;
