@@ -374,11 +374,10 @@ mod tests {
         }
     }
 
+    type Ledger = (u64, [u8; 32], HashMap<TileRef, Vec<u8>>, Tree, Vec<Entry>);
+
     /// `n` entries; `(at, target)` makes entry `at` a reversal of entry `target`.
-    fn ledger(
-        n: u64,
-        reversals: &[(u64, u64)],
-    ) -> (u64, [u8; 32], HashMap<TileRef, Vec<u8>>, Tree, Vec<Entry>) {
+    fn ledger(n: u64, reversals: &[(u64, u64)]) -> Ledger {
         let mut entries: Vec<Entry> = (0..n).map(gift).collect();
         for &(at, target) in reversals {
             let t = entries[target as usize].clone();
