@@ -97,29 +97,11 @@ impl Earlier for Seen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::entry::{Category, DatePrecision, Kind, Rail};
-    use crate::ledger::money::{Amount, Currency};
+    use crate::ledger::entry::Kind;
     use crate::tlog::check::testing::{log_of, replace, rewrite_entry};
-    use time::macros::date;
 
     fn leaf(i: u64) -> Vec<u8> {
-        let afn = Currency::parse("AFN").unwrap();
-        Entry {
-            kind: Kind::Income,
-            date: date!(2021 - 09 - 01),
-            precision: DatePrecision::Day,
-            category: Category::Food,
-            amount: Amount::new(100 + i as i64, afn).unwrap(),
-            base: Amount::new(100 + i as i64, afn).unwrap(),
-            counter: None,
-            reverses: None,
-            rail: Rail::Cash,
-            memo: format!("gift {i}"),
-            translations: Default::default(),
-            receipt: None,
-            coordinator: "1a2b".into(),
-        }
-        .to_leaf()
+        crate::ledger::testing::entry(i, Kind::Income).to_leaf()
     }
 
     fn log(n: u64) -> (Vec<Vec<u8>>, Tree, HashMap<TileRef, Vec<u8>>) {

@@ -10,6 +10,8 @@ pub mod entry;
 pub mod money;
 pub mod receipt;
 pub mod stream;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod totals;
 
 pub use entry::{Category, DatePrecision, Entry, EntryError, Kind, Rail};

@@ -344,34 +344,17 @@ mod tests {
 
     use super::*;
     use crate::ledger::audit::check_log;
-    use crate::ledger::entry::{Category, DatePrecision, Rail};
-    use crate::ledger::money::Amount;
     use crate::tlog::all_tiles;
     use crate::tlog::tiles::{decode_bundle, TileKind, TileRef};
     use crate::tlog::Tree;
-    use time::macros::date;
 
     fn gift(i: u64) -> Entry {
-        let afn = Currency::parse("AFN").unwrap();
-        Entry {
-            kind: if i % 3 == 0 {
-                Kind::Income
-            } else {
-                Kind::Expense
-            },
-            date: date!(2021 - 09 - 01),
-            precision: DatePrecision::Day,
-            category: Category::Food,
-            amount: Amount::new(100 + i as i64, afn).unwrap(),
-            base: Amount::new(100 + i as i64, afn).unwrap(),
-            counter: None,
-            reverses: None,
-            rail: Rail::Cash,
-            memo: format!("entry {i}"),
-            translations: Default::default(),
-            receipt: None,
-            coordinator: "1a2b".into(),
-        }
+        let kind = if i % 3 == 0 {
+            Kind::Income
+        } else {
+            Kind::Expense
+        };
+        crate::ledger::testing::entry(i, kind)
     }
 
     type Ledger = (u64, [u8; 32], HashMap<TileRef, Vec<u8>>, Tree, Vec<Entry>);
