@@ -16,6 +16,7 @@
 
 pub mod activity;
 mod api;
+mod conn;
 pub mod conversations;
 pub mod intake;
 pub mod ledger;
@@ -48,6 +49,9 @@ pub use state::{AppState, Settings, StateError};
 
 /// Room for multipart headers and the message text around the files.
 const UPLOAD_OVERHEAD: usize = 512 * 1024;
+
+/// The longest an upload may take (slow phones on slow links).
+pub(crate) const UPLOAD_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
 /// The whole router. Tests call it directly with `tower::ServiceExt::oneshot`.
 pub fn app(state: AppState) -> Router {
@@ -119,7 +123,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30 * 60),
+            UPLOAD_DEADLINE,
         ));
 
     let quick = Router::new()
@@ -182,10 +186,12 @@ fn trace_layer() -> TraceLayer<
 ///
 /// Connections are accepted here rather than by `axum::serve`, so that no stranger can
 /// hold the hub open: headers must arrive within `header_read_secs` (an idle kept-alive
-/// connection is closed after as long), at most `max_connections` are served at once and
-/// at most `connections_per_source` from one source (see [`sources`]); a connection over
-/// either is answered with a short "busy" in the three languages and closed, so the hub
-/// keeps file descriptors for its database and `/healthz`.
+/// connection is closed after as long), an answer nobody reads is dropped after 20 s and
+/// a connection is kept alive for at most a minute (see [`conn`]); at most
+/// `max_connections` are served at once and at most `connections_per_source` from one
+/// source (see [`sources`]); a connection over either is answered with a short "busy" in
+/// the three languages and closed, so the hub keeps file descriptors for its database and
+/// `/healthz`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -198,7 +204,7 @@ pub async fn serve(
     let settings = &state.inner.settings;
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(settings.max_connections.max(1)));
     let busy = std::sync::Arc::new(busy_answer(&state.inner.catalog));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(settings.header_read_secs.max(1)))
@@ -232,19 +238,44 @@ pub async fn serve(
                 req.extensions_mut().insert(sources::SourceOf(source));
                 req
             });
+        let (stream, progress) = conn::Watched::new(stream);
         let conn = http.serve_connection(
             TokioIo::new(stream),
             hyper_util::service::TowerToHyperService::new(service),
         );
-        let conn = graceful.watch(conn);
+        let mut stopping = stopping.clone();
         tokio::spawn(async move {
-            let _ = conn.await;
+            let mut conn = std::pin::pin!(conn);
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let (born, mut draining) = (tokio::time::Instant::now(), false);
+            loop {
+                tokio::select! {
+                    _ = conn.as_mut() => break,
+                    _ = tick.tick() => {
+                        // An answer nobody reads: drop the connection.
+                        if progress.stalled() {
+                            break;
+                        }
+                        if !draining && born.elapsed() > conn::MAX_AGE {
+                            conn.as_mut().graceful_shutdown();
+                            draining = true;
+                        }
+                    }
+                    _ = stopping.changed(), if !draining => {
+                        conn.as_mut().graceful_shutdown();
+                        draining = true;
+                    }
+                }
+            }
             drop((held, slot));
         });
     }
     drop(listener);
+    let _ = stopping_tx.send(true);
+    // Every connection gives its slot back when it is done: wait for all of them.
+    let all = u32::try_from(settings.max_connections.max(1)).unwrap_or(u32::MAX);
     tokio::select! {
-        () = graceful.shutdown() => {},
+        _ = slots.acquire_many(all) => {},
         () = tokio::time::sleep(Duration::from_secs(30)) => {
             tracing::warn!("requests still running after 30 s were cut off at shutdown");
         },

@@ -51,6 +51,9 @@ impl Bucket {
 struct Buckets<K> {
     keys: HashMap<K, Bucket>,
     sources: HashMap<(K, Source), Bucket>,
+    /// Each source's share of the whole hub's budget, across every key: one source cannot
+    /// drain the hub through many collectives.
+    hub_sources: HashMap<Source, Bucket>,
     hub: Bucket,
 }
 
@@ -59,6 +62,7 @@ struct Buckets<K> {
 pub struct Budget<K> {
     per_key: u32,
     per_source: u32,
+    per_source_hub: u32,
     buckets: Mutex<Buckets<K>>,
 }
 
@@ -77,9 +81,11 @@ impl<K: Hash + Eq + Copy> Budget<K> {
         Budget {
             per_key,
             per_source,
+            per_source_hub: (hub / 4).max(per_source),
             buckets: Mutex::new(Buckets {
                 keys: HashMap::new(),
                 sources: HashMap::new(),
+                hub_sources: HashMap::new(),
                 hub: Bucket::per_minute(hub, Instant::now()),
             }),
         }
@@ -91,18 +97,22 @@ impl<K: Hash + Eq + Copy> Budget<K> {
         let now = Instant::now();
         let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let b = &mut *b;
-        for map_len in [b.keys.len(), b.sources.len()] {
-            if map_len > PRUNE_AT {
-                b.keys.retain(|_, bucket| {
-                    bucket.refill(now);
-                    !bucket.full()
-                });
-                b.sources.retain(|_, bucket| {
-                    bucket.refill(now);
-                    !bucket.full()
-                });
-                break;
-            }
+        if [b.keys.len(), b.sources.len(), b.hub_sources.len()]
+            .iter()
+            .any(|&n| n > PRUNE_AT)
+        {
+            b.keys.retain(|_, bucket| {
+                bucket.refill(now);
+                !bucket.full()
+            });
+            b.sources.retain(|_, bucket| {
+                bucket.refill(now);
+                !bucket.full()
+            });
+            b.hub_sources.retain(|_, bucket| {
+                bucket.refill(now);
+                !bucket.full()
+            });
         }
         b.hub.refill(now);
         let per_key = self.per_key;
@@ -119,9 +129,22 @@ impl<K: Hash + Eq + Copy> Budget<K> {
             bucket.refill(now);
             *bucket
         });
+        let per_source_hub = self.per_source_hub;
+        let mut hub_source_bucket = source.map(|s| {
+            let bucket = b
+                .hub_sources
+                .entry(s)
+                .or_insert_with(|| Bucket::per_minute(per_source_hub, now));
+            bucket.refill(now);
+            *bucket
+        });
+        let Some(key_bucket) = b.keys.get_mut(&key) else {
+            return false; // inserted above: cannot happen
+        };
         let all_have = b.hub.tokens >= 1.0
             && key_bucket.tokens >= 1.0
-            && source_bucket.is_none_or(|s| s.tokens >= 1.0);
+            && source_bucket.is_none_or(|s| s.tokens >= 1.0)
+            && hub_source_bucket.is_none_or(|s| s.tokens >= 1.0);
         if !all_have {
             return false;
         }
@@ -130,6 +153,10 @@ impl<K: Hash + Eq + Copy> Budget<K> {
         if let (Some(s), Some(bucket)) = (source, source_bucket.as_mut()) {
             bucket.tokens -= 1.0;
             b.sources.insert((key, s), *bucket);
+        }
+        if let (Some(s), Some(bucket)) = (source, hub_source_bucket.as_mut()) {
+            bucket.tokens -= 1.0;
+            b.hub_sources.insert(s, *bucket);
         }
         true
     }
@@ -174,6 +201,21 @@ mod tests {
         // The collective's own bucket still has most of its burst for everyone else: the
         // sender gets their whole share.
         assert!((0..4).all(|_| limits.try_acquire(1, sender)));
+    }
+
+    #[test]
+    fn one_source_cannot_drain_the_hub_through_many_collectives() {
+        let (flooder, reader) = two_sources();
+        let limits = Budget::new(60, 600);
+        // A quarter of the hub's burst of 151 is the source's: 37 across every collective.
+        let spent = (0..1000)
+            .filter(|i| limits.try_acquire(i % 45, flooder))
+            .count();
+        assert!(spent <= 38, "{spent}");
+        assert!(
+            limits.try_acquire(99, reader),
+            "another source still gets in"
+        );
     }
 
     #[test]

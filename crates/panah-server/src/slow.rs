@@ -1,8 +1,9 @@
 //! Uploads must keep moving. A phone on a poor link may take many minutes over a large
-//! file, but a client that sends nothing for `upload_idle_secs`, or less than
-//! `min_upload_bytes_per_sec` on average once that long has passed, is holding an upload
-//! slot open on purpose: its body is cut off (the handler sees a broken upload and keeps
-//! nothing). Headers have their own deadline in the connection loop (`crate::serve`).
+//! file, but a client that sends nothing for `upload_idle_secs`, or, once that long has
+//! passed, less on average than `min_upload_bytes_per_sec` or than it needs to finish what
+//! it announced within the upload deadline (30 minutes), is holding an upload slot open on
+//! purpose: its body is cut off (the handler sees a broken upload and keeps nothing).
+//! Headers have their own deadline in the connection loop (`crate::serve`).
 
 use std::time::Duration;
 
@@ -30,7 +31,17 @@ pub(crate) async fn min_progress(
 ) -> Response {
     let settings = &state.inner.settings;
     let idle = settings.upload_idle_secs.max(1);
-    let rate = settings.min_upload_bytes_per_sec;
+    // An upload must also be on course to end within the upload deadline: a client that
+    // announces 50 MB and sends a trickle is not a slow phone but a held slot.
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let rate = settings
+        .min_upload_bytes_per_sec
+        .max(announced / crate::UPLOAD_DEADLINE.as_secs().max(1));
     let (parts, body) = req.into_parts();
     let started = tokio::time::Instant::now();
     let stream = futures_util::stream::unfold(

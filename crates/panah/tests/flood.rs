@@ -291,6 +291,45 @@ async fn slow_clients_hold_nothing_for_long() {
             uploads.push(s);
         }
     }
+    // A client that asks for many pages and never reads them, and one that keeps a
+    // connection alive with a request every few seconds: neither may hold it for long.
+    let slow_reader = tokio::spawn(async move {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        socket.bind(SocketAddr::new(ip("127.0.4.1"), 0)).unwrap();
+        let mut s = socket.connect(server).await.unwrap();
+        let ask = b"GET /c/roshanai?lang=en HTTP/1.1\r\nHost: hub\r\n\r\n".repeat(4000);
+        let _ = tokio::time::timeout(Duration::from_secs(5), s.write_all(&ask)).await;
+        // Never read for longer than the hub waits on a write (20 s).
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        let mut answers = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut answers)).await;
+        String::from_utf8_lossy(&answers)
+            .matches("HTTP/1.1 200")
+            .count()
+    });
+    let dripping = tokio::spawn(async move {
+        let mut s = connect(server, ip("127.0.5.1")).await.unwrap();
+        let started = Instant::now();
+        let mut buf = [0u8; 4096];
+        while started.elapsed() < Duration::from_secs(90) {
+            if s.write_all(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n\r\n")
+                .await
+                .is_err()
+            {
+                break;
+            }
+            match tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(n)) if String::from_utf8_lossy(&buf[..n]).contains("connection: close") => {
+                    break
+                }
+                _ => {}
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        started.elapsed()
+    });
     let trickle = tokio::spawn(async move {
         for _ in 0..8 {
             for s in uploads.iter_mut() {
@@ -371,6 +410,17 @@ async fn slow_clients_hold_nothing_for_long() {
         assert!(Instant::now() < deadline, "the hub answers again");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let answered = slow_reader.await.unwrap();
+    assert!(
+        answered < 4000,
+        "a reader that stopped reading was let go ({answered} of 4000 pages sent)"
+    );
+    let kept = dripping.await.unwrap();
+    assert!(
+        kept < Duration::from_secs(75),
+        "a dripping connection was kept {kept:?}"
+    );
+    println!("slow reader cut after {answered} pages; dripping connection closed after {kept:?}");
     let log = std::fs::read_to_string(Path::new(&hub.log)).unwrap();
     assert!(!log.contains("127.0."), "no address reached the log");
     assert!(hub.stop().success());

@@ -70,8 +70,9 @@ pub(crate) async fn challenge(
         .await?
     else {
         // Whether a key is on a collective's team is not told to whoever asks: a key that
-        // is not gets a challenge like any other, which no answer can pass.
-        stranger(&state, source)?;
+        // is not gets a challenge like any other, which no answer can pass, even when the
+        // strangers' budget is spent (a 429 here would tell the keys apart).
+        let _ = state.inner.stranger_logins.try_acquire((), source.0);
         return Ok(Json(panah_api::Challenge {
             challenge_id: id,
             challenge: STANDARD.encode(challenge),

@@ -309,15 +309,10 @@ pub(crate) async fn contact_submit(
     let Ok(mut multipart) = multipart else {
         return form.refuse_unread(Refusal::Broken).await;
     };
-    // Held until the response is built: bounds open uploads (memory, files) under a flood,
-    // hub-wide and per source. Without a slot, the form is shown again with what the
-    // sender wrote (read up to the first file, which is never read).
-    let slot = state.inner.upload_slots.clone().try_acquire_owned().ok();
-    let held = state.sources().upload(source.0);
-    let (Some(_slot), Some(_held)) = (slot, held) else {
-        let (draft, codename) = read_draft(&mut multipart, &state).await;
-        return form.refuse(Refusal::Busy, draft, codename).await;
-    };
+    // An upload slot (hub-wide, and per source) is taken at the first file and held until
+    // the response is built: it bounds the files open at once under a flood, and a message
+    // of text alone never waits for one. Without a slot, the form comes back with the text.
+    let mut upload: Option<(tokio::sync::OwnedSemaphorePermit, crate::sources::Held)> = None;
     let recipients: Vec<age::x25519::Recipient> =
         match state.store().coordinators(c.id, false).await {
             Ok(team) => team.iter().map(|m| m.key.recipient()).collect(),
@@ -352,7 +347,16 @@ pub(crate) async fn contact_submit(
             };
             let step = match field.name().unwrap_or_default() {
                 "message" => read_small(&mut field, max_text, &mut text).await,
-                "file" => read_file(&mut intake, &mut field).await,
+                "file" => {
+                    if upload.is_none() {
+                        let slot = state.inner.upload_slots.clone().try_acquire_owned().ok();
+                        match (slot, state.sources().upload(source.0)) {
+                            (Some(slot), Some(held)) => upload = Some((slot, held)),
+                            _ => break Err(Refusal::Busy),
+                        }
+                    }
+                    read_file(&mut intake, &mut field).await
+                }
                 "codename" => {
                     let mut raw = Vec::new();
                     read_small(&mut field, 512, &mut raw)
@@ -407,41 +411,6 @@ pub(crate) async fn contact_submit(
         }
         Err(r) => form.refuse(r.refusal, r.draft, r.codename).await,
     }
-}
-
-/// What the sender typed (the message and a follow-up's codename), read up to the first
-/// file part and for at most a minute: for a refusal before the upload is taken, which
-/// must not lose the text.
-async fn read_draft(multipart: &mut Multipart, state: &AppState) -> (String, Option<String>) {
-    let max_text = state.inner.settings.max_message_chars * 4;
-    let (mut text, mut codename) = (Vec::new(), None);
-    let read = async {
-        while let Ok(Some(mut field)) = multipart.next_field().await {
-            match field.name().unwrap_or_default() {
-                "message" => {
-                    if read_small(&mut field, max_text, &mut text).await.is_err() {
-                        break;
-                    }
-                }
-                "codename" => {
-                    let mut raw = Vec::new();
-                    if read_small(&mut field, 512, &mut raw).await.is_ok() {
-                        codename = Some(String::from_utf8_lossy(&raw).into_owned());
-                    }
-                }
-                "file" => break,
-                _ => {
-                    let mut skipped = Vec::new();
-                    if read_small(&mut field, 1024, &mut skipped).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(60), read).await;
-    let draft = String::from_utf8_lossy(&text).replace("\r\n", "\n");
-    (draft, codename)
 }
 
 /// A small text part, at most `limit` bytes.
