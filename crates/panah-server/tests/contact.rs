@@ -1194,16 +1194,32 @@ async fn uploads_beyond_the_concurrency_cap_are_told_to_wait() {
             async move { send(&app, slow).await }
         });
         tx.send(Ok(format!(
-            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\nslow"
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\nslow\r\n\
+             --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nstart"
         )
         .into()))
             .await
             .unwrap();
         // The channel holds one chunk: this second send returns only once the hub has taken
-        // the first, so the slow upload is being read and holds the only slot.
+        // the first, so the slow upload is reading its file and holds the only slot.
         tx.send(Ok(" and slower".into())).await.unwrap();
-        let res = submit(&app, "roshanai", &[text("message", "second")]).await;
+        let with_file = [
+            text("message", "second, with its words kept"),
+            Part {
+                name: "file",
+                filename: Some("f"),
+                data: b"data",
+            },
+        ];
+        let res = submit(&app, "roshanai", &with_file).await;
         assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.text());
+        assert!(
+            res.text().contains("second, with its words kept"),
+            "the text is kept"
+        );
+        // A message of text alone needs no upload slot.
+        let res = submit(&app, "roshanai", &[text("message", "words only")]).await;
+        assert_eq!(res.status, StatusCode::OK, "{engine}: {}", res.text());
         drop(tx); // the slow sender gives up: its upload is cut off
         assert_eq!(pending.await.unwrap().status, StatusCode::BAD_REQUEST);
         assert_eq!(
