@@ -74,7 +74,9 @@ pub enum TeamError {
     NotAMember { index: u64, by: Fingerprint },
     #[error("team entry {index}'s signature does not verify")]
     BadSignature { index: u64 },
-    #[error("team entry {index} adds {key}, who is on the team already")]
+    #[error(
+        "team entry {index} adds {key}, whose signing key or age recipient is on the team already"
+    )]
     AlreadyMember { index: u64, key: Fingerprint },
     #[error("team entry {index} removes {key}, who is not on the team")]
     NoSuchMember { index: u64, key: Fingerprint },

@@ -929,7 +929,8 @@ fn a_removed_coordinator_signs_nothing_supporters_accept() {
     assert!(err.contains("not signed by any key you trust"), "{err}");
     let err = fails(&with(h, &["list"]));
     assert!(
-        err.contains("nothing was signed") || err.contains("not signed"),
+        err.contains("not signed by anyone on the collective's verified team")
+            && !err.contains("--key"),
         "{err}"
     );
 }

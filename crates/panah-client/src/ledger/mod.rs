@@ -101,7 +101,14 @@ pub async fn sync(session: &Session, team: &VerifiedTeam) -> Result<Synced> {
         state.map(|s| (s.size, s.root)),
     )
     .await
-    .map_err(ClientError::Unverified)?;
+    .map_err(|e| match e {
+        // For a coordinator the signers are the verified team, not keys to pass by hand.
+        VerifyError::Untrusted { at, .. } => ClientError::Invalid(format!(
+            "the latest checkpoint of {at} is not signed by anyone on the collective's verified team ({} coordinator(s)): a removed coordinator's signature, or someone else's. Nothing was signed; ask a current coordinator to check the ledger",
+            team.members().len()
+        )),
+        other => ClientError::Unverified(other),
+    })?;
     // Also against what this machine saw of the same origin anywhere (another hub showing
     // a forked history under this ledger's name).
     verify::check_and_remember_origin(&source.to_string(), &origin, &keys, &v.log.tree)
