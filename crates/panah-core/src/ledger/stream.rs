@@ -59,6 +59,9 @@ pub struct Streamed {
     pub prefix_roots: Vec<(u64, [u8; 32])>,
     /// Tiles read a second time for reversals.
     pub reread: u64,
+    /// The root of each full tile of 256 entries (the tree's nodes of height 8): what the
+    /// upper hash tiles are made of (`tlog::check::upper_tiles`).
+    pub tile_roots: Vec<[u8; 32]>,
 }
 
 /// See the module documentation.
@@ -333,6 +336,7 @@ impl Stream {
             base: self.base,
             prefix_roots,
             reread: self.reread,
+            tile_roots: self.tile_roots,
         })
     }
 }

@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use super::tiles::{decode_bundle, encode_bundle, tiles_for, TileKind, TileRef};
+use super::tiles::{decode_bundle, encode_bundle, tiles_for, TileKind, TileRef, WIDTH};
 use super::tree::{leaf_hash, Tree};
+use sha2::{Digest, Sha256};
 
 /// The largest log this verifier checks in one go (entries are held in memory: about 2 GB
 /// of ledger entries at this size). A signed checkpoint claiming more is refused before any
@@ -248,6 +249,48 @@ pub fn all_tiles(leaves: &[Vec<u8>]) -> Result<(Tree, HashMap<TileRef, Vec<u8>>)
     Ok((tree, files))
 }
 
+/// The hash tiles of levels 1 and up of a tree of `size`, from the roots of its full
+/// level-0 tiles (the nodes of height 8, in order): what a mirror that streamed the entries
+/// writes, in memory of 32 bytes per 256 entries.
+pub fn upper_tiles(size: u64, height8: &[[u8; 32]]) -> Vec<(TileRef, Vec<u8>)> {
+    let node = |l: &[u8; 32], r: &[u8; 32]| -> [u8; 32] {
+        Sha256::new()
+            .chain_update([1u8])
+            .chain_update(l)
+            .chain_update(r)
+            .finalize()
+            .into()
+    };
+    let subtree = |hashes: &[[u8; 32]]| -> [u8; 32] {
+        let mut level = hashes.to_vec();
+        while level.len() > 1 {
+            level = level.chunks(2).map(|p| node(&p[0], &p[1])).collect();
+        }
+        level[0]
+    };
+    // levels[k - 1]: the complete nodes of height 8k.
+    let mut levels: Vec<Vec<[u8; 32]>> = vec![height8.to_vec()];
+    while let Some(last) = levels.last() {
+        if last.len() < WIDTH as usize {
+            break;
+        }
+        let next: Vec<[u8; 32]> = last.chunks_exact(WIDTH as usize).map(subtree).collect();
+        levels.push(next);
+    }
+    tiles_for(size)
+        .into_iter()
+        .filter_map(|tile| {
+            let TileKind::Hashes { level } = tile.kind else {
+                return None;
+            };
+            let nodes = levels.get(usize::from(level).checked_sub(1)?)?;
+            let first = usize::try_from(tile.index * WIDTH).ok()?;
+            let slice = nodes.get(first..first + usize::from(tile.width))?;
+            Some((tile, slice.iter().flatten().copied().collect()))
+        })
+        .collect()
+}
+
 /// Logs made for tests, whatever their entries.
 #[cfg(test)]
 pub(crate) mod testing {
@@ -453,5 +496,25 @@ mod tests {
             check_extends(&fork, 30, &old.root()),
             Err(CheckError::Forked { size: 30, .. })
         ));
+    }
+
+    /// The upper tiles computed from the height-8 nodes alone are those of the whole tree.
+    #[test]
+    fn upper_tiles_match_the_whole_tree() {
+        for n in [0u64, 255, 256, 300, 65_535, 65_536, 70_000] {
+            let (_, tree, files) = super::testing::log_of(n, |i| i.to_be_bytes().to_vec());
+            let height8: Vec<[u8; 32]> = (0..n / WIDTH)
+                .map(|i| tree.node(8, i).unwrap_or_else(|| panic!("node {i}")))
+                .collect();
+            let upper = upper_tiles(n, &height8);
+            let expected: Vec<_> = files
+                .iter()
+                .filter(|(t, _)| matches!(t.kind, TileKind::Hashes { level } if level >= 1))
+                .collect();
+            assert_eq!(upper.len(), expected.len(), "{n}");
+            for (tile, data) in &upper {
+                assert_eq!(&files[tile], data, "{n} {}", tile.path());
+            }
+        }
     }
 }

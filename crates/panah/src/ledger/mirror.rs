@@ -16,8 +16,8 @@ pub struct MirrorArgs {
     /// A coordinator's verifier key to trust besides those the mirror already holds.
     #[arg(long = "key", value_name = "KEY")]
     pub keys: Vec<String>,
-    /// The most entries to download and check [default: 500000] (about 1.1 GB of memory a
-    /// million entries).
+    /// The most entries to download and check [default: 10000000]; the check is streamed,
+    /// so this bounds the download, not memory.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub max_entries: Option<u64>,
 }
