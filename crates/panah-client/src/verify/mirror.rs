@@ -17,7 +17,7 @@ use panah_core::ledger::audit::AuditError;
 use panah_core::ledger::stream::{Fed, Stream};
 use panah_core::tlog::check::{upper_tiles, CheckError, MAX_CHECKED_SIZE};
 use panah_core::tlog::tiles::{decode_bundle, TileKind, TileRef, WIDTH};
-use panah_core::tlog::tree::{verify_checkpoint, LogError};
+use panah_core::tlog::tree::verify_checkpoint;
 use panah_core::tlog::LogKind;
 
 use super::{key_lines, read_checkpoint, VerifyError};
@@ -177,24 +177,7 @@ pub async fn mirror(
             keys
         }
     };
-    let checkpoint = verify_checkpoint(&note, &keys, &origin).map_err(|e| match e {
-        LogError::Untrusted => VerifyError::Untrusted {
-            at: source.to_string(),
-            keys: keys.len(),
-        },
-        why => VerifyError::BadCheckpoint {
-            at: source.to_string(),
-            why,
-        },
-    })?;
-    let limit = source.max_entries.min(MAX_CHECKED_SIZE);
-    if checkpoint.size > limit {
-        return Err(VerifyError::TooLarge {
-            at: source.to_string(),
-            size: checkpoint.size,
-            limit,
-        });
-    }
+    let checkpoint = super::signed_checkpoint(&source, &note, &keys, &origin)?;
     let refused = |why: String| VerifyError::Mirror(format!("refused: {why}"));
     let (old_size, old_root) = old.as_ref().map_or((0, [0; 32]), |h| (h.size, h.root));
     if checkpoint.size < old_size {

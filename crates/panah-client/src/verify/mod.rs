@@ -337,24 +337,7 @@ pub async fn check_reusing(
     previous: Option<(u64, [u8; 32])>,
     mut have: HashMap<TileRef, Vec<u8>>,
 ) -> Result<Verified, VerifyError> {
-    let checkpoint = verify_checkpoint(&note, trusted, origin).map_err(|e| match e {
-        LogError::Untrusted => VerifyError::Untrusted {
-            at: source.to_string(),
-            keys: trusted.len(),
-        },
-        why => VerifyError::BadCheckpoint {
-            at: source.to_string(),
-            why,
-        },
-    })?;
-    let limit = source.max_entries.min(MAX_CHECKED_SIZE);
-    if checkpoint.size > limit {
-        return Err(VerifyError::TooLarge {
-            at: source.to_string(),
-            size: checkpoint.size,
-            limit,
-        });
-    }
+    let checkpoint = signed_checkpoint(source, &note, trusted, origin)?;
     let all = tiles_for(checkpoint.size);
     let wanted: Vec<TileRef> = all
         .iter()
@@ -394,6 +377,35 @@ pub async fn check_reusing(
         log,
         downloaded,
     })
+}
+
+/// Checks a checkpoint `source` served against the `trusted` keys and `origin`, and the
+/// size it claims against the source's limit (before anything else is downloaded).
+pub fn signed_checkpoint(
+    source: &Source,
+    note: &[u8],
+    trusted: &[String],
+    origin: &str,
+) -> Result<VerifiedCheckpoint, VerifyError> {
+    let checkpoint = verify_checkpoint(note, trusted, origin).map_err(|e| match e {
+        LogError::Untrusted => VerifyError::Untrusted {
+            at: source.to_string(),
+            keys: trusted.len(),
+        },
+        why => VerifyError::BadCheckpoint {
+            at: source.to_string(),
+            why,
+        },
+    })?;
+    let limit = source.max_entries.min(MAX_CHECKED_SIZE);
+    if checkpoint.size > limit {
+        return Err(VerifyError::TooLarge {
+            at: source.to_string(),
+            size: checkpoint.size,
+            limit,
+        });
+    }
+    Ok(checkpoint)
 }
 
 /// The source at `address`, its signed checkpoint as served, and the origin that

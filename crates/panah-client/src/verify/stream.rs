@@ -11,7 +11,7 @@ use panah_core::ledger::audit::AuditError;
 use panah_core::ledger::stream::{Fed, Stream, Streamed};
 use panah_core::tlog::check::{b64, CheckError, MAX_CHECKED_SIZE};
 use panah_core::tlog::tiles::{decode_bundle, TileKind, TileRef, WIDTH};
-use panah_core::tlog::tree::{verify_checkpoint, LogError, VerifiedCheckpoint};
+use panah_core::tlog::tree::VerifiedCheckpoint;
 use panah_core::tlog::LogKind;
 use panah_core::Timestamp;
 
@@ -48,24 +48,7 @@ pub async fn verify_ledger_streaming(
     let trusted = verifier.trusted(&trust.keys).await?;
     let at = verifier.source.to_string();
     let checkpoint =
-        verify_checkpoint(&note, &trusted.keys, &verifier.origin).map_err(|e| match e {
-            LogError::Untrusted => VerifyError::Untrusted {
-                at: at.clone(),
-                keys: trusted.keys.len(),
-            },
-            why => VerifyError::BadCheckpoint {
-                at: at.clone(),
-                why,
-            },
-        })?;
-    let limit = verifier.source.max_entries.min(MAX_CHECKED_SIZE);
-    if checkpoint.size > limit {
-        return Err(VerifyError::TooLarge {
-            at,
-            size: checkpoint.size,
-            limit,
-        });
-    }
+        super::signed_checkpoint(&verifier.source, &note, &trusted.keys, &verifier.origin)?;
     let origin_path = if verifier.by_origin {
         Some(origin_state_path(&verifier.origin)?)
     } else {
