@@ -144,6 +144,9 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(pages::healthz))
         .merge(logs::routes())
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY))
+        // A body announced larger than any page form takes is refused before it is read,
+        // rather than waited for.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(api::MAX_BODY))
         .nest("/api/v1", api)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

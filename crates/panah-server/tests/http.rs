@@ -220,6 +220,37 @@ async fn every_public_page_fits_one_round_trip() {
     }
 }
 
+/// A page form's body announced far larger than any form is refused at once (413), not
+/// waited for; the contact form's uploads keep their own, larger limit.
+#[tokio::test]
+async fn an_announced_huge_body_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = every_engine(dir.path()).await.remove(0);
+    seed(&store, "roshanai").await;
+    let app = router(store, Settings::default()).await;
+    for path in ["/c/roshanai/replies", "/c/roshanai/ledger/receipt"] {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(1);
+        let body = Body::from_stream(tokio_stream_of(rx));
+        let req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::CONTENT_LENGTH, "1000000000")
+            .body(body)
+            .unwrap();
+        // The sender never sends a byte: the answer must not wait for one.
+        let res = tokio::time::timeout(std::time::Duration::from_secs(5), send(&app, req))
+            .await
+            .expect("answered without reading the body");
+        assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        drop(tx);
+    }
+}
+
+fn tokio_stream_of(
+    mut rx: tokio::sync::mpsc::Receiver<Result<axum::body::Bytes, std::io::Error>>,
+) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
 #[tokio::test]
 async fn inline_style_matches_the_csp_hash() {
     let dir = tempfile::tempdir().unwrap();
