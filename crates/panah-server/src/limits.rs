@@ -54,6 +54,9 @@ struct Buckets<K> {
     /// Each source's share of the whole hub's budget, across every key: one source cannot
     /// drain the hub through many collectives.
     hub_sources: HashMap<Source, Bucket>,
+    /// Each source's attempts at a key, spent or refused: what tells a flood (always
+    /// knocking) from a person (trying now and then).
+    attempts: HashMap<(K, Source), Bucket>,
     hub: Bucket,
 }
 
@@ -86,6 +89,7 @@ impl<K: Hash + Eq + Copy> Budget<K> {
                 keys: HashMap::new(),
                 sources: HashMap::new(),
                 hub_sources: HashMap::new(),
+                attempts: HashMap::new(),
                 hub: Bucket::per_minute(hub, Instant::now()),
             }),
         }
@@ -97,10 +101,19 @@ impl<K: Hash + Eq + Copy> Budget<K> {
         let now = Instant::now();
         let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let b = &mut *b;
-        if [b.keys.len(), b.sources.len(), b.hub_sources.len()]
-            .iter()
-            .any(|&n| n > PRUNE_AT)
+        if [
+            b.keys.len(),
+            b.sources.len(),
+            b.hub_sources.len(),
+            b.attempts.len(),
+        ]
+        .iter()
+        .any(|&n| n > PRUNE_AT)
         {
+            b.attempts.retain(|_, bucket| {
+                bucket.refill(now);
+                !bucket.full()
+            });
             b.keys.retain(|_, bucket| {
                 bucket.refill(now);
                 !bucket.full()
@@ -138,11 +151,33 @@ impl<K: Hash + Eq + Copy> Budget<K> {
             bucket.refill(now);
             *bucket
         });
+        // The last quarter of a key's bucket is kept for sources that have not spent lately:
+        // several addresses flooding together drain it only down to there, and a person
+        // trying once still gets in. (Without sources, behind Tor, it cannot be kept.)
+        let reserve = (f64::from(self.per_key.max(1) / 4 + 1) / 4.0).floor();
+        // "Lately": more than half its burst of attempts used, spent or refused, as a flood
+        // does and a person trying again does not.
+        let per_source = self.per_source;
+        let spent_lately = source.is_some_and(|s| {
+            let a = b
+                .attempts
+                .entry((key, s))
+                .or_insert_with(|| Bucket::per_minute(per_source, now));
+            a.refill(now);
+            let heavy = a.tokens < a.burst / 2.0;
+            a.tokens = (a.tokens - 1.0).max(0.0);
+            heavy
+        });
         let Some(key_bucket) = b.keys.get_mut(&key) else {
             return false; // inserted above: cannot happen
         };
+        let key_has = if spent_lately {
+            key_bucket.tokens >= 1.0 + reserve
+        } else {
+            key_bucket.tokens >= 1.0
+        };
         let all_have = b.hub.tokens >= 1.0
-            && key_bucket.tokens >= 1.0
+            && key_has
             && source_bucket.is_none_or(|s| s.tokens >= 1.0)
             && hub_source_bucket.is_none_or(|s| s.tokens >= 1.0);
         if !all_have {
@@ -201,6 +236,39 @@ mod tests {
         // The collective's own bucket still has most of its burst for everyone else: the
         // sender gets their whole share.
         assert!((0..4).all(|_| limits.try_acquire(1, sender)));
+    }
+
+    #[test]
+    fn several_sources_together_leave_a_reserve_for_a_quiet_one() {
+        let s = Sources::new(
+            Fairness::On,
+            Caps {
+                connections: 1,
+                uploads: 1,
+            },
+        );
+        let flooders: Vec<_> = (1..=8)
+            .map(|i| {
+                s.source(
+                    format!("203.0.113.{i}")
+                        .parse()
+                        .unwrap_or_else(|_| unreachable!()),
+                )
+            })
+            .collect();
+        let limits = Budget::new(60, 10_000);
+        for _ in 0..20 {
+            for f in &flooders {
+                limits.try_acquire(1, *f);
+            }
+        }
+        // Eight addresses together drained the collective; while they keep knocking, the
+        // reserve it refills (a quarter of its burst) is not theirs…
+        std::thread::sleep(std::time::Duration::from_millis(4500));
+        assert!(flooders.iter().all(|f| !limits.try_acquire(1, *f)));
+        // …which a person who has not tried lately still gets.
+        let person = s.source("198.51.100.1".parse().unwrap_or_else(|_| unreachable!()));
+        assert!(limits.try_acquire(1, person));
     }
 
     #[test]
