@@ -99,8 +99,8 @@ impl<K: Hash + Eq + Copy> Budget<K> {
     /// bucket involved, or none if any of them is empty.
     pub fn try_acquire(&self, key: K, source: Option<Source>) -> bool {
         let now = Instant::now();
-        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let b = &mut *b;
+        let mut guard = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let b = &mut *guard;
         if [
             b.keys.len(),
             b.sources.len(),
@@ -110,91 +110,70 @@ impl<K: Hash + Eq + Copy> Budget<K> {
         .iter()
         .any(|&n| n > PRUNE_AT)
         {
-            b.attempts.retain(|_, bucket| {
-                bucket.refill(now);
-                !bucket.full()
-            });
-            b.keys.retain(|_, bucket| {
-                bucket.refill(now);
-                !bucket.full()
-            });
-            b.sources.retain(|_, bucket| {
-                bucket.refill(now);
-                !bucket.full()
-            });
-            b.hub_sources.retain(|_, bucket| {
-                bucket.refill(now);
-                !bucket.full()
-            });
+            prune(&mut b.keys, now);
+            prune(&mut b.sources, now);
+            prune(&mut b.hub_sources, now);
+            prune(&mut b.attempts, now);
         }
-        b.hub.refill(now);
-        let per_key = self.per_key;
-        let key_bucket = b
-            .keys
-            .entry(key)
-            .or_insert_with(|| Bucket::per_minute(per_key, now));
-        key_bucket.refill(now);
-        let mut source_bucket = source.map(|s| {
-            let bucket = b
-                .sources
-                .entry((key, s))
-                .or_insert_with(|| Bucket::per_minute(self.per_source, now));
-            bucket.refill(now);
-            *bucket
-        });
-        let per_source_hub = self.per_source_hub;
-        let mut hub_source_bucket = source.map(|s| {
-            let bucket = b
-                .hub_sources
-                .entry(s)
-                .or_insert_with(|| Bucket::per_minute(per_source_hub, now));
-            bucket.refill(now);
-            *bucket
-        });
-        // The last quarter of a key's bucket is kept for sources that have not spent lately:
-        // several addresses flooding together drain it only down to there, and a person
-        // trying once still gets in. (Without sources, behind Tor, it cannot be kept.)
-        let reserve = (f64::from(self.per_key.max(1) / 4 + 1) / 4.0).floor();
         // "Lately": more than half its burst of attempts used, spent or refused, as a flood
-        // does and a person trying again does not.
-        let per_source = self.per_source;
-        let spent_lately = source.is_some_and(|s| {
-            let a = b
-                .attempts
-                .entry((key, s))
-                .or_insert_with(|| Bucket::per_minute(per_source, now));
-            a.refill(now);
+        // does and a person trying again does not. Such a source cannot take the last
+        // quarter of a key's bucket: several addresses flooding together drain it only down
+        // to there, and a person trying now and then still gets in. (Without sources,
+        // behind Tor, no reserve can be kept.)
+        let heavy = source.is_some_and(|s| {
+            let a = fresh(&mut b.attempts, (key, s), self.per_source, now);
             let heavy = a.tokens < a.burst / 2.0;
             a.tokens = (a.tokens - 1.0).max(0.0);
             heavy
         });
-        let Some(key_bucket) = b.keys.get_mut(&key) else {
-            return false; // inserted above: cannot happen
-        };
-        let key_has = if spent_lately {
-            key_bucket.tokens >= 1.0 + reserve
-        } else {
-            key_bucket.tokens >= 1.0
-        };
+        let reserve = (f64::from(self.per_key.max(1) / 4 + 1) / 4.0).floor();
+        let key_needs = if heavy { 1.0 + reserve } else { 1.0 };
+        b.hub.refill(now);
         let all_have = b.hub.tokens >= 1.0
-            && key_has
-            && source_bucket.is_none_or(|s| s.tokens >= 1.0)
-            && hub_source_bucket.is_none_or(|s| s.tokens >= 1.0);
+            && fresh(&mut b.keys, key, self.per_key, now).tokens >= key_needs
+            && source.is_none_or(|s| {
+                fresh(&mut b.sources, (key, s), self.per_source, now).tokens >= 1.0
+            })
+            && source.is_none_or(|s| {
+                fresh(&mut b.hub_sources, s, self.per_source_hub, now).tokens >= 1.0
+            });
         if !all_have {
             return false;
         }
+        // Every bucket taken from was made (and brought up to now) just above.
         b.hub.tokens -= 1.0;
-        key_bucket.tokens -= 1.0;
-        if let (Some(s), Some(bucket)) = (source, source_bucket.as_mut()) {
+        let taken = [
+            b.keys.get_mut(&key),
+            source.and_then(|s| b.sources.get_mut(&(key, s))),
+            source.and_then(|s| b.hub_sources.get_mut(&s)),
+        ];
+        for bucket in taken.into_iter().flatten() {
             bucket.tokens -= 1.0;
-            b.sources.insert((key, s), *bucket);
-        }
-        if let (Some(s), Some(bucket)) = (source, hub_source_bucket.as_mut()) {
-            bucket.tokens -= 1.0;
-            b.hub_sources.insert(s, *bucket);
         }
         true
     }
+}
+
+/// The bucket for `k`, made with `per_minute` if new, brought up to `now`.
+fn fresh<Q: Hash + Eq>(
+    map: &mut HashMap<Q, Bucket>,
+    k: Q,
+    per_minute: u32,
+    now: Instant,
+) -> &mut Bucket {
+    let bucket = map
+        .entry(k)
+        .or_insert_with(|| Bucket::per_minute(per_minute, now));
+    bucket.refill(now);
+    bucket
+}
+
+/// Drops the buckets that are full again: they hold nothing worth remembering.
+fn prune<Q>(map: &mut HashMap<Q, Bucket>, now: Instant) {
+    map.retain(|_, bucket| {
+        bucket.refill(now);
+        !bucket.full()
+    });
 }
 
 #[cfg(test)]

@@ -60,8 +60,8 @@ pub(crate) async fn keys_text(
 ) -> Result<String, StoreError> {
     // The signed team, once it has a log: never a key only the hub's table holds.
     let keys: Vec<panah_core::CoordinatorKey> =
-        match crate::api::team::signed_team(state.store(), c.id).await? {
-            Some(team) => team.members.into_iter().map(|m| m.key).collect(),
+        match crate::api::team::signed_team(state, c.id).await? {
+            Some(team) => team.members.iter().map(|m| m.key.clone()).collect(),
             None => state
                 .store()
                 .coordinators(c.id, false)

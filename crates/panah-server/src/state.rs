@@ -150,6 +150,8 @@ pub(crate) struct Inner {
     pub activity: crate::activity::Activity,
     /// Connections and uploads per source (a keyed hash in memory).
     pub sources: crate::sources::Sources,
+    /// Each collective's signed team, replayed once per size of its log.
+    pub teams: crate::api::team::Teams,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -228,6 +230,7 @@ impl AppState {
                 summaries: Default::default(),
                 activity: Default::default(),
                 sources,
+                teams: Default::default(),
                 pages: PageCache::new(std::time::Duration::from_secs(settings_cache)),
             }),
         })

@@ -84,24 +84,72 @@ pub(crate) async fn coordinators(
     }))
 }
 
-/// The team as the stored log says, replayed (`None` before the founding).
+/// The team as the stored log says, replayed (`None` before the founding). A replay checks
+/// every signature (up to 10,000 changes): it runs on the blocking pool and is kept per
+/// collective until the log grows, so the public `/keys` files cost a stranger's request
+/// one query, not a replay.
 pub(crate) async fn signed_team(
-    store: &panah_store::Store,
+    state: &AppState,
     collective_id: i64,
-) -> Result<Option<SignedTeam>, panah_store::StoreError> {
+) -> Result<Option<std::sync::Arc<SignedTeam>>, panah_store::StoreError> {
+    let store = state.store();
     let Some(log) = store.log(collective_id, LogKind::Team).await? else {
         return Ok(None);
     };
+    if let Some(team) = state.inner.teams.get(collective_id, log.id, log.size) {
+        return Ok(Some(team));
+    }
     let leaves: Vec<Vec<u8>> = store
         .log_leaves(log.id, 0, log.size)
         .await?
         .into_iter()
         .map(|(_, leaf)| leaf)
         .collect();
-    let team = replay(&log.origin, &leaves).map_err(|e| {
-        panah_store::StoreError::Corrupt(format!("the stored team log does not replay: {e}"))
-    })?;
+    let origin = log.origin.clone();
+    let team = tokio::task::spawn_blocking(move || replay(&origin, &leaves))
+        .await
+        .map_err(|e| panah_store::StoreError::Corrupt(format!("the team replay stopped: {e}")))?
+        .map_err(|e| {
+            panah_store::StoreError::Corrupt(format!("the stored team log does not replay: {e}"))
+        })?;
+    let team = std::sync::Arc::new(team);
+    state
+        .inner
+        .teams
+        .put(collective_id, log.id, log.size, team.clone());
     Ok(Some(team))
+}
+
+/// A team replayed from a log (its id) at a size.
+type Replayed = (panah_store::LogId, u64, std::sync::Arc<SignedTeam>);
+
+/// Replayed teams by collective, with the log and size they were replayed at.
+#[derive(Debug, Default)]
+pub(crate) struct Teams(std::sync::Mutex<std::collections::HashMap<i64, Replayed>>);
+
+impl Teams {
+    fn get(
+        &self,
+        collective_id: i64,
+        log: panah_store::LogId,
+        size: u64,
+    ) -> Option<std::sync::Arc<SignedTeam>> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&collective_id)
+            .filter(|(l, s, _)| *l == log && *s == size)
+            .map(|(_, _, t)| t.clone())
+    }
+
+    fn put(
+        &self,
+        collective_id: i64,
+        log: panah_store::LogId,
+        size: u64,
+        team: std::sync::Arc<SignedTeam>,
+    ) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(collective_id, (log, size, team));
+    }
 }
 
 pub(crate) async fn append(
@@ -129,8 +177,9 @@ pub(crate) async fn append(
         )));
     }
     let origin = origin_of(&state, &caller, LogKind::Team).await?;
-    let mut team = signed_team(state.store(), caller.collective_id)
+    let mut team: SignedTeam = signed_team(&state, caller.collective_id)
         .await?
+        .map(|t| (*t).clone())
         .unwrap_or_default();
     let size = team.tree.size();
     if size + body.entries.len() as u64 > panah_core::team::MAX_LOG {
