@@ -200,3 +200,50 @@ mod tests {
         assert!(head.is_ok());
     }
 }
+
+/// One record as the hub keeps it (`GET c/{slug}/records`): opaque to the hub. A deleted
+/// record comes with neither `wrapped` nor `body`, so devices drop it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordItem {
+    /// 32 lower-case hex digits, chosen by the device that created it.
+    pub id: String,
+    pub version: i64,
+    /// The collective's change number of this version.
+    pub seq: i64,
+    /// The day it changed (`YYYY-MM-DD`).
+    pub day: String,
+    /// Base64 of the age file holding the record's data key, to every coordinator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrapped: Option<String>,
+    /// Base64 of the age file of the signed, padded version, to the data key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+/// `GET c/{slug}/records?since=SEQ`: changes after `since`, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordPage {
+    pub records: Vec<RecordItem>,
+    /// The cursor to ask from next.
+    pub next: i64,
+    /// Whether more changes follow at once.
+    pub more: bool,
+}
+
+/// `PUT c/{slug}/records/{id}`: a new version of the record, written only if the record is
+/// at `base` (absent: it must not exist yet). `version` is `base + 1` (1 for a new one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordPut {
+    #[serde(default)]
+    pub base: Option<i64>,
+    pub version: i64,
+    pub wrapped: String,
+    pub body: String,
+}
+
+/// The answer to a record written or deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordStored {
+    pub seq: i64,
+}

@@ -35,7 +35,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
         name.to_string_lossy(),
         std::process::id()
     ));
-    let mut f = File::create(&tmp).map_err(|e| ClientError::file("write", &tmp, e))?;
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(&tmp)
+        .map_err(|e| ClientError::file("write", &tmp, e))?;
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .map_err(|e| ClientError::file("write", &tmp, e))?;
@@ -47,4 +56,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
         }
     }
     Ok(())
+}
+
+/// Creates `dir` and its parents if missing, readable by the owner only.
+pub fn create_private_dir(dir: &Path) -> Result<(), ClientError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(|e| ClientError::file("create the folder", dir, e))
 }

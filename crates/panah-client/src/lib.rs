@@ -4,6 +4,7 @@
 //! - [`inbox`]: conversations opened, decrypted and checked here; replies encrypted here.
 //! - [`ledger`]: the ledger verified here, then entries added, reversed or imported and
 //!   signed with the keyring.
+//! - [`records`]: the needs and case tracker, encrypted here, synced through a blind hub.
 //! - [`verify`]: any public log checked from a hub, a mirror or a folder, with the trust
 //!   state a verifier remembers, and mirroring.
 //!
@@ -20,6 +21,7 @@ mod http;
 pub mod hub;
 pub mod inbox;
 pub mod ledger;
+pub mod records;
 pub mod team;
 pub mod terminal;
 pub mod verify;

@@ -74,6 +74,15 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             api::ledger::MAX_LEDGER_BODY,
         ));
+    let api_records = Router::new()
+        .route("/c/{slug}/records", get(api::records::list))
+        .route(
+            "/c/{slug}/records/{id}",
+            axum::routing::put(api::records::put).delete(api::records::delete),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(
+            api::records::MAX_RECORD_REQUEST,
+        ));
     let max_file_body = usize::try_from(state.inner.settings.max_upload_bytes)
         .unwrap_or(usize::MAX)
         .saturating_add(64 * 1024);
@@ -108,6 +117,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY))
         .merge(api_replies)
         .merge(api_ledger)
+        .merge(api_records)
         .fallback(api::not_found);
 
     // Uploads from a phone on a slow link may take many minutes; everything else gets 30 s.

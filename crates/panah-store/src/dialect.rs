@@ -22,6 +22,16 @@ impl Dialect {
         }
     }
 
+    /// Run after content was deleted for good: on SQLite, copies the write-ahead log into
+    /// the database file (where `secure_delete` has zeroed the freed pages) and truncates
+    /// it, so the old pages do not linger in the log. Best effort: a reader may hold it.
+    pub(crate) fn after_shred(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => Some("PRAGMA wal_checkpoint(TRUNCATE)"),
+            Dialect::Postgres => None,
+        }
+    }
+
     /// Expands the portable migration text: `{id}` and `{blob}` column types, and lines
     /// that begin with `{postgres}`, kept (without the marker) on PostgreSQL only.
     pub(crate) fn expand(self, sql: &str) -> String {

@@ -23,6 +23,7 @@ mod ledger;
 mod logins;
 mod logs;
 mod migrate;
+mod records;
 mod team;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -44,6 +45,7 @@ pub use error::StoreError;
 pub use ledger::Ledger;
 pub use logins::{Challenge, TokenOwner};
 pub use logs::{Append, Log, LogId, NewEntry, SignedOn, StoredCheckpoint};
+pub use records::{RecordRefusal, RecordWrite, StoredRecord};
 pub use team::Invitation;
 
 /// Where the database is, as the operator wrote it.

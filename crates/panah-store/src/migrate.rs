@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "team invitations",
         include_str!("../migrations/0007_team_invitations.sql"),
     ),
+    (8, "records", include_str!("../migrations/0008_records.sql")),
 ];
 
 /// An arbitrary constant naming Panah's migration lock.

@@ -1260,6 +1260,187 @@ async fn the_logs_migration_keeps_every_ledger_byte_for_byte() {
     }
 }
 
+#[tokio::test]
+async fn records_are_compare_and_set_and_read_in_change_order() {
+    use panah_store::{RecordRefusal, RecordWrite};
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let c = store
+            .create_collective(&new_collective("roshanai"))
+            .await
+            .unwrap();
+        let other = store
+            .create_collective(&new_collective("other"))
+            .await
+            .unwrap();
+        assert_eq!(store.records_seq(c.id).await.unwrap(), 0, "{engine}");
+        let write = |record: &'static str, base, version, body: &'static [u8]| RecordWrite {
+            record,
+            base,
+            version,
+            wrapped: b"wrapped-key",
+            body,
+            day: "2021-08-24",
+            max_live: 3,
+        };
+        let a = "a".repeat(32);
+        let a: &'static str = Box::leak(a.into_boxed_str());
+        let b: &'static str = Box::leak("b".repeat(32).into_boxed_str());
+        assert_eq!(
+            store
+                .put_record(c.id, &write(a, None, 1, b"a1"))
+                .await
+                .unwrap(),
+            Ok(1)
+        );
+        assert_eq!(
+            store
+                .put_record(c.id, &write(b, None, 1, b"b1"))
+                .await
+                .unwrap(),
+            Ok(2)
+        );
+        // The other collective has its own ids and its own clock.
+        assert_eq!(
+            store
+                .put_record(other.id, &write(a, None, 1, b"x"))
+                .await
+                .unwrap(),
+            Ok(1)
+        );
+        // A second creation of the same id, or an edit of a version that is not current.
+        assert_eq!(
+            store
+                .put_record(c.id, &write(a, None, 1, b"again"))
+                .await
+                .unwrap(),
+            Err(RecordRefusal::Changed {
+                current: Some(1),
+                deleted: false
+            }),
+            "{engine}"
+        );
+        assert_eq!(
+            store
+                .put_record(c.id, &write(a, Some(1), 2, b"a2"))
+                .await
+                .unwrap(),
+            Ok(3)
+        );
+        assert_eq!(
+            store
+                .put_record(c.id, &write(a, Some(1), 2, b"lost"))
+                .await
+                .unwrap(),
+            Err(RecordRefusal::Changed {
+                current: Some(2),
+                deleted: false
+            }),
+            "{engine}: the second of two edits of version 1 is refused"
+        );
+        assert_eq!(
+            store
+                .put_record(c.id, &write("c".repeat(32).leak(), Some(1), 2, b"?"))
+                .await
+                .unwrap(),
+            Err(RecordRefusal::Changed {
+                current: None,
+                deleted: false
+            })
+        );
+        // In change order, from a cursor; a page ends by rows or by bytes.
+        let (all, more) = store.records_since(c.id, 0, 100, 1 << 20).await.unwrap();
+        assert!(!more);
+        assert_eq!(
+            all.iter()
+                .map(|r| (r.record.as_str(), r.version, r.seq))
+                .collect::<Vec<_>>(),
+            [(b, 1, 2), (a, 2, 3)],
+            "{engine}"
+        );
+        assert_eq!(
+            all[1].content,
+            Some((b"wrapped-key".to_vec(), b"a2".to_vec()))
+        );
+        assert_eq!(all[1].changed_on, "2021-08-24");
+        let (page, more) = store.records_since(c.id, 0, 1, 1 << 20).await.unwrap();
+        assert_eq!((page.len(), more), (1, true));
+        let (page, more) = store.records_since(c.id, 0, 100, 10).await.unwrap();
+        assert_eq!(
+            (page.len(), more),
+            (1, true),
+            "{engine}: one record over the byte limit"
+        );
+        let (page, more) = store.records_since(c.id, 3, 100, 10).await.unwrap();
+        assert_eq!((page.len(), more), (0, false));
+
+        // Deleting keeps only a marker, at the next version.
+        assert_eq!(
+            store.delete_record(c.id, a, 1, "2021-09-01").await.unwrap(),
+            Err(RecordRefusal::Changed {
+                current: Some(2),
+                deleted: false
+            })
+        );
+        assert_eq!(
+            store.delete_record(c.id, a, 2, "2021-09-01").await.unwrap(),
+            Ok(4)
+        );
+        let (page, _) = store.records_since(c.id, 3, 100, 1 << 20).await.unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(
+            (page[0].version, page[0].content.clone()),
+            (3, None),
+            "{engine}"
+        );
+        assert_eq!(
+            store
+                .put_record(c.id, &write(a, Some(3), 4, b"zombie"))
+                .await
+                .unwrap(),
+            Err(RecordRefusal::Changed {
+                current: Some(3),
+                deleted: true
+            }),
+            "{engine}: a deleted record stays deleted"
+        );
+        assert_eq!(
+            store.delete_record(c.id, a, 3, "2021-09-01").await.unwrap(),
+            Err(RecordRefusal::Changed {
+                current: Some(3),
+                deleted: true
+            })
+        );
+        // At most max_live live records (the deleted one does not count).
+        let cc: &'static str = "c".repeat(32).leak();
+        let d: &'static str = "d".repeat(32).leak();
+        let e: &'static str = "e".repeat(32).leak();
+        assert!(store
+            .put_record(c.id, &write(cc, None, 1, b"c"))
+            .await
+            .unwrap()
+            .is_ok());
+        assert!(store
+            .put_record(c.id, &write(d, None, 1, b"d"))
+            .await
+            .unwrap()
+            .is_ok());
+        assert_eq!(
+            store
+                .put_record(c.id, &write(e, None, 1, b"e"))
+                .await
+                .unwrap(),
+            Err(RecordRefusal::Full),
+            "{engine}"
+        );
+        assert_eq!(
+            store.records_seq(c.id).await.unwrap(),
+            6,
+            "{engine}: refusals use no number"
+        );
+    }
+}
+
 /// This suite is the store's contract: every public method of the store appears in it, so
 /// each runs on SQLite and on PostgreSQL. A method added without a test here fails this.
 #[test]

@@ -154,32 +154,7 @@ async fn command(
         }
         InboxCommand::Reencrypt => {
             let team = crate::team::verified(session, keyring).await?;
-            let root = panah_core::tlog::check::b64(&team.team.tree.root());
-            let name: String = format!("{}-{}-{root}", session.collective, team.team.tree.size())
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            let progress =
-                panah_client::verify::state_dir()?.join(format!("reencrypt-{name}.progress"));
-            if let Some(dir) = progress.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let r = inbox::reencrypt(session, keyring, &team, &progress, |done, total| {
-                if interactive {
-                    eprint!("\rre-encrypting: {done}/{total}");
-                }
-            })
-            .await?;
-            if interactive {
-                eprintln!();
-            }
+            let r = reencrypt_all(session, keyring, &team).await?;
             println!(
                 "re-encrypted {} item(s) to the {} coordinator(s) of the team ({} done before, {} gone meanwhile)",
                 r.done,
@@ -205,4 +180,41 @@ async fn command(
         }
     }
     Ok(())
+}
+
+/// Encrypts every conversation anew to the verified team, with a progress line and a
+/// progress file named by the team log's size and root (so a second run for the same team
+/// resumes, and a run after another change starts over). `inbox reencrypt` and `panah
+/// sync` after a removal both go through here.
+pub async fn reencrypt_all(
+    session: &Session,
+    keyring: &Keyring,
+    team: &panah_client::team::VerifiedTeam,
+) -> anyhow::Result<inbox::Reencrypted> {
+    let root = panah_core::tlog::check::b64(&team.team.tree.root());
+    let name: String = format!("{}-{}-{root}", session.collective, team.team.tree.size())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let progress = panah_client::verify::state_dir()?.join(format!("reencrypt-{name}.progress"));
+    if let Some(dir) = progress.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let r = inbox::reencrypt(session, keyring, team, &progress, |done, total| {
+        if interactive {
+            eprint!("\rre-encrypting: {done}/{total}");
+        }
+    })
+    .await?;
+    if interactive {
+        eprintln!();
+    }
+    Ok(r)
 }

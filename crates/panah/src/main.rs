@@ -5,6 +5,8 @@
 //! - `id`: create and read a coordinator's keyring (coordinator, on their own device).
 //! - `team`, `profile`: talk to a hub's API as a coordinator, signing with the keyring.
 //! - `ledger`: keep the collective's fund ledger (coordinator; signs checkpoints).
+//! - `needs`, `cases`, `summary`, `sync`: the encrypted tracker (coordinator).
+//! - `panic`: erase Panah from this device.
 //! - `verify`, `mirror`: check and copy a ledger (anyone; no keyring).
 //!
 //! Secret keys are handled only by `id` and the API client, never by `serve`.
@@ -19,10 +21,12 @@ mod demo;
 mod id;
 mod inbox;
 mod ledger;
+mod panic;
 mod private;
 mod profile;
 mod serve;
 mod team;
+mod tracker;
 
 use std::process::ExitCode;
 
@@ -64,6 +68,18 @@ enum Command {
     Mirror(ledger::MirrorCommand),
     /// The collective's team as its signed log shows it; add or remove coordinators.
     Team(team::TeamArgs),
+    /// Members' needs (food, power, medicine, documents…), encrypted for the team only.
+    Needs(tracker::NeedsArgs),
+    /// Members' paths to safety through lawful and humanitarian routes (visas, referrals,
+    /// family reunion), encrypted for the team only. Not for irregular border crossings.
+    Cases(tracker::CasesArgs),
+    /// What needs and cases add up to, computed on this device.
+    Summary(tracker::SummaryArgs),
+    /// Send and receive needs and cases; re-wrap them after a coordinator was removed.
+    Sync(tracker::SyncArgs),
+    /// Erase your keyring, the tracker's cache and Panah's saved settings from this device
+    /// now. No passphrase and no network needed.
+    Panic(panic::PanicArgs),
     /// Saved hub and collective settings, so other commands need fewer options.
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
@@ -90,6 +106,11 @@ fn main() -> ExitCode {
             Command::Team(args) => team::run(args).await,
             Command::Inbox(args) => inbox::run(args).await,
             Command::Profile(cmd) => profile::run(cmd),
+            Command::Needs(args) => tracker::needs(args).await,
+            Command::Cases(args) => tracker::cases(args).await,
+            Command::Summary(args) => tracker::summary(args).await,
+            Command::Sync(args) => tracker::sync(args).await,
+            Command::Panic(args) => panic::run(args),
             Command::Ledger(args) => ledger::run(args).await,
             Command::Verify(cmd) => ledger::verify(cmd).await,
             Command::Mirror(cmd) => ledger::mirror(cmd).await,

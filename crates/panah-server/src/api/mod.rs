@@ -8,6 +8,7 @@
 pub(crate) mod inbox;
 pub(crate) mod ledger;
 pub(crate) mod login;
+pub(crate) mod records;
 pub(crate) mod team;
 
 use axum::extract::rejection::JsonRejection;

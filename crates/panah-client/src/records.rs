@@ -1,0 +1,1043 @@
+//! The encrypted needs and case tracker from a coordinator's side.
+//!
+//! Records live in clear only here: in memory, and in a local [`Cache`] encrypted to the
+//! coordinator's own key, so the tools work offline. The hub keeps, per record, an opaque
+//! id, a version, a day and two age files ([`seal`]): the record's data key (a fresh age
+//! identity for every version) wrapped to every coordinator of the verified team, and the
+//! signed version ([`panah_core::records::Signed`]), padded, encrypted to that data key.
+//!
+//! [`sync`] pulls what changed since the cache's cursor and checks every version (its
+//! signature, its author a coordinator at the team-log size it names and not removed
+//! since, unless this device accepted that very version before), re-wraps what a removed
+//! coordinator could read, deletes closed records past their time, and pushes local edits
+//! with the version they were made from. A version that lost a race is never dropped: it
+//! becomes a [`Conflict`] the coordinator resolves. Every change goes into the audit trail,
+//! itself records of the same kind.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use age::secrecy::ExposeSecret;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use panah_api::{RecordPage, RecordPut, RecordStored};
+use panah_core::records::doc::{Action, Audit, Event, Kind, MAX_AUDIT_EVENTS};
+use panah_core::records::version::MAX_PLAINTEXT;
+use panah_core::records::{Day, Doc, Membership, RecordError, RecordId, Signed, Unsigned};
+use panah_core::{age_file, Timestamp};
+use panah_keyring::Keyring;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ClientError, Result};
+use crate::hub::Session;
+use crate::team::VerifiedTeam;
+
+/// Largest cache this client reads (about 100,000 records).
+const MAX_CACHE: u64 = 1024 * 1024 * 1024;
+/// Days a closed record is kept before it is deleted, unless the collective says otherwise.
+pub const DEFAULT_KEEP_CLOSED_DAYS: i64 = 180;
+
+/// An accepted version of a record, as this device holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    pub version: i64,
+    /// SHA-256 of the signed version: what "this device accepted it" refers to.
+    pub hash: String,
+    /// The author's fingerprint.
+    pub by: String,
+    pub date: Timestamp,
+    pub team_size: u64,
+    pub doc: Doc,
+}
+
+/// A change made here and not yet on the hub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// The version it was made from (`None`: a new record).
+    pub base: Option<i64>,
+    /// The new content (`None`: delete the record).
+    pub doc: Option<Doc>,
+    pub action: Action,
+    pub at: Timestamp,
+}
+
+/// A change made here that lost a race with another coordinator's: both are kept until
+/// the coordinator chooses or merges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// What this coordinator wrote (`None`: they deleted it).
+    pub mine: Option<Doc>,
+    /// The version both edits were made from, and its content if this device held it
+    /// (what a three-way merge compares against).
+    pub base: Option<i64>,
+    #[serde(default)]
+    pub original: Option<Doc>,
+    pub at: Timestamp,
+}
+
+impl Cache {
+    /// Turns a pending change that lost a race into a conflict (before the winning
+    /// version replaces the one it was made from here).
+    fn lost(&mut self, id: RecordId, p: Pending) -> bool {
+        if p.doc.is_none() && p.base.is_some() && !self.records.contains_key(&id) {
+            // A deletion of something deleted meanwhile: nothing to choose.
+            return false;
+        }
+        let original = self
+            .records
+            .get(&id)
+            .filter(|h| Some(h.version) == p.base)
+            .map(|h| h.doc.clone());
+        self.conflicts.insert(
+            id,
+            Conflict {
+                mine: p.doc,
+                base: p.base,
+                original,
+                at: p.at,
+            },
+        );
+        true
+    }
+}
+
+/// How a conflict is settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Mine,
+    Theirs,
+    /// Field by field against the version both started from (`merge::merge`).
+    Merged,
+}
+
+/// Everything this device knows of the tracker of one collective, for one coordinator.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Cache {
+    pub format: u32,
+    /// The team log's origin: which collective on which hub.
+    pub origin: String,
+    /// The last change number pulled.
+    pub cursor: i64,
+    pub records: BTreeMap<RecordId, Held>,
+    pub pending: BTreeMap<RecordId, Pending>,
+    pub conflicts: BTreeMap<RecordId, Conflict>,
+    /// Audit events not yet written to the hub.
+    pub audit: Vec<Event>,
+    /// Records this device cannot open (wrapped before this coordinator joined, not yet
+    /// re-wrapped): id and version.
+    pub unreadable: BTreeMap<RecordId, i64>,
+    /// The team log's size at the last re-encryption of the inbox (see [`sync`]).
+    pub inbox_reencrypted_at: u64,
+    pub last_sync: Option<Timestamp>,
+    pub keep_closed_days: Option<i64>,
+}
+
+/// Where a coordinator's cache for a collective lives: a name that says nothing of the hub
+/// or the collective (a hash of them and the coordinator's key), in `dir`.
+pub fn cache_path(dir: &Path, session_base: &str, collective: &str, fingerprint: &str) -> PathBuf {
+    let mut h = Sha256::new();
+    h.update(b"panah-cache 1\n");
+    h.update(session_base.as_bytes());
+    h.update(b"\n");
+    h.update(collective.as_bytes());
+    h.update(b"\n");
+    h.update(fingerprint.as_bytes());
+    let name = panah_core::hex(&h.finalize()[..16]);
+    dir.join(format!("{name}.age"))
+}
+
+/// The default folder of caches: `PANAH_CACHE_DIR`, else `panah/cache` in the data folder.
+pub fn cache_dir() -> Result<PathBuf> {
+    match std::env::var_os("PANAH_CACHE_DIR") {
+        Some(d) => Ok(PathBuf::from(d)),
+        None => dirs::data_dir()
+            .map(|d| d.join("panah").join("cache"))
+            .ok_or_else(|| {
+                ClientError::Invalid("cannot find your data folder; set PANAH_CACHE_DIR".into())
+            }),
+    }
+}
+
+impl Cache {
+    /// Opens the cache at `path` (an empty one if there is none yet).
+    pub fn load(path: &Path, keyring: &Keyring) -> Result<Cache> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Cache {
+                    format: 1,
+                    ..Cache::default()
+                })
+            }
+            Err(e) => return Err(ClientError::file("read", path, e)),
+        };
+        let plain = age_file::decrypt(&bytes, keyring.identity(), MAX_CACHE).map_err(|e| {
+            ClientError::Invalid(format!(
+                "cannot open the tracker's cache {}: {e}",
+                path.display()
+            ))
+        })?;
+        let cache: Cache = serde_json::from_slice(&plain).map_err(|e| {
+            ClientError::Invalid(format!(
+                "the tracker's cache {} is damaged ({e}); move it away and sync again",
+                path.display()
+            ))
+        })?;
+        if cache.format != 1 {
+            return Err(ClientError::Invalid(format!(
+                "the tracker's cache {} is from another version of Panah",
+                path.display()
+            )));
+        }
+        Ok(cache)
+    }
+
+    /// Writes the cache encrypted to the coordinator's own key, all at once.
+    pub fn save(&self, path: &Path, keyring: &Keyring) -> Result<()> {
+        if let Some(dir) = path.parent() {
+            crate::files::create_private_dir(dir)?;
+        }
+        let plain = zeroize::Zeroizing::new(
+            serde_json::to_vec(self).map_err(|e| ClientError::Invalid(e.to_string()))?,
+        );
+        let sealed = age_file::encrypt(&[keyring.identity().to_public()], &plain)
+            .map_err(|e| ClientError::Invalid(format!("cannot encrypt the cache: {e}")))?;
+        crate::files::write_atomic(path, &sealed)
+    }
+
+    /// The record as it stands here: a pending change, else the accepted version.
+    pub fn current(&self, id: &RecordId) -> Option<&Doc> {
+        match self.pending.get(id) {
+            Some(p) => p.doc.as_ref(),
+            None => self.records.get(id).map(|h| &h.doc),
+        }
+    }
+
+    /// Every need and case as it stands here (pending changes applied, deletions gone).
+    pub fn docs(&self) -> impl Iterator<Item = (&RecordId, &Doc)> {
+        let held = self
+            .records
+            .iter()
+            .filter(|(id, _)| !self.pending.contains_key(id))
+            .map(|(id, h)| (id, &h.doc));
+        let pending = self
+            .pending
+            .iter()
+            .filter_map(|(id, p)| p.doc.as_ref().map(|d| (id, d)));
+        held.chain(pending).filter(|(_, d)| d.kind().is_some())
+    }
+
+    /// The record whose id starts with `prefix` (at least four hex digits), if exactly one.
+    pub fn find(&self, prefix: &str) -> Result<RecordId> {
+        // Copied from a right-to-left line, a reference may carry invisible marks.
+        let prefix: String = prefix
+            .chars()
+            .filter(|c| {
+                !c.is_whitespace()
+                    && !matches!(c, '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+            })
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if prefix.len() < 4 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ClientError::Invalid(format!(
+                "{:?} is not a record reference: give the first digits of its id, as the list shows them (at least 4)",
+                prefix.chars().take(40).collect::<String>()
+            )));
+        }
+        let mut found: Vec<RecordId> = self
+            .docs()
+            .map(|(id, _)| *id)
+            .chain(self.conflicts.keys().copied())
+            .filter(|id| id.to_string().starts_with(&prefix))
+            .collect();
+        found.sort();
+        found.dedup();
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(ClientError::Invalid(format!(
+                "no need or case here starts with {prefix} (run `panah sync` to fetch the latest)"
+            ))),
+            _ => Err(ClientError::Invalid(format!(
+                "more than one record starts with {prefix}: give more digits"
+            ))),
+        }
+    }
+
+    /// Adds a new need or case; it goes to the hub at the next sync.
+    pub fn add(&mut self, doc: Doc) -> Result<RecordId> {
+        check_tracked(&doc)?;
+        let id = RecordId::random();
+        self.pending.insert(
+            id,
+            Pending {
+                base: None,
+                doc: Some(doc),
+                action: Action::Created,
+                at: Timestamp::now(),
+            },
+        );
+        Ok(id)
+    }
+
+    /// Replaces a record's content; it goes to the hub at the next sync.
+    pub fn update(&mut self, id: &RecordId, doc: Doc) -> Result<()> {
+        check_tracked(&doc)?;
+        let before = self
+            .current(id)
+            .ok_or_else(|| ClientError::Invalid(format!("there is no record {}", id.short())))?;
+        if before.kind() != doc.kind() {
+            return Err(ClientError::Invalid(
+                "a need stays a need and a case a case".into(),
+            ));
+        }
+        let action = if doc.closed().is_some() && before.closed().is_none() {
+            Action::Closed
+        } else {
+            Action::Changed
+        };
+        let (base, first) = match self.pending.get(id) {
+            Some(p) => (p.base, p.action),
+            None => (self.records.get(id).map(|h| h.version), action),
+        };
+        // A record created here and changed before it reached the hub is still a creation.
+        let action = if first == Action::Created {
+            Action::Created
+        } else {
+            action
+        };
+        self.pending.insert(
+            *id,
+            Pending {
+                base,
+                doc: Some(doc),
+                action,
+                at: Timestamp::now(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Deletes a record: at the next sync, on the hub and then from every device.
+    pub fn delete(&mut self, id: &RecordId, action: Action) -> Result<()> {
+        match (self.pending.get(id), self.records.get(id)) {
+            (Some(p), None) if p.base.is_none() => {
+                // Never left this device.
+                self.pending.remove(id);
+            }
+            (_, Some(h)) => {
+                let base = self
+                    .pending
+                    .get(id)
+                    .and_then(|p| p.base)
+                    .unwrap_or(h.version);
+                self.pending.insert(
+                    *id,
+                    Pending {
+                        base: Some(base),
+                        doc: None,
+                        action,
+                        at: Timestamp::now(),
+                    },
+                );
+            }
+            _ => {
+                return Err(ClientError::Invalid(format!(
+                    "there is no record {}",
+                    id.short()
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    /// Settles a conflict: keep this device's version, the other coordinator's, or both
+    /// merged field by field. A case's history keeps the notes of both sides whatever is
+    /// chosen. A merge where both changed the same field is refused with the fields named.
+    pub fn resolve(&mut self, id: &RecordId, choice: Choice) -> Result<()> {
+        let conflict = self.conflicts.get(id).cloned().ok_or_else(|| {
+            ClientError::Invalid(format!("record {} has no conflict", id.short()))
+        })?;
+        let theirs = self.records.get(id).map(|h| h.doc.clone());
+        let chosen = match choice {
+            Choice::Mine => conflict.mine.clone(),
+            Choice::Theirs => theirs.clone(),
+            Choice::Merged => match (&conflict.original, &conflict.mine, &theirs) {
+                (Some(base), Some(mine), Some(theirs)) => Some(
+                    panah_core::records::merge::merge(base, mine, theirs).map_err(|fields| {
+                        ClientError::Invalid(format!(
+                            "both versions changed {}: keep one (mine or theirs), then change it again",
+                            fields.join(", ")
+                        ))
+                    })?,
+                ),
+                _ => {
+                    return Err(ClientError::Invalid(
+                        "these versions cannot be merged (one side deleted it, or this device did not hold the version both started from): keep mine or theirs".into(),
+                    ))
+                }
+            },
+        };
+        let chosen = match (chosen, &conflict.mine, &theirs) {
+            (Some(Doc::Case(mut c)), Some(Doc::Case(a)), Some(Doc::Case(b))) => {
+                let mut notes: Vec<_> = c
+                    .history
+                    .iter()
+                    .chain(&a.history)
+                    .chain(&b.history)
+                    .cloned()
+                    .collect();
+                notes.sort();
+                notes.dedup();
+                c.history = notes;
+                Some(Doc::Case(c))
+            }
+            (other, _, _) => other,
+        };
+        self.conflicts.remove(id);
+        match (chosen, self.records.get(id)) {
+            // Theirs as it is: nothing to send.
+            (Some(doc), Some(_)) if Some(&doc) == theirs.as_ref() => {}
+            (Some(doc), Some(h)) => {
+                let base = Some(h.version);
+                self.pending.insert(
+                    *id,
+                    Pending {
+                        base,
+                        doc: Some(doc),
+                        action: Action::Changed,
+                        at: Timestamp::now(),
+                    },
+                );
+            }
+            // The other coordinator deleted it, and this one keeps theirs: a new record.
+            (Some(doc), None) => {
+                self.add(doc)?;
+            }
+            (None, Some(h)) => {
+                let version = h.version;
+                self.pending.insert(
+                    *id,
+                    Pending {
+                        base: Some(version),
+                        doc: None,
+                        action: Action::Deleted,
+                        at: Timestamp::now(),
+                    },
+                );
+            }
+            (None, None) => {}
+        }
+        Ok(())
+    }
+
+    /// The audit trail held here, oldest first.
+    pub fn audit_trail(&self) -> Vec<Event> {
+        let mut all: Vec<Event> = self
+            .records
+            .values()
+            .filter_map(|h| match &h.doc {
+                Doc::Audit(a) => Some(a.events.iter().cloned()),
+                _ => None,
+            })
+            .flatten()
+            .chain(self.audit.iter().cloned())
+            .collect();
+        all.sort_by(|a, b| a.at.cmp(&b.at).then(a.record.cmp(&b.record)));
+        all
+    }
+
+    /// Who last signed a record and when, for `show`.
+    pub fn held(&self, id: &RecordId) -> Option<&Held> {
+        self.records.get(id)
+    }
+}
+
+fn check_tracked(doc: &Doc) -> Result<()> {
+    if doc.kind().is_none() {
+        return Err(ClientError::Invalid(
+            "the audit trail is written by the tools, not by hand".into(),
+        ));
+    }
+    doc.check().map_err(ClientError::Invalid)
+}
+
+/// The two age files the hub keeps of a version: its data key wrapped to `team`, and the
+/// signed version, padded, encrypted to that data key.
+pub fn seal(signed: &Signed, team: &[age::x25519::Recipient]) -> Result<(Vec<u8>, Vec<u8>)> {
+    let data = age::x25519::Identity::generate();
+    let body = age_file::encrypt(&[data.to_public()], &signed.to_plaintext())
+        .map_err(|e| ClientError::Invalid(format!("cannot encrypt the record: {e}")))?;
+    let secret = data.to_string();
+    let wrapped = age_file::encrypt(team, secret.expose_secret().as_bytes())
+        .map_err(|e| ClientError::Invalid(format!("cannot wrap the record's key: {e}")))?;
+    Ok((wrapped, body))
+}
+
+/// Why a stored record could not be taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unopened {
+    /// Not wrapped to this coordinator's key.
+    NotForMe,
+    /// Opened but refused: what is wrong with it.
+    Refused(String),
+}
+
+/// Opens the two age files with the coordinator's key and parses the signed version.
+pub fn open(
+    wrapped: &[u8],
+    body: &[u8],
+    keyring: &Keyring,
+) -> std::result::Result<Signed, Unopened> {
+    let key = age_file::decrypt(wrapped, keyring.identity(), 256).map_err(|e| match e {
+        age_file::AgeError::NotForThisKey => Unopened::NotForMe,
+        other => Unopened::Refused(format!("its wrapped key: {other}")),
+    })?;
+    let key = zeroize::Zeroizing::new(key);
+    let identity: age::x25519::Identity = std::str::from_utf8(&key)
+        .ok()
+        .and_then(|k| k.trim().parse().ok())
+        .ok_or_else(|| Unopened::Refused("its wrapped key is not an age identity".into()))?;
+    let plain = age_file::decrypt(body, &identity, MAX_PLAINTEXT)
+        .map_err(|e| Unopened::Refused(format!("its content: {e}")))?;
+    Signed::parse(&plain).map_err(|e| Unopened::Refused(e.to_string()))
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Synced {
+    /// Records received from the hub and accepted (new or changed).
+    pub received: usize,
+    /// Records dropped here because they were deleted on the hub.
+    pub dropped: usize,
+    /// Changes made here and written to the hub.
+    pub sent: usize,
+    /// Records wrapped anew for the team as it is now (after a removal).
+    pub rewrapped: usize,
+    /// Closed records deleted because their time was up.
+    pub expired: usize,
+    /// Changes that lost a race: both versions are kept until resolved.
+    pub conflicts: Vec<RecordId>,
+    /// Records refused, with the reason (a hub or a removed coordinator trying something).
+    pub refused: Vec<(String, String)>,
+    /// Records not encrypted to this coordinator (from before they joined).
+    pub unreadable: usize,
+    /// Bytes of records received.
+    pub bytes: u64,
+}
+
+/// What a sync may do besides pulling and pushing.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncOptions {
+    /// Delete closed records this many days after closing.
+    pub keep_closed_days: i64,
+    pub today: Day,
+}
+
+/// A stage of a sync and how far it is, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Pulling { received: usize },
+    Rewrapping { done: usize, total: usize },
+    Pushing { done: usize, total: usize },
+}
+
+fn short(e: &RecordError) -> String {
+    e.to_string()
+}
+
+/// Pulls every change since the cache's cursor into it.
+async fn pull(
+    session: &Session,
+    keyring: &Keyring,
+    team: &VerifiedTeam,
+    membership: &Membership,
+    cache: &mut Cache,
+    out: &mut Synced,
+    progress: &mut impl FnMut(Stage),
+) -> Result<()> {
+    loop {
+        let page: RecordPage = session
+            .get(&session.api(&format!("/records?since={}", cache.cursor)))
+            .await?;
+        if page.next < cache.cursor
+            || (page.records.is_empty() && page.more)
+            || page
+                .records
+                .iter()
+                .any(|r| r.seq <= cache.cursor || r.seq > page.next)
+        {
+            return Err(ClientError::BadAnswer(
+                "the hub's list of changes goes backwards".into(),
+            ));
+        }
+        for item in &page.records {
+            let id = RecordId::parse(&item.id).map_err(ClientError::BadAnswer)?;
+            match (&item.wrapped, &item.body) {
+                (Some(w), Some(b)) => {
+                    let decode = |s: &str| {
+                        STANDARD
+                            .decode(s)
+                            .map_err(|_| ClientError::BadAnswer("a record is not base64".into()))
+                    };
+                    let (w, b) = (decode(w)?, decode(b)?);
+                    out.bytes += (w.len() + b.len()) as u64;
+                    let held = cache.records.get(&id);
+                    if held.is_some_and(|h| h.version >= item.version) {
+                        // Ours, written by this device, or the hub repeating itself.
+                        continue;
+                    }
+                    let signed = match open(&w, &b, keyring) {
+                        Ok(s) => s,
+                        Err(Unopened::NotForMe) => {
+                            cache.unreadable.insert(id, item.version);
+                            continue;
+                        }
+                        Err(Unopened::Refused(why)) => {
+                            out.refused.push((id.short(), why));
+                            continue;
+                        }
+                    };
+                    let hash = panah_core::hex(&signed.hash());
+                    let seen_before = held.is_some_and(|h| h.hash == hash);
+                    let checked = membership
+                        .check(&team.origin, &id, &signed, seen_before)
+                        .map_err(|e| short(&e))
+                        .and_then(|()| {
+                            if signed.body.version != item.version as u64 {
+                                Err(format!(
+                                    "the hub lists version {} but the signed content is version {}",
+                                    item.version, signed.body.version
+                                ))
+                            } else {
+                                Ok(())
+                            }
+                        })
+                        .and_then(|()| Doc::from_bytes(&signed.body.doc));
+                    let doc = match checked {
+                        Ok(d) => d,
+                        Err(why) => {
+                            out.refused.push((id.short(), why));
+                            continue;
+                        }
+                    };
+                    let raced = cache
+                        .pending
+                        .get(&id)
+                        .is_some_and(|p| p.base != Some(item.version));
+                    if raced {
+                        // Someone else changed it since this device's edit began.
+                        if let Some(p) = cache.pending.remove(&id) {
+                            if cache.lost(id, p) {
+                                out.conflicts.push(id);
+                            }
+                        }
+                    }
+                    cache.unreadable.remove(&id);
+                    cache.records.insert(
+                        id,
+                        Held {
+                            version: item.version,
+                            hash,
+                            by: panah_core::Fingerprint::of(&signed.body.by).to_string(),
+                            date: signed.body.date,
+                            team_size: signed.body.team_size,
+                            doc,
+                        },
+                    );
+                    out.received += 1;
+                }
+                _ => {
+                    // Deleted on the hub: gone from here too. An edit made here meanwhile
+                    // is kept as a conflict, so nothing typed is lost without a choice.
+                    cache.unreadable.remove(&id);
+                    if let Some(p) = cache.pending.remove(&id) {
+                        if p.doc.is_some() && cache.lost(id, p) {
+                            out.conflicts.push(id);
+                        }
+                    }
+                    if cache.records.remove(&id).is_some() {
+                        out.dropped += 1;
+                    }
+                }
+            }
+        }
+        cache.cursor = page.next;
+        progress(Stage::Pulling {
+            received: out.received,
+        });
+        if !page.more {
+            return Ok(());
+        }
+    }
+}
+
+/// Signs and seals `doc` as version `version` of `id` for the verified team.
+fn version_of(
+    keyring: &Keyring,
+    team: &VerifiedTeam,
+    id: RecordId,
+    version: i64,
+    doc: &Doc,
+) -> Result<(Signed, Vec<u8>, Vec<u8>)> {
+    let body = Unsigned {
+        origin: team.origin.clone(),
+        id,
+        version: version as u64,
+        team_size: team.team.tree.size(),
+        by: keyring.public().signing().to_owned(),
+        date: Timestamp::now(),
+        doc: doc.to_bytes(),
+    };
+    if body.doc.len() > panah_core::records::version::MAX_DOC {
+        return Err(ClientError::Invalid(
+            "this record is too long to store; shorten its notes".into(),
+        ));
+    }
+    let sig = keyring.sign(&body.message());
+    let signed = body.signed(sig);
+    let (wrapped, sealed) = seal(&signed, &team.recipients())?;
+    Ok((signed, wrapped, sealed))
+}
+
+/// Writes one version to the hub; `Ok(false)` if it lost a race.
+async fn put(
+    session: &Session,
+    keyring: &Keyring,
+    team: &VerifiedTeam,
+    cache: &mut Cache,
+    id: RecordId,
+    base: Option<i64>,
+    doc: Doc,
+) -> Result<bool> {
+    let version = base.unwrap_or(0) + 1;
+    let (signed, wrapped, body) = version_of(keyring, team, id, version, &doc)?;
+    let res: Result<RecordStored> = session
+        .send_json(
+            reqwest::Method::PUT,
+            &session.api(&format!("/records/{id}")),
+            &RecordPut {
+                base,
+                version,
+                wrapped: STANDARD.encode(wrapped),
+                body: STANDARD.encode(body),
+            },
+        )
+        .await;
+    match res {
+        Ok(_) => {
+            cache.records.insert(
+                id,
+                Held {
+                    version,
+                    hash: panah_core::hex(&signed.hash()),
+                    by: panah_core::Fingerprint::of(&signed.body.by).to_string(),
+                    date: signed.body.date,
+                    team_size: signed.body.team_size,
+                    doc,
+                },
+            );
+            Ok(true)
+        }
+        Err(ClientError::Refused { status: 412, .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn event(keyring: &Keyring, action: Action, id: RecordId, kind: Kind, version: i64) -> Event {
+    Event {
+        at: Timestamp::now(),
+        by: keyring.public().fingerprint().to_string(),
+        action,
+        record: id,
+        kind,
+        version: version.max(0) as u64,
+    }
+}
+
+/// Brings the cache and the hub together: pull, re-wrap after a removal, expire closed
+/// records, push local changes (each against the version it was made from), write the
+/// audit trail, pull again. Saves the cache after each step (`save`), so an interrupted
+/// sync resumes where it stopped.
+pub async fn sync(
+    session: &Session,
+    keyring: &Keyring,
+    team: &VerifiedTeam,
+    cache: &mut Cache,
+    options: SyncOptions,
+    mut save: impl FnMut(&Cache) -> Result<()>,
+    mut progress: impl FnMut(Stage),
+) -> Result<Synced> {
+    if cache.origin.is_empty() {
+        cache.origin = team.origin.clone();
+    } else if cache.origin != team.origin {
+        return Err(ClientError::Invalid(format!(
+            "this cache belongs to {}, not {}; it was not touched",
+            cache.origin, team.origin
+        )));
+    }
+    let membership = Membership::from_entries(&team.team.entries);
+    let mut out = Synced::default();
+    pull(
+        session,
+        keyring,
+        team,
+        &membership,
+        cache,
+        &mut out,
+        &mut progress,
+    )
+    .await?;
+    save(cache)?;
+
+    // Re-wrap what a coordinator removed since could read: a new version with a fresh data
+    // key, wrapped to the team as it is now and signed here.
+    let stale: Vec<RecordId> = cache
+        .records
+        .iter()
+        .filter(|(id, h)| {
+            !membership.nobody_removed_since(h.team_size)
+                && !cache.pending.contains_key(id)
+                && !cache.conflicts.contains_key(id)
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    let total = stale.len();
+    for (i, id) in stale.into_iter().enumerate() {
+        progress(Stage::Rewrapping { done: i, total });
+        let Some(h) = cache.records.get(&id).cloned() else {
+            continue;
+        };
+        if put(
+            session,
+            keyring,
+            team,
+            cache,
+            id,
+            Some(h.version),
+            h.doc.clone(),
+        )
+        .await?
+        {
+            out.rewrapped += 1;
+            if let Some(kind) = h.doc.kind() {
+                cache
+                    .audit
+                    .push(event(keyring, Action::Rewrapped, id, kind, h.version + 1));
+            }
+        }
+        if i % 500 == 499 {
+            save(cache)?;
+        }
+    }
+    if total > 0 {
+        progress(Stage::Rewrapping { done: total, total });
+        save(cache)?;
+    }
+
+    // Closed records past their time.
+    let keep = time::Duration::days(options.keep_closed_days.max(0));
+    let expired: Vec<RecordId> = cache
+        .docs()
+        .filter(|(id, d)| {
+            !cache.pending.contains_key(id)
+                && d.closed()
+                    .is_some_and(|c| c.0.saturating_add(keep) < options.today.0)
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    for id in expired {
+        cache.delete(&id, Action::Expired)?;
+        out.expired += 1;
+    }
+
+    // Local changes, each against the version it was made from.
+    let pending: Vec<(RecordId, Pending)> =
+        cache.pending.iter().map(|(k, v)| (*k, v.clone())).collect();
+    let total = pending.len();
+    for (i, (id, p)) in pending.into_iter().enumerate() {
+        progress(Stage::Pushing { done: i, total });
+        let kind = p
+            .doc
+            .as_ref()
+            .or(cache.records.get(&id).map(|h| &h.doc))
+            .and_then(Doc::kind)
+            .unwrap_or(Kind::Need);
+        let written = match (&p.doc, p.base) {
+            (Some(doc), base) => put(session, keyring, team, cache, id, base, doc.clone()).await?,
+            (None, Some(base)) => {
+                let res: Result<RecordStored> = session
+                    .send_json(
+                        reqwest::Method::DELETE,
+                        &session.api(&format!("/records/{id}?version={base}")),
+                        &serde_json::Value::Null,
+                    )
+                    .await;
+                match res {
+                    Ok(_) => {
+                        cache.records.remove(&id);
+                        true
+                    }
+                    Err(ClientError::Refused { status: 412, .. }) => false,
+                    Err(e) => return Err(e),
+                }
+            }
+            (None, None) => true,
+        };
+        cache.pending.remove(&id);
+        if written {
+            out.sent += 1;
+            let version = cache.records.get(&id).map_or(0, |h| h.version);
+            cache
+                .audit
+                .push(event(keyring, p.action, id, kind, version));
+        } else if cache.lost(id, p) {
+            out.conflicts.push(id);
+        }
+        if i % 500 == 499 {
+            save(cache)?;
+        }
+    }
+    save(cache)?;
+
+    // The audit trail: the events of this sync, as new records of the same kind.
+    while !cache.audit.is_empty() {
+        let n = cache.audit.len().min(MAX_AUDIT_EVENTS);
+        let events: Vec<Event> = cache.audit[..n].to_vec();
+        let id = RecordId::random();
+        if put(
+            session,
+            keyring,
+            team,
+            cache,
+            id,
+            None,
+            Doc::Audit(Audit { events }),
+        )
+        .await?
+        {
+            cache.audit.drain(..n);
+        }
+        save(cache)?;
+    }
+
+    // What others did meanwhile, and theirs for every conflict.
+    pull(
+        session,
+        keyring,
+        team,
+        &membership,
+        cache,
+        &mut out,
+        &mut progress,
+    )
+    .await?;
+    out.conflicts.sort();
+    out.conflicts.dedup();
+    out.unreadable = cache.unreadable.len();
+    cache.last_sync = Some(Timestamp::now());
+    save(cache)?;
+    Ok(out)
+}
+
+/// One record as an age file encrypted to the coordinator's own key, which the stock
+/// `rage -d -i IDENTITY` opens: its JSON, pretty-printed, with who last signed it.
+pub fn export(cache: &Cache, id: &RecordId, keyring: &Keyring) -> Result<Vec<u8>> {
+    let doc = cache
+        .current(id)
+        .ok_or_else(|| ClientError::Invalid(format!("there is no record {}", id.short())))?;
+    let held = cache.records.get(id);
+    let value = serde_json::json!({
+        "id": id.to_string(),
+        "version": held.map(|h| h.version),
+        "signed_by": held.map(|h| h.by.clone()),
+        "signed_at": held.map(|h| h.date.to_string()),
+        "record": doc,
+    });
+    let text = zeroize::Zeroizing::new(
+        serde_json::to_vec_pretty(&value).map_err(|e| ClientError::Invalid(e.to_string()))?,
+    );
+    age_file::encrypt(&[keyring.identity().to_public()], &text)
+        .map_err(|e| ClientError::Invalid(format!("cannot encrypt the export: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use panah_core::records::doc::{Money, Need, NeedStatus, Urgency};
+
+    fn need() -> Doc {
+        Doc::Need(Need {
+            pseudonym: "Lale-7".into(),
+            category: panah_core::ledger::Category::Food,
+            urgency: Urgency::Urgent,
+            status: NeedStatus::Open,
+            money: Some(Money {
+                currency: "AFN".into(),
+                asked: 100_000,
+                funded: 0,
+            }),
+            notes: "flour".into(),
+            ledger: vec![],
+            opened: Day::parse("2021-08-20").unwrap(),
+            closed: None,
+        })
+    }
+
+    #[test]
+    fn sealed_records_open_only_for_the_team() {
+        let me = Keyring::generate();
+        let other = Keyring::generate();
+        let stranger = Keyring::generate();
+        let body = Unsigned {
+            origin: "hub.example/c/roshanai/team".into(),
+            id: RecordId::random(),
+            version: 1,
+            team_size: 2,
+            by: me.public().signing().to_owned(),
+            date: Timestamp::now(),
+            doc: need().to_bytes(),
+        };
+        let sig = me.sign(&body.message());
+        let signed = body.signed(sig);
+        let (wrapped, sealed) = seal(
+            &signed,
+            &[me.identity().to_public(), other.identity().to_public()],
+        )
+        .unwrap();
+        assert_eq!(open(&wrapped, &sealed, &other).unwrap(), signed);
+        assert_eq!(open(&wrapped, &sealed, &stranger), Err(Unopened::NotForMe));
+        // The content's size is a bucket, whatever the document says.
+        assert!(matches!(
+            open(&wrapped[..wrapped.len() - 1], &sealed, &me),
+            Err(Unopened::Refused(_))
+        ));
+    }
+
+    #[test]
+    fn the_cache_is_sealed_to_its_owner_and_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = Keyring::generate();
+        let path = cache_path(dir.path(), "https://hub.example", "roshanai", "fp");
+        assert!(!path.display().to_string().contains("roshanai"));
+        let mut cache = Cache::load(&path, &me).unwrap();
+        let id = cache.add(need()).unwrap();
+        cache.save(&path, &me).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!bytes.windows(6).any(|w| w == b"Lale-7"));
+        let back = Cache::load(&path, &me).unwrap();
+        assert_eq!(back.current(&id), Some(&need()));
+        assert!(Cache::load(&path, &Keyring::generate()).is_err());
+        assert_eq!(back.find(&id.short()).unwrap(), id);
+        assert!(back.find("zz").is_err());
+    }
+
+    #[test]
+    fn deleting_what_never_left_forgets_it() {
+        let mut cache = Cache::default();
+        let id = cache.add(need()).unwrap();
+        cache.delete(&id, Action::Deleted).unwrap();
+        assert!(cache.pending.is_empty());
+        assert!(cache.delete(&id, Action::Deleted).is_err());
+    }
+}

@@ -1,0 +1,217 @@
+//! The case tracker's API: a blind store of records. The hub checks who is writing (a
+//! coordinator of the collective, through the token), that a record's id and versions are
+//! well formed and follow each other, and that what it is given is two age files of a
+//! plausible size; it cannot read them, and it cannot tell a need from a case.
+//!
+//! - `GET c/{slug}/records?since=SEQ`: changes after a cursor, in the order they were
+//!   committed, in pages of at most 500 records or 6 MiB.
+//! - `PUT c/{slug}/records/{id}` (`RecordPut`): a version, written only if the record is
+//!   at `base` (412 otherwise: the device shows both versions to its coordinator).
+//! - `DELETE c/{slug}/records/{id}?version=N`: the wrapped key and the content go at once;
+//!   a marker stays so other devices drop their copy.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use panah_api::{RecordItem, RecordPage, RecordPut, RecordStored};
+use panah_core::records::RecordId;
+use panah_core::Timestamp;
+use panah_store::{RecordRefusal, RecordWrite};
+use serde::Deserialize;
+
+use super::{ApiError, ApiJson, ApiPath, Caller};
+use crate::AppState;
+
+/// Largest age file of a record's content (a document of at most 512 KiB, padded).
+pub(crate) const MAX_RECORD_BODY: usize = 700 * 1024;
+/// Largest age file of a wrapped data key (one stanza per coordinator, at most 50).
+pub(crate) const MAX_WRAPPED: usize = 16 * 1024;
+/// Largest request: both, in base64, and the JSON around them.
+pub(crate) const MAX_RECORD_REQUEST: usize = (MAX_RECORD_BODY + MAX_WRAPPED) * 4 / 3 + 4096;
+/// Most live records one collective may keep.
+pub(crate) const MAX_LIVE_RECORDS: i64 = 100_000;
+const PAGE_ROWS: i64 = 500;
+const PAGE_BYTES: i64 = 6 * 1024 * 1024;
+
+const AGE_HEADER: &[u8] = b"age-encryption.org/v1\n";
+
+fn record_id(id: &str) -> Result<RecordId, ApiError> {
+    RecordId::parse(id).map_err(ApiError::bad_request)
+}
+
+fn age_file(what: &str, b64: &str, max: usize) -> Result<Vec<u8>, ApiError> {
+    if b64.len() > max * 4 / 3 + 8 {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the {what} is larger than {max} bytes"),
+        ));
+    }
+    let bytes = STANDARD
+        .decode(b64)
+        .map_err(|_| ApiError::bad_request(format!("the {what} is not base64")))?;
+    if bytes.len() > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the {what} is larger than {max} bytes"),
+        ));
+    }
+    if !bytes.starts_with(AGE_HEADER) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "the {what} is not an age file: records are encrypted on the coordinator's device"
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+fn refused(r: RecordRefusal) -> ApiError {
+    match r {
+        RecordRefusal::Full => ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            format!("the collective keeps {MAX_LIVE_RECORDS} records, as many as this hub allows; delete closed ones first"),
+        ),
+        RecordRefusal::Changed { current: None, .. } => {
+            ApiError::new(StatusCode::PRECONDITION_FAILED, "there is no such record")
+        }
+        RecordRefusal::Changed {
+            current: Some(_),
+            deleted: true,
+        } => ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "this record was deleted by another coordinator",
+        ),
+        RecordRefusal::Changed {
+            current: Some(v), ..
+        } => ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            format!("this record was changed meanwhile: it is now at version {v}; sync and look at both"),
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Since {
+    #[serde(default)]
+    since: i64,
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    ApiPath(slug): ApiPath<String>,
+    caller: Caller,
+    query: Result<Query<Since>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RecordPage>, ApiError> {
+    caller.for_collective(&slug)?;
+    let Query(Since { since }) = query.map_err(|_| {
+        ApiError::bad_request("ask for changes with ?since=N, N a whole number (0 for all)")
+    })?;
+    if since < 0 {
+        return Err(ApiError::bad_request("since is a whole number, 0 or more"));
+    }
+    let (rows, more) = state
+        .store()
+        .records_since(caller.collective_id, since, PAGE_ROWS, PAGE_BYTES)
+        .await?;
+    let next = rows.last().map_or(since, |r| r.seq);
+    let records = rows
+        .into_iter()
+        .map(|r| {
+            let (wrapped, body) = match r.content {
+                Some((w, b)) => (Some(STANDARD.encode(w)), Some(STANDARD.encode(b))),
+                None => (None, None),
+            };
+            RecordItem {
+                id: r.record,
+                version: r.version,
+                seq: r.seq,
+                day: r.changed_on,
+                wrapped,
+                body,
+            }
+        })
+        .collect();
+    Ok(Json(RecordPage {
+        records,
+        next,
+        more,
+    }))
+}
+
+pub(crate) async fn put(
+    State(state): State<AppState>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
+    caller: Caller,
+    ApiJson(put): ApiJson<RecordPut>,
+) -> Result<Json<RecordStored>, ApiError> {
+    caller.for_collective(&slug)?;
+    let id = record_id(&id)?;
+    let expected = put.base.unwrap_or(0).checked_add(1);
+    if put.base.is_some_and(|b| b < 1) || Some(put.version) != expected {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a record's version is the one it was edited from plus one (1 for a new record)",
+        ));
+    }
+    let wrapped = age_file("wrapped key", &put.wrapped, MAX_WRAPPED)?;
+    let body = age_file("record", &put.body, MAX_RECORD_BODY)?;
+    let day = day_today();
+    let id = id.to_string();
+    let write = RecordWrite {
+        record: &id,
+        base: put.base,
+        version: put.version,
+        wrapped: &wrapped,
+        body: &body,
+        day: &day,
+        max_live: MAX_LIVE_RECORDS,
+    };
+    match state
+        .store()
+        .put_record(caller.collective_id, &write)
+        .await?
+    {
+        Ok(seq) => Ok(Json(RecordStored { seq })),
+        Err(r) => Err(refused(r)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VersionQuery {
+    version: i64,
+}
+
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
+    caller: Caller,
+    query: Result<Query<VersionQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RecordStored>, ApiError> {
+    caller.for_collective(&slug)?;
+    let id = record_id(&id)?;
+    let Query(VersionQuery { version }) = query.map_err(|_| {
+        ApiError::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "say which version you are deleting: ?version=N",
+        )
+    })?;
+    match state
+        .store()
+        .delete_record(caller.collective_id, &id.to_string(), version, &day_today())
+        .await?
+    {
+        Ok(seq) => Ok(Json(RecordStored { seq })),
+        Err(r) => Err(refused(r)),
+    }
+}
+
+/// Today, as the day a change is kept under (the exact time would say more than needed).
+fn day_today() -> String {
+    let (y, m, d) = Timestamp::now().date();
+    format!("{y:04}-{m:02}-{d:02}")
+}

@@ -1,0 +1,248 @@
+//! The case tracker's side of the database: records as opaque ciphertext with a version,
+//! a change number and a day. Writes are compare-and-set on the version, so two
+//! coordinators editing the same record cannot both win, and the loser is told which
+//! version is current.
+
+use crate::{get, Store, StoreError};
+
+/// A record as the hub keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub record: String,
+    pub version: i64,
+    pub seq: i64,
+    pub changed_on: String,
+    /// The wrapped data key and the content; `None` once deleted.
+    pub content: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Why a write did not happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordRefusal {
+    /// The record is not at the version the writer started from: `current` is the version
+    /// now (`None`: no such record), `deleted` whether it was deleted.
+    Changed { current: Option<i64>, deleted: bool },
+    /// The collective holds as many live records as the hub allows.
+    Full,
+}
+
+/// What to write.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordWrite<'a> {
+    pub record: &'a str,
+    /// The version the writer edited (`None`: a new record).
+    pub base: Option<i64>,
+    pub version: i64,
+    pub wrapped: &'a [u8],
+    pub body: &'a [u8],
+    pub day: &'a str,
+    /// Most live records the collective may hold (checked for new records).
+    pub max_live: i64,
+}
+
+async fn next_seq(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    collective_id: i64,
+) -> Result<i64, StoreError> {
+    sqlx::query(
+        "INSERT INTO record_clock (collective_id, seq) VALUES ($1, 0)
+         ON CONFLICT (collective_id) DO NOTHING",
+    )
+    .bind(collective_id)
+    .execute(&mut **tx)
+    .await?;
+    let row =
+        sqlx::query("UPDATE record_clock SET seq = seq + 1 WHERE collective_id = $1 RETURNING seq")
+            .bind(collective_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    get(&row, "seq")
+}
+
+async fn current(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    collective_id: i64,
+    record: &str,
+) -> Result<RecordRefusal, StoreError> {
+    let row = sqlx::query(
+        "SELECT version, CAST(CASE WHEN body IS NULL THEN 1 ELSE 0 END AS BIGINT) AS deleted
+         FROM records WHERE collective_id = $1 AND record = $2",
+    )
+    .bind(collective_id)
+    .bind(record)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(match row {
+        Some(row) => RecordRefusal::Changed {
+            current: Some(get(&row, "version")?),
+            deleted: get::<i64>(&row, "deleted")? == 1,
+        },
+        None => RecordRefusal::Changed {
+            current: None,
+            deleted: false,
+        },
+    })
+}
+
+impl Store {
+    /// Writes a version of a record if the record is at `base` (or, for `base: None`, does
+    /// not exist), under the collective's next change number, which it returns.
+    pub async fn put_record(
+        &self,
+        collective_id: i64,
+        w: &RecordWrite<'_>,
+    ) -> Result<Result<i64, RecordRefusal>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let seq = next_seq(&mut tx, collective_id).await?;
+        let written = match w.base {
+            None => {
+                let live = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM records WHERE collective_id = $1 AND body IS NOT NULL",
+                )
+                .bind(collective_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if get::<i64>(&live, "n")? >= w.max_live {
+                    return Ok(Err(RecordRefusal::Full));
+                }
+                let done = sqlx::query(
+                    "INSERT INTO records (collective_id, record, version, seq, changed_on, wrapped, body)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (collective_id, record) DO NOTHING",
+                )
+                .bind(collective_id)
+                .bind(w.record)
+                .bind(w.version)
+                .bind(seq)
+                .bind(w.day)
+                .bind(w.wrapped)
+                .bind(w.body)
+                .execute(&mut *tx)
+                .await?;
+                done.rows_affected() == 1
+            }
+            Some(base) => {
+                let done = sqlx::query(
+                    "UPDATE records SET version = $1, seq = $2, changed_on = $3, wrapped = $4, body = $5
+                     WHERE collective_id = $6 AND record = $7 AND version = $8 AND body IS NOT NULL",
+                )
+                .bind(w.version)
+                .bind(seq)
+                .bind(w.day)
+                .bind(w.wrapped)
+                .bind(w.body)
+                .bind(collective_id)
+                .bind(w.record)
+                .bind(base)
+                .execute(&mut *tx)
+                .await?;
+                done.rows_affected() == 1
+            }
+        };
+        if !written {
+            return Ok(Err(current(&mut tx, collective_id, w.record).await?));
+        }
+        tx.commit().await?;
+        Ok(Ok(seq))
+    }
+
+    /// Deletes a record's wrapped key and content if it is at `base`, keeping a marker
+    /// (id, version `base + 1`, change number, day) so other devices drop it too.
+    pub async fn delete_record(
+        &self,
+        collective_id: i64,
+        record: &str,
+        base: i64,
+        day: &str,
+    ) -> Result<Result<i64, RecordRefusal>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let seq = next_seq(&mut tx, collective_id).await?;
+        let done = sqlx::query(
+            "UPDATE records SET version = version + 1, seq = $1, changed_on = $2, wrapped = NULL, body = NULL
+             WHERE collective_id = $3 AND record = $4 AND version = $5 AND body IS NOT NULL",
+        )
+        .bind(seq)
+        .bind(day)
+        .bind(collective_id)
+        .bind(record)
+        .bind(base)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(Err(current(&mut tx, collective_id, record).await?));
+        }
+        tx.commit().await?;
+        if let Some(sql) = self.dialect().after_shred() {
+            let _ = sqlx::query(sql).execute(self.pool()).await;
+        }
+        Ok(Ok(seq))
+    }
+
+    /// Records changed after `since`, in change order: at most `max_rows`, and no more
+    /// content than `max_bytes` (but always at least one record). The flag says whether
+    /// more changes follow.
+    pub async fn records_since(
+        &self,
+        collective_id: i64,
+        since: i64,
+        max_rows: i64,
+        max_bytes: i64,
+    ) -> Result<(Vec<StoredRecord>, bool), StoreError> {
+        // First the sizes, to decide where the page ends without loading the content.
+        let sizes = sqlx::query(
+            "SELECT seq, CAST(COALESCE(LENGTH(wrapped), 0) + COALESCE(LENGTH(body), 0) AS BIGINT) AS bytes
+             FROM records WHERE collective_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(collective_id)
+        .bind(since)
+        .bind(max_rows + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let mut more = sizes.len() as i64 > max_rows;
+        let mut last = since;
+        let mut total = 0i64;
+        for (i, row) in sizes.iter().take(max_rows as usize).enumerate() {
+            let bytes: i64 = get(row, "bytes")?;
+            if i > 0 && total + bytes > max_bytes {
+                more = true;
+                break;
+            }
+            total += bytes;
+            last = get(row, "seq")?;
+        }
+        if last == since {
+            return Ok((Vec::new(), false));
+        }
+        let rows = sqlx::query(
+            "SELECT record, version, seq, changed_on, wrapped, body FROM records
+             WHERE collective_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
+        )
+        .bind(collective_id)
+        .bind(since)
+        .bind(last)
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let wrapped: Option<Vec<u8>> = get(row, "wrapped")?;
+            let body: Option<Vec<u8>> = get(row, "body")?;
+            out.push(StoredRecord {
+                record: get(row, "record")?,
+                version: get(row, "version")?,
+                seq: get(row, "seq")?,
+                changed_on: get(row, "changed_on")?,
+                content: wrapped.zip(body),
+            });
+        }
+        Ok((out, more))
+    }
+
+    /// The collective's latest change number (0 before any).
+    pub async fn records_seq(&self, collective_id: i64) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT seq FROM record_clock WHERE collective_id = $1")
+            .bind(collective_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map_or(Ok(0), |r| get(&r, "seq"))
+    }
+}

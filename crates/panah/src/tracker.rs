@@ -1,0 +1,1428 @@
+//! `panah needs`, `panah cases`, `panah summary`, `panah sync`: the encrypted needs and
+//! case tracker (`panah_client::records`) on the command line, in the coordinator's
+//! language.
+//!
+//! Changes are made in the local cache (encrypted to the coordinator's key) and sent at
+//! once unless `--offline`; if the hub cannot be reached they wait for the next `panah
+//! sync`. Lists, `show` and `summary` read the cache only, so they work without a network.
+//!
+//! Panah tracks lawful and humanitarian routes only; it is not for arranging irregular
+//! border crossings, and nothing here records routes or smugglers.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
+use panah_client::files::write_private;
+use panah_client::records::{self, Cache, Stage as SyncStage, SyncOptions};
+use panah_client::terminal::{sanitize, sanitize_line};
+use panah_client::Session;
+use panah_core::ledger::money::{Amount, Currency};
+use panah_core::records::doc::{
+    self as doc, Action, Case, Kind, Money, Need, NeedStatus, Note, Stage, Urgency,
+};
+use panah_core::records::{Day, Doc, RecordId, Summary};
+use panah_core::{Lang, Timestamp};
+use panah_i18n::{Catalog, Localizer};
+use panah_keyring::Keyring;
+
+use crate::client::HubArgs;
+
+/// What every tracker command takes: the hub, collective and keyring, the language, and
+/// whether to stay off the network.
+#[derive(Args, Debug)]
+pub struct TrackerArgs {
+    #[command(flatten)]
+    pub hub: HubArgs,
+    /// The language of what is printed: fa (Dari), ps (Pashto) or en [default: from LANG].
+    #[arg(long, env = "PANAH_LANG", global = true)]
+    pub lang: Option<String>,
+    /// Change the cache on this device only; send at the next `panah sync`.
+    #[arg(long, global = true)]
+    pub offline: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct NeedsArgs {
+    #[command(flatten)]
+    pub common: TrackerArgs,
+    #[command(subcommand)]
+    pub command: NeedsCommand,
+}
+
+#[derive(Args, Debug)]
+pub struct CasesArgs {
+    #[command(flatten)]
+    pub common: TrackerArgs,
+    #[command(subcommand)]
+    pub command: CasesCommand,
+}
+
+#[derive(Args, Debug)]
+pub struct SummaryArgs {
+    #[command(flatten)]
+    pub common: TrackerArgs,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub common: TrackerArgs,
+    /// Delete closed needs and cases this many days after closing.
+    #[arg(long, value_name = "DAYS", default_value_t = records::DEFAULT_KEEP_CLOSED_DAYS)]
+    pub keep_closed_days: i64,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Keep {
+    /// Your version.
+    Mine,
+    /// The other coordinator's.
+    Theirs,
+    /// Both, field by field (refused when both changed the same field).
+    Merged,
+}
+
+/// A need's fields as flags (for `add` and `update`).
+#[derive(Args, Debug, Default)]
+pub struct NeedFields {
+    /// Who it is for: the pseudonym the collective chose (never a real name).
+    #[arg(long = "for", value_name = "PSEUDONYM")]
+    pub pseudonym: Option<String>,
+    /// food, power, shelter, medical, documents, relocation, communications or other.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// urgent, soon or routine.
+    #[arg(long)]
+    pub urgency: Option<String>,
+    /// open, funded, delivered, closed or declined.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// The amount asked, like 4500 or 1250.50, in --currency.
+    #[arg(long)]
+    pub asked: Option<String>,
+    /// The amount funded so far.
+    #[arg(long)]
+    pub funded: Option<String>,
+    /// ISO 4217 code of the amounts [default: AFN].
+    #[arg(long)]
+    pub currency: Option<String>,
+    #[arg(long)]
+    pub notes: Option<String>,
+    /// A ledger entry (by number) that paid for it; repeat for more.
+    #[arg(long = "ledger", value_name = "N")]
+    pub ledger: Vec<u64>,
+    /// Save text that looks like it identifies a person (a number, a name) anyway.
+    #[arg(long)]
+    pub anyway: bool,
+}
+
+/// A case's fields as flags.
+#[derive(Args, Debug, Default)]
+pub struct CaseFields {
+    /// Whose path it is: the pseudonym the collective chose (never a real name).
+    #[arg(long = "for", value_name = "PSEUDONYM")]
+    pub pseudonym: Option<String>,
+    /// registered, assessed, documents, lodged, interview, decision, travel, arrived,
+    /// closed, paused or withdrawn.
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// The lawful route: humanitarian visa, resettlement referral, family reunion, study,
+    /// work, private sponsorship, or your own words.
+    #[arg(long)]
+    pub pathway: Option<String>,
+    /// The next thing to do.
+    #[arg(long = "next", value_name = "TEXT")]
+    pub next_action: Option<String>,
+    /// When the next thing is due (YYYY-MM-DD, any digits); `none` to clear it.
+    #[arg(long)]
+    pub due: Option<String>,
+    /// Add a dated note to the case's history.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Link a need (by the first digits of its id); repeat for more.
+    #[arg(long = "need", value_name = "REF")]
+    pub needs: Vec<String>,
+    /// Save text that looks like it identifies a person (a number, a name) anyway.
+    #[arg(long)]
+    pub anyway: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NeedsCommand {
+    /// Add a need: what a member needs, for whom (by pseudonym), how urgent, how much.
+    Add(NeedFields),
+    /// List needs, most urgent first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long)]
+        urgency: Option<String>,
+        /// Include delivered, closed and declined needs.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one need (by the first digits of its id).
+    Show {
+        reference: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a need's fields.
+    Update {
+        reference: String,
+        #[command(flatten)]
+        fields: NeedFields,
+    },
+    /// Close a need (it is deleted everywhere some time after closing).
+    Close {
+        reference: String,
+        /// It was declined rather than met.
+        #[arg(long)]
+        declined: bool,
+    },
+    /// Delete a need now, from the hub and from every coordinator's device.
+    Delete { reference: String },
+    /// Choose between your version and another coordinator's after a conflict.
+    Resolve {
+        reference: String,
+        #[arg(long, value_enum)]
+        keep: Keep,
+    },
+    /// Write one need as an age file encrypted to your own key (`rage -d` opens it).
+    Export {
+        reference: String,
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CasesCommand {
+    /// Open a case: a member's path to safety through lawful and humanitarian routes
+    /// (never irregular crossings: record no routes or smugglers).
+    Add(CaseFields),
+    /// List cases, soonest due first.
+    List {
+        #[arg(long)]
+        stage: Option<String>,
+        /// Only cases due on or before this day (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        due_before: Option<String>,
+        /// Only cases whose next step is overdue.
+        #[arg(long)]
+        overdue: bool,
+        /// Include closed and withdrawn cases.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one case with its history.
+    Show {
+        reference: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a case: its stage, next step, due date; add a note; link needs.
+    Update {
+        reference: String,
+        #[command(flatten)]
+        fields: CaseFields,
+    },
+    /// Close a case (it is deleted everywhere some time after closing).
+    Close {
+        reference: String,
+        /// The member withdrew rather than the case being finished.
+        #[arg(long)]
+        withdrawn: bool,
+    },
+    /// Delete a case now, from the hub and from every coordinator's device.
+    Delete { reference: String },
+    /// Choose between your version and another coordinator's after a conflict.
+    Resolve {
+        reference: String,
+        #[arg(long, value_enum)]
+        keep: Keep,
+    },
+    /// Write one case as an age file encrypted to your own key (`rage -d` opens it).
+    Export {
+        reference: String,
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Who created, changed, closed or deleted which record, and when (coordinators only).
+    Audit {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The words of the tracker in the coordinator's language.
+pub struct Words {
+    catalog: Catalog,
+    pub lang: Lang,
+}
+
+impl Words {
+    pub fn new(lang: Option<&str>) -> anyhow::Result<Words> {
+        let lang = match lang {
+            Some(code) => Lang::from_code(code.trim())
+                .map_err(|_| anyhow::anyhow!("--lang is fa (Dari), ps (Pashto) or en"))?,
+            None => from_environment(),
+        };
+        Ok(Words {
+            catalog: Catalog::load().context("the translations do not load")?,
+            lang,
+        })
+    }
+
+    pub fn l(&self) -> Localizer<'_> {
+        self.catalog.localizer(self.lang)
+    }
+
+    pub fn t(&self, id: &str) -> String {
+        self.l().t(id)
+    }
+
+    pub fn f(&self, id: &str, args: &[(&str, &str)]) -> String {
+        self.catalog.format(self.lang, id, args)
+    }
+
+    fn n(&self, n: usize) -> String {
+        self.l().integer(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+
+    fn day(&self, d: Day) -> String {
+        self.l().date(Timestamp::from_date(d.0))
+    }
+
+    fn money(&self, minor: i64, currency: &str) -> String {
+        match Currency::parse(currency) {
+            Ok(c) => self.l().money(minor, c),
+            Err(_) => format!("{minor} {}", sanitize_line(currency)),
+        }
+    }
+
+    /// Text a teammate wrote, shown safely and, in a right-to-left sentence, kept in its
+    /// own direction.
+    fn text(&self, s: &str) -> String {
+        self.rtl_isolate(sanitize(s))
+    }
+
+    fn line(&self, s: &str) -> String {
+        self.rtl_isolate(sanitize_line(s))
+    }
+
+    fn rtl_isolate(&self, s: String) -> String {
+        if self.lang.is_rtl() {
+            self.l().isolate(&s)
+        } else {
+            s
+        }
+    }
+
+    /// A record's reference: never isolated, so that copying it copies no invisible mark.
+    fn reference(&self, id: &RecordId) -> String {
+        id.short()
+    }
+}
+
+/// The language from `LANG`/`LC_ALL`: fa… or prs… is Dari, ps… Pashto, else English.
+fn from_environment() -> Lang {
+    let env = std::env::var("LC_ALL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or_else(|| std::env::var("LANG").ok())
+        .unwrap_or_default();
+    let code = env.split(['_', '.', '-']).next().unwrap_or_default();
+    match code {
+        "fa" | "prs" => Lang::Dari,
+        "ps" => Lang::Pashto,
+        _ => Lang::English,
+    }
+}
+
+/// Everything a tracker command works with.
+struct Desk {
+    words: Words,
+    keyring: Keyring,
+    cache: Cache,
+    path: PathBuf,
+    hub: HubArgs,
+    offline: bool,
+    today: Day,
+}
+
+impl Desk {
+    fn open(common: &TrackerArgs) -> anyhow::Result<Desk> {
+        let words = Words::new(common.lang.as_deref())?;
+        let (base, collective, keyring_args) = common.hub.resolve()?;
+        let keyring = keyring_args.unlock()?;
+        let path = records::cache_path(
+            &records::cache_dir()?,
+            &base,
+            collective.as_str(),
+            &keyring.public().fingerprint().to_string(),
+        );
+        let cache = Cache::load(&path, &keyring)?;
+        Ok(Desk {
+            words,
+            keyring,
+            cache,
+            path,
+            hub: common.hub.clone(),
+            offline: common.offline,
+            today: Day::today(),
+        })
+    }
+
+    fn save(&self) -> anyhow::Result<()> {
+        self.cache.save(&self.path, &self.keyring)?;
+        Ok(())
+    }
+
+    /// After a change: saved here, then sent unless offline (a failure leaves it waiting).
+    async fn changed(&mut self, id: RecordId) -> anyhow::Result<()> {
+        self.save()?;
+        println!(
+            "{}",
+            self.words
+                .f("cli-saved", &[("ref", &self.words.reference(&id))])
+        );
+        if self.offline {
+            return Ok(());
+        }
+        let keep = self
+            .cache
+            .keep_closed_days
+            .unwrap_or(records::DEFAULT_KEEP_CLOSED_DAYS);
+        if let Err(e) = self.sync(keep).await {
+            eprintln!(
+                "{}",
+                self.words.f(
+                    "cli-saved-offline",
+                    &[("why", &sanitize(&format!("{e:#}")))]
+                )
+            );
+        }
+        Ok(())
+    }
+
+    async fn sync(&mut self, keep_closed_days: i64) -> anyhow::Result<()> {
+        let keep = keep_closed_days;
+        let (base, collective, _) = self.hub.resolve()?;
+        if panah_client::hub::is_exposed(&base) {
+            eprintln!("warning: {base} is plain HTTP; use https:// or a .onion address so nobody on the way can watch");
+        }
+        let session = Session::login(&base, collective, &self.keyring).await?;
+        let result = self.sync_with(&session, keep).await;
+        session.logout().await;
+        result
+    }
+
+    async fn sync_with(&mut self, session: &Session, keep_closed_days: i64) -> anyhow::Result<()> {
+        let team = crate::team::verified(session, &self.keyring).await?;
+        let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let words = &self.words;
+        let path = self.path.clone();
+        let keyring = &self.keyring;
+        let synced = records::sync(
+            session,
+            keyring,
+            &team,
+            &mut self.cache,
+            SyncOptions {
+                keep_closed_days,
+                today: self.today,
+            },
+            |cache| cache.save(&path, keyring),
+            |stage| {
+                if !interactive {
+                    return;
+                }
+                let line = match stage {
+                    SyncStage::Pulling { received } => {
+                        words.f("cli-sync-pulling", &[("count", &words.n(received))])
+                    }
+                    SyncStage::Rewrapping { done, total } => words.f(
+                        "cli-sync-rewrapping",
+                        &[("done", &words.n(done)), ("total", &words.n(total))],
+                    ),
+                    SyncStage::Pushing { done, total } => words.f(
+                        "cli-sync-pushing",
+                        &[("done", &words.n(done)), ("total", &words.n(total))],
+                    ),
+                };
+                eprint!("\r\x1b[2K{line}");
+            },
+        )
+        .await;
+        if interactive {
+            eprintln!();
+        }
+        let synced = synced?;
+        let w = &self.words;
+        println!(
+            "{}",
+            w.f(
+                "cli-sync-done",
+                &[
+                    ("received", &w.n(synced.received)),
+                    ("sent", &w.n(synced.sent)),
+                    ("dropped", &w.n(synced.dropped)),
+                ]
+            )
+        );
+        if synced.rewrapped > 0 {
+            println!(
+                "{}",
+                w.f("cli-sync-rewrapped", &[("count", &w.n(synced.rewrapped))])
+            );
+        }
+        if synced.expired > 0 {
+            println!(
+                "{}",
+                w.f(
+                    "cli-sync-expired",
+                    &[
+                        ("count", &w.n(synced.expired)),
+                        ("days", &w.n(keep_closed_days.max(0) as usize))
+                    ]
+                )
+            );
+        }
+        for id in &synced.conflicts {
+            let kind = self
+                .cache
+                .conflicts
+                .get(id)
+                .and_then(|c| c.mine.as_ref())
+                .or(self.cache.records.get(id).map(|h| &h.doc))
+                .and_then(Doc::kind)
+                .map_or("need", Kind::word);
+            println!(
+                "{}",
+                w.f("cli-sync-conflict", &[("ref", &id.short()), ("kind", kind)])
+            );
+        }
+        for (id, why) in &synced.refused {
+            eprintln!(
+                "{}",
+                w.f(
+                    "cli-sync-refused",
+                    &[("ref", &sanitize_line(id)), ("why", &sanitize(why))]
+                )
+            );
+        }
+        if synced.unreadable > 0 {
+            println!(
+                "{}",
+                w.f("cli-sync-unreadable", &[("count", &w.n(synced.unreadable))])
+            );
+        }
+        // After a removal, the contact drop's conversations are encrypted anew by the same
+        // pass (resumable through its own progress file).
+        let last_removal = team
+            .team
+            .entries
+            .iter()
+            .rev()
+            .find(|e| matches!(e.body.change, panah_core::team::Change::Remove { .. }))
+            .map(|e| e.body.index + 1);
+        if last_removal.is_some_and(|r| r > self.cache.inbox_reencrypted_at) {
+            println!("{}", w.t("cli-sync-inbox"));
+            let r = crate::inbox::reencrypt_all(session, &self.keyring, &team).await?;
+            println!(
+                "{}",
+                w.f(
+                    "cli-sync-inbox-done",
+                    &[
+                        ("done", &w.n(r.done)),
+                        ("earlier", &w.n(r.earlier)),
+                        ("gone", &w.n(r.gone)),
+                    ]
+                )
+            );
+            self.cache.inbox_reencrypted_at = team.team.tree.size();
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    fn find(&self, reference: &str) -> anyhow::Result<RecordId> {
+        Ok(self.cache.find(reference)?)
+    }
+
+    fn need(&self, id: &RecordId) -> anyhow::Result<Need> {
+        match self.cache.current(id) {
+            Some(Doc::Need(n)) => Ok(n.clone()),
+            _ => bail!("{} is not a need", id.short()),
+        }
+    }
+
+    fn case(&self, id: &RecordId) -> anyhow::Result<Case> {
+        match self.cache.current(id) {
+            Some(Doc::Case(c)) => Ok(c.clone()),
+            _ => bail!("{} is not a case", id.short()),
+        }
+    }
+
+    /// Refuses text that looks like it identifies a person, unless `anyway`.
+    fn check_texts(&self, texts: &[(&'static str, &str)], anyway: bool) -> anyhow::Result<()> {
+        let mut found = Vec::new();
+        for (field, text) in texts {
+            for why in doc::warnings(text) {
+                let why = self.words.t(why_id(why));
+                found.push(self.words.f(
+                    "cli-warn-identifying",
+                    &[
+                        (
+                            "field",
+                            &self.words.t(&format!("cli-field-{}", field_id(field))),
+                        ),
+                        ("why", &why),
+                    ],
+                ));
+            }
+        }
+        if found.is_empty() {
+            return Ok(());
+        }
+        for f in &found {
+            eprintln!("{f}");
+        }
+        if anyway {
+            return Ok(());
+        }
+        bail!("{}", self.words.t("cli-warn-refused"))
+    }
+
+    fn conflict_note(&self, id: &RecordId) {
+        if let Some(c) = self.cache.conflicts.get(id) {
+            let w = &self.words;
+            println!();
+            println!("{}", w.t("cli-conflict-theirs"));
+            match self.cache.records.get(id) {
+                Some(h) => print_doc(w, &h.doc, self.today),
+                None => println!("  {}", w.t("cli-conflict-deleted")),
+            }
+            println!();
+            println!("{}", w.t("cli-conflict-mine"));
+            match &c.mine {
+                Some(d) => print_doc(w, d, self.today),
+                None => println!("  {}", w.t("cli-conflict-deleted")),
+            }
+            println!();
+            println!(
+                "{}",
+                w.f(
+                    "cli-conflict-choose",
+                    &[
+                        ("ref", &id.short()),
+                        (
+                            "kind",
+                            self.cache
+                                .conflicts
+                                .get(id)
+                                .and_then(|c| c.mine.as_ref())
+                                .or(self.cache.current(id))
+                                .and_then(Doc::kind)
+                                .map_or("need", Kind::word)
+                        )
+                    ]
+                )
+            );
+        }
+    }
+
+    fn status_line(&self) {
+        let w = &self.words;
+        match self.cache.last_sync {
+            Some(t) => println!("{}", w.f("cli-last-sync", &[("date", &w.l().date(t))])),
+            None => println!("{}", w.t("cli-never-synced")),
+        }
+        if !self.cache.pending.is_empty() {
+            println!(
+                "{}",
+                w.f("cli-pending", &[("count", &w.n(self.cache.pending.len()))])
+            );
+        }
+        if !self.cache.conflicts.is_empty() {
+            println!(
+                "{}",
+                w.f(
+                    "cli-conflicts-waiting",
+                    &[("count", &w.n(self.cache.conflicts.len()))]
+                )
+            );
+        }
+    }
+}
+
+/// The catalogue's words for a warning from `doc::warnings`.
+fn why_id(why: &str) -> &'static str {
+    if why.contains("passport or ID") {
+        "cli-why-passport"
+    } else if why.contains("long number") {
+        "cli-why-number"
+    } else if why.contains("email") {
+        "cli-why-email"
+    } else {
+        "cli-why-name"
+    }
+}
+
+fn field_id(field: &str) -> &str {
+    match field {
+        "pseudonym" => "for",
+        "next action" => "next",
+        "note" => "history",
+        other => other,
+    }
+}
+
+fn parse_word<T>(
+    what: &str,
+    word: &str,
+    parse: fn(&str) -> Option<T>,
+    all: String,
+) -> anyhow::Result<T> {
+    parse(word).with_context(|| {
+        format!(
+            "{:?} is not a {what}: use one of {all}",
+            word.chars().take(30).collect::<String>()
+        )
+    })
+}
+
+fn amount(text: &str, currency: Currency) -> anyhow::Result<i64> {
+    let t = text.trim();
+    if t == "0" || t == "۰" {
+        return Ok(0);
+    }
+    Ok(Amount::parse(t, currency)?.minor())
+}
+
+impl NeedFields {
+    fn apply(&self, n: &mut Need, today: Day) -> anyhow::Result<()> {
+        if let Some(p) = &self.pseudonym {
+            n.pseudonym = p.trim().to_owned();
+        }
+        if let Some(c) = &self.category {
+            n.category = doc::need_category(c).map_err(anyhow::Error::msg)?;
+        }
+        if let Some(u) = &self.urgency {
+            n.urgency = parse_word("level of urgency", u, Urgency::parse, Urgency::words())?;
+        }
+        if let Some(s) = &self.status {
+            let status = parse_word("status", s, NeedStatus::parse, NeedStatus::words())?;
+            set_need_status(n, status, today);
+        }
+        if self.asked.is_some() || self.funded.is_some() || self.currency.is_some() {
+            let code = self
+                .currency
+                .clone()
+                .or_else(|| n.money.as_ref().map(|m| m.currency.clone()))
+                .unwrap_or_else(|| "AFN".into());
+            let currency = Currency::parse(&code)?;
+            let mut m = n.money.clone().unwrap_or(Money {
+                currency: currency.code().to_owned(),
+                asked: 0,
+                funded: 0,
+            });
+            if m.currency != currency.code()
+                && (self.asked.is_none() || (m.funded > 0 && self.funded.is_none()))
+            {
+                bail!("to change the currency, give the amounts in it too (--asked and --funded)");
+            }
+            m.currency = currency.code().to_owned();
+            if let Some(a) = &self.asked {
+                m.asked = amount(a, currency)?;
+            }
+            if let Some(f) = &self.funded {
+                m.funded = amount(f, currency)?;
+            }
+            n.money = Some(m);
+        }
+        if let Some(t) = &self.notes {
+            n.notes = t.clone();
+        }
+        for l in &self.ledger {
+            if !n.ledger.contains(l) {
+                n.ledger.push(*l);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn set_need_status(n: &mut Need, status: NeedStatus, today: Day) {
+    n.status = status;
+    n.closed = if status.is_closed() {
+        n.closed.or(Some(today))
+    } else {
+        None
+    };
+}
+
+fn set_stage(c: &mut Case, stage: Stage, today: Day) {
+    c.stage = stage;
+    c.closed = if stage.is_closed() {
+        c.closed.or(Some(today))
+    } else {
+        None
+    };
+}
+
+impl CaseFields {
+    fn apply(&self, c: &mut Case, desk: &Desk) -> anyhow::Result<()> {
+        if let Some(p) = &self.pseudonym {
+            c.pseudonym = p.trim().to_owned();
+        }
+        if let Some(s) = &self.stage {
+            let stage = parse_word("stage", s, Stage::parse, Stage::words())?;
+            set_stage(c, stage, desk.today);
+        }
+        if let Some(p) = &self.pathway {
+            c.pathway = p.trim().to_owned();
+        }
+        if let Some(n) = &self.next_action {
+            c.next_action = n.clone();
+        }
+        if let Some(d) = &self.due {
+            c.due = if d.trim() == "none" {
+                None
+            } else {
+                Some(Day::parse(d).map_err(anyhow::Error::msg)?)
+            };
+        }
+        if let Some(text) = &self.note {
+            c.history.push(Note {
+                date: desk.today,
+                by: desk.keyring.public().fingerprint().to_string(),
+                text: text.clone(),
+            });
+        }
+        for r in &self.needs {
+            let id = desk.find(r)?;
+            desk.need(&id)?;
+            if !c.needs.contains(&id) {
+                c.needs.push(id);
+            }
+        }
+        Ok(())
+    }
+
+    fn texts(&self) -> Vec<(&'static str, &str)> {
+        let mut out = Vec::new();
+        if let Some(p) = &self.pseudonym {
+            out.push(("pseudonym", p.as_str()));
+        }
+        if let Some(p) = &self.pathway {
+            out.push(("pathway", p.as_str()));
+        }
+        if let Some(n) = &self.next_action {
+            out.push(("next action", n.as_str()));
+        }
+        if let Some(n) = &self.note {
+            out.push(("note", n.as_str()));
+        }
+        out
+    }
+}
+
+impl NeedFields {
+    fn texts(&self) -> Vec<(&'static str, &str)> {
+        let mut out = Vec::new();
+        if let Some(p) = &self.pseudonym {
+            out.push(("pseudonym", p.as_str()));
+        }
+        if let Some(n) = &self.notes {
+            out.push(("notes", n.as_str()));
+        }
+        out
+    }
+}
+
+fn word(w: &Words, prefix: &str, word: &str) -> String {
+    w.t(&format!("cli-{prefix}-{word}"))
+}
+
+fn category_word(w: &Words, c: panah_core::ledger::Category) -> String {
+    w.t(&format!("category-{}", c.word()))
+}
+
+/// One line of a list.
+fn need_line(w: &Words, id: &RecordId, n: &Need, conflict: bool) -> String {
+    let mut parts = vec![
+        w.reference(id),
+        word(w, "urgency", n.urgency.word()),
+        category_word(w, n.category),
+        w.line(&n.pseudonym),
+        word(w, "status", n.status.word()),
+    ];
+    if let Some(m) = &n.money {
+        parts.push(format!(
+            "{} / {}",
+            w.money(m.funded, &m.currency),
+            w.money(m.asked, &m.currency)
+        ));
+    }
+    if conflict {
+        parts.push(w.t("cli-conflict"));
+    }
+    parts.join(w.l().sep())
+}
+
+fn case_line(w: &Words, id: &RecordId, c: &Case, today: Day, conflict: bool) -> String {
+    let mut parts = vec![
+        w.reference(id),
+        w.line(&c.pseudonym),
+        word(w, "stage", c.stage.word()),
+    ];
+    if !c.pathway.is_empty() {
+        parts.push(w.line(&c.pathway));
+    }
+    if let Some(d) = c.due {
+        let mut due = w.f("cli-due-on", &[("date", &w.day(d))]);
+        if d < today && !c.stage.is_closed() {
+            due.push_str(&format!(" ({})", w.t("cli-overdue")));
+        }
+        parts.push(due);
+    }
+    if conflict {
+        parts.push(w.t("cli-conflict"));
+    }
+    parts.join(w.l().sep())
+}
+
+fn field(w: &Words, id: &str, value: &str) {
+    println!("{}: {value}", w.t(&format!("cli-field-{id}")));
+}
+
+fn print_doc(w: &Words, d: &Doc, today: Day) {
+    match d {
+        Doc::Need(n) => {
+            field(w, "for", &w.line(&n.pseudonym));
+            field(w, "category", &category_word(w, n.category));
+            field(w, "urgency", &word(w, "urgency", n.urgency.word()));
+            field(w, "status", &word(w, "status", n.status.word()));
+            if let Some(m) = &n.money {
+                field(w, "asked", &w.money(m.asked, &m.currency));
+                field(w, "funded", &w.money(m.funded, &m.currency));
+            }
+            if !n.notes.is_empty() {
+                field(w, "notes", &w.text(&n.notes));
+            }
+            if !n.ledger.is_empty() {
+                let entries: Vec<String> = n.ledger.iter().map(|i| w.n(*i as usize)).collect();
+                field(w, "ledger", &w.l().list(&entries));
+            }
+            field(w, "opened", &w.day(n.opened));
+            if let Some(c) = n.closed {
+                field(w, "closed", &w.day(c));
+            }
+        }
+        Doc::Case(c) => {
+            field(w, "for", &w.line(&c.pseudonym));
+            field(w, "stage", &word(w, "stage", c.stage.word()));
+            if !c.pathway.is_empty() {
+                field(w, "pathway", &w.line(&c.pathway));
+            }
+            if !c.next_action.is_empty() {
+                field(w, "next", &w.text(&c.next_action));
+            }
+            if let Some(d) = c.due {
+                let mut due = w.day(d);
+                if d < today && !c.stage.is_closed() {
+                    due.push_str(&format!(" ({})", w.t("cli-overdue")));
+                }
+                field(w, "due", &due);
+            }
+            if !c.needs.is_empty() {
+                let refs: Vec<String> = c.needs.iter().map(|n| w.reference(n)).collect();
+                field(w, "needs", &w.l().list(&refs));
+            }
+            field(w, "opened", &w.day(c.opened));
+            if let Some(d) = c.closed {
+                field(w, "closed", &w.day(d));
+            }
+            if !c.history.is_empty() {
+                println!("{}:", w.t("cli-field-history"));
+                for n in &c.history {
+                    println!("  {} {} {}", w.day(n.date), w.line(&n.by), w.text(&n.text));
+                }
+            }
+        }
+        Doc::Audit(_) => {}
+    }
+}
+
+fn show(desk: &Desk, id: &RecordId, json: bool) -> anyhow::Result<()> {
+    let w = &desk.words;
+    let doc = desk
+        .cache
+        .current(id)
+        .or(desk.cache.records.get(id).map(|h| &h.doc))
+        .context("there is no such record here")?;
+    if json {
+        let held = desk.cache.held(id);
+        let value = serde_json::json!({
+            "id": id.to_string(),
+            "version": held.map(|h| h.version),
+            "signed_by": held.map(|h| h.by.clone()),
+            "signed_at": held.map(|h| h.date.to_string()),
+            "pending": desk.cache.pending.contains_key(id),
+            "conflict": desk.cache.conflicts.get(id).map(|c| serde_json::json!({"mine": c.mine})),
+            "record": doc,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    println!(
+        "{} {}",
+        w.t(&format!("cli-{}", doc.kind().map_or("need", Kind::word))),
+        w.reference(id)
+    );
+    print_doc(w, doc, desk.today);
+    if let Some(h) = desk.cache.held(id) {
+        println!(
+            "{}",
+            w.f(
+                "cli-field-signed",
+                &[
+                    ("who", &w.line(&h.by)),
+                    ("date", &w.l().date(h.date)),
+                    ("version", &w.n(h.version as usize)),
+                ]
+            )
+        );
+    }
+    if desk.cache.pending.contains_key(id) {
+        println!("{}", w.t("cli-field-pending"));
+    }
+    if let Doc::Case(c) = doc {
+        for n in &c.needs {
+            if let Some(Doc::Need(need)) = desk.cache.current(n) {
+                println!("  {}", need_line(w, n, need, false));
+            }
+        }
+    }
+    desk.conflict_note(id);
+    Ok(())
+}
+
+fn export(desk: &Desk, id: &RecordId, output: &std::path::Path) -> anyhow::Result<()> {
+    let bytes = records::export(&desk.cache, id, &desk.keyring)?;
+    write_private(output, &bytes)?;
+    println!(
+        "{}",
+        desk.words.f(
+            "cli-exported",
+            &[("file", &sanitize_line(&output.display().to_string()))]
+        )
+    );
+    Ok(())
+}
+
+pub async fn needs(args: NeedsArgs) -> anyhow::Result<()> {
+    let mut desk = Desk::open(&args.common)?;
+    let today = desk.today;
+    match args.command {
+        NeedsCommand::Add(f) => {
+            let mut n = Need {
+                pseudonym: String::new(),
+                category: panah_core::ledger::Category::Other,
+                urgency: Urgency::Soon,
+                status: NeedStatus::Open,
+                money: None,
+                notes: String::new(),
+                ledger: Vec::new(),
+                opened: today,
+                closed: None,
+            };
+            if f.pseudonym.is_none() || f.category.is_none() {
+                bail!("a need needs --for PSEUDONYM and --category (food, power, shelter, medical, documents, relocation, communications, other)");
+            }
+            f.apply(&mut n, today)?;
+            desk.check_texts(&f.texts(), f.anyway)?;
+            let id = desk.cache.add(Doc::Need(n))?;
+            desk.changed(id).await
+        }
+        NeedsCommand::List {
+            status,
+            category,
+            urgency,
+            all,
+            json,
+        } => {
+            let status = status
+                .map(|s| parse_word("status", &s, NeedStatus::parse, NeedStatus::words()))
+                .transpose()?;
+            let category = category
+                .map(|c| doc::need_category(&c).map_err(anyhow::Error::msg))
+                .transpose()?;
+            let urgency = urgency
+                .map(|u| parse_word("level of urgency", &u, Urgency::parse, Urgency::words()))
+                .transpose()?;
+            let mut list: Vec<(RecordId, Need)> = desk
+                .cache
+                .docs()
+                .filter_map(|(id, d)| match d {
+                    Doc::Need(n) => Some((*id, n.clone())),
+                    _ => None,
+                })
+                .chain(
+                    desk.cache
+                        .conflicts
+                        .iter()
+                        .filter_map(|(id, c)| match &c.mine {
+                            Some(Doc::Need(n)) if desk.cache.current(id).is_none() => {
+                                Some((*id, n.clone()))
+                            }
+                            _ => None,
+                        }),
+                )
+                .filter(|(_, n)| status.is_none_or(|s| n.status == s))
+                .filter(|(_, n)| {
+                    all || status.is_some()
+                        || matches!(n.status, NeedStatus::Open | NeedStatus::Funded)
+                })
+                .filter(|(_, n)| category.is_none_or(|c| n.category == c))
+                .filter(|(_, n)| urgency.is_none_or(|u| n.urgency == u))
+                .collect();
+            list.sort_by(|a, b| (a.1.urgency, a.1.opened).cmp(&(b.1.urgency, b.1.opened)));
+            if json {
+                let items: Vec<_> = list
+                    .iter()
+                    .map(|(id, n)| serde_json::json!({"id": id.to_string(), "record": Doc::Need(n.clone()), "conflict": desk.cache.conflicts.contains_key(id)}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&items)?);
+                return Ok(());
+            }
+            let w = &desk.words;
+            if list.is_empty() {
+                println!("{}", w.t("cli-list-empty-needs"));
+            }
+            for (id, n) in &list {
+                println!(
+                    "{}",
+                    need_line(w, id, n, desk.cache.conflicts.contains_key(id))
+                );
+            }
+            desk.status_line();
+            Ok(())
+        }
+        NeedsCommand::Show { reference, json } => {
+            let id = desk.find(&reference)?;
+            show(&desk, &id, json)
+        }
+        NeedsCommand::Update { reference, fields } => {
+            let id = desk.find(&reference)?;
+            let mut n = desk.need(&id)?;
+            fields.apply(&mut n, today)?;
+            desk.check_texts(&fields.texts(), fields.anyway)?;
+            desk.cache.update(&id, Doc::Need(n))?;
+            desk.changed(id).await
+        }
+        NeedsCommand::Close {
+            reference,
+            declined,
+        } => {
+            let id = desk.find(&reference)?;
+            let mut n = desk.need(&id)?;
+            let status = if declined {
+                NeedStatus::Declined
+            } else {
+                NeedStatus::Closed
+            };
+            set_need_status(&mut n, status, today);
+            desk.cache.update(&id, Doc::Need(n))?;
+            desk.changed(id).await
+        }
+        NeedsCommand::Delete { reference } => delete(&mut desk, &reference).await,
+        NeedsCommand::Resolve { reference, keep } => resolve(&mut desk, &reference, keep).await,
+        NeedsCommand::Export { reference, output } => {
+            let id = desk.find(&reference)?;
+            desk.need(&id)?;
+            export(&desk, &id, &output)
+        }
+    }
+}
+
+async fn delete(desk: &mut Desk, reference: &str) -> anyhow::Result<()> {
+    let id = desk.find(reference)?;
+    desk.cache.delete(&id, Action::Deleted)?;
+    println!("{}", desk.words.f("cli-deleted", &[("ref", &id.short())]));
+    desk.changed(id).await
+}
+
+async fn resolve(desk: &mut Desk, reference: &str, keep: Keep) -> anyhow::Result<()> {
+    let id = desk.find(reference)?;
+    let choice = match keep {
+        Keep::Mine => records::Choice::Mine,
+        Keep::Theirs => records::Choice::Theirs,
+        Keep::Merged => records::Choice::Merged,
+    };
+    desk.cache.resolve(&id, choice)?;
+    println!("{}", desk.words.f("cli-resolved", &[("ref", &id.short())]));
+    desk.changed(id).await
+}
+
+pub async fn cases(args: CasesArgs) -> anyhow::Result<()> {
+    let mut desk = Desk::open(&args.common)?;
+    let today = desk.today;
+    match args.command {
+        CasesCommand::Add(f) => {
+            if f.pseudonym.is_none() {
+                bail!("a case needs --for PSEUDONYM");
+            }
+            let mut c = Case {
+                pseudonym: String::new(),
+                stage: Stage::Registered,
+                pathway: String::new(),
+                next_action: String::new(),
+                due: None,
+                history: Vec::new(),
+                needs: Vec::new(),
+                opened: today,
+                closed: None,
+            };
+            f.apply(&mut c, &desk)?;
+            desk.check_texts(&f.texts(), f.anyway)?;
+            let id = desk.cache.add(Doc::Case(c))?;
+            desk.changed(id).await
+        }
+        CasesCommand::List {
+            stage,
+            due_before,
+            overdue,
+            all,
+            json,
+        } => {
+            let stage = stage
+                .map(|s| parse_word("stage", &s, Stage::parse, Stage::words()))
+                .transpose()?;
+            let due_before = due_before
+                .map(|d| Day::parse(&d).map_err(anyhow::Error::msg))
+                .transpose()?;
+            let mut list: Vec<(RecordId, Case)> = desk
+                .cache
+                .docs()
+                .filter_map(|(id, d)| match d {
+                    Doc::Case(c) => Some((*id, c.clone())),
+                    _ => None,
+                })
+                .filter(|(_, c)| stage.is_none_or(|s| c.stage == s))
+                .filter(|(_, c)| all || stage.is_some() || !c.stage.is_closed())
+                .filter(|(_, c)| due_before.is_none_or(|d| c.due.is_some_and(|due| due <= d)))
+                .filter(|(_, c)| !overdue || c.due.is_some_and(|due| due < today))
+                .collect();
+            list.sort_by(|a, b| {
+                (a.1.due.is_none(), a.1.due, a.1.opened).cmp(&(
+                    b.1.due.is_none(),
+                    b.1.due,
+                    b.1.opened,
+                ))
+            });
+            if json {
+                let items: Vec<_> = list
+                    .iter()
+                    .map(|(id, c)| serde_json::json!({"id": id.to_string(), "record": Doc::Case(c.clone()), "conflict": desk.cache.conflicts.contains_key(id)}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&items)?);
+                return Ok(());
+            }
+            let w = &desk.words;
+            if list.is_empty() {
+                println!("{}", w.t("cli-list-empty-cases"));
+            }
+            for (id, c) in &list {
+                println!(
+                    "{}",
+                    case_line(w, id, c, today, desk.cache.conflicts.contains_key(id))
+                );
+            }
+            desk.status_line();
+            Ok(())
+        }
+        CasesCommand::Show { reference, json } => {
+            let id = desk.find(&reference)?;
+            show(&desk, &id, json)
+        }
+        CasesCommand::Update { reference, fields } => {
+            let id = desk.find(&reference)?;
+            let mut c = desk.case(&id)?;
+            fields.apply(&mut c, &desk)?;
+            desk.check_texts(&fields.texts(), fields.anyway)?;
+            desk.cache.update(&id, Doc::Case(c))?;
+            desk.changed(id).await
+        }
+        CasesCommand::Close {
+            reference,
+            withdrawn,
+        } => {
+            let id = desk.find(&reference)?;
+            let mut c = desk.case(&id)?;
+            let stage = if withdrawn {
+                Stage::Withdrawn
+            } else {
+                Stage::Closed
+            };
+            set_stage(&mut c, stage, today);
+            desk.cache.update(&id, Doc::Case(c))?;
+            desk.changed(id).await
+        }
+        CasesCommand::Delete { reference } => delete(&mut desk, &reference).await,
+        CasesCommand::Resolve { reference, keep } => resolve(&mut desk, &reference, keep).await,
+        CasesCommand::Export { reference, output } => {
+            let id = desk.find(&reference)?;
+            desk.case(&id)?;
+            export(&desk, &id, &output)
+        }
+        CasesCommand::Audit { json } => {
+            let trail = desk.cache.audit_trail();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&trail)?);
+                return Ok(());
+            }
+            let w = &desk.words;
+            if trail.is_empty() {
+                println!("{}", w.t("cli-audit-empty"));
+            }
+            for e in &trail {
+                println!(
+                    "{}",
+                    w.f(
+                        "cli-audit-line",
+                        &[
+                            ("date", &w.l().date(e.at)),
+                            ("who", &w.line(&e.by)),
+                            ("action", &word(w, "action", e.action.word())),
+                            ("kind", &w.t(&format!("cli-{}", e.kind.word()))),
+                            ("ref", &w.reference(&e.record)),
+                            ("version", &w.n(e.version as usize)),
+                        ]
+                    )
+                );
+            }
+            desk.status_line();
+            Ok(())
+        }
+    }
+}
+
+pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
+    let desk = Desk::open(&args.common)?;
+    let s = Summary::of(desk.cache.docs(), desk.today);
+    if args.json {
+        let value = serde_json::json!({
+            "open_needs": s.open_needs.iter().map(|((c, u), n)| serde_json::json!({"category": c.word(), "urgency": u.word(), "count": n})).collect::<Vec<_>>(),
+            "money": s.money.iter().map(|(c, (a, f))| serde_json::json!({"currency": c, "asked": a, "funded": f})).collect::<Vec<_>>(),
+            "cases": s.cases.iter().map(|(st, n)| serde_json::json!({"stage": st.word(), "count": n})).collect::<Vec<_>>(),
+            "due_this_week": s.this_week.iter().map(|d| serde_json::json!({"id": d.id.to_string(), "due": d.due.to_string()})).collect::<Vec<_>>(),
+            "overdue": s.overdue.iter().map(|d| serde_json::json!({"id": d.id.to_string(), "due": d.due.to_string()})).collect::<Vec<_>>(),
+            "needs": s.needs_total,
+            "cases_total": s.cases_total,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    let w = &desk.words;
+    println!("{}", w.t("cli-summary-title"));
+    println!();
+    println!("{}", w.t("cli-summary-open-needs"));
+    if s.open_needs.is_empty() {
+        println!("  {}", w.t("cli-summary-none"));
+    }
+    for ((c, u), n) in &s.open_needs {
+        println!(
+            "  {}{}{}: {}",
+            category_word(w, *c),
+            w.l().sep(),
+            word(w, "urgency", u.word()),
+            w.n(*n as usize)
+        );
+    }
+    println!();
+    println!("{}", w.t("cli-summary-money"));
+    if s.money.is_empty() {
+        println!("  {}", w.t("cli-summary-none"));
+    }
+    for (c, (asked, funded)) in &s.money {
+        println!(
+            "  {}",
+            w.f(
+                "cli-summary-money-line",
+                &[
+                    ("currency", &sanitize_line(c)),
+                    ("asked", &w.money(*asked, c)),
+                    ("funded", &w.money(*funded, c)),
+                    ("left", &w.money((asked - funded).max(0), c)),
+                ]
+            )
+        );
+    }
+    println!();
+    println!("{}", w.t("cli-summary-cases"));
+    if s.cases.is_empty() {
+        println!("  {}", w.t("cli-summary-none"));
+    }
+    for (stage, n) in &s.cases {
+        println!("  {}: {}", word(w, "stage", stage.word()), w.n(*n as usize));
+    }
+    for (title, list) in [
+        ("cli-summary-overdue", &s.overdue),
+        ("cli-summary-due", &s.this_week),
+    ] {
+        println!();
+        println!("{}", w.t(title));
+        if list.is_empty() {
+            println!("  {}", w.t("cli-summary-none"));
+        }
+        for d in list {
+            println!(
+                "  {}{}{}{}{}{}{}",
+                w.day(d.due),
+                w.l().sep(),
+                w.reference(&d.id),
+                w.l().sep(),
+                w.line(&d.pseudonym),
+                w.l().sep(),
+                w.text(&d.what)
+            );
+        }
+    }
+    println!();
+    println!(
+        "{}",
+        w.f(
+            "cli-summary-totals",
+            &[
+                ("needs", &w.n(s.needs_total as usize)),
+                ("cases", &w.n(s.cases_total as usize))
+            ]
+        )
+    );
+    desk.status_line();
+    Ok(())
+}
+
+pub async fn sync(args: SyncArgs) -> anyhow::Result<()> {
+    let mut desk = Desk::open(&args.common)?;
+    if args.keep_closed_days < 1 {
+        bail!("--keep-closed-days is at least 1");
+    }
+    desk.cache.keep_closed_days = Some(args.keep_closed_days);
+    desk.sync(args.keep_closed_days).await?;
+    desk.status_line();
+    Ok(())
+}
