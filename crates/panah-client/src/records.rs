@@ -529,7 +529,7 @@ pub struct Synced {
 /// What a sync may do besides pulling and pushing.
 #[derive(Debug, Clone, Copy)]
 pub struct SyncOptions {
-    /// Delete closed records this many days after closing.
+    /// Delete closed records this many days after closing (0: at the next sync).
     pub keep_closed_days: i64,
     pub today: Day,
 }
@@ -842,7 +842,7 @@ pub async fn sync(
         .filter(|(id, d)| {
             !cache.pending.contains_key(id)
                 && d.closed()
-                    .is_some_and(|c| c.0.saturating_add(keep) < options.today.0)
+                    .is_some_and(|c| c.0.saturating_add(keep) <= options.today.0)
         })
         .map(|(id, _)| *id)
         .collect();

@@ -71,7 +71,8 @@ pub struct SummaryArgs {
 pub struct SyncArgs {
     #[command(flatten)]
     pub common: TrackerArgs,
-    /// Delete closed needs and cases this many days after closing.
+    /// Delete closed needs and cases this many days after closing (0: now). Remembered on
+    /// this device for later syncs.
     #[arg(long, value_name = "DAYS", default_value_t = records::DEFAULT_KEEP_CLOSED_DAYS)]
     pub keep_closed_days: i64,
 }
@@ -1418,8 +1419,8 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
 
 pub async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     let mut desk = Desk::open(&args.common)?;
-    if args.keep_closed_days < 1 {
-        bail!("--keep-closed-days is at least 1");
+    if !(0..=36_500).contains(&args.keep_closed_days) {
+        bail!("--keep-closed-days is a number of days, 0 (delete closed records now) or more");
     }
     desk.cache.keep_closed_days = Some(args.keep_closed_days);
     desk.sync(args.keep_closed_days).await?;

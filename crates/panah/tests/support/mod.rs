@@ -24,6 +24,12 @@ pub fn panah() -> Command {
             "PANAH_LEDGER_STATE_DIR",
             std::env::temp_dir().join(format!("panah-test-ledgers-{}", std::process::id())),
         )
+        // The tracker's caches too (named per hub, collective and key, so tests sharing
+        // it do not meet).
+        .env(
+            "PANAH_CACHE_DIR",
+            std::env::temp_dir().join(format!("panah-test-cache-{}", std::process::id())),
+        )
         .stdin(Stdio::null());
     cmd
 }

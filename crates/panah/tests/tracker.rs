@@ -1,0 +1,828 @@
+//! The needs and case tracker end to end, with the real binary and a real hub: what a
+//! coordinator writes is in no file or log line of the hub in clear; a second coordinator
+//! reads it; a removed coordinator's key opens nothing after the re-wrap, nor anything
+//! written since; records signed by a stranger or by a removed coordinator are refused;
+//! two offline edits both survive as a conflict; a deletion leaves the hub and every cache;
+//! `panah panic` leaves nothing readable; and the stock `rage` opens an export and a stored
+//! record.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use panah_client::records::{self, Cache, Unopened};
+use panah_core::records::{Doc, RecordId, Unsigned};
+use panah_keyring::Keyring;
+use panah_store::{Location, Store};
+use support::*;
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn tool_ok(hub: &Hub, keyring: &str, command: &str, args: &[&str]) -> String {
+    ok(&coordinator_args(command, hub, keyring, args))
+}
+
+fn tool_fails(hub: &Hub, keyring: &str, command: &str, args: &[&str]) -> String {
+    fails(&coordinator_args(command, hub, keyring, args))
+}
+
+/// The reference (first column) of the list line that mentions `what`.
+fn reference(list: &str, what: &str) -> String {
+    list.lines()
+        .find(|l| l.contains(what))
+        .unwrap_or_else(|| panic!("{what} not in:\n{list}"))
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+fn keyring(path: &str) -> Keyring {
+    Keyring::load(Path::new(path), &PASS.to_owned().into()).unwrap()
+}
+
+/// Every record the hub holds, straight from its database.
+async fn stored(data: &str) -> Vec<panah_store::StoredRecord> {
+    let store = Store::open(&Location::Sqlite {
+        path: Path::new(data).join("panah.db"),
+        create: false,
+    })
+    .await
+    .unwrap();
+    let c = store
+        .collective(&panah_core::Slug::parse("roshanai").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let (rows, _) = store
+        .records_since(c.id, 0, 100_000, i64::MAX)
+        .await
+        .unwrap();
+    store.close().await;
+    rows
+}
+
+fn scan(files: &[PathBuf], needles: &[&str], when: &str) {
+    for f in files {
+        let bytes = std::fs::read(f).unwrap();
+        for n in needles {
+            assert!(
+                !bytes.windows(n.len()).any(|w| w == n.as_bytes()),
+                "{when}: {n:?} found in clear in {}",
+                f.display()
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_team_reads_records_and_a_removed_coordinator_reads_nothing_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, data, keys) = hub_with_team(dir.path(), 3, &[]);
+    let (a, b, c) = (&keys[0], &keys[1], &keys[2]);
+
+    tool_ok(
+        &hub,
+        a,
+        "needs",
+        &[
+            "add",
+            "--for",
+            "Lale-7",
+            "--category",
+            "power",
+            "--urgency",
+            "urgent",
+            "--asked",
+            "45000",
+            "--notes",
+            "CANARYNEED generator for the clinic fridge",
+        ],
+    );
+    tool_ok(
+        &hub,
+        a,
+        "cases",
+        &[
+            "add",
+            "--for",
+            "Sparrow-3",
+            "--pathway",
+            "humanitarian visa",
+            "--next",
+            "book the interview",
+            "--due",
+            "2021-09-05",
+            "--note",
+            "CANARYCASE documents collected",
+        ],
+    );
+
+    // A second coordinator reads both (so the canaries really went in).
+    let synced = tool_ok(&hub, b, "sync", &[]);
+    assert!(
+        synced.contains("4 received"),
+        "two records and their audit: {synced}"
+    );
+    let needs = tool_ok(&hub, b, "needs", &["list"]);
+    let need = reference(&needs, "Lale-7");
+    let shown = tool_ok(&hub, b, "needs", &["show", &need]);
+    assert!(shown.contains("CANARYNEED generator"), "{shown}");
+    let cases = tool_ok(&hub, b, "cases", &["list", "--all"]);
+    let case = reference(&cases, "Sparrow-3");
+    let shown = tool_ok(&hub, b, "cases", &["show", &case]);
+    assert!(shown.contains("CANARYCASE documents collected"), "{shown}");
+    assert!(shown.contains("overdue"), "{shown}");
+
+    // Nowhere in clear: not in the hub's files (WAL included), its log, or a cache.
+    let needles = [
+        "CANARYNEED",
+        "CANARYCASE",
+        "Lale-7",
+        "Sparrow-3",
+        "humanitarian visa",
+    ];
+    let mut files = files_below(Path::new(&data));
+    files.push(hub.log.clone());
+    assert!(files.len() > 3);
+    scan(&files, &needles, "hub");
+    let caches =
+        files_below(&std::env::temp_dir().join(format!("panah-test-cache-{}", std::process::id())));
+    assert!(!caches.is_empty());
+    scan(&caches, &needles, "caches");
+    // Every record on the hub is one bucket of padding: a need and a case look alike.
+    let rows = stored(&data).await;
+    assert_eq!(rows.len(), 4);
+    let ka = keyring(a);
+    let sizes: std::collections::BTreeSet<usize> = rows
+        .iter()
+        .map(|r| {
+            let (w, body) = r.content.as_ref().unwrap();
+            records::open(w, body, &ka).unwrap().to_plaintext().len()
+        })
+        .collect();
+    assert_eq!(sizes, [1024].into(), "every plaintext is one size bucket");
+
+    // C has everything; then C is removed. A's next sync wraps every record anew.
+    tool_ok(&hub, c, "sync", &[]);
+    let c_fp = keyring(c).public().fingerprint().to_string();
+    tool_ok(&hub, a, "team", &["remove", &c_fp]);
+    let rewrap = tool_ok(&hub, a, "sync", &[]);
+    assert!(
+        rewrap.contains("encrypted anew for the team as it is now: 4"),
+        "{rewrap}"
+    );
+    tool_ok(
+        &hub,
+        a,
+        "needs",
+        &[
+            "add",
+            "--for",
+            "Omid-2",
+            "--category",
+            "food",
+            "--notes",
+            "flour after removal",
+        ],
+    );
+    let (kb, kc) = (keyring(b), keyring(c));
+    let rows = stored(&data).await;
+    assert!(rows.len() >= 6, "{}", rows.len());
+    for r in &rows {
+        let (w, body) = r.content.as_ref().unwrap();
+        assert_eq!(
+            records::open(w, body, &kc).unwrap_err(),
+            Unopened::NotForMe,
+            "{}",
+            r.record
+        );
+        records::open(w, body, &ka).unwrap();
+        records::open(w, body, &kb).unwrap();
+    }
+    // C cannot log in either.
+    tool_fails(&hub, c, "sync", &[]);
+
+    // A record signed by a stranger, and one by C dated back to when C was a member, put on
+    // the hub by a logged-in coordinator (as a hostile hub could): refused by everyone.
+    let session =
+        panah_client::Session::login(&hub.url, panah_core::Slug::parse("roshanai").unwrap(), &ka)
+            .await
+            .unwrap();
+    let team = panah_client::team::verified(&session).await.unwrap();
+    let stranger = Keyring::generate();
+    let forged = Doc::from_bytes(br#"{"kind":"need","pseudonym":"FORGED-1","category":"food","urgency":"urgent","status":"open","opened":"2021-08-20"}"#).unwrap();
+    for (signer, team_size) in [(&stranger, team.team.tree.size()), (&kc, 3)] {
+        let id = RecordId::random();
+        let v = Unsigned {
+            origin: team.origin.clone(),
+            id,
+            version: 1,
+            team_size,
+            by: *signer.public().signing(),
+            date: panah_core::Timestamp::now(),
+            doc: forged.to_bytes(),
+        };
+        let sig = signer.sign(&v.message());
+        let (wrapped, body) = records::seal(&v.signed(sig), &team.recipients()).unwrap();
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let _: panah_api::RecordStored = session
+            .send_json(
+                reqwest::Method::PUT,
+                &session.api(&format!("/records/{id}")),
+                &panah_api::RecordPut {
+                    base: None,
+                    version: 1,
+                    wrapped: b64.encode(wrapped),
+                    body: b64.encode(body),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    session.logout().await;
+    for k in [a, b] {
+        let out = run(&coordinator_args("sync", &hub, k, &[]));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains("was not a coordinator"), "{err}");
+        assert!(err.contains("has since been removed"), "{err}");
+        let list = tool_ok(&hub, k, "needs", &["list", "--all"]);
+        assert!(!list.contains("FORGED"), "{list}");
+        assert!(list.contains("Omid-2"), "{list}");
+    }
+
+    // The audit trail names who did what, for coordinators only.
+    let audit = tool_ok(&hub, b, "cases", &["audit"]);
+    let a_fp = ka.public().fingerprint().to_string();
+    assert!(audit.contains(&format!("{a_fp} created Need")), "{audit}");
+    assert!(audit.contains(&format!("{a_fp} encrypted anew")), "{audit}");
+    drop(hub);
+}
+
+#[test]
+fn two_offline_edits_both_survive_until_someone_chooses() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _data, keys) = hub_with_team(dir.path(), 2, &[]);
+    let (a, b) = (&keys[0], &keys[1]);
+    tool_ok(
+        &hub,
+        a,
+        "needs",
+        &[
+            "add",
+            "--for",
+            "Lale-7",
+            "--category",
+            "power",
+            "--asked",
+            "45000",
+            "--notes",
+            "generator",
+        ],
+    );
+    tool_ok(&hub, b, "sync", &[]);
+    let need = reference(&tool_ok(&hub, b, "needs", &["list"]), "Lale-7");
+
+    // Different fields, offline on both sides: a merge keeps both.
+    tool_ok(
+        &hub,
+        a,
+        "needs",
+        &[
+            "--offline",
+            "update",
+            &need,
+            "--funded",
+            "20000",
+            "--status",
+            "funded",
+        ],
+    );
+    tool_ok(
+        &hub,
+        b,
+        "needs",
+        &[
+            "--offline",
+            "update",
+            &need,
+            "--notes",
+            "generator bought; fuel still needed",
+        ],
+    );
+    tool_ok(&hub, a, "sync", &[]);
+    let out = tool_ok(&hub, b, "sync", &[]);
+    assert!(
+        out.contains(&format!("Record {need} was changed by another coordinator")),
+        "{out}"
+    );
+    let shown = tool_ok(&hub, b, "needs", &["show", &need]);
+    assert!(
+        shown.contains("The version on the site:") && shown.contains("Your version (not sent):"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("20,000") && shown.contains("fuel still needed"),
+        "both are shown: {shown}"
+    );
+    assert!(tool_ok(&hub, b, "needs", &["list"]).contains("two versions"));
+    tool_ok(&hub, b, "needs", &["resolve", &need, "--keep", "merged"]);
+    tool_ok(&hub, a, "sync", &[]);
+    let merged = tool_ok(&hub, a, "needs", &["show", &need]);
+    assert!(
+        merged.contains("Funded: 20,000") && merged.contains("fuel still needed"),
+        "{merged}"
+    );
+
+    // The same field on both sides: no silent merge; the person keeps one.
+    tool_ok(
+        &hub,
+        a,
+        "needs",
+        &["--offline", "update", &need, "--notes", "A's words"],
+    );
+    tool_ok(
+        &hub,
+        b,
+        "needs",
+        &["--offline", "update", &need, "--notes", "B's words"],
+    );
+    tool_ok(&hub, a, "sync", &[]);
+    tool_ok(&hub, b, "sync", &[]);
+    let err = tool_fails(&hub, b, "needs", &["resolve", &need, "--keep", "merged"]);
+    assert!(err.contains("both versions changed notes"), "{err}");
+    tool_ok(&hub, b, "needs", &["resolve", &need, "--keep", "mine"]);
+    tool_ok(&hub, a, "sync", &[]);
+    assert!(tool_ok(&hub, a, "needs", &["show", &need]).contains("B's words"));
+
+    // A case's history keeps the notes of both, whichever side is kept.
+    tool_ok(
+        &hub,
+        a,
+        "cases",
+        &["add", "--for", "Sparrow-3", "--pathway", "family reunion"],
+    );
+    tool_ok(&hub, b, "sync", &[]);
+    let case = reference(&tool_ok(&hub, b, "cases", &["list"]), "Sparrow-3");
+    tool_ok(
+        &hub,
+        a,
+        "cases",
+        &[
+            "--offline",
+            "update",
+            &case,
+            "--note",
+            "embassy called back",
+            "--stage",
+            "lodged",
+        ],
+    );
+    tool_ok(
+        &hub,
+        b,
+        "cases",
+        &[
+            "--offline",
+            "update",
+            &case,
+            "--note",
+            "fee paid",
+            "--stage",
+            "documents",
+        ],
+    );
+    tool_ok(&hub, a, "sync", &[]);
+    tool_ok(&hub, b, "sync", &[]);
+    tool_ok(&hub, b, "cases", &["resolve", &case, "--keep", "theirs"]);
+    tool_ok(&hub, a, "sync", &[]);
+    let shown = tool_ok(&hub, a, "cases", &["show", &case]);
+    assert!(
+        shown.contains("embassy called back") && shown.contains("fee paid"),
+        "{shown}"
+    );
+    assert!(shown.contains("application lodged"), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_record_leaves_the_hub_and_every_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, data, keys) = hub_with_team(dir.path(), 2, &[]);
+    let (a, b) = (&keys[0], &keys[1]);
+    tool_ok(
+        &hub,
+        a,
+        "needs",
+        &[
+            "add",
+            "--for",
+            "Lale-7",
+            "--category",
+            "medical",
+            "--notes",
+            "insulin",
+        ],
+    );
+    tool_ok(&hub, b, "sync", &[]);
+    let need = reference(&tool_ok(&hub, b, "needs", &["list"]), "Lale-7");
+    let before = stored(&data).await;
+    let row = before
+        .iter()
+        .find(|r| r.record.starts_with(&need))
+        .unwrap()
+        .clone();
+    let (wrapped, body) = row.content.clone().unwrap();
+
+    let out = tool_ok(&hub, a, "needs", &["delete", &need]);
+    assert!(out.contains("will be deleted"), "{out}");
+    let after = stored(&data).await;
+    let marker = after.iter().find(|r| r.record == row.record).unwrap();
+    assert!(marker.content.is_none(), "only a marker stays");
+    // Neither the wrapped key nor the content is in any file of the hub any more.
+    for f in files_below(Path::new(&data)) {
+        let bytes = std::fs::read(&f).unwrap();
+        for (what, needle) in [
+            ("wrapped key", &wrapped[wrapped.len() - 48..]),
+            ("content", &body[body.len() - 48..]),
+        ] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "the deleted record's {what} is in {}",
+                f.display()
+            );
+        }
+    }
+
+    // B's next sync drops it; it is in B's cache no more.
+    let out = tool_ok(&hub, b, "sync", &[]);
+    assert!(out.contains("1 removed here"), "{out}");
+    let err = tool_fails(&hub, b, "needs", &["show", &need]);
+    assert!(err.contains("no need or case here starts with"), "{err}");
+    let kb = keyring(b);
+    let cache_dir = std::env::temp_dir().join(format!("panah-test-cache-{}", std::process::id()));
+    let path = records::cache_path(
+        &cache_dir,
+        &hub.url,
+        "roshanai",
+        &kb.public().fingerprint().to_string(),
+    );
+    let cache = Cache::load(&path, &kb).unwrap();
+    let id = RecordId::parse(&row.record).unwrap();
+    assert!(cache.current(&id).is_none() && cache.held(&id).is_none());
+
+    // A closed record goes on its own once its time is up (here: at once).
+    tool_ok(
+        &hub,
+        a,
+        "needs",
+        &["add", "--for", "Omid-2", "--category", "food"],
+    );
+    let omid = reference(&tool_ok(&hub, a, "needs", &["list"]), "Omid-2");
+    tool_ok(&hub, a, "needs", &["close", &omid]);
+    let out = tool_ok(&hub, a, "sync", &["--keep-closed-days", "0"]);
+    assert!(
+        out.contains("Closed records deleted because their time (0 days after closing) was up: 1"),
+        "{out}"
+    );
+    assert!(tool_ok(&hub, a, "cases", &["audit"]).contains("deleted when its time was up"));
+}
+
+#[test]
+fn text_that_identifies_someone_is_refused_unless_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _data, keys) = hub_with_team(dir.path(), 1, &[]);
+    let a = &keys[0];
+    for (args, words) in [
+        (
+            vec![
+                "needs",
+                "add",
+                "--for",
+                "Lale-7",
+                "--category",
+                "documents",
+                "--notes",
+                "passport P01234567",
+            ],
+            "passport",
+        ),
+        (
+            vec![
+                "needs",
+                "add",
+                "--for",
+                "Ahmad Karimi",
+                "--category",
+                "food",
+            ],
+            "a name?",
+        ),
+        (
+            vec![
+                "cases",
+                "add",
+                "--for",
+                "Sparrow",
+                "--note",
+                "call +93 70 123 4567",
+            ],
+            "phone, tazkira or passport number",
+        ),
+    ] {
+        let err = tool_fails(&hub, a, args[0], &args[1..]);
+        assert!(err.contains(words) && err.contains("--anyway"), "{err}");
+    }
+    let list = tool_ok(&hub, a, "needs", &["list", "--all"]);
+    assert!(list.contains("No needs match"), "nothing was saved: {list}");
+    tool_ok(
+        &hub,
+        a,
+        "needs",
+        &[
+            "add",
+            "--for",
+            "Lale-7",
+            "--category",
+            "documents",
+            "--notes",
+            "passport P01234567",
+            "--anyway",
+        ],
+    );
+    for (args, words) in [
+        (
+            vec!["needs", "add", "--for", "Lale-7", "--category", "fees"],
+            "not a category of needs",
+        ),
+        (
+            vec!["needs", "add", "--for", "Lale-7", "--category", "weapons"],
+            "not a category of needs",
+        ),
+        (
+            vec!["needs", "add", "--category", "food"],
+            "--for PSEUDONYM",
+        ),
+        (
+            vec![
+                "needs",
+                "add",
+                "--for",
+                "L\u{202e}7-elaL",
+                "--category",
+                "food",
+            ],
+            "control character",
+        ),
+        (vec!["needs", "show", "zz"], "not a record reference"),
+        (vec!["needs", "show", "ffff"], "no need or case here"),
+        (
+            vec!["cases", "add", "--for", "Sparrow", "--due", "2021-02-30"],
+            "not a date",
+        ),
+        (
+            vec!["cases", "add", "--for", "Sparrow", "--stage", "smuggled"],
+            "not a stage",
+        ),
+        (
+            vec![
+                "needs",
+                "add",
+                "--for",
+                "Lale-7",
+                "--category",
+                "food",
+                "--asked=-5",
+            ],
+            "not an amount",
+        ),
+    ] {
+        let err = tool_fails(&hub, a, args[0], &args[1..]);
+        assert!(err.contains(words), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn dari_and_pashto_readers_get_their_words_digits_and_calendar() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _data, keys) = hub_with_team(dir.path(), 1, &[]);
+    let a = &keys[0];
+    tool_ok(
+        &hub,
+        a,
+        "needs",
+        &[
+            "add",
+            "--for",
+            "لاله-۷",
+            "--category",
+            "food",
+            "--urgency",
+            "urgent",
+            "--asked",
+            "۱۲۵۰۰",
+        ],
+    );
+    tool_ok(
+        &hub,
+        a,
+        "cases",
+        &[
+            "add",
+            "--for",
+            "Sparrow",
+            "--due",
+            "2021-08-20",
+            "--next",
+            "visa interview",
+        ],
+    );
+    let fa = tool_ok(&hub, a, "summary", &["--lang", "fa"]);
+    assert!(
+        fa.contains("نیازمندی‌های باز") && fa.contains("۱۲٬۵۰۰\u{a0}افغانی"),
+        "{fa}"
+    );
+    assert!(
+        fa.contains("۲۹ اسد ۱۴۰۰"),
+        "Solar Hijri with Afghan months: {fa}"
+    );
+    let ps = tool_ok(&hub, a, "cases", &["list", "--lang", "ps"]);
+    assert!(ps.contains("ثبت شوې") && ps.contains("زمری"), "{ps}");
+    let json = tool_ok(&hub, a, "needs", &["list", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    // Integer minor units of an ISO 4217 currency (the afghani has two minor digits).
+    assert_eq!(v[0]["record"]["money"]["asked"], 1_250_000);
+    assert_eq!(v[0]["record"]["money"]["currency"], "AFN");
+    assert_eq!(v[0]["record"]["pseudonym"], "لاله-۷");
+}
+
+#[test]
+fn panic_erases_the_keyring_and_the_cache_without_a_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _data, keys) = hub_with_team(dir.path(), 1, &[]);
+    let home = dir.path().join("device");
+    std::fs::create_dir_all(&home).unwrap();
+    let keyring_path = home.join("keyring.age");
+    std::fs::copy(&keys[0], &keyring_path).unwrap();
+    let cache = home.join("cache");
+    let state = home.join("state");
+    let profiles = home.join("profiles.toml");
+    let env = [
+        ("PANAH_CACHE_DIR", s(&cache)),
+        ("PANAH_LEDGER_STATE_DIR", s(&state)),
+        ("PANAH_PROFILES", s(&profiles)),
+        ("PANAH_KEYRING", s(&keyring_path)),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run_env(
+        &env,
+        &[
+            "profile",
+            "set",
+            "--hub",
+            &hub.url,
+            "--collective",
+            "roshanai",
+        ],
+    );
+    assert!(out.status.success());
+    let out = run_env(
+        &env,
+        &["needs", "add", "--for", "Lale-7", "--category", "food"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mine = home.join("notes.txt");
+    std::fs::write(&mine, "not Panah's").unwrap();
+    std::fs::write(cache.join("holiday.jpg"), "not Panah's either").unwrap();
+    assert!(!files_below(&cache).is_empty() && !files_below(&state).is_empty());
+
+    // Without --yes and without a terminal to ask in, nothing goes.
+    let out = run_env(&env, &["panic"]);
+    assert!(!out.status.success());
+    assert!(keyring_path.exists());
+
+    drop(hub); // no network needed
+    let start = Instant::now();
+    let out = run_env(&env, &["panic", "--yes"]);
+    let took = start.elapsed();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("panah panic took {took:?} (process start included)");
+    assert!(
+        said.contains("Erased:") && said.contains("keyring.age"),
+        "{said}"
+    );
+    assert!(!keyring_path.exists() && !profiles.exists() && !state.exists());
+    let left: Vec<PathBuf> = files_below(&cache);
+    assert_eq!(
+        left,
+        [cache.join("holiday.jpg")],
+        "only what is not Panah's stays"
+    );
+    assert!(mine.exists());
+    // Nothing named like a hidden leftover of a rename either.
+    assert!(std::fs::read_dir(&home).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with('.')));
+    let again = run_env(&env, &["panic", "--yes"]);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("nothing of Panah"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_and_a_stored_record_open_with_stock_rage() {
+    let Some(rage) = tool("rage") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, data, keys) = hub_with_team(dir.path(), 1, &[]);
+    let a = &keys[0];
+    tool_ok(
+        &hub,
+        a,
+        "needs",
+        &[
+            "add",
+            "--for",
+            "Lale-7",
+            "--category",
+            "shelter",
+            "--notes",
+            "winter blankets",
+        ],
+    );
+    let need = reference(&tool_ok(&hub, a, "needs", &["list"]), "Lale-7");
+    let identity = dir.path().join("identity.txt");
+    ok(&[
+        "id",
+        "export-age-identity",
+        "--keyring",
+        a,
+        "-o",
+        &s(&identity),
+    ]);
+    let export = dir.path().join("need.age");
+    tool_ok(&hub, a, "needs", &["export", &need, "-o", &s(&export)]);
+    let out = std::process::Command::new(&rage)
+        .args(["-d", "-i", &s(&identity), &s(&export)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["record"]["pseudonym"], "Lale-7");
+    assert_eq!(v["record"]["notes"], "winter blankets");
+
+    // What the hub keeps: the data key wrapped to the coordinator, then the content.
+    let row = stored(&data)
+        .await
+        .into_iter()
+        .find(|r| r.record.starts_with(&need))
+        .unwrap();
+    let (wrapped, body) = row.content.unwrap();
+    let (w, b) = (dir.path().join("wrapped.age"), dir.path().join("body.age"));
+    std::fs::write(&w, wrapped).unwrap();
+    std::fs::write(&b, body).unwrap();
+    let key = std::process::Command::new(&rage)
+        .args(["-d", "-i", &s(&identity), &s(&w)])
+        .output()
+        .unwrap();
+    assert!(key.status.success());
+    let data_key = dir.path().join("data-key.txt");
+    std::fs::write(&data_key, key.stdout).unwrap();
+    let plain = std::process::Command::new(&rage)
+        .args(["-d", "-i", &s(&data_key), &s(&b)])
+        .output()
+        .unwrap();
+    assert!(
+        plain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    assert!(
+        plain.stdout.starts_with(b"panah-record 1\norigin "),
+        "{:?}",
+        String::from_utf8_lossy(&plain.stdout[..40])
+    );
+    assert!(String::from_utf8_lossy(&plain.stdout).contains("winter blankets"));
+}
