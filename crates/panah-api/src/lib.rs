@@ -247,3 +247,40 @@ pub struct RecordPut {
 pub struct RecordStored {
     pub seq: i64,
 }
+
+/// `POST c/{slug}/records/batch`: several changes in one transaction, each written only if
+/// its record is at `base`. A change without `wrapped` and `body` deletes the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordBatch {
+    pub changes: Vec<RecordChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordChange {
+    pub id: String,
+    #[serde(default)]
+    pub base: Option<i64>,
+    pub version: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrapped: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+/// One result per change, in order: its change number, or the refusal (status 412: the
+/// record changed meanwhile; 507: the collective is full).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordResults {
+    pub results: Vec<RecordResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordResult {
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use age::secrecy::ExposeSecret;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use panah_api::{RecordPage, RecordPut, RecordStored};
+use panah_api::{RecordBatch, RecordChange, RecordPage, RecordResults};
 use panah_core::records::doc::{Action, Audit, Event, Kind, MAX_AUDIT_EVENTS};
 use panah_core::records::version::MAX_PLAINTEXT;
 use panah_core::records::{Day, Doc, Membership, RecordError, RecordId, Signed, Unsigned};
@@ -546,6 +546,96 @@ fn short(e: &RecordError) -> String {
     e.to_string()
 }
 
+/// A stored record to open and check.
+struct Job {
+    id: RecordId,
+    version: i64,
+    wrapped: Vec<u8>,
+    body: Vec<u8>,
+    /// The hash of the version this device holds of it, if any.
+    held_hash: Option<String>,
+}
+
+enum Verdict {
+    NotForMe,
+    Refused(String),
+    Accepted(Held),
+}
+
+/// Opens a record and checks it: its signature, its author on the team at the size it
+/// names and not removed since (unless this device held that very version), the version
+/// the hub lists, and the document's rules.
+fn judge(job: &Job, keyring: &Keyring, membership: &Membership, origin: &str) -> Verdict {
+    let signed = match open(&job.wrapped, &job.body, keyring) {
+        Ok(s) => s,
+        Err(Unopened::NotForMe) => return Verdict::NotForMe,
+        Err(Unopened::Refused(why)) => return Verdict::Refused(why),
+    };
+    let hash = panah_core::hex(&signed.hash());
+    let seen_before = job.held_hash.as_deref() == Some(hash.as_str());
+    let checked = membership
+        .check(origin, &job.id, &signed, seen_before)
+        .map_err(|e| short(&e))
+        .and_then(|()| {
+            if signed.body.version != job.version as u64 {
+                Err(format!(
+                    "the hub lists version {} but the signed content is version {}",
+                    job.version, signed.body.version
+                ))
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| Doc::from_bytes(&signed.body.doc));
+    match checked {
+        Ok(doc) => Verdict::Accepted(Held {
+            version: job.version,
+            hash,
+            by: panah_core::Fingerprint::of(&signed.body.by).to_string(),
+            date: signed.body.date,
+            team_size: signed.body.team_size,
+            doc,
+        }),
+        Err(why) => Verdict::Refused(why),
+    }
+}
+
+/// [`judge`] over every job, on every core.
+fn judge_all(
+    jobs: &[Job],
+    keyring: &Keyring,
+    membership: &Membership,
+    origin: &str,
+) -> Vec<Verdict> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = jobs.len().div_ceil(threads).max(16);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| {
+                let handle = scope.spawn(move || {
+                    part.iter()
+                        .map(|j| judge(j, keyring, membership, origin))
+                        .collect::<Vec<_>>()
+                });
+                (part.len(), handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(n, h)| {
+                h.join().unwrap_or_else(|_| {
+                    (0..n)
+                        .map(|_| Verdict::Refused("it could not be checked".into()))
+                        .collect()
+                })
+            })
+            .collect()
+    })
+}
+
 /// Pulls every change since the cache's cursor into it.
 async fn pull(
     session: &Session,
@@ -571,6 +661,10 @@ async fn pull(
                 "the hub's list of changes goes backwards".into(),
             ));
         }
+        // First what needs opening; then every record opened and checked on all cores
+        // (two X25519 and one Ed25519 operation each); then the cache changed in order.
+        let mut jobs = Vec::new();
+        let mut steps = Vec::with_capacity(page.records.len());
         for item in &page.records {
             let id = RecordId::parse(&item.id).map_err(ClientError::BadAnswer)?;
             match (&item.wrapped, &item.body) {
@@ -587,44 +681,30 @@ async fn pull(
                         // Ours, written by this device, or the hub repeating itself.
                         continue;
                     }
-                    let signed = match open(&w, &b, keyring) {
-                        Ok(s) => s,
-                        Err(Unopened::NotForMe) => {
-                            cache.unreadable.insert(id, item.version);
-                            continue;
-                        }
-                        Err(Unopened::Refused(why)) => {
-                            out.refused.push((id.short(), why));
-                            continue;
-                        }
-                    };
-                    let hash = panah_core::hex(&signed.hash());
-                    let seen_before = held.is_some_and(|h| h.hash == hash);
-                    let checked = membership
-                        .check(&team.origin, &id, &signed, seen_before)
-                        .map_err(|e| short(&e))
-                        .and_then(|()| {
-                            if signed.body.version != item.version as u64 {
-                                Err(format!(
-                                    "the hub lists version {} but the signed content is version {}",
-                                    item.version, signed.body.version
-                                ))
-                            } else {
-                                Ok(())
-                            }
-                        })
-                        .and_then(|()| Doc::from_bytes(&signed.body.doc));
-                    let doc = match checked {
-                        Ok(d) => d,
-                        Err(why) => {
-                            out.refused.push((id.short(), why));
-                            continue;
-                        }
-                    };
+                    steps.push((id, item.version, Some(jobs.len())));
+                    jobs.push(Job {
+                        id,
+                        version: item.version,
+                        wrapped: w,
+                        body: b,
+                        held_hash: held.map(|h| h.hash.clone()),
+                    });
+                }
+                _ => steps.push((id, item.version, None)),
+            }
+        }
+        let verdicts = judge_all(&jobs, keyring, membership, &team.origin);
+        for (id, version, job) in steps {
+            match job.map(|j| &verdicts[j]) {
+                Some(Verdict::NotForMe) => {
+                    cache.unreadable.insert(id, version);
+                }
+                Some(Verdict::Refused(why)) => out.refused.push((id.short(), why.clone())),
+                Some(Verdict::Accepted(held)) => {
                     let raced = cache
                         .pending
                         .get(&id)
-                        .is_some_and(|p| p.base != Some(item.version));
+                        .is_some_and(|p| p.base != Some(version));
                     if raced {
                         // Someone else changed it since this device's edit began.
                         if let Some(p) = cache.pending.remove(&id) {
@@ -634,20 +714,10 @@ async fn pull(
                         }
                     }
                     cache.unreadable.remove(&id);
-                    cache.records.insert(
-                        id,
-                        Held {
-                            version: item.version,
-                            hash,
-                            by: panah_core::Fingerprint::of(&signed.body.by).to_string(),
-                            date: signed.body.date,
-                            team_size: signed.body.team_size,
-                            doc,
-                        },
-                    );
+                    cache.records.insert(id, held.clone());
                     out.received += 1;
                 }
-                _ => {
+                None => {
                     // Deleted on the hub: gone from here too. An edit made here meanwhile
                     // is kept as a conflict, so nothing typed is lost without a choice.
                     cache.unreadable.remove(&id);
@@ -700,48 +770,111 @@ fn version_of(
     Ok((signed, wrapped, sealed))
 }
 
-/// Writes one version to the hub; `Ok(false)` if it lost a race.
-async fn put(
+/// One change to write: a record's new content, or its deletion (`doc: None`), against
+/// the version it was made from.
+struct Write {
+    id: RecordId,
+    base: Option<i64>,
+    doc: Option<Doc>,
+}
+
+/// Most changes per batch (the hub takes 200) and about how many bytes.
+const BATCH: usize = 200;
+const BATCH_BYTES: usize = 4 * 1024 * 1024;
+
+/// Writes in batches (each one transaction on the hub), updating the cache for every
+/// change stored. Returns, per write, whether it was stored (`false`: it lost a race).
+async fn write_all(
     session: &Session,
     keyring: &Keyring,
     team: &VerifiedTeam,
     cache: &mut Cache,
-    id: RecordId,
-    base: Option<i64>,
-    doc: Doc,
-) -> Result<bool> {
-    let version = base.unwrap_or(0) + 1;
-    let (signed, wrapped, body) = version_of(keyring, team, id, version, &doc)?;
-    let res: Result<RecordStored> = session
-        .send_json(
-            reqwest::Method::PUT,
-            &session.api(&format!("/records/{id}")),
-            &RecordPut {
-                base,
-                version,
-                wrapped: STANDARD.encode(wrapped),
-                body: STANDARD.encode(body),
-            },
-        )
-        .await;
-    match res {
-        Ok(_) => {
-            cache.records.insert(
-                id,
-                Held {
-                    version,
-                    hash: panah_core::hex(&signed.hash()),
-                    by: panah_core::Fingerprint::of(&signed.body.by).to_string(),
-                    date: signed.body.date,
-                    team_size: signed.body.team_size,
-                    doc,
-                },
-            );
-            Ok(true)
+    writes: Vec<Write>,
+    mut step: impl FnMut(usize),
+) -> Result<Vec<bool>> {
+    let mut out = Vec::with_capacity(writes.len());
+    let mut writes = writes.into_iter().peekable();
+    while writes.peek().is_some() {
+        let mut changes = Vec::new();
+        let mut made: Vec<(Write, Option<Signed>)> = Vec::new();
+        let mut bytes = 0;
+        while changes.len() < BATCH && bytes < BATCH_BYTES {
+            let Some(w) = writes.next() else { break };
+            let version = w.base.unwrap_or(0) + 1;
+            let (change, signed) = match &w.doc {
+                Some(doc) => {
+                    let (signed, wrapped, body) = version_of(keyring, team, w.id, version, doc)?;
+                    bytes += wrapped.len() + body.len();
+                    (
+                        RecordChange {
+                            id: w.id.to_string(),
+                            base: w.base,
+                            version,
+                            wrapped: Some(STANDARD.encode(wrapped)),
+                            body: Some(STANDARD.encode(body)),
+                        },
+                        Some(signed),
+                    )
+                }
+                None => (
+                    RecordChange {
+                        id: w.id.to_string(),
+                        base: w.base,
+                        version,
+                        wrapped: None,
+                        body: None,
+                    },
+                    None,
+                ),
+            };
+            changes.push(change);
+            made.push((w, signed));
         }
-        Err(ClientError::Refused { status: 412, .. }) => Ok(false),
-        Err(e) => Err(e),
+        let sent = changes.len();
+        let answer: RecordResults = session
+            .send_json(
+                reqwest::Method::POST,
+                &session.api("/records/batch"),
+                &RecordBatch { changes },
+            )
+            .await?;
+        if answer.results.len() != sent {
+            return Err(ClientError::BadAnswer(
+                "the hub answered a batch with the wrong number of results".into(),
+            ));
+        }
+        for ((w, signed), result) in made.into_iter().zip(answer.results) {
+            match (result.status, signed, w.doc) {
+                (200, Some(signed), Some(doc)) => {
+                    cache.records.insert(
+                        w.id,
+                        Held {
+                            version: w.base.unwrap_or(0) + 1,
+                            hash: panah_core::hex(&signed.hash()),
+                            by: panah_core::Fingerprint::of(&signed.body.by).to_string(),
+                            date: signed.body.date,
+                            team_size: signed.body.team_size,
+                            doc,
+                        },
+                    );
+                    out.push(true);
+                }
+                (200, _, _) => {
+                    cache.records.remove(&w.id);
+                    out.push(true);
+                }
+                (412, _, _) => out.push(false),
+                (status, _, _) => {
+                    return Err(ClientError::Refused {
+                        status,
+                        message: result.error.unwrap_or_default().chars().take(300).collect(),
+                    })
+                }
+            }
+        }
+        step(out.len());
     }
+    Ok(out)
 }
 
 fn event(keyring: &Keyring, action: Action, id: RecordId, kind: Kind, version: i64) -> Event {
@@ -803,35 +936,35 @@ pub async fn sync(
         .map(|(id, _)| *id)
         .collect();
     let total = stale.len();
-    for (i, id) in stale.into_iter().enumerate() {
-        progress(Stage::Rewrapping { done: i, total });
-        let Some(h) = cache.records.get(&id).cloned() else {
-            continue;
-        };
-        if put(
-            session,
-            keyring,
-            team,
-            cache,
-            id,
-            Some(h.version),
-            h.doc.clone(),
-        )
-        .await?
-        {
+    let writes: Vec<Write> = stale
+        .iter()
+        .filter_map(|id| {
+            cache.records.get(id).map(|h| Write {
+                id: *id,
+                base: Some(h.version),
+                doc: Some(h.doc.clone()),
+            })
+        })
+        .collect();
+    if total > 0 {
+        progress(Stage::Rewrapping { done: 0, total });
+        let written = write_all(session, keyring, team, cache, writes, |done| {
+            progress(Stage::Rewrapping { done, total })
+        })
+        .await?;
+        for (id, ok) in stale.iter().zip(written) {
+            if !ok {
+                continue;
+            }
             out.rewrapped += 1;
-            if let Some(kind) = h.doc.kind() {
-                cache
-                    .audit
-                    .push(event(keyring, Action::Rewrapped, id, kind, h.version + 1));
+            if let Some(h) = cache.records.get(id) {
+                if let Some(kind) = h.doc.kind() {
+                    cache
+                        .audit
+                        .push(event(keyring, Action::Rewrapped, *id, kind, h.version));
+                }
             }
         }
-        if i % 500 == 499 {
-            save(cache)?;
-        }
-    }
-    if total > 0 {
-        progress(Stage::Rewrapping { done: total, total });
         save(cache)?;
     }
 
@@ -855,37 +988,37 @@ pub async fn sync(
     let pending: Vec<(RecordId, Pending)> =
         cache.pending.iter().map(|(k, v)| (*k, v.clone())).collect();
     let total = pending.len();
-    for (i, (id, p)) in pending.into_iter().enumerate() {
-        progress(Stage::Pushing { done: i, total });
-        let kind = p
-            .doc
-            .as_ref()
-            .or(cache.records.get(&id).map(|h| &h.doc))
-            .and_then(Doc::kind)
-            .unwrap_or(Kind::Need);
-        let written = match (&p.doc, p.base) {
-            (Some(doc), base) => put(session, keyring, team, cache, id, base, doc.clone()).await?,
-            (None, Some(base)) => {
-                let res: Result<RecordStored> = session
-                    .send_json(
-                        reqwest::Method::DELETE,
-                        &session.api(&format!("/records/{id}?version={base}")),
-                        &serde_json::Value::Null,
-                    )
-                    .await;
-                match res {
-                    Ok(_) => {
-                        cache.records.remove(&id);
-                        true
-                    }
-                    Err(ClientError::Refused { status: 412, .. }) => false,
-                    Err(e) => return Err(e),
-                }
-            }
-            (None, None) => true,
-        };
+    let kinds: Vec<Kind> = pending
+        .iter()
+        .map(|(id, p)| {
+            p.doc
+                .as_ref()
+                .or(cache.records.get(id).map(|h| &h.doc))
+                .and_then(Doc::kind)
+                .unwrap_or(Kind::Need)
+        })
+        .collect();
+    let writes: Vec<Write> = pending
+        .iter()
+        .filter(|(_, p)| p.doc.is_some() || p.base.is_some())
+        .map(|(id, p)| Write {
+            id: *id,
+            base: p.base,
+            doc: p.doc.clone(),
+        })
+        .collect();
+    progress(Stage::Pushing { done: 0, total });
+    let mut written = write_all(session, keyring, team, cache, writes, |done| {
+        progress(Stage::Pushing { done, total })
+    })
+    .await?
+    .into_iter();
+    for ((id, p), kind) in pending.into_iter().zip(kinds) {
         cache.pending.remove(&id);
-        if written {
+        if p.doc.is_none() && p.base.is_none() {
+            continue;
+        }
+        if written.next().unwrap_or(false) {
             out.sent += 1;
             let version = cache.records.get(&id).map_or(0, |h| h.version);
             cache
@@ -894,9 +1027,6 @@ pub async fn sync(
         } else if cache.lost(id, p) {
             out.conflicts.push(id);
         }
-        if i % 500 == 499 {
-            save(cache)?;
-        }
     }
     save(cache)?;
 
@@ -904,19 +1034,20 @@ pub async fn sync(
     while !cache.audit.is_empty() {
         let n = cache.audit.len().min(MAX_AUDIT_EVENTS);
         let events: Vec<Event> = cache.audit[..n].to_vec();
-        let id = RecordId::random();
-        if put(
-            session,
-            keyring,
-            team,
-            cache,
-            id,
-            None,
-            Doc::Audit(Audit { events }),
-        )
-        .await?
+        let write = Write {
+            id: RecordId::random(),
+            base: None,
+            doc: Some(Doc::Audit(Audit { events })),
+        };
+        if write_all(session, keyring, team, cache, vec![write], |_| {})
+            .await?
+            .first()
+            .copied()
+            .unwrap_or(false)
         {
             cache.audit.drain(..n);
+        } else {
+            break; // a fresh id lost a race: keep the events for the next sync
         }
         save(cache)?;
     }

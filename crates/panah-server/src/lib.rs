@@ -82,7 +82,13 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(axum::extract::DefaultBodyLimit::max(
             api::records::MAX_RECORD_REQUEST,
-        ));
+        ))
+        .route(
+            "/c/{slug}/records/batch",
+            post(api::records::batch).layer(axum::extract::DefaultBodyLimit::max(
+                api::records::MAX_BATCH_REQUEST,
+            )),
+        );
     let max_file_body = usize::try_from(state.inner.settings.max_upload_bytes)
         .unwrap_or(usize::MAX)
         .saturating_add(64 * 1024);

@@ -358,3 +358,120 @@ async fn records_are_stored_blind_and_compare_and_set() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_batch_is_one_transaction_of_separate_compare_and_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let cid = seed(&store, "roshanai").await;
+        let a = coordinator();
+        store.add_coordinator(cid, &a.key, "").await.unwrap();
+        let app = router(store.clone(), Settings::default()).await;
+        let ta = token(&app, "roshanai", &a).await;
+        let url = "/api/v1/c/roshanai/records/batch";
+        let (w, b) = (
+            STANDARD.encode(age_file(100)),
+            STANDARD.encode(age_file(1000)),
+        );
+        let id = |n: u8| format!("{:032x}", n);
+        let change = |n: u8, base: Option<i64>, content: bool| {
+            let mut c = json!({"id": id(n), "base": base, "version": base.unwrap_or(0) + 1});
+            if content {
+                c["wrapped"] = json!(w);
+                c["body"] = json!(b);
+            }
+            c
+        };
+        let res = call(&app, "POST", url, Some(json!({"changes": [change(1, None, true), change(2, None, true), change(3, None, true)]})), Some(&ta)).await;
+        assert_eq!(res.status, StatusCode::OK, "{engine}: {}", res.text());
+        let results = res.json()["results"].clone();
+        assert_eq!(
+            results
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["seq"].as_i64().unwrap())
+                .collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+
+        // One stale change is refused alone; a deletion in the same batch goes through.
+        let res = call(&app, "POST", url, Some(json!({"changes": [change(1, Some(1), true), change(2, Some(7), true), change(3, Some(1), false)]})), Some(&ta)).await;
+        assert_eq!(res.status, StatusCode::OK, "{engine}: {}", res.text());
+        let r = res.json()["results"].clone();
+        assert_eq!(
+            (
+                r[0]["status"].as_u64(),
+                r[1]["status"].as_u64(),
+                r[2]["status"].as_u64()
+            ),
+            (Some(200), Some(412), Some(200)),
+            "{engine}: {r}"
+        );
+        assert!(r[1]["error"].as_str().unwrap().contains("version 1"));
+
+        // A malformed change refuses the whole batch, naming it; nothing is written.
+        let before = store.records_seq(cid).await.unwrap();
+        let res = call(&app, "POST", url, Some(json!({"changes": [change(4, None, true), {"id": "x", "version": 1, "wrapped": w, "body": b}]})), Some(&ta)).await;
+        assert_eq!(
+            res.status,
+            StatusCode::BAD_REQUEST,
+            "{engine}: {}",
+            res.text()
+        );
+        assert!(
+            res.json()["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("change 1: "),
+            "{}",
+            res.text()
+        );
+        for (what, body, words) in [
+            (
+                "twice",
+                json!({"changes": [change(5, None, true), change(5, None, true)]}),
+                "another change in the batch",
+            ),
+            (
+                "half",
+                json!({"changes": [{"id": id(6), "version": 1, "wrapped": w}]}),
+                "both a wrapped key and content",
+            ),
+            (
+                "new without content",
+                json!({"changes": [change(7, None, false)]}),
+                "needs its wrapped key",
+            ),
+            ("empty", json!({"changes": []}), "1 to 200"),
+            (
+                "too many",
+                json!({"changes": (0..201).map(|i| change((i % 250) as u8, None, false)).collect::<Vec<_>>()}),
+                "1 to 200",
+            ),
+        ] {
+            let res = call(&app, "POST", url, Some(body), Some(&ta)).await;
+            assert_eq!(
+                res.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{engine}: {what}: {}",
+                res.text()
+            );
+            assert!(
+                res.json()["error"].as_str().unwrap().contains(words),
+                "{what}: {}",
+                res.text()
+            );
+        }
+        assert_eq!(store.records_seq(cid).await.unwrap(), before, "{engine}");
+        let res = call(
+            &app,
+            "POST",
+            url,
+            Some(json!({"changes": [change(8, None, true)]})),
+            None,
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    }
+}

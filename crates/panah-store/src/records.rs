@@ -26,7 +26,7 @@ pub enum RecordRefusal {
     Full,
 }
 
-/// What to write.
+/// A new version of a record, written only if the record is at `base`.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordWrite<'a> {
     pub record: &'a str,
@@ -36,27 +36,19 @@ pub struct RecordWrite<'a> {
     pub wrapped: &'a [u8],
     pub body: &'a [u8],
     pub day: &'a str,
-    /// Most live records the collective may hold (checked for new records).
-    pub max_live: i64,
 }
 
-async fn next_seq(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    collective_id: i64,
-) -> Result<i64, StoreError> {
-    sqlx::query(
-        "INSERT INTO record_clock (collective_id, seq) VALUES ($1, 0)
-         ON CONFLICT (collective_id) DO NOTHING",
-    )
-    .bind(collective_id)
-    .execute(&mut **tx)
-    .await?;
-    let row =
-        sqlx::query("UPDATE record_clock SET seq = seq + 1 WHERE collective_id = $1 RETURNING seq")
-            .bind(collective_id)
-            .fetch_one(&mut **tx)
-            .await?;
-    get(&row, "seq")
+/// One change in a batch.
+#[derive(Debug, Clone, Copy)]
+pub enum RecordOp<'a> {
+    Put(RecordWrite<'a>),
+    /// Deletes the wrapped key and the content if the record is at `base`, keeping a
+    /// marker (id, version `base + 1`, change number, day) so other devices drop it too.
+    Delete {
+        record: &'a str,
+        base: i64,
+        day: &'a str,
+    },
 }
 
 async fn current(
@@ -85,97 +77,125 @@ async fn current(
 }
 
 impl Store {
-    /// Writes a version of a record if the record is at `base` (or, for `base: None`, does
-    /// not exist), under the collective's next change number, which it returns.
-    pub async fn put_record(
+    /// Writes a batch of changes in one transaction, each a compare-and-set of its own:
+    /// every change gets the collective's next change number, or a refusal that leaves
+    /// the others standing. New records are refused once the collective holds `max_live`.
+    /// A batch that changed nothing is rolled back (it uses no numbers); one that changed
+    /// something leaves a gap where a change was refused.
+    pub async fn write_records(
         &self,
         collective_id: i64,
-        w: &RecordWrite<'_>,
-    ) -> Result<Result<i64, RecordRefusal>, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        let seq = next_seq(&mut tx, collective_id).await?;
-        let written = match w.base {
-            None => {
-                let live = sqlx::query(
-                    "SELECT COUNT(*) AS n FROM records WHERE collective_id = $1 AND body IS NOT NULL",
-                )
-                .bind(collective_id)
-                .fetch_one(&mut *tx)
-                .await?;
-                if get::<i64>(&live, "n")? >= w.max_live {
-                    return Ok(Err(RecordRefusal::Full));
-                }
-                let done = sqlx::query(
-                    "INSERT INTO records (collective_id, record, version, seq, changed_on, wrapped, body)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (collective_id, record) DO NOTHING",
-                )
-                .bind(collective_id)
-                .bind(w.record)
-                .bind(w.version)
-                .bind(seq)
-                .bind(w.day)
-                .bind(w.wrapped)
-                .bind(w.body)
-                .execute(&mut *tx)
-                .await?;
-                done.rows_affected() == 1
-            }
-            Some(base) => {
-                let done = sqlx::query(
-                    "UPDATE records SET version = $1, seq = $2, changed_on = $3, wrapped = $4, body = $5
-                     WHERE collective_id = $6 AND record = $7 AND version = $8 AND body IS NOT NULL",
-                )
-                .bind(w.version)
-                .bind(seq)
-                .bind(w.day)
-                .bind(w.wrapped)
-                .bind(w.body)
-                .bind(collective_id)
-                .bind(w.record)
-                .bind(base)
-                .execute(&mut *tx)
-                .await?;
-                done.rows_affected() == 1
-            }
-        };
-        if !written {
-            return Ok(Err(current(&mut tx, collective_id, w.record).await?));
+        ops: &[RecordOp<'_>],
+        max_live: i64,
+    ) -> Result<Vec<Result<i64, RecordRefusal>>, StoreError> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
         }
-        tx.commit().await?;
-        Ok(Ok(seq))
-    }
-
-    /// Deletes a record's wrapped key and content if it is at `base`, keeping a marker
-    /// (id, version `base + 1`, change number, day) so other devices drop it too.
-    pub async fn delete_record(
-        &self,
-        collective_id: i64,
-        record: &str,
-        base: i64,
-        day: &str,
-    ) -> Result<Result<i64, RecordRefusal>, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let seq = next_seq(&mut tx, collective_id).await?;
-        let done = sqlx::query(
-            "UPDATE records SET version = version + 1, seq = $1, changed_on = $2, wrapped = NULL, body = NULL
-             WHERE collective_id = $3 AND record = $4 AND version = $5 AND body IS NOT NULL",
+        // Taking the numbers locks the collective's clock row until commit: numbers are
+        // committed in order, so a reader at N never misses a change below N.
+        sqlx::query(
+            "INSERT INTO record_clock (collective_id, seq) VALUES ($1, 0)
+             ON CONFLICT (collective_id) DO NOTHING",
         )
-        .bind(seq)
-        .bind(day)
         .bind(collective_id)
-        .bind(record)
-        .bind(base)
         .execute(&mut *tx)
         .await?;
-        if done.rows_affected() != 1 {
-            return Ok(Err(current(&mut tx, collective_id, record).await?));
+        let row = sqlx::query(
+            "UPDATE record_clock SET seq = seq + $1 WHERE collective_id = $2 RETURNING seq",
+        )
+        .bind(ops.len() as i64)
+        .bind(collective_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let first = get::<i64>(&row, "seq")? - ops.len() as i64 + 1;
+        let live = sqlx::query(
+            "SELECT COUNT(*) AS n FROM records WHERE collective_id = $1 AND body IS NOT NULL",
+        )
+        .bind(collective_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut live: i64 = get(&live, "n")?;
+        let mut out = Vec::with_capacity(ops.len());
+        let mut deleted = false;
+        for (i, op) in ops.iter().enumerate() {
+            let seq = first + i as i64;
+            let (record, written) = match op {
+                RecordOp::Put(w) if w.base.is_none() && live >= max_live => {
+                    out.push(Err(RecordRefusal::Full));
+                    continue;
+                }
+                RecordOp::Put(w) if w.base.is_none() => {
+                    let done = sqlx::query(
+                        "INSERT INTO records (collective_id, record, version, seq, changed_on, wrapped, body)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                         ON CONFLICT (collective_id, record) DO NOTHING",
+                    )
+                    .bind(collective_id)
+                    .bind(w.record)
+                    .bind(w.version)
+                    .bind(seq)
+                    .bind(w.day)
+                    .bind(w.wrapped)
+                    .bind(w.body)
+                    .execute(&mut *tx)
+                    .await?;
+                    let ok = done.rows_affected() == 1;
+                    live += i64::from(ok);
+                    (w.record, ok)
+                }
+                RecordOp::Put(w) => {
+                    let done = sqlx::query(
+                        "UPDATE records SET version = $1, seq = $2, changed_on = $3, wrapped = $4, body = $5
+                         WHERE collective_id = $6 AND record = $7 AND version = $8 AND body IS NOT NULL",
+                    )
+                    .bind(w.version)
+                    .bind(seq)
+                    .bind(w.day)
+                    .bind(w.wrapped)
+                    .bind(w.body)
+                    .bind(collective_id)
+                    .bind(w.record)
+                    .bind(w.base)
+                    .execute(&mut *tx)
+                    .await?;
+                    (w.record, done.rows_affected() == 1)
+                }
+                RecordOp::Delete { record, base, day } => {
+                    let done = sqlx::query(
+                        "UPDATE records SET version = version + 1, seq = $1, changed_on = $2, wrapped = NULL, body = NULL
+                         WHERE collective_id = $3 AND record = $4 AND version = $5 AND body IS NOT NULL",
+                    )
+                    .bind(seq)
+                    .bind(*day)
+                    .bind(collective_id)
+                    .bind(*record)
+                    .bind(*base)
+                    .execute(&mut *tx)
+                    .await?;
+                    let ok = done.rows_affected() == 1;
+                    live -= i64::from(ok);
+                    deleted |= ok;
+                    (*record, ok)
+                }
+            };
+            out.push(if written {
+                Ok(seq)
+            } else {
+                Err(current(&mut tx, collective_id, record).await?)
+            });
+        }
+        if out.iter().all(Result::is_err) {
+            tx.rollback().await?;
+            return Ok(out);
         }
         tx.commit().await?;
-        if let Some(sql) = self.dialect().after_shred() {
-            let _ = sqlx::query(sql).execute(self.pool()).await;
+        if deleted {
+            if let Some(sql) = self.dialect().after_shred() {
+                let _ = sqlx::query(sql).execute(self.pool()).await;
+            }
         }
-        Ok(Ok(seq))
+        Ok(out)
     }
 
     /// Records changed after `since`, in change order: at most `max_rows`, and no more

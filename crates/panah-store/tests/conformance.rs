@@ -1262,7 +1262,10 @@ async fn the_logs_migration_keeps_every_ledger_byte_for_byte() {
 
 #[tokio::test]
 async fn records_are_compare_and_set_and_read_in_change_order() {
-    use panah_store::{RecordRefusal, RecordWrite};
+    use panah_store::{RecordOp, RecordRefusal, RecordWrite};
+    async fn one(store: &Store, c: i64, op: RecordOp<'_>) -> Result<i64, RecordRefusal> {
+        store.write_records(c, &[op], 3).await.unwrap().remove(0)
+    }
     let dir = tempfile::tempdir().unwrap();
     for (engine, store) in every_engine(dir.path()).await {
         let c = store
@@ -1281,39 +1284,26 @@ async fn records_are_compare_and_set_and_read_in_change_order() {
             wrapped: b"wrapped-key",
             body,
             day: "2021-08-24",
-            max_live: 3,
         };
         let a = "a".repeat(32);
         let a: &'static str = Box::leak(a.into_boxed_str());
         let b: &'static str = Box::leak("b".repeat(32).into_boxed_str());
         assert_eq!(
-            store
-                .put_record(c.id, &write(a, None, 1, b"a1"))
-                .await
-                .unwrap(),
+            one(&store, c.id, RecordOp::Put(write(a, None, 1, b"a1"))).await,
             Ok(1)
         );
         assert_eq!(
-            store
-                .put_record(c.id, &write(b, None, 1, b"b1"))
-                .await
-                .unwrap(),
+            one(&store, c.id, RecordOp::Put(write(b, None, 1, b"b1"))).await,
             Ok(2)
         );
         // The other collective has its own ids and its own clock.
         assert_eq!(
-            store
-                .put_record(other.id, &write(a, None, 1, b"x"))
-                .await
-                .unwrap(),
+            one(&store, other.id, RecordOp::Put(write(a, None, 1, b"x"))).await,
             Ok(1)
         );
         // A second creation of the same id, or an edit of a version that is not current.
         assert_eq!(
-            store
-                .put_record(c.id, &write(a, None, 1, b"again"))
-                .await
-                .unwrap(),
+            one(&store, c.id, RecordOp::Put(write(a, None, 1, b"again"))).await,
             Err(RecordRefusal::Changed {
                 current: Some(1),
                 deleted: false
@@ -1321,17 +1311,11 @@ async fn records_are_compare_and_set_and_read_in_change_order() {
             "{engine}"
         );
         assert_eq!(
-            store
-                .put_record(c.id, &write(a, Some(1), 2, b"a2"))
-                .await
-                .unwrap(),
+            one(&store, c.id, RecordOp::Put(write(a, Some(1), 2, b"a2"))).await,
             Ok(3)
         );
         assert_eq!(
-            store
-                .put_record(c.id, &write(a, Some(1), 2, b"lost"))
-                .await
-                .unwrap(),
+            one(&store, c.id, RecordOp::Put(write(a, Some(1), 2, b"lost"))).await,
             Err(RecordRefusal::Changed {
                 current: Some(2),
                 deleted: false
@@ -1339,10 +1323,12 @@ async fn records_are_compare_and_set_and_read_in_change_order() {
             "{engine}: the second of two edits of version 1 is refused"
         );
         assert_eq!(
-            store
-                .put_record(c.id, &write("c".repeat(32).leak(), Some(1), 2, b"?"))
-                .await
-                .unwrap(),
+            one(
+                &store,
+                c.id,
+                RecordOp::Put(write("c".repeat(32).leak(), Some(1), 2, b"?"))
+            )
+            .await,
             Err(RecordRefusal::Changed {
                 current: None,
                 deleted: false
@@ -1376,14 +1362,32 @@ async fn records_are_compare_and_set_and_read_in_change_order() {
 
         // Deleting keeps only a marker, at the next version.
         assert_eq!(
-            store.delete_record(c.id, a, 1, "2021-09-01").await.unwrap(),
+            one(
+                &store,
+                c.id,
+                RecordOp::Delete {
+                    record: a,
+                    base: 1,
+                    day: "2021-09-01"
+                }
+            )
+            .await,
             Err(RecordRefusal::Changed {
                 current: Some(2),
                 deleted: false
             })
         );
         assert_eq!(
-            store.delete_record(c.id, a, 2, "2021-09-01").await.unwrap(),
+            one(
+                &store,
+                c.id,
+                RecordOp::Delete {
+                    record: a,
+                    base: 2,
+                    day: "2021-09-01"
+                }
+            )
+            .await,
             Ok(4)
         );
         let (page, _) = store.records_since(c.id, 3, 100, 1 << 20).await.unwrap();
@@ -1394,10 +1398,7 @@ async fn records_are_compare_and_set_and_read_in_change_order() {
             "{engine}"
         );
         assert_eq!(
-            store
-                .put_record(c.id, &write(a, Some(3), 4, b"zombie"))
-                .await
-                .unwrap(),
+            one(&store, c.id, RecordOp::Put(write(a, Some(3), 4, b"zombie"))).await,
             Err(RecordRefusal::Changed {
                 current: Some(3),
                 deleted: true
@@ -1405,7 +1406,16 @@ async fn records_are_compare_and_set_and_read_in_change_order() {
             "{engine}: a deleted record stays deleted"
         );
         assert_eq!(
-            store.delete_record(c.id, a, 3, "2021-09-01").await.unwrap(),
+            one(
+                &store,
+                c.id,
+                RecordOp::Delete {
+                    record: a,
+                    base: 3,
+                    day: "2021-09-01"
+                }
+            )
+            .await,
             Err(RecordRefusal::Changed {
                 current: Some(3),
                 deleted: true
@@ -1415,21 +1425,14 @@ async fn records_are_compare_and_set_and_read_in_change_order() {
         let cc: &'static str = "c".repeat(32).leak();
         let d: &'static str = "d".repeat(32).leak();
         let e: &'static str = "e".repeat(32).leak();
-        assert!(store
-            .put_record(c.id, &write(cc, None, 1, b"c"))
+        assert!(one(&store, c.id, RecordOp::Put(write(cc, None, 1, b"c")))
             .await
-            .unwrap()
             .is_ok());
-        assert!(store
-            .put_record(c.id, &write(d, None, 1, b"d"))
+        assert!(one(&store, c.id, RecordOp::Put(write(d, None, 1, b"d")))
             .await
-            .unwrap()
             .is_ok());
         assert_eq!(
-            store
-                .put_record(c.id, &write(e, None, 1, b"e"))
-                .await
-                .unwrap(),
+            one(&store, c.id, RecordOp::Put(write(e, None, 1, b"e"))).await,
             Err(RecordRefusal::Full),
             "{engine}"
         );

@@ -15,10 +15,12 @@ use axum::http::StatusCode;
 use axum::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use panah_api::{RecordItem, RecordPage, RecordPut, RecordStored};
+use panah_api::{
+    RecordBatch, RecordItem, RecordPage, RecordPut, RecordResult, RecordResults, RecordStored,
+};
 use panah_core::records::RecordId;
 use panah_core::Timestamp;
-use panah_store::{RecordRefusal, RecordWrite};
+use panah_store::{RecordOp, RecordRefusal, RecordWrite};
 use serde::Deserialize;
 
 use super::{ApiError, ApiJson, ApiPath, Caller};
@@ -30,6 +32,9 @@ pub(crate) const MAX_RECORD_BODY: usize = 700 * 1024;
 pub(crate) const MAX_WRAPPED: usize = 16 * 1024;
 /// Largest request: both, in base64, and the JSON around them.
 pub(crate) const MAX_RECORD_REQUEST: usize = (MAX_RECORD_BODY + MAX_WRAPPED) * 4 / 3 + 4096;
+/// Most changes in one batch, and most bytes of its request.
+pub(crate) const MAX_BATCH: usize = 200;
+pub(crate) const MAX_BATCH_REQUEST: usize = 8 * 1024 * 1024;
 /// Most live records one collective may keep.
 pub(crate) const MAX_LIVE_RECORDS: i64 = 100_000;
 const PAGE_ROWS: i64 = 500;
@@ -142,6 +147,99 @@ pub(crate) async fn list(
     }))
 }
 
+/// A change as the store takes it, checked: the id, the version after `base`, and two
+/// age files of plausible sizes (or neither, for a deletion).
+struct Checked {
+    id: String,
+    base: Option<i64>,
+    version: i64,
+    content: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+fn check_change(
+    id: &str,
+    base: Option<i64>,
+    version: i64,
+    wrapped: Option<&str>,
+    body: Option<&str>,
+) -> Result<Checked, ApiError> {
+    let id = record_id(id)?.to_string();
+    let expected = base.unwrap_or(0).checked_add(1);
+    if base.is_some_and(|b| b < 1) || Some(version) != expected {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a record's version is the one it was edited from plus one (1 for a new record)",
+        ));
+    }
+    let content = match (wrapped, body) {
+        (Some(w), Some(b)) => Some((
+            age_file("wrapped key", w, MAX_WRAPPED)?,
+            age_file("record", b, MAX_RECORD_BODY)?,
+        )),
+        (None, None) if base.is_some() => None,
+        (None, None) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "a new record needs its wrapped key and its content",
+            ))
+        }
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "a change has both a wrapped key and content, or neither (to delete)",
+            ))
+        }
+    };
+    Ok(Checked {
+        id,
+        base,
+        version,
+        content,
+    })
+}
+
+/// Writes checked changes in one transaction.
+async fn write(
+    state: &AppState,
+    caller: &Caller,
+    changes: &[Checked],
+) -> Result<Vec<Result<i64, RecordRefusal>>, ApiError> {
+    let day = day_today();
+    let ops: Vec<RecordOp<'_>> = changes
+        .iter()
+        .map(|c| match (&c.content, c.base) {
+            (Some((wrapped, body)), base) => RecordOp::Put(RecordWrite {
+                record: &c.id,
+                base,
+                version: c.version,
+                wrapped,
+                body,
+                day: &day,
+            }),
+            (None, base) => RecordOp::Delete {
+                record: &c.id,
+                base: base.unwrap_or(0),
+                day: &day,
+            },
+        })
+        .collect();
+    Ok(state
+        .store()
+        .write_records(caller.collective_id, &ops, MAX_LIVE_RECORDS)
+        .await?)
+}
+
+fn one(result: Vec<Result<i64, RecordRefusal>>) -> Result<Json<RecordStored>, ApiError> {
+    match result.into_iter().next() {
+        Some(Ok(seq)) => Ok(Json(RecordStored { seq })),
+        Some(Err(r)) => Err(refused(r)),
+        None => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "nothing was written",
+        )),
+    }
+}
+
 pub(crate) async fn put(
     State(state): State<AppState>,
     ApiPath((slug, id)): ApiPath<(String, String)>,
@@ -149,35 +247,14 @@ pub(crate) async fn put(
     ApiJson(put): ApiJson<RecordPut>,
 ) -> Result<Json<RecordStored>, ApiError> {
     caller.for_collective(&slug)?;
-    let id = record_id(&id)?;
-    let expected = put.base.unwrap_or(0).checked_add(1);
-    if put.base.is_some_and(|b| b < 1) || Some(put.version) != expected {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "a record's version is the one it was edited from plus one (1 for a new record)",
-        ));
-    }
-    let wrapped = age_file("wrapped key", &put.wrapped, MAX_WRAPPED)?;
-    let body = age_file("record", &put.body, MAX_RECORD_BODY)?;
-    let day = day_today();
-    let id = id.to_string();
-    let write = RecordWrite {
-        record: &id,
-        base: put.base,
-        version: put.version,
-        wrapped: &wrapped,
-        body: &body,
-        day: &day,
-        max_live: MAX_LIVE_RECORDS,
-    };
-    match state
-        .store()
-        .put_record(caller.collective_id, &write)
-        .await?
-    {
-        Ok(seq) => Ok(Json(RecordStored { seq })),
-        Err(r) => Err(refused(r)),
-    }
+    let change = check_change(
+        &id,
+        put.base,
+        put.version,
+        Some(&put.wrapped),
+        Some(&put.body),
+    )?;
+    one(write(&state, &caller, &[change]).await?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,21 +270,71 @@ pub(crate) async fn delete(
     query: Result<Query<VersionQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<RecordStored>, ApiError> {
     caller.for_collective(&slug)?;
-    let id = record_id(&id)?;
     let Query(VersionQuery { version }) = query.map_err(|_| {
         ApiError::new(
             StatusCode::PRECONDITION_REQUIRED,
             "say which version you are deleting: ?version=N",
         )
     })?;
-    match state
-        .store()
-        .delete_record(caller.collective_id, &id.to_string(), version, &day_today())
-        .await?
-    {
-        Ok(seq) => Ok(Json(RecordStored { seq })),
-        Err(r) => Err(refused(r)),
+    let change = check_change(&id, Some(version), version.saturating_add(1), None, None)?;
+    one(write(&state, &caller, &[change]).await?)
+}
+
+/// `POST c/{slug}/records/batch`: up to 200 changes in one transaction. A malformed change
+/// refuses the whole batch (naming it); a change that lost a race is refused alone.
+pub(crate) async fn batch(
+    State(state): State<AppState>,
+    ApiPath(slug): ApiPath<String>,
+    caller: Caller,
+    ApiJson(batch): ApiJson<RecordBatch>,
+) -> Result<Json<RecordResults>, ApiError> {
+    caller.for_collective(&slug)?;
+    if batch.changes.is_empty() || batch.changes.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("a batch has 1 to {MAX_BATCH} changes"),
+        ));
     }
+    let mut seen = std::collections::HashSet::new();
+    let mut checked = Vec::with_capacity(batch.changes.len());
+    for (i, c) in batch.changes.iter().enumerate() {
+        if !seen.insert(c.id.as_str()) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("change {i} names a record another change in the batch names"),
+            ));
+        }
+        let one = check_change(
+            &c.id,
+            c.base,
+            c.version,
+            c.wrapped.as_deref(),
+            c.body.as_deref(),
+        )
+        .map_err(|e| e.prefixed(&format!("change {i}: ")))?;
+        checked.push(one);
+    }
+    let results = write(&state, &caller, &checked).await?;
+    Ok(Json(RecordResults {
+        results: results
+            .into_iter()
+            .map(|r| match r {
+                Ok(seq) => RecordResult {
+                    status: 200,
+                    seq: Some(seq),
+                    error: None,
+                },
+                Err(r) => {
+                    let e = refused(r);
+                    RecordResult {
+                        status: e.status().as_u16(),
+                        seq: None,
+                        error: Some(e.message().to_owned()),
+                    }
+                }
+            })
+            .collect(),
+    }))
 }
 
 /// Today, as the day a change is kept under (the exact time would say more than needed).
