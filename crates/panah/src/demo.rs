@@ -58,6 +58,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let slug = Slug::parse(DEMO_SLUG)?;
     let keyring_path = args.data.join(KEYRING_FILE);
     let mut first_run_passphrase = None;
+    let mut seed_keyring = None;
     if store.collective(&slug).await?.is_none() {
         let appeal = crate::appeal_file::parse(DEMO_APPEAL)?;
         let name = |lang: Lang| {
@@ -100,6 +101,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             )?;
         }
         first_run_passphrase = Some(passphrase);
+        seed_keyring = Some(keyring);
     }
     store.close().await;
 
@@ -107,7 +109,26 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let receipt = receipt.trim().to_owned();
     let data = args.data.display().to_string();
     let keyring = keyring_path.display().to_string();
+    // What the demo coordinator's tools remember stays in the demo folder.
+    let state_dir = args.data.join("state");
+    let cache_dir = args.data.join("cache");
+    let tracker_env = format!(
+        "PANAH_LEDGER_STATE_DIR={} PANAH_CACHE_DIR={}",
+        state_dir.display(),
+        cache_dir.display()
+    );
     crate::serve::serve(config, false, move |url| {
+        if let Some(keyring) = seed_keyring {
+            // Once the hub listens: the team log, then the needs and cases through it.
+            std::env::set_var("PANAH_LEDGER_STATE_DIR", &state_dir);
+            let url = url.to_owned();
+            tokio::spawn(async move {
+                match crate::demo_tracker::seed(&url, &keyring, &cache_dir).await {
+                    Ok(n) => tracing::info!(records = n, "demo needs and cases written"),
+                    Err(e) => tracing::warn!(error = %e, "could not write the demo needs and cases"),
+                }
+            });
+        }
         let exe = how_started();
         let pass = match &first_run_passphrase {
             Some(p) => format!(
@@ -129,6 +150,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
              PANAH_PASSPHRASE={p} {exe} id show --keyring {keyring}\n  \
              PANAH_PASSPHRASE={p} {exe} team --hub {url} --collective {DEMO_SLUG} --keyring {keyring}\n  \
              PANAH_PASSPHRASE={p} {exe} inbox --hub {url} --collective {DEMO_SLUG} --keyring {keyring} list\n  \
+             PANAH_PASSPHRASE={p} {tracker_env} {exe} needs --hub {url} --collective {DEMO_SLUG} --keyring {keyring} list\n  \
+             PANAH_PASSPHRASE={p} {tracker_env} {exe} cases --hub {url} --collective {DEMO_SLUG} --keyring {keyring} list --lang fa\n  \
+             PANAH_PASSPHRASE={p} {tracker_env} {exe} summary --hub {url} --collective {DEMO_SLUG} --keyring {keyring}\n  \
              PANAH_PASSPHRASE={p} {exe} inbox --hub {url} --collective {DEMO_SLUG} --keyring {keyring} read 1\n  \
              PANAH_PASSPHRASE={p} {exe} inbox --hub {url} --collective {DEMO_SLUG} --keyring {keyring} reply 1 -m \"Received, thank you\"\n  \
              {exe} admin list-coordinators --data {data} {DEMO_SLUG}\n  \

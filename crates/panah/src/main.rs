@@ -18,6 +18,7 @@ mod appeal_file;
 mod client;
 mod config;
 mod demo;
+mod demo_tracker;
 mod id;
 mod inbox;
 mod ledger;
@@ -86,6 +87,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -127,4 +129,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `panah needs list | head` closes the pipe early: the standard library then panics on
+/// the next print. That is no error of the person's: end quietly, as other tools do, with
+/// the status of a process stopped by SIGPIPE.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("Broken pipe") && message.starts_with("failed printing to std") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

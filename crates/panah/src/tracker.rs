@@ -322,6 +322,15 @@ impl Words {
         self.rtl_isolate(sanitize_line(s))
     }
 
+    /// A pathway: the usual ones in the reader's words, others as written.
+    fn pathway(&self, p: &str) -> String {
+        if doc::PATHWAYS.contains(&p) {
+            self.t(&format!("cli-pathway-{}", p.replace(' ', "-")))
+        } else {
+            self.line(p)
+        }
+    }
+
     fn rtl_isolate(&self, s: String) -> String {
         if self.lang.is_rtl() {
             self.l().isolate(&s)
@@ -871,10 +880,12 @@ fn need_line(w: &Words, id: &RecordId, n: &Need, conflict: bool) -> String {
         word(w, "status", n.status.word()),
     ];
     if let Some(m) = &n.money {
-        parts.push(format!(
-            "{} / {}",
-            w.money(m.funded, &m.currency),
-            w.money(m.asked, &m.currency)
+        parts.push(w.f(
+            "cli-funded-of",
+            &[
+                ("funded", &w.money(m.funded, &m.currency)),
+                ("asked", &w.money(m.asked, &m.currency)),
+            ],
         ));
     }
     if conflict {
@@ -890,7 +901,7 @@ fn case_line(w: &Words, id: &RecordId, c: &Case, today: Day, conflict: bool) -> 
         word(w, "stage", c.stage.word()),
     ];
     if !c.pathway.is_empty() {
-        parts.push(w.line(&c.pathway));
+        parts.push(w.pathway(&c.pathway));
     }
     if let Some(d) = c.due {
         let mut due = w.f("cli-due-on", &[("date", &w.day(d))]);
@@ -936,7 +947,7 @@ fn print_doc(w: &Words, d: &Doc, today: Day) {
             field(w, "for", &w.line(&c.pseudonym));
             field(w, "stage", &word(w, "stage", c.stage.word()));
             if !c.pathway.is_empty() {
-                field(w, "pathway", &w.line(&c.pathway));
+                field(w, "pathway", &w.pathway(&c.pathway));
             }
             if !c.next_action.is_empty() {
                 field(w, "next", &w.text(&c.next_action));
@@ -993,7 +1004,10 @@ fn show(desk: &Desk, id: &RecordId, json: bool) -> anyhow::Result<()> {
         w.t(&format!("cli-{}", doc.kind().map_or("need", Kind::word))),
         w.reference(id)
     );
-    print_doc(w, doc, desk.today);
+    // With two versions waiting, both are shown side by side below instead.
+    if !desk.cache.conflicts.contains_key(id) {
+        print_doc(w, doc, desk.today);
+    }
     if let Some(h) = desk.cache.held(id) {
         println!(
             "{}",
