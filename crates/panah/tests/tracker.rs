@@ -826,3 +826,125 @@ async fn an_export_and_a_stored_record_open_with_stock_rage() {
     );
     assert!(String::from_utf8_lossy(&plain.stdout).contains("winter blankets"));
 }
+
+/// `pg_dump` from PATH or the machine's PostgreSQL binaries.
+fn pg_dump() -> Option<PathBuf> {
+    if let Some(p) = tool("pg_dump") {
+        return Some(p);
+    }
+    std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin/pg_dump")))
+        .find(|p| p.exists())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_postgresql_no_row_holds_a_record_in_clear() {
+    let Some(admin) = panah_store::testing::postgres_admin_url() else {
+        return;
+    };
+    let Location::Postgres { url } = panah_store::testing::fresh_postgres_database(&admin).await
+    else {
+        unreachable!()
+    };
+    let dump = pg_dump().expect("pg_dump comes with the PostgreSQL server binaries");
+    let dir = tempfile::tempdir().unwrap();
+    let data = s(&dir.path().join("hub"));
+    let a = s(&dir.path().join("a.keyring"));
+    let b = s(&dir.path().join("b.keyring"));
+    let line_a = ok(&["id", "new", "--keyring", &a]);
+    let line_b = ok(&["id", "new", "--keyring", &b]);
+    let hub = Hub::start(
+        &["--database", &url, "--data", &data],
+        &dir.path().join("hub.log"),
+    );
+    ok(&[
+        "admin",
+        "create-collective",
+        "--database",
+        &url,
+        "roshanai",
+        "--name-fa",
+        "روشنایی",
+        "--name-ps",
+        "رڼا",
+        "--name-en",
+        "Roshanai",
+    ]);
+    ok(&[
+        "admin",
+        "add-coordinator",
+        "--database",
+        &url,
+        "roshanai",
+        line_a.trim(),
+    ]);
+    tool_ok(&hub, &a, "team", &[]);
+    tool_ok(&hub, &a, "team", &["add", line_b.trim()]);
+    tool_ok(
+        &hub,
+        &a,
+        "needs",
+        &[
+            "add",
+            "--for",
+            "Lale-7",
+            "--category",
+            "medical",
+            "--notes",
+            "CANARYPGNEED insulin",
+        ],
+    );
+    tool_ok(
+        &hub,
+        &a,
+        "cases",
+        &[
+            "add",
+            "--for",
+            "Sparrow-3",
+            "--pathway",
+            "family reunion",
+            "--note",
+            "CANARYPGCASE lawyer called",
+        ],
+    );
+    tool_ok(&hub, &b, "sync", &[]);
+    let need = reference(&tool_ok(&hub, &b, "needs", &["list"]), "Lale-7");
+    assert!(tool_ok(&hub, &b, "needs", &["show", &need]).contains("CANARYPGNEED insulin"));
+    // Deleted, then looked for: the dump holds neither the canaries nor the deleted blobs.
+    let case = reference(&tool_ok(&hub, &a, "cases", &["list"]), "Sparrow-3");
+    tool_ok(&hub, &a, "cases", &["delete", &case]);
+
+    let out = std::process::Command::new(&dump)
+        .args(["--data-only", "--dbname", &url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("COPY public.records"),
+        "the dump has the records table"
+    );
+    for needle in [
+        "CANARYPGNEED",
+        "CANARYPGCASE",
+        "Lale-7",
+        "Sparrow-3",
+        "family reunion",
+        "127.0.0.1",
+    ] {
+        assert!(!text.contains(needle), "{needle:?} in a PostgreSQL row");
+    }
+    let mut files = files_below(Path::new(&data));
+    files.push(hub.log.clone());
+    scan(
+        &files,
+        &["CANARYPGNEED", "CANARYPGCASE", "Lale-7", "Sparrow-3"],
+        "hub folder and log",
+    );
+}
