@@ -160,16 +160,19 @@ pub fn cache_dir() -> Result<PathBuf> {
 }
 
 impl Cache {
+    /// An empty cache, as a device starts.
+    pub fn empty() -> Cache {
+        Cache {
+            format: 1,
+            ..Cache::default()
+        }
+    }
+
     /// Opens the cache at `path` (an empty one if there is none yet).
     pub fn load(path: &Path, keyring: &Keyring) -> Result<Cache> {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Cache {
-                    format: 1,
-                    ..Cache::default()
-                })
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Cache::empty()),
             Err(e) => return Err(ClientError::file("read", path, e)),
         };
         let plain = age_file::decrypt(&bytes, keyring.identity(), MAX_CACHE).map_err(|e| {

@@ -15,10 +15,11 @@ CREATE TABLE records (
 CREATE UNIQUE INDEX records_record ON records (collective_id, record);
 CREATE UNIQUE INDEX records_seq ON records (collective_id, seq);
 
--- Each collective's change counter. Taking the next number locks the row until commit,
--- so numbers are committed in order and a device that read up to N never misses a change
--- numbered below N.
+-- Each collective's change counter and how many live records it holds. Taking the next
+-- number locks the row until commit, so numbers are committed in order and a device that
+-- read up to N never misses a change numbered below N.
 CREATE TABLE record_clock (
     collective_id BIGINT PRIMARY KEY REFERENCES collectives (id),
-    seq BIGINT NOT NULL
+    seq BIGINT NOT NULL,
+    live BIGINT NOT NULL
 );

@@ -210,8 +210,7 @@ async fn main() {
     let ta = team::verified(&sa).await.unwrap();
 
     println!("case tracker, {n} records (a third cases, two thirds needs), SQLite, loopback");
-    let mut ca = Cache::default();
-    ca.format = 1;
+    let mut ca = Cache::empty();
     for i in 0..n {
         ca.add(doc(i)).unwrap();
     }
@@ -225,8 +224,7 @@ async fn main() {
 
     let sb = Session::login(&url, slug.clone(), &b).await.unwrap();
     let tb = team::verified(&sb).await.unwrap();
-    let mut cb = Cache::default();
-    cb.format = 1;
+    let mut cb = Cache::empty();
     let (s, t) = sync(&sb, &b, &tb, &mut cb).await;
     let wire = wire_bytes(&sb, 0).await;
     assert!(s.received >= n && s.refused.is_empty(), "{:?}", s.refused);

@@ -207,7 +207,15 @@ const NEEDS: &[(&str, &str, &str, &str, i64, i64, &str)] = &[
 ];
 
 /// (pseudonym, stage, pathway, next action, due in days from today, history)
-const CASES: &[(&str, &str, &str, &str, i64, &[&str])] = &[
+type SampleCase = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    &'static [&'static str],
+);
+const CASES: &[SampleCase] = &[
     (
         "Sparrow",
         "interview",

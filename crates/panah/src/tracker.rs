@@ -1114,7 +1114,7 @@ pub async fn needs(args: NeedsArgs) -> anyhow::Result<()> {
                 .filter(|(_, n)| category.is_none_or(|c| n.category == c))
                 .filter(|(_, n)| urgency.is_none_or(|u| n.urgency == u))
                 .collect();
-            list.sort_by(|a, b| (a.1.urgency, a.1.opened).cmp(&(b.1.urgency, b.1.opened)));
+            list.sort_by_key(|(_, n)| (n.urgency, n.opened));
             if json {
                 let items: Vec<_> = list
                     .iter()

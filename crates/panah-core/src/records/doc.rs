@@ -313,7 +313,7 @@ impl Need {
         check_pseudonym(&self.pseudonym)?;
         check_text("notes", &self.notes, MAX_TEXT, false)?;
         if self.category == Category::Fees {
-            return Err(need_category("fees").unwrap_err());
+            return Err("fees are the ledger's own costs, not a category of needs".into());
         }
         if let Some(m) = &self.money {
             m.currency()?;

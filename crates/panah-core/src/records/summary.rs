@@ -124,7 +124,7 @@ mod tests {
                 closed: stage.is_closed().then(|| day("2021-08-30")),
             })
         };
-        let docs = vec![
+        let docs = [
             (
                 RecordId([1; 16]),
                 need(NeedStatus::Open, Urgency::Urgent, 1000, 0),
