@@ -86,30 +86,6 @@ impl VerifiedTeam {
             None => fp,
         }
     }
-
-    /// One change in words: "coordinator X was added by Y on DATE".
-    pub fn describe(&self, entry: &TeamEntry) -> String {
-        let b = &entry.body;
-        match &b.change {
-            Change::Add { key, .. } if b.index == 0 => format!(
-                "coordinator {} founded the team on {}",
-                self.who(key.signing()),
-                b.date
-            ),
-            Change::Add { key, .. } => format!(
-                "coordinator {} was added by {} on {}",
-                self.who(key.signing()),
-                self.who(&b.by),
-                b.date
-            ),
-            Change::Remove { signing } => format!(
-                "coordinator {} was removed by {} on {}",
-                self.who(signing),
-                self.who(&b.by),
-                b.date
-            ),
-        }
-    }
 }
 
 fn bad(e: impl std::fmt::Display) -> ClientError {

@@ -16,6 +16,7 @@ use panah_core::CoordinatorKey;
 use panah_keyring::Keyring;
 
 use crate::client::HubArgs;
+use crate::tracker::Words;
 
 #[derive(Args, Debug)]
 pub struct TeamArgs {
@@ -55,6 +56,15 @@ pub enum TeamCommand {
 /// standard error. If the team log was not started and the hub lists only this
 /// coordinator, starts it (the usual first run of a new collective's founder).
 pub async fn verified(session: &Session, keyring: &Keyring) -> anyhow::Result<VerifiedTeam> {
+    verified_in(session, keyring, &Words::new(None)?).await
+}
+
+/// [`verified`], telling the news in `words`' language.
+pub async fn verified_in(
+    session: &Session,
+    keyring: &Keyring,
+    words: &Words,
+) -> anyhow::Result<VerifiedTeam> {
     let team = match team::verified(session).await {
         Err(ClientError::NoTeam) => {
             let (info, members) = team::founding_list(session, keyring).await?;
@@ -67,36 +77,62 @@ pub async fn verified(session: &Session, keyring: &Keyring) -> anyhow::Result<Ve
             }
             let mut t = team::found(session, keyring, &info, &members).await?;
             eprintln!(
-                "note: started the collective's signed team log, with you as its founder ({})",
-                sanitize(&t.origin)
+                "{}",
+                words.f("cli-team-started", &[("origin", &sanitize_line(&t.origin))])
             );
             // Their own founding is no news to them; invitations still are.
             t.first_use = false;
             t.news.clear();
-            show_news(&t);
+            show_news(&t, words);
             return Ok(t);
         }
         other => other?,
     };
-    show_news(&team);
+    show_news(&team, words);
     Ok(team)
 }
 
-fn show_news(team: &VerifiedTeam) {
+/// One change of the team log in words: who was added or removed, by whom, when.
+pub fn describe(team: &VerifiedTeam, entry: &panah_core::team::TeamEntry, w: &Words) -> String {
+    let b = &entry.body;
+    let date = w.l().date(panah_core::Timestamp::from_date(b.date));
+    let who = |k| sanitize_line(&team.who(k));
+    match &b.change {
+        Change::Add { key, .. } if b.index == 0 => w.f(
+            "cli-team-founded",
+            &[("who", &who(key.signing())), ("date", &date)],
+        ),
+        Change::Add { key, .. } => w.f(
+            "cli-team-added",
+            &[
+                ("who", &who(key.signing())),
+                ("by", &who(&b.by)),
+                ("date", &date),
+            ],
+        ),
+        Change::Remove { signing } => w.f(
+            "cli-team-removed",
+            &[("who", &who(signing)), ("by", &who(&b.by)), ("date", &date)],
+        ),
+    }
+}
+
+fn show_news(team: &VerifiedTeam, w: &Words) {
     if team.first_use {
-        eprintln!(
-            "note: first check of this collective's team on this device; compare these fingerprints with your fellow coordinators another way:"
-        );
+        eprintln!("{}", w.t("cli-team-first-use"));
     } else if !team.news.is_empty() {
-        eprintln!("team changes since you last looked:");
+        eprintln!("{}", w.t("cli-team-news"));
     }
     for e in &team.news {
-        eprintln!("  {}", sanitize(&team.describe(e)));
+        eprintln!("  {}", describe(team, e, w));
     }
     if !team.invitations.is_empty() {
         eprintln!(
-            "the hub's operator proposed {} key(s); nobody is added until a coordinator signs them with `panah team add`:",
-            team.invitations.len()
+            "{}",
+            w.f(
+                "cli-team-invitations",
+                &[("count", &w.l().integer(team.invitations.len() as i64))]
+            )
         );
         for (key, label) in &team.invitations {
             eprintln!("  {} {}", key.fingerprint(), sanitize_line(label));
@@ -192,10 +228,16 @@ async fn run_logged_in(
                 }],
             )
             .await?;
+            let w = Words::new(None)?;
             println!(
-                "ok: added coordinator {}; the team has {} coordinators",
-                key.fingerprint(),
-                team.members().len()
+                "{}",
+                w.f(
+                    "cli-team-added-ok",
+                    &[
+                        ("fp", &key.fingerprint().to_string()),
+                        ("count", &w.l().integer(team.members().len() as i64)),
+                    ]
+                )
             );
         }
         TeamCommand::Remove { who } => {
@@ -218,9 +260,13 @@ async fn run_logged_in(
                 }],
             )
             .await?;
+            let w = Words::new(None)?;
             println!(
-                "ok: removed coordinator {}; their logins are revoked. What the hub keeps stays readable with their key until it is encrypted anew: run `panah inbox reencrypt`",
-                member.key.fingerprint()
+                "{}",
+                w.f(
+                    "cli-team-removed-ok",
+                    &[("fp", &member.key.fingerprint().to_string())]
+                )
             );
         }
     }

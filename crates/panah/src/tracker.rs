@@ -439,7 +439,7 @@ impl Desk {
     }
 
     async fn sync_with(&mut self, session: &Session, keep_closed_days: i64) -> anyhow::Result<()> {
-        let team = crate::team::verified(session, &self.keyring).await?;
+        let team = crate::team::verified_in(session, &self.keyring, &self.words).await?;
         let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
         let words = &self.words;
         let path = self.path.clone();
