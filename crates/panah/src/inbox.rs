@@ -10,12 +10,13 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use panah_client::files::write_private;
 use panah_client::inbox::{self, day};
-use panah_client::terminal::sanitize;
+use panah_client::terminal::{sanitize, sanitize_line};
 use panah_client::Session;
 use panah_core::envelope::clean_file_name;
 use panah_keyring::Keyring;
 
 use crate::client::HubArgs;
+use crate::tracker::Words;
 
 #[derive(Args, Debug)]
 pub struct InboxArgs {
@@ -69,6 +70,75 @@ fn free_path(dir: &Path, prefix: &str, name: &str) -> PathBuf {
     candidate
 }
 
+/// A date the hub sent (untrusted text): in the reader's calendar if it is one, else shown
+/// as sent, made safe.
+fn hub_day(w: &Words, text: &str) -> String {
+    match panah_core::records::Day::parse(day(text)) {
+        Ok(d) => w.l().date(panah_core::Timestamp::from_date(d.0)),
+        Err(_) => sanitize_line(day(text)),
+    }
+}
+
+/// A conversation as `inbox read` prints it, in the reader's language; what the sender
+/// wrote is made safe for the terminal.
+fn transcript(
+    w: &Words,
+    conv: &panah_api::Conversation,
+    opened: &[panah_client::inbox::Opened],
+) -> String {
+    use panah_core::envelope::Author;
+    let mut out = w.f(
+        "cli-inbox-conversation",
+        &[
+            ("id", &conv.id.to_string()),
+            ("started", &hub_day(w, &conv.created_on)),
+            ("last", &hub_day(w, &conv.last_on)),
+            ("expires", &hub_day(w, &conv.expires_on)),
+        ],
+    );
+    out.push('\n');
+    for o in opened {
+        let date = w.l().date(o.envelope.sent);
+        let head = match &o.envelope.from {
+            Author::Sender => w.f(
+                "cli-inbox-from-sender",
+                &[("id", &o.id.to_string()), ("date", &date)],
+            ),
+            Author::Coordinator(fp) => w.f(
+                "cli-inbox-from-coordinator",
+                &[
+                    ("id", &o.id.to_string()),
+                    ("who", &sanitize_line(fp)),
+                    ("date", &date),
+                ],
+            ),
+        };
+        out.push_str(&format!("\n--- {head}\n"));
+        for f in &o.envelope.files {
+            let id = if f.scrubbed {
+                "cli-inbox-file-scrubbed"
+            } else {
+                "cli-inbox-file"
+            };
+            out.push_str(&w.f(
+                id,
+                &[
+                    ("name", &sanitize_line(&f.name)),
+                    (
+                        "size",
+                        &w.l().integer(i64::try_from(f.size).unwrap_or(i64::MAX)),
+                    ),
+                    ("type", &sanitize_line(&f.content_type)),
+                ],
+            ));
+            out.push('\n');
+        }
+        out.push_str(&sanitize(&o.envelope.body));
+        out.push('\n');
+    }
+    out
+}
+
 pub async fn run(args: InboxArgs) -> anyhow::Result<()> {
     let (session, keyring) = args.hub.login_keeping_keyring().await?;
     let result = command(&session, &keyring, args.command).await;
@@ -81,34 +151,38 @@ async fn command(
     keyring: &Keyring,
     command: InboxCommand,
 ) -> anyhow::Result<()> {
+    let w = Words::new(None)?;
     match command {
         InboxCommand::List => {
             let all = inbox::list(session, keyring).await?;
             if all.is_empty() {
-                println!("no conversations");
+                println!("{}", w.t("cli-inbox-none"));
             }
             for listed in all {
                 let conv = &listed.conversation;
-                let preview = listed
-                    .preview
-                    .as_deref()
-                    .unwrap_or("(cannot decrypt: not encrypted to your key)");
+                let preview = match listed.preview.as_deref() {
+                    Some(p) => sanitize_line(p),
+                    None => w.t("cli-inbox-not-for-you"),
+                };
                 println!(
                     "{}",
-                    sanitize(&format!(
-                        "#{}\t{} messages, {} files\tlast {}\texpires {}\t{preview}",
-                        conv.id,
-                        listed.messages(),
-                        listed.files,
-                        day(&conv.last_on),
-                        day(&conv.expires_on)
-                    ))
+                    w.f(
+                        "cli-inbox-line",
+                        &[
+                            ("id", &conv.id.to_string()),
+                            ("messages", &w.l().integer(listed.messages() as i64)),
+                            ("files", &w.l().integer(listed.files as i64)),
+                            ("last", &hub_day(&w, &conv.last_on)),
+                            ("expires", &hub_day(&w, &conv.expires_on)),
+                            ("preview", &preview),
+                        ]
+                    )
                 );
             }
         }
         InboxCommand::Read { id, out } => {
             let (conv, opened) = inbox::open(session, keyring, id).await?;
-            print!("{}", sanitize(&inbox::transcript(&conv, &opened)));
+            print!("{}", transcript(&w, &conv, &opened));
             let any_files = opened.iter().any(|o| !o.file_ids.is_empty());
             match out {
                 Some(dir) if any_files => {
@@ -121,11 +195,17 @@ async fn command(
                             let path =
                                 free_path(&dir, &o.id.to_string(), &clean_file_name(&entry.name));
                             write_private(&path, &bytes)?;
-                            eprintln!("saved {}", sanitize(&path.display().to_string()));
+                            eprintln!(
+                                "{}",
+                                w.f(
+                                    "cli-inbox-saved",
+                                    &[("file", &sanitize_line(&path.display().to_string()))]
+                                )
+                            );
                         }
                     }
                 }
-                None if any_files => eprintln!("(add --out DIR to save the files)"),
+                None if any_files => eprintln!("{}", w.t("cli-inbox-add-out")),
                 _ => {}
             }
         }
@@ -144,28 +224,41 @@ async fn command(
             let team = crate::team::verified(session, keyring).await?;
             let sent = inbox::reply(session, &team, id, &text).await?;
             println!(
-                "reply {} sent to conversation #{id}, readable by the sender and {} coordinator(s)",
-                sent.id, sent.coordinators
+                "{}",
+                w.f(
+                    "cli-inbox-replied",
+                    &[
+                        ("reply", &sent.id.to_string()),
+                        ("id", &id.to_string()),
+                        ("count", &w.l().integer(sent.coordinators as i64)),
+                    ]
+                )
             );
         }
         InboxCommand::Delete { id } => {
             inbox::delete(session, id).await?;
-            println!("deleted conversation #{id} and its files from the hub");
+            println!("{}", w.f("cli-inbox-deleted", &[("id", &id.to_string())]));
         }
         InboxCommand::Reencrypt => {
             let team = crate::team::verified(session, keyring).await?;
             let r = reencrypt_all(session, keyring, &team).await?;
+            let n = |v: usize| w.l().integer(v as i64);
             println!(
-                "re-encrypted {} item(s) to the {} coordinator(s) of the team ({} done before, {} gone meanwhile)",
-                r.done,
-                team.members().len(),
-                r.earlier,
-                r.gone
+                "{}",
+                w.f(
+                    "cli-inbox-reencrypted",
+                    &[
+                        ("done", &n(r.done)),
+                        ("count", &n(team.members().len())),
+                        ("earlier", &n(r.earlier)),
+                        ("gone", &n(r.gone)),
+                    ]
+                )
             );
             if r.unreadable > 0 {
                 println!(
-                    "{} item(s) are not encrypted to your key (from before you joined): a coordinator who can read them must run this too",
-                    r.unreadable
+                    "{}",
+                    w.f("cli-inbox-unreadable", &[("count", &n(r.unreadable))])
                 );
             }
         }
