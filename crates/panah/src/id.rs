@@ -54,7 +54,12 @@ impl KeyringArgs {
                 path.display()
             );
         }
-        let passphrase = passphrase(&format!("Passphrase for {}: ", path.display()), false)?;
+        let w = crate::tracker::Words::new(None)?;
+        let file = panah_client::terminal::sanitize_line(&path.display().to_string());
+        let passphrase = passphrase(
+            &format!("{} ", w.f("cli-id-unlock", &[("file", &file)])),
+            false,
+        )?;
         Keyring::load(&path, &passphrase)
             .with_context(|| format!("cannot open the keyring {}", path.display()))
     }
@@ -95,8 +100,10 @@ pub fn passphrase(prompt: &str, confirm: bool) -> anyhow::Result<SecretString> {
     let first = rpassword::prompt_password(prompt)
         .context("cannot read a passphrase: run in a terminal, or set PANAH_PASSPHRASE")?;
     if confirm {
-        let second = rpassword::prompt_password("Same passphrase again: ")
-            .context("cannot read a passphrase")?;
+        let again = crate::tracker::Words::new(None)
+            .map(|w| format!("{} ", w.t("cli-id-again")))
+            .unwrap_or_else(|_| "Same passphrase again: ".into());
+        let second = rpassword::prompt_password(again).context("cannot read a passphrase")?;
         if first != second {
             bail!("the two passphrases differ; nothing was written");
         }
@@ -120,11 +127,19 @@ pub fn run(cmd: IdCommand) -> anyhow::Result<()> {
                     path.display()
                 );
             }
-            let pass = passphrase("New passphrase (10 characters or more): ", true)?;
+            let w = crate::tracker::Words::new(None)?;
+            let pass = passphrase(&format!("{} ", w.t("cli-id-new-passphrase")), true)?;
             let k = create(&path, &pass)?;
-            eprintln!("Created the keyring {}.", path.display());
-            eprintln!("Your fingerprint: {}", k.public().fingerprint());
-            eprintln!("Give this public line to your hub operator (it is not secret):");
+            let file = panah_client::terminal::sanitize_line(&path.display().to_string());
+            eprintln!("{}", w.f("cli-id-created", &[("file", &file)]));
+            eprintln!(
+                "{}",
+                w.f(
+                    "cli-id-fingerprint",
+                    &[("fp", &k.public().fingerprint().to_string())]
+                )
+            );
+            eprintln!("{}", w.t("cli-id-give-line"));
             println!("{}", k.public());
         }
         IdCommand::Show { keyring } => {
@@ -144,10 +159,9 @@ pub fn run(cmd: IdCommand) -> anyhow::Result<()> {
             match output {
                 Some(path) => {
                     panah_client::files::write_private(&path, text.as_bytes())?;
-                    eprintln!(
-                        "Wrote {}. Delete it when you are done: it is your secret key.",
-                        path.display()
-                    );
+                    let w = crate::tracker::Words::new(None)?;
+                    let file = panah_client::terminal::sanitize_line(&path.display().to_string());
+                    eprintln!("{}", w.f("cli-id-exported", &[("file", &file)]));
                 }
                 None => {
                     print!("{text}");
