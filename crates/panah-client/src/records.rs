@@ -21,7 +21,7 @@ use age::secrecy::ExposeSecret;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use panah_api::{RecordBatch, RecordChange, RecordPage, RecordResults};
-use panah_core::records::doc::{Action, Audit, Event, Kind, MAX_AUDIT_EVENTS};
+use panah_core::records::doc::{Action, Audit, Deleted, Event, Kind, MAX_AUDIT_EVENTS};
 use panah_core::records::version::MAX_PLAINTEXT;
 use panah_core::records::{Day, Doc, Membership, RecordError, RecordId, Signed, Unsigned};
 use panah_core::{age_file, Timestamp};
@@ -44,11 +44,23 @@ pub struct Held {
     pub version: i64,
     /// SHA-256 of the signed version: what "this device accepted it" refers to.
     pub hash: String,
+    /// SHA-256 of the content's ciphertext as the site keeps it: the same version coming
+    /// back is known without opening it.
+    pub body_hash: String,
     /// The author's fingerprint.
     pub by: String,
     pub date: Timestamp,
     pub team_size: u64,
     pub doc: Doc,
+}
+
+/// What is left here of a record a coordinator deleted: its last version, so that no
+/// older one is taken back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gone {
+    pub version: i64,
+    pub hash: String,
+    pub body_hash: String,
 }
 
 /// A change made here and not yet on the hub.
@@ -127,10 +139,31 @@ pub struct Cache {
     /// Records this device cannot open (wrapped before this coordinator joined, not yet
     /// re-wrapped): id and version.
     pub unreadable: BTreeMap<RecordId, i64>,
+    /// Deleted records: no older version of them is taken back.
+    #[serde(default)]
+    pub gone: BTreeMap<RecordId, Gone>,
+    /// Versions written by a coordinator removed since, never accepted here: shown, not
+    /// trusted; the record is put back to the version accepted before.
+    #[serde(default)]
+    pub set_aside: BTreeMap<RecordId, Held>,
+    /// The team's labels by fingerprint, as last verified (to show names, not digits).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
     /// The team log's size at the last re-encryption of the inbox (see [`sync`]).
     pub inbox_reencrypted_at: u64,
     pub last_sync: Option<Timestamp>,
     pub keep_closed_days: Option<i64>,
+}
+
+/// Why a reference did not name exactly one record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FindError {
+    #[error("{0:?} is not a record reference: give the first digits of its id, as the list shows them (at least 4)")]
+    NotAReference(String),
+    #[error("nothing here starts with {0} (run `panah sync` to fetch the latest)")]
+    NotFound(String),
+    #[error("more than one record starts with {0}: give more digits")]
+    Ambiguous(String),
 }
 
 /// Where a coordinator's cache for a collective lives: a name that says nothing of the hub
@@ -204,6 +237,11 @@ impl Cache {
         let plain = zeroize::Zeroizing::new(
             serde_json::to_vec(self).map_err(|e| ClientError::Invalid(e.to_string()))?,
         );
+        if plain.len() as u64 > MAX_CACHE {
+            return Err(ClientError::Invalid(
+                "the tracker's cache would be larger than this device opens (1 GiB); nothing was written".into(),
+            ));
+        }
         let sealed = age_file::encrypt(&[keyring.identity().to_public()], &plain)
             .map_err(|e| ClientError::Invalid(format!("cannot encrypt the cache: {e}")))?;
         crate::files::write_atomic(path, &sealed)
@@ -231,39 +269,46 @@ impl Cache {
         held.chain(pending).filter(|(_, d)| d.kind().is_some())
     }
 
-    /// The record whose id starts with `prefix` (at least four hex digits), if exactly one.
-    pub fn find(&self, prefix: &str) -> Result<RecordId> {
-        // Copied from a right-to-left line, a reference may carry invisible marks.
-        let prefix: String = prefix
+    /// The record of `kind` (any kind if `None`) whose id starts with `prefix`, if exactly
+    /// one. The prefix may come as copied from a right-to-left line: direction marks,
+    /// surrounding punctuation and Persian or Arabic-Indic digits are taken in stride.
+    pub fn find(
+        &self,
+        prefix: &str,
+        kind: Option<Kind>,
+    ) -> std::result::Result<RecordId, FindError> {
+        let prefix: String = panah_core::digits::to_latin(prefix)
             .chars()
             .filter(|c| {
                 !c.is_whitespace()
                     && !matches!(c, '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
             })
             .collect::<String>()
+            .trim_matches(|c: char| matches!(c, '،' | ',' | '.' | ';' | ':' | '#'))
             .to_ascii_lowercase();
-        if prefix.len() < 4 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ClientError::Invalid(format!(
-                "{:?} is not a record reference: give the first digits of its id, as the list shows them (at least 4)",
-                prefix.chars().take(40).collect::<String>()
-            )));
+        if prefix.len() < 4 || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(FindError::NotAReference(prefix.chars().take(40).collect()));
         }
         let mut found: Vec<RecordId> = self
             .docs()
+            .filter(|(_, d)| kind.is_none() || d.kind() == kind)
             .map(|(id, _)| *id)
-            .chain(self.conflicts.keys().copied())
+            .chain(self.conflicts.iter().filter_map(|(id, c)| {
+                let k = c
+                    .mine
+                    .as_ref()
+                    .or(self.records.get(id).map(|h| &h.doc))
+                    .and_then(Doc::kind);
+                (kind.is_none() || k == kind).then_some(*id)
+            }))
             .filter(|id| id.to_string().starts_with(&prefix))
             .collect();
         found.sort();
         found.dedup();
         match found.as_slice() {
             [one] => Ok(*one),
-            [] => Err(ClientError::Invalid(format!(
-                "no need or case here starts with {prefix} (run `panah sync` to fetch the latest)"
-            ))),
-            _ => Err(ClientError::Invalid(format!(
-                "more than one record starts with {prefix}: give more digits"
-            ))),
+            [] => Err(FindError::NotFound(prefix)),
+            _ => Err(FindError::Ambiguous(prefix)),
         }
     }
 
@@ -355,8 +400,9 @@ impl Cache {
     }
 
     /// Settles a conflict: keep this device's version, the other coordinator's, or both
-    /// merged field by field. A case's history keeps the notes of both sides whatever is
-    /// chosen. A merge where both changed the same field is refused with the fields named.
+    /// merged field by field (notes and links added on either side kept, taken out on
+    /// either side left out). A merge where both changed the same field is refused with
+    /// the fields named.
     pub fn resolve(&mut self, id: &RecordId, choice: Choice) -> Result<()> {
         let conflict = self.conflicts.get(id).cloned().ok_or_else(|| {
             ClientError::Invalid(format!("record {} has no conflict", id.short()))
@@ -380,22 +426,6 @@ impl Cache {
                     ))
                 }
             },
-        };
-        let chosen = match (chosen, &conflict.mine, &theirs) {
-            (Some(Doc::Case(mut c)), Some(Doc::Case(a)), Some(Doc::Case(b))) => {
-                let mut notes: Vec<_> = c
-                    .history
-                    .iter()
-                    .chain(&a.history)
-                    .chain(&b.history)
-                    .cloned()
-                    .collect();
-                notes.sort();
-                notes.dedup();
-                c.history = notes;
-                Some(Doc::Case(c))
-            }
-            (other, _, _) => other,
         };
         self.conflicts.remove(id);
         match (chosen, self.records.get(id)) {
@@ -511,11 +541,11 @@ pub fn open(
 pub struct Synced {
     /// Records received from the hub and accepted (new or changed).
     pub received: usize,
-    /// Records dropped here because they were deleted on the hub.
+    /// Records dropped here because a coordinator deleted them.
     pub dropped: usize,
     /// Changes made here and written to the hub.
     pub sent: usize,
-    /// Records wrapped anew for the team as it is now (after a removal).
+    /// Records wrapped anew for the team as it is now (after a coordinator joined or left).
     pub rewrapped: usize,
     /// Closed records deleted because their time was up.
     pub expired: usize,
@@ -523,6 +553,9 @@ pub struct Synced {
     pub conflicts: Vec<RecordId>,
     /// Records refused, with the reason (a hub or a removed coordinator trying something).
     pub refused: Vec<(String, String)>,
+    /// Edits by a coordinator removed since, set aside (the record was put back to the
+    /// version this device had accepted, signed anew here).
+    pub set_aside: Vec<RecordId>,
     /// Records not encrypted to this coordinator (from before they joined).
     pub unreadable: usize,
     /// Bytes of records received.
@@ -545,9 +578,9 @@ pub enum Stage {
     Pushing { done: usize, total: usize },
 }
 
-fn short(e: &RecordError) -> String {
-    e.to_string()
-}
+/// Most pages one pull reads (500 records each): a hub that always says "more" cannot
+/// keep a sync going for ever.
+const MAX_PAGES: usize = 1000;
 
 /// A stored record to open and check.
 struct Job {
@@ -555,19 +588,29 @@ struct Job {
     version: i64,
     wrapped: Vec<u8>,
     body: Vec<u8>,
-    /// The hash of the version this device holds of it, if any.
-    held_hash: Option<String>,
+    body_hash: String,
+    /// The version this device holds of it (version and hash), if any.
+    held: Option<(i64, String)>,
 }
 
 enum Verdict {
     NotForMe,
     Refused(String),
+    /// Signed by a coordinator on the team then, removed since, never accepted here.
+    SetAside(Held),
+    /// Signed against a team log this device has not verified yet: look again later.
+    Later,
     Accepted(Held),
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    panah_core::hex(&Sha256::digest(bytes))
 }
 
 /// Opens a record and checks it: its signature, its author on the team at the size it
 /// names and not removed since (unless this device held that very version), the version
-/// the hub lists, and the document's rules.
+/// the hub lists, its parent (a direct successor of the version held here must name it),
+/// and the document's rules.
 fn judge(job: &Job, keyring: &Keyring, membership: &Membership, origin: &str) -> Verdict {
     let signed = match open(&job.wrapped, &job.body, keyring) {
         Ok(s) => s,
@@ -575,31 +618,44 @@ fn judge(job: &Job, keyring: &Keyring, membership: &Membership, origin: &str) ->
         Err(Unopened::Refused(why)) => return Verdict::Refused(why),
     };
     let hash = panah_core::hex(&signed.hash());
-    let seen_before = job.held_hash.as_deref() == Some(hash.as_str());
-    let checked = membership
-        .check(origin, &job.id, &signed, seen_before)
-        .map_err(|e| short(&e))
-        .and_then(|()| {
-            if signed.body.version != job.version as u64 {
-                Err(format!(
-                    "the hub lists version {} but the signed content is version {}",
-                    job.version, signed.body.version
-                ))
-            } else {
-                Ok(())
-            }
-        })
-        .and_then(|()| Doc::from_bytes(&signed.body.doc));
-    match checked {
-        Ok(doc) => Verdict::Accepted(Held {
-            version: job.version,
-            hash,
-            by: panah_core::Fingerprint::of(&signed.body.by).to_string(),
-            date: signed.body.date,
-            team_size: signed.body.team_size,
-            doc,
-        }),
-        Err(why) => Verdict::Refused(why),
+    let seen_before = job.held.as_ref().is_some_and(|(_, h)| *h == hash);
+    if signed.body.version != job.version as u64 {
+        return Verdict::Refused(format!(
+            "the site lists version {} but the signed content is version {}",
+            job.version, signed.body.version
+        ));
+    }
+    if let Some((held_version, held_hash)) = &job.held {
+        let parent = signed.body.parent.map(|p| panah_core::hex(&p));
+        if job.version == *held_version + 1 && parent.as_deref() != Some(held_hash.as_str()) {
+            return Verdict::Refused(format!(
+                "version {} was not made from the version {held_version} this device holds: someone rewrote the record's history on the site",
+                job.version
+            ));
+        }
+    }
+    let doc = match Doc::from_bytes(&signed.body.doc) {
+        Ok(d) => d,
+        Err(why) => return Verdict::Refused(why),
+    };
+    let by = panah_core::Fingerprint::of(&signed.body.by).to_string();
+    if !doc.signed_rightly_by(&by) {
+        return Verdict::Refused("an audit record tells of another coordinator's actions".into());
+    }
+    let held = Held {
+        version: job.version,
+        hash,
+        body_hash: job.body_hash.clone(),
+        by,
+        date: signed.body.date,
+        team_size: signed.body.team_size,
+        doc,
+    };
+    match membership.check(origin, &job.id, &signed, seen_before) {
+        Ok(()) => Verdict::Accepted(held),
+        Err(RecordError::Removed { .. }) => Verdict::SetAside(held),
+        Err(RecordError::FutureTeam { .. }) => Verdict::Later,
+        Err(e) => Verdict::Refused(e.to_string()),
     }
 }
 
@@ -649,7 +705,8 @@ async fn pull(
     out: &mut Synced,
     progress: &mut impl FnMut(Stage),
 ) -> Result<()> {
-    loop {
+    let mut retry_from: Option<i64> = None;
+    for _ in 0..MAX_PAGES {
         let page: RecordPage = session
             .get(&session.api(&format!("/records?since={}", cache.cursor)))
             .await?;
@@ -661,7 +718,7 @@ async fn pull(
                 .any(|r| r.seq <= cache.cursor || r.seq > page.next)
         {
             return Err(ClientError::BadAnswer(
-                "the hub's list of changes goes backwards".into(),
+                "the site's list of changes goes backwards".into(),
             ));
         }
         // First what needs opening; then every record opened and checked on all cores
@@ -670,40 +727,82 @@ async fn pull(
         let mut steps = Vec::with_capacity(page.records.len());
         for item in &page.records {
             let id = RecordId::parse(&item.id).map_err(ClientError::BadAnswer)?;
-            match (&item.wrapped, &item.body) {
-                (Some(w), Some(b)) => {
-                    let decode = |s: &str| {
-                        STANDARD
-                            .decode(s)
-                            .map_err(|_| ClientError::BadAnswer("a record is not base64".into()))
-                    };
-                    let (w, b) = (decode(w)?, decode(b)?);
-                    out.bytes += (w.len() + b.len()) as u64;
-                    let held = cache.records.get(&id);
-                    if held.is_some_and(|h| h.version >= item.version) {
-                        // Ours, written by this device, or the hub repeating itself.
-                        continue;
-                    }
-                    steps.push((id, item.version, Some(jobs.len())));
-                    jobs.push(Job {
-                        id,
-                        version: item.version,
-                        wrapped: w,
-                        body: b,
-                        held_hash: held.map(|h| h.hash.clone()),
-                    });
+            let (Some(w), Some(b)) = (&item.wrapped, &item.body) else {
+                // Deletions are signed versions; a bare marker is the site's word only.
+                out.refused
+                    .push((id.short(), "the site sent a record without content".into()));
+                continue;
+            };
+            let decode = |s: &str| {
+                STANDARD
+                    .decode(s)
+                    .map_err(|_| ClientError::BadAnswer("a record is not base64".into()))
+            };
+            let (w, b) = (decode(w)?, decode(b)?);
+            out.bytes += (w.len() + b.len()) as u64;
+            let body_hash = sha256_hex(&b);
+            let mark = cache
+                .records
+                .get(&id)
+                .map(|h| (h.version, h.hash.clone(), h.body_hash == body_hash))
+                .or_else(|| {
+                    cache
+                        .gone
+                        .get(&id)
+                        .map(|g| (g.version, g.hash.clone(), g.body_hash == body_hash))
+                });
+            match &mark {
+                // This very version, ours echoed back or seen before.
+                Some((v, _, true)) if *v == item.version => continue,
+                Some((v, _, _)) if *v > item.version => {
+                    out.refused.push((
+                        id.short(),
+                        format!("the site offers version {} but this device holds version {v}: it is not taken back", item.version),
+                    ));
+                    continue;
                 }
-                _ => steps.push((id, item.version, None)),
+                Some((v, _, _)) if *v == item.version => {
+                    out.refused.push((
+                        id.short(),
+                        format!("the site shows another version {v} than the one this device holds: someone rewrote the record's history on the site"),
+                    ));
+                    continue;
+                }
+                _ => {}
             }
+            steps.push((id, item.version, item.seq, jobs.len()));
+            jobs.push(Job {
+                id,
+                version: item.version,
+                wrapped: w,
+                body: b,
+                body_hash,
+                held: mark.map(|(v, h, _)| (v, h)),
+            });
         }
         let verdicts = judge_all(&jobs, keyring, membership, &team.origin);
-        for (id, version, job) in steps {
-            match job.map(|j| &verdicts[j]) {
-                Some(Verdict::NotForMe) => {
-                    cache.unreadable.insert(id, version);
+        for (id, version, seq, job) in steps {
+            match &verdicts[job] {
+                Verdict::NotForMe => {
+                    if cache.unreadable.len() < 200_000 {
+                        cache.unreadable.insert(id, version);
+                    }
                 }
-                Some(Verdict::Refused(why)) => out.refused.push((id.short(), why.clone())),
-                Some(Verdict::Accepted(held)) => {
+                Verdict::Refused(why) => out.refused.push((id.short(), why.clone())),
+                Verdict::Later => {
+                    retry_from = Some(retry_from.map_or(seq, |r| r.min(seq)));
+                }
+                Verdict::SetAside(held) => {
+                    cache.set_aside.insert(id, held.clone());
+                    out.set_aside.push(id);
+                }
+                Verdict::Accepted(held) if cache.gone.contains_key(&id) => {
+                    if !matches!(held.doc, Doc::Deleted(_)) {
+                        out.refused
+                            .push((id.short(), "a deleted record cannot come back".into()));
+                    }
+                }
+                Verdict::Accepted(held) => {
                     let raced = cache
                         .pending
                         .get(&id)
@@ -717,20 +816,30 @@ async fn pull(
                         }
                     }
                     cache.unreadable.remove(&id);
-                    cache.records.insert(id, held.clone());
-                    out.received += 1;
-                }
-                None => {
-                    // Deleted on the hub: gone from here too. An edit made here meanwhile
-                    // is kept as a conflict, so nothing typed is lost without a choice.
-                    cache.unreadable.remove(&id);
-                    if let Some(p) = cache.pending.remove(&id) {
-                        if p.doc.is_some() && cache.lost(id, p) {
-                            out.conflicts.push(id);
+                    cache.set_aside.remove(&id);
+                    if matches!(held.doc, Doc::Deleted(_)) {
+                        // Deleted by a coordinator: gone from here too, and no older
+                        // version is taken back. An edit made here meanwhile stays a
+                        // conflict, so nothing typed is lost without a choice.
+                        if let Some(p) = cache.pending.remove(&id) {
+                            if p.doc.is_some() && cache.lost(id, p) {
+                                out.conflicts.push(id);
+                            }
                         }
-                    }
-                    if cache.records.remove(&id).is_some() {
-                        out.dropped += 1;
+                        if cache.records.remove(&id).is_some() {
+                            out.dropped += 1;
+                        }
+                        cache.gone.insert(
+                            id,
+                            Gone {
+                                version,
+                                hash: held.hash.clone(),
+                                body_hash: held.body_hash.clone(),
+                            },
+                        );
+                    } else {
+                        cache.records.insert(id, held.clone());
+                        out.received += 1;
                     }
                 }
             }
@@ -740,23 +849,32 @@ async fn pull(
             received: out.received,
         });
         if !page.more {
-            return Ok(());
+            break;
         }
     }
+    // Versions signed against a team this device has not verified yet are read again
+    // next time, once it has.
+    if let Some(seq) = retry_from {
+        cache.cursor = cache.cursor.min(seq - 1);
+    }
+    Ok(())
 }
 
-/// Signs and seals `doc` as version `version` of `id` for the verified team.
+/// Signs and seals `doc` as version `version` of `id` for the verified team, made from the
+/// version whose hash is `parent`.
 fn version_of(
     keyring: &Keyring,
     team: &VerifiedTeam,
     id: RecordId,
     version: i64,
+    parent: Option<[u8; 32]>,
     doc: &Doc,
 ) -> Result<(Signed, Vec<u8>, Vec<u8>)> {
     let body = Unsigned {
         origin: team.origin.clone(),
         id,
         version: version as u64,
+        parent,
         team_size: team.team.tree.size(),
         by: keyring.public().signing().to_owned(),
         date: Timestamp::now(),
@@ -773,20 +891,44 @@ fn version_of(
     Ok((signed, wrapped, sealed))
 }
 
-/// One change to write: a record's new content, or its deletion (`doc: None`), against
+/// One change to write: a record's new content (a deletion is [`Doc::Deleted`]) against
 /// the version it was made from.
 struct Write {
     id: RecordId,
     base: Option<i64>,
-    doc: Option<Doc>,
+    doc: Doc,
 }
 
-/// Most changes per batch (the hub takes 200) and about how many bytes.
+/// Most changes per batch (the hub takes 200) and about how many bytes (small enough for
+/// a slow link to carry within a request's time).
 const BATCH: usize = 200;
-const BATCH_BYTES: usize = 4 * 1024 * 1024;
+const BATCH_BYTES: usize = 1024 * 1024;
+
+/// The hash of version `base` of `id` as this device knows it (the parent of a new one).
+fn parent_of(cache: &Cache, id: &RecordId, base: Option<i64>) -> Option<[u8; 32]> {
+    let base = base?;
+    let hex = cache
+        .records
+        .get(id)
+        .filter(|h| h.version == base)
+        .map(|h| h.hash.clone())
+        .or_else(|| {
+            cache
+                .set_aside
+                .get(id)
+                .filter(|h| h.version == base)
+                .map(|h| h.hash.clone())
+        })?;
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
 
 /// Writes in batches (each one transaction on the hub), updating the cache for every
-/// change stored. Returns, per write, whether it was stored (`false`: it lost a race).
+/// change stored. Per write: `Some(true)` stored, `Some(false)` lost a race, `None` not
+/// tried because the hub refused something else first (that refusal comes back too).
 async fn write_all(
     session: &Session,
     keyring: &Keyring,
@@ -794,90 +936,111 @@ async fn write_all(
     cache: &mut Cache,
     writes: Vec<Write>,
     mut step: impl FnMut(usize),
-) -> Result<Vec<bool>> {
-    let mut out = Vec::with_capacity(writes.len());
+) -> (Vec<Option<bool>>, Option<ClientError>) {
+    let total = writes.len();
+    let mut out: Vec<Option<bool>> = Vec::with_capacity(total);
     let mut writes = writes.into_iter().peekable();
     while writes.peek().is_some() {
         let mut changes = Vec::new();
-        let mut made: Vec<(Write, Option<Signed>)> = Vec::new();
+        let mut made: Vec<(Write, Signed, String)> = Vec::new();
         let mut bytes = 0;
         while changes.len() < BATCH && bytes < BATCH_BYTES {
             let Some(w) = writes.next() else { break };
             let version = w.base.unwrap_or(0) + 1;
-            let (change, signed) = match &w.doc {
-                Some(doc) => {
-                    let (signed, wrapped, body) = version_of(keyring, team, w.id, version, doc)?;
-                    bytes += wrapped.len() + body.len();
-                    (
-                        RecordChange {
-                            id: w.id.to_string(),
-                            base: w.base,
-                            version,
-                            wrapped: Some(STANDARD.encode(wrapped)),
-                            body: Some(STANDARD.encode(body)),
-                        },
-                        Some(signed),
-                    )
-                }
-                None => (
-                    RecordChange {
-                        id: w.id.to_string(),
-                        base: w.base,
-                        version,
-                        wrapped: None,
-                        body: None,
-                    },
-                    None,
-                ),
-            };
-            changes.push(change);
-            made.push((w, signed));
+            let parent = parent_of(cache, &w.id, w.base);
+            let (signed, wrapped, body) =
+                match version_of(keyring, team, w.id, version, parent, &w.doc) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        out.resize(total, None);
+                        return (out, Some(e));
+                    }
+                };
+            bytes += wrapped.len() + body.len();
+            let body_hash = sha256_hex(&body);
+            changes.push(RecordChange {
+                id: w.id.to_string(),
+                base: w.base,
+                version,
+                wrapped: Some(STANDARD.encode(wrapped)),
+                body: Some(STANDARD.encode(body)),
+            });
+            made.push((w, signed, body_hash));
         }
         let sent = changes.len();
-        let answer: RecordResults = session
+        let answer: Result<RecordResults> = session
             .send_json(
                 reqwest::Method::POST,
                 &session.api("/records/batch"),
                 &RecordBatch { changes },
             )
-            .await?;
-        if answer.results.len() != sent {
-            return Err(ClientError::BadAnswer(
-                "the hub answered a batch with the wrong number of results".into(),
-            ));
-        }
-        for ((w, signed), result) in made.into_iter().zip(answer.results) {
-            match (result.status, signed, w.doc) {
-                (200, Some(signed), Some(doc)) => {
-                    cache.records.insert(
-                        w.id,
-                        Held {
-                            version: w.base.unwrap_or(0) + 1,
-                            hash: panah_core::hex(&signed.hash()),
-                            by: panah_core::Fingerprint::of(&signed.body.by).to_string(),
-                            date: signed.body.date,
-                            team_size: signed.body.team_size,
-                            doc,
-                        },
-                    );
-                    out.push(true);
+            .await;
+        let answer = match answer {
+            Ok(a) if a.results.len() == sent => a,
+            Ok(_) => {
+                out.resize(total, None);
+                return (
+                    out,
+                    Some(ClientError::BadAnswer(
+                        "the site answered a batch with the wrong number of results".into(),
+                    )),
+                );
+            }
+            Err(e) => {
+                out.resize(total, None);
+                return (out, Some(e));
+            }
+        };
+        let mut refusal = None;
+        for ((w, signed, body_hash), result) in made.into_iter().zip(answer.results) {
+            match result.status {
+                200 => {
+                    let version = w.base.unwrap_or(0) + 1;
+                    let hash = panah_core::hex(&signed.hash());
+                    if matches!(w.doc, Doc::Deleted(_)) {
+                        cache.set_aside.remove(&w.id);
+                        cache.records.remove(&w.id);
+                        cache.gone.insert(
+                            w.id,
+                            Gone {
+                                version,
+                                hash,
+                                body_hash,
+                            },
+                        );
+                    } else {
+                        cache.records.insert(
+                            w.id,
+                            Held {
+                                version,
+                                hash,
+                                body_hash,
+                                by: panah_core::Fingerprint::of(&signed.body.by).to_string(),
+                                date: signed.body.date,
+                                team_size: signed.body.team_size,
+                                doc: w.doc,
+                            },
+                        );
+                    }
+                    out.push(Some(true));
                 }
-                (200, _, _) => {
-                    cache.records.remove(&w.id);
-                    out.push(true);
-                }
-                (412, _, _) => out.push(false),
-                (status, _, _) => {
-                    return Err(ClientError::Refused {
+                412 => out.push(Some(false)),
+                status => {
+                    out.push(None);
+                    refusal.get_or_insert(ClientError::Refused {
                         status,
                         message: result.error.unwrap_or_default().chars().take(300).collect(),
-                    })
+                    });
                 }
             }
         }
         step(out.len());
+        if refusal.is_some() {
+            out.resize(total, None);
+            return (out, refusal);
+        }
     }
-    Ok(out)
+    (out, None)
 }
 
 fn event(keyring: &Keyring, action: Action, id: RecordId, kind: Kind, version: i64) -> Event {
@@ -891,10 +1054,11 @@ fn event(keyring: &Keyring, action: Action, id: RecordId, kind: Kind, version: i
     }
 }
 
-/// Brings the cache and the hub together: pull, re-wrap after a removal, expire closed
-/// records, push local changes (each against the version it was made from), write the
-/// audit trail, pull again. Saves the cache after each step (`save`), so an interrupted
-/// sync resumes where it stopped.
+/// Brings the cache and the hub together: pull, re-wrap what was wrapped for another
+/// team (and put back records a removed coordinator edited), expire closed records, push
+/// local changes (each against the version it was made from), write the audit trail,
+/// pull again. Saves the cache after each step (`save`), so an interrupted sync resumes
+/// where it stopped.
 pub async fn sync(
     session: &Session,
     keyring: &Keyring,
@@ -912,6 +1076,12 @@ pub async fn sync(
             cache.origin, team.origin
         )));
     }
+    let me = keyring.public().fingerprint().to_string();
+    cache.labels = team
+        .members()
+        .iter()
+        .map(|m| (m.key.fingerprint().to_string(), m.label.clone()))
+        .collect();
     let membership = Membership::from_entries(&team.team.entries);
     let mut out = Synced::default();
     pull(
@@ -926,37 +1096,39 @@ pub async fn sync(
     .await?;
     save(cache)?;
 
-    // Re-wrap what a coordinator removed since could read: a new version with a fresh data
+    // Re-wrap what was wrapped to another team than today's (a coordinator removed since
+    // could read it; one added since could not), and put back the last accepted version
+    // of a record a removed coordinator changed since: a new version with a fresh data
     // key, wrapped to the team as it is now and signed here.
-    let stale: Vec<RecordId> = cache
+    let stale: Vec<(RecordId, i64)> = cache
         .records
         .iter()
-        .filter(|(id, h)| {
-            !membership.nobody_removed_since(h.team_size)
-                && !cache.pending.contains_key(id)
-                && !cache.conflicts.contains_key(id)
+        .filter(|(id, _)| !cache.pending.contains_key(id) && !cache.conflicts.contains_key(id))
+        .filter_map(|(id, h)| match cache.set_aside.get(id) {
+            // Still the removed coordinator's version on the site: put ours back.
+            Some(aside) if aside.version >= h.version => Some((*id, aside.version)),
+            _ => (!membership.same_team(h.team_size)).then_some((*id, h.version)),
         })
-        .map(|(id, _)| *id)
         .collect();
     let total = stale.len();
-    let writes: Vec<Write> = stale
-        .iter()
-        .filter_map(|id| {
-            cache.records.get(id).map(|h| Write {
-                id: *id,
-                base: Some(h.version),
-                doc: Some(h.doc.clone()),
-            })
-        })
-        .collect();
     if total > 0 {
+        let writes: Vec<Write> = stale
+            .iter()
+            .filter_map(|(id, base)| {
+                cache.records.get(id).map(|h| Write {
+                    id: *id,
+                    base: Some(*base),
+                    doc: h.doc.clone(),
+                })
+            })
+            .collect();
         progress(Stage::Rewrapping { done: 0, total });
-        let written = write_all(session, keyring, team, cache, writes, |done| {
+        let (written, error) = write_all(session, keyring, team, cache, writes, |done| {
             progress(Stage::Rewrapping { done, total })
         })
-        .await?;
-        for (id, ok) in stale.iter().zip(written) {
-            if !ok {
+        .await;
+        for ((id, _), ok) in stale.iter().zip(written) {
+            if ok != Some(true) {
                 continue;
             }
             out.rewrapped += 1;
@@ -969,6 +1141,9 @@ pub async fn sync(
             }
         }
         save(cache)?;
+        if let Some(e) = error {
+            return Err(e);
+        }
     }
 
     // Closed records past their time.
@@ -1007,52 +1182,73 @@ pub async fn sync(
         .map(|(id, p)| Write {
             id: *id,
             base: p.base,
-            doc: p.doc.clone(),
+            doc: p.doc.clone().unwrap_or(Doc::Deleted(Deleted {})),
         })
         .collect();
     progress(Stage::Pushing { done: 0, total });
-    let mut written = write_all(session, keyring, team, cache, writes, |done| {
+    let (written, error) = write_all(session, keyring, team, cache, writes, |done| {
         progress(Stage::Pushing { done, total })
     })
-    .await?
-    .into_iter();
+    .await;
+    let mut written = written.into_iter();
     for ((id, p), kind) in pending.into_iter().zip(kinds) {
-        cache.pending.remove(&id);
         if p.doc.is_none() && p.base.is_none() {
+            cache.pending.remove(&id);
             continue;
         }
-        if written.next().unwrap_or(false) {
-            out.sent += 1;
-            let version = cache.records.get(&id).map_or(0, |h| h.version);
-            cache
-                .audit
-                .push(event(keyring, p.action, id, kind, version));
-        } else if cache.lost(id, p) {
-            out.conflicts.push(id);
+        match written.next().flatten() {
+            Some(true) => {
+                cache.pending.remove(&id);
+                out.sent += 1;
+                let version = cache
+                    .records
+                    .get(&id)
+                    .map(|h| h.version)
+                    .or(cache.gone.get(&id).map(|g| g.version))
+                    .unwrap_or(0);
+                cache
+                    .audit
+                    .push(event(keyring, p.action, id, kind, version));
+            }
+            Some(false) => {
+                cache.pending.remove(&id);
+                if cache.lost(id, p) {
+                    out.conflicts.push(id);
+                }
+            }
+            // Not tried: it stays pending for the next sync.
+            None => {}
         }
     }
     save(cache)?;
+    if let Some(e) = error {
+        return Err(e);
+    }
 
     // The audit trail: the events of this sync, as new records of the same kind.
     while !cache.audit.is_empty() {
         let n = cache.audit.len().min(MAX_AUDIT_EVENTS);
-        let events: Vec<Event> = cache.audit[..n].to_vec();
+        let events: Vec<Event> = cache.audit[..n]
+            .iter()
+            .filter(|e| e.by == me)
+            .cloned()
+            .collect();
         let write = Write {
             id: RecordId::random(),
             base: None,
-            doc: Some(Doc::Audit(Audit { events })),
+            doc: Doc::Audit(Audit { events }),
         };
-        if write_all(session, keyring, team, cache, vec![write], |_| {})
-            .await?
-            .first()
-            .copied()
-            .unwrap_or(false)
-        {
+        let (written, error) = write_all(session, keyring, team, cache, vec![write], |_| {}).await;
+        if written.first().copied().flatten() == Some(true) {
             cache.audit.drain(..n);
-        } else {
-            break; // a fresh id lost a race: keep the events for the next sync
         }
         save(cache)?;
+        if let Some(e) = error {
+            return Err(e);
+        }
+        if written.first().copied().flatten() != Some(true) {
+            break; // a fresh id lost a race: keep the events for the next sync
+        }
     }
 
     // What others did meanwhile, and theirs for every conflict.
@@ -1068,6 +1264,8 @@ pub async fn sync(
     .await?;
     out.conflicts.sort();
     out.conflicts.dedup();
+    out.set_aside.sort();
+    out.set_aside.dedup();
     out.unreadable = cache.unreadable.len();
     cache.last_sync = Some(Timestamp::now());
     save(cache)?;
@@ -1127,6 +1325,7 @@ mod tests {
             origin: "hub.example/c/roshanai/team".into(),
             id: RecordId::random(),
             version: 1,
+            parent: None,
             team_size: 2,
             by: me.public().signing().to_owned(),
             date: Timestamp::now(),
@@ -1162,8 +1361,19 @@ mod tests {
         let back = Cache::load(&path, &me).unwrap();
         assert_eq!(back.current(&id), Some(&need()));
         assert!(Cache::load(&path, &Keyring::generate()).is_err());
-        assert_eq!(back.find(&id.short()).unwrap(), id);
-        assert!(back.find("zz").is_err());
+        assert_eq!(back.find(&id.short(), None).unwrap(), id);
+        assert_eq!(back.find(&id.short(), Some(Kind::Need)).unwrap(), id);
+        assert!(matches!(
+            back.find(&id.short(), Some(Kind::Case)),
+            Err(FindError::NotFound(_))
+        ));
+        assert!(matches!(
+            back.find("zz", None),
+            Err(FindError::NotAReference(_))
+        ));
+        // As copied from a right-to-left line, in Persian digits where it has digits.
+        let copied = format!("\u{2068}{}\u{2069}،", id.short());
+        assert_eq!(back.find(&copied, None).unwrap(), id);
     }
 
     #[test]

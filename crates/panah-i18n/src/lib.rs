@@ -294,6 +294,18 @@ pub fn format_integer(lang: Lang, n: i64) -> String {
     localize_digits(lang, &out)
 }
 
+/// The Gregorian (year, month, day) of a Solar Hijri date, if it is one (a month of 1 to 12,
+/// a day the month has).
+pub fn from_solar_hijri(year: i32, month: u8, day: u8) -> Option<(i32, u8, u8)> {
+    let solar = Date::try_new_persian(year, month, day).ok()?;
+    let iso = solar.to_calendar(icu_calendar::Iso);
+    Some((
+        iso.era_year().year,
+        iso.month().ordinal,
+        iso.day_of_month().0,
+    ))
+}
+
 /// (day, month, year) in the calendar a reader of `lang` uses.
 pub fn calendar_date(lang: Lang, t: Timestamp) -> (u8, u8, i32) {
     let (y, m, d) = t.date();
@@ -320,6 +332,19 @@ mod tests {
 
     fn catalog() -> Catalog {
         Catalog::load().expect("translations parse")
+    }
+
+    #[test]
+    fn solar_hijri_dates_turn_into_gregorian_ones() {
+        // 1 Hamal 1400 is Nowruz, 21 March 2021; 29 Asad 1400 is 20 August 2021.
+        assert_eq!(from_solar_hijri(1400, 1, 1), Some((2021, 3, 21)));
+        assert_eq!(from_solar_hijri(1400, 5, 29), Some((2021, 8, 20)));
+        assert_eq!(from_solar_hijri(1405, 9, 10), Some((2026, 12, 1)));
+        assert_eq!(from_solar_hijri(1400, 13, 1), None);
+        assert_eq!(from_solar_hijri(1400, 12, 31), None);
+        // And back, as pages show it.
+        let t = Timestamp::parse("2021-08-20T00:00:00Z").unwrap();
+        assert_eq!(calendar_date(Lang::Dari, t), (29, 5, 1400));
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub fn app(state: AppState) -> Router {
         .route("/c/{slug}/records", get(api::records::list))
         .route(
             "/c/{slug}/records/{id}",
-            axum::routing::put(api::records::put).delete(api::records::delete),
+            axum::routing::put(api::records::put),
         )
         .layer(axum::extract::DefaultBodyLimit::max(
             api::records::MAX_RECORD_REQUEST,

@@ -45,7 +45,7 @@ pub use error::StoreError;
 pub use ledger::Ledger;
 pub use logins::{Challenge, TokenOwner};
 pub use logs::{Append, Log, LogId, NewEntry, SignedOn, StoredCheckpoint};
-pub use records::{RecordOp, RecordRefusal, RecordWrite, StoredRecord};
+pub use records::{RecordRefusal, RecordWrite, StoredRecord};
 pub use team::Invitation;
 
 /// Where the database is, as the operator wrote it.

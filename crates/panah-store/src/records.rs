@@ -12,16 +12,17 @@ pub struct StoredRecord {
     pub version: i64,
     pub seq: i64,
     pub changed_on: String,
-    /// The wrapped data key and the content; `None` once deleted.
-    pub content: Option<(Vec<u8>, Vec<u8>)>,
+    /// The wrapped data key and the content.
+    pub wrapped: Vec<u8>,
+    pub body: Vec<u8>,
 }
 
 /// Why a write did not happen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordRefusal {
     /// The record is not at the version the writer started from: `current` is the version
-    /// now (`None`: no such record), `deleted` whether it was deleted.
-    Changed { current: Option<i64>, deleted: bool },
+    /// now (`None`: no such record).
+    Changed { current: Option<i64> },
     /// The collective holds as many live records as the hub allows.
     Full,
 }
@@ -38,41 +39,21 @@ pub struct RecordWrite<'a> {
     pub day: &'a str,
 }
 
-/// One change in a batch.
-#[derive(Debug, Clone, Copy)]
-pub enum RecordOp<'a> {
-    Put(RecordWrite<'a>),
-    /// Deletes the wrapped key and the content if the record is at `base`, keeping a
-    /// marker (id, version `base + 1`, change number, day) so other devices drop it too.
-    Delete {
-        record: &'a str,
-        base: i64,
-        day: &'a str,
-    },
-}
-
 async fn current(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     collective_id: i64,
     record: &str,
 ) -> Result<RecordRefusal, StoreError> {
-    let row = sqlx::query(
-        "SELECT version, CAST(CASE WHEN body IS NULL THEN 1 ELSE 0 END AS BIGINT) AS deleted
-         FROM records WHERE collective_id = $1 AND record = $2",
-    )
-    .bind(collective_id)
-    .bind(record)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let row = sqlx::query("SELECT version FROM records WHERE collective_id = $1 AND record = $2")
+        .bind(collective_id)
+        .bind(record)
+        .fetch_optional(&mut **tx)
+        .await?;
     Ok(match row {
         Some(row) => RecordRefusal::Changed {
             current: Some(get(&row, "version")?),
-            deleted: get::<i64>(&row, "deleted")? == 1,
         },
-        None => RecordRefusal::Changed {
-            current: None,
-            deleted: false,
-        },
+        None => RecordRefusal::Changed { current: None },
     })
 }
 
@@ -85,8 +66,9 @@ impl Store {
     pub async fn write_records(
         &self,
         collective_id: i64,
-        ops: &[RecordOp<'_>],
+        ops: &[RecordWrite<'_>],
         max_live: i64,
+        max_bytes: i64,
     ) -> Result<Vec<Result<i64, RecordRefusal>>, StoreError> {
         if ops.is_empty() {
             return Ok(Vec::new());
@@ -95,14 +77,14 @@ impl Store {
         // Taking the numbers locks the collective's clock row until commit: numbers are
         // committed in order, so a reader at N never misses a change below N.
         sqlx::query(
-            "INSERT INTO record_clock (collective_id, seq, live) VALUES ($1, 0, 0)
+            "INSERT INTO record_clock (collective_id, seq, live, bytes) VALUES ($1, 0, 0, 0)
              ON CONFLICT (collective_id) DO NOTHING",
         )
         .bind(collective_id)
         .execute(&mut *tx)
         .await?;
         let row = sqlx::query(
-            "UPDATE record_clock SET seq = seq + $1 WHERE collective_id = $2 RETURNING seq, live",
+            "UPDATE record_clock SET seq = seq + $1 WHERE collective_id = $2 RETURNING seq, live, bytes",
         )
         .bind(ops.len() as i64)
         .bind(collective_id)
@@ -111,16 +93,18 @@ impl Store {
         let first = get::<i64>(&row, "seq")? - ops.len() as i64 + 1;
         // Kept beside the clock: counting the rows would read every record each time.
         let mut live: i64 = get(&row, "live")?;
+        let mut bytes: i64 = get(&row, "bytes")?;
         let mut out = Vec::with_capacity(ops.len());
-        let mut deleted = false;
-        for (i, op) in ops.iter().enumerate() {
+        let mut replaced = false;
+        for (i, w) in ops.iter().enumerate() {
             let seq = first + i as i64;
-            let (record, written) = match op {
-                RecordOp::Put(w) if w.base.is_none() && live >= max_live => {
+            let size = (w.wrapped.len() + w.body.len()) as i64;
+            let written = match w.base {
+                None if live >= max_live || bytes + size > max_bytes => {
                     out.push(Err(RecordRefusal::Full));
                     continue;
                 }
-                RecordOp::Put(w) if w.base.is_none() => {
+                None => {
                     let done = sqlx::query(
                         "INSERT INTO records (collective_id, record, version, seq, changed_on, wrapped, body)
                          VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -136,61 +120,74 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                     let ok = done.rows_affected() == 1;
-                    live += i64::from(ok);
-                    (w.record, ok)
+                    if ok {
+                        live += 1;
+                        bytes += size;
+                    }
+                    ok
                 }
-                RecordOp::Put(w) => {
-                    let done = sqlx::query(
-                        "UPDATE records SET version = $1, seq = $2, changed_on = $3, wrapped = $4, body = $5
-                         WHERE collective_id = $6 AND record = $7 AND version = $8 AND body IS NOT NULL",
+                Some(base) => {
+                    let old = sqlx::query(
+                        "SELECT CAST(LENGTH(wrapped) + LENGTH(body) AS BIGINT) AS size FROM records
+                         WHERE collective_id = $1 AND record = $2 AND version = $3",
                     )
-                    .bind(w.version)
-                    .bind(seq)
-                    .bind(w.day)
-                    .bind(w.wrapped)
-                    .bind(w.body)
                     .bind(collective_id)
                     .bind(w.record)
-                    .bind(w.base)
-                    .execute(&mut *tx)
+                    .bind(base)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                    (w.record, done.rows_affected() == 1)
-                }
-                RecordOp::Delete { record, base, day } => {
-                    let done = sqlx::query(
-                        "UPDATE records SET version = version + 1, seq = $1, changed_on = $2, wrapped = NULL, body = NULL
-                         WHERE collective_id = $3 AND record = $4 AND version = $5 AND body IS NOT NULL",
-                    )
-                    .bind(seq)
-                    .bind(*day)
-                    .bind(collective_id)
-                    .bind(*record)
-                    .bind(*base)
-                    .execute(&mut *tx)
-                    .await?;
-                    let ok = done.rows_affected() == 1;
-                    live -= i64::from(ok);
-                    deleted |= ok;
-                    (*record, ok)
+                    let old: Option<i64> = old.map(|r| get(&r, "size")).transpose()?;
+                    match old {
+                        Some(old) if bytes - old + size > max_bytes => {
+                            out.push(Err(RecordRefusal::Full));
+                            continue;
+                        }
+                        Some(old) => {
+                            let done = sqlx::query(
+                                "UPDATE records SET version = $1, seq = $2, changed_on = $3, wrapped = $4, body = $5
+                                 WHERE collective_id = $6 AND record = $7 AND version = $8",
+                            )
+                            .bind(w.version)
+                            .bind(seq)
+                            .bind(w.day)
+                            .bind(w.wrapped)
+                            .bind(w.body)
+                            .bind(collective_id)
+                            .bind(w.record)
+                            .bind(base)
+                            .execute(&mut *tx)
+                            .await?;
+                            let ok = done.rows_affected() == 1;
+                            if ok {
+                                bytes += size - old;
+                                replaced = true;
+                            }
+                            ok
+                        }
+                        None => false,
+                    }
                 }
             };
             out.push(if written {
                 Ok(seq)
             } else {
-                Err(current(&mut tx, collective_id, record).await?)
+                Err(current(&mut tx, collective_id, w.record).await?)
             });
         }
         if out.iter().all(Result::is_err) {
             tx.rollback().await?;
             return Ok(out);
         }
-        sqlx::query("UPDATE record_clock SET live = $1 WHERE collective_id = $2")
+        sqlx::query("UPDATE record_clock SET live = $1, bytes = $2 WHERE collective_id = $3")
             .bind(live)
+            .bind(bytes)
             .bind(collective_id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        if deleted {
+        // The versions replaced (a deletion, a re-wrap after a removal) must not linger in
+        // the write-ahead log.
+        if replaced {
             if let Some(sql) = self.dialect().after_shred() {
                 let _ = sqlx::query(sql).execute(self.pool()).await;
             }
@@ -210,7 +207,7 @@ impl Store {
     ) -> Result<(Vec<StoredRecord>, bool), StoreError> {
         // First the sizes, to decide where the page ends without loading the content.
         let sizes = sqlx::query(
-            "SELECT seq, CAST(COALESCE(LENGTH(wrapped), 0) + COALESCE(LENGTH(body), 0) AS BIGINT) AS bytes
+            "SELECT seq, CAST(LENGTH(wrapped) + LENGTH(body) AS BIGINT) AS bytes
              FROM records WHERE collective_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
         .bind(collective_id)
@@ -244,14 +241,13 @@ impl Store {
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let wrapped: Option<Vec<u8>> = get(row, "wrapped")?;
-            let body: Option<Vec<u8>> = get(row, "body")?;
             out.push(StoredRecord {
                 record: get(row, "record")?,
                 version: get(row, "version")?,
                 seq: get(row, "seq")?,
                 changed_on: get(row, "changed_on")?,
-                content: wrapped.zip(body),
+                wrapped: get(row, "wrapped")?,
+                body: get(row, "body")?,
             });
         }
         Ok((out, more))

@@ -1262,11 +1262,38 @@ async fn the_logs_migration_keeps_every_ledger_byte_for_byte() {
 
 #[tokio::test]
 async fn records_are_compare_and_set_and_read_in_change_order() {
-    use panah_store::{RecordOp, RecordRefusal, RecordWrite};
-    async fn one(store: &Store, c: i64, op: RecordOp<'_>) -> Result<i64, RecordRefusal> {
-        store.write_records(c, &[op], 3).await.unwrap().remove(0)
+    use panah_store::{RecordRefusal, RecordWrite};
+    fn write<'a>(record: &'a str, base: Option<i64>, body: &'static [u8]) -> RecordWrite<'a> {
+        RecordWrite {
+            record,
+            base,
+            version: base.unwrap_or(0) + 1,
+            wrapped: b"wrapped-key",
+            body,
+            day: "2021-08-24",
+        }
     }
+    async fn one(
+        store: &Store,
+        c: i64,
+        w: RecordWrite<'_>,
+        max_bytes: i64,
+    ) -> Result<i64, RecordRefusal> {
+        store
+            .write_records(c, &[w], 3, max_bytes)
+            .await
+            .unwrap()
+            .remove(0)
+    }
+    const ROOM: i64 = 1 << 20;
     let dir = tempfile::tempdir().unwrap();
+    let (a, b, cc, d, e) = (
+        "a".repeat(32),
+        "b".repeat(32),
+        "c".repeat(32),
+        "d".repeat(32),
+        "e".repeat(32),
+    );
     for (engine, store) in every_engine(dir.path()).await {
         let c = store
             .create_collective(&new_collective("roshanai"))
@@ -1277,62 +1304,31 @@ async fn records_are_compare_and_set_and_read_in_change_order() {
             .await
             .unwrap();
         assert_eq!(store.records_seq(c.id).await.unwrap(), 0, "{engine}");
-        let write = |record: &'static str, base, version, body: &'static [u8]| RecordWrite {
-            record,
-            base,
-            version,
-            wrapped: b"wrapped-key",
-            body,
-            day: "2021-08-24",
-        };
-        let a = "a".repeat(32);
-        let a: &'static str = Box::leak(a.into_boxed_str());
-        let b: &'static str = Box::leak("b".repeat(32).into_boxed_str());
-        assert_eq!(
-            one(&store, c.id, RecordOp::Put(write(a, None, 1, b"a1"))).await,
-            Ok(1)
-        );
-        assert_eq!(
-            one(&store, c.id, RecordOp::Put(write(b, None, 1, b"b1"))).await,
-            Ok(2)
-        );
+        assert_eq!(one(&store, c.id, write(&a, None, b"a1"), ROOM).await, Ok(1));
+        assert_eq!(one(&store, c.id, write(&b, None, b"b1"), ROOM).await, Ok(2));
         // The other collective has its own ids and its own clock.
         assert_eq!(
-            one(&store, other.id, RecordOp::Put(write(a, None, 1, b"x"))).await,
+            one(&store, other.id, write(&a, None, b"x"), ROOM).await,
             Ok(1)
         );
         // A second creation of the same id, or an edit of a version that is not current.
         assert_eq!(
-            one(&store, c.id, RecordOp::Put(write(a, None, 1, b"again"))).await,
-            Err(RecordRefusal::Changed {
-                current: Some(1),
-                deleted: false
-            }),
+            one(&store, c.id, write(&a, None, b"again"), ROOM).await,
+            Err(RecordRefusal::Changed { current: Some(1) }),
             "{engine}"
         );
         assert_eq!(
-            one(&store, c.id, RecordOp::Put(write(a, Some(1), 2, b"a2"))).await,
+            one(&store, c.id, write(&a, Some(1), b"a2"), ROOM).await,
             Ok(3)
         );
         assert_eq!(
-            one(&store, c.id, RecordOp::Put(write(a, Some(1), 2, b"lost"))).await,
-            Err(RecordRefusal::Changed {
-                current: Some(2),
-                deleted: false
-            }),
+            one(&store, c.id, write(&a, Some(1), b"lost"), ROOM).await,
+            Err(RecordRefusal::Changed { current: Some(2) }),
             "{engine}: the second of two edits of version 1 is refused"
         );
         assert_eq!(
-            one(
-                &store,
-                c.id,
-                RecordOp::Put(write("c".repeat(32).leak(), Some(1), 2, b"?"))
-            )
-            .await,
-            Err(RecordRefusal::Changed {
-                current: None,
-                deleted: false
-            })
+            one(&store, c.id, write(&cc, Some(1), b"?"), ROOM).await,
+            Err(RecordRefusal::Changed { current: None })
         );
         // In change order, from a cursor; a page ends by rows or by bytes.
         let (all, more) = store.records_since(c.id, 0, 100, 1 << 20).await.unwrap();
@@ -1341,12 +1337,12 @@ async fn records_are_compare_and_set_and_read_in_change_order() {
             all.iter()
                 .map(|r| (r.record.as_str(), r.version, r.seq))
                 .collect::<Vec<_>>(),
-            [(b, 1, 2), (a, 2, 3)],
+            [(b.as_str(), 1, 2), (a.as_str(), 2, 3)],
             "{engine}"
         );
         assert_eq!(
-            all[1].content,
-            Some((b"wrapped-key".to_vec(), b"a2".to_vec()))
+            (all[1].wrapped.as_slice(), all[1].body.as_slice()),
+            (&b"wrapped-key"[..], &b"a2"[..])
         );
         assert_eq!(all[1].changed_on, "2021-08-24");
         let (page, more) = store.records_since(c.id, 0, 1, 1 << 20).await.unwrap();
@@ -1360,87 +1356,69 @@ async fn records_are_compare_and_set_and_read_in_change_order() {
         let (page, more) = store.records_since(c.id, 3, 100, 10).await.unwrap();
         assert_eq!((page.len(), more), (0, false));
 
-        // Deleting keeps only a marker, at the next version.
-        assert_eq!(
-            one(
-                &store,
-                c.id,
-                RecordOp::Delete {
-                    record: a,
-                    base: 1,
-                    day: "2021-09-01"
-                }
-            )
-            .await,
-            Err(RecordRefusal::Changed {
-                current: Some(2),
-                deleted: false
-            })
-        );
-        assert_eq!(
-            one(
-                &store,
-                c.id,
-                RecordOp::Delete {
-                    record: a,
-                    base: 2,
-                    day: "2021-09-01"
-                }
-            )
-            .await,
-            Ok(4)
-        );
-        let (page, _) = store.records_since(c.id, 3, 100, 1 << 20).await.unwrap();
-        assert_eq!(page.len(), 1);
-        assert_eq!(
-            (page[0].version, page[0].content.clone()),
-            (3, None),
-            "{engine}"
-        );
-        assert_eq!(
-            one(&store, c.id, RecordOp::Put(write(a, Some(3), 4, b"zombie"))).await,
-            Err(RecordRefusal::Changed {
-                current: Some(3),
-                deleted: true
-            }),
-            "{engine}: a deleted record stays deleted"
-        );
-        assert_eq!(
-            one(
-                &store,
-                c.id,
-                RecordOp::Delete {
-                    record: a,
-                    base: 3,
-                    day: "2021-09-01"
-                }
-            )
-            .await,
-            Err(RecordRefusal::Changed {
-                current: Some(3),
-                deleted: true
-            })
-        );
-        // At most max_live live records (the deleted one does not count).
-        let cc: &'static str = "c".repeat(32).leak();
-        let d: &'static str = "d".repeat(32).leak();
-        let e: &'static str = "e".repeat(32).leak();
-        assert!(one(&store, c.id, RecordOp::Put(write(cc, None, 1, b"c")))
-            .await
-            .is_ok());
-        assert!(one(&store, c.id, RecordOp::Put(write(d, None, 1, b"d")))
+        // At most max_live records, and at most max_bytes of them.
+        assert!(one(&store, c.id, write(&cc, None, b"c"), ROOM)
             .await
             .is_ok());
         assert_eq!(
-            one(&store, c.id, RecordOp::Put(write(e, None, 1, b"e"))).await,
+            one(&store, c.id, write(&d, None, b"d"), ROOM).await,
             Err(RecordRefusal::Full),
             "{engine}"
         );
         assert_eq!(
             store.records_seq(c.id).await.unwrap(),
-            6,
+            4,
             "{engine}: refusals use no number"
         );
+        // 11 + 2 bytes each for a, b and c: 39 held. A bigger version of a needs room.
+        assert_eq!(
+            one(&store, c.id, write(&a, Some(2), b"a3 is much longer"), 40).await,
+            Err(RecordRefusal::Full),
+            "{engine}: over the collective's bytes"
+        );
+        assert_eq!(
+            one(&store, c.id, write(&a, Some(2), b"a3"), 40).await,
+            Ok(5),
+            "{engine}: the same size fits"
+        );
+
+        // A batch: one transaction, each change its own compare-and-set; a refused change
+        // leaves a gap in the numbers.
+        let other_id = other.id;
+        let results = store
+            .write_records(
+                c.id,
+                &[
+                    write(&cc, Some(1), b"c2"),
+                    write(&b, Some(9), b"stale"),
+                    write(&e, None, b"e"),
+                ],
+                4,
+                ROOM,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            results,
+            [
+                Ok(6),
+                Err(RecordRefusal::Changed { current: Some(1) }),
+                Ok(8)
+            ],
+            "{engine}"
+        );
+        let (page, _) = store.records_since(c.id, 5, 100, 1 << 20).await.unwrap();
+        assert_eq!(
+            page.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [6, 8],
+            "{engine}"
+        );
+        assert!(store
+            .write_records(c.id, &[], 3, ROOM)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.records_seq(other_id).await.unwrap(), 1);
     }
 }
 

@@ -410,7 +410,7 @@ mod tests {
             for (_, text) in match d {
                 Doc::Need(n) => n.texts(),
                 Doc::Case(c) => c.texts(),
-                Doc::Audit(_) => vec![],
+                Doc::Audit(_) | Doc::Deleted(_) => vec![],
             } {
                 assert!(
                     panah_core::records::doc::warnings(text).is_empty(),

@@ -30,37 +30,65 @@ pub struct PanicArgs {
     pub lang: Option<String>,
 }
 
+/// What is erased where: a keyring file, or a folder of Panah's own files.
+enum Target {
+    Keyring(PathBuf),
+    File(PathBuf),
+    /// A folder and which of its files are Panah's.
+    Folder(PathBuf, fn(&str) -> bool),
+}
+
+/// The tracker's caches: 32 hex digits and `.age` (or its temporary file).
+fn is_cache_file(name: &str) -> bool {
+    let stem = name.strip_prefix('.').unwrap_or(name);
+    let hex = stem.get(..32).unwrap_or_default();
+    hex.len() == 32
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        && (&stem[32..] == ".age" || stem[32..].starts_with(".age.tmp-"))
+}
+
+/// What the verifier and the coordinators' tools remember of logs.
+fn is_state_file(name: &str) -> bool {
+    let base = name.strip_prefix('.').unwrap_or(name);
+    let base = base.split(".tmp-").next().unwrap_or_default();
+    ((base.starts_with("at-") || base.starts_with("origin-"))
+        && (base.ends_with(".state") || base.ends_with(".state.migrated")))
+        || (base.starts_with("reencrypt-") && base.ends_with(".progress"))
+}
+
 /// Every place Panah keeps something of a coordinator's on this device.
-fn targets(args: &PanicArgs) -> Vec<PathBuf> {
+fn targets(args: &PanicArgs) -> Vec<Target> {
     let mut out = Vec::new();
+    let mut keyrings = Vec::new();
     if let Ok(p) = args.keyring.path() {
-        out.push(p);
+        keyrings.push(p);
     }
     // Keyrings named in saved profiles, and the profiles themselves.
     if let Ok(profiles) = crate::profile::load_all() {
-        out.extend(profiles.into_values().filter_map(|p| p.keyring));
+        keyrings.extend(profiles.into_values().filter_map(|p| p.keyring));
     }
+    keyrings.sort();
+    keyrings.dedup();
+    out.extend(keyrings.into_iter().map(Target::Keyring));
     if let Ok(p) = crate::profile::path() {
-        out.push(p);
+        out.push(Target::File(p));
     }
     if let Ok(d) = panah_client::records::cache_dir() {
-        out.push(d);
+        out.push(Target::Folder(d, is_cache_file));
     }
     if let Ok(d) = panah_client::verify::state_dir() {
-        out.push(d);
+        out.push(Target::Folder(d, is_state_file));
     }
-    out.sort();
-    out.dedup();
     out
 }
 
 /// Overwrites a file with zeros, syncs it, renames it to a meaningless name and removes it.
 fn shred_file(path: &Path) -> std::io::Result<()> {
-    let len = std::fs::symlink_metadata(path)?.len();
-    if std::fs::symlink_metadata(path)?.file_type().is_file() {
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.file_type().is_file() {
         if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(path) {
             let zeros = vec![0u8; 64 * 1024];
-            let mut left = len;
+            let mut left = meta.len();
             while left > 0 {
                 let n = left.min(zeros.len() as u64) as usize;
                 f.write_all(&zeros[..n])?;
@@ -77,42 +105,53 @@ fn shred_file(path: &Path) -> std::io::Result<()> {
     std::fs::remove_file(&target)
 }
 
-/// Shreds a file, or every file below a folder and then the folder. Returns what it erased.
-fn shred(path: &Path, erased: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if meta.is_dir() {
-        // Only what Panah writes there: a folder set by mistake to somewhere broader
-        // (PANAH_CACHE_DIR=$HOME) loses nothing else.
-        for entry in std::fs::read_dir(path)? {
-            let p = entry?.path();
-            if is_ours(&p) {
-                shred(&p, erased)?;
+/// Shreds a target; returns what it erased.
+fn shred(target: &Target, erased: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    match target {
+        Target::Keyring(p) | Target::File(p) => match std::fs::symlink_metadata(p) {
+            Ok(m) if m.is_file() => {
+                shred_file(p)?;
+                erased.push(p.clone());
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        },
+        Target::Folder(dir, ours) => {
+            // A folder kept on another volume through a link: what it points to.
+            let real = match std::fs::canonicalize(dir) {
+                Ok(r) => r,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let mut any = false;
+            for entry in std::fs::read_dir(&real)? {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if entry.file_type()?.is_file() && ours(&name) {
+                    shred_file(&entry.path())?;
+                    any = true;
+                }
+            }
+            // Only Panah's files were there: the folder goes too (and a link to it).
+            if std::fs::remove_dir(&real).is_ok() && real != *dir {
+                let _ = std::fs::remove_file(dir);
+            }
+            if any {
+                erased.push(dir.clone());
             }
         }
-        if std::fs::remove_dir(path).is_err() {
-            return Ok(());
-        }
-    } else {
-        shred_file(path)?;
     }
-    erased.push(path.to_path_buf());
     Ok(())
 }
 
-/// Whether a file in one of Panah's folders is one Panah writes.
-fn is_ours(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    [".age", ".state", ".progress", ".migrated"]
-        .iter()
-        .any(|ext| name.ends_with(ext))
-        || name.contains(".tmp-")
+/// Asks `prompt` on the terminal; yes in any of the three languages.
+pub fn confirmed(prompt: &str) -> anyhow::Result<bool> {
+    eprint!("{prompt} ");
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    let a = answer.trim().to_lowercase();
+    Ok(["yes", "y", "بلی", "بله", "هو", "ho", "bale"].contains(&a.as_str()))
 }
 
 pub fn run(args: PanicArgs) -> anyhow::Result<()> {
@@ -121,66 +160,80 @@ pub fn run(args: PanicArgs) -> anyhow::Result<()> {
         if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
             bail!("{}", words.t("cli-panic-needs-yes"));
         }
-        eprint!("{} ", words.t("cli-panic-confirm"));
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        let a = answer.trim().to_lowercase();
-        if !["yes", "بلی", "هو", "بله", "y"].contains(&a.as_str()) {
+        if !confirmed(&words.t("cli-panic-confirm"))? {
             println!("{}", words.t("cli-panic-cancelled"));
             return Ok(());
         }
     }
     let start = Instant::now();
+    let targets = targets(&args);
     let mut erased = Vec::new();
     let mut failed = Vec::new();
-    for target in targets(&args) {
-        if let Err(e) = shred(&target, &mut erased) {
-            failed.push((target, e));
+    let mut keyring_gone = false;
+    for target in &targets {
+        let before = erased.len();
+        if let Err(e) = shred(target, &mut erased) {
+            let path = match target {
+                Target::Keyring(p) | Target::File(p) | Target::Folder(p, _) => p.clone(),
+            };
+            failed.push((path, e));
+        }
+        if matches!(target, Target::Keyring(_)) && erased.len() > before {
+            keyring_gone = true;
         }
     }
     let ms = start.elapsed().as_millis();
-    let top: Vec<&PathBuf> = erased
-        .iter()
-        .filter(|p| !erased.iter().any(|q| q != *p && p.starts_with(q)))
-        .collect();
-    for p in &top {
-        println!(
-            "{}",
-            words.f(
-                "cli-panic-removed",
-                &[(
-                    "path",
-                    &panah_client::terminal::sanitize_line(&p.display().to_string())
-                )]
-            )
-        );
+    let safe = |p: &Path| panah_client::terminal::sanitize_line(&p.display().to_string());
+    for p in &erased {
+        println!("{}", words.f("cli-panic-removed", &[("path", &safe(p))]));
     }
     for (p, e) in &failed {
         eprintln!(
             "{}",
             words.f(
                 "cli-panic-failed",
-                &[
-                    (
-                        "path",
-                        &panah_client::terminal::sanitize_line(&p.display().to_string())
-                    ),
-                    ("why", &e.to_string())
-                ]
+                &[("path", &safe(p)), ("why", &e.to_string())]
             )
         );
     }
-    if top.is_empty() && failed.is_empty() {
+    if !keyring_gone {
+        let path = args.keyring.path().map(|p| safe(&p)).unwrap_or_default();
+        println!("{}", words.f("cli-panic-no-keyring", &[("path", &path)]));
+    }
+    if erased.is_empty() && failed.is_empty() {
         println!("{}", words.t("cli-panic-nothing"));
     } else {
         println!(
             "{}",
             words.f("cli-panic-done", &[("ms", &words.l().integer(ms as i64))])
         );
-        println!("{}", words.t("cli-panic-flash"));
+        if keyring_gone {
+            println!("{}", words.t("cli-panic-flash"));
+        }
+        println!("{}", words.t("cli-panic-exports"));
     }
     if !failed.is_empty() {
         bail!("{}", words.t("cli-panic-incomplete"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_panahs_own_file_names_are_taken() {
+        assert!(is_cache_file("0123456789abcdef0123456789abcdef.age"));
+        assert!(is_cache_file(
+            ".0123456789abcdef0123456789abcdef.age.tmp-42"
+        ));
+        assert!(!is_cache_file("backup.age"));
+        assert!(!is_cache_file("0123456789abcdef0123456789abcdef.age.bak"));
+        assert!(is_state_file("at-http%3A%2F%2Fhub.state"));
+        assert!(is_state_file("origin-hub%2Fc%2Fx%2Fteam.state.migrated"));
+        assert!(is_state_file("reencrypt-roshanai-3-abc.progress"));
+        assert!(!is_state_file("notes.state"));
+        assert!(!is_state_file("holiday.jpg"));
+    }
 }

@@ -73,8 +73,9 @@ pub struct SyncArgs {
     pub common: TrackerArgs,
     /// Delete closed needs and cases this many days after closing (0: now). Remembered on
     /// this device for later syncs.
-    #[arg(long, value_name = "DAYS", default_value_t = records::DEFAULT_KEEP_CLOSED_DAYS)]
-    pub keep_closed_days: i64,
+    /// [default: what this device was last told, else 180]
+    #[arg(long, value_name = "DAYS")]
+    pub keep_closed_days: Option<i64>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -190,7 +191,12 @@ pub enum NeedsCommand {
         declined: bool,
     },
     /// Delete a need now, from the hub and from every coordinator's device.
-    Delete { reference: String },
+    Delete {
+        reference: String,
+        /// Do not ask first.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Choose between your version and another coordinator's after a conflict.
     Resolve {
         reference: String,
@@ -246,7 +252,12 @@ pub enum CasesCommand {
         withdrawn: bool,
     },
     /// Delete a case now, from the hub and from every coordinator's device.
-    Delete { reference: String },
+    Delete {
+        reference: String,
+        /// Do not ask first.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Choose between your version and another coordinator's after a conflict.
     Resolve {
         reference: String,
@@ -343,6 +354,138 @@ impl Words {
     fn reference(&self, id: &RecordId) -> String {
         id.short()
     }
+
+    /// What starts a line of a list: in right-to-left languages a right-to-left mark, so a
+    /// line that begins with a Latin reference still reads from the right.
+    fn start(&self) -> &'static str {
+        if self.lang.is_rtl() {
+            "\u{200F}"
+        } else {
+            ""
+        }
+    }
+
+    /// One of `words`, typed in English or as the catalogue says it (`{prefix}-{word}`) in
+    /// any of the three languages, in any case.
+    fn choice<T: Copy>(
+        &self,
+        what: &str,
+        prefix: &str,
+        all: &[(T, &'static str)],
+        typed: &str,
+    ) -> anyhow::Result<T> {
+        let norm = |t: &str| clean_input(t).trim().to_lowercase();
+        let typed_n = norm(typed);
+        for (value, w) in all {
+            if norm(w) == typed_n
+                || Lang::ALL.iter().any(|l| {
+                    norm(&self.catalog.format(*l, &format!("{prefix}-{w}"), &[])) == typed_n
+                })
+            {
+                return Ok(*value);
+            }
+        }
+        let list: Vec<String> = all
+            .iter()
+            .map(|(_, w)| {
+                let local = self.t(&format!("{prefix}-{w}"));
+                if local == *w {
+                    (*w).to_owned()
+                } else {
+                    format!("{w} ({local})")
+                }
+            })
+            .collect();
+        bail!(
+            "{}",
+            self.f(
+                "cli-error-choice",
+                &[
+                    (
+                        "got",
+                        &sanitize_line(&typed.chars().take(30).collect::<String>())
+                    ),
+                    ("what", &self.t(&format!("cli-what-{what}"))),
+                    ("list", &list.join(self.l().sep())),
+                ]
+            )
+        )
+    }
+
+    /// A day typed as YYYY-MM-DD in any digits: Gregorian, or Solar Hijri for years
+    /// 1300–1499 (what a Dari or Pashto reader sees everywhere else).
+    fn parse_day(&self, typed: &str) -> anyhow::Result<Day> {
+        let latin = panah_core::digits::to_latin(clean_input(typed).trim());
+        let parts: Vec<&str> = latin.split(['-', '/']).collect();
+        let nums: Option<Vec<i32>> = parts.iter().map(|p| p.parse().ok()).collect();
+        let day = match nums.as_deref() {
+            Some(&[y, m, d]) if (1300..1500).contains(&y) => u8::try_from(m)
+                .ok()
+                .zip(u8::try_from(d).ok())
+                .and_then(|(m, d)| panah_i18n::from_solar_hijri(y, m, d))
+                .and_then(|(y, m, d)| {
+                    time::Month::try_from(m)
+                        .ok()
+                        .and_then(|m| time::Date::from_calendar_date(y, m, d).ok())
+                })
+                .map(Day),
+            Some(&[y, m, d]) => time::Month::try_from(u8::try_from(m).unwrap_or(0))
+                .ok()
+                .and_then(|m| {
+                    time::Date::from_calendar_date(y, m, u8::try_from(d).unwrap_or(0)).ok()
+                })
+                .map(Day),
+            _ => None,
+        };
+        day.with_context(|| {
+            self.f(
+                "cli-error-date",
+                &[(
+                    "got",
+                    &sanitize_line(&typed.chars().take(30).collect::<String>()),
+                )],
+            )
+        })
+    }
+
+    /// A coordinator as people know them: their label on the team, then the fingerprint.
+    fn who(&self, fp: &str, labels: &std::collections::BTreeMap<String, String>) -> String {
+        match labels.get(fp).filter(|l| !l.is_empty()) {
+            Some(label) => format!("{} ({})", self.line(label), sanitize_line(fp)),
+            None => sanitize_line(fp),
+        }
+    }
+}
+
+/// Text as typed or pasted: direction marks and isolates (which a right-to-left line
+/// copies along) taken out.
+fn clean_input(text: &str) -> String {
+    text.chars()
+        .filter(|c| {
+            !matches!(
+                c,
+                '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+            )
+        })
+        .collect()
+}
+
+/// A text option's value: `-` reads it from standard input (so it stays out of the shell's
+/// history and the process list), anything else is taken as typed.
+fn text_arg(value: &Option<String>) -> anyhow::Result<Option<String>> {
+    match value.as_deref() {
+        Some("-") => {
+            use std::io::Read;
+            let mut s = String::new();
+            std::io::stdin()
+                .take(64 * 1024)
+                .read_to_string(&mut s)
+                .context("cannot read the text from standard input")?;
+            Ok(Some(clean_input(s.trim_end())))
+        }
+        Some(v) => Ok(Some(clean_input(v))),
+        None => Ok(None),
+    }
 }
 
 /// The language from `LANG`/`LC_ALL`: fa… or prs… is Dari, ps… Pashto, else English.
@@ -402,26 +545,30 @@ impl Desk {
     /// After a change: saved here, then sent unless offline (a failure leaves it waiting).
     async fn changed(&mut self, id: RecordId) -> anyhow::Result<()> {
         self.save()?;
-        println!(
-            "{}",
-            self.words
-                .f("cli-saved", &[("ref", &self.words.reference(&id))])
-        );
+        let deleting = self.cache.pending.get(&id).is_some_and(|p| p.doc.is_none());
+        if !deleting {
+            println!(
+                "{}",
+                self.words
+                    .f("cli-saved", &[("ref", &self.words.reference(&id))])
+            );
+        }
         if self.offline {
             return Ok(());
         }
+        eprintln!("{}", self.words.t("cli-sending"));
         let keep = self
             .cache
             .keep_closed_days
             .unwrap_or(records::DEFAULT_KEEP_CLOSED_DAYS);
         if let Err(e) = self.sync(keep).await {
-            eprintln!(
-                "{}",
-                self.words.f(
-                    "cli-saved-offline",
-                    &[("why", &sanitize(&format!("{e:#}")))]
-                )
-            );
+            let why = match e.downcast_ref::<panah_client::ClientError>() {
+                Some(panah_client::ClientError::Unreachable { .. }) => {
+                    self.words.t("cli-error-offline")
+                }
+                _ => sanitize(&format!("{e:#}")),
+            };
+            eprintln!("{}", self.words.f("cli-saved-offline", &[("why", &why)]));
         }
         Ok(())
     }
@@ -532,6 +679,9 @@ impl Desk {
                 )
             );
         }
+        for id in &synced.set_aside {
+            println!("{}", w.f("cli-sync-set-aside", &[("ref", &id.short())]));
+        }
         if synced.unreadable > 0 {
             println!(
                 "{}",
@@ -567,21 +717,44 @@ impl Desk {
         Ok(())
     }
 
-    fn find(&self, reference: &str) -> anyhow::Result<RecordId> {
-        Ok(self.cache.find(reference)?)
+    /// The need or case a reference names, with the reason in the reader's words if none.
+    fn find(&self, reference: &str, kind: Kind) -> anyhow::Result<RecordId> {
+        use panah_client::records::FindError;
+        self.cache.find(reference, Some(kind)).map_err(|e| {
+            let w = &self.words;
+            let msg = match e {
+                FindError::NotAReference(got) => {
+                    w.f("cli-error-reference", &[("got", &sanitize_line(&got))])
+                }
+                FindError::NotFound(got) => w.f(
+                    &format!("cli-error-no-{}", kind.word()),
+                    &[("got", &sanitize_line(&got))],
+                ),
+                FindError::Ambiguous(got) => {
+                    w.f("cli-error-ambiguous", &[("got", &sanitize_line(&got))])
+                }
+            };
+            anyhow::anyhow!(msg)
+        })
     }
 
     fn need(&self, id: &RecordId) -> anyhow::Result<Need> {
         match self.cache.current(id) {
             Some(Doc::Need(n)) => Ok(n.clone()),
-            _ => bail!("{} is not a need", id.short()),
+            _ => bail!(
+                "{}",
+                self.words.f("cli-error-no-need", &[("got", &id.short())])
+            ),
         }
     }
 
     fn case(&self, id: &RecordId) -> anyhow::Result<Case> {
         match self.cache.current(id) {
             Some(Doc::Case(c)) => Ok(c.clone()),
-            _ => bail!("{} is not a case", id.short()),
+            _ => bail!(
+                "{}",
+                self.words.f("cli-error-no-case", &[("got", &id.short())])
+            ),
         }
     }
 
@@ -590,6 +763,9 @@ impl Desk {
         let mut found = Vec::new();
         for (field, text) in texts {
             for why in doc::warnings(text) {
+                if *field == "pathway" && why_id(why) == "cli-why-name" {
+                    continue; // "Humanitarian Visa" is a pathway, not a name
+                }
                 let why = self.words.t(why_id(why));
                 found.push(self.words.f(
                     "cli-warn-identifying",
@@ -621,13 +797,13 @@ impl Desk {
             println!();
             println!("{}", w.t("cli-conflict-theirs"));
             match self.cache.records.get(id) {
-                Some(h) => print_doc(w, &h.doc, self.today),
+                Some(h) => print_doc(w, &h.doc, self.today, &self.cache.labels),
                 None => println!("  {}", w.t("cli-conflict-deleted")),
             }
             println!();
             println!("{}", w.t("cli-conflict-mine"));
             match &c.mine {
-                Some(d) => print_doc(w, d, self.today),
+                Some(d) => print_doc(w, d, self.today, &self.cache.labels),
                 None => println!("  {}", w.t("cli-conflict-deleted")),
             }
             println!();
@@ -679,7 +855,9 @@ impl Desk {
 
 /// The catalogue's words for a warning from `doc::warnings`.
 fn why_id(why: &str) -> &'static str {
-    if why.contains("passport or ID") {
+    if why.contains("smuggl") {
+        "cli-why-scope"
+    } else if why.contains("passport or ID") {
         "cli-why-passport"
     } else if why.contains("long number") {
         "cli-why-number"
@@ -699,20 +877,6 @@ fn field_id(field: &str) -> &str {
     }
 }
 
-fn parse_word<T>(
-    what: &str,
-    word: &str,
-    parse: fn(&str) -> Option<T>,
-    all: String,
-) -> anyhow::Result<T> {
-    parse(word).with_context(|| {
-        format!(
-            "{:?} is not a {what}: use one of {all}",
-            word.chars().take(30).collect::<String>()
-        )
-    })
-}
-
 fn amount(text: &str, currency: Currency) -> anyhow::Result<i64> {
     let t = text.trim();
     if t == "0" || t == "۰" {
@@ -721,19 +885,49 @@ fn amount(text: &str, currency: Currency) -> anyhow::Result<i64> {
     Ok(Amount::parse(t, currency)?.minor())
 }
 
+/// The categories a need may have, with their words.
+fn need_categories() -> Vec<(panah_core::ledger::Category, &'static str)> {
+    panah_core::ledger::Category::ALL
+        .iter()
+        .filter(|c| **c != panah_core::ledger::Category::Fees)
+        .map(|c| (*c, c.word()))
+        .collect()
+}
+
+fn pairs<T: Copy>(all: &[T], word: fn(T) -> &'static str) -> Vec<(T, &'static str)> {
+    all.iter().map(|v| (*v, word(*v))).collect()
+}
+
 impl NeedFields {
-    fn apply(&self, n: &mut Need, today: Day) -> anyhow::Result<()> {
+    /// Text options as typed (`-` reads standard input), direction marks taken out.
+    fn read_texts(&mut self) -> anyhow::Result<()> {
+        self.pseudonym = text_arg(&self.pseudonym)?;
+        self.notes = text_arg(&self.notes)?;
+        Ok(())
+    }
+
+    fn apply(&self, n: &mut Need, w: &Words, today: Day) -> anyhow::Result<()> {
         if let Some(p) = &self.pseudonym {
             n.pseudonym = p.trim().to_owned();
         }
         if let Some(c) = &self.category {
-            n.category = doc::need_category(c).map_err(anyhow::Error::msg)?;
+            n.category = w.choice("category", "category", &need_categories(), c)?;
         }
         if let Some(u) = &self.urgency {
-            n.urgency = parse_word("level of urgency", u, Urgency::parse, Urgency::words())?;
+            n.urgency = w.choice(
+                "urgency",
+                "cli-urgency",
+                &pairs(Urgency::ALL, Urgency::word),
+                u,
+            )?;
         }
         if let Some(s) = &self.status {
-            let status = parse_word("status", s, NeedStatus::parse, NeedStatus::words())?;
+            let status = w.choice(
+                "status",
+                "cli-status",
+                &pairs(NeedStatus::ALL, NeedStatus::word),
+                s,
+            )?;
             set_need_status(n, status, today);
         }
         if self.asked.is_some() || self.funded.is_some() || self.currency.is_some() {
@@ -751,7 +945,7 @@ impl NeedFields {
             if m.currency != currency.code()
                 && (self.asked.is_none() || (m.funded > 0 && self.funded.is_none()))
             {
-                bail!("to change the currency, give the amounts in it too (--asked and --funded)");
+                bail!("{}", w.t("cli-error-currency-change"));
             }
             m.currency = currency.code().to_owned();
             if let Some(a) = &self.asked {
@@ -764,6 +958,11 @@ impl NeedFields {
         }
         if let Some(t) = &self.notes {
             n.notes = t.clone();
+        }
+        if let Some(m) = &n.money {
+            if m.funded > m.asked && m.asked > 0 {
+                eprintln!("{}", w.t("cli-warn-funded-more"));
+            }
         }
         for l in &self.ledger {
             if !n.ledger.contains(l) {
@@ -793,12 +992,22 @@ fn set_stage(c: &mut Case, stage: Stage, today: Day) {
 }
 
 impl CaseFields {
+    /// Text options as typed (`-` reads standard input), direction marks taken out.
+    fn read_texts(&mut self) -> anyhow::Result<()> {
+        self.pseudonym = text_arg(&self.pseudonym)?;
+        self.pathway = text_arg(&self.pathway)?;
+        self.next_action = text_arg(&self.next_action)?;
+        self.note = text_arg(&self.note)?;
+        Ok(())
+    }
+
     fn apply(&self, c: &mut Case, desk: &Desk) -> anyhow::Result<()> {
+        let w = &desk.words;
         if let Some(p) = &self.pseudonym {
             c.pseudonym = p.trim().to_owned();
         }
         if let Some(s) = &self.stage {
-            let stage = parse_word("stage", s, Stage::parse, Stage::words())?;
+            let stage = w.choice("stage", "cli-stage", &pairs(Stage::ALL, Stage::word), s)?;
             set_stage(c, stage, desk.today);
         }
         if let Some(p) = &self.pathway {
@@ -811,7 +1020,7 @@ impl CaseFields {
             c.due = if d.trim() == "none" {
                 None
             } else {
-                Some(Day::parse(d).map_err(anyhow::Error::msg)?)
+                Some(w.parse_day(d)?)
             };
         }
         if let Some(text) = &self.note {
@@ -822,8 +1031,7 @@ impl CaseFields {
             });
         }
         for r in &self.needs {
-            let id = desk.find(r)?;
-            desk.need(&id)?;
+            let id = desk.find(r, Kind::Need)?;
             if !c.needs.contains(&id) {
                 c.needs.push(id);
             }
@@ -891,7 +1099,7 @@ fn need_line(w: &Words, id: &RecordId, n: &Need, conflict: bool) -> String {
     if conflict {
         parts.push(w.t("cli-conflict"));
     }
-    parts.join(w.l().sep())
+    format!("{}{}", w.start(), parts.join(w.l().sep()))
 }
 
 fn case_line(w: &Words, id: &RecordId, c: &Case, today: Day, conflict: bool) -> String {
@@ -913,14 +1121,14 @@ fn case_line(w: &Words, id: &RecordId, c: &Case, today: Day, conflict: bool) -> 
     if conflict {
         parts.push(w.t("cli-conflict"));
     }
-    parts.join(w.l().sep())
+    format!("{}{}", w.start(), parts.join(w.l().sep()))
 }
 
 fn field(w: &Words, id: &str, value: &str) {
     println!("{}: {value}", w.t(&format!("cli-field-{id}")));
 }
 
-fn print_doc(w: &Words, d: &Doc, today: Day) {
+fn print_doc(w: &Words, d: &Doc, today: Day, labels: &std::collections::BTreeMap<String, String>) {
     match d {
         Doc::Need(n) => {
             field(w, "for", &w.line(&n.pseudonym));
@@ -970,11 +1178,19 @@ fn print_doc(w: &Words, d: &Doc, today: Day) {
             if !c.history.is_empty() {
                 println!("{}:", w.t("cli-field-history"));
                 for n in &c.history {
-                    println!("  {} {} {}", w.day(n.date), w.line(&n.by), w.text(&n.text));
+                    println!(
+                        "{}  {}{}{}{}{}",
+                        w.start(),
+                        w.day(n.date),
+                        w.l().sep(),
+                        w.who(&n.by, labels),
+                        w.l().sep(),
+                        w.text(&n.text)
+                    );
                 }
             }
         }
-        Doc::Audit(_) => {}
+        Doc::Audit(_) | Doc::Deleted(_) => {}
     }
 }
 
@@ -1006,7 +1222,7 @@ fn show(desk: &Desk, id: &RecordId, json: bool) -> anyhow::Result<()> {
     );
     // With two versions waiting, both are shown side by side below instead.
     if !desk.cache.conflicts.contains_key(id) {
-        print_doc(w, doc, desk.today);
+        print_doc(w, doc, desk.today, &desk.cache.labels);
     }
     if let Some(h) = desk.cache.held(id) {
         println!(
@@ -1014,7 +1230,7 @@ fn show(desk: &Desk, id: &RecordId, json: bool) -> anyhow::Result<()> {
             w.f(
                 "cli-field-signed",
                 &[
-                    ("who", &w.line(&h.by)),
+                    ("who", &w.who(&h.by, &desk.cache.labels)),
                     ("date", &w.l().date(h.date)),
                     ("version", &w.n(h.version as usize)),
                 ]
@@ -1032,6 +1248,20 @@ fn show(desk: &Desk, id: &RecordId, json: bool) -> anyhow::Result<()> {
         }
     }
     desk.conflict_note(id);
+    if let Some(aside) = desk.cache.set_aside.get(id) {
+        println!();
+        println!(
+            "{}",
+            w.f(
+                "cli-set-aside",
+                &[
+                    ("who", &w.who(&aside.by, &desk.cache.labels)),
+                    ("date", &w.l().date(aside.date)),
+                ]
+            )
+        );
+        print_doc(w, &aside.doc, desk.today, &desk.cache.labels);
+    }
     Ok(())
 }
 
@@ -1052,7 +1282,8 @@ pub async fn needs(args: NeedsArgs) -> anyhow::Result<()> {
     let mut desk = Desk::open(&args.common)?;
     let today = desk.today;
     match args.command {
-        NeedsCommand::Add(f) => {
+        NeedsCommand::Add(mut f) => {
+            f.read_texts()?;
             let mut n = Need {
                 pseudonym: String::new(),
                 category: panah_core::ledger::Category::Other,
@@ -1065,9 +1296,9 @@ pub async fn needs(args: NeedsArgs) -> anyhow::Result<()> {
                 closed: None,
             };
             if f.pseudonym.is_none() || f.category.is_none() {
-                bail!("a need needs --for PSEUDONYM and --category (food, power, shelter, medical, documents, relocation, communications, other)");
+                bail!("{}", desk.words.t("cli-error-need-fields"));
             }
-            f.apply(&mut n, today)?;
+            f.apply(&mut n, &desk.words, today)?;
             desk.check_texts(&f.texts(), f.anyway)?;
             let id = desk.cache.add(Doc::Need(n))?;
             desk.changed(id).await
@@ -1079,14 +1310,29 @@ pub async fn needs(args: NeedsArgs) -> anyhow::Result<()> {
             all,
             json,
         } => {
+            let w = &desk.words;
             let status = status
-                .map(|s| parse_word("status", &s, NeedStatus::parse, NeedStatus::words()))
+                .map(|s| {
+                    w.choice(
+                        "status",
+                        "cli-status",
+                        &pairs(NeedStatus::ALL, NeedStatus::word),
+                        &s,
+                    )
+                })
                 .transpose()?;
             let category = category
-                .map(|c| doc::need_category(&c).map_err(anyhow::Error::msg))
+                .map(|c| w.choice("category", "category", &need_categories(), &c))
                 .transpose()?;
             let urgency = urgency
-                .map(|u| parse_word("level of urgency", &u, Urgency::parse, Urgency::words()))
+                .map(|u| {
+                    w.choice(
+                        "urgency",
+                        "cli-urgency",
+                        &pairs(Urgency::ALL, Urgency::word),
+                        &u,
+                    )
+                })
                 .transpose()?;
             let mut list: Vec<(RecordId, Need)> = desk
                 .cache
@@ -1137,13 +1383,22 @@ pub async fn needs(args: NeedsArgs) -> anyhow::Result<()> {
             Ok(())
         }
         NeedsCommand::Show { reference, json } => {
-            let id = desk.find(&reference)?;
+            let id = desk.find(&reference, Kind::Need)?;
             show(&desk, &id, json)
         }
-        NeedsCommand::Update { reference, fields } => {
-            let id = desk.find(&reference)?;
-            let mut n = desk.need(&id)?;
-            fields.apply(&mut n, today)?;
+        NeedsCommand::Update {
+            reference,
+            mut fields,
+        } => {
+            fields.read_texts()?;
+            let id = desk.find(&reference, Kind::Need)?;
+            let before = desk.need(&id)?;
+            let mut n = before.clone();
+            fields.apply(&mut n, &desk.words, today)?;
+            if n == before {
+                println!("{}", desk.words.t("cli-nothing-changed"));
+                return Ok(());
+            }
             desk.check_texts(&fields.texts(), fields.anyway)?;
             desk.cache.update(&id, Doc::Need(n))?;
             desk.changed(id).await
@@ -1152,36 +1407,63 @@ pub async fn needs(args: NeedsArgs) -> anyhow::Result<()> {
             reference,
             declined,
         } => {
-            let id = desk.find(&reference)?;
-            let mut n = desk.need(&id)?;
+            let id = desk.find(&reference, Kind::Need)?;
+            let before = desk.need(&id)?;
+            let mut n = before.clone();
             let status = if declined {
                 NeedStatus::Declined
             } else {
                 NeedStatus::Closed
             };
             set_need_status(&mut n, status, today);
+            if n == before {
+                println!("{}", desk.words.t("cli-nothing-changed"));
+                return Ok(());
+            }
             desk.cache.update(&id, Doc::Need(n))?;
             desk.changed(id).await
         }
-        NeedsCommand::Delete { reference } => delete(&mut desk, &reference).await,
-        NeedsCommand::Resolve { reference, keep } => resolve(&mut desk, &reference, keep).await,
+        NeedsCommand::Delete { reference, yes } => {
+            delete(&mut desk, &reference, Kind::Need, yes).await
+        }
+        NeedsCommand::Resolve { reference, keep } => {
+            resolve(&mut desk, &reference, Kind::Need, keep).await
+        }
         NeedsCommand::Export { reference, output } => {
-            let id = desk.find(&reference)?;
-            desk.need(&id)?;
+            let id = desk.find(&reference, Kind::Need)?;
             export(&desk, &id, &output)
         }
     }
 }
 
-async fn delete(desk: &mut Desk, reference: &str) -> anyhow::Result<()> {
-    let id = desk.find(reference)?;
+async fn delete(desk: &mut Desk, reference: &str, kind: Kind, yes: bool) -> anyhow::Result<()> {
+    let id = desk.find(reference, kind)?;
+    let w = &desk.words;
+    if !yes {
+        let what = desk
+            .cache
+            .current(&id)
+            .and_then(Doc::pseudonym)
+            .unwrap_or_default();
+        let ask = w.f(
+            "cli-delete-confirm",
+            &[("ref", &id.short()), ("who", &w.line(what))],
+        );
+        if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            bail!("{}", w.f("cli-delete-needs-yes", &[("ref", &id.short())]));
+        }
+        if !crate::panic::confirmed(&ask)? {
+            println!("{}", w.t("cli-delete-cancelled"));
+            return Ok(());
+        }
+    }
     desk.cache.delete(&id, Action::Deleted)?;
     println!("{}", desk.words.f("cli-deleted", &[("ref", &id.short())]));
     desk.changed(id).await
 }
 
-async fn resolve(desk: &mut Desk, reference: &str, keep: Keep) -> anyhow::Result<()> {
-    let id = desk.find(reference)?;
+async fn resolve(desk: &mut Desk, reference: &str, kind: Kind, keep: Keep) -> anyhow::Result<()> {
+    let id = desk.find(reference, kind)?;
     let choice = match keep {
         Keep::Mine => records::Choice::Mine,
         Keep::Theirs => records::Choice::Theirs,
@@ -1196,9 +1478,10 @@ pub async fn cases(args: CasesArgs) -> anyhow::Result<()> {
     let mut desk = Desk::open(&args.common)?;
     let today = desk.today;
     match args.command {
-        CasesCommand::Add(f) => {
+        CasesCommand::Add(mut f) => {
+            f.read_texts()?;
             if f.pseudonym.is_none() {
-                bail!("a case needs --for PSEUDONYM");
+                bail!("{}", desk.words.t("cli-error-case-fields"));
             }
             let mut c = Case {
                 pseudonym: String::new(),
@@ -1223,12 +1506,11 @@ pub async fn cases(args: CasesArgs) -> anyhow::Result<()> {
             all,
             json,
         } => {
+            let w = &desk.words;
             let stage = stage
-                .map(|s| parse_word("stage", &s, Stage::parse, Stage::words()))
+                .map(|s| w.choice("stage", "cli-stage", &pairs(Stage::ALL, Stage::word), &s))
                 .transpose()?;
-            let due_before = due_before
-                .map(|d| Day::parse(&d).map_err(anyhow::Error::msg))
-                .transpose()?;
+            let due_before = due_before.map(|d| w.parse_day(&d)).transpose()?;
             let mut list: Vec<(RecordId, Case)> = desk
                 .cache
                 .docs()
@@ -1270,13 +1552,22 @@ pub async fn cases(args: CasesArgs) -> anyhow::Result<()> {
             Ok(())
         }
         CasesCommand::Show { reference, json } => {
-            let id = desk.find(&reference)?;
+            let id = desk.find(&reference, Kind::Case)?;
             show(&desk, &id, json)
         }
-        CasesCommand::Update { reference, fields } => {
-            let id = desk.find(&reference)?;
-            let mut c = desk.case(&id)?;
+        CasesCommand::Update {
+            reference,
+            mut fields,
+        } => {
+            fields.read_texts()?;
+            let id = desk.find(&reference, Kind::Case)?;
+            let before = desk.case(&id)?;
+            let mut c = before.clone();
             fields.apply(&mut c, &desk)?;
+            if c == before {
+                println!("{}", desk.words.t("cli-nothing-changed"));
+                return Ok(());
+            }
             desk.check_texts(&fields.texts(), fields.anyway)?;
             desk.cache.update(&id, Doc::Case(c))?;
             desk.changed(id).await
@@ -1285,22 +1576,30 @@ pub async fn cases(args: CasesArgs) -> anyhow::Result<()> {
             reference,
             withdrawn,
         } => {
-            let id = desk.find(&reference)?;
-            let mut c = desk.case(&id)?;
+            let id = desk.find(&reference, Kind::Case)?;
+            let before = desk.case(&id)?;
+            let mut c = before.clone();
             let stage = if withdrawn {
                 Stage::Withdrawn
             } else {
                 Stage::Closed
             };
             set_stage(&mut c, stage, today);
+            if c == before {
+                println!("{}", desk.words.t("cli-nothing-changed"));
+                return Ok(());
+            }
             desk.cache.update(&id, Doc::Case(c))?;
             desk.changed(id).await
         }
-        CasesCommand::Delete { reference } => delete(&mut desk, &reference).await,
-        CasesCommand::Resolve { reference, keep } => resolve(&mut desk, &reference, keep).await,
+        CasesCommand::Delete { reference, yes } => {
+            delete(&mut desk, &reference, Kind::Case, yes).await
+        }
+        CasesCommand::Resolve { reference, keep } => {
+            resolve(&mut desk, &reference, Kind::Case, keep).await
+        }
         CasesCommand::Export { reference, output } => {
-            let id = desk.find(&reference)?;
-            desk.case(&id)?;
+            let id = desk.find(&reference, Kind::Case)?;
             export(&desk, &id, &output)
         }
         CasesCommand::Audit { json } => {
@@ -1320,9 +1619,9 @@ pub async fn cases(args: CasesArgs) -> anyhow::Result<()> {
                         "cli-audit-line",
                         &[
                             ("date", &w.l().date(e.at)),
-                            ("who", &w.line(&e.by)),
+                            ("who", &w.who(&e.by, &desk.cache.labels)),
                             ("action", &word(w, "action", e.action.word())),
-                            ("kind", &w.t(&format!("cli-{}", e.kind.word()))),
+                            ("kind", &w.t(&format!("cli-kind-{}", e.kind.word()))),
                             ("ref", &w.reference(&e.record)),
                             ("version", &w.n(e.version as usize)),
                         ]
@@ -1433,11 +1732,22 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
 
 pub async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     let mut desk = Desk::open(&args.common)?;
-    if !(0..=36_500).contains(&args.keep_closed_days) {
-        bail!("--keep-closed-days is a number of days, 0 (delete closed records now) or more");
-    }
-    desk.cache.keep_closed_days = Some(args.keep_closed_days);
-    desk.sync(args.keep_closed_days).await?;
+    let keep = match args.keep_closed_days {
+        Some(days) if !(0..=36_500).contains(&days) => {
+            bail!("{}", desk.words.t("cli-error-keep-days"))
+        }
+        // Deleting closed records at once is a one-time choice, not a setting.
+        Some(days) if days > 0 => {
+            desk.cache.keep_closed_days = Some(days);
+            days
+        }
+        Some(days) => days,
+        None => desk
+            .cache
+            .keep_closed_days
+            .unwrap_or(records::DEFAULT_KEEP_CLOSED_DAYS),
+    };
+    desk.sync(keep).await?;
     desk.status_line();
     Ok(())
 }

@@ -162,8 +162,10 @@ async fn only_the_team_reads_records_and_a_removed_coordinator_reads_nothing_aft
     let sizes: std::collections::BTreeSet<usize> = rows
         .iter()
         .map(|r| {
-            let (w, body) = r.content.as_ref().unwrap();
-            records::open(w, body, &ka).unwrap().to_plaintext().len()
+            records::open(&r.wrapped, &r.body, &ka)
+                .unwrap()
+                .to_plaintext()
+                .len()
         })
         .collect();
     assert_eq!(sizes, [1024].into(), "every plaintext is one size bucket");
@@ -195,7 +197,7 @@ async fn only_the_team_reads_records_and_a_removed_coordinator_reads_nothing_aft
     let rows = stored(&data).await;
     assert!(rows.len() >= 6, "{}", rows.len());
     for r in &rows {
-        let (w, body) = r.content.as_ref().unwrap();
+        let (w, body) = (&r.wrapped, &r.body);
         assert_eq!(
             records::open(w, body, &kc).unwrap_err(),
             Unopened::NotForMe,
@@ -223,6 +225,7 @@ async fn only_the_team_reads_records_and_a_removed_coordinator_reads_nothing_aft
             origin: team.origin.clone(),
             id,
             version: 1,
+            parent: None,
             team_size,
             by: *signer.public().signing(),
             date: panah_core::Timestamp::now(),
@@ -250,9 +253,10 @@ async fn only_the_team_reads_records_and_a_removed_coordinator_reads_nothing_aft
     for k in [a, b] {
         let out = run(&coordinator_args("sync", &hub, k, &[]));
         let err = String::from_utf8_lossy(&out.stderr);
+        let said = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{err}");
         assert!(err.contains("was not a coordinator"), "{err}");
-        assert!(err.contains("has since been removed"), "{err}");
+        assert!(said.contains("has since been removed"), "{said}");
         let list = tool_ok(&hub, k, "needs", &["list", "--all"]);
         assert!(!list.contains("FORGED"), "{list}");
         assert!(list.contains("Omid-2"), "{list}");
@@ -261,7 +265,7 @@ async fn only_the_team_reads_records_and_a_removed_coordinator_reads_nothing_aft
     // The audit trail names who did what, for coordinators only.
     let audit = tool_ok(&hub, b, "cases", &["audit"]);
     let a_fp = ka.public().fingerprint().to_string();
-    assert!(audit.contains(&format!("{a_fp} created Need")), "{audit}");
+    assert!(audit.contains(&format!("{a_fp} created need")), "{audit}");
     assert!(audit.contains(&format!("{a_fp} encrypted anew")), "{audit}");
     drop(hub);
 }
@@ -389,19 +393,12 @@ fn two_offline_edits_both_survive_until_someone_chooses() {
         &hub,
         b,
         "cases",
-        &[
-            "--offline",
-            "update",
-            &case,
-            "--note",
-            "fee paid",
-            "--stage",
-            "documents",
-        ],
+        &["--offline", "update", &case, "--note", "fee paid"],
     );
     tool_ok(&hub, a, "sync", &[]);
     tool_ok(&hub, b, "sync", &[]);
-    tool_ok(&hub, b, "cases", &["resolve", &case, "--keep", "theirs"]);
+    // Merged, both notes stay, and the stage only one side changed.
+    tool_ok(&hub, b, "cases", &["resolve", &case, "--keep", "merged"]);
     tool_ok(&hub, a, "sync", &[]);
     let shown = tool_ok(&hub, a, "cases", &["show", &case]);
     assert!(
@@ -438,13 +435,19 @@ async fn a_deleted_record_leaves_the_hub_and_every_cache() {
         .find(|r| r.record.starts_with(&need))
         .unwrap()
         .clone();
-    let (wrapped, body) = row.content.clone().unwrap();
+    let (wrapped, body) = (row.wrapped.clone(), row.body.clone());
 
-    let out = tool_ok(&hub, a, "needs", &["delete", &need]);
+    // Not without a yes: a deletion is for good.
+    let err = tool_fails(&hub, a, "needs", &["delete", &need]);
+    assert!(err.contains("--yes"), "{err}");
+    let out = tool_ok(&hub, a, "needs", &["delete", &need, "--yes"]);
     assert!(out.contains("will be deleted"), "{out}");
     let after = stored(&data).await;
     let marker = after.iter().find(|r| r.record == row.record).unwrap();
-    assert!(marker.content.is_none(), "only a marker stays");
+    // What stays is a signed deletion, wrapped anew: nothing of the need.
+    assert_eq!(marker.version, row.version + 1);
+    let deletion = records::open(&marker.wrapped, &marker.body, &keyring(a)).unwrap();
+    assert_eq!(deletion.body.doc, br#"{"kind":"deleted"}"#);
     // Neither the wrapped key nor the content is in any file of the hub any more.
     for f in files_below(Path::new(&data)) {
         let bytes = std::fs::read(&f).unwrap();
@@ -464,7 +467,7 @@ async fn a_deleted_record_leaves_the_hub_and_every_cache() {
     let out = tool_ok(&hub, b, "sync", &[]);
     assert!(out.contains("1 removed here"), "{out}");
     let err = tool_fails(&hub, b, "needs", &["show", &need]);
-    assert!(err.contains("no need or case here starts with"), "{err}");
+    assert!(err.contains("No need on this device starts with"), "{err}");
     let kb = keyring(b);
     let cache_dir = std::env::temp_dir().join(format!("panah-test-cache-{}", std::process::id()));
     let path = records::cache_path(
@@ -559,11 +562,11 @@ fn text_that_identifies_someone_is_refused_unless_confirmed() {
     for (args, words) in [
         (
             vec!["needs", "add", "--for", "Lale-7", "--category", "fees"],
-            "not a category of needs",
+            "is not a category Panah knows",
         ),
         (
             vec!["needs", "add", "--for", "Lale-7", "--category", "weapons"],
-            "not a category of needs",
+            "is not a category Panah knows",
         ),
         (
             vec!["needs", "add", "--category", "food"],
@@ -580,15 +583,15 @@ fn text_that_identifies_someone_is_refused_unless_confirmed() {
             ],
             "control character",
         ),
-        (vec!["needs", "show", "zz"], "not a record reference"),
-        (vec!["needs", "show", "ffff"], "no need or case here"),
+        (vec!["needs", "show", "zz"], "is not a record's number"),
+        (vec!["needs", "show", "ffff"], "No need on this device"),
         (
             vec!["cases", "add", "--for", "Sparrow", "--due", "2021-02-30"],
-            "not a date",
+            "is not a date",
         ),
         (
             vec!["cases", "add", "--for", "Sparrow", "--stage", "smuggled"],
-            "not a stage",
+            "is not a stage Panah knows",
         ),
         (
             vec![
@@ -799,10 +802,9 @@ async fn an_export_and_a_stored_record_open_with_stock_rage() {
         .into_iter()
         .find(|r| r.record.starts_with(&need))
         .unwrap();
-    let (wrapped, body) = row.content.unwrap();
     let (w, b) = (dir.path().join("wrapped.age"), dir.path().join("body.age"));
-    std::fs::write(&w, wrapped).unwrap();
-    std::fs::write(&b, body).unwrap();
+    std::fs::write(&w, &row.wrapped).unwrap();
+    std::fs::write(&b, &row.body).unwrap();
     let key = std::process::Command::new(&rage)
         .args(["-d", "-i", &s(&identity), &s(&w)])
         .output()
@@ -914,7 +916,7 @@ async fn on_postgresql_no_row_holds_a_record_in_clear() {
     assert!(tool_ok(&hub, &b, "needs", &["show", &need]).contains("CANARYPGNEED insulin"));
     // Deleted, then looked for: the dump holds neither the canaries nor the deleted blobs.
     let case = reference(&tool_ok(&hub, &a, "cases", &["list"]), "Sparrow-3");
-    tool_ok(&hub, &a, "cases", &["delete", &case]);
+    tool_ok(&hub, &a, "cases", &["delete", &case, "--yes"]);
 
     let out = std::process::Command::new(&dump)
         .args(["--data-only", "--dbname", &url])
@@ -947,4 +949,169 @@ async fn on_postgresql_no_row_holds_a_record_in_clear() {
         &["CANARYPGNEED", "CANARYPGCASE", "Lale-7", "Sparrow-3"],
         "hub folder and log",
     );
+}
+
+/// Runs a Python script against the hub's SQLite file (playing a hostile hub's operator).
+fn hostile_sql(data: &str, script: &str) {
+    let db = Path::new(data).join("panah.db");
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, &db.display().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn all_output(hub: &Hub, keyring: &str, command: &str, args: &[&str]) -> String {
+    let out = run(&coordinator_args(command, hub, keyring, args));
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_removed_coordinators_last_edit_is_set_aside_and_the_record_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, data, keys) = hub_with_team(dir.path(), 3, &[]);
+    let (a, b, c) = (&keys[0], &keys[1], &keys[2]);
+    tool_ok(
+        &hub,
+        a,
+        "needs",
+        &[
+            "add",
+            "--for",
+            "Lale-7",
+            "--category",
+            "food",
+            "--notes",
+            "v1",
+        ],
+    );
+    tool_ok(&hub, b, "sync", &[]);
+    tool_ok(&hub, c, "sync", &[]);
+    let need = reference(&tool_ok(&hub, c, "needs", &["list"]), "Lale-7");
+    tool_ok(
+        &hub,
+        c,
+        "needs",
+        &["update", &need, "--notes", "C-LAST-EDIT"],
+    );
+    let c_fp = keyring(c).public().fingerprint().to_string();
+    tool_ok(&hub, a, "team", &["remove", &c_fp]);
+
+    // A's sync sets C's unconfirmed edit aside and puts back the version A had, signed
+    // and wrapped for the team without C.
+    let out = all_output(&hub, a, "sync", &[]);
+    assert!(
+        out.contains(&format!(
+            "Record {need} was changed by a coordinator who has since been removed"
+        )),
+        "{out}"
+    );
+    let kc = keyring(c);
+    let row = stored(&data)
+        .await
+        .into_iter()
+        .find(|r| r.record.starts_with(&need))
+        .unwrap();
+    assert_eq!(
+        records::open(&row.wrapped, &row.body, &kc).unwrap_err(),
+        Unopened::NotForMe
+    );
+    let shown = tool_ok(&hub, a, "needs", &["show", &need]);
+    assert!(
+        shown.contains("Notes: v1") && shown.contains("Set aside") && shown.contains("C-LAST-EDIT"),
+        "{shown}"
+    );
+
+    // B is not stuck: an edit goes through, with no conflict.
+    tool_ok(&hub, b, "sync", &[]);
+    let out = all_output(&hub, b, "needs", &["update", &need, "--notes", "B-EDIT"]);
+    assert!(!out.contains("changed by another"), "{out}");
+    tool_ok(&hub, a, "sync", &[]);
+    assert!(tool_ok(&hub, a, "needs", &["show", &need]).contains("Notes: B-EDIT"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hub_that_rolls_a_record_back_and_forks_it_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, data, keys) = hub_with_team(dir.path(), 2, &[]);
+    let (a, b) = (&keys[0], &keys[1]);
+    tool_ok(
+        &hub,
+        a,
+        "needs",
+        &[
+            "add",
+            "--for",
+            "Lale-7",
+            "--category",
+            "food",
+            "--notes",
+            "base",
+        ],
+    );
+    tool_ok(&hub, b, "sync", &[]);
+    let need = reference(&tool_ok(&hub, a, "needs", &["list"]), "Lale-7");
+    let v1 = stored(&data)
+        .await
+        .into_iter()
+        .find(|r| r.record.starts_with(&need))
+        .unwrap();
+    let (wp, bp) = (dir.path().join("w1"), dir.path().join("b1"));
+    std::fs::write(&wp, &v1.wrapped).unwrap();
+    std::fs::write(&bp, &v1.body).unwrap();
+    tool_ok(&hub, a, "needs", &["update", &need, "--notes", "A-EDIT"]);
+    // The hub's operator puts version 1 back; B, who never saw version 2, edits it.
+    hostile_sql(
+        &data,
+        &format!(
+            "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\n\
+             w=open('{}','rb').read(); b=open('{}','rb').read()\n\
+             c.execute(\"update records set version=1, wrapped=?, body=? where record like '{need}%'\",(w,b))\n\
+             c.commit()",
+            wp.display(),
+            bp.display()
+        ),
+    );
+    tool_ok(&hub, b, "needs", &["update", &need, "--notes", "B-EDIT"]);
+    let out = all_output(&hub, a, "sync", &[]);
+    assert!(
+        out.contains("rewrote the record's history"),
+        "A is told: {out}"
+    );
+    tool_ok(&hub, b, "needs", &["update", &need, "--notes", "B-EDIT-2"]);
+    let out = all_output(&hub, a, "sync", &[]);
+    assert!(
+        out.contains("rewrote the record's history"),
+        "and again for the next version: {out}"
+    );
+    assert!(
+        tool_ok(&hub, a, "needs", &["show", &need]).contains("Notes: A-EDIT"),
+        "A's edit is not overwritten"
+    );
+
+    // A hub that serves an older version to a device that saw a newer one is refused too.
+    hostile_sql(
+        &data,
+        &format!(
+            "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\n\
+             w=open('{}','rb').read(); b=open('{}','rb').read()\n\
+             s=c.execute('select max(seq) from records').fetchone()[0]\n\
+             c.execute(\"update records set version=1, seq=?, wrapped=?, body=? where record like '{need}%'\",(s+1000,w,b))\n\
+             c.execute('update record_clock set seq=seq+1000')\n\
+             c.commit()",
+            wp.display(),
+            bp.display()
+        ),
+    );
+    let out = all_output(&hub, a, "sync", &[]);
+    assert!(out.contains("it is not taken back"), "{out}");
+    assert!(tool_ok(&hub, a, "needs", &["show", &need]).contains("Notes: A-EDIT"));
 }

@@ -94,11 +94,21 @@ impl Amount {
     pub fn parse(text: &str, currency: Currency) -> Result<Self, MoneyError> {
         let digits = currency.minor_digits;
         let bad = || MoneyError::BadAmount(text.chars().take(40).collect(), digits);
-        let cleaned: String = crate::digits::to_latin(text.trim())
+        let latin = crate::digits::to_latin(text.trim()).replace('\u{066B}', ".");
+        // Thousands separators only between groups of three digits: `4,50` is not 450.
+        let (whole_part, _) = latin.split_once('.').unwrap_or((&latin, ""));
+        let groups: Vec<&str> = whole_part.split([',', '\u{066C}', '_']).collect();
+        if groups.len() > 1
+            && (groups[0].is_empty()
+                || groups[0].len() > 3
+                || groups[1..].iter().any(|g| g.len() != 3))
+        {
+            return Err(bad());
+        }
+        let cleaned: String = latin
             .chars()
             .filter(|c| *c != ',' && *c != '\u{066C}' && *c != '_')
             .collect();
-        let cleaned = cleaned.replace('\u{066B}', ".");
         let (whole, frac) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
         if whole.is_empty()
             || !whole.bytes().all(|b| b.is_ascii_digit())
@@ -165,6 +175,20 @@ impl fmt::Display for Amount {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn separators_only_between_groups_of_three() {
+        let afn = Currency::parse("AFN").unwrap();
+        assert_eq!(Amount::parse("1,250.50", afn).unwrap().minor(), 125_050);
+        assert_eq!(Amount::parse("۱٬۲۵۰٫۵", afn).unwrap().minor(), 125_050);
+        assert_eq!(
+            Amount::parse("12,500,000", afn).unwrap().minor(),
+            1_250_000_000
+        );
+        for bad in ["4,50", "1,25,000", ",500", "1234,567", "4,5000"] {
+            assert!(Amount::parse(bad, afn).is_err(), "{bad}");
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -243,6 +243,11 @@ pub struct Audit {
     pub events: Vec<Event>,
 }
 
+/// What is left of a deleted record: nothing but its signed deletion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deleted {}
+
 /// A record's content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -250,6 +255,9 @@ pub enum Doc {
     Need(Need),
     Case(Case),
     Audit(Audit),
+    /// A deletion, signed like any version: the hub replaces the record's content with
+    /// it, and every device drops its copy (and refuses older versions from then on).
+    Deleted(Deleted),
 }
 
 mod category {
@@ -377,6 +385,7 @@ impl Doc {
         match self {
             Doc::Need(n) => n.check(),
             Doc::Case(c) => c.check(),
+            Doc::Deleted(_) => Ok(()),
             Doc::Audit(a) => {
                 if a.events.len() > MAX_AUDIT_EVENTS {
                     return Err(format!(
@@ -391,12 +400,21 @@ impl Doc {
         }
     }
 
+    /// Whether the document may be signed by the coordinator with fingerprint `signer`: an
+    /// audit record tells only its author's own actions.
+    pub fn signed_rightly_by(&self, signer: &str) -> bool {
+        match self {
+            Doc::Audit(a) => a.events.iter().all(|e| e.by == signer),
+            _ => true,
+        }
+    }
+
     /// The tracked kind, or `None` for the audit trail.
     pub fn kind(&self) -> Option<Kind> {
         match self {
             Doc::Need(_) => Some(Kind::Need),
             Doc::Case(_) => Some(Kind::Case),
-            Doc::Audit(_) => None,
+            Doc::Audit(_) | Doc::Deleted(_) => None,
         }
     }
 
@@ -405,7 +423,7 @@ impl Doc {
         match self {
             Doc::Need(n) => n.closed,
             Doc::Case(c) => c.closed,
-            Doc::Audit(_) => None,
+            Doc::Audit(_) | Doc::Deleted(_) => None,
         }
     }
 
@@ -413,7 +431,7 @@ impl Doc {
         match self {
             Doc::Need(n) => Some(&n.pseudonym),
             Doc::Case(c) => Some(&c.pseudonym),
-            Doc::Audit(_) => None,
+            Doc::Audit(_) | Doc::Deleted(_) => None,
         }
     }
 
@@ -449,6 +467,13 @@ pub fn warnings(text: &str) -> Vec<&'static str> {
     });
     if passport_like && !out.iter().any(|w| w.contains("long number")) {
         out.push("it contains something like a passport or ID number");
+    }
+    let lower = text.to_lowercase();
+    if ["smuggl", "قاچاق", "قاچاغ"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        out.push("it mentions smuggling: Panah is for lawful routes only, not irregular crossings");
     }
     out
 }
@@ -549,6 +574,10 @@ mod tests {
         assert!(!warnings("phone +93 70 123 4567").is_empty());
         assert!(!warnings("Ahmad Karimi asked").is_empty());
         assert!(warnings("needs flour and oil for a family of six").is_empty());
+        assert!(warnings("a smuggler via Nimroz")
+            .iter()
+            .any(|w| w.contains("lawful routes")));
+        assert!(!warnings("قاچاقبر").is_empty());
         assert!(warnings("visa interview on 2021-10-03").is_empty());
     }
 

@@ -26,12 +26,16 @@ pub fn merge(base: &Doc, mine: &Doc, theirs: &Doc) -> Result<Doc, Vec<String>> {
     for key in keys {
         let (bv, mv, tv) = (b.get(key), m.get(key), t.get(key));
         let merged = if UNIONS.contains(&key.as_str()) {
+            // What either side added stays; what either side took out (a note that named
+            // someone, a link made by mistake) stays out.
+            let items =
+                |v: Option<&Value>| v.and_then(Value::as_array).cloned().unwrap_or_default();
+            let (bl, ml, tl) = (items(bv), items(mv), items(tv));
             let mut all: Vec<Value> = Vec::new();
-            for v in [tv, mv].into_iter().flatten() {
-                for item in v.as_array().into_iter().flatten() {
-                    if !all.contains(item) {
-                        all.push(item.clone());
-                    }
+            for item in tl.iter().chain(&ml) {
+                let kept = !bl.contains(item) || (ml.contains(item) && tl.contains(item));
+                if kept && !all.contains(item) {
+                    all.push(item.clone());
                 }
             }
             if key == "history" {

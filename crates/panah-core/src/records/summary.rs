@@ -76,7 +76,7 @@ impl Summary {
                         );
                     }
                 }
-                Doc::Audit(_) => {}
+                Doc::Audit(_) | Doc::Deleted(_) => {}
             }
         }
         s.this_week.sort();

@@ -6,6 +6,7 @@
 //! origin hub.example/c/roshanai/team
 //! id 3f9c…(32 hex)
 //! version 4
+//! parent 9a0c…(64 hex: SHA-256 of the version it was made from; `-` for the first)
 //! team 3
 //! by BASE64(Ed25519 public key)
 //! date 2021-08-24T09:12:00Z
@@ -65,6 +66,9 @@ pub struct Unsigned {
     pub origin: String,
     pub id: RecordId,
     pub version: u64,
+    /// The hash ([`Signed::hash`]) of the version this one was made from: a hub that rolls
+    /// a record back and lets someone edit the old version makes a fork a reader can see.
+    pub parent: Option<[u8; 32]>,
     /// The size of the verified team log the author wrote against.
     pub team_size: u64,
     pub by: VerifyingKey,
@@ -83,10 +87,11 @@ pub struct Signed {
 impl Unsigned {
     fn text(&self) -> Vec<u8> {
         let mut out = format!(
-            "{HEADER}\norigin {}\nid {}\nversion {}\nteam {}\nby {}\ndate {}\nlength {}\n",
+            "{HEADER}\norigin {}\nid {}\nversion {}\nparent {}\nteam {}\nby {}\ndate {}\nlength {}\n",
             self.origin,
             self.id,
             self.version,
+            self.parent.map_or_else(|| "-".to_owned(), |p| crate::hex(&p)),
             self.team_size,
             STANDARD.encode(self.by.as_bytes()),
             self.date,
@@ -107,6 +112,22 @@ impl Unsigned {
     pub fn signed(self, sig: Signature) -> Signed {
         Signed { body: self, sig }
     }
+}
+
+/// 64 lower-case hex digits.
+fn parse_hash(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64
+        || !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
 }
 
 fn bad(why: impl Into<String>) -> RecordError {
@@ -169,6 +190,10 @@ impl Signed {
                 .map_err(|_| bad(format!("{what} is not a number")))
         };
         let version = number(line("version")?, "version")?;
+        let parent = match line("parent")?.as_str() {
+            "-" => None,
+            hex => Some(parse_hash(hex).ok_or_else(|| bad("the parent is not a hash"))?),
+        };
         let team_size = number(line("team")?, "team")?;
         let by = crate::coordinator::parse_verifying_key(&line("by")?).map_err(bad)?;
         let date = Timestamp::parse(&line("date")?).map_err(|_| bad("bad date"))?;
@@ -200,6 +225,7 @@ impl Signed {
                 origin,
                 id,
                 version,
+                parent,
                 team_size,
                 by,
                 date,
@@ -264,11 +290,7 @@ impl Membership {
 
     /// Whether `key` was on the team after the first `size` entries.
     pub fn member_at(&self, key: &VerifyingKey, size: u64) -> bool {
-        self.spans.get(key.as_bytes()).is_some_and(|spans| {
-            spans
-                .iter()
-                .any(|&(added, removed)| added < size && removed.is_none_or(|r| r >= size))
-        })
+        self.member_at_bytes(key.as_bytes(), size)
     }
 
     /// Whether `key` is on the team now.
@@ -280,14 +302,20 @@ impl Membership {
         self.size
     }
 
-    /// Whether everyone on the team at `size` is still on it: if not, whatever was
-    /// encrypted to the team then is readable by someone removed since.
-    pub fn nobody_removed_since(&self, size: u64) -> bool {
-        !self
-            .spans
-            .values()
-            .flatten()
-            .any(|&(added, removed)| added < size && removed.is_some_and(|r| r >= size))
+    /// Whether the team after the first `size` entries is the team now: if not, what was
+    /// wrapped to it then is readable by someone removed since, or not by someone added.
+    pub fn same_team(&self, size: u64) -> bool {
+        self.spans
+            .keys()
+            .all(|k| self.member_at_bytes(k, size) == self.member_at_bytes(k, self.size))
+    }
+
+    fn member_at_bytes(&self, key: &[u8; 32], size: u64) -> bool {
+        self.spans.get(key).is_some_and(|spans| {
+            spans
+                .iter()
+                .any(|&(added, removed)| added < size && removed.is_none_or(|r| r >= size))
+        })
     }
 
     /// Checks a version against the team: its origin, its signature, its author on the
@@ -343,6 +371,7 @@ mod tests {
             origin: "hub.example/c/roshanai/team".into(),
             id: RecordId([7; 16]),
             version: 3,
+            parent: Some([9; 32]),
             team_size: team,
             by: key.verifying_key(),
             date: Timestamp::parse("2021-08-24T09:12:00Z").unwrap(),
@@ -368,6 +397,7 @@ mod tests {
             ("version 3", "version 4"),
             ("version 3", "version 03"),
             ("team 1", "team 2"),
+            ("parent 0909", "parent 0908"),
             ("roshanai", "roshanaj"),
             ("\"events\"", "\"eventz\""),
         ] {
@@ -435,9 +465,10 @@ mod tests {
         assert!(m.member_at(&b.verifying_key(), 2));
         assert!(!m.member_at(&b.verifying_key(), 3));
         assert!(!m.current(&b.verifying_key()));
-        assert!(!m.nobody_removed_since(2));
-        assert!(m.nobody_removed_since(3));
-        assert!(m.nobody_removed_since(1), "b was not on the team at 1");
+        assert!(!m.same_team(2), "b was removed since");
+        assert!(m.same_team(3));
+        assert!(m.same_team(1), "the team at 1 (a) is the team now (a)");
+        assert!(!m.same_team(0), "a was added since");
 
         let id = RecordId([7; 16]);
         // Signed by a while on the team: fine.

@@ -7,8 +7,10 @@
 //!   committed, in pages of at most 500 records or 6 MiB.
 //! - `PUT c/{slug}/records/{id}` (`RecordPut`): a version, written only if the record is
 //!   at `base` (412 otherwise: the device shows both versions to its coordinator).
-//! - `DELETE c/{slug}/records/{id}?version=N`: the wrapped key and the content go at once;
-//!   a marker stays so other devices drop their copy.
+//! - `POST c/{slug}/records/batch` (`RecordBatch`): up to 200 changes in one transaction.
+//!
+//! A deletion is a version like any other (signed on the device, checked by every other
+//! device): the hub replaces the record's content with it and cannot tell it from an edit.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -20,7 +22,7 @@ use panah_api::{
 };
 use panah_core::records::RecordId;
 use panah_core::Timestamp;
-use panah_store::{RecordOp, RecordRefusal, RecordWrite};
+use panah_store::{RecordRefusal, RecordWrite};
 use serde::Deserialize;
 
 use super::{ApiError, ApiJson, ApiPath, Caller};
@@ -38,7 +40,11 @@ pub(crate) const MAX_BATCH_REQUEST: usize = 8 * 1024 * 1024;
 /// Most live records one collective may keep.
 pub(crate) const MAX_LIVE_RECORDS: i64 = 100_000;
 const PAGE_ROWS: i64 = 500;
-const PAGE_BYTES: i64 = 6 * 1024 * 1024;
+/// Most bytes of records one collective may keep.
+pub(crate) const MAX_COLLECTIVE_BYTES: i64 = 2 * 1024 * 1024 * 1024;
+/// A page small enough for a slow link (Tor from a phone) to carry within the time a
+/// request has.
+const PAGE_BYTES: i64 = 2 * 1024 * 1024;
 
 const AGE_HEADER: &[u8] = b"age-encryption.org/v1\n";
 
@@ -77,21 +83,12 @@ fn refused(r: RecordRefusal) -> ApiError {
     match r {
         RecordRefusal::Full => ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
-            format!("the collective keeps {MAX_LIVE_RECORDS} records, as many as this hub allows; delete closed ones first"),
+            format!("the collective keeps as many records as this site allows ({MAX_LIVE_RECORDS} records, {} MiB); delete closed ones first", MAX_COLLECTIVE_BYTES >> 20),
         ),
-        RecordRefusal::Changed { current: None, .. } => {
+        RecordRefusal::Changed { current: None } => {
             ApiError::new(StatusCode::PRECONDITION_FAILED, "there is no such record")
         }
-        RecordRefusal::Changed {
-            current: Some(_),
-            deleted: true,
-        } => ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "this record was deleted by another coordinator",
-        ),
-        RecordRefusal::Changed {
-            current: Some(v), ..
-        } => ApiError::new(
+        RecordRefusal::Changed { current: Some(v) } => ApiError::new(
             StatusCode::PRECONDITION_FAILED,
             format!("this record was changed meanwhile: it is now at version {v}; sync and look at both"),
         ),
@@ -125,19 +122,13 @@ pub(crate) async fn list(
     let next = rows.last().map_or(since, |r| r.seq);
     let records = rows
         .into_iter()
-        .map(|r| {
-            let (wrapped, body) = match r.content {
-                Some((w, b)) => (Some(STANDARD.encode(w)), Some(STANDARD.encode(b))),
-                None => (None, None),
-            };
-            RecordItem {
-                id: r.record,
-                version: r.version,
-                seq: r.seq,
-                day: r.changed_on,
-                wrapped,
-                body,
-            }
+        .map(|r| RecordItem {
+            id: r.record,
+            version: r.version,
+            seq: r.seq,
+            day: r.changed_on,
+            wrapped: Some(STANDARD.encode(r.wrapped)),
+            body: Some(STANDARD.encode(r.body)),
         })
         .collect();
     Ok(Json(RecordPage {
@@ -148,12 +139,13 @@ pub(crate) async fn list(
 }
 
 /// A change as the store takes it, checked: the id, the version after `base`, and two
-/// age files of plausible sizes (or neither, for a deletion).
+/// age files of plausible sizes.
 struct Checked {
     id: String,
     base: Option<i64>,
     version: i64,
-    content: Option<(Vec<u8>, Vec<u8>)>,
+    wrapped: Vec<u8>,
+    body: Vec<u8>,
 }
 
 fn check_change(
@@ -171,30 +163,18 @@ fn check_change(
             "a record's version is the one it was edited from plus one (1 for a new record)",
         ));
     }
-    let content = match (wrapped, body) {
-        (Some(w), Some(b)) => Some((
-            age_file("wrapped key", w, MAX_WRAPPED)?,
-            age_file("record", b, MAX_RECORD_BODY)?,
-        )),
-        (None, None) if base.is_some() => None,
-        (None, None) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "a new record needs its wrapped key and its content",
-            ))
-        }
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "a change has both a wrapped key and content, or neither (to delete)",
-            ))
-        }
+    let (Some(wrapped), Some(body)) = (wrapped, body) else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a change carries both its wrapped key and its content (a deletion too: it is a signed version)",
+        ));
     };
     Ok(Checked {
         id,
         base,
         version,
-        content,
+        wrapped: age_file("wrapped key", wrapped, MAX_WRAPPED)?,
+        body: age_file("record", body, MAX_RECORD_BODY)?,
     })
 }
 
@@ -205,27 +185,25 @@ async fn write(
     changes: &[Checked],
 ) -> Result<Vec<Result<i64, RecordRefusal>>, ApiError> {
     let day = day_today();
-    let ops: Vec<RecordOp<'_>> = changes
+    let writes: Vec<RecordWrite<'_>> = changes
         .iter()
-        .map(|c| match (&c.content, c.base) {
-            (Some((wrapped, body)), base) => RecordOp::Put(RecordWrite {
-                record: &c.id,
-                base,
-                version: c.version,
-                wrapped,
-                body,
-                day: &day,
-            }),
-            (None, base) => RecordOp::Delete {
-                record: &c.id,
-                base: base.unwrap_or(0),
-                day: &day,
-            },
+        .map(|c| RecordWrite {
+            record: &c.id,
+            base: c.base,
+            version: c.version,
+            wrapped: &c.wrapped,
+            body: &c.body,
+            day: &day,
         })
         .collect();
     Ok(state
         .store()
-        .write_records(caller.collective_id, &ops, MAX_LIVE_RECORDS)
+        .write_records(
+            caller.collective_id,
+            &writes,
+            MAX_LIVE_RECORDS,
+            MAX_COLLECTIVE_BYTES,
+        )
         .await?)
 }
 
@@ -254,29 +232,6 @@ pub(crate) async fn put(
         Some(&put.wrapped),
         Some(&put.body),
     )?;
-    one(write(&state, &caller, &[change]).await?)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct VersionQuery {
-    version: i64,
-}
-
-pub(crate) async fn delete(
-    State(state): State<AppState>,
-    ApiPath((slug, id)): ApiPath<(String, String)>,
-    caller: Caller,
-    query: Result<Query<VersionQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<RecordStored>, ApiError> {
-    caller.for_collective(&slug)?;
-    let Query(VersionQuery { version }) = query.map_err(|_| {
-        ApiError::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "say which version you are deleting: ?version=N",
-        )
-    })?;
-    let change = check_change(&id, Some(version), version.saturating_add(1), None, None)?;
     one(write(&state, &caller, &[change]).await?)
 }
 
