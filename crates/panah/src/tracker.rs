@@ -112,6 +112,8 @@ pub struct NeedFields {
     /// ISO 4217 code of the amounts [default: AFN].
     #[arg(long)]
     pub currency: Option<String>,
+    /// Free notes (`-` reads them from standard input, which keeps them out of the shell's
+    /// history).
     #[arg(long)]
     pub notes: Option<String>,
     /// A ledger entry (by number) that paid for it; repeat for more.
@@ -139,10 +141,12 @@ pub struct CaseFields {
     /// The next thing to do.
     #[arg(long = "next", value_name = "TEXT")]
     pub next_action: Option<String>,
-    /// When the next thing is due (YYYY-MM-DD, any digits); `none` to clear it.
+    /// When the next thing is due: YYYY-MM-DD in any digits, Gregorian (2026-12-01) or
+    /// Solar Hijri (1405-09-10); `none` to clear it.
     #[arg(long)]
     pub due: Option<String>,
-    /// Add a dated note to the case's history.
+    /// Add a dated note to the case's history (`-` reads it from standard input, which
+    /// keeps it out of the shell's history).
     #[arg(long)]
     pub note: Option<String>,
     /// Link a need (by the first digits of its id); repeat for more.
