@@ -546,6 +546,17 @@ impl Desk {
         Ok(())
     }
 
+    /// A record's content changed from `before` to `after`: nothing happens if it did not
+    /// really change; otherwise the change is saved and sent.
+    async fn replace(&mut self, id: RecordId, before: Doc, after: Doc) -> anyhow::Result<()> {
+        if before == after {
+            println!("{}", self.words.t("cli-nothing-changed"));
+            return Ok(());
+        }
+        self.cache.update(&id, after)?;
+        self.changed(id).await
+    }
+
     /// After a change: saved here, then sent unless offline (a failure leaves it waiting).
     async fn changed(&mut self, id: RecordId) -> anyhow::Result<()> {
         self.save()?;
@@ -1399,13 +1410,8 @@ pub async fn needs(args: NeedsArgs) -> anyhow::Result<()> {
             let before = desk.need(&id)?;
             let mut n = before.clone();
             fields.apply(&mut n, &desk.words, today)?;
-            if n == before {
-                println!("{}", desk.words.t("cli-nothing-changed"));
-                return Ok(());
-            }
             desk.check_texts(&fields.texts(), fields.anyway)?;
-            desk.cache.update(&id, Doc::Need(n))?;
-            desk.changed(id).await
+            desk.replace(id, Doc::Need(before), Doc::Need(n)).await
         }
         NeedsCommand::Close {
             reference,
@@ -1420,12 +1426,7 @@ pub async fn needs(args: NeedsArgs) -> anyhow::Result<()> {
                 NeedStatus::Closed
             };
             set_need_status(&mut n, status, today);
-            if n == before {
-                println!("{}", desk.words.t("cli-nothing-changed"));
-                return Ok(());
-            }
-            desk.cache.update(&id, Doc::Need(n))?;
-            desk.changed(id).await
+            desk.replace(id, Doc::Need(before), Doc::Need(n)).await
         }
         NeedsCommand::Delete { reference, yes } => {
             delete(&mut desk, &reference, Kind::Need, yes).await
@@ -1568,13 +1569,8 @@ pub async fn cases(args: CasesArgs) -> anyhow::Result<()> {
             let before = desk.case(&id)?;
             let mut c = before.clone();
             fields.apply(&mut c, &desk)?;
-            if c == before {
-                println!("{}", desk.words.t("cli-nothing-changed"));
-                return Ok(());
-            }
             desk.check_texts(&fields.texts(), fields.anyway)?;
-            desk.cache.update(&id, Doc::Case(c))?;
-            desk.changed(id).await
+            desk.replace(id, Doc::Case(before), Doc::Case(c)).await
         }
         CasesCommand::Close {
             reference,
@@ -1589,12 +1585,7 @@ pub async fn cases(args: CasesArgs) -> anyhow::Result<()> {
                 Stage::Closed
             };
             set_stage(&mut c, stage, today);
-            if c == before {
-                println!("{}", desk.words.t("cli-nothing-changed"));
-                return Ok(());
-            }
-            desk.cache.update(&id, Doc::Case(c))?;
-            desk.changed(id).await
+            desk.replace(id, Doc::Case(before), Doc::Case(c)).await
         }
         CasesCommand::Delete { reference, yes } => {
             delete(&mut desk, &reference, Kind::Case, yes).await
