@@ -293,6 +293,11 @@ impl Cache {
             .docs()
             .filter(|(_, d)| kind.is_none() || d.kind() == kind)
             .map(|(id, _)| *id)
+            .chain(
+                self.set_aside
+                    .iter()
+                    .filter_map(|(id, h)| (kind.is_none() || h.doc.kind() == kind).then_some(*id)),
+            )
             .chain(self.conflicts.iter().filter_map(|(id, c)| {
                 let k = c
                     .mine
@@ -383,6 +388,20 @@ impl Cache {
                     *id,
                     Pending {
                         base: Some(base),
+                        doc: None,
+                        action,
+                        at: Timestamp::now(),
+                    },
+                );
+            }
+            // Only set aside (written by a coordinator removed since, never confirmed): a
+            // deletion signed here supersedes it.
+            (None, None) if self.set_aside.contains_key(id) => {
+                let base = self.set_aside.get(id).map(|h| h.version);
+                self.pending.insert(
+                    *id,
+                    Pending {
+                        base,
                         doc: None,
                         action,
                         at: Timestamp::now(),
@@ -1172,6 +1191,7 @@ pub async fn sync(
             p.doc
                 .as_ref()
                 .or(cache.records.get(id).map(|h| &h.doc))
+                .or(cache.set_aside.get(id).map(|h| &h.doc))
                 .and_then(Doc::kind)
                 .unwrap_or(Kind::Need)
         })

@@ -355,3 +355,4 @@ cli-panic-exports = Files you exported yourself (records, conversations, an age 
 cli-sync-set-aside = Record { $ref } was changed by a coordinator who has since been removed: the change was set aside and the record put back to the version you had. See both with `panah needs show { $ref }` (or `panah cases show`).
 cli-set-aside = Set aside: a change by { $who } on { $date }, who has since been removed. It is not trusted; if it is right, make the same change yourself:
 cli-why-scope = it mentions smuggling: Panah is for lawful and humanitarian routes only, not for arranging irregular crossings
+cli-sync-set-aside-new = Record { $ref } was written by a coordinator who has since been removed, and no coordinator on the team confirmed it: it is set aside, not trusted. Look at it with `panah needs show { $ref }` (or `panah cases show`); delete it with `panah needs delete { $ref }`, and add it again yourself if it is right.

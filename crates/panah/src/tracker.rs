@@ -695,7 +695,12 @@ impl Desk {
             );
         }
         for id in &synced.set_aside {
-            println!("{}", w.f("cli-sync-set-aside", &[("ref", &id.short())]));
+            let message = if self.cache.records.contains_key(id) {
+                "cli-sync-set-aside"
+            } else {
+                "cli-sync-set-aside-new"
+            };
+            println!("{}", w.f(message, &[("ref", &id.short())]));
         }
         if synced.unreadable > 0 {
             println!(
@@ -1215,6 +1220,7 @@ fn show(desk: &Desk, id: &RecordId, json: bool) -> anyhow::Result<()> {
         .cache
         .current(id)
         .or(desk.cache.records.get(id).map(|h| &h.doc))
+        .or(desk.cache.set_aside.get(id).map(|h| &h.doc))
         .context("there is no such record here")?;
     if json {
         let held = desk.cache.held(id);
@@ -1235,8 +1241,10 @@ fn show(desk: &Desk, id: &RecordId, json: bool) -> anyhow::Result<()> {
         w.t(&format!("cli-{}", doc.kind().map_or("need", Kind::word))),
         w.reference(id)
     );
-    // With two versions waiting, both are shown side by side below instead.
-    if !desk.cache.conflicts.contains_key(id) {
+    // With two versions waiting, both are shown side by side below instead; a record only
+    // set aside is shown once, as such.
+    let only_aside = desk.cache.current(id).is_none() && !desk.cache.records.contains_key(id);
+    if !desk.cache.conflicts.contains_key(id) && !only_aside {
         print_doc(w, doc, desk.today, &desk.cache.labels);
     }
     if let Some(h) = desk.cache.held(id) {

@@ -1030,6 +1030,86 @@ async fn a_removed_coordinators_last_edit_is_set_aside_and_the_record_freed() {
         "{shown}"
     );
 
+    // A record C wrote alone and nobody saw before C's removal: set aside, and a current
+    // coordinator can delete it for good (a deletion C's key cannot open).
+    let out = all_output(&hub, a, "sync", &[]);
+    assert!(!out.contains("has since been removed"), "told once: {out}");
+    let row_before = stored(&data).await.len();
+    let kc_session = panah_client::Session::login(
+        &hub.url,
+        panah_core::Slug::parse("roshanai").unwrap(),
+        &keyring(a),
+    )
+    .await
+    .unwrap();
+    let team = panah_client::team::verified(&kc_session).await.unwrap();
+    let lone = RecordId::random();
+    let v = Unsigned {
+        origin: team.origin.clone(),
+        id: lone,
+        version: 1,
+        parent: None,
+        team_size: 3,
+        by: *kc.public().signing(),
+        date: panah_core::Timestamp::now(),
+        doc: Doc::from_bytes(br#"{"kind":"need","pseudonym":"Omid-2","category":"food","urgency":"soon","status":"open","opened":"2021-08-20"}"#)
+            .unwrap()
+            .to_bytes(),
+    };
+    let sig = kc.sign(&v.message());
+    let (wrapped, body) = records::seal(
+        &v.signed(sig),
+        &[
+            kc.identity().to_public(),
+            keyring(a).identity().to_public(),
+            keyring(b).identity().to_public(),
+        ],
+    )
+    .unwrap();
+    {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let _: panah_api::RecordStored = kc_session
+            .send_json(
+                reqwest::Method::PUT,
+                &kc_session.api(&format!("/records/{lone}")),
+                &panah_api::RecordPut {
+                    base: None,
+                    version: 1,
+                    wrapped: b64.encode(wrapped),
+                    body: b64.encode(body),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    kc_session.logout().await;
+    assert_eq!(stored(&data).await.len(), row_before + 1);
+    let out = all_output(&hub, a, "sync", &[]);
+    let short = lone.short();
+    assert!(
+        out.contains(&format!(
+            "Record {short} was written by a coordinator who has since been removed"
+        )),
+        "{out}"
+    );
+    let shown = tool_ok(&hub, a, "needs", &["show", &short]);
+    assert!(
+        shown.contains("Set aside") && shown.contains("Omid-2"),
+        "{shown}"
+    );
+    tool_ok(&hub, a, "needs", &["delete", &short, "--yes"]);
+    let row = stored(&data)
+        .await
+        .into_iter()
+        .find(|r| r.record == lone.to_string())
+        .unwrap();
+    assert_eq!(
+        records::open(&row.wrapped, &row.body, &kc).unwrap_err(),
+        Unopened::NotForMe
+    );
+    assert!(tool_fails(&hub, a, "needs", &["show", &short]).contains("No need on this device"));
+
     // B is not stuck: an edit goes through, with no conflict.
     tool_ok(&hub, b, "sync", &[]);
     let out = all_output(&hub, b, "needs", &["update", &need, "--notes", "B-EDIT"]);
