@@ -61,6 +61,10 @@ pub struct Gone {
     pub version: i64,
     pub hash: String,
     pub body_hash: String,
+    /// The team-log size the deletion was wrapped for (it is wrapped anew, like a record,
+    /// when the team changes, so a new coordinator can read it too).
+    #[serde(default)]
+    pub team_size: u64,
 }
 
 /// A change made here and not yet on the hub.
@@ -164,6 +168,8 @@ pub enum FindError {
     NotFound(String),
     #[error("more than one record starts with {0}: give more digits")]
     Ambiguous(String),
+    #[error("the record {0} was deleted by a coordinator")]
+    Deleted(String),
 }
 
 /// Where a coordinator's cache for a collective lives: a name that says nothing of the hub
@@ -312,6 +318,13 @@ impl Cache {
         found.dedup();
         match found.as_slice() {
             [one] => Ok(*one),
+            [] if self
+                .gone
+                .keys()
+                .any(|id| id.to_string().starts_with(&prefix)) =>
+            {
+                Err(FindError::Deleted(prefix))
+            }
             [] => Err(FindError::NotFound(prefix)),
             _ => Err(FindError::Ambiguous(prefix)),
         }
@@ -854,6 +867,7 @@ async fn pull(
                                 version,
                                 hash: held.hash.clone(),
                                 body_hash: held.body_hash.clone(),
+                                team_size: held.team_size,
                             },
                         );
                     } else {
@@ -937,6 +951,13 @@ fn parent_of(cache: &Cache, id: &RecordId, base: Option<i64>) -> Option<[u8; 32]
                 .get(id)
                 .filter(|h| h.version == base)
                 .map(|h| h.hash.clone())
+        })
+        .or_else(|| {
+            cache
+                .gone
+                .get(id)
+                .filter(|g| g.version == base)
+                .map(|g| g.hash.clone())
         })?;
     let mut out = [0u8; 32];
     for (i, o) in out.iter_mut().enumerate() {
@@ -1025,6 +1046,7 @@ async fn write_all(
                                 version,
                                 hash,
                                 body_hash,
+                                team_size: signed.body.team_size,
                             },
                         );
                     } else {
@@ -1128,17 +1150,30 @@ pub async fn sync(
             Some(aside) if aside.version >= h.version => Some((*id, aside.version)),
             _ => (!membership.same_team(h.team_size)).then_some((*id, h.version)),
         })
+        // Deletions too: a coordinator who joined since must be able to read them.
+        .chain(
+            cache
+                .gone
+                .iter()
+                .filter(|(_, g)| !membership.same_team(g.team_size))
+                .map(|(id, g)| (*id, g.version)),
+        )
         .collect();
     let total = stale.len();
     if total > 0 {
         let writes: Vec<Write> = stale
             .iter()
-            .filter_map(|(id, base)| {
-                cache.records.get(id).map(|h| Write {
+            .filter_map(|(id, base)| match cache.records.get(id) {
+                Some(h) => Some(Write {
                     id: *id,
                     base: Some(*base),
                     doc: h.doc.clone(),
-                })
+                }),
+                None => cache.gone.get(id).map(|_| Write {
+                    id: *id,
+                    base: Some(*base),
+                    doc: Doc::Deleted(Deleted {}),
+                }),
             })
             .collect();
         progress(Stage::Rewrapping { done: 0, total });

@@ -56,6 +56,19 @@ fn is_state_file(name: &str) -> bool {
         || (base.starts_with("reencrypt-") && base.ends_with(".progress"))
 }
 
+/// Whether a file begins as an age file (binary or armored), as every keyring does.
+fn looks_like_age(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 34];
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let n = f.read(&mut head).unwrap_or(0);
+    let head = &head[..n];
+    head.starts_with(b"age-encryption.org/v1")
+        || head.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----")
+}
+
 /// Every place Panah keeps something of a coordinator's on this device.
 fn targets(args: &PanicArgs) -> Vec<Target> {
     let mut out = Vec::new();
@@ -108,6 +121,9 @@ fn shred_file(path: &Path) -> std::io::Result<()> {
 /// Shreds a target; returns what it erased.
 fn shred(target: &Target, erased: &mut Vec<PathBuf>) -> std::io::Result<()> {
     match target {
+        // A keyring setting that names another file (a photo, a document) must not cost
+        // the person that file: only an age file is erased as a keyring.
+        Target::Keyring(p) if !looks_like_age(p) => {}
         Target::Keyring(p) | Target::File(p) => match std::fs::symlink_metadata(p) {
             Ok(m) if m.is_file() => {
                 shred_file(p)?;

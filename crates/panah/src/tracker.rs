@@ -369,6 +369,35 @@ impl Words {
         }
     }
 
+    /// The value whose word is `typed`, in English or as the catalogue says it
+    /// (`{prefix}-{id(word)}`) in any of the three languages, in any case.
+    fn find_choice<T: Copy>(
+        &self,
+        prefix: &str,
+        all: &[(T, &'static str)],
+        typed: &str,
+        id: impl Fn(&str) -> String,
+    ) -> Option<T> {
+        // Arabic-keyboard yeh and kaf are the same letters to a reader.
+        let norm = |t: &str| {
+            clean_input(t)
+                .trim()
+                .to_lowercase()
+                .replace('\u{064A}', "\u{06CC}")
+                .replace('\u{0643}', "\u{06A9}")
+        };
+        let typed_n = norm(typed);
+        all.iter()
+            .find(|(_, w)| {
+                norm(w) == typed_n
+                    || Lang::ALL.iter().any(|l| {
+                        norm(&self.catalog.format(*l, &format!("{prefix}-{}", id(w)), &[]))
+                            == typed_n
+                    })
+            })
+            .map(|(v, _)| *v)
+    }
+
     /// One of `words`, typed in English or as the catalogue says it (`{prefix}-{word}`) in
     /// any of the three languages, in any case.
     fn choice<T: Copy>(
@@ -378,16 +407,8 @@ impl Words {
         all: &[(T, &'static str)],
         typed: &str,
     ) -> anyhow::Result<T> {
-        let norm = |t: &str| clean_input(t).trim().to_lowercase();
-        let typed_n = norm(typed);
-        for (value, w) in all {
-            if norm(w) == typed_n
-                || Lang::ALL.iter().any(|l| {
-                    norm(&self.catalog.format(*l, &format!("{prefix}-{w}"), &[])) == typed_n
-                })
-            {
-                return Ok(*value);
-            }
+        if let Some(v) = self.find_choice(prefix, all, typed, str::to_owned) {
+            return Ok(v);
         }
         let list: Vec<String> = all
             .iter()
@@ -422,7 +443,9 @@ impl Words {
         let latin = panah_core::digits::to_latin(clean_input(typed).trim());
         let parts: Vec<&str> = latin.split(['-', '/']).collect();
         let nums: Option<Vec<i32>> = parts.iter().map(|p| p.parse().ok()).collect();
+        let four_digit_year = parts.first().is_some_and(|y| y.len() == 4);
         let day = match nums.as_deref() {
+            _ if !four_digit_year => None,
             Some(&[y, m, d]) if (1300..1500).contains(&y) => u8::try_from(m)
                 .ok()
                 .zip(u8::try_from(d).ok())
@@ -433,12 +456,14 @@ impl Words {
                         .and_then(|m| time::Date::from_calendar_date(y, m, d).ok())
                 })
                 .map(Day),
-            Some(&[y, m, d]) => time::Month::try_from(u8::try_from(m).unwrap_or(0))
-                .ok()
-                .and_then(|m| {
-                    time::Date::from_calendar_date(y, m, u8::try_from(d).unwrap_or(0)).ok()
-                })
-                .map(Day),
+            Some(&[y, m, d]) if (1900..2200).contains(&y) => {
+                time::Month::try_from(u8::try_from(m).unwrap_or(0))
+                    .ok()
+                    .and_then(|m| {
+                        time::Date::from_calendar_date(y, m, u8::try_from(d).unwrap_or(0)).ok()
+                    })
+                    .map(Day)
+            }
             _ => None,
         };
         day.with_context(|| {
@@ -559,9 +584,18 @@ impl Desk {
 
     /// After a change: saved here, then sent unless offline (a failure leaves it waiting).
     async fn changed(&mut self, id: RecordId) -> anyhow::Result<()> {
+        self.save_and_send(id, true).await
+    }
+
+    /// [`Desk::changed`] when a message was already said.
+    async fn changed_quietly(&mut self, id: RecordId) -> anyhow::Result<()> {
+        self.save_and_send(id, false).await
+    }
+
+    async fn save_and_send(&mut self, id: RecordId, announce: bool) -> anyhow::Result<()> {
         self.save()?;
         let deleting = self.cache.pending.get(&id).is_some_and(|p| p.doc.is_none());
-        if !deleting {
+        if announce && !deleting {
             println!(
                 "{}",
                 self.words
@@ -753,6 +787,9 @@ impl Desk {
                 FindError::Ambiguous(got) => {
                     w.f("cli-error-ambiguous", &[("got", &sanitize_line(&got))])
                 }
+                FindError::Deleted(got) => {
+                    w.f("cli-error-deleted", &[("got", &sanitize_line(&got))])
+                }
             };
             anyhow::anyhow!(msg)
         })
@@ -897,12 +934,23 @@ fn field_id(field: &str) -> &str {
     }
 }
 
-fn amount(text: &str, currency: Currency) -> anyhow::Result<i64> {
+fn amount(w: &Words, text: &str, currency: Currency) -> anyhow::Result<i64> {
     let t = text.trim();
     if t == "0" || t == "۰" {
         return Ok(0);
     }
-    Ok(Amount::parse(t, currency)?.minor())
+    Amount::parse(t, currency).map(Amount::minor).map_err(|_| {
+        anyhow::anyhow!(
+            "{}",
+            w.f(
+                "cli-error-amount",
+                &[(
+                    "got",
+                    &sanitize_line(&t.chars().take(30).collect::<String>())
+                )]
+            )
+        )
+    })
 }
 
 /// The categories a need may have, with their words.
@@ -956,7 +1004,18 @@ impl NeedFields {
                 .clone()
                 .or_else(|| n.money.as_ref().map(|m| m.currency.clone()))
                 .unwrap_or_else(|| "AFN".into());
-            let currency = Currency::parse(&code)?;
+            let currency = Currency::parse(&code).map_err(|_| {
+                anyhow::anyhow!(
+                    "{}",
+                    w.f(
+                        "cli-error-currency",
+                        &[(
+                            "got",
+                            &sanitize_line(&code.chars().take(12).collect::<String>())
+                        )]
+                    )
+                )
+            })?;
             let mut m = n.money.clone().unwrap_or(Money {
                 currency: currency.code().to_owned(),
                 asked: 0,
@@ -969,10 +1028,10 @@ impl NeedFields {
             }
             m.currency = currency.code().to_owned();
             if let Some(a) = &self.asked {
-                m.asked = amount(a, currency)?;
+                m.asked = amount(w, a, currency)?;
             }
             if let Some(f) = &self.funded {
-                m.funded = amount(f, currency)?;
+                m.funded = amount(w, f, currency)?;
             }
             n.money = Some(m);
         }
@@ -1031,7 +1090,14 @@ impl CaseFields {
             set_stage(c, stage, desk.today);
         }
         if let Some(p) = &self.pathway {
-            c.pathway = p.trim().to_owned();
+            // A usual pathway typed in any language is kept as its one word, so every
+            // reader sees it in theirs.
+            let usual: Vec<(&'static str, &'static str)> =
+                doc::PATHWAYS.iter().map(|p| (*p, *p)).collect();
+            c.pathway = match w.find_choice("cli-pathway", &usual, p, |w| w.replace(' ', "-")) {
+                Some(word) => word.to_owned(),
+                None => p.trim().to_owned(),
+            };
         }
         if let Some(n) = &self.next_action {
             c.next_action = n.clone();
@@ -1318,7 +1384,7 @@ pub async fn needs(args: NeedsArgs) -> anyhow::Result<()> {
                 opened: today,
                 closed: None,
             };
-            if f.pseudonym.is_none() || f.category.is_none() {
+            if f.pseudonym.as_deref().is_none_or(|p| p.trim().is_empty()) || f.category.is_none() {
                 bail!("{}", desk.words.t("cli-error-need-fields"));
             }
             f.apply(&mut n, &desk.words, today)?;
@@ -1482,9 +1548,28 @@ async fn resolve(desk: &mut Desk, reference: &str, kind: Kind, keep: Keep) -> an
         Keep::Theirs => records::Choice::Theirs,
         Keep::Merged => records::Choice::Merged,
     };
-    desk.cache.resolve(&id, choice)?;
+    desk.cache.resolve(&id, choice).map_err(|e| match e {
+        panah_client::ClientError::Invalid(why) if why.starts_with("both versions changed") => {
+            let fields = why
+                .trim_start_matches("both versions changed ")
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            anyhow::anyhow!(
+                "{}",
+                desk.words
+                    .f("cli-error-merge", &[("fields", &sanitize_line(&fields))])
+            )
+        }
+        other => other.into(),
+    })?;
     println!("{}", desk.words.f("cli-resolved", &[("ref", &id.short())]));
-    desk.changed(id).await
+    if desk.offline {
+        desk.save()?;
+        return Ok(());
+    }
+    desk.changed_quietly(id).await
 }
 
 pub async fn cases(args: CasesArgs) -> anyhow::Result<()> {
@@ -1493,7 +1578,7 @@ pub async fn cases(args: CasesArgs) -> anyhow::Result<()> {
     match args.command {
         CasesCommand::Add(mut f) => {
             f.read_texts()?;
-            if f.pseudonym.is_none() {
+            if f.pseudonym.as_deref().is_none_or(|p| p.trim().is_empty()) {
                 bail!("{}", desk.words.t("cli-error-case-fields"));
             }
             let mut c = Case {
@@ -1706,16 +1791,11 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
             println!("  {}", w.t("cli-summary-none"));
         }
         for d in list {
-            println!(
-                "  {}{}{}{}{}{}{}",
-                w.day(d.due),
-                w.l().sep(),
-                w.reference(&d.id),
-                w.l().sep(),
-                w.line(&d.pseudonym),
-                w.l().sep(),
-                w.text(&d.what)
-            );
+            let mut parts = vec![w.day(d.due), w.reference(&d.id), w.line(&d.pseudonym)];
+            if !d.what.is_empty() {
+                parts.push(w.text(&d.what));
+            }
+            println!("{}  {}", w.start(), parts.join(w.l().sep()));
         }
     }
     println!();

@@ -361,7 +361,7 @@ fn two_offline_edits_both_survive_until_someone_chooses() {
     tool_ok(&hub, a, "sync", &[]);
     tool_ok(&hub, b, "sync", &[]);
     let err = tool_fails(&hub, b, "needs", &["resolve", &need, "--keep", "merged"]);
-    assert!(err.contains("both versions changed notes"), "{err}");
+    assert!(err.contains("Both versions changed notes"), "{err}");
     tool_ok(&hub, b, "needs", &["resolve", &need, "--keep", "mine"]);
     tool_ok(&hub, a, "sync", &[]);
     assert!(tool_ok(&hub, a, "needs", &["show", &need]).contains("B's words"));
@@ -467,7 +467,7 @@ async fn a_deleted_record_leaves_the_hub_and_every_cache() {
     let out = tool_ok(&hub, b, "sync", &[]);
     assert!(out.contains("1 removed here"), "{out}");
     let err = tool_fails(&hub, b, "needs", &["show", &need]);
-    assert!(err.contains("No need on this device starts with"), "{err}");
+    assert!(err.contains("was deleted by a coordinator"), "{err}");
     let kb = keyring(b);
     let cache_dir = std::env::temp_dir().join(format!("panah-test-cache-{}", std::process::id()));
     let path = records::cache_path(
@@ -590,6 +590,10 @@ fn text_that_identifies_someone_is_refused_unless_confirmed() {
             "is not a date",
         ),
         (
+            vec!["cases", "add", "--for", "Sparrow", "--due", "05-09-10"],
+            "is not a date",
+        ),
+        (
             vec!["cases", "add", "--for", "Sparrow", "--stage", "smuggled"],
             "is not a stage Panah knows",
         ),
@@ -655,6 +659,34 @@ fn dari_and_pashto_readers_get_their_words_digits_and_calendar() {
         fa.contains("۲۹ اسد ۱۴۰۰"),
         "Solar Hijri with Afghan months: {fa}"
     );
+    // Typed as a Dari reader reads dates everywhere else: Solar Hijri, Persian digits.
+    tool_ok(
+        &hub,
+        a,
+        "cases",
+        &[
+            "add",
+            "--for",
+            "Gul-1",
+            "--due",
+            "۱۴۰۵-۰۹-۱۰",
+            "--stage",
+            "مصاحبه",
+        ],
+    );
+    let listed = tool_ok(&hub, a, "cases", &["list", "--lang", "fa"]);
+    assert!(
+        listed.contains("۱۰ قوس ۱۴۰۵") && listed.contains("مصاحبه"),
+        "{listed}"
+    );
+    assert!(
+        listed
+            .lines()
+            .all(|l| l.starts_with('\u{200F}') || !l.contains("Gul-1")),
+        "{listed}"
+    );
+    let json = tool_ok(&hub, a, "cases", &["list", "--json"]);
+    assert!(json.contains("\"due\": \"2026-12-01\""), "{json}");
     let ps = tool_ok(&hub, a, "cases", &["list", "--lang", "ps"]);
     assert!(ps.contains("ثبت شوې") && ps.contains("زمری"), "{ps}");
     let json = tool_ok(&hub, a, "needs", &["list", "--json"]);
@@ -743,6 +775,12 @@ fn panic_erases_the_keyring_and_the_cache_without_a_network() {
         .file_name()
         .to_string_lossy()
         .starts_with('.')));
+    // A keyring setting that names someone's photo does not cost them the photo.
+    let photo = home.join("photo.jpg");
+    std::fs::write(&photo, "a family photo").unwrap();
+    let out = run_env(&env, &["panic", "--yes", "--keyring", &s(&photo)]);
+    assert!(out.status.success());
+    assert!(photo.exists(), "only an age file is erased as a keyring");
     let again = run_env(&env, &["panic", "--yes"]);
     assert!(
         String::from_utf8_lossy(&again.stdout).contains("nothing of Panah"),
@@ -1108,7 +1146,9 @@ async fn a_removed_coordinators_last_edit_is_set_aside_and_the_record_freed() {
         records::open(&row.wrapped, &row.body, &kc).unwrap_err(),
         Unopened::NotForMe
     );
-    assert!(tool_fails(&hub, a, "needs", &["show", &short]).contains("No need on this device"));
+    assert!(
+        tool_fails(&hub, a, "needs", &["show", &short]).contains("was deleted by a coordinator")
+    );
 
     // B is not stuck: an edit goes through, with no conflict.
     tool_ok(&hub, b, "sync", &[]);
@@ -1194,4 +1234,48 @@ async fn a_hub_that_rolls_a_record_back_and_forks_it_is_caught() {
     let out = all_output(&hub, a, "sync", &[]);
     assert!(out.contains("it is not taken back"), "{out}");
     assert!(tool_ok(&hub, a, "needs", &["show", &need]).contains("Notes: A-EDIT"));
+}
+
+#[test]
+fn a_coordinator_who_joins_later_reads_everything_after_the_next_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _data, keys) = hub_with_team(dir.path(), 1, &[]);
+    let a = &keys[0];
+    tool_ok(
+        &hub,
+        a,
+        "needs",
+        &["add", "--for", "Lale-7", "--category", "food"],
+    );
+    tool_ok(
+        &hub,
+        a,
+        "needs",
+        &["add", "--for", "Omid-2", "--category", "power"],
+    );
+    let omid = reference(&tool_ok(&hub, a, "needs", &["list"]), "Omid-2");
+    tool_ok(&hub, a, "needs", &["delete", &omid, "--yes"]);
+    let d = s(&dir.path().join("late.keyring"));
+    let line = ok(&["id", "new", "--keyring", &d]);
+    tool_ok(&hub, a, "team", &["add", line.trim(), "--label", "late"]);
+    // Before anyone on the team syncs, the newcomer can open nothing written before.
+    let out = all_output(&hub, &d, "sync", &[]);
+    assert!(
+        out.contains("Records not encrypted to your key yet"),
+        "{out}"
+    );
+    // The next sync of a coordinator who can read them wraps everything anew, deletions
+    // and the audit trail included.
+    let out = tool_ok(&hub, a, "sync", &[]);
+    assert!(
+        out.contains("Records encrypted anew for the team as it is now"),
+        "{out}"
+    );
+    let out = all_output(&hub, &d, "sync", &[]);
+    assert!(!out.contains("not encrypted to your key"), "{out}");
+    assert!(tool_ok(&hub, &d, "needs", &["list"]).contains("Lale-7"));
+    assert!(
+        tool_fails(&hub, &d, "needs", &["show", &omid]).contains("was deleted by a coordinator")
+    );
+    assert!(tool_ok(&hub, &d, "cases", &["audit"]).contains("created need"));
 }
