@@ -360,3 +360,5 @@ cli-error-deleted = The record { $got } was deleted by a coordinator.
 cli-error-amount = «{ $got }» is not an amount: write digits, with a decimal point if needed (1250 or 1250.50); separators only between groups of three (12,500).
 cli-error-currency = «{ $got }» is not a currency Panah knows: use a three-letter code such as AFN, USD or EUR.
 cli-error-merge = Both versions changed { $fields }: keep one (`--keep mine` or `--keep theirs`), then change it again.
+cli-error-prefix = error:
+cli-error-passphrase = the passphrase does not open this keyring

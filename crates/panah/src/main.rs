@@ -122,10 +122,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // An error may carry a hub's or a mirror's own words: shown, never obeyed.
-            eprintln!(
-                "error: {}",
-                panah_client::terminal::sanitize(&format!("{e:#}"))
-            );
+            eprintln!("{}", error_line(&e));
             ExitCode::FAILURE
         }
     }
@@ -148,4 +145,32 @@ fn quiet_on_closed_pipe() {
         }
         default(info);
     }));
+}
+
+/// The last words of a failed command: the commonest failures in the reader's language
+/// (from `PANAH_LANG` or `LANG`), the rest as the error says it, made safe to print.
+fn error_line(e: &anyhow::Error) -> String {
+    let said = panah_client::terminal::sanitize(&format!("{e:#}"));
+    let Ok(words) = tracker::Words::new(None) else {
+        return format!("error: {said}");
+    };
+    let known = e.chain().find_map(|cause| {
+        if let Some(panah_keyring::KeyringError::WrongPassphrase) = cause.downcast_ref() {
+            return Some(words.t("cli-error-passphrase"));
+        }
+        match cause.downcast_ref::<panah_client::ClientError>() {
+            Some(panah_client::ClientError::Unreachable { .. }) => {
+                Some(words.t("cli-error-offline"))
+            }
+            _ => None,
+        }
+    });
+    let prefix = words.t("cli-error-prefix");
+    match known {
+        // The details stay, for whoever helps: after the plain sentence.
+        Some(plain) if words.lang != panah_core::Lang::English => {
+            format!("{prefix} {plain}\n  ({said})")
+        }
+        _ => format!("{prefix} {said}"),
+    }
 }

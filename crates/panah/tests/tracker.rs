@@ -659,6 +659,19 @@ fn dari_and_pashto_readers_get_their_words_digits_and_calendar() {
         fa.contains("۲۹ اسد ۱۴۰۰"),
         "Solar Hijri with Afghan months: {fa}"
     );
+    // The commonest failures are said in the reader's language too, details after.
+    let out = run_env(
+        &[
+            ("LANG", "fa_AF.UTF-8"),
+            ("PANAH_PASSPHRASE", "not the passphrase"),
+        ],
+        &coordinator_args("needs", &hub, a, &["list"]),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("خطا: این پاسورد کلیدها را باز نمی‌کند"),
+        "{err}"
+    );
     // Typed as a Dari reader reads dates everywhere else: Solar Hijri, Persian digits.
     tool_ok(
         &hub,

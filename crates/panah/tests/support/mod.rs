@@ -18,6 +18,10 @@ pub fn panah() -> Command {
         .env_remove("PANAH_DATA")
         .env_remove("PANAH_DATABASE")
         .env_remove("PANAH_CONFIG")
+        // Messages in English unless a test asks for another language.
+        .env_remove("PANAH_LANG")
+        .env_remove("LC_ALL")
+        .env("LANG", "C.UTF-8")
         .env("PANAH_PROFILES", "/nonexistent/panah-test-profiles.toml")
         // What `panah verify` and `panah ledger` remember, kept out of the user's folders.
         .env(
