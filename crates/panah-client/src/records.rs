@@ -940,18 +940,9 @@ const BATCH_BYTES: usize = 1024 * 1024;
 /// The hash of version `base` of `id` as this device knows it (the parent of a new one).
 fn parent_of(cache: &Cache, id: &RecordId, base: Option<i64>) -> Option<[u8; 32]> {
     let base = base?;
-    let hex = cache
-        .records
-        .get(id)
-        .filter(|h| h.version == base)
-        .map(|h| h.hash.clone())
-        .or_else(|| {
-            cache
-                .set_aside
-                .get(id)
-                .filter(|h| h.version == base)
-                .map(|h| h.hash.clone())
-        })
+    let held = |h: &Held| (h.version == base).then(|| h.hash.clone());
+    let hex = (cache.records.get(id).and_then(held))
+        .or_else(|| cache.set_aside.get(id).and_then(held))
         .or_else(|| {
             cache
                 .gone
@@ -959,11 +950,7 @@ fn parent_of(cache: &Cache, id: &RecordId, base: Option<i64>) -> Option<[u8; 32]
                 .filter(|g| g.version == base)
                 .map(|g| g.hash.clone())
         })?;
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+    panah_core::unhex(&hex)
 }
 
 /// Writes in batches (each one transaction on the hub), updating the cache for every

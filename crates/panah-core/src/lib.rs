@@ -24,6 +24,24 @@ pub mod team;
 pub mod timestamp;
 pub mod tlog;
 
+/// `N` bytes from exactly `2N` lower-case hex digits (what [`hex`] writes), or `None`.
+pub fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let digit = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    };
+    let bytes = text.as_bytes();
+    if bytes.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        *o = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
+}
+
 /// Lower-case hexadecimal, as Panah writes hashes and keys in text.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
@@ -32,6 +50,25 @@ pub fn hex(bytes: &[u8]) -> String {
         let _ = write!(out, "{b:02x}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_round_trips_and_refuses_anything_else() {
+        let bytes = [0u8, 1, 0xab, 0xff];
+        assert_eq!(super::unhex::<4>(&super::hex(&bytes)), Some(bytes));
+        for bad in [
+            "00ab",
+            "0001ABff",
+            "0001abfg",
+            "0001abff0",
+            "+001abff",
+            "٠٠01abff",
+        ] {
+            assert_eq!(super::unhex::<4>(bad), None, "{bad}");
+        }
+    }
 }
 
 pub use codename::{CheckKey, Codename};

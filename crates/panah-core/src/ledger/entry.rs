@@ -330,14 +330,7 @@ impl Entry {
             .and_then(|w| Rail::parse(&w))
             .ok_or_else(|| bad("rail"))?;
         let receipt = next("receipt")
-            .map(|v| {
-                let bytes: Vec<u8> = (0..v.len())
-                    .step_by(2)
-                    .map(|i| v.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-                    .collect::<Option<_>>()
-                    .ok_or_else(|| bad("receipt"))?;
-                <[u8; 32]>::try_from(bytes).map_err(|_| bad("receipt"))
-            })
+            .map(|v| crate::unhex::<32>(&v).ok_or_else(|| bad("receipt")))
             .transpose()?;
         let coordinator = next("coordinator").ok_or_else(|| bad("coordinator"))?;
         let memo = next("memo").ok_or_else(|| bad("memo"))?;

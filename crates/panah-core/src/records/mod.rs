@@ -32,24 +32,12 @@ impl RecordId {
     }
 
     pub fn parse(text: &str) -> Result<RecordId, String> {
-        let bad = || {
+        crate::unhex(text).map(RecordId).ok_or_else(|| {
             format!(
                 "{:?} is not a record id (32 hex digits)",
                 text.chars().take(40).collect::<String>()
             )
-        };
-        if text.len() != 32
-            || !text
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return Err(bad());
-        }
-        let mut out = [0u8; 16];
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-        }
-        Ok(RecordId(out))
+        })
     }
 
     /// The first eight hex digits: what people type and read.

@@ -114,22 +114,6 @@ impl Unsigned {
     }
 }
 
-/// 64 lower-case hex digits.
-fn parse_hash(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64
-        || !hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
-}
-
 fn bad(why: impl Into<String>) -> RecordError {
     RecordError::Malformed(why.into())
 }
@@ -192,7 +176,7 @@ impl Signed {
         let version = number(line("version")?, "version")?;
         let parent = match line("parent")?.as_str() {
             "-" => None,
-            hex => Some(parse_hash(hex).ok_or_else(|| bad("the parent is not a hash"))?),
+            hex => Some(crate::unhex(hex).ok_or_else(|| bad("the parent is not a hash"))?),
         };
         let team_size = number(line("team")?, "team")?;
         let by = crate::coordinator::parse_verifying_key(&line("by")?).map_err(bad)?;
