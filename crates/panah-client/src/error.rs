@@ -38,6 +38,9 @@ pub enum ClientError {
     Unverified(VerifyError),
     #[error(transparent)]
     Keyring(#[from] panah_keyring::KeyringError),
+    /// Both versions of a record changed these fields: a merge would have to choose.
+    #[error("both versions changed {}: keep one (mine or theirs), then change it again", .0.join(", "))]
+    MergeClash(Vec<String>),
     /// The collective's team log was not started yet.
     #[error("this collective's team log was not started yet: its founding coordinator starts it with `panah team init`")]
     NoTeam,

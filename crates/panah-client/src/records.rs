@@ -445,12 +445,8 @@ impl Cache {
             Choice::Theirs => theirs.clone(),
             Choice::Merged => match (&conflict.original, &conflict.mine, &theirs) {
                 (Some(base), Some(mine), Some(theirs)) => Some(
-                    panah_core::records::merge::merge(base, mine, theirs).map_err(|fields| {
-                        ClientError::Invalid(format!(
-                            "both versions changed {}: keep one (mine or theirs), then change it again",
-                            fields.join(", ")
-                        ))
-                    })?,
+                    panah_core::records::merge::merge(base, mine, theirs)
+                        .map_err(ClientError::MergeClash)?,
                 ),
                 _ => {
                     return Err(ClientError::Invalid(

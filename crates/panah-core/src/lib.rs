@@ -52,6 +52,12 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+pub use codename::{CheckKey, Codename};
+pub use coordinator::{CoordinatorKey, Fingerprint};
+pub use lang::Lang;
+pub use slug::Slug;
+pub use timestamp::Timestamp;
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -70,9 +76,3 @@ mod tests {
         }
     }
 }
-
-pub use codename::{CheckKey, Codename};
-pub use coordinator::{CoordinatorKey, Fingerprint};
-pub use lang::Lang;
-pub use slug::Slug;
-pub use timestamp::Timestamp;

@@ -17,6 +17,7 @@ use panah_client::files::write_private;
 use panah_client::records::{self, Cache, Stage as SyncStage, SyncOptions};
 use panah_client::terminal::{sanitize, sanitize_line};
 use panah_client::Session;
+use panah_core::ledger::entry::Identifying;
 use panah_core::ledger::money::{Amount, Currency};
 use panah_core::records::doc::{
     self as doc, Action, Case, Kind, Money, Need, NeedStatus, Note, Stage, Urgency,
@@ -820,7 +821,7 @@ impl Desk {
         let mut found = Vec::new();
         for (field, text) in texts {
             for why in doc::warnings(text) {
-                if *field == "pathway" && why_id(why) == "cli-why-name" {
+                if *field == "pathway" && why == Identifying::Name {
                     continue; // "Humanitarian Visa" is a pathway, not a name
                 }
                 let why = self.words.t(why_id(why));
@@ -911,17 +912,13 @@ impl Desk {
 }
 
 /// The catalogue's words for a warning from `doc::warnings`.
-fn why_id(why: &str) -> &'static str {
-    if why.contains("smuggl") {
-        "cli-why-scope"
-    } else if why.contains("passport or ID") {
-        "cli-why-passport"
-    } else if why.contains("long number") {
-        "cli-why-number"
-    } else if why.contains("email") {
-        "cli-why-email"
-    } else {
-        "cli-why-name"
+fn why_id(why: Identifying) -> &'static str {
+    match why {
+        Identifying::Smuggling => "cli-why-scope",
+        Identifying::PassportLike => "cli-why-passport",
+        Identifying::LongNumber => "cli-why-number",
+        Identifying::Email => "cli-why-email",
+        Identifying::Name => "cli-why-name",
     }
 }
 
@@ -1549,19 +1546,13 @@ async fn resolve(desk: &mut Desk, reference: &str, kind: Kind, keep: Keep) -> an
         Keep::Merged => records::Choice::Merged,
     };
     desk.cache.resolve(&id, choice).map_err(|e| match e {
-        panah_client::ClientError::Invalid(why) if why.starts_with("both versions changed") => {
-            let fields = why
-                .trim_start_matches("both versions changed ")
-                .split(':')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            anyhow::anyhow!(
-                "{}",
-                desk.words
-                    .f("cli-error-merge", &[("fields", &sanitize_line(&fields))])
+        panah_client::ClientError::MergeClash(fields) => anyhow::anyhow!(
+            "{}",
+            desk.words.f(
+                "cli-error-merge",
+                &[("fields", &sanitize_line(&fields.join(desk.words.l().sep())))]
             )
-        }
+        ),
         other => other.into(),
     })?;
     println!("{}", desk.words.f("cli-resolved", &[("ref", &id.short())]));

@@ -495,17 +495,55 @@ pub fn check_reversal(
 /// Things in a memo that look like they identify a person. The CLI warns; it is a heuristic,
 /// not a guarantee.
 pub fn memo_warnings(memo: &str) -> Vec<&'static str> {
+    identifying(&crate::digits::to_latin(memo))
+        .into_iter()
+        .map(Identifying::message)
+        .collect()
+}
+
+/// What free text may hold that identifies a person (the ledger's memos, the tracker's
+/// notes): a value a front end can tell apart and put in its reader's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identifying {
+    /// Seven digits or more in a run: a phone, passport or tazkira number.
+    LongNumber,
+    /// Two capitalised words in a row.
+    Name,
+    Email,
+    /// Letters then six to nine digits, as on a passport.
+    PassportLike,
+    /// Words of smuggling: not Panah's business at all.
+    Smuggling,
+}
+
+impl Identifying {
+    pub fn message(self) -> &'static str {
+        match self {
+            Identifying::LongNumber => {
+                "it contains a long number: a phone, passport or tazkira number identifies a person"
+            }
+            Identifying::Name => {
+                "it contains two capitalised words in a row: is that a person's name?"
+            }
+            Identifying::Email => "it contains an email address",
+            Identifying::PassportLike => "it contains something like a passport or ID number",
+            Identifying::Smuggling => {
+                "it mentions smuggling: Panah is for lawful routes only, not irregular crossings"
+            }
+        }
+    }
+}
+
+/// The ledger's checks on text already in Latin digits: long numbers, names, emails.
+pub fn identifying(latin: &str) -> Vec<Identifying> {
     let mut warnings = Vec::new();
-    let latin = crate::digits::to_latin(memo);
     let longest_digits = latin
         .split(|c: char| !(c.is_ascii_digit() || c == ' ' || c == '-' || c == '+'))
         .map(|run| run.chars().filter(char::is_ascii_digit).count())
         .max()
         .unwrap_or(0);
     if longest_digits >= 7 {
-        warnings.push(
-            "it contains a long number: a phone, passport or tazkira number identifies a person",
-        );
+        warnings.push(Identifying::LongNumber);
     }
     let capitalised = latin
         .split_whitespace()
@@ -518,10 +556,10 @@ pub fn memo_warnings(memo: &str) -> Vec<&'static str> {
             })
         });
     if capitalised {
-        warnings.push("it contains two capitalised words in a row: is that a person's name?");
+        warnings.push(Identifying::Name);
     }
     if latin.contains('@') {
-        warnings.push("it contains an email address");
+        warnings.push(Identifying::Email);
     }
     warnings
 }

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use super::RecordId;
-use crate::ledger::money::{Amount, Currency};
+use crate::ledger::entry::Identifying;
+use crate::ledger::money::Currency;
 use crate::ledger::Category;
 
 /// Longest pseudonym, in characters.
@@ -40,11 +41,6 @@ macro_rules! words {
 
             pub fn parse(word: &str) -> Option<Self> {
                 match word.trim() { $($word => Some($name::$variant),)+ _ => None }
-            }
-
-            /// Every word, for an error message: `a, b, c`.
-            pub fn words() -> String {
-                [$($word),+].join(", ")
             }
         }
     };
@@ -454,10 +450,10 @@ impl Doc {
 /// Warnings about free text that looks like it identifies a person: a long number (a
 /// phone, a tazkira or passport number), a passport-like code, two capitalised words (a
 /// name), an email address. The person decides; nothing is refused for it.
-pub fn warnings(text: &str) -> Vec<&'static str> {
+pub fn warnings(text: &str) -> Vec<Identifying> {
     // Dates (YYYY-MM-DD) are not numbers that identify anyone.
     let latin = without_dates(&crate::digits::to_latin(text));
-    let mut out = crate::ledger::entry::memo_warnings(&latin);
+    let mut out = crate::ledger::entry::identifying(&latin);
     let passport_like = latin.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
         let letters = w.chars().take_while(char::is_ascii_alphabetic).count();
         let digits = w.len() - letters;
@@ -465,15 +461,15 @@ pub fn warnings(text: &str) -> Vec<&'static str> {
             && (6..=9).contains(&digits)
             && w[letters..].bytes().all(|b| b.is_ascii_digit())
     });
-    if passport_like && !out.iter().any(|w| w.contains("long number")) {
-        out.push("it contains something like a passport or ID number");
+    if passport_like && !out.contains(&Identifying::LongNumber) {
+        out.push(Identifying::PassportLike);
     }
     let lower = text.to_lowercase();
     if ["smuggl", "قاچاق", "قاچاغ"]
         .iter()
         .any(|w| lower.contains(w))
     {
-        out.push("it mentions smuggling: Panah is for lawful routes only, not irregular crossings");
+        out.push(Identifying::Smuggling);
     }
     out
 }
@@ -502,13 +498,6 @@ fn without_dates(text: &str) -> String {
         }
     }
     out
-}
-
-/// Amount helpers for front ends: `asked` and `funded` as an [`Amount`] where positive.
-pub fn amount(minor: i64, currency: &str) -> Option<Amount> {
-    Currency::parse(currency)
-        .ok()
-        .and_then(|c| Amount::new(minor, c).ok())
 }
 
 #[cfg(test)]
@@ -569,14 +558,14 @@ mod tests {
     fn text_that_identifies_someone_is_flagged() {
         assert!(warnings("passport P01234567 at the embassy")
             .iter()
-            .any(|w| w.contains("passport")));
+            .any(|w| w.message().contains("passport")));
         assert!(!warnings("tazkira ۱۲۳۴۵۶۷۸۹").is_empty());
         assert!(!warnings("phone +93 70 123 4567").is_empty());
         assert!(!warnings("Ahmad Karimi asked").is_empty());
         assert!(warnings("needs flour and oil for a family of six").is_empty());
         assert!(warnings("a smuggler via Nimroz")
             .iter()
-            .any(|w| w.contains("lawful routes")));
+            .any(|w| w.message().contains("lawful routes")));
         assert!(!warnings("قاچاقبر").is_empty());
         assert!(warnings("visa interview on 2021-10-03").is_empty());
     }
