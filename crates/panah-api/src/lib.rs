@@ -201,8 +201,7 @@ mod tests {
     }
 }
 
-/// One record as the hub keeps it (`GET c/{slug}/records`): opaque to the hub. A deleted
-/// record comes with neither `wrapped` nor `body`, so devices drop it.
+/// One record as the hub keeps it (`GET c/{slug}/records`): opaque to the hub.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordItem {
     /// 32 lower-case hex digits, chosen by the device that created it.
@@ -213,11 +212,9 @@ pub struct RecordItem {
     /// The day it changed (`YYYY-MM-DD`).
     pub day: String,
     /// Base64 of the age file holding the record's data key, to every coordinator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wrapped: Option<String>,
-    /// Base64 of the age file of the signed, padded version, to the data key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
+    pub wrapped: String,
+    /// Base64 of the age file of the signed version, padded, to the data key.
+    pub body: String,
 }
 
 /// `GET c/{slug}/records?since=SEQ`: changes after `since`, in order.

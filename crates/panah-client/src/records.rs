@@ -755,12 +755,7 @@ async fn pull(
         let mut steps = Vec::with_capacity(page.records.len());
         for item in &page.records {
             let id = RecordId::parse(&item.id).map_err(ClientError::BadAnswer)?;
-            let (Some(w), Some(b)) = (&item.wrapped, &item.body) else {
-                // Deletions are signed versions; a bare marker is the site's word only.
-                out.refused
-                    .push((id.short(), "the site sent a record without content".into()));
-                continue;
-            };
+            let (w, b) = (&item.wrapped, &item.body);
             let decode = |s: &str| {
                 STANDARD
                     .decode(s)
@@ -1378,7 +1373,7 @@ mod tests {
         .unwrap();
         assert_eq!(open(&wrapped, &sealed, &other).unwrap(), signed);
         assert_eq!(open(&wrapped, &sealed, &stranger), Err(Unopened::NotForMe));
-        // The content's size is a bucket, whatever the document says.
+        // Anything cut from a wrapped key is refused, not read.
         assert!(matches!(
             open(&wrapped[..wrapped.len() - 1], &sealed, &me),
             Err(Unopened::Refused(_))

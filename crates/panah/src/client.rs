@@ -46,11 +46,22 @@ impl HubArgs {
     /// Logs in and also returns the unlocked keyring, for commands that decrypt or sign.
     pub async fn login_keeping_keyring(&self) -> anyhow::Result<(Session, Keyring)> {
         let (base, collective, keyring) = self.resolve()?;
-        if is_exposed(&base) {
-            eprintln!("warning: {base} is plain HTTP; use https:// or a .onion address so nobody on the way can watch");
-        }
         let keyring = keyring.unlock()?;
-        let session = Session::login(&base, collective, &keyring).await?;
+        let session = login_at(&base, collective, &keyring).await?;
         Ok((session, keyring))
     }
+
+    /// Logs in with a keyring already unlocked.
+    pub async fn login_with(&self, keyring: &Keyring) -> anyhow::Result<Session> {
+        let (base, collective, _) = self.resolve()?;
+        login_at(&base, collective, keyring).await
+    }
+}
+
+/// Logs in to `base`, warning first when the way there is plain HTTP.
+async fn login_at(base: &str, collective: Slug, keyring: &Keyring) -> anyhow::Result<Session> {
+    if is_exposed(base) {
+        eprintln!("warning: {base} is plain HTTP; use https:// or a .onion address so nobody on the way can watch");
+    }
+    Ok(Session::login(base, collective, keyring).await?)
 }

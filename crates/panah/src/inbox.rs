@@ -221,7 +221,7 @@ async fn command(
                     s
                 }
             };
-            let team = crate::team::verified(session, keyring).await?;
+            let team = crate::team::verified_in(session, keyring, &w).await?;
             let sent = inbox::reply(session, &team, id, &text).await?;
             println!(
                 "{}",
@@ -240,7 +240,7 @@ async fn command(
             println!("{}", w.f("cli-inbox-deleted", &[("id", &id.to_string())]));
         }
         InboxCommand::Reencrypt => {
-            let team = crate::team::verified(session, keyring).await?;
+            let team = crate::team::verified_in(session, keyring, &w).await?;
             let r = reencrypt_all(session, keyring, &team).await?;
             let n = |v: usize| w.l().integer(v as i64);
             println!(

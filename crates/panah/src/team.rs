@@ -179,9 +179,10 @@ async fn run_logged_in(
     keyring: &Keyring,
     command: TeamCommand,
 ) -> anyhow::Result<()> {
+    let w = Words::new(None)?;
     match command {
         TeamCommand::Show => {
-            let team = verified(session, keyring).await?;
+            let team = verified_in(session, keyring, &w).await?;
             println!(
                 "logged in to {} as {}",
                 session.collective, session.fingerprint
@@ -214,7 +215,7 @@ async fn run_logged_in(
             let key = CoordinatorKey::parse_line(&line)?;
             let label = label.trim().to_owned();
             panah_core::team::check_label(&label).map_err(anyhow::Error::msg)?;
-            let mut team = verified(session, keyring).await?;
+            let mut team = verified_in(session, keyring, &w).await?;
             if team.find(&key.to_string()).is_some() {
                 bail!("{} is on the team already", key.fingerprint());
             }
@@ -228,7 +229,6 @@ async fn run_logged_in(
                 }],
             )
             .await?;
-            let w = Words::new(None)?;
             println!(
                 "{}",
                 w.f(
@@ -241,7 +241,7 @@ async fn run_logged_in(
             );
         }
         TeamCommand::Remove { who } => {
-            let mut team = verified(session, keyring).await?;
+            let mut team = verified_in(session, keyring, &w).await?;
             let Some(member) = team.find(&who).cloned() else {
                 bail!(
                     "nobody on the verified team has the fingerprint or key {:?}",
@@ -260,7 +260,6 @@ async fn run_logged_in(
                 }],
             )
             .await?;
-            let w = Words::new(None)?;
             println!(
                 "{}",
                 w.f(

@@ -624,13 +624,8 @@ impl Desk {
     }
 
     async fn sync(&mut self, keep_closed_days: i64) -> anyhow::Result<()> {
-        let keep = keep_closed_days;
-        let (base, collective, _) = self.hub.resolve()?;
-        if panah_client::hub::is_exposed(&base) {
-            eprintln!("warning: {base} is plain HTTP; use https:// or a .onion address so nobody on the way can watch");
-        }
-        let session = Session::login(&base, collective, &self.keyring).await?;
-        let result = self.sync_with(&session, keep).await;
+        let session = self.hub.login_with(&self.keyring).await?;
+        let result = self.sync_with(&session, keep_closed_days).await;
         session.logout().await;
         result
     }

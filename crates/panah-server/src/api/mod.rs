@@ -121,7 +121,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 }
                 JsonRejection::BytesRejection(_) => ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the body is too large or was cut off; API bodies are at most {MAX_BODY} bytes, ledger batches at most {} bytes", ledger::MAX_LEDGER_BODY),
+                    format!(
+                        "the body is too large or was cut off; API bodies are at most {MAX_BODY} bytes, ledger batches at most {}, a record at most {}, a batch of records at most {}",
+                        ledger::MAX_LEDGER_BODY,
+                        records::MAX_RECORD_REQUEST,
+                        records::MAX_BATCH_REQUEST
+                    ),
                 ),
                 other => ApiError::bad_request(other.body_text()),
             }),

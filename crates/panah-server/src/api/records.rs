@@ -127,8 +127,8 @@ pub(crate) async fn list(
             version: r.version,
             seq: r.seq,
             day: r.changed_on,
-            wrapped: Some(STANDARD.encode(r.wrapped)),
-            body: Some(STANDARD.encode(r.body)),
+            wrapped: STANDARD.encode(r.wrapped),
+            body: STANDARD.encode(r.body),
         })
         .collect();
     Ok(Json(RecordPage {
