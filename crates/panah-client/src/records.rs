@@ -155,6 +155,10 @@ pub struct Cache {
     pub labels: BTreeMap<String, String>,
     /// The team log's size at the last re-encryption of the inbox (see [`sync`]).
     pub inbox_reencrypted_at: u64,
+    /// How many messages of each conversation this coordinator has seen (the desk's unread
+    /// marks): conversation id to count. Numbers the hub gave, nothing it did not.
+    #[serde(default)]
+    pub inbox_seen: BTreeMap<i64, usize>,
     pub last_sync: Option<Timestamp>,
     pub keep_closed_days: Option<i64>,
 }

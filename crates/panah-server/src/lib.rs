@@ -45,7 +45,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-pub use state::{AppState, Settings, StateError};
+pub use state::{AppState, Settings, StateError, STYLESHEET};
 
 /// Room for multipart headers and the message text around the files.
 const UPLOAD_OVERHEAD: usize = 512 * 1024;

@@ -162,7 +162,9 @@ pub enum StateError {
     Store(#[from] panah_store::StoreError),
 }
 
-const CSS: &str = include_str!("../assets/panah.css");
+/// The pages' stylesheet (inlined in every page; the coordinators' desk builds on it).
+pub const STYLESHEET: &str = include_str!("../assets/panah.css");
+const CSS: &str = STYLESHEET;
 
 /// Logins a minute for one coordinator's key: far more than a person needs, so that a
 /// stranger replaying someone's public key (it is in the team log) is held back by the

@@ -18,6 +18,7 @@ mod appeal_file;
 mod client;
 mod config;
 mod demo;
+mod desk;
 mod demo_tracker;
 mod id;
 mod inbox;
@@ -81,6 +82,9 @@ enum Command {
     /// Erase your keyring, the tracker's cache and Panah's saved settings from this device
     /// now. No passphrase and no network needed.
     Panic(panic::PanicArgs),
+    /// The coordinators' desk: inbox, books, needs and cases in your browser, served from
+    /// this device on 127.0.0.1 only (the keyring stays in this program's memory).
+    Desk(desk::DeskArgs),
     /// Saved hub and collective settings, so other commands need fewer options.
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
@@ -113,6 +117,7 @@ fn main() -> ExitCode {
             Command::Summary(args) => tracker::summary(args).await,
             Command::Sync(args) => tracker::sync(args).await,
             Command::Panic(args) => panic::run(args),
+            Command::Desk(args) => desk::run(args).await,
             Command::Ledger(args) => ledger::run(args).await,
             Command::Verify(cmd) => ledger::verify(cmd).await,
             Command::Mirror(cmd) => ledger::mirror(cmd).await,
@@ -150,10 +155,19 @@ fn quiet_on_closed_pipe() {
 /// The last words of a failed command: the commonest failures in the reader's language
 /// (from `PANAH_LANG` or `LANG`), the rest as the error says it, made safe to print.
 fn error_line(e: &anyhow::Error) -> String {
+    match tracker::Words::new(None) {
+        Ok(words) => error_text(e, &words),
+        Err(_) => format!(
+            "error: {}",
+            panah_client::terminal::sanitize(&format!("{e:#}"))
+        ),
+    }
+}
+
+/// An error in the reader's language: the commonest failures (a wrong passphrase, an
+/// unreachable site) in plain words with the details after, others as they were said.
+pub(crate) fn error_text(e: &anyhow::Error, words: &tracker::Words) -> String {
     let said = panah_client::terminal::sanitize(&format!("{e:#}"));
-    let Ok(words) = tracker::Words::new(None) else {
-        return format!("error: {said}");
-    };
     let known = e.chain().find_map(|cause| {
         if let Some(panah_keyring::KeyringError::WrongPassphrase) = cause.downcast_ref() {
             return Some(words.t("cli-error-passphrase"));

@@ -70,10 +70,10 @@ fn looks_like_age(path: &Path) -> bool {
 }
 
 /// Every place Panah keeps something of a coordinator's on this device.
-fn targets(args: &PanicArgs) -> Vec<Target> {
+fn targets(keyring: &KeyringArgs) -> Vec<Target> {
     let mut out = Vec::new();
     let mut keyrings = Vec::new();
-    if let Ok(p) = args.keyring.path() {
+    if let Ok(p) = keyring.path() {
         keyrings.push(p);
     }
     // Keyrings named in saved profiles, and the profiles themselves.
@@ -170,23 +170,25 @@ pub fn confirmed(prompt: &str) -> anyhow::Result<bool> {
     Ok(["yes", "y", "بلی", "بله", "هو", "ho", "bale"].contains(&a.as_str()))
 }
 
-pub fn run(args: PanicArgs) -> anyhow::Result<()> {
-    let words = Words::new(args.lang.as_deref())?;
-    if !args.yes {
-        if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-            bail!("{}", words.t("cli-panic-needs-yes"));
-        }
-        if !confirmed(&words.t("cli-panic-confirm"))? {
-            println!("{}", words.t("cli-panic-cancelled"));
-            return Ok(());
-        }
-    }
+/// What an erasure did.
+#[derive(Debug)]
+pub struct Erased {
+    pub erased: Vec<PathBuf>,
+    pub failed: Vec<(PathBuf, std::io::Error)>,
+    pub keyring_gone: bool,
+    /// The keyring that was looked for.
+    pub keyring: String,
+    pub ms: u128,
+}
+
+/// Erases every place Panah keeps something of a coordinator's on this device (the
+/// command and the desk's Panic button both come here).
+pub fn erase(keyring: &KeyringArgs) -> Erased {
     let start = Instant::now();
-    let targets = targets(&args);
     let mut erased = Vec::new();
     let mut failed = Vec::new();
     let mut keyring_gone = false;
-    for target in &targets {
+    for target in &targets(keyring) {
         let before = erased.len();
         if let Err(e) = shred(target, &mut erased) {
             let path = match target {
@@ -198,37 +200,71 @@ pub fn run(args: PanicArgs) -> anyhow::Result<()> {
             keyring_gone = true;
         }
     }
-    let ms = start.elapsed().as_millis();
+    Erased {
+        erased,
+        failed,
+        keyring_gone,
+        keyring: keyring
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        ms: start.elapsed().as_millis(),
+    }
+}
+
+/// What was erased, in the reader's words, one line each; failures first.
+pub fn report(e: &Erased, words: &Words) -> Vec<String> {
     let safe = |p: &Path| panah_client::terminal::sanitize_line(&p.display().to_string());
-    for p in &erased {
-        println!("{}", words.f("cli-panic-removed", &[("path", &safe(p))]));
+    let mut lines = Vec::new();
+    for (p, why) in &e.failed {
+        lines.push(words.f(
+            "cli-panic-failed",
+            &[("path", &safe(p)), ("why", &why.to_string())],
+        ));
     }
-    for (p, e) in &failed {
-        eprintln!(
-            "{}",
-            words.f(
-                "cli-panic-failed",
-                &[("path", &safe(p)), ("why", &e.to_string())]
-            )
-        );
+    for p in &e.erased {
+        lines.push(words.f("cli-panic-removed", &[("path", &safe(p))]));
     }
-    if !keyring_gone {
-        let path = args.keyring.path().map(|p| safe(&p)).unwrap_or_default();
-        println!("{}", words.f("cli-panic-no-keyring", &[("path", &path)]));
+    if !e.keyring_gone {
+        let path = panah_client::terminal::sanitize_line(&e.keyring);
+        lines.push(words.f("cli-panic-no-keyring", &[("path", &path)]));
     }
-    if erased.is_empty() && failed.is_empty() {
-        println!("{}", words.t("cli-panic-nothing"));
+    if e.erased.is_empty() && e.failed.is_empty() {
+        lines.push(words.t("cli-panic-nothing"));
     } else {
-        println!(
-            "{}",
-            words.f("cli-panic-done", &[("ms", &words.l().integer(ms as i64))])
-        );
-        if keyring_gone {
-            println!("{}", words.t("cli-panic-flash"));
+        lines.push(words.f(
+            "cli-panic-done",
+            &[("ms", &words.l().integer(e.ms as i64))],
+        ));
+        if e.keyring_gone {
+            lines.push(words.t("cli-panic-flash"));
         }
-        println!("{}", words.t("cli-panic-exports"));
+        lines.push(words.t("cli-panic-exports"));
     }
-    if !failed.is_empty() {
+    lines
+}
+
+pub fn run(args: PanicArgs) -> anyhow::Result<()> {
+    let words = Words::new(args.lang.as_deref())?;
+    if !args.yes {
+        if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            bail!("{}", words.t("cli-panic-needs-yes"));
+        }
+        if !confirmed(&words.t("cli-panic-confirm"))? {
+            println!("{}", words.t("cli-panic-cancelled"));
+            return Ok(());
+        }
+    }
+    let e = erase(&args.keyring);
+    let failed = e.failed.len();
+    for (i, line) in report(&e, &words).into_iter().enumerate() {
+        if i < failed {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+    if failed > 0 {
         bail!("{}", words.t("cli-panic-incomplete"));
     }
     Ok(())

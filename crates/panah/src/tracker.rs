@@ -284,7 +284,7 @@ pub enum CasesCommand {
 
 /// The words of the tracker in the coordinator's language.
 pub struct Words {
-    catalog: Catalog,
+    catalog: std::sync::Arc<Catalog>,
     pub lang: Lang,
 }
 
@@ -296,9 +296,17 @@ impl Words {
             None => from_environment(),
         };
         Ok(Words {
-            catalog: Catalog::load().context("the translations do not load")?,
+            catalog: std::sync::Arc::new(Catalog::load().context("the translations do not load")?),
             lang,
         })
+    }
+
+    /// The same catalogue in another language (the desk changes language per page).
+    pub fn in_lang(&self, lang: Lang) -> Words {
+        Words {
+            catalog: self.catalog.clone(),
+            lang,
+        }
     }
 
     pub fn l(&self) -> Localizer<'_> {
@@ -313,15 +321,15 @@ impl Words {
         self.catalog.format(self.lang, id, args)
     }
 
-    fn n(&self, n: usize) -> String {
+    pub(crate) fn n(&self, n: usize) -> String {
         self.l().integer(i64::try_from(n).unwrap_or(i64::MAX))
     }
 
-    fn day(&self, d: Day) -> String {
+    pub(crate) fn day(&self, d: Day) -> String {
         self.l().date(Timestamp::from_date(d.0))
     }
 
-    fn money(&self, minor: i64, currency: &str) -> String {
+    pub(crate) fn money(&self, minor: i64, currency: &str) -> String {
         match Currency::parse(currency) {
             Ok(c) => self.l().money(minor, c),
             Err(_) => format!("{minor} {}", sanitize_line(currency)),
@@ -330,16 +338,16 @@ impl Words {
 
     /// Text a teammate wrote, shown safely and, in a right-to-left sentence, kept in its
     /// own direction.
-    fn text(&self, s: &str) -> String {
+    pub(crate) fn text(&self, s: &str) -> String {
         self.rtl_isolate(sanitize(s))
     }
 
-    fn line(&self, s: &str) -> String {
+    pub(crate) fn line(&self, s: &str) -> String {
         self.rtl_isolate(sanitize_line(s))
     }
 
     /// A pathway: the usual ones in the reader's words, others as written.
-    fn pathway(&self, p: &str) -> String {
+    pub(crate) fn pathway(&self, p: &str) -> String {
         if doc::PATHWAYS.contains(&p) {
             self.t(&format!("cli-pathway-{}", p.replace(' ', "-")))
         } else {
@@ -356,7 +364,7 @@ impl Words {
     }
 
     /// A record's reference: never isolated, so that copying it copies no invisible mark.
-    fn reference(&self, id: &RecordId) -> String {
+    pub(crate) fn reference(&self, id: &RecordId) -> String {
         id.short()
     }
 
@@ -372,7 +380,7 @@ impl Words {
 
     /// The value whose word is `typed`, in English or as the catalogue says it
     /// (`{prefix}-{id(word)}`) in any of the three languages, in any case.
-    fn find_choice<T: Copy>(
+    pub(crate) fn find_choice<T: Copy>(
         &self,
         prefix: &str,
         all: &[(T, &'static str)],
@@ -401,7 +409,7 @@ impl Words {
 
     /// One of `words`, typed in English or as the catalogue says it (`{prefix}-{word}`) in
     /// any of the three languages, in any case.
-    fn choice<T: Copy>(
+    pub(crate) fn choice<T: Copy>(
         &self,
         what: &str,
         prefix: &str,
@@ -440,7 +448,7 @@ impl Words {
 
     /// A day typed as YYYY-MM-DD in any digits: Gregorian, or Solar Hijri for years
     /// 1300–1499 (what a Dari or Pashto reader sees everywhere else).
-    fn parse_day(&self, typed: &str) -> anyhow::Result<Day> {
+    pub(crate) fn parse_day(&self, typed: &str) -> anyhow::Result<Day> {
         let latin = panah_core::digits::to_latin(clean_input(typed).trim());
         let parts: Vec<&str> = latin.split(['-', '/']).collect();
         let nums: Option<Vec<i32>> = parts.iter().map(|p| p.parse().ok()).collect();
@@ -479,7 +487,7 @@ impl Words {
     }
 
     /// A coordinator as people know them: their label on the team, then the fingerprint.
-    fn who(&self, fp: &str, labels: &std::collections::BTreeMap<String, String>) -> String {
+    pub(crate) fn who(&self, fp: &str, labels: &std::collections::BTreeMap<String, String>) -> String {
         match labels.get(fp).filter(|l| !l.is_empty()) {
             Some(label) => format!("{} ({})", self.line(label), sanitize_line(fp)),
             None => sanitize_line(fp),
@@ -489,7 +497,7 @@ impl Words {
 
 /// Text as typed or pasted: direction marks and isolates (which a right-to-left line
 /// copies along) taken out.
-fn clean_input(text: &str) -> String {
+pub(crate) fn clean_input(text: &str) -> String {
     text.chars()
         .filter(|c| {
             !matches!(
@@ -671,97 +679,18 @@ impl Desk {
             eprintln!();
         }
         let synced = synced?;
+        let (said, problems) = sync_report(&self.words, &synced, &self.cache, keep_closed_days);
+        for line in said {
+            println!("{line}");
+        }
+        for line in problems {
+            eprintln!("{line}");
+        }
         let w = &self.words;
-        println!(
-            "{}",
-            w.f(
-                "cli-sync-done",
-                &[
-                    ("received", &w.n(synced.received)),
-                    ("sent", &w.n(synced.sent)),
-                    ("dropped", &w.n(synced.dropped)),
-                ]
-            )
-        );
-        if synced.rewrapped > 0 {
-            println!(
-                "{}",
-                w.f("cli-sync-rewrapped", &[("count", &w.n(synced.rewrapped))])
-            );
-        }
-        if synced.expired > 0 {
-            println!(
-                "{}",
-                w.f(
-                    "cli-sync-expired",
-                    &[
-                        ("count", &w.n(synced.expired)),
-                        ("days", &w.n(keep_closed_days.max(0) as usize))
-                    ]
-                )
-            );
-        }
-        for id in &synced.conflicts {
-            let kind = self
-                .cache
-                .conflicts
-                .get(id)
-                .and_then(|c| c.mine.as_ref())
-                .or(self.cache.records.get(id).map(|h| &h.doc))
-                .and_then(Doc::kind)
-                .map_or("need", Kind::word);
-            println!(
-                "{}",
-                w.f("cli-sync-conflict", &[("ref", &id.short()), ("kind", kind)])
-            );
-        }
-        for (id, why) in &synced.refused {
-            eprintln!(
-                "{}",
-                w.f(
-                    "cli-sync-refused",
-                    &[("ref", &sanitize_line(id)), ("why", &sanitize(why))]
-                )
-            );
-        }
-        for id in &synced.set_aside {
-            let message = if self.cache.records.contains_key(id) {
-                "cli-sync-set-aside"
-            } else {
-                "cli-sync-set-aside-new"
-            };
-            println!("{}", w.f(message, &[("ref", &id.short())]));
-        }
-        if synced.unreadable > 0 {
-            println!(
-                "{}",
-                w.f("cli-sync-unreadable", &[("count", &w.n(synced.unreadable))])
-            );
-        }
-        // After a removal, the contact drop's conversations are encrypted anew by the same
-        // pass (resumable through its own progress file).
-        let last_removal = team
-            .team
-            .entries
-            .iter()
-            .rev()
-            .find(|e| matches!(e.body.change, panah_core::team::Change::Remove { .. }))
-            .map(|e| e.body.index + 1);
-        if last_removal.is_some_and(|r| r > self.cache.inbox_reencrypted_at) {
+        if reencrypt_needed(&team, &self.cache) {
             println!("{}", w.t("cli-sync-inbox"));
-            let r = crate::inbox::reencrypt_all(session, &self.keyring, &team).await?;
-            println!(
-                "{}",
-                w.f(
-                    "cli-sync-inbox-done",
-                    &[
-                        ("done", &w.n(r.done)),
-                        ("earlier", &w.n(r.earlier)),
-                        ("gone", &w.n(r.gone)),
-                    ]
-                )
-            );
-            self.cache.inbox_reencrypted_at = team.team.tree.size();
+            let r = reencrypt_inbox(session, &self.keyring, &team, &mut self.cache).await?;
+            println!("{}", reencrypted_line(w, &r));
             self.save()?;
         }
         Ok(())
@@ -769,26 +698,7 @@ impl Desk {
 
     /// The need or case a reference names, with the reason in the reader's words if none.
     fn find(&self, reference: &str, kind: Kind) -> anyhow::Result<RecordId> {
-        use panah_client::records::FindError;
-        self.cache.find(reference, Some(kind)).map_err(|e| {
-            let w = &self.words;
-            let msg = match e {
-                FindError::NotAReference(got) => {
-                    w.f("cli-error-reference", &[("got", &sanitize_line(&got))])
-                }
-                FindError::NotFound(got) => w.f(
-                    &format!("cli-error-no-{}", kind.word()),
-                    &[("got", &sanitize_line(&got))],
-                ),
-                FindError::Ambiguous(got) => {
-                    w.f("cli-error-ambiguous", &[("got", &sanitize_line(&got))])
-                }
-                FindError::Deleted(got) => {
-                    w.f("cli-error-deleted", &[("got", &sanitize_line(&got))])
-                }
-            };
-            anyhow::anyhow!(msg)
-        })
+        find(&self.cache, &self.words, reference, kind)
     }
 
     fn need(&self, id: &RecordId) -> anyhow::Result<Need> {
@@ -813,25 +723,7 @@ impl Desk {
 
     /// Refuses text that looks like it identifies a person, unless `anyway`.
     fn check_texts(&self, texts: &[(&'static str, &str)], anyway: bool) -> anyhow::Result<()> {
-        let mut found = Vec::new();
-        for (field, text) in texts {
-            for why in doc::warnings(text) {
-                if *field == "pathway" && why == Identifying::Name {
-                    continue; // "Humanitarian Visa" is a pathway, not a name
-                }
-                let why = self.words.t(why_id(why));
-                found.push(self.words.f(
-                    "cli-warn-identifying",
-                    &[
-                        (
-                            "field",
-                            &self.words.t(&format!("cli-field-{}", field_id(field))),
-                        ),
-                        ("why", &why),
-                    ],
-                ));
-            }
-        }
+        let found = identifying(&self.words, texts);
         if found.is_empty() {
             return Ok(());
         }
@@ -906,6 +798,254 @@ impl Desk {
     }
 }
 
+/// The need or case a reference names in `cache`, with the reason in the reader's words
+/// if none.
+pub(crate) fn find(cache: &Cache, w: &Words, reference: &str, kind: Kind) -> anyhow::Result<RecordId> {
+    use panah_client::records::FindError;
+    cache.find(reference, Some(kind)).map_err(|e| {
+        let msg = match e {
+            FindError::NotAReference(got) => {
+                w.f("cli-error-reference", &[("got", &sanitize_line(&got))])
+            }
+            FindError::NotFound(got) => w.f(
+                &format!("cli-error-no-{}", kind.word()),
+                &[("got", &sanitize_line(&got))],
+            ),
+            FindError::Ambiguous(got) => {
+                w.f("cli-error-ambiguous", &[("got", &sanitize_line(&got))])
+            }
+            FindError::Deleted(got) => w.f("cli-error-deleted", &[("got", &sanitize_line(&got))]),
+        };
+        anyhow::anyhow!(msg)
+    })
+}
+
+/// Each warning that a text looks like it identifies a person, in the reader's words.
+pub(crate) fn identifying(w: &Words, texts: &[(&'static str, &str)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (field, text) in texts {
+        for why in doc::warnings(text) {
+            if *field == "pathway" && why == Identifying::Name {
+                continue; // "Humanitarian Visa" is a pathway, not a name
+            }
+            found.push(w.f(
+                "cli-warn-identifying",
+                &[
+                    ("field", &w.t(&format!("cli-field-{}", field_id(field)))),
+                    ("why", &w.t(why_id(why))),
+                ],
+            ));
+        }
+    }
+    found
+}
+
+/// What a sync did, in the reader's words: what to say, and what went wrong.
+pub(crate) fn sync_report(
+    w: &Words,
+    synced: &records::Synced,
+    cache: &Cache,
+    keep_closed_days: i64,
+) -> (Vec<String>, Vec<String>) {
+    let mut said = vec![w.f(
+        "cli-sync-done",
+        &[
+            ("received", &w.n(synced.received)),
+            ("sent", &w.n(synced.sent)),
+            ("dropped", &w.n(synced.dropped)),
+        ],
+    )];
+    let mut problems = Vec::new();
+    if synced.rewrapped > 0 {
+        said.push(w.f("cli-sync-rewrapped", &[("count", &w.n(synced.rewrapped))]));
+    }
+    if synced.expired > 0 {
+        said.push(w.f(
+            "cli-sync-expired",
+            &[
+                ("count", &w.n(synced.expired)),
+                ("days", &w.n(keep_closed_days.max(0) as usize)),
+            ],
+        ));
+    }
+    for id in &synced.conflicts {
+        let kind = cache
+            .conflicts
+            .get(id)
+            .and_then(|c| c.mine.as_ref())
+            .or(cache.records.get(id).map(|h| &h.doc))
+            .and_then(Doc::kind)
+            .map_or("need", Kind::word);
+        said.push(w.f("cli-sync-conflict", &[("ref", &id.short()), ("kind", kind)]));
+    }
+    for (id, why) in &synced.refused {
+        problems.push(w.f(
+            "cli-sync-refused",
+            &[("ref", &sanitize_line(id)), ("why", &sanitize(why))],
+        ));
+    }
+    for id in &synced.set_aside {
+        let message = if cache.records.contains_key(id) {
+            "cli-sync-set-aside"
+        } else {
+            "cli-sync-set-aside-new"
+        };
+        said.push(w.f(message, &[("ref", &id.short())]));
+    }
+    if synced.unreadable > 0 {
+        said.push(w.f("cli-sync-unreadable", &[("count", &w.n(synced.unreadable))]));
+    }
+    (said, problems)
+}
+
+/// Whether a coordinator was removed since the inbox was last encrypted anew: then the
+/// contact drop's conversations are encrypted anew by the same pass (resumable through its
+/// own progress file).
+pub(crate) fn reencrypt_needed(team: &panah_client::team::VerifiedTeam, cache: &Cache) -> bool {
+    team.team
+        .entries
+        .iter()
+        .rev()
+        .find(|e| matches!(e.body.change, panah_core::team::Change::Remove { .. }))
+        .map(|e| e.body.index + 1)
+        .is_some_and(|r| r > cache.inbox_reencrypted_at)
+}
+
+/// Encrypts the inbox anew to `team` and notes it in the cache (which the caller saves).
+pub(crate) async fn reencrypt_inbox(
+    session: &Session,
+    keyring: &Keyring,
+    team: &panah_client::team::VerifiedTeam,
+    cache: &mut Cache,
+) -> anyhow::Result<panah_client::inbox::Reencrypted> {
+    let r = crate::inbox::reencrypt_all(session, keyring, team).await?;
+    cache.inbox_reencrypted_at = team.team.tree.size();
+    Ok(r)
+}
+
+pub(crate) fn reencrypted_line(w: &Words, r: &panah_client::inbox::Reencrypted) -> String {
+    w.f(
+        "cli-sync-inbox-done",
+        &[
+            ("done", &w.n(r.done)),
+            ("earlier", &w.n(r.earlier)),
+            ("gone", &w.n(r.gone)),
+        ],
+    )
+}
+
+/// The audit trail in the reader's words, one line per event (or one saying it is empty).
+pub(crate) fn audit_lines(w: &Words, cache: &Cache) -> Vec<String> {
+    let trail = cache.audit_trail();
+    if trail.is_empty() {
+        return vec![w.t("cli-audit-empty")];
+    }
+    trail
+        .iter()
+        .map(|e| {
+            w.f(
+                "cli-audit-line",
+                &[
+                    ("date", &w.l().date(e.at)),
+                    ("who", &w.who(&e.by, &cache.labels)),
+                    ("action", &word(w, "action", e.action.word())),
+                    ("kind", &w.t(&format!("cli-kind-{}", e.kind.word()))),
+                    ("ref", &w.reference(&e.record)),
+                    ("version", &w.n(e.version as usize)),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// The summary in the reader's words: titled groups of lines (open needs, money, cases by
+/// stage, overdue, due this week, totals), each group saying "none" when empty.
+pub(crate) fn summary_groups(w: &Words, s: &Summary) -> Vec<(String, Vec<String>)> {
+    let none = |v: Vec<String>| {
+        if v.is_empty() {
+            vec![w.t("cli-summary-none")]
+        } else {
+            v
+        }
+    };
+    let mut groups = Vec::new();
+    groups.push((
+        w.t("cli-summary-open-needs"),
+        none(
+            s.open_needs
+                .iter()
+                .map(|((c, u), n)| {
+                    format!(
+                        "{}{}{}: {}",
+                        category_word(w, *c),
+                        w.l().sep(),
+                        word(w, "urgency", u.word()),
+                        w.n(*n as usize)
+                    )
+                })
+                .collect(),
+        ),
+    ));
+    groups.push((
+        w.t("cli-summary-money"),
+        none(
+            s.money
+                .iter()
+                .map(|(c, (asked, funded))| {
+                    w.f(
+                        "cli-summary-money-line",
+                        &[
+                            ("currency", &sanitize_line(c)),
+                            ("asked", &w.money(*asked, c)),
+                            ("funded", &w.money(*funded, c)),
+                            ("left", &w.money((asked - funded).max(0), c)),
+                        ],
+                    )
+                })
+                .collect(),
+        ),
+    ));
+    groups.push((
+        w.t("cli-summary-cases"),
+        none(
+            s.cases
+                .iter()
+                .map(|(stage, n)| format!("{}: {}", word(w, "stage", stage.word()), w.n(*n as usize)))
+                .collect(),
+        ),
+    ));
+    for (title, list) in [
+        ("cli-summary-overdue", &s.overdue),
+        ("cli-summary-due", &s.this_week),
+    ] {
+        groups.push((
+            w.t(title),
+            none(
+                list.iter()
+                    .map(|d| {
+                        let mut parts = vec![w.day(d.due), w.reference(&d.id), w.line(&d.pseudonym)];
+                        if !d.what.is_empty() {
+                            parts.push(w.text(&d.what));
+                        }
+                        parts.join(w.l().sep())
+                    })
+                    .collect(),
+            ),
+        ));
+    }
+    groups.push((
+        String::new(),
+        vec![w.f(
+            "cli-summary-totals",
+            &[
+                ("needs", &w.n(s.needs_total as usize)),
+                ("cases", &w.n(s.cases_total as usize)),
+            ],
+        )],
+    ));
+    groups
+}
+
 /// The catalogue's words for a warning from `doc::warnings`.
 fn why_id(why: Identifying) -> &'static str {
     match why {
@@ -946,7 +1086,7 @@ fn amount(w: &Words, text: &str, currency: Currency) -> anyhow::Result<i64> {
 }
 
 /// The categories a need may have, with their words.
-fn need_categories() -> Vec<(panah_core::ledger::Category, &'static str)> {
+pub(crate) fn need_categories() -> Vec<(panah_core::ledger::Category, &'static str)> {
     panah_core::ledger::Category::ALL
         .iter()
         .filter(|c| **c != panah_core::ledger::Category::Fees)
@@ -954,7 +1094,7 @@ fn need_categories() -> Vec<(panah_core::ledger::Category, &'static str)> {
         .collect()
 }
 
-fn pairs<T: Copy>(all: &[T], word: fn(T) -> &'static str) -> Vec<(T, &'static str)> {
+pub(crate) fn pairs<T: Copy>(all: &[T], word: fn(T) -> &'static str) -> Vec<(T, &'static str)> {
     all.iter().map(|v| (*v, word(*v))).collect()
 }
 
@@ -966,7 +1106,7 @@ impl NeedFields {
         Ok(())
     }
 
-    fn apply(&self, n: &mut Need, w: &Words, today: Day) -> anyhow::Result<()> {
+    pub(crate) fn apply(&self, n: &mut Need, w: &Words, today: Day) -> anyhow::Result<()> {
         if let Some(p) = &self.pseudonym {
             n.pseudonym = p.trim().to_owned();
         }
@@ -1044,7 +1184,7 @@ impl NeedFields {
     }
 }
 
-fn set_need_status(n: &mut Need, status: NeedStatus, today: Day) {
+pub(crate) fn set_need_status(n: &mut Need, status: NeedStatus, today: Day) {
     n.status = status;
     n.closed = if status.is_closed() {
         n.closed.or(Some(today))
@@ -1053,7 +1193,7 @@ fn set_need_status(n: &mut Need, status: NeedStatus, today: Day) {
     };
 }
 
-fn set_stage(c: &mut Case, stage: Stage, today: Day) {
+pub(crate) fn set_stage(c: &mut Case, stage: Stage, today: Day) {
     c.stage = stage;
     c.closed = if stage.is_closed() {
         c.closed.or(Some(today))
@@ -1073,13 +1213,25 @@ impl CaseFields {
     }
 
     fn apply(&self, c: &mut Case, desk: &Desk) -> anyhow::Result<()> {
-        let w = &desk.words;
+        let by = desk.keyring.public().fingerprint().to_string();
+        self.apply_with(c, &desk.words, desk.today, &by, &|r| desk.find(r, Kind::Need))
+    }
+
+    /// Sets what was given on `c`: `by` is who adds a note, `find` finds a linked need.
+    pub(crate) fn apply_with(
+        &self,
+        c: &mut Case,
+        w: &Words,
+        today: Day,
+        by: &str,
+        find: &dyn Fn(&str) -> anyhow::Result<RecordId>,
+    ) -> anyhow::Result<()> {
         if let Some(p) = &self.pseudonym {
             c.pseudonym = p.trim().to_owned();
         }
         if let Some(s) = &self.stage {
             let stage = w.choice("stage", "cli-stage", &pairs(Stage::ALL, Stage::word), s)?;
-            set_stage(c, stage, desk.today);
+            set_stage(c, stage, today);
         }
         if let Some(p) = &self.pathway {
             // A usual pathway typed in any language is kept as its one word, so every
@@ -1103,13 +1255,13 @@ impl CaseFields {
         }
         if let Some(text) = &self.note {
             c.history.push(Note {
-                date: desk.today,
-                by: desk.keyring.public().fingerprint().to_string(),
+                date: today,
+                by: by.to_owned(),
                 text: text.clone(),
             });
         }
         for r in &self.needs {
-            let id = desk.find(r, Kind::Need)?;
+            let id = find(r)?;
             if !c.needs.contains(&id) {
                 c.needs.push(id);
             }
@@ -1117,7 +1269,7 @@ impl CaseFields {
         Ok(())
     }
 
-    fn texts(&self) -> Vec<(&'static str, &str)> {
+    pub(crate) fn texts(&self) -> Vec<(&'static str, &str)> {
         let mut out = Vec::new();
         if let Some(p) = &self.pseudonym {
             out.push(("pseudonym", p.as_str()));
@@ -1136,7 +1288,7 @@ impl CaseFields {
 }
 
 impl NeedFields {
-    fn texts(&self) -> Vec<(&'static str, &str)> {
+    pub(crate) fn texts(&self) -> Vec<(&'static str, &str)> {
         let mut out = Vec::new();
         if let Some(p) = &self.pseudonym {
             out.push(("pseudonym", p.as_str()));
@@ -1148,16 +1300,16 @@ impl NeedFields {
     }
 }
 
-fn word(w: &Words, prefix: &str, word: &str) -> String {
+pub(crate) fn word(w: &Words, prefix: &str, word: &str) -> String {
     w.t(&format!("cli-{prefix}-{word}"))
 }
 
-fn category_word(w: &Words, c: panah_core::ledger::Category) -> String {
+pub(crate) fn category_word(w: &Words, c: panah_core::ledger::Category) -> String {
     w.t(&format!("category-{}", c.word()))
 }
 
 /// One line of a list.
-fn need_line(w: &Words, id: &RecordId, n: &Need, conflict: bool) -> String {
+pub(crate) fn need_line(w: &Words, id: &RecordId, n: &Need, conflict: bool) -> String {
     let mut parts = vec![
         w.reference(id),
         word(w, "urgency", n.urgency.word()),
@@ -1180,7 +1332,7 @@ fn need_line(w: &Words, id: &RecordId, n: &Need, conflict: bool) -> String {
     format!("{}{}", w.start(), parts.join(w.l().sep()))
 }
 
-fn case_line(w: &Words, id: &RecordId, c: &Case, today: Day, conflict: bool) -> String {
+pub(crate) fn case_line(w: &Words, id: &RecordId, c: &Case, today: Day, conflict: bool) -> String {
     let mut parts = vec![
         w.reference(id),
         w.line(&c.pseudonym),
@@ -1202,11 +1354,21 @@ fn case_line(w: &Words, id: &RecordId, c: &Case, today: Day, conflict: bool) -> 
     format!("{}{}", w.start(), parts.join(w.l().sep()))
 }
 
-fn field(w: &Words, id: &str, value: &str) {
-    println!("{}: {value}", w.t(&format!("cli-field-{id}")));
-}
+/// A record's fields in the reader's words, label and value, and its dated history (date,
+/// who, text): what `show` prints and the desk shows.
+pub(crate) type Fields = (Vec<(String, String)>, Vec<(String, String, String)>);
 
-fn print_doc(w: &Words, d: &Doc, today: Day, labels: &std::collections::BTreeMap<String, String>) {
+pub(crate) fn doc_fields(
+    w: &Words,
+    d: &Doc,
+    today: Day,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> Fields {
+    let mut out = Vec::new();
+    let mut history = Vec::new();
+    let mut field = |w: &Words, id: &str, value: &str| {
+        out.push((w.t(&format!("cli-field-{id}")), value.to_owned()));
+    };
     match d {
         Doc::Need(n) => {
             field(w, "for", &w.line(&n.pseudonym));
@@ -1253,22 +1415,26 @@ fn print_doc(w: &Words, d: &Doc, today: Day, labels: &std::collections::BTreeMap
             if let Some(d) = c.closed {
                 field(w, "closed", &w.day(d));
             }
-            if !c.history.is_empty() {
-                println!("{}:", w.t("cli-field-history"));
-                for n in &c.history {
-                    println!(
-                        "{}  {}{}{}{}{}",
-                        w.start(),
-                        w.day(n.date),
-                        w.l().sep(),
-                        w.who(&n.by, labels),
-                        w.l().sep(),
-                        w.text(&n.text)
-                    );
-                }
+            for n in &c.history {
+                history.push((w.day(n.date), w.who(&n.by, labels), w.text(&n.text)));
             }
         }
         Doc::Audit(_) | Doc::Deleted(_) => {}
+    }
+    (out, history)
+}
+
+fn print_doc(w: &Words, d: &Doc, today: Day, labels: &std::collections::BTreeMap<String, String>) {
+    let (fields, history) = doc_fields(w, d, today, labels);
+    for (label, value) in fields {
+        println!("{label}: {value}");
+    }
+    if !history.is_empty() {
+        println!("{}:", w.t("cli-field-history"));
+        for (date, who, text) in history {
+            let sep = w.l().sep();
+            println!("{}  {date}{sep}{who}{sep}{text}", w.start());
+        }
     }
 }
 
@@ -1682,25 +1848,8 @@ pub async fn cases(args: CasesArgs) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&trail)?);
                 return Ok(());
             }
-            let w = &desk.words;
-            if trail.is_empty() {
-                println!("{}", w.t("cli-audit-empty"));
-            }
-            for e in &trail {
-                println!(
-                    "{}",
-                    w.f(
-                        "cli-audit-line",
-                        &[
-                            ("date", &w.l().date(e.at)),
-                            ("who", &w.who(&e.by, &desk.cache.labels)),
-                            ("action", &word(w, "action", e.action.word())),
-                            ("kind", &w.t(&format!("cli-kind-{}", e.kind.word()))),
-                            ("ref", &w.reference(&e.record)),
-                            ("version", &w.n(e.version as usize)),
-                        ]
-                    )
-                );
+            for line in audit_lines(&desk.words, &desk.cache) {
+                println!("{line}");
             }
             desk.status_line();
             Ok(())
@@ -1726,75 +1875,19 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
     }
     let w = &desk.words;
     println!("{}", w.t("cli-summary-title"));
-    println!();
-    println!("{}", w.t("cli-summary-open-needs"));
-    if s.open_needs.is_empty() {
-        println!("  {}", w.t("cli-summary-none"));
-    }
-    for ((c, u), n) in &s.open_needs {
-        println!(
-            "  {}{}{}: {}",
-            category_word(w, *c),
-            w.l().sep(),
-            word(w, "urgency", u.word()),
-            w.n(*n as usize)
-        );
-    }
-    println!();
-    println!("{}", w.t("cli-summary-money"));
-    if s.money.is_empty() {
-        println!("  {}", w.t("cli-summary-none"));
-    }
-    for (c, (asked, funded)) in &s.money {
-        println!(
-            "  {}",
-            w.f(
-                "cli-summary-money-line",
-                &[
-                    ("currency", &sanitize_line(c)),
-                    ("asked", &w.money(*asked, c)),
-                    ("funded", &w.money(*funded, c)),
-                    ("left", &w.money((asked - funded).max(0), c)),
-                ]
-            )
-        );
-    }
-    println!();
-    println!("{}", w.t("cli-summary-cases"));
-    if s.cases.is_empty() {
-        println!("  {}", w.t("cli-summary-none"));
-    }
-    for (stage, n) in &s.cases {
-        println!("  {}: {}", word(w, "stage", stage.word()), w.n(*n as usize));
-    }
-    for (title, list) in [
-        ("cli-summary-overdue", &s.overdue),
-        ("cli-summary-due", &s.this_week),
-    ] {
+    for (title, lines) in summary_groups(w, &s) {
         println!();
-        println!("{}", w.t(title));
-        if list.is_empty() {
-            println!("  {}", w.t("cli-summary-none"));
-        }
-        for d in list {
-            let mut parts = vec![w.day(d.due), w.reference(&d.id), w.line(&d.pseudonym)];
-            if !d.what.is_empty() {
-                parts.push(w.text(&d.what));
+        if title.is_empty() {
+            for line in lines {
+                println!("{line}");
             }
-            println!("{}  {}", w.start(), parts.join(w.l().sep()));
+            continue;
+        }
+        println!("{title}");
+        for line in lines {
+            println!("{}  {line}", w.start());
         }
     }
-    println!();
-    println!(
-        "{}",
-        w.f(
-            "cli-summary-totals",
-            &[
-                ("needs", &w.n(s.needs_total as usize)),
-                ("cases", &w.n(s.cases_total as usize))
-            ]
-        )
-    );
     desk.status_line();
     Ok(())
 }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod chromium;
+
 pub const PASS: &str = "correct horse battery staple";
 
 pub fn panah() -> Command {

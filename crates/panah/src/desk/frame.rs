@@ -1,0 +1,95 @@
+//! What every desk page shares: the words in the chosen language, the stylesheet, the
+//! form token, the navigation; and rendering with askama (every value escaped).
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use panah_core::Lang;
+
+use super::Desk;
+use crate::tracker::Words;
+
+#[derive(Clone)]
+pub(crate) struct Frame<'a> {
+    pub w: &'a Words,
+    pub lang: Lang,
+    pub css: &'a str,
+    pub csrf: &'a str,
+    /// The section this page belongs to, for the navigation (`inbox`, `books`, …).
+    pub section: Option<&'static str>,
+    /// This page's path, for the language links.
+    pub path: String,
+    pub unlocked: bool,
+    pub collective: String,
+}
+
+impl<'a> Frame<'a> {
+    pub fn new(desk: &'a Desk, w: &'a Words, section: Option<&'static str>, path: &str) -> Self {
+        Frame {
+            w,
+            lang: w.lang,
+            css: &desk.css,
+            csrf: &desk.csrf,
+            section,
+            path: path.to_owned(),
+            unlocked: desk.unlocked().is_some(),
+            collective: desk.collective.to_string(),
+        }
+    }
+
+    pub fn t(&self, id: &str) -> String {
+        self.w.t(id)
+    }
+
+    pub fn langs(&self) -> &'static [Lang] {
+        &Lang::ALL
+    }
+
+    pub fn is(&self, section: &str) -> bool {
+        self.section == Some(section)
+    }
+
+    /// The page, or a plain refusal if a template failed (a bug, caught by the tests).
+    pub fn render(&self, status: StatusCode, page: impl Template) -> Response {
+        match page.render() {
+            Ok(body) => (status, Html(body)).into_response(),
+            Err(e) => {
+                eprintln!("a desk page failed to render: {e}");
+                (StatusCode::INTERNAL_SERVER_ERROR, "A desk page failed.\n").into_response()
+            }
+        }
+    }
+
+    /// A page that only says `text` (a refusal, an error, a confirmation).
+    pub fn message(&self, status: StatusCode, text: &str) -> Response {
+        self.render(
+            status,
+            MessagePage {
+                f: self.clone(),
+                text: text.to_owned(),
+                error: status.is_client_error() || status.is_server_error(),
+            },
+        )
+    }
+
+    /// An error from the hub or the keyring, in the reader's words where known.
+    pub fn failure(&self, e: &anyhow::Error) -> Response {
+        let status = match e.chain().find_map(|c| c.downcast_ref::<panah_client::ClientError>()) {
+            Some(panah_client::ClientError::Unreachable { .. }) => StatusCode::BAD_GATEWAY,
+            Some(panah_client::ClientError::Invalid(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            Some(panah_client::ClientError::Refused { status, .. }) if *status < 500 => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
+            _ => StatusCode::BAD_GATEWAY,
+        };
+        self.message(status, &crate::error_text(e, self.w))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "desk/message.html")]
+struct MessagePage<'a> {
+    f: Frame<'a>,
+    text: String,
+    error: bool,
+}
