@@ -146,6 +146,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
              {url}/c/{DEMO_SLUG}/ledger    (the fund ledger; goals are on the appeal)\n  \
              {url}/c/{DEMO_SLUG}/ledger/receipt  (a donor's receipt code: {receipt})\n\n\
              Coordinator keyring: {keyring}\n{pass}\n\
+             The coordinators' desk (inbox, books, needs and cases in your browser; it asks for the passphrase):\n  \
+             {tracker_env} {exe} desk --hub {url} --collective {DEMO_SLUG} --keyring {keyring} --open\n\n\
              Try, in another terminal:\n  \
              PANAH_PASSPHRASE={p} {exe} id show --keyring {keyring}\n  \
              PANAH_PASSPHRASE={p} {exe} team --hub {url} --collective {DEMO_SLUG} --keyring {keyring}\n  \

@@ -232,10 +232,7 @@ pub fn report(e: &Erased, words: &Words) -> Vec<String> {
     if e.erased.is_empty() && e.failed.is_empty() {
         lines.push(words.t("cli-panic-nothing"));
     } else {
-        lines.push(words.f(
-            "cli-panic-done",
-            &[("ms", &words.l().integer(e.ms as i64))],
-        ));
+        lines.push(words.f("cli-panic-done", &[("ms", &words.l().integer(e.ms as i64))]));
         if e.keyring_gone {
             lines.push(words.t("cli-panic-flash"));
         }

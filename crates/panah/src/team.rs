@@ -65,7 +65,27 @@ pub async fn verified_in(
     keyring: &Keyring,
     words: &Words,
 ) -> anyhow::Result<VerifiedTeam> {
-    let team = match team::verified(session).await {
+    let (team, founded) = verified_or_founded(session, keyring).await?;
+    if founded {
+        eprintln!(
+            "{}",
+            words.f(
+                "cli-team-started",
+                &[("origin", &sanitize_line(&team.origin))]
+            )
+        );
+    }
+    show_news(&team, words);
+    Ok(team)
+}
+
+/// The verified team; if the team log was not started and the hub lists only this
+/// coordinator, starts it first (then `true`: the founding is no news to the founder).
+pub async fn verified_or_founded(
+    session: &Session,
+    keyring: &Keyring,
+) -> anyhow::Result<(VerifiedTeam, bool)> {
+    match team::verified(session).await {
         Err(ClientError::NoTeam) => {
             let (info, members) = team::founding_list(session, keyring).await?;
             if members.len() != 1 {
@@ -76,20 +96,26 @@ pub async fn verified_in(
                 );
             }
             let mut t = team::found(session, keyring, &info, &members).await?;
-            eprintln!(
-                "{}",
-                words.f("cli-team-started", &[("origin", &sanitize_line(&t.origin))])
-            );
-            // Their own founding is no news to them; invitations still are.
             t.first_use = false;
             t.news.clear();
-            show_news(&t, words);
-            return Ok(t);
+            Ok((t, true))
         }
-        other => other?,
-    };
-    show_news(&team, words);
-    Ok(team)
+        other => Ok((other?, false)),
+    }
+}
+
+/// What changed since this device last looked, in words (empty if nothing did).
+pub fn news_lines(team: &VerifiedTeam, w: &Words) -> Vec<String> {
+    let mut out = Vec::new();
+    if team.first_use {
+        out.push(w.t("cli-team-first-use"));
+    } else if !team.news.is_empty() {
+        out.push(w.t("cli-team-news"));
+    }
+    for e in &team.news {
+        out.push(describe(team, e, w));
+    }
+    out
 }
 
 /// One change of the team log in words: who was added or removed, by whom, when.
@@ -118,13 +144,12 @@ pub fn describe(team: &VerifiedTeam, entry: &panah_core::team::TeamEntry, w: &Wo
 }
 
 fn show_news(team: &VerifiedTeam, w: &Words) {
-    if team.first_use {
-        eprintln!("{}", w.t("cli-team-first-use"));
-    } else if !team.news.is_empty() {
-        eprintln!("{}", w.t("cli-team-news"));
-    }
-    for e in &team.news {
-        eprintln!("  {}", describe(team, e, w));
+    for (i, line) in news_lines(team, w).iter().enumerate() {
+        if i == 0 {
+            eprintln!("{line}");
+        } else {
+            eprintln!("  {line}");
+        }
     }
     if !team.invitations.is_empty() {
         eprintln!(

@@ -487,7 +487,11 @@ impl Words {
     }
 
     /// A coordinator as people know them: their label on the team, then the fingerprint.
-    pub(crate) fn who(&self, fp: &str, labels: &std::collections::BTreeMap<String, String>) -> String {
+    pub(crate) fn who(
+        &self,
+        fp: &str,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> String {
         match labels.get(fp).filter(|l| !l.is_empty()) {
             Some(label) => format!("{} ({})", self.line(label), sanitize_line(fp)),
             None => sanitize_line(fp),
@@ -800,7 +804,12 @@ impl Desk {
 
 /// The need or case a reference names in `cache`, with the reason in the reader's words
 /// if none.
-pub(crate) fn find(cache: &Cache, w: &Words, reference: &str, kind: Kind) -> anyhow::Result<RecordId> {
+pub(crate) fn find(
+    cache: &Cache,
+    w: &Words,
+    reference: &str,
+    kind: Kind,
+) -> anyhow::Result<RecordId> {
     use panah_client::records::FindError;
     cache.find(reference, Some(kind)).map_err(|e| {
         let msg = match e {
@@ -1010,7 +1019,9 @@ pub(crate) fn summary_groups(w: &Words, s: &Summary) -> Vec<(String, Vec<String>
         none(
             s.cases
                 .iter()
-                .map(|(stage, n)| format!("{}: {}", word(w, "stage", stage.word()), w.n(*n as usize)))
+                .map(|(stage, n)| {
+                    format!("{}: {}", word(w, "stage", stage.word()), w.n(*n as usize))
+                })
                 .collect(),
         ),
     ));
@@ -1023,7 +1034,8 @@ pub(crate) fn summary_groups(w: &Words, s: &Summary) -> Vec<(String, Vec<String>
             none(
                 list.iter()
                     .map(|d| {
-                        let mut parts = vec![w.day(d.due), w.reference(&d.id), w.line(&d.pseudonym)];
+                        let mut parts =
+                            vec![w.day(d.due), w.reference(&d.id), w.line(&d.pseudonym)];
                         if !d.what.is_empty() {
                             parts.push(w.text(&d.what));
                         }
@@ -1214,7 +1226,9 @@ impl CaseFields {
 
     fn apply(&self, c: &mut Case, desk: &Desk) -> anyhow::Result<()> {
         let by = desk.keyring.public().fingerprint().to_string();
-        self.apply_with(c, &desk.words, desk.today, &by, &|r| desk.find(r, Kind::Need))
+        self.apply_with(c, &desk.words, desk.today, &by, &|r| {
+            desk.find(r, Kind::Need)
+        })
     }
 
     /// Sets what was given on `c`: `by` is who adds a note, `find` finds a linked need.

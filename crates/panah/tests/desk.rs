@@ -96,7 +96,11 @@ fn png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
         for b in bytes {
             c ^= u32::from(*b);
             for _ in 0..8 {
-                c = if c & 1 == 1 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                c = if c & 1 == 1 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
             }
         }
         !c
@@ -149,7 +153,11 @@ async fn the_desk_refuses_what_did_not_come_from_its_own_pages() {
 
     // DNS rebinding: a page at evil.example whose name now points at 127.0.0.1. It does
     // not even use up the one-time address.
-    for bad in ["evil.example", &format!("evil.example:{}", desk.port), &format!("localhost:{}", desk.port)] {
+    for bad in [
+        "evil.example",
+        &format!("evil.example:{}", desk.port),
+        &format!("localhost:{}", desk.port),
+    ] {
         let res = http
             .get(desk.open_url())
             .header("host", bad)
@@ -163,7 +171,10 @@ async fn the_desk_refuses_what_did_not_come_from_its_own_pages() {
     let res = http.get(desk.open_url()).send().await.unwrap();
     assert_eq!(res.status(), 303);
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let cookie = cookie.split(';').next().unwrap().to_owned();
     let res = http.get(desk.open_url()).send().await.unwrap();
     assert_eq!(res.status(), 403, "replayed");
@@ -186,7 +197,11 @@ async fn the_desk_refuses_what_did_not_come_from_its_own_pages() {
     assert_eq!(res.status(), 200);
     let h = res.headers().clone();
     let csp = h["content-security-policy"].to_str().unwrap();
-    for part in ["default-src 'none'", "frame-ancestors 'none'", "form-action 'self'"] {
+    for part in [
+        "default-src 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ] {
         assert!(csp.contains(part), "{csp}");
     }
     assert!(!csp.contains("script-src"), "no script is allowed: {csp}");
@@ -222,12 +237,42 @@ async fn the_desk_refuses_what_did_not_come_from_its_own_pages() {
     let good = format!("csrf={token}");
     for (origin, body, kind, status, why) in [
         (None, good.clone(), form, 403, "no Origin"),
-        (Some("http://evil.example"), good.clone(), form, 403, "a foreign Origin"),
+        (
+            Some("http://evil.example"),
+            good.clone(),
+            form,
+            403,
+            "a foreign Origin",
+        ),
         (Some("null"), good.clone(), form, 403, "an opaque Origin"),
-        (Some(desk.base.as_str()), String::new(), form, 403, "no token"),
-        (Some(desk.base.as_str()), format!("csrf={}", "a".repeat(64)), form, 403, "a wrong token"),
-        (Some(desk.base.as_str()), format!("{{\"csrf\":\"{token}\"}}"), "application/json", 415, "not a form"),
-        (Some(desk.base.as_str()), "x".repeat(10 * 1024 * 1024), form, 413, "too large"),
+        (
+            Some(desk.base.as_str()),
+            String::new(),
+            form,
+            403,
+            "no token",
+        ),
+        (
+            Some(desk.base.as_str()),
+            format!("csrf={}", "a".repeat(64)),
+            form,
+            403,
+            "a wrong token",
+        ),
+        (
+            Some(desk.base.as_str()),
+            format!("{{\"csrf\":\"{token}\"}}"),
+            "application/json",
+            415,
+            "not a form",
+        ),
+        (
+            Some(desk.base.as_str()),
+            "x".repeat(10 * 1024 * 1024),
+            form,
+            413,
+            "too large",
+        ),
     ] {
         let res = post(origin, body, kind).await.unwrap();
         assert_eq!(res.status(), status, "{why}");
@@ -235,12 +280,16 @@ async fn the_desk_refuses_what_did_not_come_from_its_own_pages() {
         let res = get("/inbox").await.unwrap();
         assert_eq!(res.status(), 200, "still unlocked after {why}");
     }
-    let res = post(Some(desk.base.as_str()), good.clone(), form).await.unwrap();
+    let res = post(Some(desk.base.as_str()), good.clone(), form)
+        .await
+        .unwrap();
     assert_eq!(res.status(), 303, "a real lock");
     assert_eq!(res.headers()["location"], "/unlock");
 
     // After the lock, nothing that needs the keyring is answered.
-    for path in ["/inbox", "/inbox/1", "/books", "/needs", "/cases", "/summary"] {
+    for path in [
+        "/inbox", "/inbox/1", "/books", "/needs", "/cases", "/summary",
+    ] {
         let res = get(path).await.unwrap();
         assert_eq!(res.status(), 303, "{path} after lock");
         assert_eq!(res.headers()["location"], "/unlock", "{path}");
@@ -250,7 +299,9 @@ async fn the_desk_refuses_what_did_not_come_from_its_own_pages() {
         .header("cookie", &cookie)
         .header("origin", desk.base.as_str())
         .header("content-type", form)
-        .body(format!("csrf={token}&kind=expense&amount=100&category=food&rail=cash&memo=x"))
+        .body(format!(
+            "csrf={token}&kind=expense&amount=100&category=food&rail=cash&memo=x"
+        ))
         .send()
         .await
         .unwrap();
@@ -264,7 +315,10 @@ async fn the_desk_refuses_what_did_not_come_from_its_own_pages() {
             .header("cookie", &cookie)
             .header("origin", desk.base.as_str())
             .header("content-type", form)
-            .body(format!("csrf={token}&passphrase={}", pass.replace(' ', "+")))
+            .body(format!(
+                "csrf={token}&passphrase={}",
+                pass.replace(' ', "+")
+            ))
             .send()
     };
     let res = unlock("not it").await.unwrap();
@@ -276,9 +330,21 @@ async fn the_desk_refuses_what_did_not_come_from_its_own_pages() {
     drop(desk);
 
     // The idle time locks it by itself.
-    let desk = Desk::start(&hub, &keyrings[0], "en", true, &[("PANAH_DESK_IDLE_SECONDS", "1")]);
+    let desk = Desk::start(
+        &hub,
+        &keyrings[0],
+        "en",
+        true,
+        &[("PANAH_DESK_IDLE_SECONDS", "1")],
+    );
     let res = http.get(desk.open_url()).send().await.unwrap();
-    let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let res = http
         .get(format!("{}/inbox", desk.base))
         .header("cookie", &cookie)
@@ -360,7 +426,11 @@ async fn look(driver: &Driver, lang: &str, name: &str) -> Value {
         driver.phone(phone).await;
         probe = driver.eval(LAYOUT).await;
         let what = format!("{name} in {lang}: {probe}");
-        assert_eq!(probe["dir"], if lang == "en" { "ltr" } else { "rtl" }, "{what}");
+        assert_eq!(
+            probe["dir"],
+            if lang == "en" { "ltr" } else { "rtl" },
+            "{what}"
+        );
         assert_eq!(probe["scripts"], 0, "{what}");
         assert!(
             probe["scrollWidth"].as_f64().unwrap() <= probe["width"].as_f64().unwrap(),
@@ -424,13 +494,19 @@ async fn a_coordinators_day_at_the_desk_in_each_language() {
         assert_eq!(images.len(), 1, "{lang}: the photo is shown: {p}");
         assert_eq!(images[0]["w"], 40, "{lang}: and it decodes: {p}");
         let body = text(&driver).await;
-        assert!(body.contains("<b>bold?</b>"), "{lang}: the sender's text is shown as text");
+        assert!(
+            body.contains("<b>bold?</b>"),
+            "{lang}: the sender's text is shown as text"
+        );
 
         // Reply.
         fill(&driver, "#text", &format!("We are on it ({lang}).")).await;
         click(&driver, "form[action$='/reply'] button").await;
         let body = text(&driver).await;
-        assert!(body.contains(&format!("We are on it ({lang}).")), "{lang}: the reply is in the conversation");
+        assert!(
+            body.contains(&format!("We are on it ({lang}).")),
+            "{lang}: the reply is in the conversation"
+        );
         look(&driver, lang, "replied").await;
 
         // Books: an expense whose note holds a phone number is stopped with a warning,
@@ -445,33 +521,70 @@ async fn a_coordinators_day_at_the_desk_in_each_language() {
         let warned = driver
             .eval("return document.querySelector('button[name=anyway]') !== null;")
             .await;
-        assert_eq!(warned, json!(true), "{lang}: a warning before signing: {}", text(&driver).await);
+        assert_eq!(
+            warned,
+            json!(true),
+            "{lang}: a warning before signing: {}",
+            text(&driver).await
+        );
         look(&driver, lang, "books-warning").await;
         click(&driver, "button[name=anyway]").await;
         let done = driver
             .eval("return document.querySelectorAll('p.done').length;")
             .await;
-        assert!(done.as_u64().unwrap() >= 2, "{lang}: verified and signed: {}", text(&driver).await);
+        assert!(
+            done.as_u64().unwrap() >= 2,
+            "{lang}: verified and signed: {}",
+            text(&driver).await
+        );
         look(&driver, lang, "books-signed").await;
 
         // A need, then a case moved along a stage.
         driver.open(&format!("{}/needs", desk.base)).await;
-        fill(&driver, "#new-need input[name=pseudonym]", &format!("blue kite {lang}")).await;
+        fill(
+            &driver,
+            "#new-need input[name=pseudonym]",
+            &format!("blue kite {lang}"),
+        )
+        .await;
         fill(&driver, "#new-need select[name=category]", "power").await;
         fill(&driver, "#new-need select[name=urgency]", "urgent").await;
         fill(&driver, "#new-need input[name=asked]", "12000").await;
         click(&driver, "#new-need button").await;
         look(&driver, lang, "need").await;
         let url = driver.eval("return location.pathname;").await;
-        assert!(url.as_str().unwrap().starts_with("/needs/"), "{lang}: {url}");
+        assert!(
+            url.as_str().unwrap().starts_with("/needs/"),
+            "{lang}: {url}"
+        );
 
         driver.open(&format!("{}/cases", desk.base)).await;
-        fill(&driver, "#new-case input[name=pseudonym]", &format!("teacher k {lang}")).await;
-        fill(&driver, "#new-case input[name=pathway]", "humanitarian visa").await;
-        fill(&driver, "#new-case input[name=next_action]", "gather school records").await;
+        fill(
+            &driver,
+            "#new-case input[name=pseudonym]",
+            &format!("teacher k {lang}"),
+        )
+        .await;
+        fill(
+            &driver,
+            "#new-case input[name=pathway]",
+            "humanitarian visa",
+        )
+        .await;
+        fill(
+            &driver,
+            "#new-case input[name=next_action]",
+            "gather school records",
+        )
+        .await;
         click(&driver, "#new-case button").await;
         let case = driver.eval("return location.pathname;").await;
-        fill(&driver, "input[name=only_stage] ~ label select[name=stage]", "documents").await;
+        fill(
+            &driver,
+            "input[name=only_stage] ~ label select[name=stage]",
+            "documents",
+        )
+        .await;
         click(&driver, "input[name=only_stage] ~ button").await;
         assert_eq!(driver.eval("return location.pathname;").await, case);
         look(&driver, lang, "case").await;
@@ -480,12 +593,24 @@ async fn a_coordinators_day_at_the_desk_in_each_language() {
 
         driver.open(&format!("{}/summary", desk.base)).await;
         look(&driver, lang, "summary").await;
-        let groups = driver.eval("return document.querySelectorAll('main h2').length;").await;
-        assert_eq!(groups, json!(5), "{lang}: needs, money, cases, overdue, due this week");
+        let groups = driver
+            .eval("return document.querySelectorAll('main h2').length;")
+            .await;
+        assert_eq!(
+            groups,
+            json!(5),
+            "{lang}: needs, money, cases, overdue, due this week"
+        );
+
+        driver.open(&format!("{}/team", desk.base)).await;
+        look(&driver, lang, "team").await;
 
         // Lock: back to the passphrase.
         click(&driver, "form.lock button").await;
-        assert_eq!(driver.eval("return location.pathname;").await, json!("/unlock"));
+        assert_eq!(
+            driver.eval("return location.pathname;").await,
+            json!("/unlock")
+        );
         driver.open(&format!("{}/inbox", desk.base)).await;
         assert_eq!(
             driver.eval("return location.pathname;").await,
@@ -499,7 +624,70 @@ async fn a_coordinators_day_at_the_desk_in_each_language() {
     // What the desk did is what the command line sees.
     ok(&coordinator_args("sync", &hub, &keyrings[1], &[]));
     let out = ok(&coordinator_args("cases", &hub, &keyrings[1], &["list"]));
-    assert!(out.contains("teacher k fa") && out.contains("teacher k en"), "{out}");
+    assert!(
+        out.contains("teacher k fa") && out.contains("teacher k en"),
+        "{out}"
+    );
     assert!(out.contains("gathering documents"), "{out}");
+
+    // Removing a teammate from the desk: signed here, the records wrapped anew at once.
+    let desk = Desk::start(&hub, &keyrings[0], "en", true, &[]);
+    let http = client();
+    let res = http.get(desk.open_url()).send().await.unwrap();
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = http
+        .get(format!("{}/team", desk.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = page.find("/team/remove/").expect("a teammate to remove") + 13;
+    let fp: String = page[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
+        .collect();
+    let res = http
+        .post(format!("{}/team/remove/{fp}", desk.base))
+        .header("cookie", &cookie)
+        .header("origin", desk.base.as_str())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={}", token_in(&page)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let page = http
+        .get(format!("{}/team", desk.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("Coordinator {fp} was removed")),
+        "{page}"
+    );
+    assert!(
+        page.contains("Records encrypted anew") && page.contains("Conversations encrypted anew"),
+        "the records are wrapped anew at once: {page}"
+    );
+    assert!(!page.contains("/team/remove/"), "only you are left: {page}");
+    drop(desk);
+    let out = run(&coordinator_args("team", &hub, &keyrings[1], &[]));
+    assert!(
+        !out.status.success(),
+        "the removed coordinator cannot log in any more"
+    );
     assert!(hub.stop().success());
 }

@@ -140,7 +140,7 @@ struct Checked {
 async fn check(desk: &Desk, u: &Unlocked, w: &Words) -> Checked {
     let synced = async {
         let s = u.hub(desk).await?;
-        let team = crate::team::verified_in(&s, &u.keyring, w).await?;
+        let team = desk.team(&s, &u.keyring).await?;
         anyhow::Ok(ledger::sync(&s, &team).await?)
     }
     .await;
@@ -195,10 +195,7 @@ async fn check(desk: &Desk, u: &Unlocked, w: &Words) -> Checked {
     Checked {
         verified: w.f(
             "desk-books-verified",
-            &[
-                ("count", &w.n(n)),
-                ("origin", &w.line(&synced.origin)),
-            ],
+            &[("count", &w.n(n)), ("origin", &w.line(&synced.origin))],
         ),
         ok: true,
         sums,
@@ -206,7 +203,12 @@ async fn check(desk: &Desk, u: &Unlocked, w: &Words) -> Checked {
     }
 }
 
-fn choices<T: Copy>(w: &Words, all: &[T], word: fn(T) -> &'static str, prefix: &str) -> Vec<Choice> {
+fn choices<T: Copy>(
+    w: &Words,
+    all: &[T],
+    word: fn(T) -> &'static str,
+    prefix: &str,
+) -> Vec<Choice> {
     all.iter()
         .map(|v| Choice {
             value: word(*v),
@@ -288,8 +290,12 @@ async fn sign(
     anyway: bool,
 ) -> Result<ledger::Added, Result<Vec<String>, String>> {
     let done = async {
-        let s = u.hub(desk).await.map_err(|e| Err(crate::error_text(&e, w)))?;
-        let team = crate::team::verified_in(&s, &u.keyring, w)
+        let s = u
+            .hub(desk)
+            .await
+            .map_err(|e| Err(crate::error_text(&e, w)))?;
+        let team = desk
+            .team(&s, &u.keyring)
             .await
             .map_err(|e| Err(crate::error_text(&e, w)))?;
         ledger::add(&s, &u.keyring, drafts, &team, 100, anyway)
@@ -308,7 +314,10 @@ fn added_lines(w: &Words, added: &ledger::Added) -> (Vec<String>, Vec<String>) {
         "desk-books-added",
         &[
             ("count", &w.n(added.entries.len())),
-            ("size", &w.n(usize::try_from(added.size).unwrap_or(usize::MAX))),
+            (
+                "size",
+                &w.n(usize::try_from(added.size).unwrap_or(usize::MAX)),
+            ),
         ],
     )];
     if added.timing_visible() {
@@ -327,7 +336,10 @@ fn added_lines(w: &Words, added: &ledger::Added) -> (Vec<String>, Vec<String>) {
                             "index",
                             &w.n(usize::try_from(added.first + i as u64).unwrap_or(usize::MAX)),
                         ),
-                        ("amount", &w.l().money(e.amount.minor(), e.amount.currency())),
+                        (
+                            "amount",
+                            &w.l().money(e.amount.minor(), e.amount.currency()),
+                        ),
                         ("code", &c.grouped()),
                     ],
                 )
@@ -410,7 +422,7 @@ async fn reverse(State(desk): State<Arc<Desk>>, Form(form): Form<ReverseForm>) -
     };
     let done = async {
         let s = u.hub(&desk).await?;
-        let team = crate::team::verified_in(&s, &u.keyring, &w).await?;
+        let team = desk.team(&s, &u.keyring).await?;
         anyhow::Ok(ledger::reverse(&s, &u.keyring, &team, form.index, memo, None).await?)
     }
     .await;
@@ -419,8 +431,14 @@ async fn reverse(State(desk): State<Arc<Desk>>, Form(form): Form<ReverseForm>) -
             done: vec![w.f(
                 "desk-books-reversed",
                 &[
-                    ("entry", &w.n(usize::try_from(added.first).unwrap_or(usize::MAX))),
-                    ("index", &w.n(usize::try_from(form.index).unwrap_or(usize::MAX))),
+                    (
+                        "entry",
+                        &w.n(usize::try_from(added.first).unwrap_or(usize::MAX)),
+                    ),
+                    (
+                        "index",
+                        &w.n(usize::try_from(form.index).unwrap_or(usize::MAX)),
+                    ),
                 ],
             )],
             ..After::default()
@@ -537,7 +555,9 @@ async fn import(State(desk): State<Arc<Desk>>, Form(form): Form<ImportForm>) -> 
         let base = match async {
             let s = u.hub(&desk).await?;
             let info: panah_api::LedgerInfo = s.get(&s.api("/ledger")).await?;
-            anyhow::Ok(panah_core::ledger::money::Currency::parse(&info.base_currency)?)
+            anyhow::Ok(panah_core::ledger::money::Currency::parse(
+                &info.base_currency,
+            )?)
         }
         .await
         {
@@ -565,7 +585,10 @@ async fn import(State(desk): State<Arc<Desk>>, Form(form): Form<ImportForm>) -> 
                 Err(e) => {
                     error = Some(w.f(
                         "desk-books-import-row",
-                        &[("row", &w.n(i + 2)), ("why", &sanitize_line(&e.to_string()))],
+                        &[
+                            ("row", &w.n(i + 2)),
+                            ("why", &sanitize_line(&e.to_string())),
+                        ],
                     ));
                     break;
                 }

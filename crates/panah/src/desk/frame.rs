@@ -74,7 +74,10 @@ impl<'a> Frame<'a> {
 
     /// An error from the hub or the keyring, in the reader's words where known.
     pub fn failure(&self, e: &anyhow::Error) -> Response {
-        let status = match e.chain().find_map(|c| c.downcast_ref::<panah_client::ClientError>()) {
+        let status = match e
+            .chain()
+            .find_map(|c| c.downcast_ref::<panah_client::ClientError>())
+        {
             Some(panah_client::ClientError::Unreachable { .. }) => StatusCode::BAD_GATEWAY,
             Some(panah_client::ClientError::Invalid(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             Some(panah_client::ClientError::Refused { status, .. }) if *status < 500 => {

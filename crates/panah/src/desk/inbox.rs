@@ -56,7 +56,9 @@ async fn list(State(desk): State<Arc<Desk>>) -> Response {
     let w = desk.words();
     let f = Frame::new(&desk, &w, Some("inbox"), "/inbox");
     let listed = match u.hub(&desk).await {
-        Ok(s) => inbox::list(&s, &u.keyring).await.map_err(anyhow::Error::from),
+        Ok(s) => inbox::list(&s, &u.keyring)
+            .await
+            .map_err(anyhow::Error::from),
         Err(e) => Err(e),
     };
     let listed = match listed {
@@ -352,7 +354,7 @@ async fn reply(
     }
     let sent = async {
         let s = u.hub(&desk).await?;
-        let team = crate::team::verified_in(&s, &u.keyring, &w).await?;
+        let team = desk.team(&s, &u.keyring).await?;
         anyhow::Ok(inbox::reply(&s, &team, id, &form.text).await?)
     }
     .await;

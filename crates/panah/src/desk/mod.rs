@@ -19,6 +19,7 @@
 mod books;
 mod frame;
 mod inbox;
+mod team;
 mod tracker;
 
 use std::net::SocketAddr;
@@ -139,6 +140,9 @@ pub(crate) struct Desk {
     csp: HeaderValue,
     /// What the last change said (saved, sent, conflicts), for the page after it.
     pub said: Mutex<Vec<String>>,
+    /// Team changes this device had not seen, in the words of the language they were
+    /// found in, until the team page is looked at.
+    pub news: Mutex<Vec<String>>,
 }
 
 fn random_hex() -> String {
@@ -149,7 +153,11 @@ fn random_hex() -> String {
 
 /// Equal, in time that does not depend on where they differ.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 impl Desk {
@@ -221,6 +229,24 @@ impl Desk {
         Ok(())
     }
 
+    /// The team as its signed log shows it, verified here; what changed since this device
+    /// last looked is kept for the team page (whichever page found it).
+    pub async fn team(
+        &self,
+        session: &Session,
+        keyring: &Keyring,
+    ) -> anyhow::Result<panah_client::team::VerifiedTeam> {
+        let (team, _) = crate::team::verified_or_founded(session, keyring).await?;
+        let lines = crate::team::news_lines(&team, &self.words());
+        if !lines.is_empty() {
+            self.news
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(lines);
+        }
+        Ok(team)
+    }
+
     fn touch(&self) {
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
     }
@@ -283,18 +309,26 @@ pub async fn run(args: DeskArgs) -> anyhow::Result<()> {
         csp: csp(&css),
         css,
         said: Mutex::new(Vec::new()),
+        news: Mutex::new(Vec::new()),
     });
     if let Some(k) = keyring {
         desk.unlock_with(k)?;
     }
     let address = format!("http://{}/open/{once}", desk.host);
-    println!("{}", desk.words().f("desk-started", &[("address", &address)]));
+    println!(
+        "{}",
+        desk.words().f("desk-started", &[("address", &address)])
+    );
     if args.open {
         open_browser(&address);
     }
     let watch = desk.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(watch.idle.clamp(Duration::from_secs(1), Duration::from_secs(5)));
+        let mut tick = tokio::time::interval(
+            watch
+                .idle
+                .clamp(Duration::from_secs(1), Duration::from_secs(5)),
+        );
         loop {
             tick.tick().await;
             watch.lock_if_idle();
@@ -365,6 +399,7 @@ pub(crate) fn router(desk: Arc<Desk>) -> Router {
         .merge(inbox::routes())
         .merge(books::routes())
         .merge(tracker::routes())
+        .merge(team::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(desk.clone(), guard))
         .with_state(desk)
@@ -458,9 +493,7 @@ async fn guard(State(desk): State<Arc<Desk>>, req: Request, next: Next) -> Respo
             if let Some(lang) = req
                 .uri()
                 .query()
-                .and_then(|q| {
-                    form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "lang")
-                })
+                .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "lang"))
                 .and_then(|(_, v)| Lang::from_code(&v).ok())
             {
                 desk.set_lang(lang);
@@ -586,8 +619,7 @@ async fn unlock_page(State(desk): State<Arc<Desk>>) -> Response {
 fn show_unlock(desk: &Desk, status: StatusCode, error: Option<String>) -> Response {
     let w = desk.words();
     let f = Frame::new(desk, &w, None, "/unlock");
-    let keyring =
-        panah_client::terminal::sanitize_line(&desk.keyring_path.display().to_string());
+    let keyring = panah_client::terminal::sanitize_line(&desk.keyring_path.display().to_string());
     f.render(
         status,
         UnlockPage {
@@ -719,6 +751,9 @@ mod tests {
             .body(Body::empty())
             .unwrap_or_default();
         assert_eq!(cookie_value(&req), Some("secret"));
-        assert_eq!(form_value(b"a=1&csrf=t%2B1", "csrf").as_deref(), Some("t+1"));
+        assert_eq!(
+            form_value(b"a=1&csrf=t%2B1", "csrf").as_deref(),
+            Some("t+1")
+        );
     }
 }

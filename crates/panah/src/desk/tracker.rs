@@ -25,7 +25,10 @@ pub(super) fn routes() -> Router<Arc<Desk>> {
         .route("/cases", get(cases).post(add_case))
         .route("/cases/{reference}", get(show_case).post(edit_case))
         .route("/records/{reference}/resolve", post(resolve))
-        .route("/records/{reference}/delete", get(confirm_delete).post(delete))
+        .route(
+            "/records/{reference}/delete",
+            get(confirm_delete).post(delete),
+        )
         .route("/summary", get(summary))
         .route("/audit", get(audit))
         .route("/sync", post(sync))
@@ -36,7 +39,12 @@ struct Choice {
     label: String,
 }
 
-fn choices<T: Copy>(w: &Words, all: &[T], word: fn(T) -> &'static str, prefix: &str) -> Vec<Choice> {
+fn choices<T: Copy>(
+    w: &Words,
+    all: &[T],
+    word: fn(T) -> &'static str,
+    prefix: &str,
+) -> Vec<Choice> {
     all.iter()
         .map(|v| Choice {
             value: word(*v),
@@ -57,13 +65,13 @@ fn need_categories(w: &Words) -> Vec<Choice> {
 
 /// Sends what waits and takes in what teammates changed; the lines say what happened.
 /// A failure to reach the hub leaves changes waiting, and says so.
-async fn send(desk: &Desk, u: &Unlocked, w: &Words, cache: &mut Cache) -> Vec<String> {
+pub(super) async fn send(desk: &Desk, u: &Unlocked, w: &Words, cache: &mut Cache) -> Vec<String> {
     let keep = cache
         .keep_closed_days
         .unwrap_or(records::DEFAULT_KEEP_CLOSED_DAYS);
     let done = async {
         let session = u.hub(desk).await?;
-        let team = crate::team::verified_in(&session, &u.keyring, w).await?;
+        let team = desk.team(&session, &u.keyring).await?;
         let path = u.cache_path.clone();
         let keyring = &u.keyring;
         let synced = records::sync(
@@ -109,7 +117,12 @@ async fn send(desk: &Desk, u: &Unlocked, w: &Words, cache: &mut Cache) -> Vec<St
 }
 
 /// After a change in the cache: saved (encrypted), then sent.
-async fn changed(desk: &Desk, u: &Unlocked, w: &Words, cache: &mut Cache) -> anyhow::Result<Vec<String>> {
+async fn changed(
+    desk: &Desk,
+    u: &Unlocked,
+    w: &Words,
+    cache: &mut Cache,
+) -> anyhow::Result<Vec<String>> {
     u.save(cache)?;
     let said = send(desk, u, w, cache).await;
     u.save(cache)?;
@@ -306,7 +319,12 @@ async fn need_list(
             )
         })
         .collect();
-    rows.sort_by_key(|(u, r)| (Urgency::ALL.iter().position(|x| x == u), r.reference.clone()));
+    rows.sort_by_key(|(u, r)| {
+        (
+            Urgency::ALL.iter().position(|x| x == u),
+            r.reference.clone(),
+        )
+    });
     let status = if error.is_some() || !warnings.is_empty() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -344,10 +362,17 @@ async fn need_list(
 
 /// Checks a need's fields and applies them to `n`; warnings about identifying text come
 /// back to be shown (unless the form said to save anyway).
-fn apply_need(w: &Words, form: &NeedForm, n: &mut Need) -> Result<(), (Vec<String>, Option<String>)> {
-    let fields = form
-        .fields()
-        .map_err(|e| (Vec::new(), Some(w.f("desk-error-ledger-numbers", &[("got", &e.to_string())]))))?;
+fn apply_need(
+    w: &Words,
+    form: &NeedForm,
+    n: &mut Need,
+) -> Result<(), (Vec<String>, Option<String>)> {
+    let fields = form.fields().map_err(|e| {
+        (
+            Vec::new(),
+            Some(w.f("desk-error-ledger-numbers", &[("got", &e.to_string())])),
+        )
+    })?;
     let warnings = cli::identifying(w, &fields.texts());
     if !warnings.is_empty() && !fields.anyway {
         return Err((warnings, None));
@@ -423,7 +448,11 @@ struct RecordPage<'a> {
     stages: Vec<Choice>,
 }
 
-fn fields_of(w: &Words, d: Option<&Doc>, labels: &BTreeMap<String, String>) -> Vec<(String, String)> {
+fn fields_of(
+    w: &Words,
+    d: Option<&Doc>,
+    labels: &BTreeMap<String, String>,
+) -> Vec<(String, String)> {
     match d {
         Some(d) => cli::doc_fields(w, d, Day::today(), labels).0,
         None => vec![(String::new(), w.t("cli-conflict-deleted"))],
@@ -454,7 +483,10 @@ async fn record_page(
         Err(e) => return f.message(StatusCode::NOT_FOUND, &e.to_string()),
     };
     let Some(doc) = cache.current(&id).cloned() else {
-        return f.message(StatusCode::NOT_FOUND, &w.f("cli-error-deleted", &[("got", &id.short())]));
+        return f.message(
+            StatusCode::NOT_FOUND,
+            &w.f("cli-error-deleted", &[("got", &id.short())]),
+        );
     };
     let (fields, history) = cli::doc_fields(&w, &doc, Day::today(), &cache.labels);
     let conflict = cache.conflicts.get(&id).map(|c| Sides {
@@ -465,15 +497,28 @@ async fn record_page(
     let (title, need, case) = match (&doc, typed) {
         (Doc::Need(n), typed) => (
             w.f("desk-need-title", &[("ref", &id.short())]),
-            Some(typed.and_then(|t| t.0).unwrap_or_else(|| NeedForm::of(n, &w))),
+            Some(
+                typed
+                    .and_then(|t| t.0)
+                    .unwrap_or_else(|| NeedForm::of(n, &w)),
+            ),
             None,
         ),
         (Doc::Case(c), typed) => (
             w.f("desk-case-title", &[("ref", &id.short())]),
             None,
-            Some(typed.and_then(|t| t.1).unwrap_or_else(|| CaseForm::of(c, &w))),
+            Some(
+                typed
+                    .and_then(|t| t.1)
+                    .unwrap_or_else(|| CaseForm::of(c, &w)),
+            ),
         ),
-        _ => return f.message(StatusCode::NOT_FOUND, &w.f("cli-error-deleted", &[("got", &id.short())])),
+        _ => {
+            return f.message(
+                StatusCode::NOT_FOUND,
+                &w.f("cli-error-deleted", &[("got", &id.short())]),
+            )
+        }
     };
     let status = if error.is_some() || !warnings.is_empty() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -517,10 +562,13 @@ async fn edit_need(
     };
     let w = desk.words();
     let mut cache = u.cache.lock().await;
-    let found = cli::find(&cache, &w, &reference, Kind::Need).and_then(|id| match cache.current(&id) {
-        Some(Doc::Need(n)) => Ok((id, n.clone())),
-        _ => Err(anyhow::anyhow!(w.f("cli-error-no-need", &[("got", &id.short())]))),
-    });
+    let found =
+        cli::find(&cache, &w, &reference, Kind::Need).and_then(|id| match cache.current(&id) {
+            Some(Doc::Need(n)) => Ok((id, n.clone())),
+            _ => Err(anyhow::anyhow!(
+                w.f("cli-error-no-need", &[("got", &id.short())])
+            )),
+        });
     let (id, before) = match found {
         Ok(x) => x,
         Err(e) => {
@@ -531,9 +579,27 @@ async fn edit_need(
     let mut after = before.clone();
     if let Err((warnings, error)) = apply_need(&w, &form, &mut after) {
         drop(cache);
-        return record_page(&desk, Kind::Need, &reference, Some((Some(form), None)), warnings, error).await;
+        return record_page(
+            &desk,
+            Kind::Need,
+            &reference,
+            Some((Some(form), None)),
+            warnings,
+            error,
+        )
+        .await;
     }
-    save_change(&desk, &u, &w, &mut cache, id, Doc::Need(before), Doc::Need(after), "needs").await
+    save_change(
+        &desk,
+        &u,
+        &w,
+        &mut cache,
+        id,
+        Doc::Need(before),
+        Doc::Need(after),
+        "needs",
+    )
+    .await
 }
 
 /// Saves an edit (if anything changed), sends it, and shows the record again.
@@ -596,7 +662,12 @@ impl CaseForm {
                 .map(|d| w.l().digits(&d.to_string()))
                 .unwrap_or_default(),
             note: String::new(),
-            needs: c.needs.iter().map(|n| n.short()).collect::<Vec<_>>().join(" "),
+            needs: c
+                .needs
+                .iter()
+                .map(|n| n.short())
+                .collect::<Vec<_>>()
+                .join(" "),
             anyway: None,
             only_stage: None,
         }
@@ -641,7 +712,9 @@ fn apply_case(
         return Err((warnings, None));
     }
     fields
-        .apply_with(c, w, Day::today(), by, &|r| cli::find(cache, w, r, Kind::Need))
+        .apply_with(c, w, Day::today(), by, &|r| {
+            cli::find(cache, w, r, Kind::Need)
+        })
         .map_err(|e| (Vec::new(), Some(crate::error_text(&e, w))))?;
     c.check()
         .map_err(|e| (Vec::new(), Some(crate::error_text(&anyhow::anyhow!(e), w))))
@@ -812,10 +885,13 @@ async fn edit_case(
     let w = desk.words();
     let by = u.keyring.public().fingerprint().to_string();
     let mut cache = u.cache.lock().await;
-    let found = cli::find(&cache, &w, &reference, Kind::Case).and_then(|id| match cache.current(&id) {
-        Some(Doc::Case(c)) => Ok((id, c.clone())),
-        _ => Err(anyhow::anyhow!(w.f("cli-error-no-case", &[("got", &id.short())]))),
-    });
+    let found =
+        cli::find(&cache, &w, &reference, Kind::Case).and_then(|id| match cache.current(&id) {
+            Some(Doc::Case(c)) => Ok((id, c.clone())),
+            _ => Err(anyhow::anyhow!(
+                w.f("cli-error-no-case", &[("got", &id.short())])
+            )),
+        });
     let (id, before) = match found {
         Ok(x) => x,
         Err(e) => {
@@ -826,9 +902,27 @@ async fn edit_case(
     let mut after = before.clone();
     if let Err((warnings, error)) = apply_case(&w, &form, &cache, &by, &mut after) {
         drop(cache);
-        return record_page(&desk, Kind::Case, &reference, Some((None, Some(form))), warnings, error).await;
+        return record_page(
+            &desk,
+            Kind::Case,
+            &reference,
+            Some((None, Some(form))),
+            warnings,
+            error,
+        )
+        .await;
     }
-    save_change(&desk, &u, &w, &mut cache, id, Doc::Case(before), Doc::Case(after), "cases").await
+    save_change(
+        &desk,
+        &u,
+        &w,
+        &mut cache,
+        id,
+        Doc::Case(before),
+        Doc::Case(after),
+        "cases",
+    )
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -851,7 +945,13 @@ async fn resolve(
     let Ok(id) = cli::find(&cache, &w, &reference, Kind::Need)
         .or_else(|_| cli::find(&cache, &w, &reference, Kind::Case))
     else {
-        return f.message(StatusCode::NOT_FOUND, &w.f("cli-error-reference", &[("got", &panah_client::terminal::sanitize_line(&reference))]));
+        return f.message(
+            StatusCode::NOT_FOUND,
+            &w.f(
+                "cli-error-reference",
+                &[("got", &panah_client::terminal::sanitize_line(&reference))],
+            ),
+        );
     };
     let section = match cache.current(&id).and_then(Doc::kind) {
         Some(Kind::Case) => "cases",
@@ -890,7 +990,11 @@ async fn confirm_delete(State(desk): State<Arc<Desk>>, Path(reference): Path<Str
         return r;
     }
     let w = desk.words();
-    let reference: String = reference.chars().filter(char::is_ascii_hexdigit).take(32).collect();
+    let reference: String = reference
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(32)
+        .collect();
     let path = format!("/records/{reference}/delete");
     let f = Frame::new(&desk, &w, None, &path);
     f.render(
@@ -917,7 +1021,13 @@ async fn delete(State(desk): State<Arc<Desk>>, Path(reference): Path<String>) ->
     let Ok(id) = cli::find(&cache, &w, &reference, Kind::Need)
         .or_else(|_| cli::find(&cache, &w, &reference, Kind::Case))
     else {
-        return f.message(StatusCode::NOT_FOUND, &w.f("cli-error-reference", &[("got", &panah_client::terminal::sanitize_line(&reference))]));
+        return f.message(
+            StatusCode::NOT_FOUND,
+            &w.f(
+                "cli-error-reference",
+                &[("got", &panah_client::terminal::sanitize_line(&reference))],
+            ),
+        );
     };
     let section = match cache.current(&id).and_then(Doc::kind) {
         Some(Kind::Case) => "cases",
@@ -985,7 +1095,13 @@ async fn audit(State(desk): State<Arc<Desk>>) -> Response {
     let cache = u.cache.lock().await;
     let events = cli::audit_lines(&w, &cache);
     drop(cache);
-    f.render(StatusCode::OK, AuditPage { f: f.clone(), events })
+    f.render(
+        StatusCode::OK,
+        AuditPage {
+            f: f.clone(),
+            events,
+        },
+    )
 }
 
 #[derive(serde::Deserialize, Default)]

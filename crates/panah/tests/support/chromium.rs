@@ -141,8 +141,10 @@ impl Driver {
         self.call(
             "POST",
             &format!("/session/{}/goog/cdp/execute", self.session),
-            Some(json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
-                "width": width, "height": height, "deviceScaleFactor": 1, "mobile": phone}})),
+            Some(
+                json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                "width": width, "height": height, "deviceScaleFactor": 1, "mobile": phone}}),
+            ),
         )
         .await;
     }
@@ -175,4 +177,3 @@ impl Driver {
         }
     }
 }
-
