@@ -79,6 +79,8 @@ impl Desk {
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // A refused upload leaves its connection half read: never reuse one.
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap()
 }
@@ -118,13 +120,11 @@ fn png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
     ihdr.extend_from_slice(&height.to_be_bytes());
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
     chunk(&mut out, b"IHDR", &ihdr);
-    let mut raw = Vec::new();
-    for _ in 0..height {
-        raw.push(0);
-        for _ in 0..width {
-            raw.extend_from_slice(&rgb);
-        }
-    }
+    // Each row: filter byte 0, then the pixels.
+    let row: Vec<u8> = std::iter::once(0)
+        .chain(rgb.iter().copied().cycle().take(width as usize * 3))
+        .collect();
+    let raw = row.repeat(height as usize);
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut z, &raw).unwrap();
     chunk(&mut out, b"IDAT", &z.finish().unwrap());
@@ -689,5 +689,151 @@ async fn a_coordinators_day_at_the_desk_in_each_language() {
         !out.status.success(),
         "the removed coordinator cannot log in any more"
     );
+    assert!(hub.stop().success());
+}
+
+/// Whether `needle` occurs in `hay`.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_the_desk_decrypts_reaches_the_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _data, keyrings) = hub_with_team(dir.path(), 1, &[]);
+    let photo = dir.path().join("photo.png");
+    let image = png(64, 48, [17, 99, 201]);
+    std::fs::write(&photo, &image).unwrap();
+    // The photo's compressed pixels: what a decrypted copy would hold.
+    let at = image.windows(4).position(|w| w == b"IDAT").unwrap() + 4;
+    let pixels = image[at..at + 24].to_vec();
+    let (status, _) = curl_contact(
+        &hub.url,
+        "roshanai",
+        &[
+            "message=CANARYDESKMESSAGE help",
+            &format!("file=@{};type=image/png", photo.display()),
+        ],
+    );
+    assert_eq!(status, 200);
+    std::fs::remove_file(&photo).unwrap();
+
+    let home = dir.path().join("home");
+    let cache = dir.path().join("cache");
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&home).unwrap();
+    let (h, c, s) = (
+        home.display().to_string(),
+        cache.display().to_string(),
+        state.display().to_string(),
+    );
+    let desk = Desk::start(
+        &hub,
+        &keyrings[0],
+        "en",
+        true,
+        &[
+            ("HOME", &h),
+            ("XDG_DATA_HOME", &h),
+            ("XDG_CONFIG_HOME", &h),
+            ("XDG_CACHE_HOME", &h),
+            ("PANAH_CACHE_DIR", &c),
+            ("PANAH_LEDGER_STATE_DIR", &s),
+        ],
+    );
+    let http = client();
+    let res = http.get(desk.open_url()).send().await.unwrap();
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let get = |path: String| {
+        http.get(format!("{}{path}", desk.base))
+            .header("cookie", &cookie)
+            .send()
+    };
+    let page = get("/inbox/1".into()).await.unwrap().text().await.unwrap();
+    assert!(page.contains("CANARYDESKMESSAGE"), "{page}");
+    let token = token_in(&page);
+    let at = page.find("/inbox/1/files/").unwrap() + 15;
+    let file: String = page[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let res = get(format!("/inbox/1/files/{file}?view=1")).await.unwrap();
+    assert_eq!(res.headers()["content-type"], "image/png");
+    assert!(
+        contains(&res.bytes().await.unwrap(), &pixels),
+        "the photo, decrypted"
+    );
+    let res = get(format!("/inbox/1/files/{file}")).await.unwrap();
+    assert!(res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    let post = |path: &str, body: String| {
+        http.post(format!("{}{path}", desk.base))
+            .header("cookie", &cookie)
+            .header("origin", desk.base.as_str())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let res = post("/inbox/1/export", format!("csrf={token}"))
+        .await
+        .unwrap();
+    assert!(
+        res.bytes()
+            .await
+            .unwrap()
+            .starts_with(b"age-encryption.org/v1"),
+        "an export is an age file"
+    );
+    let res = post(
+        "/inbox/1/reply",
+        format!("csrf={token}&text=CANARYDESKREPLY"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = post(
+        "/needs",
+        format!("csrf={token}&pseudonym=heron&category=food&urgency=soon&status=open&currency=AFN&notes=CANARYDESKNOTE"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let res = post("/lock", format!("csrf={token}")).await.unwrap();
+    assert_eq!(res.status(), 303);
+    drop(desk);
+
+    let mut scanned = 0;
+    for path in files_below(dir.path()) {
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        scanned += 1;
+        for canary in [
+            &b"CANARYDESKMESSAGE"[..],
+            b"CANARYDESKREPLY",
+            b"CANARYDESKNOTE",
+            &pixels,
+        ] {
+            assert!(
+                !contains(&bytes, canary),
+                "{} holds {:?} in clear",
+                path.display(),
+                String::from_utf8_lossy(canary)
+            );
+        }
+    }
+    assert!(
+        scanned > 5,
+        "the hub's and the desk's files were scanned: {scanned}"
+    );
+    assert!(files_below(&cache).len() == 1, "one cache file, encrypted");
     assert!(hub.stop().success());
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use panah_client::ledger::{self, draft::Draft};
@@ -17,6 +17,7 @@ use panah_core::ledger::entry::{Category, Entry, Kind, Rail};
 use panah_core::ledger::totals::Totals;
 use panah_core::Timestamp;
 
+use super::frame::{choices, Choice};
 use super::{need_unlocked, Desk, Frame, Unlocked};
 use crate::tracker::Words;
 
@@ -71,11 +72,6 @@ impl EntryForm {
             ..Draft::default()
         }
     }
-}
-
-struct Choice {
-    value: &'static str,
-    label: String,
 }
 
 struct ShownEntry {
@@ -203,20 +199,6 @@ async fn check(desk: &Desk, u: &Unlocked, w: &Words) -> Checked {
     }
 }
 
-fn choices<T: Copy>(
-    w: &Words,
-    all: &[T],
-    word: fn(T) -> &'static str,
-    prefix: &str,
-) -> Vec<Choice> {
-    all.iter()
-        .map(|v| Choice {
-            value: word(*v),
-            label: w.t(&format!("{prefix}-{}", word(*v))),
-        })
-        .collect()
-}
-
 /// What the page shows after an action.
 #[derive(Default)]
 struct After {
@@ -232,7 +214,7 @@ struct After {
 async fn page(desk: &Desk, status: StatusCode, after: After) -> Response {
     let u = match need_unlocked(desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let f = Frame::new(desk, &w, Some("books"), "/books");
@@ -352,7 +334,7 @@ fn added_lines(w: &Words, added: &ledger::Added) -> (Vec<String>, Vec<String>) {
 async fn add(State(desk): State<Arc<Desk>>, Form(form): Form<EntryForm>) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let anyway = form.anyway.is_some();
@@ -412,7 +394,7 @@ struct ReverseForm {
 async fn reverse(State(desk): State<Arc<Desk>>, Form(form): Form<ReverseForm>) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let memo = if form.memo.trim().is_empty() {
@@ -468,7 +450,7 @@ struct GoalsForm {
 async fn goals(State(desk): State<Arc<Desk>>, Form(form): Form<GoalsForm>) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let target = Some(form.target.trim()).filter(|t| !t.is_empty());
@@ -516,7 +498,7 @@ struct ImportForm {
 async fn import(State(desk): State<Arc<Desk>>, Form(form): Form<ImportForm>) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let drafts = match ledger::draft::read_csv(&form.csv) {

@@ -72,6 +72,29 @@ impl<'a> Frame<'a> {
         )
     }
 
+    /// A page that asks before something that cannot be undone: one button posts to
+    /// `action`, a link goes `back`.
+    pub fn confirm(
+        &self,
+        title: String,
+        text: String,
+        action: String,
+        button: String,
+        back: String,
+    ) -> Response {
+        self.render(
+            StatusCode::OK,
+            ConfirmPage {
+                f: self.clone(),
+                title,
+                text,
+                action,
+                button,
+                back,
+            },
+        )
+    }
+
     /// An error from the hub or the keyring, in the reader's words where known.
     pub fn failure(&self, e: &anyhow::Error) -> Response {
         let status = match e
@@ -95,4 +118,36 @@ struct MessagePage<'a> {
     f: Frame<'a>,
     text: String,
     error: bool,
+}
+
+#[derive(Template)]
+#[template(path = "desk/confirm.html")]
+struct ConfirmPage<'a> {
+    f: Frame<'a>,
+    title: String,
+    text: String,
+    action: String,
+    button: String,
+    back: String,
+}
+
+/// One option of a `<select>`: the word the form sends and what the reader sees.
+pub(crate) struct Choice {
+    pub value: &'static str,
+    pub label: String,
+}
+
+/// The options for a fixed set of words, each labelled by the message `{prefix}-{word}`.
+pub(crate) fn choices<T: Copy>(
+    w: &Words,
+    all: &[T],
+    word: fn(T) -> &'static str,
+    prefix: &str,
+) -> Vec<Choice> {
+    all.iter()
+        .map(|v| Choice {
+            value: word(*v),
+            label: w.t(&format!("{prefix}-{}", word(*v))),
+        })
+        .collect()
 }

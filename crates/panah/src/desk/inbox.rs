@@ -51,7 +51,7 @@ struct ListPage<'a> {
 async fn list(State(desk): State<Arc<Desk>>) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let f = Frame::new(&desk, &w, Some("inbox"), "/inbox");
@@ -152,7 +152,7 @@ async fn conversation(
 ) -> Response {
     let u = match need_unlocked(desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let path = format!("/inbox/{id}");
@@ -264,7 +264,7 @@ async fn file(
 ) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let f = Frame::new(&desk, &w, Some("inbox"), &format!("/inbox/{id}"));
@@ -346,7 +346,7 @@ async fn reply(
 ) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     if form.text.trim().is_empty() {
@@ -367,41 +367,26 @@ async fn reply(
     }
 }
 
-#[derive(askama::Template)]
-#[template(path = "desk/confirm.html")]
-struct ConfirmPage<'a> {
-    f: Frame<'a>,
-    title: String,
-    text: String,
-    action: String,
-    button: String,
-    back: String,
-}
-
 async fn confirm_delete(State(desk): State<Arc<Desk>>, Path(id): Path<i64>) -> Response {
     if let Err(r) = need_unlocked(&desk) {
-        return r;
+        return r.into_response();
     }
     let w = desk.words();
     let path = format!("/inbox/{id}/delete");
     let f = Frame::new(&desk, &w, Some("inbox"), &path);
-    f.render(
-        StatusCode::OK,
-        ConfirmPage {
-            f: f.clone(),
-            title: w.t("desk-delete-title"),
-            text: w.t("desk-delete-explain"),
-            action: path.clone(),
-            button: w.t("desk-delete"),
-            back: format!("/inbox/{id}"),
-        },
+    f.confirm(
+        w.t("desk-delete-title"),
+        w.t("desk-delete-explain"),
+        path.clone(),
+        w.t("desk-delete"),
+        format!("/inbox/{id}"),
     )
 }
 
 async fn delete(State(desk): State<Arc<Desk>>, Path(id): Path<i64>) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let f = Frame::new(&desk, &w, Some("inbox"), "/inbox");
@@ -430,7 +415,7 @@ async fn delete(State(desk): State<Arc<Desk>>, Path(id): Path<i64>) -> Response 
 async fn export(State(desk): State<Arc<Desk>>, Path(id): Path<i64>) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let f = Frame::new(&desk, &w, Some("inbox"), &format!("/inbox/{id}"));

@@ -731,10 +731,19 @@ pub(crate) fn paragraphs(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The unlocked desk, or the answer that sends the person to unlock it first.
-pub(crate) fn need_unlocked(desk: &Desk) -> Result<Arc<Unlocked>, Response> {
-    desk.unlocked()
-        .ok_or_else(|| Redirect::to("/unlock").into_response())
+/// The desk is locked: the answer sends the person to unlock it first.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Locked;
+
+impl IntoResponse for Locked {
+    fn into_response(self) -> Response {
+        Redirect::to("/unlock").into_response()
+    }
+}
+
+/// The unlocked desk, or [`Locked`].
+pub(crate) fn need_unlocked(desk: &Desk) -> Result<Arc<Unlocked>, Locked> {
+    desk.unlocked().ok_or(Locked)
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@ async fn show(
 ) -> Response {
     let u = match need_unlocked(desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let f = Frame::new(desk, &w, Some("team"), "/team");
@@ -151,7 +151,7 @@ struct AddForm {
 async fn add(State(desk): State<Arc<Desk>>, Form(form): Form<AddForm>) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let refuse = |message: String| {
@@ -225,17 +225,6 @@ async fn add(State(desk): State<Arc<Desk>>, Form(form): Form<AddForm>) -> Respon
     }
 }
 
-#[derive(askama::Template)]
-#[template(path = "desk/confirm.html")]
-struct ConfirmPage<'a> {
-    f: Frame<'a>,
-    title: String,
-    text: String,
-    action: String,
-    button: String,
-    back: String,
-}
-
 /// A fingerprint from the address, as only hex digits and dashes (it is shown back).
 fn fingerprint_in(path: &str) -> String {
     path.chars()
@@ -246,29 +235,25 @@ fn fingerprint_in(path: &str) -> String {
 
 async fn confirm_remove(State(desk): State<Arc<Desk>>, Path(fp): Path<String>) -> Response {
     if let Err(r) = need_unlocked(&desk) {
-        return r;
+        return r.into_response();
     }
     let w = desk.words();
     let fp = fingerprint_in(&fp);
     let path = format!("/team/remove/{fp}");
     let f = Frame::new(&desk, &w, Some("team"), &path);
-    f.render(
-        StatusCode::OK,
-        ConfirmPage {
-            f: f.clone(),
-            title: w.f("desk-team-remove-title", &[("fp", &fp)]),
-            text: w.t("desk-team-remove-explain"),
-            action: path.clone(),
-            button: w.t("desk-team-remove"),
-            back: "/team".into(),
-        },
+    f.confirm(
+        w.f("desk-team-remove-title", &[("fp", &fp)]),
+        w.t("desk-team-remove-explain"),
+        path.clone(),
+        w.t("desk-team-remove"),
+        "/team".into(),
     )
 }
 
 async fn remove(State(desk): State<Arc<Desk>>, Path(fp): Path<String>) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let fp = fingerprint_in(&fp);

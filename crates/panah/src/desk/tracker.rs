@@ -15,6 +15,7 @@ use panah_client::records::{self, Cache, Choice as Keep, SyncOptions};
 use panah_core::records::doc::{Action, Case, Kind, Need, NeedStatus, Stage, Urgency};
 use panah_core::records::{Day, Doc, RecordId, Summary};
 
+use super::frame::{choices, Choice};
 use super::{need_unlocked, Desk, Frame, Unlocked};
 use crate::tracker::{self as cli, CaseFields, NeedFields, Words};
 
@@ -32,25 +33,6 @@ pub(super) fn routes() -> Router<Arc<Desk>> {
         .route("/summary", get(summary))
         .route("/audit", get(audit))
         .route("/sync", post(sync))
-}
-
-struct Choice {
-    value: &'static str,
-    label: String,
-}
-
-fn choices<T: Copy>(
-    w: &Words,
-    all: &[T],
-    word: fn(T) -> &'static str,
-    prefix: &str,
-) -> Vec<Choice> {
-    all.iter()
-        .map(|v| Choice {
-            value: word(*v),
-            label: w.t(&format!("{prefix}-{}", word(*v))),
-        })
-        .collect()
 }
 
 fn need_categories(w: &Words) -> Vec<Choice> {
@@ -287,7 +269,7 @@ async fn need_list(
 ) -> Response {
     let u = match need_unlocked(desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let f = Frame::new(desk, &w, Some("needs"), "/needs");
@@ -387,7 +369,7 @@ fn apply_need(
 async fn add_need(State(desk): State<Arc<Desk>>, Form(form): Form<NeedForm>) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let mut n = Need {
@@ -471,7 +453,7 @@ async fn record_page(
 ) -> Response {
     let u = match need_unlocked(desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let section = if kind == Kind::Need { "needs" } else { "cases" };
@@ -558,7 +540,7 @@ async fn edit_need(
 ) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let mut cache = u.cache.lock().await;
@@ -758,7 +740,7 @@ async fn case_list(
 ) -> Response {
     let u = match need_unlocked(desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let f = Frame::new(desk, &w, Some("cases"), "/cases");
@@ -836,7 +818,7 @@ async fn case_list(
 async fn add_case(State(desk): State<Arc<Desk>>, Form(form): Form<CaseForm>) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let by = u.keyring.public().fingerprint().to_string();
@@ -880,7 +862,7 @@ async fn edit_case(
 ) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let by = u.keyring.public().fingerprint().to_string();
@@ -937,7 +919,7 @@ async fn resolve(
 ) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let mut cache = u.cache.lock().await;
@@ -974,20 +956,9 @@ async fn resolve(
     Redirect::to(&format!("/{section}/{}", id.short())).into_response()
 }
 
-#[derive(askama::Template)]
-#[template(path = "desk/confirm.html")]
-struct ConfirmPage<'a> {
-    f: Frame<'a>,
-    title: String,
-    text: String,
-    action: String,
-    button: String,
-    back: String,
-}
-
 async fn confirm_delete(State(desk): State<Arc<Desk>>, Path(reference): Path<String>) -> Response {
     if let Err(r) = need_unlocked(&desk) {
-        return r;
+        return r.into_response();
     }
     let w = desk.words();
     let reference: String = reference
@@ -997,23 +968,19 @@ async fn confirm_delete(State(desk): State<Arc<Desk>>, Path(reference): Path<Str
         .collect();
     let path = format!("/records/{reference}/delete");
     let f = Frame::new(&desk, &w, None, &path);
-    f.render(
-        StatusCode::OK,
-        ConfirmPage {
-            f: f.clone(),
-            title: w.f("desk-record-delete-title", &[("ref", &reference)]),
-            text: w.t("desk-record-delete-explain"),
-            action: path.clone(),
-            button: w.t("desk-delete"),
-            back: "/needs".into(),
-        },
+    f.confirm(
+        w.f("desk-record-delete-title", &[("ref", &reference)]),
+        w.t("desk-record-delete-explain"),
+        path.clone(),
+        w.t("desk-delete"),
+        "/needs".into(),
     )
 }
 
 async fn delete(State(desk): State<Arc<Desk>>, Path(reference): Path<String>) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let f = Frame::new(&desk, &w, None, "/needs");
@@ -1057,13 +1024,13 @@ struct SummaryPage<'a> {
 async fn summary(State(desk): State<Arc<Desk>>) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let f = Frame::new(&desk, &w, Some("summary"), "/summary");
     let cache = u.cache.lock().await;
     let today = Day::today();
-    let s = Summary::of(cache.docs().map(|(id, d)| (id, d)), today);
+    let s = Summary::of(cache.docs(), today);
     let groups = cli::summary_groups(&w, &s);
     let status_line = status_lines(&w, &cache);
     drop(cache);
@@ -1088,7 +1055,7 @@ struct AuditPage<'a> {
 async fn audit(State(desk): State<Arc<Desk>>) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let f = Frame::new(&desk, &w, Some("cases"), "/audit");
@@ -1113,7 +1080,7 @@ struct SyncForm {
 async fn sync(State(desk): State<Arc<Desk>>, Form(form): Form<SyncForm>) -> Response {
     let u = match need_unlocked(&desk) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let w = desk.words();
     let mut cache = u.cache.lock().await;
