@@ -514,3 +514,6 @@ desk-team-check-first = First check the fingerprint with the person, and tick th
 desk-team-bad-line = This is not a coordinator's public line: { $why }
 desk-team-already = { $fp } is on the team already.
 desk-team-added = Coordinator { $fp } was added; the team has { $count } coordinators.
+desk-more = { $count } more are not shown here. Use the filters to narrow the list.
+desk-more-plain = … and { $count } more.
+desk-inbox-more = { $count } older conversations are not shown here. Delete or export what is done to keep the inbox short.

@@ -244,17 +244,20 @@ async fn main() {
         .env("PANAH_LEDGER_STATE_DIR", &state)
         .env("PANAH_CACHE_DIR", &cache_dir)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let address = BufReader::new(desk.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.find("http://127.0.0.1:")
-                .map(|at| l[at..].trim().to_owned())
-        })
-        .unwrap();
+    // Read the address, then keep reading (a closed pipe would end the desk).
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = desk.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(at) = line.find("http://127.0.0.1:") {
+                let _ = tx.send(line[at..].trim().to_owned());
+            }
+        }
+    });
+    let address = rx.recv_timeout(Duration::from_secs(120)).unwrap();
     let to_address = started.elapsed();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

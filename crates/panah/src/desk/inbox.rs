@@ -46,7 +46,11 @@ struct Row {
 struct ListPage<'a> {
     f: Frame<'a>,
     rows: Vec<Row>,
+    more: Option<String>,
 }
+
+/// The most conversations the inbox lists (the newest): a page stays light.
+const MAX_SHOWN: usize = 300;
 
 async fn list(State(desk): State<Arc<Desk>>) -> Response {
     let u = match need_unlocked(&desk) {
@@ -66,8 +70,10 @@ async fn list(State(desk): State<Arc<Desk>>) -> Response {
         Err(e) => return f.failure(&e),
     };
     let seen = u.cache.lock().await.inbox_seen.clone();
+    let more = listed.len().saturating_sub(MAX_SHOWN);
     let rows = listed
         .iter()
+        .take(MAX_SHOWN)
         .map(|l| {
             let c = &l.conversation;
             Row {
@@ -89,7 +95,15 @@ async fn list(State(desk): State<Arc<Desk>>) -> Response {
             }
         })
         .collect();
-    f.render(StatusCode::OK, ListPage { f: f.clone(), rows })
+    let more = (more > 0).then(|| w.f("desk-inbox-more", &[("count", &w.n(more))]));
+    f.render(
+        StatusCode::OK,
+        ListPage {
+            f: f.clone(),
+            rows,
+            more,
+        },
+    )
 }
 
 struct ShownFile {

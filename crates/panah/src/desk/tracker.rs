@@ -120,6 +120,10 @@ fn said(desk: &Desk) -> Vec<String> {
     std::mem::take(&mut *desk.said.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
+/// The most rows a list shows at once: a page stays light on a cheap laptop; the filters
+/// narrow the rest.
+const MAX_ROWS: usize = 300;
+
 struct Row {
     reference: String,
     href: String,
@@ -227,6 +231,8 @@ impl NeedForm {
 struct NeedsPage<'a> {
     f: Frame<'a>,
     rows: Vec<Row>,
+    /// How many more match than are shown.
+    more: Option<String>,
     filter: NeedFilter,
     statuses: Vec<Choice>,
     categories: Vec<Choice>,
@@ -307,6 +313,8 @@ async fn need_list(
             r.reference.clone(),
         )
     });
+    let more = rows.len().saturating_sub(MAX_ROWS);
+    rows.truncate(MAX_ROWS);
     let status = if error.is_some() || !warnings.is_empty() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -329,6 +337,7 @@ async fn need_list(
         NeedsPage {
             f: f.clone(),
             rows: rows.into_iter().map(|(_, r)| r).collect(),
+            more: (more > 0).then(|| w.f("desk-more", &[("count", &w.n(more))])),
             filter,
             statuses: choices(&w, NeedStatus::ALL, NeedStatus::word, "cli-status"),
             categories: need_categories(&w),
@@ -711,7 +720,9 @@ struct CaseFilter {
 
 struct Column {
     stage: String,
+    count: String,
     rows: Vec<Row>,
+    more: Option<String>,
 }
 
 #[derive(askama::Template)]
@@ -752,7 +763,9 @@ async fn case_list(
         .filter(|s| filter.closed == "yes" || !s.is_closed())
         .map(|s| Column {
             stage: w.t(&format!("cli-stage-{}", s.word())),
+            count: String::new(),
             rows: Vec::new(),
+            more: None,
         })
         .collect();
     let shown: Vec<Stage> = Stage::ALL
@@ -784,6 +797,12 @@ async fn case_list(
                 overdue: c.due.is_some_and(|d| d < today) && !c.stage.is_closed(),
             });
         }
+    }
+    for col in &mut columns {
+        col.count = w.n(col.rows.len());
+        let more = col.rows.len().saturating_sub(MAX_ROWS / 4);
+        col.rows.truncate(MAX_ROWS / 4);
+        col.more = (more > 0).then(|| w.f("desk-more", &[("count", &w.n(more))]));
     }
     let status_line = status_lines(&w, &cache);
     drop(cache);
@@ -1031,7 +1050,17 @@ async fn summary(State(desk): State<Arc<Desk>>) -> Response {
     let cache = u.cache.lock().await;
     let today = Day::today();
     let s = Summary::of(cache.docs(), today);
-    let groups = cli::summary_groups(&w, &s);
+    let groups = cli::summary_groups(&w, &s)
+        .into_iter()
+        .map(|(title, mut lines)| {
+            let more = lines.len().saturating_sub(MAX_ROWS / 3);
+            lines.truncate(MAX_ROWS / 3);
+            if more > 0 {
+                lines.push(w.f("desk-more-plain", &[("count", &w.n(more))]));
+            }
+            (title, lines)
+        })
+        .collect();
     let status_line = status_lines(&w, &cache);
     drop(cache);
     f.render(
