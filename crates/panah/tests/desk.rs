@@ -62,7 +62,13 @@ impl Desk {
             .recv_timeout(Duration::from_secs(60))
             .expect("the desk printed its address");
         let (base, once) = address.split_once("/open/").unwrap();
-        let port = base.rsplit(':').next().unwrap().parse().unwrap();
+        let port = base
+            .trim_start_matches("http://127.0.0.1:")
+            .split('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         Desk {
             child,
             base: base.to_owned(),
@@ -73,6 +79,17 @@ impl Desk {
 
     fn open_url(&self) -> String {
         format!("{}/open/{}", self.base, self.once)
+    }
+
+    /// The desk's origin, as a browser names it in `Origin`.
+    fn origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Where every page of this desk begins (`/d/…`).
+    fn root(&self) -> String {
+        let after_host = self.base.trim_start_matches("http://");
+        after_host[after_host.find('/').unwrap()..].to_owned()
     }
 }
 
@@ -167,26 +184,40 @@ async fn the_desk_refuses_what_did_not_come_from_its_own_pages() {
         assert_eq!(res.status(), 421, "Host {bad}");
     }
 
-    // The one-time address sets the session once.
+    // The one-time address sets the session once, for the desk's own path only (cookies
+    // are not kept apart by port).
     let res = http.get(desk.open_url()).send().await.unwrap();
-    assert_eq!(res.status(), 303);
+    assert_eq!(res.status(), 200);
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
+    assert!(
+        cookie.contains(&format!("Path={}", desk.root())),
+        "{cookie}"
+    );
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains(&format!("url={}/unlock", desk.root())),
+        "{page}"
+    );
+    assert!(
+        !page.contains("name=\"csrf\""),
+        "no token before the session is in use"
+    );
     let cookie = cookie.split(';').next().unwrap().to_owned();
     let res = http.get(desk.open_url()).send().await.unwrap();
     assert_eq!(res.status(), 403, "replayed");
     assert!(res.text().await.unwrap().contains("already used"));
-    // A replay carrying the session's cookie is refused too (and the session stays).
+    // The same browser opening it again just goes on.
     let res = http
         .get(desk.open_url())
         .header("cookie", &cookie)
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 403);
+    assert_eq!(res.status(), 200);
 
     let get = |path: &str| {
         http.get(format!("{base}{path}"))
@@ -210,6 +241,35 @@ async fn the_desk_refuses_what_did_not_come_from_its_own_pages() {
     let page = res.text().await.unwrap();
     let token = token_in(&page);
     assert!(!page.contains("<script"), "no JavaScript on the desk");
+    assert!(
+        page.contains("autocomplete=\"off\""),
+        "the browser keeps no form values"
+    );
+
+    // Another site's link or image: refused whatever cookie comes with it.
+    for site in ["cross-site", "same-site"] {
+        let res = http
+            .get(format!("{base}/inbox?lang=fa"))
+            .header("cookie", &cookie)
+            .header("sec-fetch-site", site)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{site}");
+        let body = res.text().await.unwrap();
+        assert!(
+            !body.contains("name=\"csrf\""),
+            "a refusal carries no form token"
+        );
+    }
+    // A page outside the desk's root is not the desk's, cookie or not.
+    let res = http
+        .get(format!("http://127.0.0.1:{}/inbox", desk.port))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
 
     // With the cookie but another Host: still refused.
     let res = http
@@ -246,28 +306,28 @@ async fn the_desk_refuses_what_did_not_come_from_its_own_pages() {
         ),
         (Some("null"), good.clone(), form, 403, "an opaque Origin"),
         (
-            Some(desk.base.as_str()),
+            Some(desk.origin().as_str()),
             String::new(),
             form,
             403,
             "no token",
         ),
         (
-            Some(desk.base.as_str()),
+            Some(desk.origin().as_str()),
             format!("csrf={}", "a".repeat(64)),
             form,
             403,
             "a wrong token",
         ),
         (
-            Some(desk.base.as_str()),
+            Some(desk.origin().as_str()),
             format!("{{\"csrf\":\"{token}\"}}"),
             "application/json",
             415,
             "not a form",
         ),
         (
-            Some(desk.base.as_str()),
+            Some(desk.origin().as_str()),
             "x".repeat(10 * 1024 * 1024),
             form,
             413,
@@ -280,11 +340,11 @@ async fn the_desk_refuses_what_did_not_come_from_its_own_pages() {
         let res = get("/inbox").await.unwrap();
         assert_eq!(res.status(), 200, "still unlocked after {why}");
     }
-    let res = post(Some(desk.base.as_str()), good.clone(), form)
+    let res = post(Some(desk.origin().as_str()), good.clone(), form)
         .await
         .unwrap();
     assert_eq!(res.status(), 303, "a real lock");
-    assert_eq!(res.headers()["location"], "/unlock");
+    assert_eq!(res.headers()["location"], format!("{}/unlock", desk.root()));
 
     // After the lock, nothing that needs the keyring is answered.
     for path in [
@@ -292,12 +352,16 @@ async fn the_desk_refuses_what_did_not_come_from_its_own_pages() {
     ] {
         let res = get(path).await.unwrap();
         assert_eq!(res.status(), 303, "{path} after lock");
-        assert_eq!(res.headers()["location"], "/unlock", "{path}");
+        assert_eq!(
+            res.headers()["location"],
+            format!("{}/unlock", desk.root()),
+            "{path}"
+        );
     }
     let res = http
         .post(format!("{base}/books/add"))
         .header("cookie", &cookie)
-        .header("origin", desk.base.as_str())
+        .header("origin", desk.origin().as_str())
         .header("content-type", form)
         .body(format!(
             "csrf={token}&kind=expense&amount=100&category=food&rail=cash&memo=x"
@@ -305,7 +369,11 @@ async fn the_desk_refuses_what_did_not_come_from_its_own_pages() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 303, "a change after lock is not made");
+    assert_eq!(res.status(), 409, "a change after lock is not made");
+    assert!(
+        res.text().await.unwrap().contains("locked itself"),
+        "and it says so"
+    );
     let page = get("/unlock").await.unwrap().text().await.unwrap();
     assert!(page.contains("type=\"password\""));
 
@@ -313,7 +381,7 @@ async fn the_desk_refuses_what_did_not_come_from_its_own_pages() {
     let unlock = |pass: &str| {
         http.post(format!("{base}/unlock"))
             .header("cookie", &cookie)
-            .header("origin", desk.base.as_str())
+            .header("origin", desk.origin().as_str())
             .header("content-type", form)
             .body(format!(
                 "csrf={token}&passphrase={}",
@@ -398,6 +466,21 @@ async fn click(driver: &Driver, selector: &str) {
     panic!("no page after clicking {selector}");
 }
 
+/// Waits until the browser shows the desk page whose path ends with `end`.
+async fn wait_for_page(driver: &Driver, end: &str) {
+    for _ in 0..200 {
+        let path = driver.eval("return location.pathname;").await;
+        if path.as_str().is_some_and(|p| p.ends_with(end)) {
+            let ready = driver.eval("return document.readyState;").await;
+            if ready == json!("complete") {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the browser never reached {end}");
+}
+
 async fn text(driver: &Driver) -> String {
     driver
         .eval("return document.body.innerText;")
@@ -477,9 +560,10 @@ async fn a_coordinators_day_at_the_desk_in_each_language() {
 
         let desk = Desk::start(&hub, &keyrings[0], lang, false, &[]);
         driver.open(&desk.open_url()).await;
+        wait_for_page(&driver, "/unlock").await;
         look(&driver, lang, "unlock").await;
         fill(&driver, "#passphrase", PASS).await;
-        click(&driver, "form[action='/unlock'] button").await;
+        click(&driver, "form[action$='/unlock'] button").await;
 
         // The inbox: the new conversation is marked.
         let p = look(&driver, lang, "inbox").await;
@@ -517,7 +601,7 @@ async fn a_coordinators_day_at_the_desk_in_each_language() {
         fill(&driver, "select[name=category]", "power").await;
         fill(&driver, "select[name=rail]", "cash").await;
         fill(&driver, "input[name=memo]", "fuel, call 0799123456").await;
-        click(&driver, "form[action='/books/add'] button").await;
+        click(&driver, "form[action$='/books/add'] button").await;
         let warned = driver
             .eval("return document.querySelector('button[name=anyway]') !== null;")
             .await;
@@ -554,7 +638,9 @@ async fn a_coordinators_day_at_the_desk_in_each_language() {
         look(&driver, lang, "need").await;
         let url = driver.eval("return location.pathname;").await;
         assert!(
-            url.as_str().unwrap().starts_with("/needs/"),
+            url.as_str()
+                .unwrap()
+                .starts_with(&format!("{}/needs/", desk.root())),
             "{lang}: {url}"
         );
 
@@ -607,14 +693,12 @@ async fn a_coordinators_day_at_the_desk_in_each_language() {
 
         // Lock: back to the passphrase.
         click(&driver, "form.lock button").await;
-        assert_eq!(
-            driver.eval("return location.pathname;").await,
-            json!("/unlock")
-        );
+        let unlock = json!(format!("{}/unlock", desk.root()));
+        assert_eq!(driver.eval("return location.pathname;").await, unlock);
         driver.open(&format!("{}/inbox", desk.base)).await;
         assert_eq!(
             driver.eval("return location.pathname;").await,
-            json!("/unlock"),
+            unlock,
             "{lang}: locked"
         );
         drop(desk);
@@ -658,7 +742,7 @@ async fn a_coordinators_day_at_the_desk_in_each_language() {
     let res = http
         .post(format!("{}/team/remove/{fp}", desk.base))
         .header("cookie", &cookie)
-        .header("origin", desk.base.as_str())
+        .header("origin", desk.origin().as_str())
         .header("content-type", "application/x-www-form-urlencoded")
         .body(format!("csrf={}", token_in(&page)))
         .send()
@@ -777,7 +861,7 @@ async fn nothing_the_desk_decrypts_reaches_the_disk() {
     let post = |path: &str, body: String| {
         http.post(format!("{}{path}", desk.base))
             .header("cookie", &cookie)
-            .header("origin", desk.base.as_str())
+            .header("origin", desk.origin().as_str())
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body)
             .send()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use panah_client::ledger::{self, draft::Draft};
@@ -76,6 +76,7 @@ impl EntryForm {
 
 struct ShownEntry {
     index: u64,
+    number: String,
     line: String,
     memo: String,
     reversed: bool,
@@ -98,19 +99,22 @@ struct BooksPage<'a> {
     warnings: Vec<String>,
     error: Option<String>,
     done: Vec<String>,
-    codes: Vec<String>,
+    codes: Vec<(String, String)>,
     import_text: String,
     preview: Vec<String>,
+    /// The goals as they are now, to change.
+    target: String,
+    budgets: String,
 }
 
 fn kind_word(w: &Words, k: Kind) -> String {
     w.t(&format!("ledger-kind-{}", k.word()))
 }
 
-fn entry_line(w: &Words, i: u64, e: &Entry) -> String {
+fn entry_line(w: &Words, e: &Entry) -> String {
     let date = w.l().date(Timestamp::from_date(e.date));
     let mut parts = vec![
-        format!("{} {}", w.n(usize::try_from(i).unwrap_or(usize::MAX)), date),
+        date,
         kind_word(w, e.kind),
         w.t(&format!("category-{}", e.category.word())),
         w.l().money(e.amount.minor(), e.amount.currency()),
@@ -131,16 +135,19 @@ struct Checked {
     ok: bool,
     sums: Vec<(String, String)>,
     entries: Vec<ShownEntry>,
+    target: String,
+    budgets: String,
 }
 
 async fn check(desk: &Desk, u: &Unlocked, w: &Words) -> Checked {
     let synced = async {
         let s = u.hub(desk).await?;
         let team = desk.team(&s, &u.keyring).await?;
-        anyhow::Ok(ledger::sync(&s, &team).await?)
+        let info: panah_api::LedgerInfo = s.get(&s.api("/ledger")).await?;
+        anyhow::Ok((ledger::sync(&s, &team).await?, info))
     }
     .await;
-    let synced = match synced {
+    let (synced, info) = match synced {
         Ok(s) => s,
         Err(e) => {
             return Checked {
@@ -151,6 +158,8 @@ async fn check(desk: &Desk, u: &Unlocked, w: &Words) -> Checked {
                 ok: false,
                 sums: Vec::new(),
                 entries: Vec::new(),
+                target: String::new(),
+                budgets: String::new(),
             }
         }
     };
@@ -181,14 +190,25 @@ async fn check(desk: &Desk, u: &Unlocked, w: &Words) -> Checked {
             let i = i as u64;
             ShownEntry {
                 index: i,
-                line: entry_line(w, i, e),
-                memo: w.line(&e.memo),
+                number: w.n(usize::try_from(i).unwrap_or(usize::MAX)),
+                line: entry_line(w, e),
+                memo: w.line(e.translations.get(&w.lang).unwrap_or(&e.memo)),
                 reversed: t.reversed.contains(&i),
                 can_reverse: e.kind != Kind::Reversal && !t.reversed.contains(&i),
             }
         })
         .collect();
+    let in_base = |m: i64| panah_core::ledger::money::decimal(m, base);
+    let target = info.target.map(in_base).unwrap_or_default();
+    let budgets = info
+        .budgets
+        .iter()
+        .map(|(c, m)| format!("{c}={}", in_base(*m)))
+        .collect::<Vec<_>>()
+        .join("\n");
     Checked {
+        target,
+        budgets,
         verified: w.f(
             "desk-books-verified",
             &[("count", &w.n(n)), ("origin", &w.line(&synced.origin))],
@@ -206,7 +226,7 @@ struct After {
     warnings: Vec<String>,
     error: Option<String>,
     done: Vec<String>,
-    codes: Vec<String>,
+    codes: Vec<(String, String)>,
     import_text: String,
     preview: Vec<String>,
 }
@@ -244,11 +264,15 @@ async fn page(desk: &Desk, status: StatusCode, after: After) -> Response {
             codes: after.codes,
             import_text: after.import_text,
             preview: after.preview,
+            target: c.target,
+            budgets: c.budgets,
         },
     )
 }
 
 async fn books(State(desk): State<Arc<Desk>>) -> Response {
+    let done = std::mem::take(&mut *desk.said.lock().unwrap_or_else(|e| e.into_inner()));
+    let codes = std::mem::take(&mut *desk.codes.lock().unwrap_or_else(|e| e.into_inner()));
     page(
         &desk,
         StatusCode::OK,
@@ -257,10 +281,20 @@ async fn books(State(desk): State<Arc<Desk>>) -> Response {
                 kind: "expense".into(),
                 ..EntryForm::default()
             },
+            done,
+            codes,
             ..After::default()
         },
     )
     .await
+}
+
+/// After a change was signed: what to say (and the receipt codes, once) is kept for the
+/// next page, and the browser is sent there, so that reloading it signs nothing again.
+fn signed(desk: &Desk, done: Vec<String>, codes: Vec<(String, String)>) -> Response {
+    *desk.said.lock().unwrap_or_else(|e| e.into_inner()) = done;
+    *desk.codes.lock().unwrap_or_else(|e| e.into_inner()) = codes;
+    Redirect::to(&desk.at("/books")).into_response()
 }
 
 /// Signs and publishes `drafts`; memo warnings come back to be shown, unless `anyway`.
@@ -291,7 +325,7 @@ async fn sign(
     done
 }
 
-fn added_lines(w: &Words, added: &ledger::Added) -> (Vec<String>, Vec<String>) {
+fn added_lines(w: &Words, added: &ledger::Added) -> (Vec<String>, Vec<(String, String)>) {
     let mut done = vec![w.f(
         "desk-books-added",
         &[
@@ -311,19 +345,21 @@ fn added_lines(w: &Words, added: &ledger::Added) -> (Vec<String>, Vec<String>) {
         .enumerate()
         .filter_map(|(i, (e, code))| {
             code.as_ref().map(|c| {
-                w.f(
-                    "desk-books-receipt",
-                    &[
-                        (
-                            "index",
-                            &w.n(usize::try_from(added.first + i as u64).unwrap_or(usize::MAX)),
-                        ),
-                        (
-                            "amount",
-                            &w.l().money(e.amount.minor(), e.amount.currency()),
-                        ),
-                        ("code", &c.grouped()),
-                    ],
+                (
+                    w.f(
+                        "desk-books-receipt",
+                        &[
+                            (
+                                "index",
+                                &w.n(usize::try_from(added.first + i as u64).unwrap_or(usize::MAX)),
+                            ),
+                            (
+                                "amount",
+                                &w.l().money(e.amount.minor(), e.amount.currency()),
+                            ),
+                        ],
+                    ),
+                    c.grouped(),
                 )
             })
         })
@@ -341,20 +377,7 @@ async fn add(State(desk): State<Arc<Desk>>, Form(form): Form<EntryForm>) -> Resp
     match sign(&desk, &u, &w, &[form.draft()], anyway).await {
         Ok(added) => {
             let (done, codes) = added_lines(&w, &added);
-            page(
-                &desk,
-                StatusCode::OK,
-                After {
-                    form: EntryForm {
-                        kind: form.kind,
-                        ..EntryForm::default()
-                    },
-                    done,
-                    codes,
-                    ..After::default()
-                },
-            )
-            .await
+            signed(&desk, done, codes)
         }
         Err(Ok(warnings)) => {
             let warnings = warnings.iter().map(|s| sanitize_line(s)).collect();
@@ -409,22 +432,25 @@ async fn reverse(State(desk): State<Arc<Desk>>, Form(form): Form<ReverseForm>) -
     }
     .await;
     let after = match done {
-        Ok(added) => After {
-            done: vec![w.f(
-                "desk-books-reversed",
-                &[
-                    (
-                        "entry",
-                        &w.n(usize::try_from(added.first).unwrap_or(usize::MAX)),
-                    ),
-                    (
-                        "index",
-                        &w.n(usize::try_from(form.index).unwrap_or(usize::MAX)),
-                    ),
-                ],
-            )],
-            ..After::default()
-        },
+        Ok(added) => {
+            return signed(
+                &desk,
+                vec![w.f(
+                    "desk-books-reversed",
+                    &[
+                        (
+                            "entry",
+                            &w.n(usize::try_from(added.first).unwrap_or(usize::MAX)),
+                        ),
+                        (
+                            "index",
+                            &w.n(usize::try_from(form.index).unwrap_or(usize::MAX)),
+                        ),
+                    ],
+                )],
+                Vec::new(),
+            )
+        }
         Err(e) => After {
             error: Some(crate::error_text(&e, &w)),
             ..After::default()
@@ -467,10 +493,7 @@ async fn goals(State(desk): State<Arc<Desk>>, Form(form): Form<GoalsForm>) -> Re
     }
     .await;
     let after = match done {
-        Ok(()) => After {
-            done: vec![w.t("desk-books-goals-set")],
-            ..After::default()
-        },
+        Ok(()) => return signed(&desk, vec![w.t("desk-books-goals-set")], Vec::new()),
         Err(e) => After {
             error: Some(crate::error_text(&e, &w)),
             ..After::default()
@@ -561,7 +584,15 @@ async fn import(State(desk): State<Arc<Desk>>, Form(form): Form<ImportForm>) -> 
         for (i, d) in drafts.iter().enumerate() {
             match d.to_entry(base, &fingerprint, today) {
                 Ok((e, code)) => {
-                    preview.push(format!("{}. {}", w.n(i + 2), entry_line(&w, 0, &e)));
+                    let mut line = w.f(
+                        "desk-books-import-row",
+                        &[("row", &w.n(i + 2)), ("why", &entry_line(&w, &e))],
+                    );
+                    if !e.memo.is_empty() {
+                        line.push_str(w.l().sep());
+                        line.push_str(&w.line(&e.memo));
+                    }
+                    preview.push(line);
                     made.push((e, code));
                 }
                 Err(e) => {
@@ -601,16 +632,7 @@ async fn import(State(desk): State<Arc<Desk>>, Form(form): Form<ImportForm>) -> 
     match sign(&desk, &u, &w, &drafts, form.anyway.is_some()).await {
         Ok(added) => {
             let (done, codes) = added_lines(&w, &added);
-            page(
-                &desk,
-                StatusCode::OK,
-                After {
-                    done,
-                    codes,
-                    ..After::default()
-                },
-            )
-            .await
+            signed(&desk, done, codes)
         }
         Err(Ok(warnings)) => {
             page(

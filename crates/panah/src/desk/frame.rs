@@ -21,6 +21,8 @@ pub(crate) struct Frame<'a> {
     pub path: String,
     pub unlocked: bool,
     pub collective: String,
+    /// Where every desk address begins.
+    pub root: &'a str,
 }
 
 impl<'a> Frame<'a> {
@@ -31,10 +33,31 @@ impl<'a> Frame<'a> {
             css: &desk.css,
             csrf: &desk.csrf,
             section,
-            path: path.to_owned(),
+            path: desk.at(path),
             unlocked: desk.unlocked().is_some(),
             collective: desk.collective.to_string(),
+            root: &desk.root,
         }
+    }
+
+    /// The frame of a refusal: no navigation and no form token, whoever asked.
+    pub fn bare(desk: &'a Desk, w: &'a Words) -> Self {
+        Frame {
+            csrf: "",
+            unlocked: false,
+            ..Frame::new(desk, w, None, "/unlock")
+        }
+    }
+
+    /// The page the one-time address answers with: it moves on to `next` by itself.
+    pub fn opening(&self, next: &str) -> Response {
+        self.render(
+            StatusCode::OK,
+            OpeningPage {
+                f: self.clone(),
+                next: next.to_owned(),
+            },
+        )
     }
 
     pub fn t(&self, id: &str) -> String {
@@ -88,9 +111,9 @@ impl<'a> Frame<'a> {
                 f: self.clone(),
                 title,
                 text,
-                action,
+                action: format!("{}{action}", self.root),
                 button,
-                back,
+                back: format!("{}{back}", self.root),
             },
         )
     }
@@ -150,4 +173,11 @@ pub(crate) fn choices<T: Copy>(
             label: w.t(&format!("{prefix}-{}", word(*v))),
         })
         .collect()
+}
+
+#[derive(Template)]
+#[template(path = "desk/opening.html")]
+struct OpeningPage<'a> {
+    f: Frame<'a>,
+    next: String,
 }

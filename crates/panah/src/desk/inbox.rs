@@ -373,7 +373,9 @@ async fn reply(
     }
     .await;
     match sent {
-        Ok(r) => Redirect::to(&format!("/inbox/{id}?sent={}", r.coordinators)).into_response(),
+        Ok(r) => {
+            Redirect::to(&desk.at(&format!("/inbox/{id}?sent={}", r.coordinators))).into_response()
+        }
         Err(e) => {
             let message = crate::error_text(&e, &w);
             conversation(&desk, id, None, form.text, Some(message)).await

@@ -119,6 +119,12 @@ impl Unlocked {
 pub(crate) struct Desk {
     /// `127.0.0.1:PORT`: the only `Host` answered.
     host: String,
+    /// `/d/RANDOM`: every page is below it, and the session's cookie is sent only there.
+    /// Cookies are not kept apart by port: a cookie for `/` on 127.0.0.1 would go to every
+    /// other web server on this machine too.
+    pub root: String,
+    /// Told when the desk locks, so that requests still running stop at once.
+    locked: tokio::sync::watch::Sender<u64>,
     /// `http://127.0.0.1:PORT`: the only `Origin` a change may come from.
     origin: String,
     /// The one-time address's secret, until it is used.
@@ -143,6 +149,10 @@ pub(crate) struct Desk {
     /// Team changes this device had not seen, in the words of the language they were
     /// found in, until the team page is looked at.
     pub news: Mutex<Vec<String>>,
+    /// Receipt codes just made, shown once by the next books page.
+    pub codes: Mutex<Vec<(String, String)>>,
+    /// Told to stop the desk (after Panic).
+    stop: tokio::sync::Notify,
 }
 
 fn random_hex() -> String {
@@ -161,6 +171,11 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 impl Desk {
+    /// The address of a desk page: `path` below the root.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.root)
+    }
+
     pub fn words(&self) -> Words {
         self.words.in_lang(self.lang())
     }
@@ -189,12 +204,22 @@ impl Desk {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+        self.locked.send_modify(|n| *n += 1);
         if let Some(u) = gone {
             tokio::spawn(async move {
                 let session = u.hub.lock().await.take();
-                if let Some((s, _)) = session {
-                    if let Ok(s) = Arc::try_unwrap(s) {
-                        s.logout().await;
+                if let Some((mut s, _)) = session {
+                    // Requests still running hold the session for a moment after they
+                    // were stopped: wait for them, then log out.
+                    for _ in 0..50 {
+                        match Arc::try_unwrap(s) {
+                            Ok(s) => {
+                                s.logout().await;
+                                return;
+                            }
+                            Err(still) => s = still,
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 }
             });
@@ -291,7 +316,10 @@ pub async fn run(args: DeskArgs) -> anyhow::Result<()> {
     let addr: SocketAddr = listener.local_addr()?;
     let once = random_hex();
     let css = format!("{}{}", panah_server::STYLESHEET, DESK_CSS);
+    let root = format!("/d/{}", &random_hex()[..32]);
     let desk = Arc::new(Desk {
+        root: root.clone(),
+        locked: tokio::sync::watch::channel(0).0,
         host: format!("127.0.0.1:{}", addr.port()),
         origin: format!("http://127.0.0.1:{}", addr.port()),
         once: Mutex::new(Some(once.clone())),
@@ -310,11 +338,13 @@ pub async fn run(args: DeskArgs) -> anyhow::Result<()> {
         css,
         said: Mutex::new(Vec::new()),
         news: Mutex::new(Vec::new()),
+        codes: Mutex::new(Vec::new()),
+        stop: tokio::sync::Notify::new(),
     });
     if let Some(k) = keyring {
         desk.unlock_with(k)?;
     }
-    let address = format!("http://{}/open/{once}", desk.host);
+    let address = format!("http://{}{root}/open/{once}", desk.host);
     println!(
         "{}",
         desk.words().f("desk-started", &[("address", &address)])
@@ -335,13 +365,25 @@ pub async fn run(args: DeskArgs) -> anyhow::Result<()> {
         }
     });
     let app = router(desk.clone());
+    let stopping = desk.clone();
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = stopping.stop.notified() => {}
+            }
         })
         .await
         .context("the desk stopped")?;
     desk.lock();
+    if args.open {
+        let dir = match std::env::var_os("XDG_RUNTIME_DIR") {
+            Some(d) => PathBuf::from(d),
+            None => std::env::temp_dir(),
+        }
+        .join(format!("panah-desk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(dir);
+    }
     println!("{}", desk.words().t("desk-stopped"));
     Ok(())
 }
@@ -360,16 +402,32 @@ fn idle_time(minutes: u16) -> Duration {
     Duration::from_secs(u64::from(minutes) * 60)
 }
 
-/// Hands the address to the system's opener (the address is a one-time secret, and goes
-/// only to this user's own browser).
+/// Hands the address to the system's opener through a file only this user can read: on
+/// the opener's command line, other users of the machine could read it in `ps`. The file
+/// goes when the desk stops.
 fn open_browser(address: &str) {
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else {
         "xdg-open"
     };
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => std::env::temp_dir(),
+    }
+    .join(format!("panah-desk-{}", std::process::id()));
+    if panah_client::files::create_private_dir(&dir).is_err() {
+        return;
+    }
+    let page = dir.join("open.html");
+    let html = format!(
+        "<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=\"0;url={address}\"><a href=\"{address}\">Panah desk</a>"
+    );
+    if panah_client::files::write_private(&page, html.as_bytes()).is_err() {
+        return;
+    }
     let _ = std::process::Command::new(opener)
-        .arg(address)
+        .arg(&page)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -391,7 +449,7 @@ fn csp(css: &str) -> HeaderValue {
 }
 
 pub(crate) fn router(desk: Arc<Desk>) -> Router {
-    Router::new()
+    let pages = Router::new()
         .route("/", get(home))
         .route("/unlock", get(unlock_page).post(unlock))
         .route("/lock", post(lock))
@@ -399,8 +457,12 @@ pub(crate) fn router(desk: Arc<Desk>) -> Router {
         .merge(inbox::routes())
         .merge(books::routes())
         .merge(tracker::routes())
-        .merge(team::routes())
+        .merge(team::routes());
+    Router::new()
+        .nest(&desk.root, pages)
         .fallback(not_found)
+        // The guard reads a form whole (at most MAX_FORM); the extractors after it may too.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM))
         .layer(axum::middleware::from_fn_with_state(desk.clone(), guard))
         .with_state(desk)
 }
@@ -469,14 +531,16 @@ impl Refused {
     }
 }
 
-fn cookie_value(req: &Request) -> Option<&str> {
+/// Every value the request's cookies give the desk's name (another server on this
+/// machine may have set one too).
+fn cookie_values(req: &Request) -> impl Iterator<Item = &str> {
     req.headers()
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .filter(|(k, _)| *k == COOKIE)
         .map(|(_, v)| v)
 }
 
@@ -498,13 +562,19 @@ async fn guard(State(desk): State<Arc<Desk>>, req: Request, next: Next) -> Respo
             {
                 desk.set_lang(lang);
             }
-            next.run(req).await
+            // A lock stops whatever is still running: its hub requests are dropped, and
+            // nothing it decrypted reaches the browser after the lock.
+            let mut locked = desk.locked.subscribe();
+            locked.borrow_and_update();
+            tokio::select! {
+                res = next.run(req) => res,
+                _ = locked.changed() => Locked(desk.at("/unlock")).into_response(),
+            }
         }
         Err(Ok(res)) => res,
         Err(Err(why)) => {
             let w = desk.words();
-            let frame = Frame::new(&desk, &w, None, "");
-            frame.message(why.status(), &w.t(why.message()))
+            Frame::bare(&desk, &w).message(why.status(), &w.t(why.message()))
         }
     };
     harden(&mut res, &desk.csp);
@@ -526,38 +596,69 @@ async fn check(desk: &Desk, req: Request) -> Result<Request, Result<Response, Re
         )
             .into_response()));
     }
-    if let Some(token) = req.uri().path().strip_prefix("/open/") {
+    let Some(rest) = req.uri().path().strip_prefix(desk.root.as_str()) else {
+        return Err(Err(Refused::NotOpened));
+    };
+    let session_ok =
+        desk.opened.load(Ordering::SeqCst) && cookie_values(&req).any(|c| same(c, &desk.session));
+    if let Some(token) = rest.strip_prefix("/open/") {
         if req.method() != Method::GET {
             return Err(Err(Refused::Origin));
         }
         let mut once = desk.once.lock().unwrap_or_else(|e| e.into_inner());
-        return match once.as_deref() {
-            Some(secret) if same(secret, token) => {
-                *once = None;
-                desk.opened.store(true, Ordering::SeqCst);
-                desk.touch();
-                let mut res = Redirect::to("/").into_response();
-                if let Ok(v) = HeaderValue::from_str(&format!(
-                    "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
-                    desk.session
-                )) {
-                    res.headers_mut().insert(header::SET_COOKIE, v);
-                }
-                Err(Ok(res))
-            }
-            None => Err(Err(Refused::OnceUsed)),
-            Some(_) => Err(Err(Refused::NotOpened)),
-        };
+        let first = matches!(once.as_deref(), Some(secret) if same(secret, token));
+        if !first && !session_ok {
+            return Err(Err(if once.is_none() {
+                Refused::OnceUsed
+            } else {
+                Refused::NotOpened
+            }));
+        }
+        // The first use sets the session; the same browser opening it again just goes on.
+        *once = None;
+        desk.opened.store(true, Ordering::SeqCst);
+        desk.touch();
+        // A page, not a redirect: a browser opened from another program or file does not
+        // send a `SameSite=Strict` cookie along a redirect it did not start itself; the
+        // desk's own page moving on does.
+        let w = desk.words();
+        let mut res = Frame::bare(desk, &w).opening(&desk.at("/unlock"));
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "{COOKIE}={}; Path={}; HttpOnly; SameSite=Strict",
+            desk.session, desk.root
+        )) {
+            res.headers_mut().insert(header::SET_COOKIE, v);
+        }
+        return Err(Ok(res));
     }
-    let session_ok = desk.opened.load(Ordering::SeqCst)
-        && cookie_value(&req).is_some_and(|c| same(c, &desk.session));
     if !session_ok {
         return Err(Err(Refused::NotOpened));
     }
-    if desk.lock_if_idle() {
-        // Locked just now: this request is answered as the locked desk answers.
+    // Another site's page may not even look: a link or an image from elsewhere is
+    // refused, whatever cookie comes with it (browsers say where a request came from).
+    let site = req
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok());
+    if site.is_some_and(|s| s != "same-origin" && s != "none") {
+        return Err(Err(Refused::Origin));
     }
+    desk.lock_if_idle();
     desk.touch();
+    // A form sent to a locked desk (it locked itself while the person typed): nothing is
+    // done, and the unlock page says so.
+    let page = rest.split('?').next().unwrap_or_default();
+    if req.method() == Method::POST
+        && desk.unlocked().is_none()
+        && !["/unlock", "/lock", "/panic"].contains(&page)
+    {
+        let w = desk.words();
+        return Err(Ok(show_unlock(
+            desk,
+            StatusCode::CONFLICT,
+            Some(w.t("desk-locked-not-done")),
+        )));
+    }
     if req.method() == Method::GET || req.method() == Method::HEAD {
         return Ok(req);
     }
@@ -595,9 +696,9 @@ async fn not_found(State(desk): State<Arc<Desk>>) -> Response {
 
 async fn home(State(desk): State<Arc<Desk>>) -> Redirect {
     if desk.unlocked().is_some() {
-        Redirect::to("/inbox")
+        Redirect::to(&desk.at("/inbox"))
     } else {
-        Redirect::to("/unlock")
+        Redirect::to(&desk.at("/unlock"))
     }
 }
 
@@ -611,7 +712,7 @@ struct UnlockPage<'a> {
 
 async fn unlock_page(State(desk): State<Arc<Desk>>) -> Response {
     if desk.unlocked().is_some() {
-        return Redirect::to("/inbox").into_response();
+        return Redirect::to(&desk.at("/inbox")).into_response();
     }
     show_unlock(&desk, StatusCode::OK, None)
 }
@@ -638,7 +739,7 @@ struct UnlockForm {
 async fn unlock(State(desk): State<Arc<Desk>>, form: axum::Form<UnlockForm>) -> Response {
     let passphrase = age::secrecy::SecretString::from(form.0.passphrase);
     match desk.unlock(passphrase).await {
-        Ok(()) => Redirect::to("/inbox").into_response(),
+        Ok(()) => Redirect::to(&desk.at("/inbox")).into_response(),
         Err(e) => {
             let w = desk.words();
             let wrong = e.chain().any(|c| {
@@ -659,7 +760,7 @@ async fn unlock(State(desk): State<Arc<Desk>>, form: axum::Form<UnlockForm>) -> 
 
 async fn lock(State(desk): State<Arc<Desk>>) -> Response {
     desk.lock();
-    Redirect::to("/unlock").into_response()
+    Redirect::to(&desk.at("/unlock")).into_response()
 }
 
 #[derive(askama::Template)]
@@ -691,6 +792,12 @@ async fn panic(State(desk): State<Arc<Desk>>) -> Response {
         keyring: Some(desk.keyring_path.clone()),
     };
     let erased = tokio::task::spawn_blocking(move || crate::panic::erase(&keyring)).await;
+    // Nothing is left to unlock: the desk stops once this page is sent.
+    let stopping = desk.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stopping.stop.notify_one();
+    });
     let w = desk.words();
     let f = Frame::new(&desk, &w, None, "/panic");
     match erased {
@@ -731,19 +838,20 @@ pub(crate) fn paragraphs(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The desk is locked: the answer sends the person to unlock it first.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Locked;
+/// The desk is locked: the answer sends the person to unlock it first (the desk's unlock
+/// page's address).
+#[derive(Debug, Clone)]
+pub(crate) struct Locked(String);
 
 impl IntoResponse for Locked {
     fn into_response(self) -> Response {
-        Redirect::to("/unlock").into_response()
+        Redirect::to(&self.0).into_response()
     }
 }
 
 /// The unlocked desk, or [`Locked`].
 pub(crate) fn need_unlocked(desk: &Desk) -> Result<Arc<Unlocked>, Locked> {
-    desk.unlocked().ok_or(Locked)
+    desk.unlocked().ok_or_else(|| Locked(desk.at("/unlock")))
 }
 
 #[cfg(test)]
@@ -759,7 +867,7 @@ mod tests {
             .header(header::COOKIE, "x=1; panah-desk=secret; y=2")
             .body(Body::empty())
             .unwrap_or_default();
-        assert_eq!(cookie_value(&req), Some("secret"));
+        assert_eq!(cookie_values(&req).collect::<Vec<_>>(), vec!["secret"]);
         assert_eq!(
             form_value(b"a=1&csrf=t%2B1", "csrf").as_deref(),
             Some("t+1")

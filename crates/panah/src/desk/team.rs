@@ -219,7 +219,7 @@ async fn add(State(desk): State<Arc<Desk>>, Form(form): Form<AddForm>) -> Respon
                     ("count", &w.n(count)),
                 ],
             )];
-            Redirect::to("/team").into_response()
+            Redirect::to(&desk.at("/team")).into_response()
         }
         Err(e) => refuse(crate::error_text(&e, &w)).await,
     }
@@ -289,7 +289,7 @@ async fn remove(State(desk): State<Arc<Desk>>, Path(fp): Path<String>) -> Respon
                 lines.push(crate::error_text(&e, &w));
             }
             *desk.said.lock().unwrap_or_else(|e| e.into_inner()) = lines;
-            Redirect::to("/team").into_response()
+            Redirect::to(&desk.at("/team")).into_response()
         }
         Err(e) => {
             show(

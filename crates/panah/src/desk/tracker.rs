@@ -410,7 +410,7 @@ async fn add_need(State(desk): State<Arc<Desk>>, Form(form): Form<NeedForm>) -> 
         Err(e) => return Frame::new(&desk, &w, None, "/needs").failure(&e),
     }
     remember(&desk, lines);
-    Redirect::to(&format!("/needs/{}", id.short())).into_response()
+    Redirect::to(&desk.at(&format!("/needs/{}", id.short()))).into_response()
 }
 
 /// Both sides of a conflict, field by field.
@@ -608,7 +608,7 @@ async fn save_change(
     let back = format!("/{section}/{}", id.short());
     if before == after {
         remember(desk, vec![w.t("cli-nothing-changed")]);
-        return Redirect::to(&back).into_response();
+        return Redirect::to(&desk.at(&back)).into_response();
     }
     if let Err(e) = cache.update(&id, after) {
         return Frame::new(desk, w, None, &back).failure(&e.into());
@@ -619,7 +619,7 @@ async fn save_change(
         Err(e) => return Frame::new(desk, w, None, &back).failure(&e),
     }
     remember(desk, lines);
-    Redirect::to(&back).into_response()
+    Redirect::to(&desk.at(&back)).into_response()
 }
 
 #[derive(serde::Deserialize, Default, Clone)]
@@ -867,7 +867,7 @@ async fn add_case(State(desk): State<Arc<Desk>>, Form(form): Form<CaseForm>) -> 
         Err(e) => return Frame::new(&desk, &w, None, "/cases").failure(&e),
     }
     remember(&desk, lines);
-    Redirect::to(&format!("/cases/{}", id.short())).into_response()
+    Redirect::to(&desk.at(&format!("/cases/{}", id.short()))).into_response()
 }
 
 async fn show_case(State(desk): State<Arc<Desk>>, Path(reference): Path<String>) -> Response {
@@ -972,7 +972,7 @@ async fn resolve(
         Err(e) => return f.failure(&e),
     }
     remember(&desk, lines);
-    Redirect::to(&format!("/{section}/{}", id.short())).into_response()
+    Redirect::to(&desk.at(&format!("/{section}/{}", id.short()))).into_response()
 }
 
 async fn confirm_delete(State(desk): State<Arc<Desk>>, Path(reference): Path<String>) -> Response {
@@ -1028,7 +1028,7 @@ async fn delete(State(desk): State<Arc<Desk>>, Path(reference): Path<String>) ->
         Err(e) => return f.failure(&e),
     }
     remember(&desk, lines);
-    Redirect::to(&format!("/{section}")).into_response()
+    Redirect::to(&desk.at(&format!("/{section}"))).into_response()
 }
 
 #[derive(askama::Template)]
@@ -1122,5 +1122,5 @@ async fn sync(State(desk): State<Arc<Desk>>, Form(form): Form<SyncForm>) -> Resp
         "/cases" | "/summary" | "/needs" => form.back.as_str(),
         _ => "/needs",
     };
-    Redirect::to(back).into_response()
+    Redirect::to(&desk.at(back)).into_response()
 }
