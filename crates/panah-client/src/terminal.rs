@@ -5,7 +5,8 @@
 /// `text` with every control character but `\n` and `\t` made visible, and the Unicode
 /// direction overrides and isolates and the line separators too (they make text read
 /// differently from what it says, or start a line that seems to be the program's).
-/// Direction marks (RLM, LRM, ALM) stay: they are ordinary in Dari and Pashto text.
+/// Invisible characters that hide text are made visible as well. Direction marks (RLM,
+/// LRM, ALM) and the zero-width non-joiner stay: they are ordinary in Dari and Pashto text.
 pub fn sanitize(text: &str) -> String {
     escape(text, true)
 }
@@ -26,6 +27,18 @@ fn escape(text: &str, lines: bool) -> String {
                     | '\u{2066}'..='\u{2069}'
                     | '\u{2028}'
                     | '\u{2029}'
+                    // Invisible ones that hide or disguise text: zero-width space, word
+                    // joiner and invisible operators, deprecated format characters, the
+                    // byte-order mark, the soft hyphen, the Mongolian vowel separator and
+                    // tag characters. (The zero-width non-joiner and joiner stay: Dari and
+                    // Pashto words are written with them.)
+                    | '\u{200b}'
+                    | '\u{2060}'..='\u{2064}'
+                    | '\u{206a}'..='\u{206f}'
+                    | '\u{feff}'
+                    | '\u{00ad}'
+                    | '\u{180e}'
+                    | '\u{e0000}'..='\u{e007f}'
             );
         if unsafe_char {
             out.push_str(&c.escape_unicode().to_string());
@@ -54,5 +67,11 @@ mod tests {
         // Direction marks (not overrides) are ordinary in Dari and Pashto text.
         assert_eq!(sanitize("۱۲\u{200f} افغانی"), "۱۲\u{200f} افغانی");
         assert_eq!(sanitize("نیاز به دارو"), "نیاز به دارو");
+        // The half-space of Dari words stays; hidden characters do not.
+        assert_eq!(sanitize("می\u{200c}خواهم"), "می\u{200c}خواهم");
+        assert_eq!(
+            sanitize("pay\u{200b}\u{feff}\u{e0041}"),
+            "pay\\u{200b}\\u{feff}\\u{e0041}"
+        );
     }
 }

@@ -492,9 +492,13 @@ impl Words {
         fp: &str,
         labels: &std::collections::BTreeMap<String, String>,
     ) -> String {
-        match labels.get(fp).filter(|l| !l.is_empty()) {
-            Some(label) => format!("{} ({})", self.line(label), sanitize_line(fp)),
-            None => sanitize_line(fp),
+        // In a right-to-left sentence the whole name and the fingerprint inside it keep
+        // their own direction, so the parentheses do not come apart.
+        let label = labels.get(fp).filter(|l| !l.is_empty());
+        let fp = self.rtl_isolate(sanitize_line(fp));
+        match label {
+            Some(label) => self.rtl_isolate(format!("{} ({fp})", self.line(label))),
+            None => fp,
         }
     }
 }

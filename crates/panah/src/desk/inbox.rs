@@ -283,6 +283,7 @@ async fn file(
     let w = desk.words();
     let f = Frame::new(&desk, &w, Some("inbox"), &format!("/inbox/{id}"));
     let got = async {
+        let _turn = desk.files.acquire().await?;
         let s = u.hub(&desk).await?;
         let (_, opened) = inbox::open(&s, &u.keyring, id).await?;
         let entry = opened

@@ -153,6 +153,9 @@ pub(crate) struct Desk {
     pub codes: Mutex<Vec<(String, String)>>,
     /// Told to stop the desk (after Panic).
     stop: tokio::sync::Notify,
+    /// Files decrypted at once (each may be large: a page of photos must not hold them
+    /// all in memory together).
+    pub files: tokio::sync::Semaphore,
 }
 
 fn random_hex() -> String {
@@ -340,6 +343,7 @@ pub async fn run(args: DeskArgs) -> anyhow::Result<()> {
         news: Mutex::new(Vec::new()),
         codes: Mutex::new(Vec::new()),
         stop: tokio::sync::Notify::new(),
+        files: tokio::sync::Semaphore::new(2),
     });
     if let Some(k) = keyring {
         desk.unlock_with(k)?;

@@ -139,6 +139,15 @@ async fn show(
     )
 }
 
+#[derive(askama::Template)]
+#[template(path = "desk/team_check.html")]
+struct CheckPage<'a> {
+    f: Frame<'a>,
+    fingerprint: String,
+    line: String,
+    label: String,
+}
+
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
 struct AddForm {
@@ -168,9 +177,6 @@ async fn add(State(desk): State<Arc<Desk>>, Form(form): Form<AddForm>) -> Respon
             .await
         }
     };
-    if form.checked.is_none() {
-        return refuse(w.t("desk-team-check-first")).await;
-    }
     let key = match CoordinatorKey::parse_line(form.line.trim()) {
         Ok(k) => k,
         Err(e) => {
@@ -181,6 +187,19 @@ async fn add(State(desk): State<Arc<Desk>>, Form(form): Form<AddForm>) -> Respon
             .await
         }
     };
+    if form.checked.is_none() {
+        // First the fingerprint this line gives, to check with the person; then sign.
+        let f = Frame::new(&desk, &w, Some("team"), "/team");
+        return f.render(
+            StatusCode::OK,
+            CheckPage {
+                f: f.clone(),
+                fingerprint: key.fingerprint().to_string(),
+                line: key.to_string(),
+                label: crate::tracker::clean_input(form.label.trim()),
+            },
+        );
+    }
     let label = crate::tracker::clean_input(form.label.trim());
     if let Err(e) = panah_core::team::check_label(&label) {
         return refuse(sanitize_line(&e)).await;

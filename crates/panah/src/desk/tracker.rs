@@ -417,6 +417,8 @@ async fn add_need(State(desk): State<Arc<Desk>>, Form(form): Form<NeedForm>) -> 
 struct Sides {
     theirs: Vec<(String, String)>,
     mine: Vec<(String, String)>,
+    /// Whether both changes can be kept (they touch different fields).
+    can_merge: bool,
 }
 
 #[derive(askama::Template)]
@@ -480,9 +482,17 @@ async fn record_page(
         );
     };
     let (fields, history) = cli::doc_fields(&w, &doc, Day::today(), &cache.labels);
-    let conflict = cache.conflicts.get(&id).map(|c| Sides {
-        theirs: fields_of(&w, cache.records.get(&id).map(|h| &h.doc), &cache.labels),
-        mine: fields_of(&w, c.mine.as_ref(), &cache.labels),
+    let conflict = cache.conflicts.get(&id).map(|c| {
+        let theirs = cache.records.get(&id).map(|h| &h.doc);
+        Sides {
+            theirs: fields_of(&w, theirs, &cache.labels),
+            mine: fields_of(&w, c.mine.as_ref(), &cache.labels),
+            can_merge: matches!(
+                (&c.original, &c.mine, theirs),
+                (Some(base), Some(mine), Some(theirs))
+                    if panah_core::records::merge::merge(base, mine, theirs).is_ok()
+            ),
+        }
     });
     drop(cache);
     let (title, need, case) = match (&doc, typed) {
@@ -964,7 +974,14 @@ async fn resolve(
         _ => Keep::Merged,
     };
     if let Err(e) = cache.resolve(&id, choice) {
-        return f.failure(&e.into());
+        drop(cache);
+        let kind = if section == "cases" {
+            Kind::Case
+        } else {
+            Kind::Need
+        };
+        let error = Some(crate::error_text(&e.into(), &w));
+        return record_page(&desk, kind, &id.short(), None, Vec::new(), error).await;
     }
     let mut lines = vec![w.t("desk-resolved")];
     match changed(&desk, &u, &w, &mut cache).await {
