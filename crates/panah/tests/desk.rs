@@ -81,6 +81,14 @@ impl Desk {
         format!("{}/open/{}", self.base, self.once)
     }
 
+    /// Opens the one-time address and returns the session's cookie (`name=value`).
+    async fn session(&self, http: &reqwest::Client) -> String {
+        let res = http.get(self.open_url()).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let cookie = res.headers()["set-cookie"].to_str().unwrap();
+        cookie.split(';').next().unwrap().to_owned()
+    }
+
     /// The desk's origin, as a browser names it in `Origin`.
     fn origin(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -405,14 +413,7 @@ async fn the_desk_refuses_what_did_not_come_from_its_own_pages() {
         true,
         &[("PANAH_DESK_IDLE_SECONDS", "1")],
     );
-    let res = http.get(desk.open_url()).send().await.unwrap();
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = desk.session(&http).await;
     let res = http
         .get(format!("{}/inbox", desk.base))
         .header("cookie", &cookie)
@@ -717,14 +718,7 @@ async fn a_coordinators_day_at_the_desk_in_each_language() {
     // Removing a teammate from the desk: signed here, the records wrapped anew at once.
     let desk = Desk::start(&hub, &keyrings[0], "en", true, &[]);
     let http = client();
-    let res = http.get(desk.open_url()).send().await.unwrap();
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = desk.session(&http).await;
     let page = http
         .get(format!("{}/team", desk.base))
         .header("cookie", &cookie)
@@ -826,14 +820,7 @@ async fn nothing_the_desk_decrypts_reaches_the_disk() {
         ],
     );
     let http = client();
-    let res = http.get(desk.open_url()).send().await.unwrap();
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = desk.session(&http).await;
     let get = |path: String| {
         http.get(format!("{}{path}", desk.base))
             .header("cookie", &cookie)

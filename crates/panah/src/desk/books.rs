@@ -231,6 +231,16 @@ struct After {
     preview: Vec<String>,
 }
 
+/// The page after an action that did not sign anything: 422 if it was refused.
+async fn page_after(desk: &Desk, after: After) -> Response {
+    let status = if after.error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    page(desk, status, after).await
+}
+
 async fn page(desk: &Desk, status: StatusCode, after: After) -> Response {
     let u = match need_unlocked(desk) {
         Ok(u) => u,
@@ -456,12 +466,7 @@ async fn reverse(State(desk): State<Arc<Desk>>, Form(form): Form<ReverseForm>) -
             ..After::default()
         },
     };
-    let status = if after.error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    page(&desk, status, after).await
+    page_after(&desk, after).await
 }
 
 #[derive(serde::Deserialize)]
@@ -499,12 +504,7 @@ async fn goals(State(desk): State<Arc<Desk>>, Form(form): Form<GoalsForm>) -> Re
             ..After::default()
         },
     };
-    let status = if after.error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    page(&desk, status, after).await
+    page_after(&desk, after).await
 }
 
 #[derive(serde::Deserialize)]

@@ -466,7 +466,7 @@ mod tests {
     fn files_are_named_safely_and_pictures_known_by_their_bytes() {
         assert_eq!(
             attachment("سند \"1\".pdf"),
-            "attachment; filename=\"______1_.pdf\"; filename*=UTF-8''%D8%B3%D9%86%D8%AF%20%221%22.pdf"
+            "attachment; filename=\"_____1_.pdf\"; filename*=UTF-8''%D8%B3%D9%86%D8%AF%20%221%22.pdf"
         );
         assert_eq!(image_type(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
         assert_eq!(image_type(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));

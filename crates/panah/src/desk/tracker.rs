@@ -936,6 +936,23 @@ async fn edit_case(
     .await
 }
 
+/// The need or case `reference` names, and the section it belongs to; or what to say.
+fn find_any(cache: &Cache, w: &Words, reference: &str) -> Result<(RecordId, &'static str), String> {
+    let id = cli::find(cache, w, reference, Kind::Need)
+        .or_else(|_| cli::find(cache, w, reference, Kind::Case))
+        .map_err(|_| {
+            w.f(
+                "cli-error-reference",
+                &[("got", &panah_client::terminal::sanitize_line(reference))],
+            )
+        })?;
+    let section = match cache.current(&id).and_then(Doc::kind) {
+        Some(Kind::Case) => "cases",
+        _ => "needs",
+    };
+    Ok((id, section))
+}
+
 #[derive(serde::Deserialize)]
 struct ResolveForm {
     keep: String,
@@ -953,20 +970,9 @@ async fn resolve(
     let w = desk.words();
     let mut cache = u.cache.lock().await;
     let f = Frame::new(&desk, &w, None, "/needs");
-    let Ok(id) = cli::find(&cache, &w, &reference, Kind::Need)
-        .or_else(|_| cli::find(&cache, &w, &reference, Kind::Case))
-    else {
-        return f.message(
-            StatusCode::NOT_FOUND,
-            &w.f(
-                "cli-error-reference",
-                &[("got", &panah_client::terminal::sanitize_line(&reference))],
-            ),
-        );
-    };
-    let section = match cache.current(&id).and_then(Doc::kind) {
-        Some(Kind::Case) => "cases",
-        _ => "needs",
+    let (id, section) = match find_any(&cache, &w, &reference) {
+        Ok(found) => found,
+        Err(message) => return f.message(StatusCode::NOT_FOUND, &message),
     };
     let choice = match form.keep.as_str() {
         "mine" => Keep::Mine,
@@ -1021,20 +1027,9 @@ async fn delete(State(desk): State<Arc<Desk>>, Path(reference): Path<String>) ->
     let w = desk.words();
     let f = Frame::new(&desk, &w, None, "/needs");
     let mut cache = u.cache.lock().await;
-    let Ok(id) = cli::find(&cache, &w, &reference, Kind::Need)
-        .or_else(|_| cli::find(&cache, &w, &reference, Kind::Case))
-    else {
-        return f.message(
-            StatusCode::NOT_FOUND,
-            &w.f(
-                "cli-error-reference",
-                &[("got", &panah_client::terminal::sanitize_line(&reference))],
-            ),
-        );
-    };
-    let section = match cache.current(&id).and_then(Doc::kind) {
-        Some(Kind::Case) => "cases",
-        _ => "needs",
+    let (id, section) = match find_any(&cache, &w, &reference) {
+        Ok(found) => found,
+        Err(message) => return f.message(StatusCode::NOT_FOUND, &message),
     };
     if let Err(e) = cache.delete(&id, Action::Deleted) {
         return f.failure(&e.into());
