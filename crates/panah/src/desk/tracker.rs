@@ -183,7 +183,7 @@ impl NeedForm {
         })
     }
 
-    fn of(n: &Need, w: &Words) -> NeedForm {
+    fn of(n: &Need) -> NeedForm {
         let money = |m: i64, c: &str| {
             panah_core::ledger::money::Currency::parse(c)
                 .map(|c| panah_core::ledger::money::decimal(m, c))
@@ -218,11 +218,6 @@ impl NeedForm {
                 .join(" "),
             anyway: None,
         }
-        .with_lang(w)
-    }
-
-    fn with_lang(self, _w: &Words) -> NeedForm {
-        self
     }
 }
 
@@ -498,11 +493,7 @@ async fn record_page(
     let (title, need, case) = match (&doc, typed) {
         (Doc::Need(n), typed) => (
             w.f("desk-need-title", &[("ref", &id.short())]),
-            Some(
-                typed
-                    .and_then(|t| t.0)
-                    .unwrap_or_else(|| NeedForm::of(n, &w)),
-            ),
+            Some(typed.and_then(|t| t.0).unwrap_or_else(|| NeedForm::of(n))),
             None,
         ),
         (Doc::Case(c), typed) => (
