@@ -1062,6 +1062,36 @@ pub(crate) fn summary_groups(w: &Words, s: &Summary) -> Vec<(String, Vec<String>
     groups
 }
 
+/// A need opened `today`, before its fields are set (`add` on the command line and the desk).
+pub(crate) fn new_need(today: Day) -> Need {
+    Need {
+        pseudonym: String::new(),
+        category: panah_core::ledger::Category::Other,
+        urgency: Urgency::Soon,
+        status: NeedStatus::Open,
+        money: None,
+        notes: String::new(),
+        ledger: Vec::new(),
+        opened: today,
+        closed: None,
+    }
+}
+
+/// A case opened `today`, before its fields are set.
+pub(crate) fn new_case(today: Day) -> Case {
+    Case {
+        pseudonym: String::new(),
+        stage: Stage::Registered,
+        pathway: String::new(),
+        next_action: String::new(),
+        due: None,
+        history: Vec::new(),
+        needs: Vec::new(),
+        opened: today,
+        closed: None,
+    }
+}
+
 /// The catalogue's words for a warning from `doc::warnings`.
 fn why_id(why: Identifying) -> &'static str {
     match why {
@@ -1549,17 +1579,7 @@ pub async fn needs(args: NeedsArgs) -> anyhow::Result<()> {
     match args.command {
         NeedsCommand::Add(mut f) => {
             f.read_texts()?;
-            let mut n = Need {
-                pseudonym: String::new(),
-                category: panah_core::ledger::Category::Other,
-                urgency: Urgency::Soon,
-                status: NeedStatus::Open,
-                money: None,
-                notes: String::new(),
-                ledger: Vec::new(),
-                opened: today,
-                closed: None,
-            };
+            let mut n = new_need(today);
             if f.pseudonym.as_deref().is_none_or(|p| p.trim().is_empty()) || f.category.is_none() {
                 bail!("{}", desk.words.t("cli-error-need-fields"));
             }
@@ -1751,17 +1771,7 @@ pub async fn cases(args: CasesArgs) -> anyhow::Result<()> {
             if f.pseudonym.as_deref().is_none_or(|p| p.trim().is_empty()) {
                 bail!("{}", desk.words.t("cli-error-case-fields"));
             }
-            let mut c = Case {
-                pseudonym: String::new(),
-                stage: Stage::Registered,
-                pathway: String::new(),
-                next_action: String::new(),
-                due: None,
-                history: Vec::new(),
-                needs: Vec::new(),
-                opened: today,
-                closed: None,
-            };
+            let mut c = new_case(today);
             f.apply(&mut c, &desk)?;
             desk.check_texts(&f.texts(), f.anyway)?;
             let id = desk.cache.add(Doc::Case(c))?;

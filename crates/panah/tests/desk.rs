@@ -761,12 +761,44 @@ async fn a_coordinators_day_at_the_desk_in_each_language() {
         "the records are wrapped anew at once: {page}"
     );
     assert!(!page.contains("/team/remove/"), "only you are left: {page}");
-    drop(desk);
     let out = run(&coordinator_args("team", &hub, &keyrings[1], &[]));
     assert!(
         !out.status.success(),
         "the removed coordinator cannot log in any more"
     );
+
+    // Adding them back: first the fingerprint their line gives, to check with them, and
+    // nothing signed; then, checked, signed.
+    let line = ok(&["id", "show", "--keyring", &keyrings[1]]);
+    let line = line.trim();
+    let token = token_in(&page);
+    let add = |checked: bool| {
+        let mut body = format!(
+            "csrf={token}&label=kite&line={}",
+            form_urlencoded::byte_serialize(line.as_bytes()).collect::<String>()
+        );
+        if checked {
+            body.push_str("&checked=yes");
+        }
+        http.post(format!("{}/team/add", desk.base))
+            .header("cookie", &cookie)
+            .header("origin", desk.origin())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let res = add(false).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let check = res.text().await.unwrap();
+    assert!(check.contains(&fp), "the fingerprint to check: {check}");
+    assert!(check.contains("name=\"checked\""), "{check}");
+    let out = run(&coordinator_args("team", &hub, &keyrings[1], &[]));
+    assert!(!out.status.success(), "not added before it is checked");
+    let res = add(true).await.unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let out = ok(&coordinator_args("team", &hub, &keyrings[1], &[]));
+    assert!(out.contains(&fp) && out.contains("kite"), "{out}");
+    drop(desk);
     assert!(hub.stop().success());
 }
 

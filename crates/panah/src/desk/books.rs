@@ -203,7 +203,8 @@ async fn check(desk: &Desk, u: &Unlocked, w: &Words) -> Checked {
     let budgets = info
         .budgets
         .iter()
-        .map(|(c, m)| format!("{c}={}", in_base(*m)))
+        // The hub's words for the categories: shown back only as one plain line each.
+        .map(|(c, m)| format!("{}={}", sanitize_line(c), in_base(*m)))
         .collect::<Vec<_>>()
         .join("\n");
     Checked {

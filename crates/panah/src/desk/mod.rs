@@ -24,7 +24,6 @@ mod tracker;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -129,9 +128,9 @@ pub(crate) struct Desk {
     origin: String,
     /// The one-time address's secret, until it is used.
     once: Mutex<Option<String>>,
-    /// The session cookie's value, valid once the one-time address was used.
+    /// The session cookie's value, valid once the one-time address was used (`once` is
+    /// then `None`).
     session: String,
-    opened: AtomicBool,
     /// The form token every change carries.
     pub csrf: String,
     words: Words,
@@ -327,7 +326,6 @@ pub async fn run(args: DeskArgs) -> anyhow::Result<()> {
         origin: format!("http://127.0.0.1:{}", addr.port()),
         once: Mutex::new(Some(once.clone())),
         session: random_hex(),
-        opened: AtomicBool::new(false),
         csrf: random_hex(),
         lang: Mutex::new(words.lang),
         words,
@@ -603,8 +601,12 @@ async fn check(desk: &Desk, req: Request) -> Result<Request, Result<Response, Re
     let Some(rest) = req.uri().path().strip_prefix(desk.root.as_str()) else {
         return Err(Err(Refused::NotOpened));
     };
-    let session_ok =
-        desk.opened.load(Ordering::SeqCst) && cookie_values(&req).any(|c| same(c, &desk.session));
+    let session_ok = desk
+        .once
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_none()
+        && cookie_values(&req).any(|c| same(c, &desk.session));
     if let Some(token) = rest.strip_prefix("/open/") {
         if req.method() != Method::GET {
             return Err(Err(Refused::Origin));
@@ -620,7 +622,6 @@ async fn check(desk: &Desk, req: Request) -> Result<Request, Result<Response, Re
         }
         // The first use sets the session; the same browser opening it again just goes on.
         *once = None;
-        desk.opened.store(true, Ordering::SeqCst);
         desk.touch();
         // A page, not a redirect: a browser opened from another program or file does not
         // send a `SameSite=Strict` cookie along a redirect it did not start itself; the

@@ -376,17 +376,7 @@ async fn add_need(State(desk): State<Arc<Desk>>, Form(form): Form<NeedForm>) -> 
         Err(r) => return r.into_response(),
     };
     let w = desk.words();
-    let mut n = Need {
-        pseudonym: String::new(),
-        category: panah_core::ledger::Category::Other,
-        urgency: Urgency::Soon,
-        status: NeedStatus::Open,
-        money: None,
-        notes: String::new(),
-        ledger: Vec::new(),
-        opened: Day::today(),
-        closed: None,
-    };
+    let mut n = cli::new_need(Day::today());
     if let Err((warnings, error)) = apply_need(&w, &form, &mut n) {
         return need_list(&desk, NeedFilter::default(), form, warnings, error).await;
     }
@@ -843,17 +833,7 @@ async fn add_case(State(desk): State<Arc<Desk>>, Form(form): Form<CaseForm>) -> 
     let w = desk.words();
     let by = u.keyring.public().fingerprint().to_string();
     let mut cache = u.cache.lock().await;
-    let mut c = Case {
-        pseudonym: String::new(),
-        stage: Stage::Registered,
-        pathway: String::new(),
-        next_action: String::new(),
-        due: None,
-        history: Vec::new(),
-        needs: Vec::new(),
-        opened: Day::today(),
-        closed: None,
-    };
+    let mut c = cli::new_case(Day::today());
     if let Err((warnings, error)) = apply_case(&w, &form, &cache, &by, &mut c) {
         drop(cache);
         return case_list(&desk, CaseFilter::default(), form, warnings, error).await;
