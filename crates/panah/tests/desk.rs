@@ -798,6 +798,35 @@ async fn a_coordinators_day_at_the_desk_in_each_language() {
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     let out = ok(&coordinator_args("team", &hub, &keyrings[1], &[]));
     assert!(out.contains(&fp) && out.contains("kite"), "{out}");
+
+    // Goals: saved, then shown in the form as they are now (an empty form would erase
+    // them from the appeal); a signed change answers with a redirect, so a reload does
+    // nothing again.
+    let res = http
+        .post(format!("{}/books/goals", desk.base))
+        .header("cookie", &cookie)
+        .header("origin", desk.origin())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}&target=1500000&budgets=food%3D600000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let books = http
+        .get(format!("{}/books", desk.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(books.contains("name=\"target\" value=\"1500000"), "{books}");
+    assert!(books.contains(">food=600000"), "{books}");
+    assert!(
+        http_body(&hub.url, "/c/roshanai?lang=en").contains("<progress"),
+        "the appeal shows the goals"
+    );
     drop(desk);
     assert!(hub.stop().success());
 }

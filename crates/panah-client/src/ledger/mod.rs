@@ -34,6 +34,10 @@ pub struct Synced {
     pub base: Currency,
     pub tree: Tree,
     pub entries: Vec<Entry>,
+    /// The goals the hub shows on the appeal (not signed: the operator's settings), in
+    /// base-currency minor units: the overall target and the budget per category word.
+    pub target: Option<i64>,
+    pub budgets: std::collections::BTreeMap<String, i64>,
     keys: Vec<String>,
     state_path: PathBuf,
 }
@@ -124,6 +128,8 @@ pub async fn sync(session: &Session, team: &VerifiedTeam) -> Result<Synced> {
         tree: v.log.tree,
         entries: v.log.entries,
         keys: team.verifier_keys(&info.origin),
+        target: info.target,
+        budgets: info.budgets,
         state_path,
     })
 }

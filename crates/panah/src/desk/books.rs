@@ -143,11 +143,10 @@ async fn check(desk: &Desk, u: &Unlocked, w: &Words) -> Checked {
     let synced = async {
         let s = u.hub(desk).await?;
         let team = desk.team(&s, &u.keyring).await?;
-        let info: panah_api::LedgerInfo = s.get(&s.api("/ledger")).await?;
-        anyhow::Ok((ledger::sync(&s, &team).await?, info))
+        anyhow::Ok(ledger::sync(&s, &team).await?)
     }
     .await;
-    let (synced, info) = match synced {
+    let synced = match synced {
         Ok(s) => s,
         Err(e) => {
             return Checked {
@@ -199,8 +198,8 @@ async fn check(desk: &Desk, u: &Unlocked, w: &Words) -> Checked {
         })
         .collect();
     let in_base = |m: i64| panah_core::ledger::money::decimal(m, base);
-    let target = info.target.map(in_base).unwrap_or_default();
-    let budgets = info
+    let target = synced.target.map(in_base).unwrap_or_default();
+    let budgets = synced
         .budgets
         .iter()
         // The hub's words for the categories: shown back only as one plain line each.
