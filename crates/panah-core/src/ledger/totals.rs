@@ -402,9 +402,15 @@ mod tests {
                 let held = |log: &Vec<Entry>, c: usize| {
                     Totals::of(log).balances.get(&cur(c)).copied().unwrap_or(0)
                 };
-                // An amount and its base value at `rate` afghanis per 100 units.
+                // An amount and its base value at `rate` afghanis per 100 units (at least
+                // one minor unit: a ledger entry's base value is positive, and a tiny
+                // foreign amount at a low rate would round to nothing).
                 let at = |c: usize, minor: i64, rate: i64| {
-                    let base = if c == 0 { minor } else { minor * rate / 100 };
+                    let base = if c == 0 {
+                        minor
+                    } else {
+                        (minor * rate / 100).max(1)
+                    };
                     (money(minor, CODES[c]), base)
                 };
                 match *op {
