@@ -63,6 +63,15 @@ const LEFT_BY_A_CRASH: Duration = Duration::from_secs(48 * 3600);
 /// its row was being stored. One fan-out folder at a time (a bounded batch each), file work
 /// on the blocking pool. Returns how many.
 pub async fn sweep_orphans(store: &Store, blobs: &BlobStore) -> Result<usize, StoreError> {
+    sweep_orphans_older_than(store, blobs, LEFT_BY_A_CRASH).await
+}
+
+/// [`sweep_orphans`] with another age limit: tests of what a crash leaves sweep at once.
+pub async fn sweep_orphans_older_than(
+    store: &Store,
+    blobs: &BlobStore,
+    age: Duration,
+) -> Result<usize, StoreError> {
     let stopped =
         |e: tokio::task::JoinError| StoreError::Corrupt(format!("the blob sweep stopped: {e}"));
     let fanouts = {
@@ -83,11 +92,9 @@ pub async fn sweep_orphans(store: &Store, blobs: &BlobStore) -> Result<usize, St
         let candidates = {
             let blobs = blobs.clone();
             let fanout = fanout.clone();
-            tokio::task::spawn_blocking(move || {
-                blobs.committed_older_than(&fanout, LEFT_BY_A_CRASH)
-            })
-            .await
-            .map_err(stopped)?
+            tokio::task::spawn_blocking(move || blobs.committed_older_than(&fanout, age))
+                .await
+                .map_err(stopped)?
         };
         let candidates = match candidates {
             Ok(c) if c.is_empty() => continue,

@@ -77,6 +77,21 @@ impl BlobStore {
         })
     }
 
+    /// Writes a blob under a key chosen elsewhere (a restore puts each blob back under the
+    /// key its row names), as durably as [`BlobStore::create`]. An existing blob of that key
+    /// is an error, never overwritten.
+    pub fn put(&self, key: &str, from: &mut impl io::Read) -> Result<u64, BlobError> {
+        let dest = self.path(key)?;
+        if dest.exists() {
+            return Err(io_err(&dest)(io::Error::from(io::ErrorKind::AlreadyExists)));
+        }
+        let mut w = self.create()?;
+        w.dest = dest;
+        w.key = key.to_owned();
+        io::copy(from, &mut w).map_err(io_err(&self.root))?;
+        Ok(w.commit()?.1)
+    }
+
     /// Writes a whole blob at once.
     pub fn write_blob(&self, bytes: &[u8]) -> Result<(String, u64), BlobError> {
         let mut w = self.create()?;

@@ -17,6 +17,7 @@ pub mod blobs;
 mod collectives;
 mod contact;
 mod coordinators;
+mod copy;
 mod dialect;
 mod error;
 mod ledger;
@@ -40,6 +41,7 @@ pub use contact::{
     day_of, BlobKind, Conversation, ConversationSummary, FileRow, MessageRow, NewMessage, Side,
 };
 pub use coordinators::Coordinator;
+pub use copy::{Copied, COPIED, LEFT_OUT};
 pub use dialect::Dialect;
 pub use error::StoreError;
 pub use ledger::Ledger;

@@ -15,6 +15,7 @@
 
 mod admin;
 mod appeal_file;
+mod backup;
 mod client;
 mod config;
 mod demo;
@@ -55,6 +56,11 @@ enum Command {
     /// Operator commands, run on the hub's host against its database.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Copy a running hub (database and blobs, SQLite or PostgreSQL) to a folder or a .tar
+    /// file, in one consistent snapshot. Only what the hub holds: ciphertext and public data.
+    Backup(backup::BackupArgs),
+    /// Make a new hub from a backup, on SQLite or PostgreSQL, after checking every file.
+    Restore(backup::RestoreArgs),
     /// A coordinator's keyring: create it, show its public line, export the age identity.
     #[command(subcommand)]
     Id(id::IdCommand),
@@ -108,6 +114,8 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Admin(cmd) => admin::run(cmd).await,
+            Command::Backup(args) => backup::backup(args).await,
+            Command::Restore(args) => backup::restore(args).await,
             Command::Id(cmd) => id::run(cmd),
             Command::Team(args) => team::run(args).await,
             Command::Inbox(args) => inbox::run(args).await,

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod chromium;
+pub mod load;
 
 pub const PASS: &str = "correct horse battery staple";
 
@@ -85,10 +86,16 @@ pub struct Hub {
 impl Hub {
     /// Starts `panah serve` on a free port and waits for its readiness line.
     pub fn start(extra: &[&str], log: &Path) -> Hub {
+        Self::start_on("127.0.0.1:0", extra, log)
+    }
+
+    /// [`Hub::start`] on a given address (a restarted hub keeps its address, so devices
+    /// that pinned it know it again).
+    pub fn start_on(listen: &str, extra: &[&str], log: &Path) -> Hub {
         let log_file = std::fs::File::create(log).expect("log file");
         let mut child = panah()
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .args(extra)
             .env("PANAH_LOG", "debug")
             .stdout(Stdio::piped())

@@ -1,0 +1,500 @@
+//! `panah backup` and `panah restore`: a consistent copy of a running hub, and a new hub
+//! made from one.
+//!
+//! A backup is a folder (or one `.tar` file holding the same):
+//!
+//! - `hub.db`: every table of the hub but the login sessions, as one SQLite file at the
+//!   hub's schema version, whatever the hub's own store (SQLite or PostgreSQL). It is read
+//!   in one snapshot while the hub serves ([`panah_store::Store::copy_into`]).
+//! - `blobs/ab/KEY`: the ciphertext of every message and file those rows name.
+//! - `SHA256SUMS`: the hash of every file above, in the format `sha256sum -c` reads.
+//! - `panah-backup.toml`: what the backup holds, written last: a folder without it is an
+//!   unfinished backup, and `restore` refuses it.
+//!
+//! It holds only what the hub holds: ciphertext, public data (appeals, ledgers, the team
+//! log), public keys, keyed hashes, and the hub's own secret under which codenames are
+//! turned into lookup keys. Anyone with the backup and a sender's codename could find that
+//! sender's conversation, as on the hub itself; so a backup is kept as privately as the
+//! hub's data folder. No coordinator's key is in it: no backup opens a message.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use panah_store::{BlobStore, Location, Store};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::StoreArgs;
+
+const MANIFEST: &str = "panah-backup.toml";
+const SUMS: &str = "SHA256SUMS";
+const DATABASE: &str = "hub.db";
+const FORMAT: u32 = 1;
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Where to write the backup: a new folder, or a file ending in .tar.
+    pub to: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// The backup: its folder, or its .tar file.
+    pub from: PathBuf,
+    /// The new hub (--data, --database or --config as `panah serve` will use them). Its
+    /// database must not exist yet (SQLite) or be empty (PostgreSQL).
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// What a backup holds, written into it last.
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    /// The backup format (this file's layout), not the database's schema.
+    format: u32,
+    /// The database schema version of `hub.db`.
+    schema: i64,
+    /// The day it was made (never the hour).
+    made_on: String,
+    /// The store the hub ran on: sqlite or postgres.
+    from_store: String,
+    blobs: u64,
+    blob_bytes: u64,
+    /// Messages the hub deleted while the backup ran (their blobs were gone before they
+    /// could be copied), left out of the backup.
+    left_out_messages: u64,
+    rows: BTreeMap<String, u64>,
+}
+
+pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (config, hub) = args.store.open_existing().await?;
+    let blobs = BlobStore::open(&config.data.join("blobs"))?;
+    let tar = is_tar(&args.to);
+    if args.to.exists() && !(args.to.is_dir() && fs::read_dir(&args.to)?.next().is_none()) {
+        bail!(
+            "{} already exists; a backup is written only to a new folder or file",
+            args.to.display()
+        );
+    }
+    // A .tar is made in a folder beside it, then packed.
+    let folder = if tar {
+        let mut name = args.to.clone().into_os_string();
+        name.push(".partial");
+        PathBuf::from(name)
+    } else {
+        args.to.clone()
+    };
+    if tar && folder.exists() {
+        bail!(
+            "{} is left from a backup that did not finish; remove it first",
+            folder.display()
+        );
+    }
+    crate::private::create_folder(&folder)?;
+    let made = write_backup(&hub, &config.location, &blobs, &folder).await;
+    hub.close().await;
+    let manifest = match made {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&folder);
+            return Err(e);
+        }
+    };
+    if tar {
+        pack(&folder, &args.to)?;
+        fs::remove_dir_all(&folder)?;
+    }
+    let size = size_of(&args.to)?;
+    println!(
+        "backed up {} rows and {} blobs ({} MB) to {} in {:.1} s",
+        manifest.rows.values().sum::<u64>(),
+        manifest.blobs,
+        size / 1_000_000,
+        args.to.display(),
+        started.elapsed().as_secs_f64()
+    );
+    if manifest.left_out_messages > 0 {
+        println!(
+            "{} messages deleted on the hub while the backup ran are not in it",
+            manifest.left_out_messages
+        );
+    }
+    println!(
+        "It holds ciphertext, public data and the hub's codename secret: keep it as private as the hub's data folder."
+    );
+    Ok(())
+}
+
+async fn write_backup(
+    hub: &Store,
+    location: &Location,
+    blobs: &BlobStore,
+    folder: &Path,
+) -> anyhow::Result<Manifest> {
+    let db_path = folder.join(DATABASE);
+    let copy = Store::open(&Location::Sqlite {
+        path: db_path.clone(),
+        create: true,
+    })
+    .await?;
+    let copied = hub
+        .copy_into(&copy)
+        .await
+        .context("cannot copy the hub's database")?;
+    let kept = BlobStore::open(&folder.join("blobs"))?;
+    let mut sums = BTreeMap::new();
+    let (mut count, mut bytes, mut left_out) = (0u64, 0u64, 0u64);
+    for key in copy.blob_keys().await? {
+        let mut from = match blobs.open_blob(&key) {
+            Ok(f) => f,
+            // Deleted on the hub after the snapshot was read: its rows go too.
+            Err(panah_store::BlobError::Io { source, .. })
+                if source.kind() == io::ErrorKind::NotFound =>
+            {
+                left_out += copy.forget_blob(&key).await?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut hashing = Hashing::new(&mut from);
+        bytes += kept.put(&key, &mut hashing)?;
+        count += 1;
+        sums.insert(format!("blobs/{}/{key}", &key[..2]), hashing.finish());
+    }
+    let schema = copy.schema_version().await?;
+    copy.checkpoint().await?;
+    copy.close().await;
+    crate::private::tighten(&Location::Sqlite {
+        path: db_path.clone(),
+        create: false,
+    })?;
+    for suffix in ["-wal", "-shm"] {
+        let mut p = db_path.clone().into_os_string();
+        p.push(suffix);
+        let _ = fs::remove_file(PathBuf::from(p));
+    }
+    let _ = fs::remove_dir(folder.join("blobs").join("tmp"));
+    sums.insert(DATABASE.to_owned(), hash_file(&db_path)?);
+    let mut text = String::new();
+    for (path, hash) in &sums {
+        text.push_str(&format!("{hash}  {path}\n"));
+    }
+    write_durably(&folder.join(SUMS), text.as_bytes())?;
+    let manifest = Manifest {
+        format: FORMAT,
+        schema,
+        made_on: panah_core::Timestamp::now().to_string()[..10].to_owned(),
+        from_store: match location {
+            Location::Sqlite { .. } => "sqlite",
+            Location::Postgres { .. } => "postgres",
+        }
+        .to_owned(),
+        blobs: count,
+        blob_bytes: bytes,
+        left_out_messages: left_out,
+        rows: copied.rows.into_iter().collect(),
+    };
+    // Last: its presence says the backup is whole.
+    write_durably(
+        &folder.join(MANIFEST),
+        toml::to_string(&manifest)?.as_bytes(),
+    )?;
+    File::open(folder)?.sync_all()?;
+    Ok(manifest)
+}
+
+pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let config = args.store.resolve(None)?;
+    if config.exists() && matches!(config.location, Location::Sqlite { .. }) {
+        bail!(
+            "{} already exists: restore makes a new hub, it never writes over one",
+            config.describe()
+        );
+    }
+    crate::private::create_folder(&config.data)?;
+    // A .tar is unpacked into the new hub's folder first, and removed after.
+    let unpacked = if is_tar(&args.from) {
+        let dir = config.data.join("restore.partial");
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?;
+        }
+        unpack(&args.from, &dir)?;
+        Some(dir)
+    } else {
+        None
+    };
+    let folder = unpacked.clone().unwrap_or_else(|| args.from.clone());
+    let result = restore_from(&folder, &config).await;
+    if let Some(dir) = unpacked {
+        let _ = fs::remove_dir_all(dir);
+    }
+    let manifest = match result {
+        Ok(m) => m,
+        Err(e) => {
+            // Nothing half-restored stays behind to be mistaken for a hub.
+            if let Location::Sqlite { path, .. } = &config.location {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.clone().into_os_string();
+                    p.push(suffix);
+                    let _ = fs::remove_file(PathBuf::from(p));
+                }
+            }
+            return Err(e);
+        }
+    };
+    crate::private::tighten(&config.location)?;
+    println!(
+        "restored {} rows and {} blobs into {} in {:.1} s (backup of {}, schema {})",
+        manifest.rows.values().sum::<u64>(),
+        manifest.blobs,
+        config.describe(),
+        started.elapsed().as_secs_f64(),
+        manifest.made_on,
+        manifest.schema
+    );
+    println!("Coordinators log in again on the restored hub; their sessions are not in backups.");
+    Ok(())
+}
+
+async fn restore_from(
+    folder: &Path,
+    config: &crate::config::HubConfig,
+) -> anyhow::Result<Manifest> {
+    let manifest_text = fs::read_to_string(folder.join(MANIFEST)).with_context(|| {
+        format!(
+            "{} is not a finished Panah backup (it has no {MANIFEST})",
+            folder.display()
+        )
+    })?;
+    let manifest: Manifest = toml::from_str(&manifest_text)
+        .with_context(|| format!("the backup's {MANIFEST} cannot be read"))?;
+    if manifest.format != FORMAT {
+        bail!(
+            "this backup is in format {}, which this Panah does not read (it reads {FORMAT})",
+            manifest.format
+        );
+    }
+    let sums = check_sums(folder)?;
+    let blob_files: Vec<&String> = sums.keys().filter(|p| p.starts_with("blobs/")).collect();
+    if blob_files.len() as u64 != manifest.blobs {
+        bail!(
+            "the backup lists {} blobs but its manifest says {}",
+            blob_files.len(),
+            manifest.blobs
+        );
+    }
+    // The backup's database is opened from a copy, so the backup itself stays as it was
+    // (opening migrates an older backup to this Panah's schema).
+    let work = config.data.join("restore-from.db");
+    let _ = fs::remove_file(&work);
+    fs::copy(folder.join(DATABASE), &work)?;
+    let result = async {
+        let from = Store::open(&Location::Sqlite {
+            path: work.clone(),
+            create: false,
+        })
+        .await
+        .context("cannot open the backup's database")?;
+        let to = Store::open(&config.location).await?;
+        let copied = from
+            .copy_into(&to)
+            .await
+            .context("cannot copy the backup into the new hub");
+        from.close().await;
+        let copied = copied?;
+        for (table, n) in &manifest.rows {
+            if copied.of(table) != *n {
+                bail!(
+                    "the backup's table {table} has {} rows, its manifest says {n}",
+                    copied.of(table)
+                );
+            }
+        }
+        let blobs = BlobStore::open(&config.data.join("blobs"))?;
+        for path in blob_files {
+            let key = path.rsplit('/').next().unwrap_or_default();
+            blobs.put(key, &mut File::open(folder.join(path))?)?;
+        }
+        let missing = to
+            .blob_keys()
+            .await?
+            .into_iter()
+            .filter(|k| blobs.open_blob(k).is_err())
+            .count();
+        to.close().await;
+        if missing > 0 {
+            bail!("{missing} blobs the backup's rows name are not in it");
+        }
+        Ok(())
+    }
+    .await;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = work.clone().into_os_string();
+        p.push(suffix);
+        let _ = fs::remove_file(PathBuf::from(p));
+    }
+    result.map(|()| manifest)
+}
+
+/// Checks every file `SHA256SUMS` lists, and that it lists every file there is.
+fn check_sums(folder: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+    let file =
+        File::open(folder.join(SUMS)).with_context(|| format!("the backup has no {SUMS}"))?;
+    let mut sums = BTreeMap::new();
+    for line in io::BufReader::new(file).lines() {
+        let line = line?;
+        let (hash, path) = line
+            .split_once("  ")
+            .with_context(|| format!("a line of {SUMS} is not `HASH  PATH`: {line:?}"))?;
+        let safe = path == DATABASE
+            || path
+                .strip_prefix("blobs/")
+                .and_then(|rest| rest.split_once('/'))
+                .is_some_and(|(fan, key)| {
+                    key.len() == 32
+                        && key.starts_with(fan)
+                        && key.bytes().all(|b| b.is_ascii_hexdigit())
+                });
+        if !safe {
+            bail!("{SUMS} names a file a backup does not have: {path:?}");
+        }
+        let found = hash_file(&folder.join(path))
+            .with_context(|| format!("the backup is missing {path}"))?;
+        if found != hash {
+            bail!("{path} is damaged: its SHA-256 is not the one {SUMS} gives");
+        }
+        sums.insert(path.to_owned(), hash.to_owned());
+    }
+    if !sums.contains_key(DATABASE) {
+        bail!("{SUMS} does not list {DATABASE}");
+    }
+    Ok(sums)
+}
+
+fn is_tar(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "tar")
+}
+
+fn pack(folder: &Path, to: &Path) -> anyhow::Result<()> {
+    let file = private_file(to)?;
+    let mut builder = tar::Builder::new(io::BufWriter::new(file));
+    builder.mode(tar::HeaderMode::Deterministic);
+    builder.follow_symlinks(false);
+    // The manifest last here too.
+    for entry in [DATABASE, "blobs", SUMS] {
+        let path = folder.join(entry);
+        if path.is_dir() {
+            builder.append_dir_all(entry, &path)?;
+        } else {
+            builder.append_path_with_name(&path, entry)?;
+        }
+    }
+    builder.append_path_with_name(folder.join(MANIFEST), MANIFEST)?;
+    let file = builder
+        .into_inner()?
+        .into_inner()
+        .map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn unpack(from: &Path, to: &Path) -> anyhow::Result<()> {
+    crate::private::create_folder(to)?;
+    let file =
+        File::open(from).with_context(|| format!("cannot open the backup {}", from.display()))?;
+    let mut archive = tar::Archive::new(io::BufReader::new(file));
+    archive.set_preserve_permissions(false);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let kind = entry.header().entry_type();
+        if !(kind.is_file() || kind.is_dir()) {
+            bail!("the backup holds something other than files and folders");
+        }
+        // unpack_in refuses paths that would land outside `to`.
+        if !entry.unpack_in(to)? {
+            bail!("the backup holds a path outside itself");
+        }
+    }
+    Ok(())
+}
+
+/// A file only this account can read, new.
+fn private_file(path: &Path) -> anyhow::Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))
+}
+
+fn write_durably(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut file = private_file(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn hash_file(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hashing = Hashing::new(&mut file);
+    io::copy(&mut hashing, &mut io::sink())?;
+    Ok(hashing.finish())
+}
+
+fn size_of(path: &Path) -> io::Result<u64> {
+    if path.is_file() {
+        return Ok(fs::metadata(path)?.len());
+    }
+    let mut total = 0;
+    for entry in fs::read_dir(path)? {
+        let entry = entry?;
+        total += if entry.file_type()?.is_dir() {
+            size_of(&entry.path())?
+        } else {
+            entry.metadata()?.len()
+        };
+    }
+    Ok(total)
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<'a, R> {
+    inner: &'a mut R,
+    hash: Sha256,
+}
+
+impl<'a, R: Read> Hashing<'a, R> {
+    fn new(inner: &'a mut R) -> Self {
+        Hashing {
+            inner,
+            hash: Sha256::new(),
+        }
+    }
+
+    fn finish(self) -> String {
+        panah_core::hex(&self.hash.finalize())
+    }
+}
+
+impl<R: Read> Read for Hashing<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
