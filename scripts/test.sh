@@ -55,6 +55,17 @@ fi
 # (Advisories need GitHub, which CI cannot reach; see README.)
 cargo deny --log-level error check licenses bans sources
 
+# A smoke pass of every fuzz target (a few seconds each, from the committed seeds), so
+# none rots; scripts/fuzz.sh SECONDS runs them for real. It needs the nightly toolchain.
+if rustup run nightly rustc --version >/dev/null 2>&1; then
+    scripts/fuzz.sh "${PANAH_FUZZ_SECONDS:-3}"
+elif [ -n "${CI:-}" ]; then
+    echo "the fuzz smoke pass needs the nightly toolchain, which this machine lacks" >&2
+    exit 1
+else
+    echo "no nightly toolchain: skipping the fuzz smoke pass (CI runs it)" >&2
+fi
+
 source scripts/postgres.sh
 start_throwaway_postgres
 # Nothing may silently skip: PostgreSQL, rage and Chromium tests must run.

@@ -352,8 +352,15 @@ impl Scrubber {
                             out.extend_from_slice(&[0xFF, 0xD9]);
                             *state = Jpeg::Done;
                         }
-                        // A new segment between scans (progressive JPEG): DHT, SOS, …
-                        _ => *state = Jpeg::Length { code, first: None },
+                        // A new segment between scans (progressive JPEG): DHT, DQT, SOS,
+                        // DRI, DNL, a comment or an application segment.
+                        0xC4 | 0xDA..=0xDD | 0xE0..=0xEF | 0xFE => {
+                            *state = Jpeg::Length { code, first: None }
+                        }
+                        // Anything else inside image data is damage: a decoder may read the
+                        // bytes after it as pixels, so dropping it as a segment would
+                        // change the picture (found by fuzzing).
+                        _ => return Err(ScrubError::Damaged("unexpected marker inside the image data")),
                     }
                 }
             }
