@@ -52,7 +52,9 @@ pub fn check(data: &[u8]) {
     let mut scrubber = Scrubber::new();
     let mut streamed = Vec::new();
     for piece in data.chunks(usize::from(split).max(1)) {
-        scrubber.feed(piece, &mut streamed).expect("same bytes, same answer");
+        scrubber
+            .feed(piece, &mut streamed)
+            .expect("same bytes, same answer");
     }
     assert_eq!(scrubber.finish(&mut streamed).expect("finishes"), format);
     assert_eq!(streamed, out, "pieces or whole, the same bytes");

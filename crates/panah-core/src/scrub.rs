@@ -360,7 +360,11 @@ impl Scrubber {
                         // Anything else inside image data is damage: a decoder may read the
                         // bytes after it as pixels, so dropping it as a segment would
                         // change the picture (found by fuzzing).
-                        _ => return Err(ScrubError::Damaged("unexpected marker inside the image data")),
+                        _ => {
+                            return Err(ScrubError::Damaged(
+                                "unexpected marker inside the image data",
+                            ))
+                        }
                     }
                 }
             }
