@@ -75,6 +75,7 @@ error-message-long = Your message is too long: at most { $count } characters. Pl
 error-not-text = The message could not be read as text. Please type it again.
 error-upload-broken = The upload was cut off or damaged. Nothing was kept; please try again.
 error-busy = Many people are writing right now. Please wait a minute and try again.
+error-no-space = This site is out of storage space right now, so nothing was stored. Your text is below. Please try again later.
 connection-busy = This site is very busy right now. Please wait a minute and try again.
 error-no-coordinators = This collective cannot receive messages yet.
 error-damaged-image = “{ $name }” looks like a photo but is damaged, so its hidden details (such as the place it was taken) could not be removed, and it was refused. Nothing was kept. You could send a screenshot of it instead. Do not send it inside a ZIP file: a ZIP keeps those hidden details.

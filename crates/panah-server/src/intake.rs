@@ -27,6 +27,8 @@ pub enum Refusal {
     NotText,
     Broken,
     Busy,
+    /// The disk is full: nothing was stored.
+    NoSpace,
     NoCoordinators,
     DamagedImage(String),
     BadCodename(CodenameError),
@@ -104,6 +106,10 @@ pub struct Rejected {
 }
 
 fn internal(e: SealError) -> Refusal {
+    if e.is_out_of_space() {
+        tracing::error!("the disk is full: a submission was refused");
+        return Refusal::NoSpace;
+    }
     tracing::error!(error = %e, "cannot seal a submission");
     Refusal::Broken
 }
@@ -367,8 +373,13 @@ impl<'s> Intake<'s> {
             // Perhaps stored, perhaps not: the sweep of blobs no row refers to decides.
             Err(e) => {
                 drop(in_flight);
+                let refusal = if e.is_out_of_space() {
+                    Refusal::NoSpace
+                } else {
+                    Refusal::Broken
+                };
                 tracing::error!(error = %e, "cannot store a message");
-                Err(reject(Refusal::Broken, envelope.body, followup))
+                Err(reject(refusal, envelope.body, followup))
             }
         }
     }

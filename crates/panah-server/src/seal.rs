@@ -26,6 +26,17 @@ pub enum SealError {
     NoRecipients,
 }
 
+impl SealError {
+    /// The disk is full: nothing was stored.
+    pub fn is_out_of_space(&self) -> bool {
+        match self {
+            SealError::Blob(e) => e.is_out_of_space(),
+            SealError::Io(e) => panah_store::io_out_of_space(e),
+            SealError::NoRecipients => false,
+        }
+    }
+}
+
 /// Encrypts what is written to it into a new blob.
 pub struct Sealer {
     writer: age::stream::StreamWriter<BlobWriter>,

@@ -25,6 +25,13 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BlobError + '_ {
     }
 }
 
+impl BlobError {
+    /// The disk is full: nothing was stored.
+    pub fn is_out_of_space(&self) -> bool {
+        matches!(self, BlobError::Io { source, .. } if crate::io_out_of_space(source))
+    }
+}
+
 /// A folder of blob files.
 #[derive(Debug, Clone)]
 pub struct BlobStore {

@@ -30,7 +30,27 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl StoreError {
+    /// The disk, or the database server's, is full: nothing was stored, and retrying
+    /// helps once someone has made room.
+    pub fn is_out_of_space(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(d)) => {
+                // SQLITE_FULL, PostgreSQL's disk_full.
+                matches!(d.code().as_deref(), Some("13") | Some("53100"))
+                    || d.message().contains("database or disk is full")
+            }
+            StoreError::Database(sqlx::Error::Io(e)) => io_out_of_space(e),
+            _ => false,
+        }
+    }
+
     pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
         matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
     }
+}
+
+/// Whether an I/O error says the disk is full (or the account's quota is used up).
+pub fn io_out_of_space(e: &std::io::Error) -> bool {
+    // ENOSPC, EDQUOT.
+    e.kind() == std::io::ErrorKind::StorageFull || matches!(e.raw_os_error(), Some(28 | 122))
 }

@@ -43,7 +43,7 @@ pub use contact::{
 pub use coordinators::Coordinator;
 pub use copy::{Copied, COPIED, LEFT_OUT};
 pub use dialect::Dialect;
-pub use error::StoreError;
+pub use error::{io_out_of_space, StoreError};
 pub use ledger::Ledger;
 pub use logins::{Challenge, TokenOwner};
 pub use logs::{Append, Log, LogId, NewEntry, SignedOn, StoredCheckpoint};

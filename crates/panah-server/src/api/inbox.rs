@@ -311,6 +311,9 @@ pub(crate) async fn reply(
 
 fn blob_error(e: panah_store::BlobError) -> ApiError {
     tracing::error!(error = %e, "blob storage failed");
+    if e.is_out_of_space() {
+        return ApiError::no_space();
+    }
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "the hub cannot store files right now; try again later",

@@ -58,6 +58,13 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+    /// The disk is full.
+    pub fn no_space() -> Self {
+        ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "the hub is out of storage space, so nothing was stored; try again once its operator has made room",
+        )
+    }
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -71,6 +78,9 @@ impl ApiError {
 impl From<panah_store::StoreError> for ApiError {
     fn from(e: panah_store::StoreError) -> Self {
         tracing::error!(error = %e, "store error in the API");
+        if e.is_out_of_space() {
+            return ApiError::no_space();
+        }
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the hub's database is not answering; try again in a minute",

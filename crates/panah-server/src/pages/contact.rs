@@ -94,6 +94,7 @@ impl Refusal {
         match self {
             Refusal::TooManyFiles | Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::Busy => StatusCode::TOO_MANY_REQUESTS,
+            Refusal::NoSpace => StatusCode::INSUFFICIENT_STORAGE,
             Refusal::NoCoordinators => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::DamagedImage(_) | Refusal::NotText => StatusCode::UNPROCESSABLE_ENTITY,
             Refusal::NoConversation | Refusal::FollowupNowhere => StatusCode::NOT_FOUND,
@@ -124,6 +125,7 @@ impl Refusal {
             Refusal::NotText => l.t("error-not-text"),
             Refusal::Broken => l.t("error-upload-broken"),
             Refusal::Busy => l.t("error-busy"),
+            Refusal::NoSpace => l.t("error-no-space"),
             Refusal::NoCoordinators => l.t("error-no-coordinators"),
             Refusal::DamagedImage(name) => l.t1("error-damaged-image", "name", &l.isolate(name)),
             Refusal::BadCodename(e) => codename_refusal(&l, e),

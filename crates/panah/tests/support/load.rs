@@ -118,7 +118,11 @@ pub fn setup(dir: &Path, store_args: &[String]) -> (Hub, Crew) {
 /// coordinator logins through (each command logs in anew).
 pub fn hub_args<'a>(dir: &Path, store_args: &[&'a str]) -> Vec<&'a str> {
     let config = dir.join("hub.toml");
-    std::fs::write(&config, "logins_per_second = 1000\n").unwrap();
+    std::fs::write(
+        &config,
+        "logins_per_second = 1000\nsubmissions_per_minute = 100000\nhub_submissions_per_minute = 1000000\nlookups_per_minute = 100000\n",
+    )
+    .unwrap();
     let config: &'static str = Box::leak(config.display().to_string().into_boxed_str());
     let mut all = store_args.to_vec();
     all.extend_from_slice(&["--config", config]);
