@@ -80,7 +80,7 @@ async fn seed(location: &Location, version: i64) {
                     None => "INSERT INTO coordinators (collective_id, recipient, signing_key, label, added_at) VALUES (1, $1, $2, $3, '2021-08-15T00:00:00Z')",
                 };
                 let (recipient, signing) = (k.recipient_str(), k.signing_str());
-                let mut binds = vec![T(recipient), T(signing), T(label)];
+                let mut binds = vec![T(recipient), T(&signing), T(label)];
                 if let Some(at) = removed {
                     binds.push(T(at));
                 }
@@ -130,7 +130,7 @@ async fn seed(location: &Location, version: i64) {
         }
         7 => {
             let k = key(3);
-            sql(c, "INSERT INTO team_invitations (collective_id, recipient, signing_key, label, invited_at) VALUES (1, $1, $2, 'carol', '2021-08-21T00:00:00Z')", &[T(k.recipient_str()), T(k.signing_str())]).await;
+            sql(c, "INSERT INTO team_invitations (collective_id, recipient, signing_key, label, invited_at) VALUES (1, $1, $2, 'carol', '2021-08-21T00:00:00Z')", &[T(k.recipient_str()), T(&k.signing_str())]).await;
         }
         8 => {
             sql(c, "INSERT INTO records (collective_id, record, version, seq, changed_on, wrapped, body) VALUES (1, '0123456789abcdef0123456789abcdef', 1, 1, '2021-08-22T00:00:00Z', $1, $2)", &[B(b"wrapped key"), B(b"sealed body")]).await;
