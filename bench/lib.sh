@@ -48,3 +48,19 @@ start_postgres() {
     psql "$PANAH_TEST_POSTGRES_URL" -qc "CREATE DATABASE panah_bench" >/dev/null
     PGURL="${PANAH_TEST_POSTGRES_URL%/*}/panah_bench"
 }
+
+# entries_csv N FILE: N realistic ledger entries as CSV; the first asks for a receipt code.
+entries_csv() {
+    python3 - "$1" "$2" <<'PY'
+import sys
+n, path = int(sys.argv[1]), sys.argv[2]
+cats = ["food", "power", "shelter", "medical", "documents", "communications", "fees", "other"]
+with open(path, "w") as f:
+    f.write("date,kind,category,amount,currency,base_amount,rail,memo,receipt\n")
+    for i in range(n):
+        kind = "income" if i % 5 == 0 else "expense"
+        receipt = "yes" if i == 0 else ""
+        f.write(f"2021-09-01,{kind},{cats[i % len(cats)]},{1000 + i},AFN,,cash,flour rice and oil for family group {i},{receipt}\n")
+PY
+}
+
