@@ -11,7 +11,7 @@
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Executor, Row};
 
-use crate::{get, Dialect, Store, StoreError};
+use crate::{get, BlobKind, Dialect, Store, StoreError};
 
 /// The tables a copy carries, each after the tables it refers to, and whether it has an
 /// `{id}` column (whose PostgreSQL sequence must move past the copied ids).
@@ -200,6 +200,32 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(|r| get(r, "blob")).collect()
+    }
+
+    /// The messages and files that name blob `key`: (collective, which, id).
+    pub async fn rows_naming_blob(
+        &self,
+        key: &str,
+    ) -> Result<Vec<(i64, BlobKind, i64)>, StoreError> {
+        let mut out = Vec::new();
+        for (kind, sql) in [
+            (
+                BlobKind::Message,
+                "SELECT c.collective_id, m.id FROM messages m \
+                 JOIN conversations c ON c.id = m.conversation_id WHERE m.blob = $1",
+            ),
+            (
+                BlobKind::File,
+                "SELECT c.collective_id, f.id FROM message_files f \
+                 JOIN messages m ON m.id = f.message_id \
+                 JOIN conversations c ON c.id = m.conversation_id WHERE f.blob = $1",
+            ),
+        ] {
+            for row in sqlx::query(sql).bind(key).fetch_all(self.pool()).await? {
+                out.push((get(&row, "collective_id")?, kind, get(&row, "id")?));
+            }
+        }
+        Ok(out)
     }
 
     /// Removes the messages that refer to `key` (as their envelope or one of their files),

@@ -151,25 +151,12 @@ async fn write_backup(
         .await
         .context("cannot copy the hub's database")?;
     let kept = BlobStore::open(&folder.join("blobs"))?;
-    let mut sums = BTreeMap::new();
-    let (mut count, mut bytes, mut left_out) = (0u64, 0u64, 0u64);
-    for key in copy.blob_keys().await? {
-        let mut from = match blobs.open_blob(&key) {
-            Ok(f) => f,
-            // Deleted on the hub after the snapshot was read: its rows go too.
-            Err(panah_store::BlobError::Io { source, .. })
-                if source.kind() == io::ErrorKind::NotFound =>
-            {
-                left_out += copy.forget_blob(&key).await?;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let mut hashing = Hashing::new(&mut from);
-        bytes += kept.put(&key, &mut hashing)?;
-        count += 1;
-        sums.insert(format!("blobs/{}/{key}", &key[..2]), hashing.finish());
-    }
+    let BlobsCopied {
+        count,
+        bytes,
+        left_out,
+        mut sums,
+    } = copy_blobs(hub, &copy, blobs, &kept).await?;
     let schema = copy.schema_version().await?;
     copy.checkpoint().await?;
     copy.close().await;
@@ -210,6 +197,69 @@ async fn write_backup(
     )?;
     File::open(folder)?.sync_all()?;
     Ok(manifest)
+}
+
+/// The blobs a backup's rows name, copied from the hub.
+#[derive(Debug, Default)]
+struct BlobsCopied {
+    count: u64,
+    bytes: u64,
+    /// Messages left out: the hub deleted them after the snapshot was read.
+    left_out: u64,
+    /// `blobs/ab/KEY` → SHA-256.
+    sums: BTreeMap<String, String>,
+}
+
+/// Copies into `kept` every blob that `copy`'s rows name, from the hub's `blobs`.
+async fn copy_blobs(
+    hub: &Store,
+    copy: &Store,
+    blobs: &BlobStore,
+    kept: &BlobStore,
+) -> anyhow::Result<BlobsCopied> {
+    let mut out = BlobsCopied::default();
+    let mut copy_blob = |key: &str, out: &mut BlobsCopied| -> anyhow::Result<bool> {
+        let mut from = match blobs.open_blob(key) {
+            Ok(f) => f,
+            Err(panah_store::BlobError::Io { source, .. })
+                if source.kind() == io::ErrorKind::NotFound =>
+            {
+                return Ok(false)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut hashing = Hashing::new(&mut from);
+        let size = kept.put(key, &mut hashing)?;
+        out.sums
+            .insert(format!("blobs/{}/{key}", &key[..2]), hashing.finish());
+        out.count += 1;
+        out.bytes += size;
+        Ok(true)
+    };
+    for key in copy.blob_keys().await? {
+        if copy_blob(&key, &mut out)? {
+            continue;
+        }
+        // Gone since the snapshot was read. Encrypted anew (after a coordinator left), the
+        // row now names another blob: the backup takes that one. Deleted: its rows go too.
+        let mut moved = false;
+        for (collective, kind, id) in copy.rows_naming_blob(&key).await? {
+            let Some(now) = hub.blob_of(collective, kind, id).await? else {
+                continue;
+            };
+            let before = out.bytes;
+            if now != key && copy_blob(&now, &mut out)? {
+                let size = i64::try_from(out.bytes - before).unwrap_or(i64::MAX);
+                copy.replace_blob(collective, kind, id, &key, &now, size)
+                    .await?;
+                moved = true;
+            }
+        }
+        if !moved {
+            out.left_out += copy.forget_blob(&key).await?;
+        }
+    }
+    Ok(out)
 }
 
 pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
@@ -496,5 +546,90 @@ impl<R: Read> Read for Hashing<'_, R> {
         let n = self.inner.read(buf)?;
         self.hash.update(&buf[..n]);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use panah_core::{Lang, Slug};
+    use panah_store::{BlobKind, NewCollective, NewMessage, Side};
+
+    /// Between the snapshot and the copy of the blobs, one conversation is encrypted anew
+    /// (its row now names a new blob, the old one deleted) and another is deleted: the
+    /// backup takes the new blob for the first and leaves the second out, and every row it
+    /// keeps names a blob it holds.
+    #[tokio::test]
+    async fn blobs_moved_or_deleted_during_a_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::open(&dir.path().join("hub/blobs")).unwrap();
+        let hub = Store::open(&Location::default_in(&dir.path().join("hub")))
+            .await
+            .unwrap();
+        let c = hub
+            .create_collective(&NewCollective {
+                slug: Slug::parse("roshanai").unwrap(),
+                default_lang: Lang::Dari,
+                names: ["روشنایی".into(), "رڼا".into(), "Roshanai".into()],
+            })
+            .await
+            .unwrap();
+        let mut messages = Vec::new();
+        for lookup in [[1u8; 32], [2u8; 32]] {
+            let (key, size) = blobs.write_blob(b"ciphertext, first sealing").unwrap();
+            let message = NewMessage {
+                author: Side::Sender,
+                blob: key.clone(),
+                size: size as i64,
+                files: Vec::new(),
+            };
+            let (conversation, id) = hub
+                .add_message(c.id, &lookup, "age1reply", &message, 90)
+                .await
+                .unwrap();
+            messages.push((conversation, id, key));
+        }
+        let folder = dir.path().join("backup");
+        crate::private::create_folder(&folder).unwrap();
+        let copy = Store::open(&Location::Sqlite {
+            path: folder.join(DATABASE),
+            create: true,
+        })
+        .await
+        .unwrap();
+        hub.copy_into(&copy).await.unwrap();
+
+        // After the snapshot: the first sealed anew, the second deleted.
+        let (_, first, old) = &messages[0];
+        let (new, size) = blobs.write_blob(b"ciphertext, sealed anew").unwrap();
+        assert!(hub
+            .replace_blob(c.id, BlobKind::Message, *first, old, &new, size as i64)
+            .await
+            .unwrap());
+        blobs.delete(old).unwrap();
+        let (second_conversation, _, _) = &messages[1];
+        for key in hub
+            .delete_conversation(c.id, *second_conversation)
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            blobs.delete(&key).unwrap();
+        }
+
+        let kept = BlobStore::open(&folder.join("blobs")).unwrap();
+        let copied = copy_blobs(&hub, &copy, &blobs, &kept).await.unwrap();
+        assert_eq!((copied.count, copied.left_out), (1, 1));
+        assert_eq!(copy.blob_keys().await.unwrap(), vec![new.clone()]);
+        assert_eq!(kept.read(&new).unwrap(), b"ciphertext, sealed anew");
+        assert_eq!(
+            copy.blob_of(c.id, BlobKind::Message, *first).await.unwrap(),
+            Some(new)
+        );
+        assert!(copy
+            .conversation(c.id, *second_conversation)
+            .await
+            .unwrap()
+            .is_none());
     }
 }
