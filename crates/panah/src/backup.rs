@@ -218,7 +218,7 @@ async fn copy_blobs(
     kept: &BlobStore,
 ) -> anyhow::Result<BlobsCopied> {
     let mut out = BlobsCopied::default();
-    let mut copy_blob = |key: &str, out: &mut BlobsCopied| -> anyhow::Result<bool> {
+    let copy_blob = |key: &str, out: &mut BlobsCopied| -> anyhow::Result<bool> {
         let mut from = match blobs.open_blob(key) {
             Ok(f) => f,
             Err(panah_store::BlobError::Io { source, .. })
