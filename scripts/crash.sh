@@ -16,6 +16,6 @@ export PANAH_REQUIRE_POSTGRES=1 PANAH_KILLS="${1:-20}"
 log="$(mktemp -t panah-crash.XXXXXX)"
 status=0
 cargo test -p panah --test crash -- --nocapture --test-threads 1 >"$log" 2>&1 || status=$?
-grep -E '^kill -9 on|^test result|panicked|lost' "$log" || tail -n 40 "$log"
+grep -oE 'kill -9 on .*|^test result.*|panicked.*|.* lost.*' "$log" || tail -n 40 "$log"
 rm -f "$log"
 exit "$status"
