@@ -39,7 +39,9 @@ impl SealError {
 
 /// Encrypts what is written to it into a new blob.
 pub struct Sealer {
-    writer: age::stream::StreamWriter<BlobWriter>,
+    /// Buffered, so that age's header goes out with the first chunk: age reports a failed
+    /// header write as text, and a full disk must stay recognisable as one.
+    writer: age::stream::StreamWriter<io::BufWriter<BlobWriter>>,
     plain: u64,
     hash: Sha256,
 }
@@ -63,7 +65,8 @@ impl Sealer {
         let encryptor =
             age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
                 .map_err(|e| SealError::Io(io::Error::other(e.to_string())))?;
-        let writer = encryptor.wrap_output(blobs.create()?)?;
+        let writer =
+            encryptor.wrap_output(io::BufWriter::with_capacity(64 * 1024, blobs.create()?))?;
         Ok(Sealer {
             writer,
             plain: 0,
@@ -87,7 +90,11 @@ impl Sealer {
             self.writer.write_all(&ZEROS[..n])?;
             pad -= n as u64;
         }
-        let blob = self.writer.finish()?;
+        let blob = self
+            .writer
+            .finish()?
+            .into_inner()
+            .map_err(|e| SealError::Io(e.into_error()))?;
         let (key, stored_size) = blob.commit()?;
         Ok(Sealed {
             key,

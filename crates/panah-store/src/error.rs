@@ -25,8 +25,35 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        StoreError::Database(e)
+        let e = StoreError::Database(e);
+        if e.is_out_of_space() {
+            note_out_of_space();
+        }
+        e
     }
+}
+
+/// When a write last failed for want of space, in milliseconds since the epoch (0: never).
+static OUT_OF_SPACE_AT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn note_out_of_space() {
+    OUT_OF_SPACE_AT.store(now_ms(), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether a write failed for want of space in the last few seconds. SQLite may roll a
+/// transaction back by itself when the disk fills, and the driver then fails to end it
+/// and keeps the connection's write lock: every later writer waited on it until the hub
+/// was restarted (found by filling a disk under a hub). Connections handed back to the
+/// pool in that window are closed instead of kept.
+pub(crate) fn out_of_space_lately() -> bool {
+    let at = OUT_OF_SPACE_AT.load(std::sync::atomic::Ordering::Relaxed);
+    at != 0 && now_ms() - at < 5_000
 }
 
 impl StoreError {

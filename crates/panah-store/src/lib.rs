@@ -166,6 +166,10 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(timeout)
+            // A connection that saw the disk fill up may hold a transaction it cannot end.
+            .after_release(|_conn, _meta| {
+                Box::pin(async move { Ok(!error::out_of_space_lately()) })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     conn.execute(dialect.session_setup()).await?;
