@@ -66,7 +66,12 @@ pub fn clean_file_name(name: &str) -> String {
         .filter(|c| !c.is_control() && !matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
         .take(MAX_NAME)
         .collect();
-    let cleaned = cleaned.trim().trim_start_matches('.').trim().to_owned();
+    // Dots and spaces in any order: ". .bashrc" must not come out as ".bashrc" (and
+    // cleaning a cleaned name changes nothing; found by fuzzing).
+    let cleaned = cleaned
+        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end()
+        .to_owned();
     if cleaned.is_empty() {
         "file".to_owned()
     } else {
@@ -185,6 +190,21 @@ impl Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cleaned_names_have_no_leading_dot_and_stay_clean() {
+        for (name, clean) in [
+            (". .bashrc", "bashrc"),
+            (" . . .ssh ", "ssh"),
+            ("../../etc/passwd", "passwd"),
+            ("........ ... senIIII", "senIIII"),
+            ("photo.jpg", "photo.jpg"),
+            (". .", "file"),
+        ] {
+            assert_eq!(clean_file_name(name), clean, "{name:?}");
+            assert_eq!(clean_file_name(clean), clean, "{name:?}");
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -6,6 +6,8 @@
 
 use std::path::Path;
 
+#[path = "../../../fuzz/checks/envelope.rs"]
+mod envelope;
 #[path = "../../../fuzz/checks/scrub.rs"]
 mod scrub;
 
@@ -31,6 +33,16 @@ fn the_scrubber_passes_every_input_that_once_failed() {
     for (name, bytes) in &all {
         eprintln!("{name}");
         scrub::check(bytes);
+    }
+}
+
+#[test]
+fn envelopes_pass_every_input_that_once_failed() {
+    let all = inputs("envelope");
+    assert!(!all.is_empty());
+    for (name, bytes) in &all {
+        eprintln!("{name}");
+        envelope::check(bytes);
     }
 }
 
