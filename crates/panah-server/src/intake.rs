@@ -372,10 +372,13 @@ impl<'s> Intake<'s> {
             }
             // Perhaps stored, perhaps not: the sweep of blobs no row refers to decides.
             Err(e) => {
-                drop(in_flight);
+                // A full disk stored nothing (the commit could not be written): the blobs
+                // go now instead of waiting a day for the sweep, on a disk that needs room.
                 let refusal = if e.is_out_of_space() {
+                    in_flight.refused();
                     Refusal::NoSpace
                 } else {
+                    drop(in_flight);
                     Refusal::Broken
                 };
                 tracing::error!(error = %e, "cannot store a message");

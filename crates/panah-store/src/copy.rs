@@ -131,6 +131,10 @@ impl Store {
             Dialect::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
         };
         src.execute(begin).await?;
+        if self.dialect() == Dialect::Postgres {
+            // A large hub's tables take longer to stream than any page may.
+            src.execute("SET LOCAL statement_timeout = 0").await?;
+        }
         let mut copied = Copied::default();
         let result = async {
             let mut dst = dest.pool().begin().await?;
@@ -190,6 +194,49 @@ impl Store {
             return Err(StoreError::Corrupt(format!("no table {table}")));
         }
         Ok(columns)
+    }
+
+    /// How many rows each table in [`COPIED`] holds.
+    pub async fn row_counts(&self) -> Result<Copied, StoreError> {
+        let mut counts = Copied::default();
+        for &(table, _) in COPIED {
+            let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+                .fetch_one(self.pool())
+                .await?;
+            let n: i64 = get(&row, "n")?;
+            counts
+                .rows
+                .push((table.to_owned(), u64::try_from(n).unwrap_or(0)));
+        }
+        Ok(counts)
+    }
+
+    /// Refuses an SQLite database that holds anything Panah's migrations never make: a
+    /// view or a trigger (a view can make a "table" endless), or a table of another name.
+    /// For a backup's database before it is read.
+    pub async fn check_plain_tables(&self) -> Result<(), StoreError> {
+        if self.dialect() != Dialect::Sqlite {
+            return Ok(());
+        }
+        let rows = sqlx::query(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger') \
+             OR (type = 'table' AND name NOT LIKE 'sqlite_%')",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        for row in rows {
+            let kind: String = get(&row, "type")?;
+            let name: String = get(&row, "name")?;
+            let known = kind == "table"
+                && (COPIED.iter().any(|(t, _)| *t == name) || LEFT_OUT.contains(&name.as_str()));
+            if !known {
+                return Err(StoreError::Corrupt(format!(
+                    "an unexpected {kind} {:?}",
+                    name.chars().take(60).collect::<String>()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Every blob key a row refers to.

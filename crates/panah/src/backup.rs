@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -100,6 +100,11 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
         );
     }
     crate::private::create_folder(&folder)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&folder, fs::Permissions::from_mode(0o700))?;
+    }
     let made = write_backup(&hub, &config.location, &blobs, &folder).await;
     hub.close().await;
     let manifest = match made {
@@ -141,13 +146,15 @@ async fn write_backup(
     folder: &Path,
 ) -> anyhow::Result<Manifest> {
     let db_path = folder.join(DATABASE);
+    // Created private before SQLite opens it (its log files take the same mode): it holds
+    // the hub's codename secret.
+    drop(private_file(&db_path)?);
     let copy = Store::open(&Location::Sqlite {
         path: db_path.clone(),
         create: true,
     })
     .await?;
-    let copied = hub
-        .copy_into(&copy)
+    hub.copy_into(&copy)
         .await
         .context("cannot copy the hub's database")?;
     let kept = BlobStore::open(&folder.join("blobs"))?;
@@ -157,6 +164,7 @@ async fn write_backup(
         left_out,
         mut sums,
     } = copy_blobs(hub, &copy, blobs, &kept).await?;
+    let copy_counts = copy.row_counts().await?;
     let schema = copy.schema_version().await?;
     copy.checkpoint().await?;
     copy.close().await;
@@ -188,7 +196,8 @@ async fn write_backup(
         blobs: count,
         blob_bytes: bytes,
         left_out_messages: left_out,
-        rows: copied.rows.into_iter().collect(),
+        // Counted again: messages deleted on the hub during the backup are not in it.
+        rows: copy_counts.rows.into_iter().collect(),
     };
     // Last: its presence says the backup is whole.
     write_durably(
@@ -320,9 +329,9 @@ async fn restore_from(
     folder: &Path,
     config: &crate::config::HubConfig,
 ) -> anyhow::Result<Manifest> {
-    let manifest_text = fs::read_to_string(folder.join(MANIFEST)).with_context(|| {
+    let manifest_text = read_small(&folder.join(MANIFEST), 1 << 20).with_context(|| {
         format!(
-            "{} is not a finished Panah backup (it has no {MANIFEST})",
+            "{} is not a finished Panah backup (it has no readable {MANIFEST})",
             folder.display()
         )
     })?;
@@ -348,6 +357,8 @@ async fn restore_from(
     let work = config.data.join("restore-from.db");
     let _ = fs::remove_file(&work);
     fs::copy(folder.join(DATABASE), &work)?;
+    let blobs_folder = config.data.join("blobs");
+    let blobs_existed = blobs_folder.exists();
     let result = async {
         let from = Store::open(&Location::Sqlite {
             path: work.clone(),
@@ -355,39 +366,62 @@ async fn restore_from(
         })
         .await
         .context("cannot open the backup's database")?;
+        // Everything is checked before anything is written to the new hub.
+        let checked = async {
+            from.check_plain_tables()
+                .await
+                .context("the backup's database is not one Panah wrote")?;
+            let counts = from.row_counts().await?;
+            if counts.rows.len() != manifest.rows.len() {
+                bail!("the backup's manifest does not list every table");
+            }
+            for (table, n) in &manifest.rows {
+                if counts.of(table) != *n {
+                    bail!(
+                        "the backup's table {table} has {} rows, its manifest says {n}",
+                        counts.of(table)
+                    );
+                }
+            }
+            let listed: std::collections::BTreeSet<&str> = blob_files
+                .iter()
+                .filter_map(|p| p.rsplit('/').next())
+                .collect();
+            let missing = from
+                .blob_keys()
+                .await?
+                .into_iter()
+                .filter(|k| !listed.contains(k.as_str()))
+                .count();
+            if missing > 0 {
+                bail!("{missing} blobs the backup's rows name are not in it");
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = checked {
+            from.close().await;
+            return Err(e);
+        }
+        // The blobs first: a failure there leaves no database that could pass for a hub.
+        let blobs = BlobStore::open(&blobs_folder)?;
+        for path in &blob_files {
+            let key = path.rsplit('/').next().unwrap_or_default();
+            blobs.put(key, &mut regular_file(&folder.join(path))?)?;
+        }
         let to = Store::open(&config.location).await?;
         let copied = from
             .copy_into(&to)
             .await
             .context("cannot copy the backup into the new hub");
         from.close().await;
-        let copied = copied?;
-        for (table, n) in &manifest.rows {
-            if copied.of(table) != *n {
-                bail!(
-                    "the backup's table {table} has {} rows, its manifest says {n}",
-                    copied.of(table)
-                );
-            }
-        }
-        let blobs = BlobStore::open(&config.data.join("blobs"))?;
-        for path in blob_files {
-            let key = path.rsplit('/').next().unwrap_or_default();
-            blobs.put(key, &mut File::open(folder.join(path))?)?;
-        }
-        let missing = to
-            .blob_keys()
-            .await?
-            .into_iter()
-            .filter(|k| blobs.open_blob(k).is_err())
-            .count();
         to.close().await;
-        if missing > 0 {
-            bail!("{missing} blobs the backup's rows name are not in it");
-        }
-        Ok(())
+        copied.map(|_| ())
     }
     .await;
+    if result.is_err() && !blobs_existed {
+        let _ = fs::remove_dir_all(&blobs_folder);
+    }
     for suffix in ["", "-wal", "-shm"] {
         let mut p = work.clone().into_os_string();
         p.push(suffix);
@@ -396,13 +430,13 @@ async fn restore_from(
     result.map(|()| manifest)
 }
 
-/// Checks every file `SHA256SUMS` lists, and that it lists every file there is.
+/// Checks every file `SHA256SUMS` lists (each a plain file); files it does not list are
+/// never read.
 fn check_sums(folder: &Path) -> anyhow::Result<BTreeMap<String, String>> {
-    let file =
-        File::open(folder.join(SUMS)).with_context(|| format!("the backup has no {SUMS}"))?;
+    let text = read_small(&folder.join(SUMS), 256 << 20)
+        .with_context(|| format!("the backup has no readable {SUMS}"))?;
     let mut sums = BTreeMap::new();
-    for line in io::BufReader::new(file).lines() {
-        let line = line?;
+    for line in text.lines() {
         let (hash, path) = line
             .split_once("  ")
             .with_context(|| format!("a line of {SUMS} is not `HASH  PATH`: {line:?}"))?;
@@ -429,6 +463,39 @@ fn check_sums(folder: &Path) -> anyhow::Result<BTreeMap<String, String>> {
         bail!("{SUMS} does not list {DATABASE}");
     }
     Ok(sums)
+}
+
+/// A regular file of the backup, opened without following a link: a backup holds files,
+/// never a link to one elsewhere, a pipe or a device.
+fn regular_file(path: &Path) -> anyhow::Result<File> {
+    let meta = fs::symlink_metadata(path)
+        .with_context(|| format!("the backup is missing {}", path.display()))?;
+    if !meta.file_type().is_file() {
+        bail!("{} in the backup is not a plain file", path.display());
+    }
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // O_NOFOLLOW | O_NONBLOCK (Linux): no link swapped in after the check, no pipe to
+        // wait on.
+        options.custom_flags(0o400_000 | 0o4_000);
+    }
+    Ok(options.open(path)?)
+}
+
+/// A small text file of the backup, refused beyond `limit` bytes.
+fn read_small(path: &Path, limit: u64) -> anyhow::Result<String> {
+    let mut text = String::new();
+    regular_file(path)?
+        .take(limit + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("{} is not text", path.display()))?;
+    if text.len() as u64 > limit {
+        bail!("{} is larger than a backup's", path.display());
+    }
+    Ok(text)
 }
 
 fn is_tar(path: &Path) -> bool {
@@ -499,8 +566,8 @@ fn write_durably(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn hash_file(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
+fn hash_file(path: &Path) -> anyhow::Result<String> {
+    let mut file = regular_file(path)?;
     let mut hashing = Hashing::new(&mut file);
     io::copy(&mut hashing, &mut io::sink())?;
     Ok(hashing.finish())

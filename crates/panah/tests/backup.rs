@@ -209,14 +209,69 @@ fn damaged_or_unfinished_backups_are_refused() {
     std::fs::write(&sums, text).unwrap();
     let err = restore("r4", &foreign);
     assert!(err.contains("a file a backup does not have"), "{err}");
-    for name in ["r1", "r2", "r3", "r4"] {
+    // A manifest that lies about a table: refused before anything is written.
+    let lying = dir.path().join("lying");
+    copy_dir(&backup, &lying);
+    let manifest = lying.join("panah-backup.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let text = text.replace("conversations = 1\n", "conversations = 2\n");
+    std::fs::write(&manifest, text).unwrap();
+    let err = restore("r5", &lying);
+    assert!(err.contains("its manifest says 2"), "{err}");
+    // The checksum file as a link to something endless.
+    let linked = dir.path().join("linked");
+    copy_dir(&backup, &linked);
+    std::fs::remove_file(linked.join("SHA256SUMS")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", linked.join("SHA256SUMS")).unwrap();
+    let err = restore("r6", &linked);
+    assert!(err.contains("not a plain file"), "{err}");
+    // A database made by hand: a table replaced by an endless view, the checksums made
+    // to match. Refused before a row is read.
+    let crafted = dir.path().join("crafted");
+    copy_dir(&backup, &crafted);
+    let db = crafted.join("hub.db");
+    let made = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
+             c.execute('DROP TABLE log_hashes'); \
+             c.execute('CREATE VIEW log_hashes AS WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT 1 AS log_id, 0 AS level, i AS n, x\\'00\\' AS hash FROM r'); \
+             c.commit()",
+        )
+        .arg(&db)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let sums = crafted.join("SHA256SUMS");
+    let hash = {
+        use sha2::Digest;
+        panah_core::hex(&sha2::Sha256::digest(std::fs::read(&db).unwrap()))
+    };
+    let text: String = std::fs::read_to_string(&sums)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.ends_with("  hub.db") {
+                format!("{hash}  hub.db\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&sums, text).unwrap();
+    let started = std::time::Instant::now();
+    let err = restore("r7", &crafted);
+    assert!(err.contains("not one Panah wrote"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    for name in ["r1", "r2", "r3", "r4", "r5", "r6", "r7"] {
+        let left = dir.path().join(name);
         assert!(
-            !dir.path().join(name).join("panah.db").exists(),
-            "{name}: a refused restore left a database"
+            !left.join("panah.db").exists() && !left.join("blobs").exists(),
+            "{name}: a refused restore left a database or blobs"
         );
     }
     // The good one restores.
-    let said = ok(&["restore", &s(&backup), "--data", &s(&dir.path().join("r5"))]);
+    let said = ok(&["restore", &s(&backup), "--data", &s(&dir.path().join("r8"))]);
     assert!(said.contains("restored"), "{said}");
 }
 

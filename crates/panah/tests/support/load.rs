@@ -262,7 +262,8 @@ fn coordinators(hub: &Hub, crew: &Crew, acked: &Mutex<Acked>, stop: &AtomicBool,
                 acked.lock().unwrap().entries.push(memo);
             }
             1 => {
-                let pseudonym = format!("Lale-{tag}-{i}");
+                // Ends in a letter, so that no pseudonym is found inside a longer one.
+                let pseudonym = format!("Lale-{tag}-{i}-z");
                 let args = [
                     "add",
                     "--for",
