@@ -1422,6 +1422,106 @@ async fn records_are_compare_and_set_and_read_in_change_order() {
     }
 }
 
+/// A whole hub copied into another store (what backup and restore are made of), across
+/// engines both ways: every row arrives, ids go on after the copied ones, a destination
+/// with rows is refused, and the backup's own helpers (blob keys, the rows naming one,
+/// forgetting a message whose blob is gone) work on the copy.
+#[tokio::test]
+async fn a_hub_copies_whole_into_another_store() {
+    use panah_store::{BlobKind, NewMessage, Side};
+    let dir = tempfile::tempdir().unwrap();
+    let engines = every_engine(dir.path()).await;
+    for (i, (engine, source)) in engines.iter().enumerate() {
+        let c = source
+            .create_collective(&new_collective(&format!("copy-{i}")))
+            .await
+            .unwrap();
+        source.add_coordinator(c.id, &key(), "a").await.unwrap();
+        assert_eq!(source.hub_secret("codenames").await.unwrap().len(), 32);
+        let first = NewMessage {
+            author: Side::Sender,
+            blob: "0123456789abcdef0123456789abcdef".into(),
+            size: 1024,
+            files: vec![("fedcba9876543210fedcba9876543210".into(), 4096)],
+        };
+        let second = NewMessage {
+            author: Side::Sender,
+            blob: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into(),
+            size: 1024,
+            files: Vec::new(),
+        };
+        let (one, _) = source
+            .add_message(c.id, &[1; 32], "age1reply", &first, 90)
+            .await
+            .unwrap();
+        let (two, _) = source
+            .add_message(c.id, &[2; 32], "age1reply", &second, 90)
+            .await
+            .unwrap();
+        let mut tables = source.table_names().await.unwrap();
+        tables.retain(|t| t == "records" || t == "conversations");
+        assert_eq!(tables, ["conversations", "records"], "{engine}");
+
+        // Into the other engine where there is one, else a second SQLite file.
+        let sub = dir.path().join(format!("copy-{i}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        let dest = match engines.iter().find(|(e, _)| e != engine) {
+            Some(_) if *engine == "sqlite" => {
+                Store::open(&fresh_postgres_database(&postgres_admin_url().unwrap()).await)
+                    .await
+                    .unwrap()
+            }
+            _ => Store::open(&panah_store::testing::sqlite_location(&sub))
+                .await
+                .unwrap(),
+        };
+        let copied = source.copy_into(&dest).await.unwrap();
+        assert_eq!(copied, source.row_counts().await.unwrap(), "{engine}");
+        assert_eq!(dest.row_counts().await.unwrap(), copied, "{engine}");
+        assert_eq!(copied.of("conversations"), 2);
+        assert_eq!(
+            dest.schema_version().await.unwrap(),
+            source.schema_version().await.unwrap()
+        );
+        dest.check_plain_tables().await.unwrap();
+        assert!(matches!(
+            source.copy_into(&dest).await,
+            Err(StoreError::Conflict(_))
+        ));
+        // Ids go on after the copied ones.
+        let more = dest
+            .create_collective(&new_collective("after"))
+            .await
+            .unwrap();
+        assert!(more.id > c.id, "{engine}");
+        assert_eq!(
+            dest.hub_secret("codenames").await.unwrap(),
+            source.hub_secret("codenames").await.unwrap()
+        );
+
+        let mut keys = dest.blob_keys().await.unwrap();
+        keys.sort();
+        assert_eq!(keys.len(), 3);
+        let naming = dest
+            .rows_naming_blob("fedcba9876543210fedcba9876543210")
+            .await
+            .unwrap();
+        assert_eq!(naming.len(), 1);
+        assert_eq!(naming[0].1, BlobKind::File);
+        // The first conversation's file is gone: its message (and so the conversation) go.
+        assert_eq!(
+            dest.forget_blob("fedcba9876543210fedcba9876543210")
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(dest.conversation(c.id, one).await.unwrap().is_none());
+        assert!(dest.conversation(c.id, two).await.unwrap().is_some());
+        dest.checkpoint().await.unwrap();
+        dest.close().await;
+    }
+}
+
 /// This suite is the store's contract: every public method of the store appears in it, so
 /// each runs on SQLite and on PostgreSQL. A method added without a test here fails this.
 #[test]

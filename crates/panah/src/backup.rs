@@ -396,7 +396,7 @@ async fn restore_from(
             if missing > 0 {
                 bail!("{missing} blobs the backup's rows name are not in it");
             }
-            Ok(())
+            check_teams(&from).await
         }
         .await;
         if let Err(e) = checked {
@@ -428,6 +428,52 @@ async fn restore_from(
         let _ = fs::remove_file(PathBuf::from(p));
     }
     result.map(|()| manifest)
+}
+
+/// The coordinators a restored hub would encrypt new messages to must be exactly the team
+/// its signed team log shows: a backup is not signed, and a key slipped into its
+/// coordinators table would read every message sent after the restore. (A forged team log
+/// needs coordinators' signatures, and their devices would see the log replaced.)
+async fn check_teams(from: &Store) -> anyhow::Result<()> {
+    use panah_core::tlog::LogKind;
+    for c in from.collectives().await? {
+        let slug = c.slug.as_str().to_owned();
+        let mut active: Vec<String> = from
+            .coordinators(c.id, false)
+            .await?
+            .iter()
+            .map(|k| k.key.signing_str())
+            .collect();
+        active.sort();
+        let Some(log) = from.log(c.id, LogKind::Team).await? else {
+            // Before the founder's first `panah team`, the operator's one registration.
+            if active.len() > 1 {
+                bail!(
+                    "collective {slug}: the backup names {} coordinators but has no team log",
+                    active.len()
+                );
+            }
+            continue;
+        };
+        let leaves: Vec<Vec<u8>> = from
+            .log_leaves(log.id, 0, log.size)
+            .await?
+            .into_iter()
+            .map(|(_, leaf)| leaf)
+            .collect();
+        let team = panah_core::team::replay(&log.origin, &leaves).map_err(|e| {
+            anyhow::anyhow!("collective {slug}: the backup's team log does not verify: {e}")
+        })?;
+        let mut signed: Vec<String> = team.members.iter().map(|m| m.key.signing_str()).collect();
+        signed.sort();
+        if active != signed {
+            bail!(
+                "collective {slug}: the backup's coordinators are not the team its signed log shows; \
+                 it may have been changed"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Checks every file `SHA256SUMS` lists (each a plain file); files it does not list are

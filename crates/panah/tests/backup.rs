@@ -227,43 +227,36 @@ fn damaged_or_unfinished_backups_are_refused() {
     assert!(err.contains("not a plain file"), "{err}");
     // A database made by hand: a table replaced by an endless view, the checksums made
     // to match. Refused before a row is read.
-    let crafted = dir.path().join("crafted");
-    copy_dir(&backup, &crafted);
-    let db = crafted.join("hub.db");
-    let made = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(
-            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
-             c.execute('DROP TABLE log_hashes'); \
-             c.execute('CREATE VIEW log_hashes AS WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT 1 AS log_id, 0 AS level, i AS n, x\\'00\\' AS hash FROM r'); \
-             c.commit()",
-        )
-        .arg(&db)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let sums = crafted.join("SHA256SUMS");
-    let hash = {
-        use sha2::Digest;
-        panah_core::hex(&sha2::Sha256::digest(std::fs::read(&db).unwrap()))
-    };
-    let text: String = std::fs::read_to_string(&sums)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            if l.ends_with("  hub.db") {
-                format!("{hash}  hub.db\n")
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    std::fs::write(&sums, text).unwrap();
+    let crafted = tampered(
+        &backup,
+        &dir.path().join("crafted"),
+        "c.execute('DROP TABLE log_hashes'); \
+         c.execute('CREATE VIEW log_hashes AS WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT 1 AS log_id, 0 AS level, i AS n, x\\'00\\' AS hash FROM r')",
+    );
     let started = std::time::Instant::now();
     let err = restore("r7", &crafted);
     assert!(err.contains("not one Panah wrote"), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
-    for name in ["r1", "r2", "r3", "r4", "r5", "r6", "r7"] {
+    // A key slipped into the coordinators (whoever holds it would read every message sent
+    // after the restore): refused, the signed team log says otherwise.
+    let line = ok(&["id", "new", "--keyring", &s(&dir.path().join("intruder"))]);
+    let (recipient, signing) = line.trim().split_once(' ').unwrap();
+    let slipped = tampered(
+        &backup,
+        &dir.path().join("slipped"),
+        &format!(
+            "c.execute(\"INSERT INTO coordinators (collective_id, recipient, signing_key, label, added_at) \
+             SELECT collective_id, '{recipient}', '{signing}', 'x', added_at FROM coordinators LIMIT 1\")"
+        ),
+    );
+    let manifest = slipped.join("panah-backup.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("coordinators = 1\n", "coordinators = 2\n");
+    std::fs::write(&manifest, text).unwrap();
+    let err = restore("r9", &slipped);
+    assert!(err.contains("not the team its signed log shows"), "{err}");
+    for name in ["r1", "r2", "r3", "r4", "r5", "r6", "r7", "r9"] {
         let left = dir.path().join(name);
         assert!(
             !left.join("panah.db").exists() && !left.join("blobs").exists(),
@@ -281,4 +274,38 @@ fn copy_dir(from: &Path, to: &Path) {
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         std::fs::copy(&f, &dest).unwrap();
     }
+}
+
+/// A copy of `backup` in `to` whose database ran the Python statements `sql` (with `c` the
+/// connection), its checksum made to match: what someone who can write to backups can do.
+fn tampered(backup: &Path, to: &Path, sql: &str) -> std::path::PathBuf {
+    copy_dir(backup, to);
+    let db = to.join("hub.db");
+    let made = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); {sql}; c.commit()"
+        ))
+        .arg(&db)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let hash = {
+        use sha2::Digest;
+        panah_core::hex(&sha2::Sha256::digest(std::fs::read(&db).unwrap()))
+    };
+    let sums = to.join("SHA256SUMS");
+    let text: String = std::fs::read_to_string(&sums)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.ends_with("  hub.db") {
+                format!("{hash}  hub.db\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&sums, text).unwrap();
+    to.to_owned()
 }
