@@ -355,21 +355,7 @@ fn acknowledged_writes_survive_kill_9() {
     let ledger = |hub: &Hub, args: &[&str]| ok(&coordinator_args("ledger", hub, k, args));
     ledger(&hub, &["init", "--base", "AFN"]);
     for memo in ["flour", "diesel"] {
-        ledger(
-            &hub,
-            &[
-                "add",
-                "expense",
-                "--amount",
-                "1200",
-                "--category",
-                "food",
-                "--rail",
-                "cash",
-                "--memo",
-                memo,
-            ],
-        );
+        ledger(&hub, &expense(memo));
     }
     let (status, _) = curl_contact(&hub.url, "roshanai", &["message=we need medicine"]);
     assert_eq!(status, 200);

@@ -159,18 +159,7 @@ fn a_full_disk_refuses_clearly_loses_nothing_and_recovers() {
         );
     };
     fill();
-    let memo = [
-        "add",
-        "expense",
-        "--amount",
-        "1200",
-        "--category",
-        "food",
-        "--rail",
-        "cash",
-        "--memo",
-        "diesel",
-    ];
+    let memo = support::expense("diesel");
     let out = support::panah()
         .args(support::coordinator_args(
             "ledger",

@@ -84,17 +84,7 @@ pub fn setup(dir: &Path, store_args: &[String]) -> (Hub, Crew) {
         all.extend_from_slice(&args[1..]);
         super::ok(&all)
     };
-    admin(&["init"]);
-    admin(&[
-        "create-collective",
-        "roshanai",
-        "--name-fa",
-        "روشنایی",
-        "--name-ps",
-        "رڼا",
-        "--name-en",
-        "Roshanai",
-    ]);
+    super::create_collective_in(&s, "roshanai");
     let founder = dir.join("founder.keyring").display().to_string();
     let reader = dir.join("reader.keyring").display().to_string();
     let founder_line = super::ok(&["id", "new", "--keyring", &founder]);
@@ -244,19 +234,7 @@ fn coordinators(hub: &Hub, crew: &Crew, acked: &Mutex<Acked>, stop: &AtomicBool,
                     continue;
                 }
                 let memo = format!("LOADENTRY-{tag}-{i} flour");
-                let args = [
-                    "add",
-                    "expense",
-                    "--amount",
-                    "1200",
-                    "--category",
-                    "food",
-                    "--rail",
-                    "cash",
-                    "--memo",
-                    &memo,
-                ];
-                if coordinator(hub, k, "ledger", &args).is_none() {
+                if coordinator(hub, k, "ledger", &super::expense(&memo)).is_none() {
                     return;
                 }
                 acked.lock().unwrap().entries.push(memo);

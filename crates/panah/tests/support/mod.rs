@@ -233,12 +233,21 @@ pub fn set_appeal(data: &str, dir: &Path, slug: &str, toml: &str) {
 
 /// Creates the sample collective in `data` with the CLI (and the hub, if there is none).
 pub fn create_collective(data: &str, slug: &str) {
-    ok(&["admin", "init", "--data", data]);
-    ok(&[
-        "admin",
+    create_collective_in(&["--data", data], slug);
+}
+
+/// A new hub on `store` (`--data DIR`, and `--database URL` for PostgreSQL) with the
+/// collective `slug`.
+pub fn create_collective_in(store: &[&str], slug: &str) {
+    let admin = |args: &[&str]| {
+        let mut all = vec!["admin", args[0]];
+        all.extend_from_slice(store);
+        all.extend_from_slice(&args[1..]);
+        ok(&all)
+    };
+    admin(&["init"]);
+    admin(&[
         "create-collective",
-        "--data",
-        data,
         slug,
         "--name-fa",
         "روشنایی",
@@ -247,6 +256,22 @@ pub fn create_collective(data: &str, slug: &str) {
         "--name-en",
         "Roshanai",
     ]);
+}
+
+/// `ledger add` of a 1,200 AFN cash expense for food with this memo.
+pub fn expense(memo: &str) -> [&str; 10] {
+    [
+        "add",
+        "expense",
+        "--amount",
+        "1200",
+        "--category",
+        "food",
+        "--rail",
+        "cash",
+        "--memo",
+        memo,
+    ]
 }
 
 /// Sends a contact form with curl, as a browser would (multipart). Returns (status, body).
