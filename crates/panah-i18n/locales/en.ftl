@@ -76,6 +76,7 @@ error-not-text = The message could not be read as text. Please type it again.
 error-upload-broken = The upload was cut off or damaged. Nothing was kept; please try again.
 error-busy = Many people are writing right now. Please wait a minute and try again.
 error-no-space = This site has run out of storage space, so your message was not sent and nothing was stored. Anything you wrote is still in the form below. The files you chose were not kept: choose them again when you try later.
+contact-to-form = Go to the form ↓
 connection-busy = This site is very busy right now. Please wait a minute and try again.
 error-no-coordinators = This collective cannot receive messages yet.
 error-damaged-image = “{ $name }” looks like a photo but is damaged, so its hidden details (such as the place it was taken) could not be removed, and it was refused. Nothing was kept. You could send a screenshot of it instead. Do not send it inside a ZIP file: a ZIP keeps those hidden details.
