@@ -31,7 +31,6 @@ fi
 jobs="${JOBS:-1}"
 
 cargo +nightly fuzz build -O
-summary=()
 for t in "${targets[@]}"; do
     mkdir -p "corpus/$t" "artifacts/$t"
     log="$(mktemp -t "panah-fuzz-$t.XXXXXX")"
@@ -50,8 +49,8 @@ for t in "${targets[@]}"; do
     rm -f fuzz-*.log
     runs="$(grep -h '^stat::number_of_executed_units' "$log" | awk '{s+=$2} END {print s+0}')"
     cov="$(grep -ho 'cov: [0-9]*' "$log" | tail -n 1 | awk '{print $2}')"
-    summary+=("$(printf '%-14s %12s executions  coverage %s  corpus %s files' "$t" "$runs" "${cov:-?}" "$(ls "corpus/$t" | wc -l)")")
+    # Said as soon as a target is done, so a crash later keeps the figures before it.
+    printf '%-14s %12s executions  coverage %s  corpus %s files\n' "$t" "$runs" "${cov:-?}" "$(ls "corpus/$t" | wc -l)"
     rm -f "$log"
 done
-printf '%s\n' "${summary[@]}"
 echo "fuzz: ${#targets[@]} targets ran, no crash"

@@ -86,6 +86,11 @@ fn jpeg_header_is_clean(out: &[u8]) {
         if code == 0xDA || code == 0xD9 {
             return;
         }
+        // Restart markers and TEM stand alone: two bytes, no data.
+        if matches!(code, 0xD0..=0xD7 | 0x01) {
+            i += 2;
+            continue;
+        }
         let len = usize::from(out[i + 2]) << 8 | usize::from(out[i + 3]);
         let payload = &out[i + 4..(i + 2 + len).min(out.len())];
         match code {
