@@ -98,6 +98,8 @@ enum State {
 pub struct Scrubber {
     state: State,
     kind: Option<Format>,
+    /// A JPEG's image data has begun (a scan).
+    scanned: bool,
 }
 
 impl Default for Scrubber {
@@ -164,6 +166,7 @@ impl Scrubber {
         Scrubber {
             state: State::Sniff(Vec::with_capacity(8)),
             kind: None,
+            scanned: false,
         }
     }
 
@@ -248,6 +251,11 @@ impl Scrubber {
                     match code {
                         0xFF => {} // fill byte
                         0xD9 => {
+                            // An end before any image data: nothing to show, and what is
+                            // left would not read as a JPEG again (found by fuzzing).
+                            if !self.scanned {
+                                return Err(ScrubError::Damaged("no image data"));
+                            }
                             out.extend_from_slice(&[0xFF, 0xD9]);
                             *state = Jpeg::Done;
                         }
@@ -302,7 +310,12 @@ impl Scrubber {
                     i += take;
                     *remaining -= take;
                     if *remaining == 0 {
-                        *state = if *then_scan { Jpeg::Scan } else { Jpeg::Marker };
+                        *state = if *then_scan {
+                            self.scanned = true;
+                            Jpeg::Scan
+                        } else {
+                            Jpeg::Marker
+                        };
                     }
                 }
                 Jpeg::Rewrite {
