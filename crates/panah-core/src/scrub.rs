@@ -278,6 +278,14 @@ impl Scrubber {
                                 return Err(ScrubError::Damaged("segment length below 2"));
                             }
                             if matches!(*code, 0xE0 | 0xEE) {
+                                // JFIF and Adobe headers belong before the image data; one
+                                // after it can change the colours a decoder draws (found
+                                // by fuzzing), so it is damage, not metadata to drop.
+                                if self.scanned {
+                                    return Err(ScrubError::Damaged(
+                                        "a header segment inside the image data",
+                                    ));
+                                }
                                 *state = Jpeg::Rewrite {
                                     code: *code,
                                     remaining: len - 2,
@@ -360,7 +368,10 @@ impl Scrubber {
                             out.extend_from_slice(&[0xFF, code]);
                             *state = Jpeg::Scan;
                         }
-                        0xFF => {} // fill
+                        // Fill bytes inside image data are kept: a decoder reading a cut-short scan
+                        // may read them as data, and dropping them changed the picture
+                        // (found by fuzzing). They carry nothing but ones.
+                        0xFF => out.push(0xFF),
                         0xD9 => {
                             out.extend_from_slice(&[0xFF, 0xD9]);
                             *state = Jpeg::Done;
