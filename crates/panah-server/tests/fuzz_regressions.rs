@@ -8,6 +8,8 @@ use std::path::Path;
 
 #[path = "../../../fuzz/checks/envelope.rs"]
 mod envelope;
+#[path = "../../../fuzz/checks/records.rs"]
+mod records;
 #[path = "../../../fuzz/checks/scrub.rs"]
 mod scrub;
 
@@ -43,6 +45,16 @@ fn envelopes_pass_every_input_that_once_failed() {
     for (name, bytes) in &all {
         eprintln!("{name}");
         envelope::check(bytes);
+    }
+}
+
+#[test]
+fn records_pass_every_input_that_once_failed() {
+    let all = inputs("records");
+    assert!(!all.is_empty());
+    for (name, bytes) in &all {
+        eprintln!("{name}");
+        records::check(bytes);
     }
 }
 

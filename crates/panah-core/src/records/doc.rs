@@ -112,12 +112,22 @@ impl Day {
     /// Reads `YYYY-MM-DD` in any digits.
     pub fn parse(text: &str) -> Result<Day, String> {
         let latin = crate::digits::to_latin(text.trim());
-        Date::parse(&latin, DAY_FORMAT).map(Day).map_err(|_| {
+        let bad = || {
             format!(
                 "{:?} is not a date: write it as YYYY-MM-DD",
                 text.chars().take(20).collect::<String>()
             )
-        })
+        };
+        let day = Date::parse(&latin, DAY_FORMAT)
+            .map(Day)
+            .map_err(|_| bad())?;
+        // Years of four digits only: a year before 1 or after 9999 reads but is written
+        // in a form nothing reads back, which would make the record unreadable after its
+        // next edit (found by fuzzing).
+        if !(1..=9999).contains(&day.0.year()) {
+            return Err(bad());
+        }
+        Ok(day)
     }
 
     pub fn today() -> Day {
@@ -503,6 +513,16 @@ fn without_dates(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_read_only_as_written() {
+        for bad in ["-0119-08-21", "-119-08-21", "+12021-08-21", "0000-01-01"] {
+            assert!(Day::parse(bad).is_err(), "{bad}");
+        }
+        let day = Day::parse("۲۰۲۱-۰۸-۲۰").unwrap();
+        assert_eq!(Day::parse(&day.to_string()), Ok(day));
+        assert_eq!(day.to_string(), "2021-08-20");
+    }
 
     fn need() -> Need {
         Need {
