@@ -50,7 +50,7 @@ fn note_out_of_space() {
 /// transaction back by itself when the disk fills, and the driver then fails to end it
 /// and keeps the connection's write lock: every later writer waited on it until the hub
 /// was restarted (found by filling a disk under a hub). Connections handed back to the
-/// pool in that window are closed instead of kept.
+/// pool in that window end any transaction they are still in.
 pub(crate) fn out_of_space_lately() -> bool {
     let at = OUT_OF_SPACE_AT.load(std::sync::atomic::Ordering::Relaxed);
     at != 0 && now_ms() - at < 5_000

@@ -166,9 +166,16 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(timeout)
-            // A connection that saw the disk fill up may hold a transaction it cannot end.
-            .after_release(|_conn, _meta| {
-                Box::pin(async move { Ok(!error::out_of_space_lately()) })
+            // A connection that saw the disk fill up may hold a transaction the driver
+            // failed to end: end it here. (Closing the connection instead fails worse: a
+            // new one cannot open while the disk is still full.)
+            .after_release(|conn, _meta| {
+                Box::pin(async move {
+                    if error::out_of_space_lately() {
+                        let _ = conn.execute("ROLLBACK").await;
+                    }
+                    Ok(true)
+                })
             })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
