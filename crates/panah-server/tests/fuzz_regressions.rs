@@ -28,34 +28,29 @@ fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-#[test]
-fn the_scrubber_passes_every_input_that_once_failed() {
-    let all = inputs("scrub");
-    assert!(!all.is_empty());
+/// Runs `check` on every input that once failed `target`; there is at least one.
+fn replay(target: &str, check: fn(&[u8])) {
+    let all = inputs(target);
+    assert!(!all.is_empty(), "no inputs for {target}");
     for (name, bytes) in &all {
         eprintln!("{name}");
-        scrub::check(bytes);
+        check(bytes);
     }
+}
+
+#[test]
+fn the_scrubber_passes_every_input_that_once_failed() {
+    replay("scrub", scrub::check);
 }
 
 #[test]
 fn envelopes_pass_every_input_that_once_failed() {
-    let all = inputs("envelope");
-    assert!(!all.is_empty());
-    for (name, bytes) in &all {
-        eprintln!("{name}");
-        envelope::check(bytes);
-    }
+    replay("envelope", envelope::check);
 }
 
 #[test]
 fn records_pass_every_input_that_once_failed() {
-    let all = inputs("records");
-    assert!(!all.is_empty());
-    for (name, bytes) in &all {
-        eprintln!("{name}");
-        records::check(bytes);
-    }
+    replay("records", records::check);
 }
 
 /// The first crash: a progressive JPEG whose image data held a byte pair that is no

@@ -127,8 +127,7 @@ fn a_full_disk_refuses_clearly_loses_nothing_and_recovers() {
         break;
     }
     let (refused_with, page) = refused.expect("the disk never filled up");
-    let status = refused_with;
-    assert_eq!(status, 507, "a full disk is not a 500: {page}");
+    assert_eq!(refused_with, 507, "a full disk is not a 500: {page}");
     assert!(
         page.contains("run out of storage space")
             && page.contains("nothing was stored")
