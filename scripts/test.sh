@@ -15,6 +15,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 debs=()
 ls -d /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || debs+=(postgresql)
 command -v python3 >/dev/null || debs+=(python3)
+# The S3-compatible test server (moto) is installed from PyPI into a virtualenv.
+python3 -c "import venv, ensurepip" 2>/dev/null || debs+=(python3-venv)
 command -v curl >/dev/null || debs+=(curl)
 command -v chromium >/dev/null || debs+=(chromium)
 command -v chromedriver >/dev/null || debs+=(chromium-driver)
@@ -67,7 +69,10 @@ else
 fi
 
 source scripts/postgres.sh
+source scripts/s3.sh
 start_throwaway_postgres
-# Nothing may silently skip: PostgreSQL, rage and Chromium tests must run.
+start_throwaway_s3
+trap 'stop_throwaway_s3; stop_throwaway_postgres' EXIT
+# Nothing may silently skip: PostgreSQL, S3, rage and Chromium tests must run.
 export PANAH_REQUIRE_POSTGRES=1 PANAH_REQUIRE_TOOLS=1
 cargo test --workspace --locked "$@"

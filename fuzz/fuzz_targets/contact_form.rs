@@ -45,7 +45,7 @@ fn hub() -> &'static Hub {
                 signing.verifying_key(),
             );
             store.add_coordinator(c.id, &key, "").await.expect("coordinator");
-            let blobs = BlobStore::open(&dir.join("blobs")).expect("blobs");
+            let blobs = BlobStore::folder(&dir.join("blobs"), &store).expect("blobs");
             let settings = Settings {
                 submissions_per_minute: u32::MAX / 4,
                 hub_submissions_per_minute: u32::MAX / 4,

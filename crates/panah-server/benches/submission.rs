@@ -10,7 +10,7 @@ use axum::http::Request;
 use criterion::{criterion_group, criterion_main, Criterion};
 use panah_core::envelope::{Author, Envelope};
 use panah_core::{Codename, CoordinatorKey, Lang, Slug, Timestamp};
-use panah_server::seal::seal_bytes;
+use panah_server::seal::{seal_in_memory, Sealer};
 use panah_server::{app, AppState, Settings};
 use panah_store::{BlobStore, Location, NewCollective, NewMessage, Side, Store};
 use tower::ServiceExt;
@@ -52,7 +52,7 @@ fn parts(c: &mut Criterion) {
             names: ["a".into(), "b".into(), "c".into()],
         }))
         .unwrap();
-    let blobs = BlobStore::open(&dir.path().join("blobs")).unwrap();
+    let blobs = BlobStore::folder(&dir.path().join("blobs"), &store).unwrap();
     let secret = [7u8; 32];
     let check = panah_core::CheckKey::derive(&secret);
     let slug = Slug::parse("roshanai").unwrap();
@@ -76,12 +76,23 @@ fn parts(c: &mut Criterion) {
         |b| b.iter(|| panah_core::age_file::encrypt(&team, &padded).unwrap()),
     );
     c.bench_function(
-        "submission/3 seal into a blob file (encrypt + write + fsync + rename)",
-        |b| b.iter(|| seal_bytes(&blobs, &team, &plain).unwrap()),
+        "submission/3a seal an envelope in memory (what is kept with the row)",
+        |b| b.iter(|| seal_in_memory(&team, &plain).unwrap()),
+    );
+    c.bench_function(
+        "submission/3b seal into a blob file (encrypt + write + fsync + rename; files only)",
+        |b| {
+            b.iter(|| {
+                let _guard = rt.enter();
+                let mut sealer = Sealer::new(&blobs, &team).unwrap();
+                sealer.write(&plain).unwrap();
+                sealer.finish().unwrap()
+            })
+        },
     );
     let mut n = 0u64;
     c.bench_function(
-        "submission/4 store the message row (SQLite, synchronous=FULL)",
+        "submission/4 store the message row with its envelope (SQLite, synchronous=FULL)",
         |b| {
             b.iter(|| {
                 n += 1;
@@ -92,6 +103,7 @@ fn parts(c: &mut Criterion) {
                     blob: format!("{n:032x}"),
                     size: 1200,
                     files: vec![],
+                    inline: Some(vec![0x5a; 1200]),
                 };
                 rt.block_on(store.add_message(collective.id, &lookup, "age1x", &msg, 90))
                     .unwrap()

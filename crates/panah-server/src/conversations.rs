@@ -11,16 +11,16 @@ pub async fn delete_conversation(
     id: i64,
 ) -> Result<bool, StoreError> {
     let keys = store.delete_conversation(collective_id, id).await?;
-    Ok(delete_blobs(blobs, keys))
+    Ok(delete_blobs(blobs, keys).await)
 }
 
 /// Deletes the blobs of conversation rows already deleted; false if there were none.
-pub(crate) fn delete_blobs(blobs: &BlobStore, keys: Option<Vec<String>>) -> bool {
+pub(crate) async fn delete_blobs(blobs: &BlobStore, keys: Option<Vec<String>>) -> bool {
     let Some(keys) = keys else {
         return false;
     };
     for key in keys {
-        if let Err(e) = blobs.delete(&key) {
+        if let Err(e) = blobs.delete(&key).await {
             // The row is gone, so the blob is unreachable ciphertext; say so and go on.
             tracing::warn!(error = %e, "could not delete a blob");
         }

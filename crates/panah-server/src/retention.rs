@@ -22,7 +22,7 @@ pub async fn sweep(store: &Store, blobs: &BlobStore, now: Timestamp) -> Result<u
             let keys = store
                 .delete_expired_conversation(collective, id, now)
                 .await?;
-            if crate::conversations::delete_blobs(blobs, keys) {
+            if crate::conversations::delete_blobs(blobs, keys).await {
                 deleted += 1;
             }
         }
@@ -34,98 +34,32 @@ pub async fn sweep(store: &Store, blobs: &BlobStore, now: Timestamp) -> Result<u
         tracing::info!(deleted, "expired conversations deleted");
     }
     // Partial uploads older than the longest upload can take were left by a crash.
-    let partials = {
-        let blobs = blobs.clone();
-        tokio::task::spawn_blocking(move || blobs.sweep_partials(LEFT_BY_A_CRASH)).await
-    };
-    match partials {
-        Ok(Ok(0)) => {}
-        Ok(Ok(n)) => tracing::info!(removed = n, "partial uploads from a crash removed"),
-        Ok(Err(e)) => tracing::warn!(error = %e, "cannot sweep partial uploads"),
-        Err(e) => tracing::warn!(error = %e, "the sweep of partial uploads stopped"),
+    match blobs.sweep_partials(LEFT_BY_A_CRASH).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "partial uploads from a crash removed"),
+        Err(e) => tracing::warn!(error = %e, "cannot sweep partial uploads"),
     }
-    let orphans = sweep_orphans(store, blobs).await?;
-    if orphans > 0 {
-        tracing::info!(removed = orphans, "blobs whose row never landed removed");
+    match sweep_orphans(blobs).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "blobs whose row never landed removed"),
+        Err(e) => tracing::warn!(error = %e, "cannot sweep blobs whose row never landed"),
     }
     Ok(deleted)
 }
 
 /// Far older than the longest an upload may take (30 minutes): a blob this old that no row
 /// refers to was left by a crash. A day, so that a wall clock set forward by hours, or
-/// hosts with skewed clocks sharing one blob folder, cannot make a blob whose row is on its
-/// way look abandoned. Two days on the files' clock: blob files show only the day they
-/// were written (midnight UTC), so a blob is at least a whole day old when it is swept.
+/// hosts with skewed clocks sharing one blob store, cannot make a blob whose row is on its
+/// way look abandoned. Two days on the files' clock: blob files (and blobs kept in the
+/// database) show only the day they were written, so a blob is at least a whole day old
+/// when it is swept.
 const LEFT_BY_A_CRASH: Duration = Duration::from_secs(48 * 3600);
 
-/// Deletes committed blobs no row refers to, older than [`LEFT_BY_A_CRASH`]: a crash after
-/// a blob was committed and before its message's row was, or a request cancelled while
-/// its row was being stored. One fan-out folder at a time (a bounded batch each), file work
-/// on the blocking pool. Returns how many.
-pub async fn sweep_orphans(store: &Store, blobs: &BlobStore) -> Result<usize, StoreError> {
-    sweep_orphans_older_than(store, blobs, LEFT_BY_A_CRASH).await
-}
-
-/// [`sweep_orphans`] with another age limit: tests of what a crash leaves sweep at once.
-pub async fn sweep_orphans_older_than(
-    store: &Store,
-    blobs: &BlobStore,
-    age: Duration,
-) -> Result<usize, StoreError> {
-    let stopped =
-        |e: tokio::task::JoinError| StoreError::Corrupt(format!("the blob sweep stopped: {e}"));
-    let fanouts = {
-        let blobs = blobs.clone();
-        tokio::task::spawn_blocking(move || blobs.fanouts())
-            .await
-            .map_err(stopped)?
-    };
-    let fanouts = match fanouts {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot list blobs to sweep");
-            return Ok(0);
-        }
-    };
-    let mut removed = 0;
-    for fanout in fanouts {
-        let candidates = {
-            let blobs = blobs.clone();
-            let fanout = fanout.clone();
-            tokio::task::spawn_blocking(move || blobs.committed_older_than(&fanout, age))
-                .await
-                .map_err(stopped)?
-        };
-        let candidates = match candidates {
-            Ok(c) if c.is_empty() => continue,
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot list blobs to sweep");
-                continue;
-            }
-        };
-        let referenced = store.referenced_blobs(&candidates).await?;
-        let orphans: Vec<String> = candidates
-            .into_iter()
-            .filter(|k| !referenced.contains(k))
-            .collect();
-        let blobs = blobs.clone();
-        removed += tokio::task::spawn_blocking(move || {
-            orphans
-                .iter()
-                .filter(|key| match blobs.delete(key) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not delete a blob");
-                        false
-                    }
-                })
-                .count()
-        })
-        .await
-        .map_err(stopped)?;
-    }
-    Ok(removed)
+/// Deletes stored blobs no row refers to, older than [`LEFT_BY_A_CRASH`]: a crash after a
+/// blob was stored and before its message's row was, or a request cancelled while its row
+/// was being stored. Returns how many.
+pub async fn sweep_orphans(blobs: &BlobStore) -> Result<usize, panah_store::BlobError> {
+    blobs.sweep_orphans(LEFT_BY_A_CRASH).await
 }
 
 /// Runs [`sweep`] now and then every hour, for as long as the hub runs.

@@ -95,7 +95,7 @@ impl Sealer {
             .finish()?
             .into_inner()
             .map_err(|e| SealError::Io(e.into_error()))?;
-        let (key, stored_size) = blob.commit()?;
+        let (key, stored_size) = blob.commit_blocking()?;
         Ok(Sealed {
             key,
             stored_size,
@@ -105,13 +105,25 @@ impl Sealer {
     }
 }
 
-/// Seals a small value in one go.
-pub fn seal_bytes(
-    blobs: &BlobStore,
+/// Seals a small value in memory: an envelope kept with its message's row.
+pub fn seal_in_memory(
     recipients: &[age::x25519::Recipient],
     bytes: &[u8],
-) -> Result<Sealed, SealError> {
-    let mut s = Sealer::new(blobs, recipients)?;
-    s.write(bytes)?;
-    s.finish()
+) -> Result<(Vec<u8>, Sealed), SealError> {
+    if recipients.is_empty() {
+        return Err(SealError::NoRecipients);
+    }
+    let padded = padding::bucket(bytes.len() as u64);
+    let mut plain = Vec::with_capacity(padded as usize);
+    plain.extend_from_slice(bytes);
+    plain.resize(padded as usize, 0);
+    let sealed = panah_core::age_file::encrypt(recipients, &plain)
+        .map_err(|e| SealError::Io(io::Error::other(e.to_string())))?;
+    let facts = Sealed {
+        key: panah_store::blobs::new_key(),
+        stored_size: sealed.len() as u64,
+        plain_size: bytes.len() as u64,
+        sha256: panah_core::hex(&Sha256::digest(bytes)),
+    };
+    Ok((sealed, facts))
 }

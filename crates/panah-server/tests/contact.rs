@@ -137,8 +137,8 @@ fn photo_with_gps() -> (Vec<u8>, Vec<u8>) {
     (clean, with_gps)
 }
 
-fn blobs_in(dir: &std::path::Path) -> BlobStore {
-    BlobStore::open(&dir.join("blobs")).unwrap()
+fn blobs_in(dir: &std::path::Path, store: &Store) -> BlobStore {
+    BlobStore::folder(&dir.join("blobs"), store).unwrap()
 }
 
 #[tokio::test]
@@ -146,7 +146,7 @@ async fn a_message_and_files_arrive_encrypted_to_every_coordinator() {
     let dir = tempfile::tempdir().unwrap();
     for (engine, store) in every_engine(dir.path()).await {
         let t = team(&store, "roshanai", 3).await;
-        let blobs = blobs_in(&dir.path().join(engine));
+        let blobs = blobs_in(&dir.path().join(engine), &store);
         let app = router_with_blobs(store.clone(), blobs.clone(), Settings::default()).await;
         let (clean_jpeg, gps_jpeg) = photo_with_gps();
         let res = submit(
@@ -199,7 +199,7 @@ async fn a_message_and_files_arrive_encrypted_to_every_coordinator() {
             "{engine}: the empty file input was ignored"
         );
 
-        let ciphertext = blobs.read(&m.blob).unwrap();
+        let ciphertext = blobs.read(&m.blob).await.unwrap();
         assert!(!String::from_utf8_lossy(&ciphertext).contains("CANARY"));
         for identity in &t.identities {
             let plain = decrypt(&ciphertext, identity);
@@ -216,10 +216,14 @@ async fn a_message_and_files_arrive_encrypted_to_every_coordinator() {
             assert!(envelope.files[1].scrubbed && !envelope.files[0].scrubbed);
         }
         let envelope = Envelope::parse(&decrypt(&ciphertext, &t.identities[0])).unwrap();
+        let stored = [
+            blobs.read(&m.files[0].blob).await.unwrap(),
+            blobs.read(&m.files[1].blob).await.unwrap(),
+        ];
         let file = |i: usize| {
-            let blob = blobs.read(&m.files[i].blob).unwrap();
-            assert!(!String::from_utf8_lossy(&blob).contains("CANARY"));
-            let mut plain = decrypt(&blob, &t.identities[2]);
+            let blob = &stored[i];
+            assert!(!String::from_utf8_lossy(blob).contains("CANARY"));
+            let mut plain = decrypt(blob, &t.identities[2]);
             plain.truncate(usize::try_from(envelope.files[i].size).unwrap());
             plain
         };
@@ -272,6 +276,7 @@ async fn add_reply(
         blob: key,
         size: size as i64,
         files: vec![],
+        inline: None,
     };
     store.add_reply(collective, conv.id, &msg).await.unwrap();
 }
@@ -302,7 +307,7 @@ async fn senders_read_replies_with_their_codename_in_any_digits() {
     let dir = tempfile::tempdir().unwrap();
     for (engine, store) in every_engine(dir.path()).await {
         let t = team(&store, "roshanai", 2).await;
-        let blobs = blobs_in(&dir.path().join(engine));
+        let blobs = blobs_in(&dir.path().join(engine), &store);
         let app = router_with_blobs(store.clone(), blobs.clone(), Settings::default()).await;
         let first = shown_codename(&submit(&app, "roshanai", &[text("message", "hello")]).await);
         let quiet = shown_codename(&submit(&app, "roshanai", &[text("message", "anyone?")]).await);
@@ -405,6 +410,7 @@ async fn senders_read_replies_with_their_codename_in_any_digits() {
             blob: blobs.write_blob(b"old").unwrap().0,
             size: 3,
             files: vec![],
+            inline: None,
         };
         store
             .add_message(
@@ -443,7 +449,7 @@ async fn senders_read_replies_with_their_codename_in_any_digits() {
 
         // A follow-up whose codename matches no conversation is refused with its text
         // kept, and opens nothing; its sealed blobs are removed.
-        let before = walk(blobs.root()).len();
+        let before = walk(blobs.folder_root().unwrap()).len();
         let res = submit(
             &app,
             "roshanai",
@@ -470,7 +476,7 @@ async fn senders_read_replies_with_their_codename_in_any_digits() {
             "sending again from there opens a new conversation, as the page says"
         );
         assert_eq!(store.conversations(t.collective).await.unwrap().len(), 2);
-        assert_eq!(walk(blobs.root()).len(), before, "{engine}");
+        assert_eq!(walk(blobs.folder_root().unwrap()).len(), before, "{engine}");
 
         // A follow-up joins the conversation and shows no new codename.
         let res = submit(
@@ -507,7 +513,7 @@ async fn bad_submissions_get_clear_refusals_and_leave_nothing() {
     for (engine, store) in every_engine(dir.path()).await {
         let t = team(&store, "roshanai", 1).await;
         seed(&store, "empty").await;
-        let blobs = blobs_in(&dir.path().join(engine));
+        let blobs = blobs_in(&dir.path().join(engine), &store);
         let settings = Settings {
             max_upload_bytes: 64 * 1024,
             max_message_chars: 50,
@@ -652,7 +658,7 @@ async fn bad_submissions_get_clear_refusals_and_leave_nothing() {
             store.conversations(t.collective).await.unwrap().is_empty(),
             "nothing was stored"
         );
-        let leftovers: Vec<_> = walk(blobs.root()).into_iter().collect();
+        let leftovers: Vec<_> = walk(blobs.folder_root().unwrap()).into_iter().collect();
         assert!(
             leftovers.is_empty(),
             "no blob survived a refusal: {leftovers:?}"
@@ -683,7 +689,12 @@ async fn submissions_are_rate_limited_per_collective() {
             submissions_per_minute: 4,
             ..Settings::default()
         };
-        let app = router_with_blobs(store, blobs_in(&dir.path().join(engine)), settings).await;
+        let app = router_with_blobs(
+            store.clone(),
+            blobs_in(&dir.path().join(engine), &store),
+            settings,
+        )
+        .await;
         assert_eq!(
             submit(&app, "roshanai", &[text("message", "1")])
                 .await
@@ -727,7 +738,12 @@ async fn hub_wide_limits_hold_across_collectives() {
         };
         // Well-formed codenames of no conversation: lookups a person could make.
         let check = CheckKey::derive(&store.hub_secret("codename").await.unwrap());
-        let app = router_with_blobs(store, blobs_in(&dir.path().join(engine)), settings).await;
+        let app = router_with_blobs(
+            store.clone(),
+            blobs_in(&dir.path().join(engine), &store),
+            settings,
+        )
+        .await;
         for slug in ["roshanai", "roshanai", "other"] {
             let res = submit(&app, slug, &[text("message", "hello")]).await;
             assert_eq!(res.status, StatusCode::OK, "{engine}: {slug}");
@@ -800,7 +816,7 @@ async fn expired_conversations_are_deleted_with_their_blobs() {
     let dir = tempfile::tempdir().unwrap();
     for (engine, store) in every_engine(dir.path()).await {
         let t = team(&store, "roshanai", 1).await;
-        let blobs = blobs_in(&dir.path().join(engine));
+        let blobs = blobs_in(&dir.path().join(engine), &store);
         let settings = Settings {
             retention_days: 0,
             ..Settings::default()
@@ -819,16 +835,19 @@ async fn expired_conversations_are_deleted_with_their_blobs() {
             ],
         )
         .await;
-        assert_eq!(walk(blobs.root()).len(), 2);
+        // The file is a blob file; the envelope is kept with its row.
+        assert_eq!(walk(blobs.folder_root().unwrap()).len(), 1);
+        assert_eq!(store.blob_data_totals().await.unwrap().0, 1, "{engine}");
         let n = panah_server::retention::sweep(&store, &blobs, Timestamp::now())
             .await
             .unwrap();
         assert_eq!(n, 1, "{engine}");
         assert!(store.conversations(t.collective).await.unwrap().is_empty());
         assert!(
-            walk(blobs.root()).is_empty(),
+            walk(blobs.folder_root().unwrap()).is_empty(),
             "{engine}: ciphertext deleted too"
         );
+        assert_eq!(store.blob_data_totals().await.unwrap(), (0, 0), "{engine}");
     }
 }
 
@@ -840,7 +859,7 @@ async fn blobs_whose_row_never_landed_are_swept() {
     let dir = tempfile::tempdir().unwrap();
     for (engine, store) in every_engine(dir.path()).await {
         let t = team(&store, "roshanai", 1).await;
-        let blobs = blobs_in(&dir.path().join(engine));
+        let blobs = blobs_in(&dir.path().join(engine), &store);
         let app = router_with_blobs(store.clone(), blobs.clone(), Settings::default()).await;
         let sent = submit(
             &app,
@@ -864,7 +883,7 @@ async fn blobs_whose_row_never_landed_are_swept() {
         // showing midnight: up to a day old on the files' clock, which must not be enough).
         let two_days_ago =
             std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 24 * 3600);
-        for path in walk(blobs.root()) {
+        for path in walk(blobs.folder_root().unwrap()) {
             if !path.ends_with(&young) {
                 std::fs::File::options()
                     .write(true)
@@ -874,20 +893,21 @@ async fn blobs_whose_row_never_landed_are_swept() {
                     .unwrap();
             }
         }
-        assert_eq!(walk(blobs.root()).len(), 4, "{engine}");
-        let removed = panah_server::retention::sweep_orphans(&store, &blobs)
+        // The message's file, the orphan and the young blob (the envelope is in the database).
+        assert_eq!(walk(blobs.folder_root().unwrap()).len(), 3, "{engine}");
+        let removed = panah_server::retention::sweep_orphans(&blobs)
             .await
             .unwrap();
         assert_eq!(removed, 1, "{engine}");
-        let left = walk(blobs.root());
-        assert_eq!(left.len(), 3, "{engine}: {left:?}");
+        let left = walk(blobs.folder_root().unwrap());
+        assert_eq!(left.len(), 2, "{engine}: {left:?}");
         assert!(!left.iter().any(|p| p.ends_with(&orphan)), "{engine}");
         assert!(left.iter().any(|p| p.ends_with(&young)), "{engine}");
         // The message's own blobs were kept and still open.
         let conversations = store.conversations(t.collective).await.unwrap();
         assert_eq!(conversations.len(), 1, "{engine}");
         assert_eq!(
-            panah_server::retention::sweep_orphans(&store, &blobs)
+            panah_server::retention::sweep_orphans(&blobs)
                 .await
                 .unwrap(),
             0,
@@ -912,7 +932,7 @@ async fn coordinators_inbox_api() {
             .add_coordinator(other, &outsider.key, "")
             .await
             .unwrap();
-        let blobs = blobs_in(&dir.path().join(engine));
+        let blobs = blobs_in(&dir.path().join(engine), &store);
         let app = router_with_blobs(store.clone(), blobs.clone(), Settings::default()).await;
         submit(
             &app,
@@ -1092,7 +1112,7 @@ async fn coordinators_inbox_api() {
             StatusCode::NOT_FOUND
         );
         assert!(
-            walk(blobs.root()).is_empty(),
+            walk(blobs.folder_root().unwrap()).is_empty(),
             "{engine}: deleting removes the ciphertext at once"
         );
         let res = get(
@@ -1119,10 +1139,15 @@ async fn messages_are_encrypted_to_the_team_of_the_moment() {
     let dir = tempfile::tempdir().unwrap();
     for (engine, store) in every_engine(dir.path()).await {
         let t = team(&store, "roshanai", 2).await;
-        let blobs = blobs_in(&dir.path().join(engine));
+        let blobs = blobs_in(&dir.path().join(engine), &store);
         let app = router_with_blobs(store.clone(), blobs.clone(), Settings::default()).await;
         let can_read = |blob: &str, identity: &age::x25519::Identity| {
-            panah_core::age_file::decrypt(&blobs.read(blob).unwrap(), identity, 1 << 20).is_ok()
+            let blobs = blobs.clone();
+            let (blob, identity) = (blob.to_owned(), identity.clone());
+            async move {
+                panah_core::age_file::decrypt(&blobs.read(&blob).await.unwrap(), &identity, 1 << 20)
+                    .is_ok()
+            }
         };
         submit(&app, "roshanai", &[text("message", "before")]).await;
 
@@ -1154,17 +1179,20 @@ async fn messages_are_encrypted_to_the_team_of_the_moment() {
         let mut all = store.conversations(t.collective).await.unwrap();
         all.sort_by_key(|c| c.conversation.id);
         let blob = |i: usize| all[i].messages[0].blob.clone();
-        assert!(can_read(&blob(0), &t.identities[0]) && can_read(&blob(0), &t.identities[1]));
         assert!(
-            !can_read(&blob(0), &newcomer),
+            can_read(&blob(0), &t.identities[0]).await
+                && can_read(&blob(0), &t.identities[1]).await
+        );
+        assert!(
+            !can_read(&blob(0), &newcomer).await,
             "a newcomer cannot read the past"
         );
-        assert!(can_read(&blob(1), &newcomer) && can_read(&blob(1), &t.identities[0]));
+        assert!(can_read(&blob(1), &newcomer).await && can_read(&blob(1), &t.identities[0]).await);
         assert!(
-            !can_read(&blob(2), &t.identities[0]),
+            !can_read(&blob(2), &t.identities[0]).await,
             "a removed coordinator gets nothing new"
         );
-        assert!(can_read(&blob(2), &t.identities[1]) && can_read(&blob(2), &newcomer));
+        assert!(can_read(&blob(2), &t.identities[1]).await && can_read(&blob(2), &newcomer).await);
     }
 }
 
@@ -1177,7 +1205,12 @@ async fn uploads_beyond_the_concurrency_cap_are_told_to_wait() {
             max_concurrent_uploads: 1,
             ..Settings::default()
         };
-        let app = router_with_blobs(store, blobs_in(&dir.path().join(engine)), settings).await;
+        let app = router_with_blobs(
+            store.clone(),
+            blobs_in(&dir.path().join(engine), &store),
+            settings,
+        )
+        .await;
         // One upload whose body never finishes holds the only slot.
         let (tx, body_rx) =
             tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(1);

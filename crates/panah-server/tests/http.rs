@@ -805,7 +805,7 @@ async fn the_state_debug_output_shows_no_secret() {
         .await
         .unwrap();
     let secret = store.hub_secret("codename").await.unwrap();
-    let blobs = panah_store::BlobStore::open(&dir.path().join("blobs")).unwrap();
+    let blobs = panah_store::BlobStore::folder(&dir.path().join("blobs"), &store).unwrap();
     let state = panah_server::AppState::new(store, blobs, Settings::default())
         .await
         .unwrap();

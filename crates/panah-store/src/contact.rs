@@ -72,6 +72,10 @@ pub struct NewMessage {
     pub size: i64,
     /// (blob key, stored size) per file, in order.
     pub files: Vec<(String, i64)>,
+    /// The ciphertext of `blob` itself, to be kept in the database with the row (one
+    /// durable write): small envelopes and replies. `None`: the blob is already written to
+    /// the blob store.
+    pub inline: Option<Vec<u8>>,
 }
 
 fn corrupt(e: impl ToString) -> StoreError {
@@ -295,6 +299,9 @@ impl Store {
         .fetch_one(&mut **tx)
         .await?;
         let message_id: i64 = get(&row, "id")?;
+        if let Some(bytes) = &message.inline {
+            crate::blob_data::insert_chunks(tx, &message.blob, bytes, today).await?;
+        }
         for (position, (blob, size)) in message.files.iter().enumerate() {
             sqlx::query("INSERT INTO message_files (message_id, position, blob, size) VALUES ($1, $2, $3, $4)")
                 .bind(message_id)

@@ -23,6 +23,7 @@ pub const COPIED: &[(&str, bool)] = &[
     ("conversations", true),
     ("messages", true),
     ("message_files", true),
+    ("blob_data", false),
     ("logs", true),
     ("log_entries", false),
     ("log_hashes", false),
@@ -103,8 +104,9 @@ impl Store {
     }
 
     /// Copies every row of the tables in [`COPIED`] into `dest`, a store at the same schema
-    /// version with none of them holding a row. Reads one snapshot of this store while it
-    /// serves; writes `dest` in one transaction.
+    /// version with none of them holding a row (but blobs: a restore puts the blobs first,
+    /// under random keys a copied row cannot share). Reads one snapshot of this store while
+    /// it serves; writes `dest` in one transaction.
     pub async fn copy_into(&self, dest: &Store) -> Result<Copied, StoreError> {
         let (from, to) = (self.schema_version().await?, dest.schema_version().await?);
         if from != to {
@@ -112,7 +114,7 @@ impl Store {
                 "a copy between schema versions {from} and {to}: open both with this Panah first"
             )));
         }
-        for &(table, _) in COPIED {
+        for &(table, _) in COPIED.iter().filter(|(t, _)| *t != "blob_data") {
             let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
                 .fetch_one(dest.pool())
                 .await?;
@@ -239,10 +241,13 @@ impl Store {
         Ok(())
     }
 
-    /// Every blob key a row refers to.
-    pub async fn blob_keys(&self) -> Result<Vec<String>, StoreError> {
+    /// Every blob key a row refers to whose ciphertext is kept outside the database (in
+    /// the blob store; what `blob_data` holds travels with the rows).
+    pub async fn external_blob_keys(&self) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(
-            "SELECT blob FROM messages UNION SELECT blob FROM message_files ORDER BY blob",
+            "SELECT blob FROM messages WHERE blob NOT IN (SELECT blob_key FROM blob_data) \
+             UNION SELECT blob FROM message_files WHERE blob NOT IN (SELECT blob_key FROM blob_data) \
+             ORDER BY blob",
         )
         .fetch_all(self.pool())
         .await?;

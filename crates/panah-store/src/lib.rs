@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+mod blob_data;
 pub mod blobs;
 mod collectives;
 mod contact;
@@ -35,7 +36,9 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};
 
-pub use blobs::{BlobError, BlobStore, BlobWriter, InFlight, PendingBlobs};
+pub use blobs::{
+    BlobConfig, BlobError, BlobStore, BlobStream, BlobWriter, InFlight, PendingBlobs, S3Config,
+};
 pub use collectives::{Appeal, Collective, NewCollective};
 pub use contact::{
     day_of, BlobKind, Conversation, ConversationSummary, FileRow, MessageRow, NewMessage, Side,

@@ -31,6 +31,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0007_team_invitations.sql"),
     ),
     (8, "records", include_str!("../migrations/0008_records.sql")),
+    (
+        9,
+        "blob data",
+        include_str!("../migrations/0009_blob_data.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming Panah's migration lock.

@@ -56,6 +56,26 @@ pub async fn fresh_postgres_database(admin_url: &str) -> Location {
     }
 }
 
+/// A new, empty place in the throwaway S3-compatible server's bucket (`scripts/s3.sh`), or
+/// `None` when S3 tests may be skipped.
+pub fn s3_config() -> Option<crate::S3Config> {
+    match std::env::var("PANAH_TEST_S3_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => Some(crate::S3Config {
+            bucket: "panah-test".into(),
+            prefix: format!("t{:016x}/", rand::thread_rng().gen::<u64>()),
+            endpoint: Some(endpoint),
+            region: Some("us-east-1".into()),
+        }),
+        _ if std::env::var_os("PANAH_REQUIRE_TOOLS").is_some() => {
+            panic!("PANAH_REQUIRE_TOOLS is set but PANAH_TEST_S3_ENDPOINT is not: run the tests with scripts/test.sh")
+        }
+        _ => {
+            eprintln!("PANAH_TEST_S3_ENDPOINT is not set: skipping S3 (scripts/test.sh runs it)");
+            None
+        }
+    }
+}
+
 /// Every engine the tests should cover: SQLite always, PostgreSQL when available.
 /// Each store is new and empty. `dir` holds the SQLite file.
 pub async fn every_engine(dir: &Path) -> Vec<(&'static str, Store)> {

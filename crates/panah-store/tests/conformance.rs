@@ -524,6 +524,7 @@ async fn conversations_messages_and_expiry() {
             blob: blob.into(),
             size: 1024,
             files: files.iter().map(|f| ((*f).to_owned(), 2048)).collect(),
+            inline: None,
         };
         let (conv, m1) = store
             .add_message(c.id, &[1; 32], "age1reply", &msg("b1", &["f1", "f2"]), 90)
@@ -603,6 +604,7 @@ async fn conversations_messages_and_expiry() {
             blob: "r1".into(),
             size: 1024,
             files: vec![],
+            inline: None,
         };
         store.add_reply(c.id, conv, &reply).await.unwrap();
         let view = store
@@ -1443,12 +1445,15 @@ async fn a_hub_copies_whole_into_another_store() {
             blob: "0123456789abcdef0123456789abcdef".into(),
             size: 1024,
             files: vec![("fedcba9876543210fedcba9876543210".into(), 4096)],
+            inline: None,
         };
         let second = NewMessage {
             author: Side::Sender,
             blob: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into(),
             size: 1024,
             files: Vec::new(),
+            // An envelope kept with its row travels with the rows.
+            inline: Some(b"an envelope kept with its row".to_vec()),
         };
         let (one, _) = source
             .add_message(c.id, &[1; 32], "age1reply", &first, 90)
@@ -1499,9 +1504,20 @@ async fn a_hub_copies_whole_into_another_store() {
             source.hub_secret("codenames").await.unwrap()
         );
 
-        let mut keys = dest.blob_keys().await.unwrap();
+        let mut keys = dest.external_blob_keys().await.unwrap();
         keys.sort();
-        assert_eq!(keys.len(), 3);
+        assert_eq!(
+            keys.len(),
+            2,
+            "{engine}: the inline envelope is not a blob to copy"
+        );
+        assert_eq!(
+            dest.blob_chunk("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(&b"an envelope kept with its row"[..])
+        );
         let naming = dest
             .rows_naming_blob("fedcba9876543210fedcba9876543210")
             .await
@@ -1535,6 +1551,12 @@ fn every_store_method_is_exercised_here() {
         if path.file_name().is_some_and(|n| n == "testing.rs") {
             continue;
         }
+        // The blob store has its own suite, run against every place blobs are kept.
+        let suite = if path.file_name().is_some_and(|n| n == "blobs.rs") {
+            include_str!("blobs.rs")
+        } else {
+            suite
+        };
         let text = std::fs::read_to_string(&path).unwrap();
         for line in text.lines() {
             if let Some(rest) = line.trim_start().strip_prefix("pub async fn ") {
@@ -1542,7 +1564,7 @@ fn every_store_method_is_exercised_here() {
                     .chars()
                     .take_while(|c| c.is_alphanumeric() || *c == '_')
                     .collect();
-                methods.push(name);
+                methods.push((name, suite));
             }
         }
     }
@@ -1553,10 +1575,102 @@ fn every_store_method_is_exercised_here() {
     );
     let missing: Vec<&String> = methods
         .iter()
-        .filter(|m| !suite.contains(&format!(".{m}(")) && !suite.contains(&format!("::{m}(")))
+        .filter(|(m, suite)| {
+            !suite.contains(&format!(".{m}(")) && !suite.contains(&format!("::{m}("))
+        })
+        .map(|(m, _)| m)
         .collect();
     assert!(
         missing.is_empty(),
         "not exercised by the conformance suite: {missing:?}"
     );
+}
+
+/// Ciphertext kept in the database: in chunks, in one transaction, never overwritten, and
+/// found by the sweep only when no row names it.
+#[tokio::test]
+async fn blobs_kept_in_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let key = "0123456789abcdef0123456789abcdef";
+        let big: Vec<u8> = (0..2_500_000u32).map(|i| (i % 251) as u8).collect();
+        let mut chunks = big.chunks(1024 * 1024).map(<[u8]>::to_vec);
+        let n = store
+            .put_blob_data(key, || Ok(chunks.next()))
+            .await
+            .unwrap();
+        assert_eq!(n, big.len() as u64, "{engine}");
+        assert!(store.blob_chunk_exists(key).await.unwrap());
+        let mut back = Vec::new();
+        let mut seq = 0;
+        while let Some(chunk) = store.blob_chunk(key, seq).await.unwrap() {
+            back.extend(chunk);
+            seq += 1;
+        }
+        assert_eq!(seq, 3, "{engine}");
+        assert!(back == big, "{engine}: read back whole");
+        assert_eq!(
+            store.blob_data_totals().await.unwrap(),
+            (1, big.len() as u64)
+        );
+        // Never overwritten, and a failed write leaves nothing of itself.
+        let mut again = vec![b"other".to_vec()].into_iter();
+        assert!(matches!(
+            store.put_blob_data(key, || Ok(again.next())).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let other = "fedcba9876543210fedcba9876543210";
+        let mut failing = vec![
+            Ok(Some(vec![1u8; 10])),
+            Err(std::io::Error::other("broken")),
+        ]
+        .into_iter();
+        assert!(store
+            .put_blob_data(other, || failing.next().unwrap_or(Ok(None)))
+            .await
+            .is_err());
+        assert!(!store.blob_chunk_exists(other).await.unwrap(), "{engine}");
+        // An empty blob is one empty chunk.
+        let empty = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+        assert_eq!(store.put_blob_data(empty, || Ok(None)).await.unwrap(), 0);
+        assert_eq!(store.blob_chunk(empty, 0).await.unwrap(), Some(Vec::new()));
+
+        // No row names them: both are found by the sweep, today's only with today's cutoff.
+        let today = panah_store::day_of(Timestamp::now());
+        let yesterday = today.plus_seconds(-86_400);
+        assert!(store
+            .unreferenced_blob_data(yesterday, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        let mut found = store.unreferenced_blob_data(today, 10).await.unwrap();
+        found.sort();
+        assert_eq!(found, [key, empty], "{engine}");
+        // A message naming one takes it out of the sweep.
+        let c = store
+            .create_collective(&new_collective("blobs"))
+            .await
+            .unwrap();
+        let message = panah_store::NewMessage {
+            author: panah_store::Side::Sender,
+            blob: key.into(),
+            size: big.len() as i64,
+            files: Vec::new(),
+            inline: None,
+        };
+        store
+            .add_message(c.id, &[9; 32], "age1reply", &message, 90)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.unreferenced_blob_data(today, 10).await.unwrap(),
+            [empty]
+        );
+        assert!(store.delete_blob_data(empty).await.unwrap());
+        assert!(!store.delete_blob_data(empty).await.unwrap());
+        assert!(
+            store.external_blob_keys().await.unwrap().is_empty(),
+            "{engine}"
+        );
+    }
 }

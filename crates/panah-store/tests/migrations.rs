@@ -15,7 +15,7 @@ use panah_store::{Location, Store};
 use sqlx::{AnyConnection, Connection};
 
 /// The newest schema version this Panah knows.
-const LATEST: i64 = 8;
+const LATEST: i64 = 9;
 
 fn key(seed: u8) -> CoordinatorKey {
     let age = age::x25519::Identity::generate();
@@ -141,6 +141,11 @@ async fn seed(location: &Location, version: i64) {
             )
             .await;
         }
+        9 => {
+            // A follow-up whose envelope is kept with its row.
+            sql(c, "INSERT INTO messages (conversation_id, author, blob, size, created_on) VALUES (1, 'sender', 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 1024, '2021-08-23T00:00:00Z')", &[]).await;
+            sql(c, "INSERT INTO blob_data (blob_key, seq, data, day) VALUES ('bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 0, $1, '2021-08-23T00:00:00Z')", &[B(b"inline envelope")]).await;
+        }
         _ => unreachable!(),
     }
     let _ = conn.close().await;
@@ -168,10 +173,10 @@ async fn check(store: &Store, stopped: i64, engine: &str) {
             .unwrap()
             .unwrap();
         let summary = store.conversation(c.id, conv.id).await.unwrap().unwrap();
-        let expected = if stopped >= 6 { 2 } else { 1 };
+        let expected = 1 + usize::from(stopped >= 6) + usize::from(stopped >= 9);
         assert_eq!(summary.messages.len(), expected, "{what}");
         assert_eq!(summary.messages[0].files.len(), 1, "{what}");
-        let mut keys = store.blob_keys().await.unwrap();
+        let mut keys = store.external_blob_keys().await.unwrap();
         keys.sort();
         assert!(keys.contains(&"fedcba9876543210fedcba9876543210".to_owned()));
     }
@@ -218,6 +223,22 @@ async fn check(store: &Store, stopped: i64, engine: &str) {
     if stopped >= 8 {
         assert_eq!(records[0].body, b"sealed body");
         assert_eq!(store.records_seq(c.id).await.unwrap(), 1);
+    }
+    if stopped >= 9 {
+        assert_eq!(
+            store
+                .blob_chunk("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 0)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(&b"inline envelope"[..]),
+            "{what}"
+        );
+        assert!(!store
+            .external_blob_keys()
+            .await
+            .unwrap()
+            .contains(&"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb".to_owned()));
     }
     assert_eq!(store.schema_version().await.unwrap(), LATEST);
 }

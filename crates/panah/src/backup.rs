@@ -77,7 +77,7 @@ struct Manifest {
 pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let (config, hub) = args.store.open_existing().await?;
-    let blobs = BlobStore::open(&config.data.join("blobs"))?;
+    let blobs = BlobStore::open(&config.blobs, &config.data, &hub).await?;
     let tar = is_tar(&args.to);
     if args.to.exists() && !(args.to.is_dir() && fs::read_dir(&args.to)?.next().is_none()) {
         bail!(
@@ -157,7 +157,7 @@ async fn write_backup(
     hub.copy_into(&copy)
         .await
         .context("cannot copy the hub's database")?;
-    let kept = BlobStore::open(&folder.join("blobs"))?;
+    let kept = BlobStore::folder(&folder.join("blobs"), &copy)?;
     let BlobsCopied {
         count,
         bytes,
@@ -227,26 +227,8 @@ async fn copy_blobs(
     kept: &BlobStore,
 ) -> anyhow::Result<BlobsCopied> {
     let mut out = BlobsCopied::default();
-    let copy_blob = |key: &str, out: &mut BlobsCopied| -> anyhow::Result<bool> {
-        let mut from = match blobs.open_blob(key) {
-            Ok(f) => f,
-            Err(panah_store::BlobError::Io { source, .. })
-                if source.kind() == io::ErrorKind::NotFound =>
-            {
-                return Ok(false)
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let mut hashing = Hashing::new(&mut from);
-        let size = kept.put(key, &mut hashing)?;
-        out.sums
-            .insert(format!("blobs/{}/{key}", &key[..2]), hashing.finish());
-        out.count += 1;
-        out.bytes += size;
-        Ok(true)
-    };
-    for key in copy.blob_keys().await? {
-        if copy_blob(&key, &mut out)? {
+    for key in copy.external_blob_keys().await? {
+        if copy_blob(blobs, kept, &key, &mut out).await? {
             continue;
         }
         // Gone since the snapshot was read. Encrypted anew (after a coordinator left), the
@@ -257,7 +239,7 @@ async fn copy_blobs(
                 continue;
             };
             let before = out.bytes;
-            if now != key && copy_blob(&now, &mut out)? {
+            if now != key && copy_blob(blobs, kept, &now, &mut out).await? {
                 let size = i64::try_from(out.bytes - before).unwrap_or(i64::MAX);
                 copy.replace_blob(collective, kind, id, &key, &now, size)
                     .await?;
@@ -271,6 +253,40 @@ async fn copy_blobs(
     Ok(out)
 }
 
+/// Copies one blob from the hub into the backup's folder with its checksum; false if the
+/// hub no longer has it.
+async fn copy_blob(
+    blobs: &BlobStore,
+    kept: &BlobStore,
+    key: &str,
+    out: &mut BlobsCopied,
+) -> anyhow::Result<bool> {
+    let mut from = match blobs.stream(key).await {
+        Ok(s) => s,
+        Err(e) if e.is_missing() => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let mut writer = kept.create_named(key.to_owned())?;
+    let mut hash = Sha256::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut from).await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            // Deleted while it was being read.
+            Err(e) if e.is_missing() => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        hash.update(&chunk);
+        writer.write_all(&chunk)?;
+    }
+    let (_, size) = writer.commit().await?;
+    out.sums.insert(
+        format!("blobs/{}/{key}", &key[..2]),
+        panah_core::hex(&hash.finalize()),
+    );
+    out.count += 1;
+    out.bytes += size;
+    Ok(true)
+}
 pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let config = args.store.resolve(None)?;
@@ -359,6 +375,7 @@ async fn restore_from(
     fs::copy(folder.join(DATABASE), &work)?;
     let blobs_folder = config.data.join("blobs");
     let blobs_existed = blobs_folder.exists();
+    let hub_existed = config.exists();
     let result = async {
         let from = Store::open(&Location::Sqlite {
             path: work.clone(),
@@ -388,7 +405,7 @@ async fn restore_from(
                 .filter_map(|p| p.rsplit('/').next())
                 .collect();
             let missing = from
-                .blob_keys()
+                .external_blob_keys()
                 .await?
                 .into_iter()
                 .filter(|k| !listed.contains(k.as_str()))
@@ -403,13 +420,26 @@ async fn restore_from(
             from.close().await;
             return Err(e);
         }
-        // The blobs first: a failure there leaves no database that could pass for a hub.
-        let blobs = BlobStore::open(&blobs_folder)?;
+        // The blobs first, then the rows in one transaction: a hub whose rows are there has
+        // its blobs. (A failure leaves blobs no row names, which the hub's sweep removes,
+        // and, on SQLite, no database: see below.)
+        let to = Store::open(&config.location).await?;
+        let blobs = match BlobStore::open(&config.blobs, &config.data, &to).await {
+            Ok(b) => b,
+            Err(e) => {
+                from.close().await;
+                to.close().await;
+                return Err(e.into());
+            }
+        };
         for path in &blob_files {
             let key = path.rsplit('/').next().unwrap_or_default();
-            blobs.put(key, &mut regular_file(&folder.join(path))?)?;
+            if let Err(e) = blobs.put(key, regular_file(&folder.join(path))?).await {
+                from.close().await;
+                to.close().await;
+                return Err(e.into());
+            }
         }
-        let to = Store::open(&config.location).await?;
         let copied = from
             .copy_into(&to)
             .await
@@ -421,6 +451,15 @@ async fn restore_from(
     .await;
     if result.is_err() && !blobs_existed {
         let _ = fs::remove_dir_all(&blobs_folder);
+    }
+    if result.is_err() && !hub_existed {
+        if let Location::Sqlite { path, .. } = &config.location {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = path.clone().into_os_string();
+                p.push(suffix);
+                let _ = fs::remove_file(PathBuf::from(p));
+            }
+        }
     }
     for suffix in ["", "-wal", "-shm"] {
         let mut p = work.clone().into_os_string();
@@ -675,10 +714,10 @@ mod tests {
     #[tokio::test]
     async fn blobs_moved_or_deleted_during_a_backup() {
         let dir = tempfile::tempdir().unwrap();
-        let blobs = BlobStore::open(&dir.path().join("hub/blobs")).unwrap();
         let hub = Store::open(&Location::default_in(&dir.path().join("hub")))
             .await
             .unwrap();
+        let blobs = BlobStore::folder(&dir.path().join("hub/blobs"), &hub).unwrap();
         let c = hub
             .create_collective(&NewCollective {
                 slug: Slug::parse("roshanai").unwrap(),
@@ -695,6 +734,7 @@ mod tests {
                 blob: key.clone(),
                 size: size as i64,
                 files: Vec::new(),
+                inline: None,
             };
             let (conversation, id) = hub
                 .add_message(c.id, &lookup, "age1reply", &message, 90)
@@ -719,7 +759,7 @@ mod tests {
             .replace_blob(c.id, BlobKind::Message, *first, old, &new, size as i64)
             .await
             .unwrap());
-        blobs.delete(old).unwrap();
+        blobs.delete(old).await.unwrap();
         let (second_conversation, _, _) = &messages[1];
         for key in hub
             .delete_conversation(c.id, *second_conversation)
@@ -727,14 +767,14 @@ mod tests {
             .unwrap()
             .unwrap()
         {
-            blobs.delete(&key).unwrap();
+            blobs.delete(&key).await.unwrap();
         }
 
-        let kept = BlobStore::open(&folder.join("blobs")).unwrap();
+        let kept = BlobStore::folder(&folder.join("blobs"), &copy).unwrap();
         let copied = copy_blobs(&hub, &copy, &blobs, &kept).await.unwrap();
         assert_eq!((copied.count, copied.left_out), (1, 1));
-        assert_eq!(copy.blob_keys().await.unwrap(), vec![new.clone()]);
-        assert_eq!(kept.read(&new).unwrap(), b"ciphertext, sealed anew");
+        assert_eq!(copy.external_blob_keys().await.unwrap(), vec![new.to_owned()]);
+        assert_eq!(kept.read(&new).await.unwrap(), b"ciphertext, sealed anew");
         assert_eq!(
             copy.blob_of(c.id, BlobKind::Message, *first).await.unwrap(),
             Some(new)

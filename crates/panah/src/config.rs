@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::Args;
 use panah_server::Settings;
-use panah_store::Location;
+use panah_store::{BlobConfig, Location};
 use serde::Deserialize;
 
 pub const DEFAULT_DATA: &str = "panah-data";
@@ -28,6 +28,11 @@ pub struct StoreArgs {
     /// sqlite:PATH or postgres://… [default: SQLite in the data folder].
     #[arg(long, env = "PANAH_DATABASE", value_name = "URL")]
     pub database: Option<String>,
+    /// Where blobs (ciphertext) are kept: folder (blobs/ in the data folder), database, or
+    /// s3://BUCKET/PREFIX (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)
+    /// [default: folder].
+    #[arg(long, env = "PANAH_BLOBS", value_name = "WHERE")]
+    pub blobs: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -52,6 +57,11 @@ struct FileConfig {
     data: Option<PathBuf>,
     listen: Option<String>,
     database: Option<String>,
+    /// `folder`, `database` or `s3://BUCKET/PREFIX`.
+    blobs: Option<String>,
+    /// The S3-compatible server, for a bucket not at AWS: `https://s3.example`.
+    s3_endpoint: Option<String>,
+    s3_region: Option<String>,
     token_ttl_secs: Option<i64>,
     logins_per_second: Option<u32>,
     retention_days: Option<i64>,
@@ -82,6 +92,7 @@ pub struct HubConfig {
     /// The data folder: the SQLite database (by default) and the blob folder.
     pub data: PathBuf,
     pub location: Location,
+    pub blobs: BlobConfig,
     pub listen: SocketAddr,
     pub settings: Settings,
 }
@@ -127,6 +138,22 @@ impl StoreArgs {
             Some(url) => Location::parse(&url)?,
             None => Location::default_in(&data),
         };
+        let mut blobs = match self.blobs.clone().or(file.blobs) {
+            Some(text) => BlobConfig::parse(&text).map_err(|e| anyhow::anyhow!("blobs: {e}"))?,
+            None => BlobConfig::Folder,
+        };
+        if let BlobConfig::S3(s3) = &mut blobs {
+            if let Some(endpoint) = file.s3_endpoint {
+                let endpoint = endpoint.trim().trim_end_matches('/').to_owned();
+                if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+                    bail!("s3_endpoint must be an http(s):// address, not {endpoint:?}");
+                }
+                s3.endpoint = Some(endpoint);
+            }
+            s3.region = file.s3_region;
+        } else if file.s3_endpoint.is_some() || file.s3_region.is_some() {
+            bail!("s3_endpoint and s3_region apply only with blobs = \"s3://BUCKET/PREFIX\"");
+        }
         let listen_text = listen
             .map(str::to_owned)
             .or(file.listen)
@@ -238,6 +265,7 @@ impl StoreArgs {
         Ok(HubConfig {
             data,
             location,
+            blobs,
             listen,
             settings,
         })

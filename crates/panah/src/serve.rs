@@ -36,7 +36,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     crate::private::create_folder(&config.data)?;
     let store = open_store(&config).await?;
-    let blobs = panah_store::BlobStore::open(&config.data.join("blobs"))?;
+    let blobs = panah_store::BlobStore::open(&config.blobs, &config.data, &store).await?;
     crate::private::check(&config.data, &config.location, allow_loose_permissions)?;
     let listener = TcpListener::bind(config.listen)
         .await

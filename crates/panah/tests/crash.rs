@@ -40,7 +40,6 @@ async fn kill_run(engine: &str, dir: &Path, location: Location, store_args: Vec<
     let (mut hub, crew) = setup(dir, &store_args);
     let listen = hub.url.trim_start_matches("http://").to_owned();
     let s: Vec<&str> = store_args.iter().map(String::as_str).collect();
-    let blobs = BlobStore::open(&dir.join("hub").join("blobs")).unwrap();
     let acked = Mutex::new(Acked::default());
     let mut figures = Figures::default();
     for round in 0..kills() {
@@ -72,13 +71,19 @@ async fn kill_run(engine: &str, dir: &Path, location: Location, store_args: Vec<
 
         // No row names a blob that is not there; what the crash left is counted.
         let store = Store::open(&location).await.unwrap();
-        let keys = store.blob_keys().await.unwrap();
-        let missing: Vec<&String> = keys.iter().filter(|k| blobs.read(k).is_err()).collect();
+        let blobs = BlobStore::folder(&dir.join("hub").join("blobs"), &store).unwrap();
+        let keys = store.external_blob_keys().await.unwrap();
+        let mut missing = Vec::new();
+        for key in &keys {
+            if !blobs.exists(key).await.unwrap() {
+                missing.push(key);
+            }
+        }
         assert!(
             missing.is_empty(),
             "{engine}: rows name missing blobs {missing:?}"
         );
-        let on_disk = support::files_below(blobs.root());
+        let on_disk = support::files_below(blobs.folder_root().unwrap());
         let partial = on_disk
             .iter()
             .filter(|p| p.parent().is_some_and(|d| d.ends_with("tmp")))
@@ -94,13 +99,11 @@ async fn kill_run(engine: &str, dir: &Path, location: Location, store_args: Vec<
     );
     // What a crash leaves, the sweep takes: here, with no age limit.
     let store = Store::open(&location).await.unwrap();
-    let swept = panah_server::retention::sweep_orphans_older_than(
-        &store,
-        &blobs,
-        std::time::Duration::ZERO,
-    )
-    .await
-    .unwrap();
+    let blobs = BlobStore::folder(&dir.join("hub").join("blobs"), &store).unwrap();
+    let swept = blobs
+        .sweep_orphans(std::time::Duration::ZERO)
+        .await
+        .unwrap();
     assert_eq!(swept, figures.orphan_blobs, "{engine}");
     store.close().await;
     println!(

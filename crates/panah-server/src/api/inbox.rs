@@ -93,14 +93,17 @@ async fn blob(
         .ok_or_else(|| {
             ApiError::not_found(format!("there is no such item {id} in this collective"))
         })?;
-    let file = state.blobs().open_blob(&key).map_err(|e| {
-        tracing::error!(error = %e, "a stored blob is missing");
-        ApiError::new(
-            StatusCode::GONE,
-            "the ciphertext of this item is missing on the hub",
-        )
+    let stream = state.blobs().stream(&key).await.map_err(|e| {
+        if e.is_missing() {
+            tracing::error!(error = %e, "a stored blob is missing");
+            ApiError::new(
+                StatusCode::GONE,
+                "the ciphertext of this item is missing on the hub",
+            )
+        } else {
+            blob_error(e)
+        }
     })?;
-    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
@@ -183,7 +186,7 @@ async fn replace(
     {
         Ok(true) => {
             drop(in_flight);
-            if let Err(e) = state.blobs().delete(&old) {
+            if let Err(e) = state.blobs().delete(&old).await {
                 tracing::warn!(error = %e, "could not delete a replaced blob");
             }
             Ok(StatusCode::NO_CONTENT)
@@ -262,28 +265,14 @@ pub(crate) async fn reply(
             "the body must be an age file (binary, not armored), encrypted by `panah inbox reply`",
         ));
     }
-    // The write and its fsyncs run on the blocking pool; the blob is deleted again unless
-    // its row is stored.
-    let blobs = state.blobs().clone();
-    let (key, size) = tokio::task::spawn_blocking(move || blobs.write_blob(&body))
-        .await
-        .map_err(|e| {
-            blob_error(panah_store::BlobError::Io {
-                path: "the blob store".into(),
-                source: std::io::Error::other(e.to_string()),
-            })
-        })?
-        .map_err(blob_error)?;
-    let mut pending = PendingBlobs::new(state.blobs());
-    pending.push(key.clone());
-    // A cancelled request or a lost answer must not delete a blob whose row may be
-    // stored: only a refusal that stored nothing does (the sweep takes the rest).
-    let in_flight = pending.in_flight();
+    // A reply is small (at most 1 MiB): kept with its row, in one transaction, so there
+    // is no blob to clean up if the row is refused.
     let message = NewMessage {
         author: Side::Coordinator,
-        blob: key.clone(),
-        size: size as i64,
+        blob: panah_store::blobs::new_key(),
+        size: body.len() as i64,
         files: Vec::new(),
+        inline: Some(body.to_vec()),
     };
     match state
         .store()
@@ -291,21 +280,14 @@ pub(crate) async fn reply(
         .await
     {
         Ok(message_id) => {
-            drop(in_flight);
             state.activity().reply();
             tracing::debug!("reply stored");
             Ok((StatusCode::CREATED, Json(Created { id: message_id })))
         }
-        Err(panah_store::StoreError::NotFound(_)) => {
-            in_flight.refused();
-            Err(ApiError::not_found(format!(
-                "there is no conversation {id} (it may have expired or been deleted)"
-            )))
-        }
-        Err(other) => {
-            drop(in_flight);
-            Err(other.into())
-        }
+        Err(panah_store::StoreError::NotFound(_)) => Err(ApiError::not_found(format!(
+            "there is no conversation {id} (it may have expired or been deleted)"
+        ))),
+        Err(other) => Err(other.into()),
     }
 }
 

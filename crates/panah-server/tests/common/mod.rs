@@ -108,7 +108,8 @@ pub async fn seed(store: &Store, slug: &str) -> i64 {
 
 pub async fn router(store: Store, settings: Settings) -> Router {
     let dir = std::env::temp_dir().join(format!("panah-test-blobs-{}", std::process::id()));
-    router_with_blobs(store, BlobStore::open(&dir).unwrap(), settings).await
+    let blobs = BlobStore::folder(&dir, &store).unwrap();
+    router_with_blobs(store, blobs, settings).await
 }
 
 pub async fn router_with_blobs(store: Store, blobs: BlobStore, settings: Settings) -> Router {
