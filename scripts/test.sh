@@ -19,6 +19,8 @@ command -v python3 >/dev/null || debs+=(python3)
 python3 -c "import venv, ensurepip" 2>/dev/null || debs+=(python3-venv)
 command -v curl >/dev/null || debs+=(curl)
 command -v chromium >/dev/null || debs+=(chromium)
+# Three hubs behind a load balancer (crates/panah/tests/scale.rs).
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || debs+=(nginx)
 command -v chromedriver >/dev/null || debs+=(chromium-driver)
 # The pages' right-to-left layout is measured with the fonts a Dari reader's browser uses.
 [ -d /usr/share/fonts/truetype/noto ] || debs+=(fonts-noto-core)

@@ -23,6 +23,7 @@ pub mod ledger;
 mod limits;
 mod logs;
 mod pages;
+pub mod publish;
 pub mod retention;
 pub mod seal;
 mod security;

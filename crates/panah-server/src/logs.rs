@@ -14,7 +14,7 @@ use axum::Router;
 use panah_core::tlog::tiles::{encode_bundle, TileKind, TileRef};
 use panah_core::tlog::tree::verifier_key;
 use panah_core::tlog::LogKind;
-use panah_store::{Collective, Log, StoreError};
+use panah_store::{Collective, Log, Store, StoreError};
 
 use crate::pages::SlugParam;
 use crate::AppState;
@@ -159,6 +159,35 @@ pub(crate) fn unreadable() -> Response {
     )
 }
 
+/// The bytes of one tile of a log (within its signed tree): what the hub serves and what
+/// it publishes.
+pub(crate) async fn tile_bytes(
+    store: &Store,
+    log: &Log,
+    tile: &TileRef,
+) -> Result<Vec<u8>, StoreError> {
+    let from = tile.first();
+    let to = from + u64::from(tile.width);
+    match tile.kind {
+        TileKind::Entries => {
+            let leaves = store.log_leaves(log.id, from, to).await?;
+            encode_bundle(leaves.iter().map(|(_, l)| l.as_slice())).map_err(|i| {
+                StoreError::Corrupt(format!(
+                    "{} entry {} is too long for an entry bundle",
+                    log.kind.word(),
+                    from + i as u64
+                ))
+            })
+        }
+        TileKind::Hashes { .. } => Ok(store
+            .log_level(log.id, tile.tree_level(), from, to)
+            .await?
+            .iter()
+            .flat_map(|(_, h)| *h)
+            .collect()),
+    }
+}
+
 /// `/c/{slug}/{log}/checkpoint`: the latest signed checkpoint (C2SP tlog-checkpoint).
 async fn checkpoint(state: AppState, slug: String, kind: LogKind) -> Response {
     let (_, log) = match log_for_file(&state, &slug, kind).await {
@@ -207,31 +236,9 @@ async fn tile(state: AppState, slug: String, rest: String, kind: LogKind) -> Res
         Some(w) if w >= tile.width => {}
         _ => return not_here("the signed tree does not reach this tile"),
     }
-    let from = tile.first();
-    let to = from + u64::from(tile.width);
-    let body = match tile.kind {
-        TileKind::Entries => state
-            .store()
-            .log_leaves(log.id, from, to)
-            .await
-            .and_then(|leaves| {
-                encode_bundle(leaves.iter().map(|(_, l)| l.as_slice())).map_err(|i| {
-                    StoreError::Corrupt(format!(
-                        "{} entry {} is too long for an entry bundle",
-                        kind.word(),
-                        from + i as u64
-                    ))
-                })
-            }),
-        TileKind::Hashes { .. } => state
-            .store()
-            .log_level(log.id, tile.tree_level(), from, to)
-            .await
-            .map(|hashes| hashes.iter().flat_map(|(_, h)| *h).collect()),
-    };
     // A full tile never changes; a partial one is replaced by a wider one later, but a
     // given width never changes either.
-    match body {
+    match tile_bytes(state.store(), &log, &tile).await {
         Ok(body) => plain(
             StatusCode::OK,
             "public, max-age=31536000, immutable",

@@ -123,6 +123,9 @@ pub struct AppState {
 pub(crate) struct Inner {
     pub store: Store,
     pub blobs: BlobStore,
+    /// Told of every log append this process takes (the static copy's publisher waits on
+    /// it).
+    pub appended: tokio::sync::Notify,
     pub catalog: Catalog,
     pub settings: Settings,
     /// The key codenames are derived under (see `panah_core::codename`).
@@ -218,6 +221,7 @@ impl AppState {
                 receipt_lookups,
                 store,
                 blobs,
+                appended: tokio::sync::Notify::new(),
                 catalog,
                 settings,
                 codename_check: panah_core::CheckKey::derive(codename_secret.as_bytes()),
@@ -240,6 +244,11 @@ impl AppState {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Told of every log append this process takes.
+    pub fn appended(&self) -> &tokio::sync::Notify {
+        &self.inner.appended
     }
 
     pub fn blobs(&self) -> &BlobStore {

@@ -15,6 +15,7 @@
 
 mod blob_data;
 pub mod blobs;
+pub use object_store;
 mod collectives;
 mod contact;
 mod coordinators;
@@ -22,6 +23,7 @@ mod copy;
 mod dialect;
 mod error;
 mod ledger;
+mod lock;
 mod logins;
 mod logs;
 mod migrate;
@@ -48,6 +50,7 @@ pub use copy::{Copied, COPIED, LEFT_OUT};
 pub use dialect::Dialect;
 pub use error::{io_out_of_space, StoreError};
 pub use ledger::Ledger;
+pub use lock::StoreLock;
 pub use logins::{Challenge, TokenOwner};
 pub use logs::{Append, Log, LogId, NewEntry, SignedOn, StoredCheckpoint};
 pub use records::{RecordRefusal, RecordWrite, StoredRecord};

@@ -1674,3 +1674,32 @@ async fn blobs_kept_in_the_database() {
         );
     }
 }
+
+/// One process at a time holds a lock among those sharing a PostgreSQL database; SQLite
+/// has one process.
+#[tokio::test]
+async fn a_lock_is_held_by_one_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let first = store.try_lock(77).await.unwrap();
+        assert!(first.is_some(), "{engine}");
+        if engine == "postgres" {
+            assert!(store.try_lock(77).await.unwrap().is_none(), "held");
+            assert!(store.try_lock(78).await.unwrap().is_some(), "another name");
+            first.unwrap().release().await.unwrap();
+            let again = store.try_lock(77).await.unwrap();
+            assert!(again.is_some(), "released");
+            // Dropped without release: its connection closes, and the lock goes with it.
+            drop(again);
+            let mut retried = None;
+            for _ in 0..50 {
+                retried = store.try_lock(77).await.unwrap();
+                if retried.is_some() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            assert!(retried.is_some(), "a dropped lock is let go");
+        }
+    }
+}

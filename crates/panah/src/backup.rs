@@ -773,7 +773,10 @@ mod tests {
         let kept = BlobStore::folder(&folder.join("blobs"), &copy).unwrap();
         let copied = copy_blobs(&hub, &copy, &blobs, &kept).await.unwrap();
         assert_eq!((copied.count, copied.left_out), (1, 1));
-        assert_eq!(copy.external_blob_keys().await.unwrap(), vec![new.to_owned()]);
+        assert_eq!(
+            copy.external_blob_keys().await.unwrap(),
+            vec![new.to_owned()]
+        );
         assert_eq!(kept.read(&new).await.unwrap(), b"ciphertext, sealed anew");
         assert_eq!(
             copy.blob_of(c.id, BlobKind::Message, *first).await.unwrap(),

@@ -33,6 +33,11 @@ pub struct StoreArgs {
     /// [default: folder].
     #[arg(long, env = "PANAH_BLOBS", value_name = "WHERE")]
     pub blobs: Option<String>,
+    /// Also write every collective's public logs (ledger and team) as static files, to
+    /// s3://BUCKET/PREFIX or a folder, for a CDN or any static host to serve while the hub
+    /// is down or blocked.
+    #[arg(long, env = "PANAH_PUBLISH_TO", value_name = "WHERE")]
+    pub publish_to: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -59,6 +64,8 @@ struct FileConfig {
     database: Option<String>,
     /// `folder`, `database` or `s3://BUCKET/PREFIX`.
     blobs: Option<String>,
+    /// `s3://BUCKET/PREFIX` or a folder: the public logs as static files.
+    publish_to: Option<String>,
     /// The S3-compatible server, for a bucket not at AWS: `https://s3.example`.
     s3_endpoint: Option<String>,
     s3_region: Option<String>,
@@ -93,6 +100,8 @@ pub struct HubConfig {
     pub data: PathBuf,
     pub location: Location,
     pub blobs: BlobConfig,
+    /// Where the public logs' static copy goes, if anywhere.
+    pub publish_to: Option<panah_server::publish::PublishTo>,
     pub listen: SocketAddr,
     pub settings: Settings,
 }
@@ -142,17 +151,43 @@ impl StoreArgs {
             Some(text) => BlobConfig::parse(&text).map_err(|e| anyhow::anyhow!("blobs: {e}"))?,
             None => BlobConfig::Folder,
         };
-        if let BlobConfig::S3(s3) = &mut blobs {
-            if let Some(endpoint) = file.s3_endpoint {
+        let mut publish_to = match self.publish_to.clone().or(file.publish_to) {
+            Some(text) => Some(
+                panah_server::publish::PublishTo::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("publish_to: {e}"))?,
+            ),
+            None => None,
+        };
+        let endpoint = match file.s3_endpoint {
+            Some(endpoint) => {
                 let endpoint = endpoint.trim().trim_end_matches('/').to_owned();
                 if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
                     bail!("s3_endpoint must be an http(s):// address, not {endpoint:?}");
                 }
-                s3.endpoint = Some(endpoint);
+                Some(endpoint)
             }
-            s3.region = file.s3_region;
-        } else if file.s3_endpoint.is_some() || file.s3_region.is_some() {
-            bail!("s3_endpoint and s3_region apply only with blobs = \"s3://BUCKET/PREFIX\"");
+            None => None,
+        };
+        let mut s3_used = false;
+        for s3 in [
+            match &mut blobs {
+                BlobConfig::S3(s3) => Some(s3),
+                _ => None,
+            },
+            match &mut publish_to {
+                Some(panah_server::publish::PublishTo::S3(s3)) => Some(s3),
+                _ => None,
+            },
+        ]
+        .into_iter()
+        .flatten()
+        {
+            s3.endpoint = endpoint.clone();
+            s3.region = file.s3_region.clone();
+            s3_used = true;
+        }
+        if !s3_used && (endpoint.is_some() || file.s3_region.is_some()) {
+            bail!("s3_endpoint and s3_region apply only to an s3:// blobs or publish_to");
         }
         let listen_text = listen
             .map(str::to_owned)
@@ -266,6 +301,7 @@ impl StoreArgs {
             data,
             location,
             blobs,
+            publish_to,
             listen,
             settings,
         })
@@ -356,6 +392,8 @@ mod tests {
         let example = include_str!("../../../examples/panah.toml");
         let with_addresses = example
             .replace("# public_url", "public_url")
+            .replace("# publish_to", "publish_to")
+            .replace("# s3_endpoint", "s3_endpoint")
             .replace("…56 characters…", &"a".repeat(56));
         for text in [
             example.to_owned(),
@@ -369,6 +407,7 @@ mod tests {
             let config = args.resolve(None).expect("the example config is valid");
             assert_eq!(config.data, PathBuf::from("/var/lib/panah"));
             assert_eq!(config.settings.retention_days, 90);
+            assert_eq!(config.blobs, BlobConfig::Folder);
         }
     }
 

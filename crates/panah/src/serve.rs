@@ -46,6 +46,17 @@ pub async fn serve(
     settings.fallback_host = Some(format!("localhost:{}", addr.port()));
     let state = AppState::new(store.clone(), blobs, settings).await?;
     let sweeper = panah_server::retention::spawn(&state);
+    let publisher = match &config.publish_to {
+        Some(to) => {
+            let publisher = panah_server::publish::Publisher::open(to)?;
+            tracing::info!(
+                to = publisher.describe(),
+                "publishing the logs' static copy"
+            );
+            Some(panah_server::publish::spawn(&state, publisher))
+        }
+        None => None,
+    };
     let url = format!("http://{addr}");
     on_ready(&url);
     // The readiness signal tests and scripts wait for: one line on stdout.
@@ -54,6 +65,9 @@ pub async fn serve(
     tracing::info!("hub ready");
     panah_server::serve(listener, state, shutdown_signal()).await?;
     sweeper.abort();
+    if let Some(p) = publisher {
+        p.abort();
+    }
     store.close().await;
     tracing::info!("hub stopped");
     Ok(())

@@ -218,5 +218,6 @@ pub(crate) async fn append(
         &checkpoint,
     )
     .await?;
+    state.appended().notify_one();
     Ok(tree_json(&prepared))
 }

@@ -283,6 +283,7 @@ pub(crate) async fn append(
             }
             other => other.into(),
         })?;
+    state.appended().notify_one();
     Ok((
         StatusCode::CREATED,
         Json(TreeHead {

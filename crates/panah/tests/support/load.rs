@@ -78,30 +78,36 @@ impl Crew {
 /// collective, a founder and a reader on its team, and a ledger.
 pub fn setup(dir: &Path, store_args: &[String]) -> (Hub, Crew) {
     let s: Vec<&str> = store_args.iter().map(String::as_str).collect();
+    super::create_collective_in(&s, "roshanai");
+    let hub = Hub::start(&hub_args(dir, &s), &dir.join("hub-0.log"));
+    let crew = enlist(dir, &s, &hub);
+    (hub, crew)
+}
+
+/// The crew of an existing collective `roshanai` on `hub`: a founder who starts the team
+/// and the ledger, a reader on the team, and spare keys to add.
+pub fn enlist(dir: &Path, s: &[&str], hub: &Hub) -> Crew {
     let admin = |args: &[&str]| {
         let mut all = vec!["admin", args[0]];
-        all.extend_from_slice(&s);
+        all.extend_from_slice(s);
         all.extend_from_slice(&args[1..]);
         super::ok(&all)
     };
-    super::create_collective_in(&s, "roshanai");
     let founder = dir.join("founder.keyring").display().to_string();
     let reader = dir.join("reader.keyring").display().to_string();
     let founder_line = super::ok(&["id", "new", "--keyring", &founder]);
     let reader_line = super::ok(&["id", "new", "--keyring", &reader]);
     admin(&["add-coordinator", "roshanai", founder_line.trim()]);
-    let hub = Hub::start(&hub_args(dir, &s), &dir.join("hub-0.log"));
     let crew = Crew::new(dir, &founder, &reader, 4);
-    let c = |k: &str, command: &str, args: &[&str]| {
-        super::ok(&coordinator_args(command, &hub, k, args))
-    };
+    let c =
+        |k: &str, command: &str, args: &[&str]| super::ok(&coordinator_args(command, hub, k, args));
     c(&founder, "team", &[]);
     c(&founder, "team", &["add", reader_line.trim()]);
     c(&founder, "ledger", &["init", "--base", "AFN"]);
     // The reader pins the team and the ledger as they are before any kill.
     c(&reader, "team", &[]);
     c(&reader, "ledger", &["list"]);
-    (hub, crew)
+    crew
 }
 
 /// `panah serve`'s arguments: the store's, and a config that lets the check's many
