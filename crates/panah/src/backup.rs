@@ -714,6 +714,7 @@ mod tests {
     #[tokio::test]
     async fn blobs_moved_or_deleted_during_a_backup() {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("hub")).unwrap();
         let hub = Store::open(&Location::default_in(&dir.path().join("hub")))
             .await
             .unwrap();
