@@ -170,7 +170,13 @@ fn damaged_or_unfinished_backups_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (hub, data, _) = support::hub_with_team(dir.path(), 1, &[]);
     let data = Path::new(&data).to_owned();
-    let (status, _) = support::curl_contact(&hub.url, "roshanai", &["message=LOADMSG hello"]);
+    // With a file: a text alone is kept with its row, in the database, and the backup's
+    // blobs/ would be empty.
+    let note = dir.path().join("note.txt");
+    std::fs::write(&note, "LOADFILE the list stays with us").unwrap();
+    let file = format!("file=@{}", note.display());
+    let (status, _) =
+        support::curl_contact(&hub.url, "roshanai", &["message=LOADMSG hello", &file]);
     assert_eq!(status, 200);
     let backup = dir.path().join("b");
     ok(&["backup", "--data", &s(&data), &s(&backup)]);
