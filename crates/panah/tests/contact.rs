@@ -138,12 +138,18 @@ fn stored_ciphertext_opens_with_stock_rage() {
         &identity,
     ]);
 
-    // Each blob on the hub's disk is a standard age file this coordinator can open.
-    let blobs: Vec<_> = files_below(&Path::new(&data).join("blobs"))
-        .into_iter()
-        .filter(|p| !p.starts_with(Path::new(&data).join("blobs/tmp")))
-        .collect();
+    // Each stored ciphertext (the file's blob on disk, the envelope kept with its row) is a
+    // standard age file this coordinator can open.
+    let blobs = support::stored_ciphertexts(Path::new(&data));
     assert_eq!(blobs.len(), 2, "{blobs:?}");
+    assert_eq!(
+        files_below(&Path::new(&data).join("blobs"))
+            .iter()
+            .filter(|p| !p.starts_with(Path::new(&data).join("blobs/tmp")))
+            .count(),
+        1,
+        "the file is a blob file; the envelope is in the database"
+    );
     let mut outputs = Vec::new();
     for blob in &blobs {
         let out = std::process::Command::new(&rage)
@@ -354,12 +360,7 @@ fn a_removed_coordinator_reads_nothing_after_reencryption() {
             .status
             .success()
     };
-    let blobs = |root: &Path| -> Vec<std::path::PathBuf> {
-        files_below(&root.join("hub").join("blobs"))
-            .into_iter()
-            .filter(|p| !p.starts_with(root.join("hub").join("blobs").join("tmp")))
-            .collect()
-    };
+    let blobs = |root: &Path| support::stored_ciphertexts(&root.join("hub"));
     let before = blobs(dir.path());
     assert_eq!(before.len(), 3, "message, file, reply: {before:?}");
     assert!(

@@ -387,3 +387,48 @@ pub fn coordinator_args<'a>(
     all.extend_from_slice(args);
     all
 }
+
+/// Every ciphertext the hub in `data` stores for a message, a file or a reply, as files:
+/// blob files where they are, and what the database keeps (envelopes and replies are kept
+/// with their rows) written out to `data/../extracted/KEY`. Paths are named by blob key.
+pub fn stored_ciphertexts(data: &Path) -> Vec<PathBuf> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = panah_store::Store::open(&panah_store::Location::Sqlite {
+            path: data.join("panah.db"),
+            create: false,
+        })
+        .await
+        .unwrap();
+        let extracted = data.parent().unwrap().join("extracted");
+        std::fs::create_dir_all(&extracted).unwrap();
+        let mut out = Vec::new();
+        for c in store.collectives().await.unwrap() {
+            for summary in store.conversations(c.id).await.unwrap() {
+                for m in summary.messages {
+                    let keys = std::iter::once(m.blob).chain(m.files.into_iter().map(|f| f.blob));
+                    for key in keys {
+                        let mut bytes = Vec::new();
+                        let mut seq = 0;
+                        while let Some(chunk) = store.blob_chunk(&key, seq).await.unwrap() {
+                            bytes.extend(chunk);
+                            seq += 1;
+                        }
+                        if seq > 0 {
+                            let path = extracted.join(&key);
+                            std::fs::write(&path, bytes).unwrap();
+                            out.push(path);
+                        } else {
+                            let path = data.join("blobs").join(&key[..2]).join(&key);
+                            assert!(path.is_file(), "a row names a missing blob {key}");
+                            out.push(path);
+                        }
+                    }
+                }
+            }
+        }
+        store.close().await;
+        out.sort();
+        out
+    })
+}
