@@ -32,9 +32,7 @@ pub(crate) async fn headers(State(state): State<AppState>, req: Request, next: N
     if let Some(v) = onion_location.filter(|_| is_page) {
         h.insert(HeaderName::from_static("onion-location"), v);
     }
-    if let Ok(csp) = HeaderValue::from_str(&state.inner.csp) {
-        h.insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
+    h.insert(header::CONTENT_SECURITY_POLICY, state.inner.csp.clone());
     let fixed: [(HeaderName, &str); 6] = [
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),

@@ -135,7 +135,7 @@ pub(crate) struct Inner {
     /// The stylesheet, inlined in every page so a page is one round trip.
     pub css: &'static str,
     /// The CSP value, with the stylesheet's hash.
-    pub csp: String,
+    pub csp: axum::http::HeaderValue,
     /// Logins per coordinator key (and source), and hub-wide.
     pub logins: Budget<[u8; 32]>,
     /// Login challenges for keys or collectives the hub does not know, hub-wide: they
@@ -196,10 +196,11 @@ impl AppState {
             panah_core::codename::HubSecret::new(store.hub_secret("codename").await?);
         let css = CSS.trim_end();
         let hash = STANDARD.encode(Sha256::digest(css.as_bytes()));
-        let csp = format!(
+        let csp = axum::http::HeaderValue::from_str(&format!(
             "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self' data:; form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'"
-        );
+        ))
+        .map_err(|e| panah_store::StoreError::Corrupt(format!("the page policy: {e}")))?;
         // Every command a coordinator runs is a login: a source's share is a quarter of the
         // key's, but at least 30 a minute.
         let logins = Budget::with_share(
