@@ -61,15 +61,7 @@ pub enum PublishError {
 }
 
 fn target_err(e: object_store::Error) -> PublishError {
-    PublishError::Target(
-        e.to_string()
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .take(300)
-            .collect(),
-    )
+    PublishError::Target(panah_store::blobs::object_words(&e))
 }
 
 /// A place the static copy is written to.

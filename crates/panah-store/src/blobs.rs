@@ -59,18 +59,22 @@ fn object_err(e: object_store::Error) -> BlobError {
         object_store::Error::NotFound { path, .. } => {
             BlobError::Missing(path.rsplit('/').next().unwrap_or_default().to_owned())
         }
-        // The store's own words can carry its whole answer: keep the first line, short.
-        other => BlobError::Object(
-            other
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .chars()
-                .take(300)
-                .collect(),
-        ),
+        other => BlobError::Object(object_words(&other)),
     }
+}
+
+/// An object store's error as a line fit for the hub's log: its first line, at most 300
+/// characters, no control characters. (The error can carry the server's whole answer, and
+/// the server may be hostile or broken.)
+pub fn object_words(e: &object_store::Error) -> String {
+    e.to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect()
 }
 
 impl BlobError {
