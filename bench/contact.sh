@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load benchmark for the contact drop: senders GET the form and POST a 1 KB message, with
-# three coordinators, at 4 and 64 concurrent senders, on SQLite and on PostgreSQL. Also
+# three coordinators, at 4, 16 and 64 concurrent senders, on SQLite and on PostgreSQL. Also
 # peak memory during a 50 MB upload, and the weight of the contact and replies pages.
 # Needs wrk, curl, and PostgreSQL server binaries (for the PostgreSQL run).
 #
@@ -18,7 +18,7 @@ cpu_ticks() { awk '{print $14 " " $15}' "/proc/$HUB_PID/stat"; }
 
 run_load() {
     local label="$1"
-    for conns in 4 64; do
+    for conns in 4 16 64; do
         before="$(cpu_ticks)"
         out="$(wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s bench/contact.lua "$HUB" 2>&1)"
         after="$(cpu_ticks)"
