@@ -18,7 +18,7 @@ use std::time::Duration;
 use panah_core::tlog::tiles::{tiles_for, TileRef};
 use panah_core::tlog::LogKind;
 use panah_store::object_store::{self, ObjectStore, PutPayload};
-use panah_store::{Collective, Log, S3Config, StoreError};
+use panah_store::{Collective, Log, S3Config, StoreError, StoreLock};
 
 use crate::AppState;
 
@@ -71,6 +71,8 @@ pub struct Publisher {
     prefix: String,
     /// S3 keeps a Cache-Control per object; a folder leaves it to the web server.
     headers: bool,
+    /// Whether a write is durable once acknowledged (S3; a folder is not synced).
+    durable: bool,
     describe: String,
 }
 
@@ -100,6 +102,7 @@ impl Publisher {
                     client: Arc::new(fs),
                     prefix: String::new(),
                     headers: false,
+                    durable: false,
                     describe: path.display().to_string(),
                 })
             }
@@ -109,6 +112,7 @@ impl Publisher {
                     .map_err(|e| PublishError::Target(e.to_string()))?,
                 prefix: s3.prefix.clone(),
                 headers: true,
+                durable: true,
                 describe: s3.describe(),
             }),
         }
@@ -162,7 +166,7 @@ impl Publisher {
         state: &AppState,
         known: &mut HashMap<i64, (u64, String)>,
     ) -> Result<Published, PublishError> {
-        let Some(lock) = state.store().try_lock(PUBLISH_LOCK).await? else {
+        let Some(mut lock) = state.store().try_lock(PUBLISH_LOCK).await? else {
             return Ok(Published::default());
         };
         let mut done = Published::default();
@@ -172,7 +176,7 @@ impl Publisher {
                     let Some(log) = state.store().log(c.id, kind).await? else {
                         continue;
                     };
-                    let files = self.publish_log(state, &c, &log, known).await?;
+                    let files = self.publish_log(state, &c, &log, known, &mut lock).await?;
                     if files > 0 {
                         done.logs += 1;
                         done.files += files;
@@ -194,6 +198,7 @@ impl Publisher {
         c: &Collective,
         log: &Log,
         known: &mut HashMap<i64, (u64, String)>,
+        lock: &mut StoreLock,
     ) -> Result<usize, PublishError> {
         let Some(cp) = state.store().latest_checkpoint(log.id).await? else {
             return Ok(0);
@@ -212,11 +217,27 @@ impl Publisher {
             .and_then(|b| std::str::from_utf8(b).ok())
             .and_then(|text| text.lines().nth(1))
             .and_then(|line| line.parse::<u64>().ok());
+        // Never backwards: every verifier would take a smaller checkpoint for a rolled-back
+        // log. (The hub's own log is smaller only after a restore from an older backup; the
+        // operator then decides, and removes the copy by hand to publish it anew.)
+        if published_size.is_some_and(|n| n > cp.size) {
+            if !known.contains_key(&log.id.0) {
+                tracing::error!(
+                    published = published_size,
+                    hub = cp.size,
+                    "the static copy of a log is ahead of the hub's (restored from an older backup?): not published backwards"
+                );
+            }
+            known.insert(log.id.0, (cp.size, keys));
+            return Ok(0);
+        }
         let mut files = 0;
-        // What is published at a smaller size is there already; anything else (nothing
-        // yet, or a larger tree after a restore) is written whole.
+        // What is published at a smaller size is there already. A folder is not synced by
+        // the writer, so after this process starts its tiles are written again once (a
+        // power cut may have kept a checkpoint and lost tiles).
+        let trusted = self.durable || known.contains_key(&log.id.0);
         let there: HashSet<TileRef> = match published_size {
-            Some(n) if n <= cp.size => tiles_for(n).into_iter().collect(),
+            Some(n) if trusted => tiles_for(n).into_iter().collect(),
             _ => HashSet::new(),
         };
         for tile in tiles_for(cp.size) {
@@ -242,6 +263,14 @@ impl Publisher {
             files += 1;
         }
         if published.as_deref() != Some(cp.note.as_bytes()) {
+            // Another process may have taken the lock since (this one's database session
+            // ended): then it publishes, and this one must not write an older checkpoint
+            // after its newer one.
+            if !lock.still_held().await? {
+                return Err(PublishError::Target(
+                    "the publishing lock was lost; another hub process publishes".into(),
+                ));
+            }
             self.put(
                 &format!("{base}checkpoint"),
                 cp.note.clone().into_bytes(),

@@ -163,15 +163,33 @@ impl S3Config {
     /// A client for this bucket with bounded time: 10 s to connect, 60 s a request, and a
     /// few retries within 30 s.
     pub fn client(&self) -> Result<Arc<dyn ObjectStore>, BlobError> {
+        self.build(
+            object_store::ClientOptions::new()
+                .with_connect_timeout(Duration::from_secs(10))
+                .with_timeout(Duration::from_secs(60)),
+        )
+    }
+
+    /// A client for reading blobs out: no limit on a whole request (a coordinator on a slow
+    /// link downloads a 50 MiB file for minutes), so the reader puts a limit on the wait
+    /// for each piece instead ([`BlobStore::stream`]).
+    fn reader(&self) -> Result<Arc<dyn ObjectStore>, BlobError> {
+        self.build(
+            object_store::ClientOptions::new()
+                .with_connect_timeout(Duration::from_secs(10))
+                .with_timeout_disabled(),
+        )
+    }
+
+    fn build(
+        &self,
+        options: object_store::ClientOptions,
+    ) -> Result<Arc<dyn ObjectStore>, BlobError> {
         use object_store::aws::AmazonS3Builder;
         let mut b = AmazonS3Builder::from_env()
             .with_bucket_name(&self.bucket)
             .with_virtual_hosted_style_request(false)
-            .with_client_options(
-                object_store::ClientOptions::new()
-                    .with_connect_timeout(Duration::from_secs(10))
-                    .with_timeout(Duration::from_secs(60)),
-            )
+            .with_client_options(options)
             .with_retry(object_store::RetryConfig {
                 max_retries: 3,
                 retry_timeout: Duration::from_secs(30),
@@ -231,6 +249,8 @@ struct Inner {
     backend: Backend,
     /// Where blobs being written wait: `tmp/` of the folder, or `spool/` of the data folder.
     spool: PathBuf,
+    /// Commits to the database or object storage in progress (see [`COMMITS_AT_ONCE`]).
+    commits: tokio::sync::Semaphore,
 }
 
 enum Backend {
@@ -238,6 +258,8 @@ enum Backend {
     Database,
     Object {
         client: Arc<dyn ObjectStore>,
+        /// For reads, without a whole-request timeout.
+        reader: Arc<dyn ObjectStore>,
         prefix: String,
         describe: String,
     },
@@ -257,6 +279,14 @@ impl std::fmt::Debug for Backend {
 const SPOOL_IN_MEMORY: usize = 1024 * 1024;
 /// Parts of an upload to object storage (S3 wants at least 5 MiB but for the last).
 const PART: usize = 8 * 1024 * 1024;
+/// The longest wait for each piece of a blob read from object storage.
+const PIECE_WAIT: Duration = Duration::from_secs(60);
+/// Blobs handed over to the database or object storage at once. A commit holds a database
+/// connection (and on SQLite the write lock) or an upload part in memory: uploads beyond
+/// this wait, rather than starving pages and texts of connections.
+const COMMITS_AT_ONCE: usize = 2;
+/// The longest one pass of the orphan sweep lists a bucket.
+const LISTING_BUDGET: Duration = Duration::from_secs(600);
 
 pub(crate) fn check_key(key: &str) -> Result<(), BlobError> {
     if key.len() != 32
@@ -299,6 +329,7 @@ impl BlobStore {
                 Self::with(
                     Backend::Object {
                         client,
+                        reader: s3.reader()?,
                         prefix: s3.prefix.clone(),
                         describe: s3.describe(),
                     },
@@ -318,6 +349,7 @@ impl BlobStore {
                 store: store.clone(),
                 backend: Backend::Folder(root.to_owned()),
                 spool,
+                commits: tokio::sync::Semaphore::new(COMMITS_AT_ONCE),
             }),
         })
     }
@@ -330,6 +362,7 @@ impl BlobStore {
                 store: store.clone(),
                 backend,
                 spool,
+                commits: tokio::sync::Semaphore::new(COMMITS_AT_ONCE),
             }),
         })
     }
@@ -480,22 +513,48 @@ impl BlobStore {
                     .boxed())
             }
             Backend::Database => Err(BlobError::Missing(key.to_owned())),
-            Backend::Object { client, prefix, .. } => Ok(client
-                .get(&Self::object_path(prefix, key))
-                .await
-                .map_err(object_err)?
-                .into_stream()
-                .map_err(object_err)
-                .boxed()),
+            Backend::Object { reader, prefix, .. } => {
+                let got =
+                    tokio::time::timeout(PIECE_WAIT, reader.get(&Self::object_path(prefix, key)))
+                        .await
+                        .map_err(|_| BlobError::Object("the object store did not answer".into()))?
+                        .map_err(object_err)?;
+                // Each piece must come within the wait; a stalled store ends the stream.
+                let pieces = got.into_stream();
+                Ok(
+                    futures_util::stream::try_unfold(pieces, |mut pieces| async move {
+                        match tokio::time::timeout(PIECE_WAIT, pieces.next()).await {
+                            Err(_) => {
+                                Err(BlobError::Object("the object store stopped sending".into()))
+                            }
+                            Ok(None) => Ok(None),
+                            Ok(Some(piece)) => Ok(Some((piece.map_err(object_err)?, pieces))),
+                        }
+                    })
+                    .boxed(),
+                )
+            }
         }
     }
 
     /// A whole blob in memory.
     pub async fn read(&self, key: &str) -> Result<Vec<u8>, BlobError> {
+        self.read_at_most(key, usize::MAX).await
+    }
+
+    /// A whole blob in memory, if it is at most `max` bytes (else an error, read no
+    /// further).
+    pub async fn read_at_most(&self, key: &str, max: usize) -> Result<Vec<u8>, BlobError> {
         let mut stream = self.stream(key).await?;
         let mut out = Vec::new();
         while let Some(chunk) = stream.next().await {
-            out.extend_from_slice(&chunk?);
+            let chunk = chunk?;
+            if out.len().saturating_add(chunk.len()) > max {
+                return Err(BlobError::Object(format!(
+                    "blob {key} is larger than {max} bytes"
+                )));
+            }
+            out.extend_from_slice(&chunk);
         }
         Ok(out)
     }
@@ -613,18 +672,27 @@ impl BlobStore {
             }
             Backend::Object { client, prefix, .. } => {
                 let now = std::time::SystemTime::now();
+                let started = tokio::time::Instant::now();
                 let mut listing = client.list(Some(&object_store::path::Path::from(format!(
                     "{prefix}blobs"
                 ))));
                 let mut batch = Vec::new();
-                while let Some(meta) = listing.next().await {
+                // A pass lists for a bounded time: a bucket that lists forever (or very
+                // slowly) must not hold up the retention sweep, which runs after this.
+                while let Ok(Some(meta)) =
+                    tokio::time::timeout_at(started + LISTING_BUDGET, listing.next()).await
+                {
                     let meta = meta.map_err(object_err)?;
                     let Some(key) = meta.location.filename().map(str::to_owned) else {
                         continue;
                     };
+                    // Only what the hub itself names so: never anything else in the bucket.
+                    if check_key(&key).is_err() || meta.location != Self::object_path(prefix, &key)
+                    {
+                        continue;
+                    }
                     let written: std::time::SystemTime = meta.last_modified.into();
-                    let old = now.duration_since(written).is_ok_and(|d| d >= age);
-                    if old && check_key(&key).is_ok() {
+                    if now.duration_since(written).is_ok_and(|d| d >= age) {
                         batch.push(key);
                     }
                     if batch.len() >= 200 {
@@ -863,12 +931,14 @@ impl BlobWriter {
             Backend::Database => {
                 let mut source = Spooled::from(sink)?;
                 let runtime = runtime()?;
-                let result = runtime.block_on(
+                let result = runtime.block_on(async {
+                    let _turn = blobs.inner.commits.acquire().await;
                     blobs
                         .inner
                         .store
-                        .put_blob_data(&key, || source.next_chunk(crate::blob_data::CHUNK)),
-                );
+                        .put_blob_data(&key, || source.next_chunk(crate::blob_data::CHUNK))
+                        .await
+                });
                 source.remove();
                 result?;
             }
@@ -876,7 +946,10 @@ impl BlobWriter {
                 let mut source = Spooled::from(sink)?;
                 let path = BlobStore::object_path(prefix, &key);
                 let runtime = runtime()?;
-                let result = runtime.block_on(put_object(client.as_ref(), &path, &mut source));
+                let result = runtime.block_on(async {
+                    let _turn = blobs.inner.commits.acquire().await;
+                    put_object(client.as_ref(), &path, &mut source).await
+                });
                 source.remove();
                 result?;
             }

@@ -348,8 +348,11 @@ async fn copy_table(
     let per_batch = (2_000 / columns.len()).max(1);
     let select = format!("SELECT {names} FROM {table} ORDER BY 1");
     let mut rows = sqlx::query(&select).fetch(&mut **src);
-    let mut batch: Vec<Vec<Value>> = Vec::with_capacity(per_batch);
+    let mut batch: Vec<Vec<Value>> = Vec::with_capacity(per_batch.min(64));
     let mut n = 0u64;
+    // And few bytes: a row of `blob_data` is up to 1 MiB (and a crafted backup's rows may be
+    // larger), so a batch is also sent once it holds 8 MiB.
+    let mut bytes = 0usize;
     while let Some(row) = rows.try_next().await? {
         let mut values = Vec::with_capacity(columns.len());
         for (i, (name, kind)) in columns.iter().enumerate() {
@@ -360,8 +363,17 @@ async fn copy_table(
                 Kind::Blob => Value::Blob(row.try_get(i).map_err(bad)?),
             });
         }
+        bytes += values
+            .iter()
+            .map(|v| match v {
+                Value::Text(Some(t)) => t.len(),
+                Value::Blob(Some(b)) => b.len(),
+                _ => 8,
+            })
+            .sum::<usize>();
         batch.push(values);
-        if batch.len() == per_batch {
+        if batch.len() == per_batch || bytes >= 8 * 1024 * 1024 {
+            bytes = 0;
             n += insert(dst, table, &names, columns.len(), &mut batch).await?;
         }
     }

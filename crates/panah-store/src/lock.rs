@@ -36,13 +36,42 @@ impl Store {
 }
 
 impl StoreLock {
-    /// Lets the lock go and gives the connection back.
+    /// Whether the lock is still held: a session that ended (a restart of the database, a
+    /// network cut, an administrator) took the lock with it, and another process may hold
+    /// it now. Ask before each step that must not be taken by two.
+    pub async fn still_held(&mut self) -> Result<bool, StoreError> {
+        let Some((conn, name)) = self.held.as_mut() else {
+            return Ok(true);
+        };
+        // A bigint advisory lock shows in pg_locks as its high and low 32 bits.
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted \
+             AND pid = pg_backend_pid() AND classid::bigint = $1 AND objid::bigint = $2 \
+             AND objsubid = 1",
+        )
+        .bind(*name >> 32)
+        .bind(*name & 0xffff_ffff)
+        .fetch_one(&mut **conn)
+        .await;
+        match row {
+            Ok(row) => Ok(crate::get::<i64>(&row, "n")? == 1),
+            // The connection is gone, and the lock with it.
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Lets the lock go and gives the connection back. If that fails, the connection is
+    /// closed instead (never handed back still holding the lock).
     pub async fn release(mut self) -> Result<(), StoreError> {
         if let Some((mut conn, name)) = self.held.take() {
-            sqlx::query("SELECT pg_advisory_unlock($1)")
+            let released = sqlx::query("SELECT pg_advisory_unlock($1)")
                 .bind(name)
                 .execute(&mut *conn)
-                .await?;
+                .await;
+            if let Err(e) = released {
+                drop(conn.detach());
+                return Err(e.into());
+            }
         }
         Ok(())
     }

@@ -68,6 +68,13 @@ async fn every_place_keeps_blobs_whole_and_lets_them_go() {
             assert!(blobs.exists(&key).await.unwrap(), "{place}: {len}");
             let back = blobs.read(&key).await.unwrap();
             assert!(back == bytes, "{place}: {len} bytes read back whole");
+            assert!(blobs.read_at_most(&key, len).await.unwrap() == bytes);
+            if len > 0 {
+                assert!(
+                    blobs.read_at_most(&key, len - 1).await.is_err(),
+                    "{place}: a limit on what is read into memory"
+                );
+            }
             let mut streamed = Vec::new();
             let mut stream = blobs.stream(&key).await.unwrap();
             while let Some(piece) = stream.next().await {

@@ -1681,8 +1681,9 @@ async fn blobs_kept_in_the_database() {
 async fn a_lock_is_held_by_one_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
     for (engine, store) in every_engine(dir.path()).await {
-        let first = store.try_lock(77).await.unwrap();
+        let mut first = store.try_lock(77).await.unwrap();
         assert!(first.is_some(), "{engine}");
+        assert!(first.as_mut().unwrap().still_held().await.unwrap());
         if engine == "postgres" {
             assert!(store.try_lock(77).await.unwrap().is_none(), "held");
             assert!(store.try_lock(78).await.unwrap().is_some(), "another name");
@@ -1700,6 +1701,27 @@ async fn a_lock_is_held_by_one_at_a_time() {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
             assert!(retried.is_some(), "a dropped lock is let go");
+            // A lock whose session was ended by someone else is known to be lost.
+            let mut held = retried.unwrap();
+            let big = (5i64 << 32) | 7;
+            let mut big_lock = store.try_lock(big).await.unwrap().unwrap();
+            assert!(big_lock.still_held().await.unwrap(), "high and low bits");
+            big_lock.release().await.unwrap();
+            assert!(held.still_held().await.unwrap());
+            {
+                use sqlx::Connection;
+                let mut admin = sqlx::AnyConnection::connect(&postgres_admin_url().unwrap())
+                    .await
+                    .unwrap();
+                sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks \
+                     WHERE locktype = 'advisory' AND classid = 0 AND objid = 77",
+                )
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            }
+            assert!(!held.still_held().await.unwrap(), "the session was ended");
         }
     }
 }

@@ -627,7 +627,7 @@ pub(crate) async fn replies_open(
         if usize::try_from(size).map_or(true, |n| n > MAX_REPLY_BLOB) {
             continue;
         }
-        let Ok(ciphertext) = state.blobs().read(&blob).await else {
+        let Ok(ciphertext) = state.blobs().read_at_most(&blob, MAX_REPLY_BLOB).await else {
             tracing::warn!("a reply's ciphertext is missing");
             continue;
         };
