@@ -1032,3 +1032,92 @@ async fn hidden_rails_are_not_named_on_the_pages() {
         }
     }
 }
+
+/// The static copy is the files the hub serves, byte for byte; it follows appends; and it
+/// is never put back to an older checkpoint (which every verifier would take for a
+/// rolled-back log), not even by a process that starts after a restore.
+#[tokio::test]
+async fn the_static_copy_is_what_the_hub_serves_and_never_goes_back() {
+    use panah_server::publish::{PublishTo, Publisher};
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let cid = seed(&store, "roshanai").await;
+        let who = coordinator();
+        store.add_coordinator(cid, &who.key, "").await.unwrap();
+        let blobs =
+            panah_store::BlobStore::folder(&dir.path().join(engine).join("blobs"), &store).unwrap();
+        let state = panah_server::AppState::new(store, blobs, hub_settings())
+            .await
+            .unwrap();
+        let app = panah_server::app(state.clone());
+        let t = token(&app, "roshanai", &who).await;
+        let res = post_json(
+            &app,
+            "/api/v1/c/roshanai/ledger",
+            json!({"origin": ORIGIN, "base_currency": "AFN", "checkpoint": signed_checkpoint(&who, 0, &mth(&[]))}),
+            Some(&t),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+        let mut all = Vec::new();
+        let batch: Vec<String> = (0..300)
+            .map(|i| entry(&who, "expense", "food", 1_000 + i, &format!("flour {i}")))
+            .collect();
+        append(&app, &t, &who, &mut all, &batch).await;
+
+        let folder = dir.path().join(format!("{engine}-static"));
+        let publisher = Publisher::open(&PublishTo::Folder(folder.clone())).unwrap();
+        let mut known = std::collections::HashMap::new();
+        let done = publisher.publish_all(&state, &mut known).await.unwrap();
+        assert!(done.files > 0, "{engine}");
+        let same_as_hub = |size: u64| {
+            let (app, folder) = (app.clone(), folder.clone());
+            async move {
+                let base = folder.join("c/roshanai/ledger");
+                let mut paths = vec!["checkpoint".to_owned(), "keys".to_owned()];
+                paths.extend(
+                    panah_core::tlog::tiles::tiles_for(size)
+                        .iter()
+                        .map(|t| t.path()),
+                );
+                for path in paths {
+                    let served = get(&app, &format!("/c/roshanai/ledger/{path}"), &[]).await;
+                    let copied = std::fs::read(base.join(&path)).unwrap();
+                    assert_eq!(served.body, copied, "{path}");
+                }
+            }
+        };
+        same_as_hub(300).await;
+        // Nothing new: nothing written.
+        assert_eq!(
+            publisher
+                .publish_all(&state, &mut known)
+                .await
+                .unwrap()
+                .files,
+            0
+        );
+        append(&app, &t, &who, &mut all, &batch[..10]).await;
+        let done = publisher.publish_all(&state, &mut known).await.unwrap();
+        assert!(
+            done.files >= 3 && done.files < 10,
+            "{engine}: only what changed, {done:?}"
+        );
+        same_as_hub(310).await;
+
+        // A copy ahead of the hub (the hub restored from an older backup): a process that
+        // starts now does not publish backwards.
+        let checkpoint = folder.join("c/roshanai/ledger/checkpoint");
+        let ahead = std::fs::read_to_string(&checkpoint)
+            .unwrap()
+            .replacen("\n310\n", "\n999\n", 1);
+        std::fs::write(&checkpoint, &ahead).unwrap();
+        let mut fresh = std::collections::HashMap::new();
+        publisher.publish_all(&state, &mut fresh).await.unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&checkpoint).unwrap(),
+            ahead,
+            "{engine}"
+        );
+    }
+}
