@@ -172,6 +172,10 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(timeout)
+            // An SQLite connection is a file handle on its own thread: it cannot go stale,
+            // and pinging it before each use cost every query two thread hand-offs. (A
+            // PostgreSQL connection can: a restarted server. It is still tested.)
+            .test_before_acquire(dialect == Dialect::Postgres)
             // A connection that saw the disk fill up may hold a transaction the driver
             // failed to end: end it here. (Closing the connection instead fails worse: a
             // new one cannot open while the disk is still full.)
