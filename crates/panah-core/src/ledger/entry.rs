@@ -5,7 +5,6 @@
 //! reversal entry that points at the one it cancels.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 use time::{Date, Duration, Month};
 
@@ -222,46 +221,75 @@ impl Entry {
 
     /// The canonical leaf bytes.
     pub fn to_leaf(&self) -> Vec<u8> {
-        let mut s = String::with_capacity(200 + self.memo.len() + self.coordinator.len());
-        s.push_str(if self.translations.is_empty() {
-            HEADER_V1
-        } else {
-            HEADER_V2
-        });
-        s.push('\n');
-        let _ = writeln!(s, "kind {}", self.kind.word());
-        let _ = writeln!(
-            s,
-            "date {:04}-{:02}-{:02} {}",
-            self.date.year(),
-            u8::from(self.date.month()),
-            self.date.day(),
-            self.precision.word()
+        // Written out by hand rather than with `write!`: every verifier writes each entry
+        // back to prove it canonical, and the formatting machinery was most of that cost.
+        let mut s = Vec::with_capacity(200 + self.memo.len() + self.coordinator.len());
+        let line = |s: &mut Vec<u8>, name: &str| {
+            s.extend_from_slice(name.as_bytes());
+            s.push(b' ');
+        };
+        s.extend_from_slice(
+            if self.translations.is_empty() {
+                HEADER_V1
+            } else {
+                HEADER_V2
+            }
+            .as_bytes(),
         );
-        let _ = writeln!(s, "category {}", self.category.word());
-        let _ = writeln!(
-            s,
-            "amount {} {}",
-            self.amount.minor(),
-            self.amount.currency()
-        );
-        let _ = writeln!(s, "base {} {}", self.base.minor(), self.base.currency());
+        s.push(b'\n');
+        line(&mut s, "kind");
+        s.extend_from_slice(self.kind.word().as_bytes());
+        s.push(b'\n');
+        line(&mut s, "date");
+        push_padded(&mut s, i64::from(self.date.year()), 4);
+        s.push(b'-');
+        push_padded(&mut s, i64::from(u8::from(self.date.month())), 2);
+        s.push(b'-');
+        push_padded(&mut s, i64::from(self.date.day()), 2);
+        s.push(b' ');
+        s.extend_from_slice(self.precision.word().as_bytes());
+        s.push(b'\n');
+        line(&mut s, "category");
+        s.extend_from_slice(self.category.word().as_bytes());
+        s.push(b'\n');
+        let amount = |s: &mut Vec<u8>, name: &str, a: Amount| {
+            line(s, name);
+            push_padded(s, a.minor(), 1);
+            s.push(b' ');
+            s.extend_from_slice(a.currency().code().as_bytes());
+            s.push(b'\n');
+        };
+        amount(&mut s, "amount", self.amount);
+        amount(&mut s, "base", self.base);
         if let Some(c) = self.counter {
-            let _ = writeln!(s, "counter {} {}", c.minor(), c.currency());
+            amount(&mut s, "counter", c);
         }
         if let Some(r) = self.reverses {
-            let _ = writeln!(s, "reverses {r}");
+            line(&mut s, "reverses");
+            s.extend_from_slice(r.to_string().as_bytes());
+            s.push(b'\n');
         }
-        let _ = writeln!(s, "rail {}", self.rail.word());
+        line(&mut s, "rail");
+        s.extend_from_slice(self.rail.word().as_bytes());
+        s.push(b'\n');
         if let Some(r) = self.receipt {
-            let _ = writeln!(s, "receipt {}", crate::hex(&r));
+            line(&mut s, "receipt");
+            s.extend_from_slice(crate::hex(&r).as_bytes());
+            s.push(b'\n');
         }
-        let _ = writeln!(s, "coordinator {}", self.coordinator);
-        let _ = writeln!(s, "memo {}", self.memo);
+        line(&mut s, "coordinator");
+        s.extend_from_slice(self.coordinator.as_bytes());
+        s.push(b'\n');
+        line(&mut s, "memo");
+        s.extend_from_slice(self.memo.as_bytes());
+        s.push(b'\n');
         for (lang, text) in &self.translations {
-            let _ = writeln!(s, "memo-{} {text}", lang.code());
+            s.extend_from_slice(b"memo-");
+            line(&mut s, lang.code());
+            s.extend_from_slice(text.as_bytes());
+            s.push(b'\n');
         }
-        s.into_bytes()
+        s
     }
 
     /// The memo for a reader of `lang`: its translation if there is one, else the memo.
@@ -288,13 +316,13 @@ impl Entry {
             }
             _ => return Err(bad("no `panah-ledger-entry` header")),
         }
-        let mut next = |name: &str| -> Option<String> {
+        let mut next = |name: &str| -> Option<&str> {
             let line = lines.clone().next()?;
             let value = line.strip_prefix(name)?.strip_prefix(' ')?;
             lines.next();
-            Some(value.to_owned())
+            Some(value)
         };
-        let amount = |v: String| -> Result<Amount, EntryError> {
+        let amount = |v: &str| -> Result<Amount, EntryError> {
             let (minor, cur) = v.split_once(' ').ok_or_else(|| bad("amount"))?;
             let minor: i64 = minor.parse().map_err(|_| bad("amount"))?;
             Amount::new(
@@ -304,7 +332,7 @@ impl Entry {
             .map_err(|e| EntryError::Malformed(e.to_string()))
         };
         let kind = next("kind")
-            .and_then(|w| Kind::parse(&w))
+            .and_then(Kind::parse)
             .ok_or_else(|| bad("kind"))?;
         let (date, precision) = next("date")
             .and_then(|v| {
@@ -318,7 +346,7 @@ impl Entry {
             })
             .ok_or_else(|| bad("date"))?;
         let category = next("category")
-            .and_then(|w| Category::parse(&w))
+            .and_then(Category::parse)
             .ok_or_else(|| bad("category"))?;
         let amount_v = amount(next("amount").ok_or_else(|| bad("amount"))?)?;
         let base = amount(next("base").ok_or_else(|| bad("base"))?)?;
@@ -327,17 +355,25 @@ impl Entry {
             .map(|v| v.parse::<u64>().map_err(|_| bad("reverses")))
             .transpose()?;
         let rail = next("rail")
-            .and_then(|w| Rail::parse(&w))
+            .and_then(Rail::parse)
             .ok_or_else(|| bad("rail"))?;
         let receipt = next("receipt")
-            .map(|v| crate::unhex::<32>(&v).ok_or_else(|| bad("receipt")))
+            .map(|v| crate::unhex::<32>(v).ok_or_else(|| bad("receipt")))
             .transpose()?;
-        let coordinator = next("coordinator").ok_or_else(|| bad("coordinator"))?;
-        let memo = next("memo").ok_or_else(|| bad("memo"))?;
+        let coordinator = next("coordinator")
+            .ok_or_else(|| bad("coordinator"))?
+            .to_owned();
+        let memo = next("memo").ok_or_else(|| bad("memo"))?.to_owned();
         let mut translations = BTreeMap::new();
         for lang in Lang::ALL {
-            if let Some(text) = next(&format!("memo-{}", lang.code())) {
-                translations.insert(lang, text);
+            let text = lines.clone().next().and_then(|line| {
+                line.strip_prefix("memo-")?
+                    .strip_prefix(lang.code())?
+                    .strip_prefix(' ')
+            });
+            if let Some(text) = text {
+                lines.next();
+                translations.insert(lang, text.to_owned());
             }
         }
         if lines.next().is_some() {
@@ -363,6 +399,32 @@ impl Entry {
         }
         Ok(entry)
     }
+}
+
+/// Writes `n` in decimal, zero-padded to at least `width` characters, a minus sign
+/// included: what `format!("{n:0width$}")` writes.
+fn push_padded(s: &mut Vec<u8>, n: i64, width: usize) {
+    let width = if n < 0 {
+        s.push(b'-');
+        width.saturating_sub(1)
+    } else {
+        width
+    };
+    let mut digits = [0u8; 20];
+    let mut v = n.unsigned_abs();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for _ in (digits.len() - i)..width {
+        s.push(b'0');
+    }
+    s.extend_from_slice(&digits[i..]);
 }
 
 /// The rules every public memo (and each translation) follows: one line, at most
@@ -566,6 +628,32 @@ pub fn identifying(latin: &str) -> Vec<Identifying> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn numbers_are_written_as_format_writes_them() {
+        for n in [
+            0i64,
+            1,
+            7,
+            42,
+            999,
+            2021,
+            12_345,
+            -1,
+            -5,
+            -42,
+            -2021,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            for width in [1usize, 2, 4] {
+                let mut s = Vec::new();
+                push_padded(&mut s, n, width);
+                assert_eq!(String::from_utf8(s).unwrap(), format!("{n:0width$}"));
+            }
+        }
+    }
+
     use super::*;
     use proptest::prelude::*;
     use time::macros::date;
