@@ -221,9 +221,14 @@ impl Entry {
 
     /// The canonical leaf bytes.
     pub fn to_leaf(&self) -> Vec<u8> {
+        let mut s = Vec::with_capacity(200 + self.memo.len() + self.coordinator.len());
+        self.write_leaf(&mut s);
+        s
+    }
+
+    fn write_leaf(&self, s: &mut Vec<u8>) {
         // Written out by hand rather than with `write!`: every verifier writes each entry
         // back to prove it canonical, and the formatting machinery was most of that cost.
-        let mut s = Vec::with_capacity(200 + self.memo.len() + self.coordinator.len());
         let line = |s: &mut Vec<u8>, name: &str| {
             s.extend_from_slice(name.as_bytes());
             s.push(b' ');
@@ -237,19 +242,19 @@ impl Entry {
             .as_bytes(),
         );
         s.push(b'\n');
-        line(&mut s, "kind");
+        line(s, "kind");
         s.extend_from_slice(self.kind.word().as_bytes());
         s.push(b'\n');
-        line(&mut s, "date");
-        push_padded(&mut s, i64::from(self.date.year()), 4);
+        line(s, "date");
+        push_padded(s, i64::from(self.date.year()), 4);
         s.push(b'-');
-        push_padded(&mut s, i64::from(u8::from(self.date.month())), 2);
+        push_padded(s, i64::from(u8::from(self.date.month())), 2);
         s.push(b'-');
-        push_padded(&mut s, i64::from(self.date.day()), 2);
+        push_padded(s, i64::from(self.date.day()), 2);
         s.push(b' ');
         s.extend_from_slice(self.precision.word().as_bytes());
         s.push(b'\n');
-        line(&mut s, "category");
+        line(s, "category");
         s.extend_from_slice(self.category.word().as_bytes());
         s.push(b'\n');
         let amount = |s: &mut Vec<u8>, name: &str, a: Amount| {
@@ -259,37 +264,36 @@ impl Entry {
             s.extend_from_slice(a.currency().code().as_bytes());
             s.push(b'\n');
         };
-        amount(&mut s, "amount", self.amount);
-        amount(&mut s, "base", self.base);
+        amount(s, "amount", self.amount);
+        amount(s, "base", self.base);
         if let Some(c) = self.counter {
-            amount(&mut s, "counter", c);
+            amount(s, "counter", c);
         }
         if let Some(r) = self.reverses {
-            line(&mut s, "reverses");
+            line(s, "reverses");
             s.extend_from_slice(r.to_string().as_bytes());
             s.push(b'\n');
         }
-        line(&mut s, "rail");
+        line(s, "rail");
         s.extend_from_slice(self.rail.word().as_bytes());
         s.push(b'\n');
         if let Some(r) = self.receipt {
-            line(&mut s, "receipt");
+            line(s, "receipt");
             s.extend_from_slice(crate::hex(&r).as_bytes());
             s.push(b'\n');
         }
-        line(&mut s, "coordinator");
+        line(s, "coordinator");
         s.extend_from_slice(self.coordinator.as_bytes());
         s.push(b'\n');
-        line(&mut s, "memo");
+        line(s, "memo");
         s.extend_from_slice(self.memo.as_bytes());
         s.push(b'\n');
         for (lang, text) in &self.translations {
             s.extend_from_slice(b"memo-");
-            line(&mut s, lang.code());
+            line(s, lang.code());
             s.extend_from_slice(text.as_bytes());
             s.push(b'\n');
         }
-        s
     }
 
     /// The memo for a reader of `lang`: its translation if there is one, else the memo.
@@ -303,10 +307,12 @@ impl Entry {
     pub fn from_leaf(leaf: &[u8]) -> Result<Self, EntryError> {
         let bad = |m: &str| EntryError::Malformed(m.to_owned());
         let text = std::str::from_utf8(leaf).map_err(|_| bad("not UTF-8"))?;
+        // Peekable: each line is found once (peeking a clone searched every line twice).
         let mut lines = text
             .strip_suffix('\n')
             .ok_or_else(|| bad("no final newline"))?
-            .split('\n');
+            .split('\n')
+            .peekable();
         match lines.next() {
             Some(HEADER_V1 | HEADER_V2) => {}
             Some(h) if h.starts_with("panah-ledger-entry ") => {
@@ -317,7 +323,7 @@ impl Entry {
             _ => return Err(bad("no `panah-ledger-entry` header")),
         }
         let mut next = |name: &str| -> Option<&str> {
-            let line = lines.clone().next()?;
+            let line: &str = lines.peek()?;
             let value = line.strip_prefix(name)?.strip_prefix(' ')?;
             lines.next();
             Some(value)
@@ -366,7 +372,7 @@ impl Entry {
         let memo = next("memo").ok_or_else(|| bad("memo"))?.to_owned();
         let mut translations = BTreeMap::new();
         for lang in Lang::ALL {
-            let text = lines.clone().next().and_then(|line| {
+            let text = lines.peek().and_then(|line| {
                 line.strip_prefix("memo-")?
                     .strip_prefix(lang.code())?
                     .strip_prefix(' ')
