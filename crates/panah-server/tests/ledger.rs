@@ -90,10 +90,24 @@ async fn started_with(
     store: panah_store::Store,
     settings: Settings,
 ) -> (Router, String, Coordinator) {
+    let (_, app, t, who) = started_state(store, settings).await;
+    (app, t, who)
+}
+
+/// [`started_with`], and the hub's state.
+async fn started_state(
+    store: panah_store::Store,
+    settings: Settings,
+) -> (panah_server::AppState, Router, String, Coordinator) {
     let cid = seed(&store, "roshanai").await;
     let who = coordinator();
     store.add_coordinator(cid, &who.key, "").await.unwrap();
-    let app = router(store, settings).await;
+    let dir = std::env::temp_dir().join(format!("panah-test-blobs-{}", std::process::id()));
+    let blobs = panah_store::BlobStore::folder(&dir, &store).unwrap();
+    let state = panah_server::AppState::new(store, blobs, settings)
+        .await
+        .unwrap();
+    let app = panah_server::app(state.clone());
     let t = token(&app, "roshanai", &who).await;
     let res = post_json(
         &app,
@@ -103,7 +117,7 @@ async fn started_with(
     )
     .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
-    (app, t, who)
+    (state, app, t, who)
 }
 
 /// Prepares and appends `entries` at `base`, checking the hub's root against our own.
@@ -1041,24 +1055,7 @@ async fn the_static_copy_is_what_the_hub_serves_and_never_goes_back() {
     use panah_server::publish::{PublishTo, Publisher};
     let dir = tempfile::tempdir().unwrap();
     for (engine, store) in every_engine(dir.path()).await {
-        let cid = seed(&store, "roshanai").await;
-        let who = coordinator();
-        store.add_coordinator(cid, &who.key, "").await.unwrap();
-        let blobs =
-            panah_store::BlobStore::folder(&dir.path().join(engine).join("blobs"), &store).unwrap();
-        let state = panah_server::AppState::new(store, blobs, hub_settings())
-            .await
-            .unwrap();
-        let app = panah_server::app(state.clone());
-        let t = token(&app, "roshanai", &who).await;
-        let res = post_json(
-            &app,
-            "/api/v1/c/roshanai/ledger",
-            json!({"origin": ORIGIN, "base_currency": "AFN", "checkpoint": signed_checkpoint(&who, 0, &mth(&[]))}),
-            Some(&t),
-        )
-        .await;
-        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+        let (state, app, t, who) = started_state(store, hub_settings()).await;
         let mut all = Vec::new();
         let batch: Vec<String> = (0..300)
             .map(|i| entry(&who, "expense", "food", 1_000 + i, &format!("flour {i}")))
