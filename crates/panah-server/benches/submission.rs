@@ -10,7 +10,7 @@ use axum::http::Request;
 use criterion::{criterion_group, criterion_main, Criterion};
 use panah_core::envelope::{Author, Envelope};
 use panah_core::{Codename, CoordinatorKey, Lang, Slug, Timestamp};
-use panah_server::seal::{seal_in_memory, Sealer};
+use panah_server::seal::Sealer;
 use panah_server::{app, AppState, Settings};
 use panah_store::{BlobStore, Location, NewCollective, NewMessage, Side, Store};
 use tower::ServiceExt;
@@ -76,11 +76,7 @@ fn parts(c: &mut Criterion) {
         |b| b.iter(|| panah_core::age_file::encrypt(&team, &padded).unwrap()),
     );
     c.bench_function(
-        "submission/3a seal an envelope in memory (what is kept with the row)",
-        |b| b.iter(|| seal_in_memory(&team, &plain).unwrap()),
-    );
-    c.bench_function(
-        "submission/3b seal into a blob file (encrypt + write + fsync + rename; files only)",
+        "submission/3 seal a file into a blob file (encrypt + write + fsync + rename; files only)",
         |b| {
             b.iter(|| {
                 let _guard = rt.enter();

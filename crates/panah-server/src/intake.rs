@@ -14,7 +14,7 @@ use panah_core::scrub::{Format, ScrubError, Scrubber};
 use panah_core::{Codename, Slug, Timestamp};
 use panah_store::{BlobStore, NewMessage, PendingBlobs, Store, StoreError};
 
-use crate::seal::{seal_in_memory, SealError, Sealed, Sealer};
+use crate::seal::{SealError, Sealed, Sealer};
 use crate::Settings;
 
 /// Why a submission was refused. The pages turn each into a translated sentence and a 4xx.
@@ -323,14 +323,18 @@ impl<'s> Intake<'s> {
         // message's row, in the same transaction, so a text alone is one durable write.
         // Encrypting to a few coordinators takes a fraction of a millisecond: done here,
         // not handed to another thread.
-        let (ciphertext, sealed) = match seal_in_memory(&self.recipients, &envelope.to_bytes()) {
-            Ok(s) => s,
-            Err(e) => return Err(reject(internal(e), envelope.body, followup)),
-        };
+        let ciphertext =
+            match panah_core::age_file::encrypt(&self.recipients, &envelope.to_padded_bytes()) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot seal a submission");
+                    return Err(reject(Refusal::Broken, envelope.body, followup));
+                }
+            };
         let message = NewMessage {
             author: panah_store::Side::Sender,
-            blob: sealed.key,
-            size: i64::try_from(sealed.stored_size).unwrap_or(i64::MAX),
+            blob: panah_store::blobs::new_key(),
+            size: i64::try_from(ciphertext.len()).unwrap_or(i64::MAX),
             files: self.stored_files.clone(),
             inline: Some(ciphertext),
         };

@@ -104,26 +104,3 @@ impl Sealer {
         })
     }
 }
-
-/// Seals a small value in memory: an envelope kept with its message's row.
-pub fn seal_in_memory(
-    recipients: &[age::x25519::Recipient],
-    bytes: &[u8],
-) -> Result<(Vec<u8>, Sealed), SealError> {
-    if recipients.is_empty() {
-        return Err(SealError::NoRecipients);
-    }
-    let padded = padding::bucket(bytes.len() as u64);
-    let mut plain = Vec::with_capacity(padded as usize);
-    plain.extend_from_slice(bytes);
-    plain.resize(padded as usize, 0);
-    let sealed = panah_core::age_file::encrypt(recipients, &plain)
-        .map_err(|e| SealError::Io(io::Error::other(e.to_string())))?;
-    let facts = Sealed {
-        key: panah_store::blobs::new_key(),
-        stored_size: sealed.len() as u64,
-        plain_size: bytes.len() as u64,
-        sha256: panah_core::hex(&Sha256::digest(bytes)),
-    };
-    Ok((sealed, facts))
-}
