@@ -267,9 +267,14 @@ fn three_hubs_on_one_postgresql_behind_nginx() {
         let out = support::ok(&[
             "verify", "ledger", &base, "--origin", &origin, "--state", &state,
         ]);
+        let size = hub_checkpoint.lines().nth(1).unwrap();
         assert!(
-            out.contains("SEEN-EVERYWHERE") || out.contains("ntries"),
-            "{out}"
+            out.starts_with(&format!("ok: {origin} — {size} entries")),
+            "the copy verifies whole, to the hub's latest checkpoint: {out}"
+        );
+        assert!(
+            out.contains("checked against the collective's signed team log"),
+            "the copy's team log was read too: {out}"
         );
         assert!(
             folder.join("c/roshanai/team/checkpoint").is_file(),

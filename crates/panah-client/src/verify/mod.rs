@@ -519,22 +519,38 @@ impl Verifier {
         ))
     }
 
-    /// The signed team log beside a ledger on a hub (`…/c/{slug}/team`), verified and
-    /// remembered, if the hub has one; its origin must be the ledger's with `team` for
-    /// `ledger`.
+    /// The signed team log beside a ledger (`…/c/{slug}/team` on a hub or a static copy
+    /// of it, or the `team` folder beside a `ledger` folder), verified and remembered, if
+    /// there is one; its origin must be the ledger's with `team` for `ledger`.
     async fn ledger_team(&self) -> Result<Option<crate::team::CheckedTeam>, VerifyError> {
-        let source::Place::Http { base, .. } = &self.source.place else {
+        let Some(expected) = self
+            .origin
+            .strip_suffix("/ledger")
+            .map(|p| format!("{p}/team"))
+        else {
             return Ok(None);
         };
-        let (Some(prefix), Some(expected)) = (
-            base.strip_suffix("/ledger"),
-            self.origin
-                .strip_suffix("/ledger")
-                .map(|p| format!("{p}/team")),
-        ) else {
-            return Ok(None);
+        let team_source = match &self.source.place {
+            source::Place::Http { base, .. } => match base.strip_suffix("/ledger") {
+                Some(prefix) => Source::parse(&format!("{prefix}/team"), LogKind::Team)?,
+                None => return Ok(None),
+            },
+            source::Place::Dir(dir) => {
+                let team = dir.parent().map(|p| p.join("team"));
+                match team {
+                    Some(team)
+                        if dir.file_name().is_some_and(|n| n == "ledger") && team.is_dir() =>
+                    {
+                        Source {
+                            kind: LogKind::Team,
+                            place: source::Place::Dir(team),
+                            max_entries: self.source.max_entries,
+                        }
+                    }
+                    _ => return Ok(None),
+                }
+            }
         };
-        let team_source = Source::parse(&format!("{prefix}/team"), LogKind::Team)?;
         let checked = crate::team::check_team_log(&team_source, |origin| {
             if origin == expected {
                 Ok(())
