@@ -9,30 +9,6 @@ use panah_core::Timestamp;
 /// The most bytes in one row of `blob_data`.
 pub const CHUNK: usize = 1024 * 1024;
 
-/// Writes `bytes` as the chunks of blob `key` inside a transaction already open: an
-/// envelope stored with its message's row.
-pub(crate) async fn insert_chunks(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    key: &str,
-    bytes: &[u8],
-    day: Timestamp,
-) -> Result<(), StoreError> {
-    let mut chunks: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
-    if chunks.is_empty() {
-        chunks.push(&[]);
-    }
-    for (seq, chunk) in chunks.into_iter().enumerate() {
-        sqlx::query("INSERT INTO blob_data (blob_key, seq, data, day) VALUES ($1, $2, $3, $4)")
-            .bind(key)
-            .bind(seq as i64)
-            .bind(chunk.to_vec())
-            .bind(day.to_string())
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
-
 impl Store {
     /// Writes a blob's chunks in one transaction; `next` gives them in order (`None` ends
     /// the blob; an empty blob is one empty chunk). Returns the bytes written. A blob of

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use sqlx::any::AnyRow;
 
-use crate::{get, Store, StoreError};
+use crate::{get, Dialect, Store, StoreError};
 use panah_core::Timestamp;
 
 /// Which side of a conversation wrote a message: the sender or a coordinator. (Who exactly,
@@ -106,6 +106,52 @@ fn kept_until(retention_days: i64) -> (Timestamp, Timestamp) {
     (today, today.plus_seconds(retention_days.max(0) * 86_400))
 }
 
+/// Which conversation a message goes into.
+#[derive(Debug, Clone, Copy)]
+enum Target<'a> {
+    /// A sender's first message: the conversation is opened (or, for the same lookup key
+    /// in the same collective, found again) and its expiry pushed on.
+    New {
+        lookup: &'a [u8],
+        reply_recipient: &'a str,
+    },
+    /// A sender's follow-up: the conversation must be there, not expired at `alive_at`;
+    /// its expiry is pushed on.
+    Followup {
+        lookup: &'a [u8],
+        alive_at: Timestamp,
+    },
+    /// A coordinator's reply: the conversation must be there.
+    Reply { id: i64 },
+}
+
+/// `SELECT … UNION ALL SELECT …`: `n` rows, the `i`th written by `row(i, p)` with its
+/// `width` parameters numbered from `p`, the first row's from `first`; `None` for no row.
+fn union_of_rows(
+    n: usize,
+    first: usize,
+    width: usize,
+    row: impl Fn(usize, usize) -> String,
+) -> Option<String> {
+    (n > 0).then(|| {
+        (0..n)
+            .map(|i| row(i, first + width * i))
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ")
+    })
+}
+
+/// Binds each file's (blob key, size), in order.
+fn bind_files<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    files: &[(String, i64)],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for (blob, size) in files {
+        q = q.bind(blob.clone()).bind(*size);
+    }
+    q
+}
+
 /// Midnight UTC of the day of `t`: stored dates say which day, never the hour.
 pub fn day_of(t: Timestamp) -> Timestamp {
     Timestamp::from_unix(t.unix() - t.unix().rem_euclid(86_400))
@@ -186,34 +232,15 @@ impl Store {
         message: &NewMessage,
         retention_days: i64,
     ) -> Result<(i64, i64), StoreError> {
-        let (today, expires) = kept_until(retention_days);
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO conversations (collective_id, lookup, reply_recipient, created_on, last_on, expires_on)
-             VALUES ($1, $2, $3, $4, $4, $5) ON CONFLICT (lookup) DO NOTHING",
-        )
-        .bind(collective_id)
-        .bind(lookup.to_vec())
-        .bind(reply_recipient)
-        .bind(today.to_string())
-        .bind(expires.to_string())
-        .execute(&mut *tx)
-        .await?;
-        let added = self
-            .append(
-                &mut tx,
-                collective_id,
-                lookup,
-                message,
-                (today, expires),
-                None,
-            )
+        let into = Target::New {
+            lookup,
+            reply_recipient,
+        };
+        self.put_message(collective_id, into, message, kept_until(retention_days))
             .await?
             .ok_or_else(|| {
                 StoreError::Conflict("a conversation with this key in another collective".into())
-            })?;
-        tx.commit().await?;
-        Ok(added)
+            })
     }
 
     /// Adds a sender's follow-up to the conversation with this lookup key, which must
@@ -226,92 +253,15 @@ impl Store {
         message: &NewMessage,
         retention_days: i64,
     ) -> Result<(i64, i64), StoreError> {
-        let (today, expires) = kept_until(retention_days);
-        let mut tx = self.pool().begin().await?;
         // A conversation already past its expiry is as good as gone: the next sweep deletes
         // it, so a follow-up added now would be deleted unread.
-        let alive_at = Some(Timestamp::now());
-        let added = self
-            .append(
-                &mut tx,
-                collective_id,
-                lookup,
-                message,
-                (today, expires),
-                alive_at,
-            )
-            .await?
-            .ok_or_else(|| StoreError::NotFound("no conversation has this codename".into()))?;
-        tx.commit().await?;
-        Ok(added)
-    }
-
-    /// Appends to the collective's conversation with this lookup key, if there is one (and,
-    /// with `alive_at`, if it has not expired by then): (conversation id, message id).
-    async fn append(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        collective_id: i64,
-        lookup: &[u8],
-        message: &NewMessage,
-        (today, expires): (Timestamp, Timestamp),
-        alive_at: Option<Timestamp>,
-    ) -> Result<Option<(i64, i64)>, StoreError> {
-        // Without `alive_at`, the empty string: every stored time sorts after it.
-        let alive_after = alive_at.map(|t| t.to_string()).unwrap_or_default();
-        let Some(row) = sqlx::query(
-            "UPDATE conversations SET last_on = $1, expires_on = $2
-             WHERE lookup = $3 AND collective_id = $4 AND expires_on > $5 RETURNING id",
-        )
-        .bind(today.to_string())
-        .bind(expires.to_string())
-        .bind(lookup.to_vec())
-        .bind(collective_id)
-        .bind(alive_after)
-        .fetch_optional(&mut **tx)
-        .await?
-        else {
-            return Ok(None);
+        let into = Target::Followup {
+            lookup,
+            alive_at: Timestamp::now(),
         };
-        let conversation_id: i64 = get(&row, "id")?;
-        let message_id = self
-            .insert_message(tx, conversation_id, message, today)
-            .await?;
-        Ok(Some((conversation_id, message_id)))
-    }
-
-    async fn insert_message(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        conversation_id: i64,
-        message: &NewMessage,
-        today: Timestamp,
-    ) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO messages (conversation_id, author, blob, size, created_on)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(conversation_id)
-        .bind(message.author.as_str())
-        .bind(message.blob.as_str())
-        .bind(message.size)
-        .bind(today.to_string())
-        .fetch_one(&mut **tx)
-        .await?;
-        let message_id: i64 = get(&row, "id")?;
-        if let Some(bytes) = &message.inline {
-            crate::blob_data::insert_chunks(tx, &message.blob, bytes, today).await?;
-        }
-        for (position, (blob, size)) in message.files.iter().enumerate() {
-            sqlx::query("INSERT INTO message_files (message_id, position, blob, size) VALUES ($1, $2, $3, $4)")
-                .bind(message_id)
-                .bind(position as i64)
-                .bind(blob.as_str())
-                .bind(*size)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(message_id)
+        self.put_message(collective_id, into, message, kept_until(retention_days))
+            .await?
+            .ok_or_else(|| StoreError::NotFound("no conversation has this codename".into()))
     }
 
     /// A coordinator's reply into an existing conversation of their collective.
@@ -322,23 +272,158 @@ impl Store {
         message: &NewMessage,
     ) -> Result<i64, StoreError> {
         let today = day_of(Timestamp::now());
-        let mut tx = self.pool().begin().await?;
-        let found = sqlx::query("UPDATE conversations SET last_on = $1 WHERE id = $2 AND collective_id = $3 RETURNING id")
-            .bind(today.to_string())
-            .bind(conversation_id)
-            .bind(collective_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if found.is_none() {
-            return Err(StoreError::NotFound(format!(
+        let into = Target::Reply {
+            id: conversation_id,
+        };
+        // The expiry is the sender's to push on, not a coordinator's: it is not touched.
+        match self
+            .put_message(collective_id, into, message, (today, today))
+            .await?
+        {
+            Some((_, id)) => Ok(id),
+            None => Err(StoreError::NotFound(format!(
                 "conversation {conversation_id}"
-            )));
+            ))),
         }
-        let id = self
-            .insert_message(&mut tx, conversation_id, message, today)
-            .await?;
+    }
+
+    /// Stores a message (its row, its inline ciphertext, its files' rows) in the
+    /// conversation `into` names, touching the conversation's dates: (conversation id,
+    /// message id), or `None` if there is no such conversation in the collective. Durable
+    /// when it returns.
+    ///
+    /// This is the contact drop's hot path, so it is one statement where the database
+    /// allows: on PostgreSQL one statement whose parts are data-modifying `WITH` queries
+    /// (one round trip, one commit); on SQLite, which has no such queries, the same parts
+    /// as several statements sent at once, in one transaction.
+    async fn put_message(
+        &self,
+        collective_id: i64,
+        into: Target<'_>,
+        message: &NewMessage,
+        (today, expires): (Timestamp, Timestamp),
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let postgres = self.dialect() == Dialect::Postgres;
+        // $1 collective, $2 the conversation's lookup key or id, $3 the reply recipient of
+        // a new one, $4 today, $5 the new expiry, $6 the time it must not have expired by
+        // (the empty string sorts before every time), $7 author, $8 blob key, $9 size;
+        // then the ciphertext's chunks, then the files'.
+        let (touch, find, alive_after) = match into {
+            Target::New { .. } => (
+                "INSERT INTO conversations (collective_id, lookup, reply_recipient, created_on, last_on, expires_on)
+                 VALUES ($1, $2, $3, $4, $4, $5)
+                 ON CONFLICT (lookup) DO UPDATE SET last_on = excluded.last_on, expires_on = excluded.expires_on
+                 WHERE conversations.collective_id = excluded.collective_id",
+                "lookup = $2",
+                String::new(),
+            ),
+            Target::Followup { alive_at, .. } => (
+                "UPDATE conversations SET last_on = $4, expires_on = $5
+                 WHERE lookup = $2 AND collective_id = $1 AND expires_on > $6",
+                "lookup = $2",
+                alive_at.to_string(),
+            ),
+            Target::Reply { .. } => (
+                "UPDATE conversations SET last_on = $4 WHERE id = $2 AND collective_id = $1",
+                "id = $2",
+                String::new(),
+            ),
+        };
+        let chunks: Vec<&[u8]> = match &message.inline {
+            Some(bytes) if bytes.is_empty() => vec![&[]],
+            Some(bytes) => bytes.chunks(crate::blob_data::CHUNK).collect(),
+            None => Vec::new(),
+        };
+        let data_rows = union_of_rows(chunks.len(), 10, 1, |i, p| {
+            format!("SELECT {i} AS seq, ${p} AS data")
+        });
+        let files_first = 10 + chunks.len();
+        let file_rows = |first| {
+            union_of_rows(message.files.len(), first, 2, |i, p| {
+                format!("SELECT {i} AS position, ${p} AS blob, ${} AS size", p + 1)
+            })
+        };
+        let insert_message =
+            "INSERT INTO messages (conversation_id, author, blob, size, created_on)";
+        let sql = if postgres {
+            let mut sql = format!(
+                "WITH c AS ({touch} RETURNING id),
+                 m AS ({insert_message} SELECT id, $7, $8, $9, $4 FROM c RETURNING id, conversation_id)"
+            );
+            if let Some(rows) = &data_rows {
+                sql += &format!(
+                    ", d AS (INSERT INTO blob_data (blob_key, seq, data, day)
+                     SELECT $8, v.seq, v.data, $4 FROM m, ({rows}) v)"
+                );
+            }
+            if let Some(rows) = file_rows(files_first) {
+                sql += &format!(
+                    ", f AS (INSERT INTO message_files (message_id, position, blob, size)
+                     SELECT m.id, v.position, v.blob, v.size FROM m, ({rows}) v)"
+                );
+            }
+            sql + " SELECT id, conversation_id FROM m"
+        } else {
+            let mut sql = format!(
+                "{touch};
+                 {insert_message} SELECT id, $7, $8, $9, $4 FROM conversations
+                 WHERE {find} AND collective_id = $1 AND expires_on > $6 RETURNING id, conversation_id;"
+            );
+            if let Some(rows) = &data_rows {
+                sql += &format!(
+                    "INSERT INTO blob_data (blob_key, seq, data, day) SELECT $8, v.seq, v.data, $4 FROM ({rows}) v;"
+                );
+            }
+            sql
+        };
+        let mut q = sqlx::query(&sql).bind(collective_id);
+        q = match into {
+            Target::New { lookup, .. } | Target::Followup { lookup, .. } => q.bind(lookup.to_vec()),
+            Target::Reply { id } => q.bind(id),
+        };
+        let reply_recipient = match into {
+            Target::New {
+                reply_recipient, ..
+            } => reply_recipient,
+            _ => "",
+        };
+        q = q
+            .bind(reply_recipient)
+            .bind(today.to_string())
+            .bind(expires.to_string())
+            .bind(alive_after)
+            .bind(message.author.as_str())
+            .bind(message.blob.as_str())
+            .bind(message.size);
+        for chunk in &chunks {
+            q = q.bind(chunk.to_vec());
+        }
+        let ids = |row: &AnyRow| -> Result<(i64, i64), StoreError> {
+            Ok((get(row, "conversation_id")?, get(row, "id")?))
+        };
+        if postgres {
+            let row = bind_files(q, &message.files)
+                .fetch_optional(self.pool())
+                .await?;
+            return row.as_ref().map(ids).transpose();
+        }
+        let mut tx = self.pool().begin().await?;
+        let rows = q.fetch_all(&mut *tx).await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let (conversation_id, message_id) = ids(row)?;
+        if let Some(rows) = file_rows(2) {
+            let sql = format!(
+                "INSERT INTO message_files (message_id, position, blob, size)
+                 SELECT $1, v.position, v.blob, v.size FROM ({rows}) v"
+            );
+            bind_files(sqlx::query(&sql).bind(message_id), &message.files)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
-        Ok(id)
+        Ok(Some((conversation_id, message_id)))
     }
 
     /// Messages (with their files) of one conversation, or of every conversation of a

@@ -498,6 +498,157 @@ async fn mistyped_locations_are_errors_not_new_databases() {
     }
 }
 
+/// A message goes in whole (its row, its files' rows, its ciphertext kept with the row, the
+/// conversation's dates) or not at all: on PostgreSQL it is one statement, so a refused
+/// one must leave nothing behind, not even ciphertext.
+#[tokio::test]
+async fn a_message_goes_in_whole_or_not_at_all() {
+    use panah_store::{NewMessage, Side};
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let c = store
+            .create_collective(&new_collective("roshanai"))
+            .await
+            .unwrap();
+        let other = store
+            .create_collective(&new_collective("other"))
+            .await
+            .unwrap();
+        // Two chunks of ciphertext (a chunk is 1 MiB) and three files.
+        const CHUNK: usize = 1024 * 1024;
+        let big: Vec<u8> = (0..CHUNK + 5_000).map(|i| (i % 251) as u8).collect();
+        let message = |blob: &str, inline: Vec<u8>, files: usize| NewMessage {
+            author: Side::Sender,
+            blob: blob.into(),
+            size: inline.len() as i64,
+            files: (0..files)
+                .map(|i| (format!("{blob}-file{i}"), 100 + i as i64))
+                .collect(),
+            inline: Some(inline),
+        };
+        let (conv, id) = store
+            .add_message(
+                c.id,
+                &[7; 32],
+                "age1reply",
+                &message("whole", big.clone(), 3),
+                30,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.blob_chunk("whole", 0).await.unwrap().as_deref(),
+            Some(&big[..CHUNK]),
+            "{engine}"
+        );
+        assert_eq!(
+            store.blob_chunk("whole", 1).await.unwrap().as_deref(),
+            Some(&big[CHUNK..]),
+            "{engine}"
+        );
+        let one = store.conversation(c.id, conv).await.unwrap().unwrap();
+        assert_eq!(one.messages.len(), 1, "{engine}");
+        assert_eq!(one.messages[0].id, id, "{engine}");
+        let files: Vec<(&str, i64)> = one.messages[0]
+            .files
+            .iter()
+            .map(|f| (f.blob.as_str(), f.size))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("whole-file0", 100),
+                ("whole-file1", 101),
+                ("whole-file2", 102)
+            ],
+            "{engine}: every file, in order"
+        );
+        let expires = one.conversation.expires_on;
+
+        // The same lookup key from another collective: refused, and nothing of it kept.
+        let before = store.blob_data_totals().await.unwrap();
+        assert!(
+            matches!(
+                store
+                    .add_message(
+                        other.id,
+                        &[7; 32],
+                        "age1x",
+                        &message("stray", b"x".to_vec(), 2),
+                        30
+                    )
+                    .await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{engine}"
+        );
+        // A follow-up to no conversation, and a reply to another collective's.
+        assert!(matches!(
+            store
+                .add_followup(c.id, &[8; 32], &message("lost", b"y".to_vec(), 1), 30)
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+        let reply = NewMessage {
+            author: Side::Coordinator,
+            ..message("misdirected", b"z".to_vec(), 0)
+        };
+        assert!(matches!(
+            store.add_reply(other.id, conv, &reply).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(
+            store.blob_data_totals().await.unwrap(),
+            before,
+            "{engine}: no ciphertext of a refused message"
+        );
+        for key in ["stray", "lost", "misdirected"] {
+            assert!(!store.blob_chunk_exists(key).await.unwrap(), "{engine}");
+        }
+        let asked = ["stray-file0", "stray-file1", "lost-file0"].map(String::from);
+        assert!(
+            store.referenced_blobs(&asked).await.unwrap().is_empty(),
+            "{engine}: no file row of a refused message"
+        );
+        assert_eq!(
+            store
+                .conversation_by_lookup(other.id, &[7; 32])
+                .await
+                .unwrap(),
+            None,
+            "{engine}"
+        );
+        let still = store.conversation(c.id, conv).await.unwrap().unwrap();
+        assert_eq!(still.messages.len(), 1, "{engine}");
+        assert_eq!(still.conversation.expires_on, expires, "{engine}");
+
+        // A reply leaves the expiry alone; a follow-up pushes it to its own retention.
+        let reply = NewMessage {
+            author: Side::Coordinator,
+            ..message("reply", b"r".to_vec(), 0)
+        };
+        store.add_reply(c.id, conv, &reply).await.unwrap();
+        let after_reply = store.conversation(c.id, conv).await.unwrap().unwrap();
+        assert_eq!(after_reply.conversation.expires_on, expires, "{engine}");
+        assert_eq!(after_reply.messages.len(), 2, "{engine}");
+        store
+            .add_followup(c.id, &[7; 32], &message("later", b"l".to_vec(), 0), 60)
+            .await
+            .unwrap();
+        let after = store.conversation(c.id, conv).await.unwrap().unwrap();
+        assert_eq!(
+            after.conversation.expires_on.unix() - expires.unix(),
+            30 * 86_400,
+            "{engine}"
+        );
+        assert_eq!(
+            store.blob_chunk("later", 0).await.unwrap().as_deref(),
+            Some(&b"l"[..]),
+            "{engine}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn conversations_messages_and_expiry() {
     use panah_store::{BlobKind, NewMessage, Side};
