@@ -18,6 +18,7 @@ pub mod activity;
 mod api;
 mod conn;
 pub mod conversations;
+mod doors;
 pub mod intake;
 pub mod ledger;
 mod limits;

@@ -155,6 +155,8 @@ pub(crate) struct Inner {
     pub sources: crate::sources::Sources,
     /// Each collective's signed team, replayed once per size of its log.
     pub teams: crate::api::team::Teams,
+    /// Collectives and their coordinators' keys, as the contact drop needs them.
+    pub doors: crate::doors::Doors,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -238,6 +240,7 @@ impl AppState {
                 activity: Default::default(),
                 sources,
                 teams: Default::default(),
+                doors: Default::default(),
                 pages: PageCache::new(std::time::Duration::from_secs(settings_cache)),
             }),
         })

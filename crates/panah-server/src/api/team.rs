@@ -283,6 +283,7 @@ pub(crate) async fn append(
             }
             other => other.into(),
         })?;
+    state.inner.doors.forget();
     state.appended().notify_one();
     Ok((
         StatusCode::CREATED,

@@ -296,13 +296,14 @@ pub(crate) async fn contact_submit(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
     // The collective's name is looked up only if the form has to be shown again.
-    let (c, lang) = match super::collective_page(&state, &slug, query.as_deref(), &headers).await {
+    let (door, lang) = match super::door_page(&state, &slug, query.as_deref(), &headers).await {
         Ok(x) => x,
         Err(r) => return r,
     };
+    let c = &door.collective;
     let form = RefusalForm {
         state: &state,
-        c: &c,
+        c,
         lang,
         followup: query
             .as_deref()
@@ -315,14 +316,7 @@ pub(crate) async fn contact_submit(
     // the response is built: it bounds the files open at once under a flood, and a message
     // of text alone never waits for one. Without a slot, the form comes back with the text.
     let mut upload: Option<(tokio::sync::OwnedSemaphorePermit, crate::sources::Held)> = None;
-    let recipients: Vec<age::x25519::Recipient> =
-        match state.store().coordinators(c.id, false).await {
-            Ok(team) => team.iter().map(|m| m.key.recipient()).collect(),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot list coordinators");
-                return state.error_page(lang, PageError::Internal);
-            }
-        };
+    let recipients = door.recipients.clone();
     if recipients.is_empty() {
         return form.refuse_unread(Refusal::NoCoordinators).await;
     }
@@ -409,7 +403,7 @@ pub(crate) async fn contact_submit(
                     )
                 })
                 .collect();
-            sent_page(&state, &c, lang, accepted.codename.as_ref(), notes)
+            sent_page(&state, c, lang, accepted.codename.as_ref(), notes)
         }
         Err(r) => form.refuse(r.refusal, r.draft, r.codename).await,
     }

@@ -194,12 +194,40 @@ pub(crate) async fn collective_page(
     query: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<(panah_store::Collective, Lang), Response> {
-    let fallback = header_lang(headers).unwrap_or(HUB_DEFAULT);
-    let collective = match Slug::parse(slug) {
+    let found = match Slug::parse(slug) {
         Ok(s) => state.store().collective(&s).await,
         Err(_) => Ok(None),
     };
-    let collective = match collective {
+    in_its_language(state, found, |c| c, query, headers)
+}
+
+/// [`collective_page`] for the contact drop's form: the collective with its coordinators'
+/// keys, from [`crate::doors`].
+pub(crate) async fn door_page(
+    state: &AppState,
+    slug: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<(crate::doors::Door, Lang), Response> {
+    let found = match Slug::parse(slug) {
+        Ok(s) => state.inner.doors.get(state.store(), &s).await,
+        Err(_) => Ok(None),
+    };
+    in_its_language(state, found, |d| &d.collective, query, headers)
+}
+
+/// What was found of a collective, with the language to show it in; or the error page.
+// The error is the answer itself, made once per request: not worth a box.
+#[allow(clippy::result_large_err)]
+fn in_its_language<T>(
+    state: &AppState,
+    found: Result<Option<T>, panah_store::StoreError>,
+    collective: impl Fn(&T) -> &panah_store::Collective,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<(T, Lang), Response> {
+    let fallback = header_lang(headers).unwrap_or(HUB_DEFAULT);
+    let found = match found {
         Ok(Some(c)) => c,
         Ok(None) => {
             let lang = choose_lang(query, headers, fallback).unwrap_or(fallback);
@@ -207,9 +235,10 @@ pub(crate) async fn collective_page(
         }
         Err(e) => return Err(state.error_page(fallback, internal(e))),
     };
-    match choose_lang(query, headers, collective.default_lang) {
-        Ok(lang) => Ok((collective, lang)),
-        Err(e) => Err(state.error_page(header_lang(headers).unwrap_or(collective.default_lang), e)),
+    let default = collective(&found).default_lang;
+    match choose_lang(query, headers, default) {
+        Ok(lang) => Ok((found, lang)),
+        Err(e) => Err(state.error_page(header_lang(headers).unwrap_or(default), e)),
     }
 }
 
