@@ -4,7 +4,11 @@
 # peak memory during a 50 MB upload, and the weight of the contact and replies pages.
 # Needs wrk, curl, and PostgreSQL server binaries (for the PostgreSQL run).
 #
-#   bench/contact.sh [DURATION_SECONDS]
+#   bench/contact.sh [DURATION_SECONDS]        (SENDERS="16" to run only 16 senders)
+#
+# With BASELINE_BIN=path/to/an/older/panah, each store runs the older binary and this one
+# one after the other, in the same run, for a side-by-side comparison (the older one must
+# take the same `admin` and `team` commands).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
@@ -18,7 +22,7 @@ cpu_ticks() { awk '{print $14 " " $15}' "/proc/$HUB_PID/stat"; }
 
 run_load() {
     local label="$1"
-    for conns in 4 16 64; do
+    for conns in ${SENDERS:-4 16 64}; do
         before="$(cpu_ticks)"
         out="$(wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s bench/contact.lua "$HUB" 2>&1)"
         after="$(cpu_ticks)"
@@ -40,11 +44,27 @@ print('%.0f us (user %.0f + kernel %.0f)' % (us(0) + us(1), us(0), us(1)))")"
 }
 
 echo "GET form + POST 1 KB message, 3 coordinators; wrk -t2, ${DURATION}s, loopback, 2 cores shared"
-start_hub sqlite 3
-SQLITE_HUB="$HUB"
-run_load SQLite
-echo "  stored: $(find "$WORK/sqlite/blobs" -type f | wc -l) blobs"
+THIS_BIN="$BIN"
+runs=("now:$THIS_BIN")
+[ -n "${BASELINE_BIN:-}" ] && runs=("baseline:$BASELINE_BIN" "now:$THIS_BIN")
+start_postgres
+n=0
+for run in "${runs[@]}"; do
+    label="${run%%:*}" BIN="${run#*:}"
+    n=$((n + 1))
+    echo "$label: $BIN"
+    start_hub "sqlite$n" 3
+    run_load "SQLite"
+    echo "  stored: $(find "$WORK/sqlite$n" -type f | wc -l) files in the data folder"
+    stop_hub
+    psql "$PANAH_TEST_POSTGRES_URL" -qc "CREATE DATABASE panah_bench_$n" >/dev/null
+    start_hub "postgres$n" 3 --database "${PGURL%/*}/panah_bench_$n"
+    run_load PostgreSQL
+    stop_hub
+done
+BIN="$THIS_BIN"
 
+start_hub sqlite 3
 # Peak memory during one 50 MB upload.
 head -c $((50 * 1024 * 1024 - 4096)) /dev/urandom >"$WORK/big.bin"
 before="$(awk '/VmHWM/ {print $2}' /proc/$HUB_PID/status)"
@@ -61,9 +81,4 @@ for page in contact replies; do
         printf '  /c/roshanai/%-8s %s  %5d / %5d\n' "$page" "$lang" "$gz" "$br"
     done
 done
-stop_hub
-
-start_postgres
-start_hub postgres 3 --database "$PGURL"
-run_load PostgreSQL
 stop_hub

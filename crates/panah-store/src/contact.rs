@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use sqlx::any::AnyRow;
 
-use crate::{get, Dialect, Store, StoreError};
+use crate::messages::Target;
+use crate::{get, Store, StoreError};
 use panah_core::Timestamp;
 
 /// Which side of a conversation wrote a message: the sender or a coordinator. (Who exactly,
@@ -16,7 +17,7 @@ pub enum Side {
 }
 
 impl Side {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Side::Sender => "sender",
             Side::Coordinator => "coordinator",
@@ -106,52 +107,6 @@ fn kept_until(retention_days: i64) -> (Timestamp, Timestamp) {
     (today, today.plus_seconds(retention_days.max(0) * 86_400))
 }
 
-/// Which conversation a message goes into.
-#[derive(Debug, Clone, Copy)]
-enum Target<'a> {
-    /// A sender's first message: the conversation is opened (or, for the same lookup key
-    /// in the same collective, found again) and its expiry pushed on.
-    New {
-        lookup: &'a [u8],
-        reply_recipient: &'a str,
-    },
-    /// A sender's follow-up: the conversation must be there, not expired at `alive_at`;
-    /// its expiry is pushed on.
-    Followup {
-        lookup: &'a [u8],
-        alive_at: Timestamp,
-    },
-    /// A coordinator's reply: the conversation must be there.
-    Reply { id: i64 },
-}
-
-/// `SELECT … UNION ALL SELECT …`: `n` rows, the `i`th written by `row(i, p)` with its
-/// `width` parameters numbered from `p`, the first row's from `first`; `None` for no row.
-fn union_of_rows(
-    n: usize,
-    first: usize,
-    width: usize,
-    row: impl Fn(usize, usize) -> String,
-) -> Option<String> {
-    (n > 0).then(|| {
-        (0..n)
-            .map(|i| row(i, first + width * i))
-            .collect::<Vec<_>>()
-            .join(" UNION ALL ")
-    })
-}
-
-/// Binds each file's (blob key, size), in order.
-fn bind_files<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    files: &[(String, i64)],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for (blob, size) in files {
-        q = q.bind(blob.clone()).bind(*size);
-    }
-    q
-}
-
 /// Midnight UTC of the day of `t`: stored dates say which day, never the hour.
 pub fn day_of(t: Timestamp) -> Timestamp {
     Timestamp::from_unix(t.unix() - t.unix().rem_euclid(86_400))
@@ -233,8 +188,8 @@ impl Store {
         retention_days: i64,
     ) -> Result<(i64, i64), StoreError> {
         let into = Target::New {
-            lookup,
-            reply_recipient,
+            lookup: lookup.to_vec(),
+            reply_recipient: reply_recipient.to_owned(),
         };
         self.put_message(collective_id, into, message, kept_until(retention_days))
             .await?
@@ -256,7 +211,7 @@ impl Store {
         // A conversation already past its expiry is as good as gone: the next sweep deletes
         // it, so a follow-up added now would be deleted unread.
         let into = Target::Followup {
-            lookup,
+            lookup: lookup.to_vec(),
             alive_at: Timestamp::now(),
         };
         self.put_message(collective_id, into, message, kept_until(retention_days))
@@ -285,145 +240,6 @@ impl Store {
                 "conversation {conversation_id}"
             ))),
         }
-    }
-
-    /// Stores a message (its row, its inline ciphertext, its files' rows) in the
-    /// conversation `into` names, touching the conversation's dates: (conversation id,
-    /// message id), or `None` if there is no such conversation in the collective. Durable
-    /// when it returns.
-    ///
-    /// This is the contact drop's hot path, so it is one statement where the database
-    /// allows: on PostgreSQL one statement whose parts are data-modifying `WITH` queries
-    /// (one round trip, one commit); on SQLite, which has no such queries, the same parts
-    /// as several statements sent at once, in one transaction.
-    async fn put_message(
-        &self,
-        collective_id: i64,
-        into: Target<'_>,
-        message: &NewMessage,
-        (today, expires): (Timestamp, Timestamp),
-    ) -> Result<Option<(i64, i64)>, StoreError> {
-        let postgres = self.dialect() == Dialect::Postgres;
-        // $1 collective, $2 the conversation's lookup key or id, $3 the reply recipient of
-        // a new one, $4 today, $5 the new expiry, $6 the time it must not have expired by
-        // (the empty string sorts before every time), $7 author, $8 blob key, $9 size;
-        // then the ciphertext's chunks, then the files'.
-        let (touch, find, alive_after) = match into {
-            Target::New { .. } => (
-                "INSERT INTO conversations (collective_id, lookup, reply_recipient, created_on, last_on, expires_on)
-                 VALUES ($1, $2, $3, $4, $4, $5)
-                 ON CONFLICT (lookup) DO UPDATE SET last_on = excluded.last_on, expires_on = excluded.expires_on
-                 WHERE conversations.collective_id = excluded.collective_id",
-                "lookup = $2",
-                String::new(),
-            ),
-            Target::Followup { alive_at, .. } => (
-                "UPDATE conversations SET last_on = $4, expires_on = $5
-                 WHERE lookup = $2 AND collective_id = $1 AND expires_on > $6",
-                "lookup = $2",
-                alive_at.to_string(),
-            ),
-            Target::Reply { .. } => (
-                "UPDATE conversations SET last_on = $4 WHERE id = $2 AND collective_id = $1",
-                "id = $2",
-                String::new(),
-            ),
-        };
-        let chunks: Vec<&[u8]> = match &message.inline {
-            Some(bytes) if bytes.is_empty() => vec![&[]],
-            Some(bytes) => bytes.chunks(crate::blob_data::CHUNK).collect(),
-            None => Vec::new(),
-        };
-        let data_rows = union_of_rows(chunks.len(), 10, 1, |i, p| {
-            format!("SELECT {i} AS seq, ${p} AS data")
-        });
-        let files_first = 10 + chunks.len();
-        let file_rows = |first| {
-            union_of_rows(message.files.len(), first, 2, |i, p| {
-                format!("SELECT {i} AS position, ${p} AS blob, ${} AS size", p + 1)
-            })
-        };
-        let insert_message =
-            "INSERT INTO messages (conversation_id, author, blob, size, created_on)";
-        let sql = if postgres {
-            let mut sql = format!(
-                "WITH c AS ({touch} RETURNING id),
-                 m AS ({insert_message} SELECT id, $7, $8, $9, $4 FROM c RETURNING id, conversation_id)"
-            );
-            if let Some(rows) = &data_rows {
-                sql += &format!(
-                    ", d AS (INSERT INTO blob_data (blob_key, seq, data, day)
-                     SELECT $8, v.seq, v.data, $4 FROM m, ({rows}) v)"
-                );
-            }
-            if let Some(rows) = file_rows(files_first) {
-                sql += &format!(
-                    ", f AS (INSERT INTO message_files (message_id, position, blob, size)
-                     SELECT m.id, v.position, v.blob, v.size FROM m, ({rows}) v)"
-                );
-            }
-            sql + " SELECT id, conversation_id FROM m"
-        } else {
-            let mut sql = format!(
-                "{touch};
-                 {insert_message} SELECT id, $7, $8, $9, $4 FROM conversations
-                 WHERE {find} AND collective_id = $1 AND expires_on > $6 RETURNING id, conversation_id;"
-            );
-            if let Some(rows) = &data_rows {
-                sql += &format!(
-                    "INSERT INTO blob_data (blob_key, seq, data, day) SELECT $8, v.seq, v.data, $4 FROM ({rows}) v;"
-                );
-            }
-            sql
-        };
-        let mut q = sqlx::query(&sql).bind(collective_id);
-        q = match into {
-            Target::New { lookup, .. } | Target::Followup { lookup, .. } => q.bind(lookup.to_vec()),
-            Target::Reply { id } => q.bind(id),
-        };
-        let reply_recipient = match into {
-            Target::New {
-                reply_recipient, ..
-            } => reply_recipient,
-            _ => "",
-        };
-        q = q
-            .bind(reply_recipient)
-            .bind(today.to_string())
-            .bind(expires.to_string())
-            .bind(alive_after)
-            .bind(message.author.as_str())
-            .bind(message.blob.as_str())
-            .bind(message.size);
-        for chunk in &chunks {
-            q = q.bind(chunk.to_vec());
-        }
-        let ids = |row: &AnyRow| -> Result<(i64, i64), StoreError> {
-            Ok((get(row, "conversation_id")?, get(row, "id")?))
-        };
-        if postgres {
-            let row = bind_files(q, &message.files)
-                .fetch_optional(self.pool())
-                .await?;
-            return row.as_ref().map(ids).transpose();
-        }
-        let mut tx = self.pool().begin().await?;
-        let rows = q.fetch_all(&mut *tx).await?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let (conversation_id, message_id) = ids(row)?;
-        if let Some(rows) = file_rows(2) {
-            let sql = format!(
-                "INSERT INTO message_files (message_id, position, blob, size)
-                 SELECT $1, v.position, v.blob, v.size FROM ({rows}) v"
-            );
-            bind_files(sqlx::query(&sql).bind(message_id), &message.files)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(Some((conversation_id, message_id)))
     }
 
     /// Messages (with their files) of one conversation, or of every conversation of a

@@ -26,6 +26,7 @@ mod ledger;
 mod lock;
 mod logins;
 mod logs;
+mod messages;
 mod migrate;
 mod records;
 mod team;
@@ -141,6 +142,8 @@ pub fn redact(url: &str) -> String {
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    /// Messages waiting for the next group commit (see [`messages`]).
+    queue: std::sync::Arc<messages::Queue>,
 }
 
 impl Store {
@@ -196,7 +199,11 @@ impl Store {
             .connect(&url)
             .await
             .map_err(|e| StoreError::Connect(connect_hint(location, &e)))?;
-        Ok(Store { pool, dialect })
+        Ok(Store {
+            pool,
+            dialect,
+            queue: Default::default(),
+        })
     }
 
     /// Connects and migrates only up to migration `last`: for tests of a later migration.

@@ -7,6 +7,7 @@ use ed25519_dalek::SigningKey;
 use panah_core::{CoordinatorKey, Lang, Slug, Timestamp};
 use panah_store::testing::{every_engine, fresh_postgres_database, postgres_admin_url};
 use panah_store::{Appeal, Challenge, Location, NewCollective, Store, StoreError};
+use std::collections::HashSet;
 
 fn key() -> CoordinatorKey {
     let id = age::x25519::Identity::generate();
@@ -644,6 +645,166 @@ async fn a_message_goes_in_whole_or_not_at_all() {
         assert_eq!(
             store.blob_chunk("later", 0).await.unwrap().as_deref(),
             Some(&b"l"[..]),
+            "{engine}"
+        );
+    }
+}
+
+/// Messages that arrive together are written together (group commit), and each sender
+/// still gets their own answer: their conversation, a conflict, a missing conversation, or
+/// the error of their own bad write, which fails no one else's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn messages_that_arrive_together_each_get_their_own_answer() {
+    use panah_store::{NewMessage, Side};
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, store) in every_engine(dir.path()).await {
+        let c = store
+            .create_collective(&new_collective("roshanai"))
+            .await
+            .unwrap();
+        let other = store
+            .create_collective(&new_collective("other"))
+            .await
+            .unwrap();
+        let message = |blob: String, files: usize, author: Side| NewMessage {
+            author,
+            inline: Some(blob.as_bytes().repeat(50)),
+            size: 50 * blob.len() as i64,
+            files: (0..files)
+                .map(|i| (format!("{blob}-f{i}"), 10 + i as i64))
+                .collect(),
+            blob,
+        };
+        let (busy, _) = store
+            .add_message(
+                c.id,
+                &[1; 32],
+                "age1busy",
+                &message("first".into(), 0, Side::Sender),
+                30,
+            )
+            .await
+            .unwrap();
+        store
+            .add_message(
+                other.id,
+                &[2; 32],
+                "age1other",
+                &message("theirs".into(), 0, Side::Sender),
+                30,
+            )
+            .await
+            .unwrap();
+        #[derive(Debug, PartialEq)]
+        enum Said {
+            Stored(i64),
+            Conflict,
+            NotFound,
+            Failed,
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..60u8 {
+            let store = store.clone();
+            let (cid, other_id) = (c.id, other.id);
+            let blob = format!("m{i:02}");
+            tasks.spawn(async move {
+                let said = match i % 6 {
+                    // New conversations, some with files.
+                    0 | 1 => store
+                        .add_message(
+                            cid,
+                            &[100 + i; 32],
+                            "age1new",
+                            &message(blob, usize::from(i % 3), Side::Sender),
+                            30,
+                        )
+                        .await
+                        .map(|(conv, _)| conv),
+                    // Follow-ups and replies to one conversation, all at once.
+                    2 => store
+                        .add_followup(cid, &[1; 32], &message(blob, 1, Side::Sender), 30)
+                        .await
+                        .map(|(conv, _)| conv),
+                    3 => store
+                        .add_reply(cid, busy, &message(blob, 0, Side::Coordinator))
+                        .await
+                        .map(|_| busy),
+                    // Another collective's key, and a conversation that is not there.
+                    4 if i % 4 == 0 => store
+                        .add_message(cid, &[2; 32], "age1x", &message(blob, 0, Side::Sender), 30)
+                        .await
+                        .map(|(conv, _)| conv),
+                    4 => store
+                        .add_followup(other_id, &[1; 32], &message(blob, 0, Side::Sender), 30)
+                        .await
+                        .map(|(conv, _)| conv),
+                    // A blob key already stored: a bad write of its own.
+                    _ => store
+                        .add_message(
+                            cid,
+                            &[180 + i / 6; 32],
+                            "age1dup",
+                            &message("first".into(), 0, Side::Sender),
+                            30,
+                        )
+                        .await
+                        .map(|(conv, _)| conv),
+                };
+                let said = match said {
+                    Ok(conv) => Said::Stored(conv),
+                    Err(StoreError::Conflict(_)) => Said::Conflict,
+                    Err(StoreError::NotFound(_)) => Said::NotFound,
+                    Err(_) => Said::Failed,
+                };
+                (i, said)
+            });
+        }
+        let mut new_conversations = HashSet::new();
+        while let Some(done) = tasks.join_next().await {
+            let (i, said) = done.unwrap();
+            match i % 6 {
+                0 | 1 => {
+                    let Said::Stored(conv) = said else {
+                        panic!("{engine}: message {i}: {said:?}")
+                    };
+                    assert!(new_conversations.insert(conv), "{engine}: {i}");
+                }
+                2 | 3 => assert_eq!(said, Said::Stored(busy), "{engine}: message {i}"),
+                4 if i % 4 == 0 => assert_eq!(said, Said::Conflict, "{engine}: message {i}"),
+                4 => assert_eq!(said, Said::NotFound, "{engine}: message {i}"),
+                _ => assert_eq!(said, Said::Failed, "{engine}: message {i}"),
+            }
+        }
+        assert_eq!(new_conversations.len(), 20, "{engine}");
+        let one = store.conversation(c.id, busy).await.unwrap().unwrap();
+        assert_eq!(one.messages.len(), 1 + 10 + 10, "{engine}");
+        for m in &one.messages {
+            let expected = m.blob.as_bytes().repeat(50);
+            assert_eq!(
+                store.blob_chunk(&m.blob, 0).await.unwrap(),
+                Some(expected),
+                "{engine}: {}",
+                m.blob
+            );
+            if m.author == Side::Sender && m.blob != "first" {
+                assert_eq!(m.files.len(), 1, "{engine}");
+                assert_eq!(m.files[0].blob, format!("{}-f0", m.blob), "{engine}");
+            }
+        }
+        for conv in &new_conversations {
+            let one = store.conversation(c.id, *conv).await.unwrap().unwrap();
+            assert_eq!(one.messages.len(), 1, "{engine}");
+            let m = &one.messages[0];
+            let i: usize = m.blob[1..].parse().unwrap();
+            let files: Vec<String> = m.files.iter().map(|f| f.blob.clone()).collect();
+            let expected: Vec<String> = (0..i % 3).map(|f| format!("{}-f{f}", m.blob)).collect();
+            assert_eq!(files, expected, "{engine}: the files of {}", m.blob);
+        }
+        // Nothing of the refused: 20 new + 10 follow-ups + 10 replies + the two first.
+        assert_eq!(store.blob_data_totals().await.unwrap().0, 42, "{engine}");
+        assert_eq!(
+            store.conversations(other.id).await.unwrap().len(),
+            1,
             "{engine}"
         );
     }
