@@ -79,28 +79,41 @@ pub(crate) struct Queue {
     state: Mutex<(Vec<Pending>, bool)>,
 }
 
+impl Queue {
+    /// The queue, locked. Nothing panics while it is held, so a poisoned lock (a panic
+    /// elsewhere in that thread) left it whole: it is taken as it is.
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<Pending>, bool)> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Queue").finish_non_exhaustive()
     }
 }
 
-/// Sets the queue's writer as stopped when the writer ends, even by a panic; the messages
-/// still waiting then get an error instead of waiting for ever.
-struct Running(Arc<Queue>);
+/// If the writer ends other than by finding the queue empty (a panic, or its runtime shut
+/// down under it), marks it stopped, so that the next message starts another, and drops
+/// the messages waiting, whose callers then get an error instead of waiting for ever. A
+/// writer that finds the queue empty marks itself stopped under the same lock, so no
+/// message can slip in between.
+struct Running {
+    queue: Arc<Queue>,
+    finished: bool,
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let waiting = match self.0.state.lock() {
-            Ok(mut state) => {
-                state.1 = false;
-                if std::thread::panicking() {
-                    std::mem::take(&mut state.0)
-                } else {
-                    Vec::new()
-                }
-            }
-            Err(_) => Vec::new(),
+        if self.finished {
+            return;
+        }
+        let waiting = {
+            let mut state = self.queue.lock();
+            state.1 = false;
+            std::mem::take(&mut state.0)
         };
         drop(waiting);
     }
@@ -118,11 +131,7 @@ impl Store {
     ) -> Outcome {
         let (answer, answered) = oneshot::channel();
         let start = {
-            let mut state = self
-                .queue
-                .state
-                .lock()
-                .map_err(|_| StoreError::Corrupt("the message queue was poisoned".into()))?;
+            let mut state = self.queue.lock();
             state.0.push(Pending {
                 collective_id,
                 target,
@@ -145,13 +154,16 @@ impl Store {
 
     /// Writes what is queued, batch by batch, until the queue is empty.
     async fn write_queued(&self) {
-        let _running = Running(self.queue.clone());
+        let mut running = Running {
+            queue: self.queue.clone(),
+            finished: false,
+        };
         loop {
             let batch = {
-                let Ok(mut state) = self.queue.state.lock() else {
-                    return;
-                };
+                let mut state = self.queue.lock();
                 if state.0.is_empty() {
+                    state.1 = false;
+                    running.finished = true;
                     return;
                 }
                 // In arrival order, and at most one message per conversation: PostgreSQL

@@ -19,6 +19,19 @@ fn rand_core() -> rand::rngs::OsRng {
     rand::rngs::OsRng
 }
 
+/// "roshanai" and "other": a collective, and another whose data it must never see.
+async fn two_collectives(store: &Store) -> (panah_store::Collective, panah_store::Collective) {
+    let c = store
+        .create_collective(&new_collective("roshanai"))
+        .await
+        .unwrap();
+    let other = store
+        .create_collective(&new_collective("other"))
+        .await
+        .unwrap();
+    (c, other)
+}
+
 fn new_collective(slug: &str) -> NewCollective {
     NewCollective {
         slug: Slug::parse(slug).unwrap(),
@@ -135,14 +148,7 @@ async fn collectives_and_appeals() {
 async fn coordinators_join_and_leave() {
     let dir = tempfile::tempdir().unwrap();
     for (engine, store) in every_engine(dir.path()).await {
-        let c = store
-            .create_collective(&new_collective("roshanai"))
-            .await
-            .unwrap();
-        let other = store
-            .create_collective(&new_collective("other"))
-            .await
-            .unwrap();
+        let (c, other) = two_collectives(&store).await;
         let (k1, k2) = (key(), key());
 
         let a = store
@@ -507,14 +513,7 @@ async fn a_message_goes_in_whole_or_not_at_all() {
     use panah_store::{NewMessage, Side};
     let dir = tempfile::tempdir().unwrap();
     for (engine, store) in every_engine(dir.path()).await {
-        let c = store
-            .create_collective(&new_collective("roshanai"))
-            .await
-            .unwrap();
-        let other = store
-            .create_collective(&new_collective("other"))
-            .await
-            .unwrap();
+        let (c, other) = two_collectives(&store).await;
         // Two chunks of ciphertext (a chunk is 1 MiB) and three files.
         const CHUNK: usize = 1024 * 1024;
         let big: Vec<u8> = (0..CHUNK + 5_000).map(|i| (i % 251) as u8).collect();
@@ -658,14 +657,7 @@ async fn messages_that_arrive_together_each_get_their_own_answer() {
     use panah_store::{NewMessage, Side};
     let dir = tempfile::tempdir().unwrap();
     for (engine, store) in every_engine(dir.path()).await {
-        let c = store
-            .create_collective(&new_collective("roshanai"))
-            .await
-            .unwrap();
-        let other = store
-            .create_collective(&new_collective("other"))
-            .await
-            .unwrap();
+        let (c, other) = two_collectives(&store).await;
         let message = |blob: String, files: usize, author: Side| NewMessage {
             author,
             inline: Some(blob.as_bytes().repeat(50)),
@@ -823,14 +815,7 @@ async fn conversations_messages_and_expiry() {
             "{engine}: stable"
         );
 
-        let c = store
-            .create_collective(&new_collective("roshanai"))
-            .await
-            .unwrap();
-        let other = store
-            .create_collective(&new_collective("other"))
-            .await
-            .unwrap();
+        let (c, other) = two_collectives(&store).await;
         let msg = |blob: &str, files: &[&str]| NewMessage {
             author: Side::Sender,
             blob: blob.into(),
@@ -1609,14 +1594,7 @@ async fn records_are_compare_and_set_and_read_in_change_order() {
         "e".repeat(32),
     );
     for (engine, store) in every_engine(dir.path()).await {
-        let c = store
-            .create_collective(&new_collective("roshanai"))
-            .await
-            .unwrap();
-        let other = store
-            .create_collective(&new_collective("other"))
-            .await
-            .unwrap();
+        let (c, other) = two_collectives(&store).await;
         assert_eq!(store.records_seq(c.id).await.unwrap(), 0, "{engine}");
         assert_eq!(one(&store, c.id, write(&a, None, b"a1"), ROOM).await, Ok(1));
         assert_eq!(one(&store, c.id, write(&b, None, b"b1"), ROOM).await, Ok(2));
