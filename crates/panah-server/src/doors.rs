@@ -66,3 +66,53 @@ impl Doors {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use panah_core::{CoordinatorKey, Lang};
+    use panah_store::NewCollective;
+
+    fn key() -> CoordinatorKey {
+        let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+        CoordinatorKey::new(
+            &age::x25519::Identity::generate().to_public(),
+            signing.verifying_key(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_door_is_kept_until_forgotten_and_unknown_collectives_are_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&panah_store::testing::sqlite_location(dir.path()))
+            .await
+            .unwrap();
+        let slug = Slug::parse("roshanai").unwrap();
+        let c = store
+            .create_collective(&NewCollective {
+                slug: slug.clone(),
+                default_lang: Lang::Dari,
+                names: ["a".into(), "b".into(), "c".into()],
+            })
+            .await
+            .unwrap();
+        store.add_coordinator(c.id, &key(), "").await.unwrap();
+        let doors = Doors::default();
+        let door = doors.get(&store, &slug).await.unwrap().unwrap();
+        assert_eq!(door.collective.id, c.id);
+        assert_eq!(door.recipients.len(), 1);
+
+        // A change behind the door's back is not seen within the second...
+        store.add_coordinator(c.id, &key(), "").await.unwrap();
+        let kept = doors.get(&store, &slug).await.unwrap().unwrap();
+        assert_eq!(kept.recipients.len(), 1, "kept for a second");
+        // ...but at once once the door is forgotten (a team change through the hub).
+        doors.forget();
+        let fresh = doors.get(&store, &slug).await.unwrap().unwrap();
+        assert_eq!(fresh.recipients.len(), 2);
+
+        let nobody = Slug::parse("nobody").unwrap();
+        assert!(doors.get(&store, &nobody).await.unwrap().is_none());
+        assert_eq!(doors.entries.read().unwrap().len(), 1, "only what exists");
+    }
+}
