@@ -451,13 +451,13 @@ fn file_rows(n: usize, first: usize) -> Option<String> {
 /// Binds one message's parameters, in the order [`FIXED`] gives.
 fn bind_message<'q>(
     q: Query<'q, Any, AnyArguments<'q>>,
-    p: &Pending,
-    chunks: &[&[u8]],
+    p: &'q Pending,
+    chunks: &[&'q [u8]],
 ) -> Query<'q, Any, AnyArguments<'q>> {
     let (today, expires) = p.dates;
     let mut q = q.bind(p.collective_id);
     q = match &p.target {
-        Target::New { lookup, .. } | Target::Followup { lookup, .. } => q.bind(lookup.clone()),
+        Target::New { lookup, .. } | Target::Followup { lookup, .. } => q.bind(lookup.as_slice()),
         Target::Reply { id } => q.bind(*id),
     };
     let (reply_recipient, alive_after) = match &p.target {
@@ -473,10 +473,11 @@ fn bind_message<'q>(
         .bind(expires.to_string())
         .bind(alive_after)
         .bind(p.message.author.as_str())
-        .bind(p.message.blob.clone())
+        .bind(p.message.blob.as_str())
         .bind(p.message.size);
+    // Borrowed, not copied: the ciphertext is bound as it is.
     for chunk in chunks {
-        q = q.bind(chunk.to_vec());
+        q = q.bind(*chunk);
     }
     bind_files(q, &p.message.files)
 }
@@ -484,10 +485,10 @@ fn bind_message<'q>(
 /// Binds each file's (blob key, size), in order.
 fn bind_files<'q>(
     mut q: Query<'q, Any, AnyArguments<'q>>,
-    files: &[(String, i64)],
+    files: &'q [(String, i64)],
 ) -> Query<'q, Any, AnyArguments<'q>> {
     for (blob, size) in files {
-        q = q.bind(blob.clone()).bind(*size);
+        q = q.bind(blob.as_str()).bind(*size);
     }
     q
 }
