@@ -177,7 +177,7 @@ pub async fn check_team_log(
             "the team log of {at} does not match its signed checkpoint: {why}"
         ))
     })?;
-    let team = replay(&origin, &leaves.leaves)
+    let team = replay(&origin, leaves.leaves.iter())
         .map_err(|e| bad(format!("the team log of {at} does not verify: {e}")))?;
     let keys: Vec<String> = team
         .members

@@ -110,5 +110,22 @@ fn verify(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, verify);
+/// One entry, on one core: parsing it (with the check that it is canonical) and checking
+/// it on its own, the per-entry work of every verifier.
+fn entry(c: &mut Criterion) {
+    let leaf = leaves(8).pop().unwrap();
+    let afn = Currency::parse("AFN").unwrap();
+    let mut group = c.benchmark_group("entry");
+    group.bench_function("from_leaf", |b| {
+        b.iter(|| Entry::from_leaf(black_box(&leaf)).unwrap())
+    });
+    let parsed = Entry::from_leaf(&leaf).unwrap();
+    group.bench_function("validate", |b| {
+        b.iter(|| black_box(&parsed).validate(afn).unwrap())
+    });
+    group.bench_function("sha256", |b| b.iter(|| leaf_hash(black_box(&leaf))));
+    group.finish();
+}
+
+criterion_group!(benches, verify, entry);
 criterion_main!(benches);

@@ -17,6 +17,7 @@ pub mod envelope;
 pub mod lang;
 pub mod ledger;
 pub mod padding;
+pub(crate) mod par;
 pub mod records;
 pub mod scrub;
 pub mod slug;

@@ -407,14 +407,19 @@ impl Team {
 
 /// Replays a whole team log from its leaves: every entry parsed, in place, signed by a
 /// coordinator of the team before it. Gives the team that results.
-pub fn replay(origin: &str, leaves: &[Vec<u8>]) -> Result<Team, TeamError> {
-    if leaves.is_empty() {
-        return Err(TeamError::Empty);
-    }
+pub fn replay(
+    origin: &str,
+    leaves: impl IntoIterator<Item = impl AsRef<[u8]>>,
+) -> Result<Team, TeamError> {
     let mut team = Team::new();
-    for (i, leaf) in leaves.iter().enumerate() {
-        let entry = TeamEntry::parse(i as u64, leaf)?;
+    let mut empty = true;
+    for (i, leaf) in leaves.into_iter().enumerate() {
+        empty = false;
+        let entry = TeamEntry::parse(i as u64, leaf.as_ref())?;
         team.apply(origin, entry)?;
+    }
+    if empty {
+        return Err(TeamError::Empty);
     }
     Ok(team)
 }

@@ -3,7 +3,8 @@
 use std::fmt;
 
 /// The currencies a collective in and around Afghanistan is likely to touch, with their
-/// ISO 4217 minor-unit digits. Adding one is a one-line change.
+/// ISO 4217 minor-unit digits, in the order of their codes. Adding one is a one-line
+/// change.
 const CURRENCIES: &[(&str, u8)] = &[
     ("AED", 2),
     ("AFN", 2),
@@ -32,10 +33,16 @@ const CURRENCIES: &[(&str, u8)] = &[
     ("UZS", 2),
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Currency {
-    code: &'static str,
-    minor_digits: u8,
+/// One of [`CURRENCIES`], by its place in the list (so an amount is two words, and a
+/// million ledger entries are that much less to move about). The list is in code order,
+/// so currencies compare as their codes do.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency(u8);
+
+impl fmt::Debug for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Currency({})", self.code())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,27 +58,51 @@ pub enum MoneyError {
 }
 
 impl Currency {
+    /// The currency of exactly this ISO 4217 code (upper case, nothing around it), as
+    /// written in ledger entries; [`Currency::parse`] is for what people type.
+    pub fn from_code(code: &str) -> Option<Self> {
+        CURRENCIES
+            .iter()
+            .position(|(c, _)| {
+                // Three bytes: compared in place (ledger entries name two or three each).
+                c.len() == code.len() && c.bytes().zip(code.bytes()).all(|(a, b)| a == b)
+            })
+            .map(Currency::at)
+    }
+
     pub fn parse(code: &str) -> Result<Self, MoneyError> {
         let code = code.trim();
         CURRENCIES
             .iter()
-            .find(|(c, _)| c.eq_ignore_ascii_case(code))
-            .map(|&(code, minor_digits)| Currency { code, minor_digits })
+            .position(|(c, _)| c.eq_ignore_ascii_case(code))
+            .map(Currency::at)
             .ok_or_else(|| MoneyError::UnknownCurrency(code.chars().take(12).collect()))
     }
 
+    /// The currency at `index` in [`CURRENCIES`], which has fewer than 256.
+    fn at(index: usize) -> Self {
+        Currency(u8::try_from(index).unwrap_or(u8::MAX))
+    }
+
+    fn known(self) -> (&'static str, u8) {
+        CURRENCIES
+            .get(usize::from(self.0))
+            .copied()
+            .unwrap_or(("XXX", 0))
+    }
+
     pub fn code(self) -> &'static str {
-        self.code
+        self.known().0
     }
 
     pub fn minor_digits(self) -> u8 {
-        self.minor_digits
+        self.known().1
     }
 }
 
 impl fmt::Display for Currency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code)
+        f.write_str(self.code())
     }
 }
 
@@ -92,7 +123,7 @@ impl Amount {
 
     /// Reads a decimal amount as a treasurer types it: `1250`, `1250.5`, `1,250.50`.
     pub fn parse(text: &str, currency: Currency) -> Result<Self, MoneyError> {
-        let digits = currency.minor_digits;
+        let digits = currency.minor_digits();
         let bad = || MoneyError::BadAmount(text.chars().take(40).collect(), digits);
         let latin = crate::digits::to_latin(text.trim()).replace('\u{066B}', ".");
         // Thousands separators only between groups of three digits: `4,50` is not 450.
@@ -151,7 +182,7 @@ impl Amount {
 /// A signed number of minor units as a plain decimal in Latin digits: `-1250.50`. Totals
 /// and balances use it; pages then group and localize the digits.
 pub fn decimal(minor: i64, currency: Currency) -> String {
-    let d = u32::from(currency.minor_digits);
+    let d = u32::from(currency.minor_digits());
     let sign = if minor < 0 { "-" } else { "" };
     let abs = minor.unsigned_abs();
     if d == 0 {
@@ -175,6 +206,21 @@ impl fmt::Display for Amount {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A currency is its place in the list: the list must stay in code order (so currencies
+    /// sort as their codes) and short enough for a byte.
+    #[test]
+    fn the_list_is_in_code_order() {
+        assert!(CURRENCIES.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(CURRENCIES.len() < 256);
+        for &(code, digits) in CURRENCIES {
+            let c = Currency::from_code(code).unwrap();
+            assert_eq!((c.code(), c.minor_digits()), (code, digits));
+            assert_eq!(Currency::parse(&code.to_lowercase()), Ok(c));
+        }
+        assert_eq!(Currency::from_code("afn"), None);
+        assert!(Currency::parse("AFN").unwrap() < Currency::parse("USD").unwrap());
+    }
 
     #[test]
     fn separators_only_between_groups_of_three() {

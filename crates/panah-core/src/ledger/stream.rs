@@ -22,7 +22,8 @@ use super::audit::AuditError;
 use super::entry::{check_reversal, Entry};
 use super::totals::Totals;
 use super::{Currency, Kind};
-use crate::tlog::check::{b64, par_map, CheckError};
+use crate::par;
+use crate::tlog::check::{b64, CheckError};
 use crate::tlog::tiles::{TileKind, TileRef, WIDTH};
 use crate::tlog::tree::leaf_hash;
 
@@ -160,7 +161,7 @@ impl Stream {
     }
 
     fn parse(first: u64, leaves: &[Vec<u8>]) -> Result<Vec<Entry>, AuditError> {
-        par_map(leaves, |leaf| Entry::from_leaf(leaf))
+        par::map(leaves, |leaf| Entry::from_leaf(leaf))
             .into_iter()
             .enumerate()
             .map(|(i, e)| {

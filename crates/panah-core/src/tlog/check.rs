@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use super::tiles::{decode_bundle, encode_bundle, tiles_for, TileKind, TileRef, WIDTH};
+use super::tiles::{bundle_entries, encode_bundle, tiles_for, LeafList, TileKind, TileRef, WIDTH};
 use super::tree::{leaf_hash, Tree};
 use sha2::{Digest, Sha256};
 
@@ -62,7 +62,7 @@ pub enum CheckError {
 /// A log whose tiles checked: its entries' bytes in order and the tree they make.
 #[derive(Debug, Clone)]
 pub struct Leaves {
-    pub leaves: Vec<Vec<u8>>,
+    pub leaves: LeafList,
     pub tree: Tree,
 }
 
@@ -102,29 +102,34 @@ pub fn check_tiles(
     };
 
     // What the hashes say each leaf is, and whether those hashes make the signed root.
-    let mut claimed = Tree::new();
+    let mut level0 = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     for tile in tiles
         .iter()
         .filter(|t| t.kind == TileKind::Hashes { level: 0 })
     {
-        for chunk in hash_tile(tile)?.chunks_exact(32) {
-            claimed.push_hash(chunk.try_into().unwrap_or([0; 32]));
-        }
+        level0.extend(
+            hash_tile(tile)?
+                .chunks_exact(32)
+                .map(|chunk| <[u8; 32]>::try_from(chunk).unwrap_or([0; 32])),
+        );
     }
+    let claimed = Tree::from_leaf_hashes(&level0);
+    drop(level0);
     let claimed_ok = claimed.size() == size && claimed.root() == *root;
 
-    // The entries, bundle by bundle, against the leaf hashes.
+    // The entries, bundle by bundle, against the leaf hashes (read where they lie; only
+    // those kept are copied, once, into one buffer).
     let mut bundles = Vec::new();
-    let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    let mut leaves: Vec<&[u8]> = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     for tile in tiles.iter().filter(|t| t.kind == TileKind::Entries) {
-        let bundle = decode_bundle(get(tile)?).map_err(|why| CheckError::BadBundle {
+        let bundle = bundle_entries(get(tile)?).map_err(|why| CheckError::BadBundle {
             path: tile.path(),
             why,
         })?;
         bundles.push((tile, leaves.len(), bundle.len()));
         leaves.extend(bundle);
     }
-    let hashes = par_map(&leaves, |l| leaf_hash(l));
+    let hashes = crate::par::map(&leaves, |l| leaf_hash(l));
     let mut kept = Vec::with_capacity(leaves.len());
     for &(tile, start, len) in &bundles {
         let width = usize::from(tile.width);
@@ -152,21 +157,17 @@ pub fn check_tiles(
         }
         kept.extend(start..start + len.min(width));
     }
-    let leaves: Vec<Vec<u8>> = if kept.len() == leaves.len() {
-        leaves
-    } else {
-        kept.iter()
-            .map(|&i| std::mem::take(&mut leaves[i]))
-            .collect()
-    };
+    let bytes = kept.iter().map(|&i| leaves[i].len()).sum();
+    let mut list = LeafList::with_capacity(kept.len(), bytes);
+    for &i in &kept {
+        list.push(leaves[i]);
+    }
 
     let tree = if claimed_ok {
         claimed
     } else {
-        let mut tree = Tree::new();
-        for &i in &kept {
-            tree.push_hash(hashes[i]);
-        }
+        let kept: Vec<[u8; 32]> = kept.iter().map(|&i| hashes[i]).collect();
+        let tree = Tree::from_leaf_hashes(&kept);
         if tree.size() != size || tree.root() != *root {
             return Err(CheckError::RootMismatch { signed: b64(root) });
         }
@@ -178,33 +179,12 @@ pub fn check_tiles(
         .iter()
         .filter(|t| matches!(t.kind, TileKind::Hashes { .. }))
     {
-        if Some(hash_tile(tile)?) != tree.tile_data(tile).as_ref() {
+        if !tree.has_tile(tile, hash_tile(tile)?) {
             return Err(CheckError::TileMismatch { path: tile.path() });
         }
     }
 
-    Ok(Leaves { leaves, tree })
-}
-
-/// `items.iter().map(f)`, on every core for long inputs: hashing and parsing a large
-/// ledger are the bulk of a verification, and each item is independent.
-pub(crate) fn par_map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if threads == 1 || items.len() < 4096 {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<U>>()))
-            .collect();
-        let mut out = Vec::with_capacity(items.len());
-        for h in handles {
-            out.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        }
-        out
-    })
+    Ok(Leaves { leaves: list, tree })
 }
 
 /// Checks that `tree` extends the tree of `old_size` with `old_root` seen before.
@@ -365,7 +345,7 @@ mod tests {
         for n in [0, 1, 255, 256, 257, 600] {
             let (leaves, tree, files) = log(n);
             let checked = check_tiles(n, &tree.root(), &files).unwrap();
-            assert_eq!(checked.leaves, leaves);
+            assert_eq!(checked.leaves, leaves.iter().map(Vec::as_slice).collect());
             assert_eq!(checked.tree.root(), tree.root());
         }
     }

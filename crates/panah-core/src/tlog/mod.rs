@@ -12,7 +12,7 @@ pub mod tiles;
 pub mod tree;
 
 pub use check::{all_tiles, check_extends, check_tiles, CheckError, Leaves};
-pub use tiles::{TileKind, TileRef};
+pub use tiles::{LeafList, TileKind, TileRef};
 pub use tree::{
     checkpoint_body, leaf_hash, verifier_key, verify_checkpoint, LogError, Tree, VerifiedCheckpoint,
 };

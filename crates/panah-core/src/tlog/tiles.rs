@@ -183,6 +183,14 @@ pub fn encode_bundle<'a>(entries: impl IntoIterator<Item = &'a [u8]>) -> Result<
 /// Reads an entry bundle. A bundle that ends inside an entry is refused; the number of
 /// entries is for the caller to check against the tile's width.
 pub fn decode_bundle(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    Ok(bundle_entries(bytes)?
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect())
+}
+
+/// [`decode_bundle`] without copying: the entries as they lie in the bundle.
+pub fn bundle_entries(bytes: &[u8]) -> Result<Vec<&[u8]>, String> {
     let mut out = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
@@ -200,10 +208,72 @@ pub fn decode_bundle(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
                 tail.len()
             ));
         }
-        out.push(tail[..len].to_vec());
-        rest = &tail[len..];
+        let (entry, after) = tail.split_at(len);
+        out.push(entry);
+        rest = after;
     }
     Ok(out)
+}
+
+/// The entries of a log, one after another in one buffer: a million of them are two
+/// allocations rather than a million (a verifier holds them all, then frees them all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeafList {
+    bytes: Vec<u8>,
+    /// Where each entry ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl LeafList {
+    pub fn with_capacity(entries: usize, bytes: usize) -> Self {
+        LeafList {
+            bytes: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(entries),
+        }
+    }
+
+    pub fn push(&mut self, leaf: &[u8]) {
+        self.bytes.extend_from_slice(leaf);
+        self.ends.push(self.bytes.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Entry `i`'s bytes.
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(i)?;
+        let start = i.checked_sub(1).map_or(0, |j| self.ends[j]);
+        self.bytes.get(start..end)
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
+        (0..self.len()).map(|i| self.get(i).unwrap_or_default())
+    }
+}
+
+impl std::ops::Index<usize> for LeafList {
+    type Output = [u8];
+
+    fn index(&self, i: usize) -> &[u8] {
+        self.get(i)
+            .unwrap_or_else(|| panic!("entry {i} of a list of {}", self.len()))
+    }
+}
+
+impl<'a> FromIterator<&'a [u8]> for LeafList {
+    fn from_iter<I: IntoIterator<Item = &'a [u8]>>(leaves: I) -> Self {
+        let mut list = LeafList::default();
+        for leaf in leaves {
+            list.push(leaf);
+        }
+        list
+    }
 }
 
 /// A node of the tree: (tree level, index within level).

@@ -8,8 +8,8 @@
 use ed25519_dalek::VerifyingKey;
 use signed_note::{Note, StandardVerifier, Verifier, VerifierList};
 use tlog_tiles::{
-    check_record, check_tree, prove_record, prove_tree, record_hash, stored_hash_index,
-    stored_hashes_for_record_hash, tree_hash, Checkpoint, Hash, HashReader,
+    check_record, check_tree, node_hash, prove_record, prove_tree, record_hash, stored_hash_index,
+    tree_hash, Checkpoint, Hash, HashReader,
 };
 
 use super::tiles::TileRef;
@@ -58,6 +58,9 @@ impl HashReader for Tree {
     }
 }
 
+/// Levels of a subtree of 256 leaves (a tile's width).
+const BLOCK_LEVELS: u8 = 8;
+
 /// The RFC 6962 leaf hash of an entry's bytes: SHA-256(0x00 || leaf).
 pub fn leaf_hash(leaf: &[u8]) -> [u8; 32] {
     record_hash(leaf).0
@@ -77,12 +80,73 @@ impl Tree {
         self.push_hash(leaf_hash(leaf));
     }
 
-    /// Appends one leaf by its hash.
+    /// Appends one leaf by its hash, and the hash of every subtree it completes (what
+    /// `tlog` stores after a record: for each trailing 1 bit of the leaf's index, its left
+    /// neighbour at that level and what is complete so far).
     pub fn push_hash(&mut self, hash: [u8; 32]) {
-        // Only hashes already present are read, so this cannot fail.
-        let new = stored_hashes_for_record_hash(self.size, Hash(hash), self).unwrap_or_default();
-        self.stored.extend(new);
+        self.stored.push(Hash(hash));
+        self.complete(Hash(hash), 0, self.size);
         self.size += 1;
+    }
+
+    /// Stores the subtrees completed by node `n` of `level` (just stored, `hash`): for
+    /// each trailing 1 bit of `n`, the hash of its left neighbour and what is complete.
+    fn complete(&mut self, hash: Hash, level: u8, n: u64) {
+        let (mut current, mut level, mut n) = (hash, level, n);
+        while n & 1 == 1 {
+            let left = usize::try_from(stored_hash_index(level, n - 1))
+                .ok()
+                .and_then(|i| self.stored.get(i))
+                .copied()
+                .unwrap_or(Hash([0; 32]));
+            current = node_hash(left, current);
+            self.stored.push(current);
+            n >>= 1;
+            level += 1;
+        }
+    }
+
+    /// The tree of these leaf hashes, the subtrees of each 256 leaves hashed on every core.
+    pub fn from_leaf_hashes(hashes: &[[u8; 32]]) -> Self {
+        const BLOCK: usize = 1 << BLOCK_LEVELS;
+        // Within a block of 256 leaves (starting at a multiple of 256), what is stored is
+        // the same whatever came before: each leaf and the subtrees it completes up to the
+        // block's own root, 511 hashes. Only the subtrees above a block need earlier ones.
+        let blocks: Vec<&[[u8; 32]]> = hashes.chunks_exact(BLOCK).collect();
+        let inner = crate::par::map_large(&blocks, |block| {
+            let mut out = Vec::with_capacity(2 * BLOCK - 1);
+            let mut lefts = [Hash([0; 32]); BLOCK_LEVELS as usize + 1];
+            for (j, &h) in block.iter().enumerate() {
+                let mut current = Hash(h);
+                out.push(current);
+                let (mut m, mut level) = (j, 0);
+                while m & 1 == 1 {
+                    current = node_hash(lefts[level], current);
+                    out.push(current);
+                    m >>= 1;
+                    level += 1;
+                }
+                lefts[level] = current;
+            }
+            out
+        });
+        let mut tree = Tree {
+            stored: Vec::with_capacity(
+                usize::try_from(tlog_tiles::stored_hash_count(hashes.len() as u64)).unwrap_or(0),
+            ),
+            size: 0,
+        };
+        for block in inner {
+            tree.stored.extend_from_slice(&block);
+            tree.size += BLOCK as u64;
+            // The subtrees this block completes above its own root.
+            let root = block.last().copied().unwrap_or(Hash([0; 32]));
+            tree.complete(root, BLOCK_LEVELS, (tree.size - 1) >> BLOCK_LEVELS);
+        }
+        for &h in hashes.chunks_exact(BLOCK).remainder() {
+            tree.push_hash(h);
+        }
+        tree
     }
 
     /// The hash of node `n` at tree level `level`, if the tree has it.
@@ -102,6 +166,17 @@ impl Tree {
             out.extend_from_slice(&self.node(level, tile.first() + i)?);
         }
         Some(out)
+    }
+
+    /// Whether `data` is exactly the hash tile `tile` of this tree (compared in place,
+    /// as a verifier does for every tile of a log).
+    pub fn has_tile(&self, tile: &TileRef, data: &[u8]) -> bool {
+        let level = tile.tree_level();
+        data.len() == usize::from(tile.width) * 32
+            && data
+                .chunks_exact(32)
+                .zip(tile.first()..)
+                .all(|(want, n)| self.node(level, n).is_some_and(|h| h == want))
     }
 
     /// The root hash (RFC 6962 MTH) of the first `size` leaves.
@@ -315,6 +390,47 @@ mod tests {
             t.push(l);
         }
         (t, leaves)
+    }
+
+    /// The hashes stored are those of Go's `tlog` (as ported by `tlog_tiles`), whether the
+    /// leaves come one by one or all at once, spread over the cores.
+    #[test]
+    fn stored_hashes_are_tlogs() {
+        for n in [
+            0u64,
+            1,
+            2,
+            3,
+            255,
+            256,
+            257,
+            511,
+            512,
+            513,
+            1024,
+            3 * 256 + 5,
+            7 * 256 + 255,
+            20 * 256,
+        ] {
+            let hashes: Vec<[u8; 32]> = (0..n).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+            let mut oracle = Tree::new();
+            for (i, h) in hashes.iter().enumerate() {
+                let new =
+                    tlog_tiles::stored_hashes_for_record_hash(i as u64, Hash(*h), &oracle).unwrap();
+                oracle.stored.extend(new);
+                oracle.size += 1;
+            }
+            let mut pushed = Tree::new();
+            for h in &hashes {
+                pushed.push_hash(*h);
+            }
+            let at_once = Tree::from_leaf_hashes(&hashes);
+            assert_eq!(pushed.stored, oracle.stored, "{n}");
+            assert_eq!(at_once.stored, oracle.stored, "{n}");
+            assert_eq!((pushed.size, at_once.size), (n, n));
+            assert_eq!(at_once.root(), oracle.root());
+            assert_eq!(oracle.stored.len() as u64, tlog_tiles::stored_hash_count(n));
+        }
     }
 
     proptest! {
