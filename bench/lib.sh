@@ -2,7 +2,7 @@
 # work folder removed on exit, and starting and stopping a hub on a free loopback port.
 # Write "$WORK/panah.toml" (hub settings) before calling start_hub.
 cargo build --release --quiet -p panah
-BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/panah"
+BIN="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/panah"
 WORK="$(mktemp -d -t panah-bench.XXXXXX)"
 HUB_PID=""
 stop_hub() { [ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null && wait "$HUB_PID" 2>/dev/null; HUB_PID=""; }
