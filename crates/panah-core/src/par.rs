@@ -1,6 +1,8 @@
 //! Work on every core: verifying a large log is hashing and parsing a million independent
 //! items, and a supporter's laptop has more than one core.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 /// `items.iter().map(f)`, on every core for long inputs: hashing and parsing a large
 /// ledger are the bulk of a verification, and each item is independent.
 pub(crate) fn map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
@@ -33,25 +35,48 @@ fn try_map_over<T: Sync, U: Send, E: Send>(
     serial_below: usize,
     f: impl Fn(&T) -> Result<U, E> + Sync,
 ) -> (Vec<U>, Option<(usize, E)>) {
-    let run = |part: &[T]| {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    try_map_on(threads, items, serial_below, f)
+}
+
+/// [`try_map_over`] on `threads` threads.
+fn try_map_on<T: Sync, U: Send, E: Send>(
+    threads: usize,
+    items: &[T],
+    serial_below: usize,
+    f: impl Fn(&T) -> Result<U, E> + Sync,
+) -> (Vec<U>, Option<(usize, E)>) {
+    // The lowest index that failed so far: a part that gets past it stops, since nothing
+    // after the first error counts (a ledger whose first entry is bad is not parsed whole).
+    let first_failed = AtomicUsize::new(usize::MAX);
+    let run = |start: usize, part: &[T]| {
         let mut out = Vec::with_capacity(part.len());
         for (i, item) in part.iter().enumerate() {
+            if start + i > first_failed.load(Ordering::Relaxed) {
+                break;
+            }
             match f(item) {
                 Ok(u) => out.push(u),
-                Err(e) => return (out, Some((i, e))),
+                Err(e) => {
+                    first_failed.fetch_min(start + i, Ordering::Relaxed);
+                    return (out, Some((i, e)));
+                }
             }
         }
         (out, None)
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if threads == 1 || items.len() < serial_below {
-        return run(items);
+    if threads <= 1 || items.len() < serial_below.max(2) {
+        return run(0, items);
     }
     let chunk = items.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let mut handles = items
             .chunks(chunk)
-            .map(|part| scope.spawn(|| run(part)))
+            .enumerate()
+            .map(|(k, part)| {
+                let run = &run;
+                scope.spawn(move || run(k * chunk, part))
+            })
             .collect::<Vec<_>>()
             .into_iter();
         let join = |h: std::thread::ScopedJoinHandle<'_, _>| {
@@ -63,12 +88,11 @@ fn try_map_over<T: Sync, U: Send, E: Send>(
         out.reserve(items.len() - out.len());
         let mut start = chunk;
         for h in handles {
+            let (part, part_failed) = join(h);
             if failed.is_some() {
-                // Still joined (scoped threads are), but nothing after the first error counts.
-                drop(join(h));
+                // Nothing after the first error counts.
                 continue;
             }
-            let (part, part_failed) = join(h);
             out.extend(part);
             failed = part_failed.map(|(i, e)| (start + i, e));
             start += chunk;
@@ -81,28 +105,34 @@ fn try_map_over<T: Sync, U: Send, E: Send>(
 mod tests {
     use super::*;
 
-    /// Spread over the cores or not, the results come in order and stop at the first
-    /// error, which is given with its index.
+    /// Spread over the cores or not, on any number of threads and parts of any length, the
+    /// results come in order and stop at the first error, which is given with its index.
     #[test]
     fn try_map_stops_at_the_first_error() {
-        for n in [10u32, 10_000] {
+        for n in [1u32, 2, 3, 10, 4095, 4096, 4097, 10_001] {
             let items: Vec<u32> = (0..n).collect();
-            for bad in [
+            let faults = [
                 vec![],
                 vec![n - 1],
                 vec![n / 2, n - 1],
-                vec![3, n - 2],
-                vec![0],
-            ] {
-                let (out, failed) =
-                    try_map(
-                        &items,
-                        |&x| if bad.contains(&x) { Err(x) } else { Ok(2 * x) },
-                    );
-                let first = bad.first().copied();
-                assert_eq!(failed, first.map(|x| (x as usize, x)), "{n} {bad:?}");
-                let upto = first.unwrap_or(n);
-                assert_eq!(out, (0..upto).map(|x| 2 * x).collect::<Vec<_>>());
+                vec![n / 3, n / 2],
+                vec![0, n / 2],
+            ];
+            for bad in faults {
+                for threads in 1..=8 {
+                    let (out, failed) = try_map_on(threads, &items, 2, |&x| {
+                        if bad.contains(&x) {
+                            Err(x)
+                        } else {
+                            Ok(2 * x)
+                        }
+                    });
+                    let first = bad.iter().min().copied();
+                    let why = format!("{n} items, {threads} threads, faults at {bad:?}");
+                    assert_eq!(failed, first.map(|x| (x as usize, x)), "{why}");
+                    let upto = first.unwrap_or(n);
+                    assert_eq!(out, (0..upto).map(|x| 2 * x).collect::<Vec<_>>(), "{why}");
+                }
             }
             assert_eq!(map(&items, |x| x + 1), (1..=n).collect::<Vec<_>>());
             assert_eq!(map_large(&items, |x| x + 1), (1..=n).collect::<Vec<_>>());

@@ -97,8 +97,10 @@ impl Tree {
             let left = usize::try_from(stored_hash_index(level, n - 1))
                 .ok()
                 .and_then(|i| self.stored.get(i))
-                .copied()
-                .unwrap_or(Hash([0; 32]));
+                .copied();
+            // Every left neighbour was stored before: a tree is only built by appending.
+            debug_assert!(left.is_some(), "node {level}/{} missing", n - 1);
+            let left = left.unwrap_or(Hash([0; 32]));
             current = node_hash(left, current);
             self.stored.push(current);
             n >>= 1;
@@ -411,6 +413,7 @@ mod tests {
             3 * 256 + 5,
             7 * 256 + 255,
             20 * 256,
+            65_537,
         ] {
             let hashes: Vec<[u8; 32]> = (0..n).map(|i| leaf_hash(&i.to_be_bytes())).collect();
             let mut oracle = Tree::new();
@@ -429,6 +432,13 @@ mod tests {
             assert_eq!(at_once.stored, oracle.stored, "{n}");
             assert_eq!((pushed.size, at_once.size), (n, n));
             assert_eq!(at_once.root(), oracle.root());
+            // Built at once, then grown one by one: still the same.
+            let half = hashes.len() / 2;
+            let mut mixed = Tree::from_leaf_hashes(&hashes[..half]);
+            for h in &hashes[half..] {
+                mixed.push_hash(*h);
+            }
+            assert_eq!(mixed.stored, oracle.stored, "{n}");
             assert_eq!(oracle.stored.len() as u64, tlog_tiles::stored_hash_count(n));
         }
     }
