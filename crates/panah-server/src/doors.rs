@@ -32,19 +32,25 @@ pub(crate) struct Door {
 #[derive(Debug, Default)]
 pub(crate) struct Doors {
     /// Only collectives that exist are kept, so strangers' made-up names cannot fill it.
-    entries: RwLock<HashMap<Slug, (Instant, Door)>>,
+    /// With the doors, how many times they were forgotten: a door read from the database
+    /// before the last forgetting is not kept (see [`Doors::keep`]).
+    entries: RwLock<(HashMap<Slug, (Instant, Door)>, u64)>,
 }
 
 impl Doors {
     /// The door of `slug`, or `None` if there is no such collective.
     pub async fn get(&self, store: &Store, slug: &Slug) -> Result<Option<Door>, StoreError> {
-        if let Ok(entries) = self.entries.read() {
-            if let Some((born, door)) = entries.get(slug) {
-                if born.elapsed() < TTL {
-                    return Ok(Some(door.clone()));
+        let forgotten = match self.entries.read() {
+            Ok(entries) => {
+                if let Some((born, door)) = entries.0.get(slug) {
+                    if born.elapsed() < TTL {
+                        return Ok(Some(door.clone()));
+                    }
                 }
+                entries.1
             }
-        }
+            Err(_) => u64::MAX,
+        };
         let Some(collective) = store.collective(slug).await? else {
             return Ok(None);
         };
@@ -53,16 +59,29 @@ impl Doors {
             recipients: team.iter().map(|m| m.key.recipient()).collect(),
             collective,
         };
-        if let Ok(mut entries) = self.entries.write() {
-            entries.insert(slug.clone(), (Instant::now(), door.clone()));
-        }
+        self.keep(slug, &door, forgotten);
         Ok(Some(door))
+    }
+
+    /// Keeps `door`, read after the doors had been forgotten `forgotten` times, unless they
+    /// have been forgotten since: a team change that committed while it was being read
+    /// (a coordinator removed because their phone was taken) must not be hidden for a
+    /// second by a door read just before it.
+    fn keep(&self, slug: &Slug, door: &Door, forgotten: u64) {
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.1 == forgotten {
+                entries
+                    .0
+                    .insert(slug.clone(), (Instant::now(), door.clone()));
+            }
+        }
     }
 
     /// Forgets every door: the team of a collective changed.
     pub fn forget(&self) {
         if let Ok(mut entries) = self.entries.write() {
-            entries.clear();
+            entries.0.clear();
+            entries.1 += 1;
         }
     }
 }
@@ -111,8 +130,59 @@ mod tests {
         let fresh = doors.get(&store, &slug).await.unwrap().unwrap();
         assert_eq!(fresh.recipients.len(), 2);
 
+        // ...and by anyone once the second is over (a change by `panah admin` or another
+        // hub process).
+        store.add_coordinator(c.id, &key(), "").await.unwrap();
+        assert_eq!(
+            doors
+                .get(&store, &slug)
+                .await
+                .unwrap()
+                .unwrap()
+                .recipients
+                .len(),
+            2
+        );
+        tokio::time::pause();
+        tokio::time::advance(TTL).await;
+        tokio::time::resume();
+        assert_eq!(
+            doors
+                .get(&store, &slug)
+                .await
+                .unwrap()
+                .unwrap()
+                .recipients
+                .len(),
+            3
+        );
+
         let nobody = Slug::parse("nobody").unwrap();
         assert!(doors.get(&store, &nobody).await.unwrap().is_none());
-        assert_eq!(doors.entries.read().unwrap().len(), 1, "only what exists");
+        assert_eq!(doors.entries.read().unwrap().0.len(), 1, "only what exists");
+    }
+
+    /// A door read before a team change, and kept after it, would hide the change for a
+    /// second: it is not kept.
+    #[test]
+    fn a_door_read_before_a_forgetting_is_not_kept() {
+        let doors = Doors::default();
+        let slug = Slug::parse("roshanai").unwrap();
+        let door = Door {
+            collective: Collective {
+                id: 1,
+                slug: slug.clone(),
+                default_lang: Lang::Dari,
+                created_at: panah_core::Timestamp::now(),
+                hidden_rails: Vec::new(),
+            },
+            recipients: Vec::new().into(),
+        };
+        let forgotten = doors.entries.read().unwrap().1;
+        doors.forget(); // the team changed while the door was being read
+        doors.keep(&slug, &door, forgotten);
+        assert!(doors.entries.read().unwrap().0.is_empty());
+        doors.keep(&slug, &door, forgotten + 1);
+        assert_eq!(doors.entries.read().unwrap().0.len(), 1);
     }
 }

@@ -378,26 +378,9 @@ impl Entry {
         let (date, precision) = next("date")
             .and_then(|v| {
                 let (d, p) = split_space(v)?;
-                // What is written: four digits, two, two. Anything else is read the
-                // lenient way, and then refused as not canonical if it reads at all.
-                let fixed = match d.as_bytes() {
-                    &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] => {
-                        match (
-                            decimal(&[y0, y1, y2, y3]),
-                            decimal(&[m0, m1]),
-                            decimal(&[d0, d1]),
-                        ) {
-                            (Some(y), Some(m), Some(day)) => Some((
-                                i32::try_from(y).ok()?,
-                                u8::try_from(m).ok()?,
-                                u8::try_from(day).ok()?,
-                            )),
-                            _ => None,
-                        }
-                    }
-                    _ => None,
-                };
-                let (y, m, day) = match fixed {
+                // What is written is read directly; anything else the lenient way, and
+                // then refused as not canonical if it reads at all.
+                let (y, m, day) = match written_date(d.as_bytes()) {
                     Some(ymd) => ymd,
                     None => {
                         let mut parts = d.split('-');
@@ -508,6 +491,18 @@ fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
         && bytes[..n].iter().zip(name.as_bytes()).all(|(a, b)| a == b))
     .then(|| line.get(n + 1..))
     .flatten()
+}
+
+/// A date as leaves write it: four digits, two, two.
+fn written_date(d: &[u8]) -> Option<(i32, u8, u8)> {
+    let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = d else {
+        return None;
+    };
+    Some((
+        i32::try_from(decimal(&[y0, y1, y2, y3])?).ok()?,
+        u8::try_from(decimal(&[m0, m1])?).ok()?,
+        u8::try_from(decimal(&[d0, d1])?).ok()?,
+    ))
 }
 
 /// A run of ASCII digits as a number (at most four here).
