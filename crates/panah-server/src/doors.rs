@@ -31,10 +31,16 @@ pub(crate) struct Door {
 
 #[derive(Debug, Default)]
 pub(crate) struct Doors {
+    entries: RwLock<Kept>,
+}
+
+#[derive(Debug, Default)]
+struct Kept {
     /// Only collectives that exist are kept, so strangers' made-up names cannot fill it.
-    /// With the doors, how many times they were forgotten: a door read from the database
-    /// before the last forgetting is not kept (see [`Doors::keep`]).
-    entries: RwLock<(HashMap<Slug, (Instant, Door)>, u64)>,
+    doors: HashMap<Slug, (Instant, Door)>,
+    /// How many times the doors were forgotten: a door read from the database before the
+    /// last forgetting is not kept (see [`Doors::keep`]).
+    forgotten: u64,
 }
 
 impl Doors {
@@ -42,12 +48,12 @@ impl Doors {
     pub async fn get(&self, store: &Store, slug: &Slug) -> Result<Option<Door>, StoreError> {
         let forgotten = match self.entries.read() {
             Ok(entries) => {
-                if let Some((born, door)) = entries.0.get(slug) {
+                if let Some((born, door)) = entries.doors.get(slug) {
                     if born.elapsed() < TTL {
                         return Ok(Some(door.clone()));
                     }
                 }
-                entries.1
+                entries.forgotten
             }
             Err(_) => u64::MAX,
         };
@@ -69,9 +75,9 @@ impl Doors {
     /// second by a door read just before it.
     fn keep(&self, slug: &Slug, door: &Door, forgotten: u64) {
         if let Ok(mut entries) = self.entries.write() {
-            if entries.1 == forgotten {
+            if entries.forgotten == forgotten {
                 entries
-                    .0
+                    .doors
                     .insert(slug.clone(), (Instant::now(), door.clone()));
             }
         }
@@ -80,8 +86,8 @@ impl Doors {
     /// Forgets every door: the team of a collective changed.
     pub fn forget(&self) {
         if let Ok(mut entries) = self.entries.write() {
-            entries.0.clear();
-            entries.1 += 1;
+            entries.doors.clear();
+            entries.forgotten += 1;
         }
     }
 }
@@ -159,7 +165,11 @@ mod tests {
 
         let nobody = Slug::parse("nobody").unwrap();
         assert!(doors.get(&store, &nobody).await.unwrap().is_none());
-        assert_eq!(doors.entries.read().unwrap().0.len(), 1, "only what exists");
+        assert_eq!(
+            doors.entries.read().unwrap().doors.len(),
+            1,
+            "only what exists"
+        );
     }
 
     /// A door read before a team change, and kept after it, would hide the change for a
@@ -178,11 +188,11 @@ mod tests {
             },
             recipients: Vec::new().into(),
         };
-        let forgotten = doors.entries.read().unwrap().1;
+        let forgotten = doors.entries.read().unwrap().forgotten;
         doors.forget(); // the team changed while the door was being read
         doors.keep(&slug, &door, forgotten);
-        assert!(doors.entries.read().unwrap().0.is_empty());
+        assert!(doors.entries.read().unwrap().doors.is_empty());
         doors.keep(&slug, &door, forgotten + 1);
-        assert_eq!(doors.entries.read().unwrap().0.len(), 1);
+        assert_eq!(doors.entries.read().unwrap().doors.len(), 1);
     }
 }
