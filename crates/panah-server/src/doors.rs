@@ -127,41 +127,32 @@ mod tests {
         assert_eq!(door.collective.id, c.id);
         assert_eq!(door.recipients.len(), 1);
 
+        // How many coordinators the door shows.
+        async fn team(doors: &Doors, store: &Store, slug: &Slug) -> usize {
+            doors
+                .get(store, slug)
+                .await
+                .unwrap()
+                .unwrap()
+                .recipients
+                .len()
+        }
+
         // A change behind the door's back is not seen within the second...
         store.add_coordinator(c.id, &key(), "").await.unwrap();
-        let kept = doors.get(&store, &slug).await.unwrap().unwrap();
-        assert_eq!(kept.recipients.len(), 1, "kept for a second");
-        // ...but at once once the door is forgotten (a team change through the hub).
+        assert_eq!(team(&doors, &store, &slug).await, 1, "kept for a second");
+        // ...but at once once the door is forgotten (a team change through the hub)...
         doors.forget();
-        let fresh = doors.get(&store, &slug).await.unwrap().unwrap();
-        assert_eq!(fresh.recipients.len(), 2);
+        assert_eq!(team(&doors, &store, &slug).await, 2);
 
         // ...and by anyone once the second is over (a change by `panah admin` or another
         // hub process).
         store.add_coordinator(c.id, &key(), "").await.unwrap();
-        assert_eq!(
-            doors
-                .get(&store, &slug)
-                .await
-                .unwrap()
-                .unwrap()
-                .recipients
-                .len(),
-            2
-        );
+        assert_eq!(team(&doors, &store, &slug).await, 2);
         tokio::time::pause();
         tokio::time::advance(TTL).await;
         tokio::time::resume();
-        assert_eq!(
-            doors
-                .get(&store, &slug)
-                .await
-                .unwrap()
-                .unwrap()
-                .recipients
-                .len(),
-            3
-        );
+        assert_eq!(team(&doors, &store, &slug).await, 3);
 
         let nobody = Slug::parse("nobody").unwrap();
         assert!(doors.get(&store, &nobody).await.unwrap().is_none());
