@@ -172,7 +172,7 @@ pub async fn check_team_log(
         )));
     }
     let tiles = source.tiles(&tiles_for(size)).await?;
-    let leaves = check_tiles(size, &root, &tiles).map_err(|why| {
+    let leaves = check_tiles(size, &root, tiles).map_err(|why| {
         bad(format!(
             "the team log of {at} does not match its signed checkpoint: {why}"
         ))

@@ -19,24 +19,47 @@ pub(crate) fn try_map<T: Sync, U: Send, E: Send>(
     try_map_over(items, SMALL, f)
 }
 
-/// [`map`] for items that are each a lot of work (a subtree of 256 leaves to hash): on
-/// every core as soon as there are two.
-pub(crate) fn map_large<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
-    let (out, _) = try_map_over(items, 2, |item| Ok::<U, std::convert::Infallible>(f(item)));
-    out
-}
-
 /// Fewer items than this are not worth a thread each core: hashing or parsing one is a
 /// microsecond or less.
 const SMALL: usize = 4096;
+
+/// Runs `f` on every part, spread over the cores in order (parts that write into disjoint
+/// pieces of one buffer: a verifier's leaves and hashes, a tree's stored hashes).
+pub(crate) fn for_each<P: Send>(parts: Vec<P>, f: impl Fn(P) + Sync) {
+    let threads = threads().min(parts.len());
+    if threads <= 1 {
+        parts.into_iter().for_each(f);
+        return;
+    }
+    let per = parts.len().div_ceil(threads);
+    let mut parts = parts.into_iter();
+    std::thread::scope(|scope| {
+        let f = &f;
+        let mut handles = Vec::with_capacity(threads);
+        loop {
+            let group: Vec<P> = parts.by_ref().take(per).collect();
+            if group.is_empty() {
+                break;
+            }
+            handles.push(scope.spawn(move || group.into_iter().for_each(f)));
+        }
+        for h in handles {
+            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        }
+    });
+}
+
+/// How many threads to spread work over: the cores, up to 8.
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
 
 fn try_map_over<T: Sync, U: Send, E: Send>(
     items: &[T],
     serial_below: usize,
     f: impl Fn(&T) -> Result<U, E> + Sync,
 ) -> (Vec<U>, Option<(usize, E)>) {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    try_map_on(threads, items, serial_below, f)
+    try_map_on(threads(), items, serial_below, f)
 }
 
 /// [`try_map_over`] on `threads` threads.
@@ -135,7 +158,14 @@ mod tests {
                 }
             }
             assert_eq!(map(&items, |x| x + 1), (1..=n).collect::<Vec<_>>());
-            assert_eq!(map_large(&items, |x| x + 1), (1..=n).collect::<Vec<_>>());
+            let mut out = vec![0; items.len()];
+            let parts = items.chunks(7).zip(out.chunks_mut(7)).collect();
+            for_each(parts, |(xs, out): (&[u32], &mut [u32])| {
+                for (x, o) in xs.iter().zip(out) {
+                    *o = x + 1;
+                }
+            });
+            assert_eq!(out, (1..=n).collect::<Vec<_>>());
         }
     }
 }

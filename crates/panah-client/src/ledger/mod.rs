@@ -115,18 +115,19 @@ pub async fn sync(session: &Session, team: &VerifiedTeam) -> Result<Synced> {
     })?;
     // Also against what this machine saw of the same origin anywhere (another hub showing
     // a forked history under this ledger's name).
-    verify::check_and_remember_origin(&source.to_string(), &origin, &keys, &v.log.tree)
+    verify::check_and_remember_origin(&source.to_string(), &origin, &keys, v.log.tree())
         .map_err(ClientError::Unverified)?;
     if v.checkpoint.size != info.size {
         return Err(ClientError::Invalid(
             "the ledger changed while it was being checked; run the command again".into(),
         ));
     }
+    let entries = v.log.entries();
     Ok(Synced {
         origin,
         base,
-        tree: v.log.tree,
-        entries: v.log.entries,
+        tree: v.log.into_tree(),
+        entries,
         keys: team.verifier_keys(&info.origin),
         target: info.target,
         budgets: info.budgets,

@@ -357,7 +357,7 @@ pub async fn check_reusing(
         )));
     }
     let (size, root) = (checkpoint.size, checkpoint.root);
-    let log = tokio::task::spawn_blocking(move || check_log(size, &root, &have))
+    let log = tokio::task::spawn_blocking(move || check_log(size, &root, have))
         .await
         .map_err(|e| VerifyError::Stopped(e.to_string()))?
         .map_err(|why| VerifyError::Audit {
@@ -366,7 +366,7 @@ pub async fn check_reusing(
             why,
         })?;
     if let Some((size, root)) = previous {
-        check_extends(&log.tree, size, &root).map_err(|why| VerifyError::NotConsistent {
+        check_extends(log.tree(), size, &root).map_err(|why| VerifyError::NotConsistent {
             at: source.to_string(),
             why,
         })?;
@@ -635,7 +635,7 @@ impl Verifier {
     /// its origin, refusing it if it does not extend what was seen of that origin before.
     pub fn remember(&self, keys: Vec<String>, v: &Verified) -> Result<(), VerifyError> {
         if self.by_origin {
-            check_and_remember_origin(&self.source.to_string(), &self.origin, &keys, &v.log.tree)?;
+            check_and_remember_origin(&self.source.to_string(), &self.origin, &keys, v.log.tree())?;
         }
         State {
             origin: self.origin.clone(),
@@ -704,9 +704,8 @@ pub fn find_receipt(
         origin: origin.to_owned(),
         size,
     };
-    let position = v
-        .log
-        .entries
+    let entries = v.log.entries();
+    let position = entries
         .iter()
         .position(|e| e.receipt == Some(commitment))
         .ok_or_else(not_found)?;
@@ -715,20 +714,24 @@ pub fn find_receipt(
         at: origin.to_owned(),
         why,
     };
-    let proof = v.log.tree.inclusion_proof(index, size).map_err(bad_proof)?;
+    let proof = v
+        .log
+        .tree()
+        .inclusion_proof(index, size)
+        .map_err(bad_proof)?;
     check_inclusion(
         &proof,
         size,
         &v.checkpoint.root,
         index,
-        &v.log.leaves[position],
+        &v.log.leaves()[position],
     )
     .map_err(bad_proof)?;
     Ok(ReceiptFound {
         index,
-        entry: v.log.entries[position].clone(),
+        entry: entries[position].clone(),
         proof_hashes: proof.len(),
-        reversed: v.log.entries.iter().any(|r| r.reverses == Some(index)),
+        reversed: entries.iter().any(|r| r.reverses == Some(index)),
     })
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::entry::{check_against, Earlier, Entry, EntryError};
+use super::entry::{check_reversal, Entry, EntryError};
 use crate::par;
 use crate::tlog::check::{check_tiles, CheckError, Leaves};
 use crate::tlog::tiles::{LeafList, TileRef};
@@ -22,65 +22,92 @@ pub enum AuditError {
     BadRule { index: u64, why: String },
 }
 
-/// A ledger that checked: its entries in order and the tree they make.
+/// A ledger that checked: its leaves in order and the tree they make. Every leaf is a
+/// canonical entry that follows the ledger's rules; [`Checked::entries`] reads them.
 #[derive(Debug, Clone)]
 pub struct Checked {
-    pub leaves: LeafList,
-    pub entries: Vec<Entry>,
-    pub tree: Tree,
+    leaves: LeafList,
+    tree: Tree,
+}
+
+impl Checked {
+    pub fn leaves(&self) -> &LeafList {
+        &self.leaves
+    }
+
+    pub fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    pub fn into_tree(self) -> Tree {
+        self.tree
+    }
+
+    /// The entries, in order. Checking proved each one and kept none (a million entries
+    /// are 200 MB): they are read again here, on every core, for whoever shows them.
+    pub fn entries(&self) -> Vec<Entry> {
+        par::map(&self.leaves.iter().collect::<Vec<_>>(), |leaf| {
+            Entry::from_leaf(leaf)
+                .unwrap_or_else(|e| unreachable!("an entry that checked no longer reads: {e}"))
+        })
+    }
+
+    /// Entry `index`, if there is one.
+    pub fn entry(&self, index: usize) -> Option<Entry> {
+        Entry::from_leaf(self.leaves.get(index)?).ok()
+    }
 }
 
 /// Checks every tile of a ledger of `size` against the signed `root`, then the entries'
-/// format and the ledger's rules.
+/// format and the ledger's rules. The entry bundles are kept in what it returns.
 pub fn check_log(
     size: u64,
     root: &[u8; 32],
-    files: &HashMap<TileRef, Vec<u8>>,
+    files: HashMap<TileRef, Vec<u8>>,
 ) -> Result<Checked, AuditError> {
     let Leaves { leaves, tree } = check_tiles(size, root, files)?;
-    let entries = check_entries(&leaves.iter().collect::<Vec<_>>())?;
-    Ok(Checked {
-        leaves,
-        entries,
-        tree,
-    })
+    check_entries(&leaves.iter().collect::<Vec<_>>())?;
+    Ok(Checked { leaves, tree })
 }
 
 /// Parses entries and checks the rules between them: one base currency, reversals that
 /// point at an earlier, unreversed, non-reversal entry with the same amounts.
-pub fn check_entries(leaves: &[impl AsRef<[u8]> + Sync]) -> Result<Vec<Entry>, AuditError> {
+pub fn check_entries(leaves: &[impl AsRef<[u8]> + Sync]) -> Result<(), AuditError> {
     // The base currency is the first entry's. Each entry is parsed and checked on its own
-    // on every core; only the reversals need the entries before them.
+    // on every core, and only reversals are kept.
     let base = leaves
         .first()
         .and_then(|leaf| Entry::from_leaf(leaf.as_ref()).ok())
         .map(|e| e.base.currency());
-    let (entries, refused) = par::try_map(leaves, |leaf| {
-        let entry = Entry::from_leaf(leaf.as_ref()).map_err(Refused::Format)?;
+    let (reversals, refused) = par::try_map(leaves, |leaf| {
+        let leaf = leaf.as_ref();
+        let entry = Entry::from_leaf(leaf).map_err(Refused::Format)?;
         entry
-            .validate(base.unwrap_or(entry.base.currency()))
+            .validate_sized(base.unwrap_or(entry.base.currency()), leaf.len())
             .map_err(Refused::Rule)?;
-        Ok(entry)
+        Ok(entry.reverses.is_some().then(|| Box::new(entry)))
     });
     let rule = |index: usize, e: EntryError| AuditError::BadRule {
         index: index as u64,
         why: e.to_string(),
     };
-    // The entries before the first refused one, in order: a reversal among them that
-    // breaks a rule comes first.
+    // The reversals before the first refused entry, in order, each against its target
+    // (read again: reversals are few): one that breaks a rule comes first.
     let mut reversed = BTreeSet::new();
-    for (i, entry) in entries.iter().enumerate() {
-        let before = Before {
-            entries: &entries[..i],
-            reversed: &reversed,
+    for (i, entry) in reversals.iter().enumerate() {
+        let Some((entry, target)) = entry.as_ref().and_then(|e| Some((e, e.reverses?))) else {
+            continue;
         };
-        check_against(&before, entry).map_err(|e| rule(i, e))?;
-        if let Some(target) = entry.reverses {
-            reversed.insert(target);
-        }
+        let earlier = usize::try_from(target)
+            .ok()
+            .filter(|&t| t < i)
+            .and_then(|t| Entry::from_leaf(leaves[t].as_ref()).ok());
+        check_reversal(entry, target, earlier.as_ref(), reversed.contains(&target))
+            .map_err(|e| rule(i, e))?;
+        reversed.insert(target);
     }
     match refused {
-        None => Ok(entries),
+        None => Ok(()),
         Some((index, Refused::Rule(e))) => Err(rule(index, e)),
         Some((index, Refused::Format(e))) => Err(AuditError::NotAnEntry {
             index: index as u64,
@@ -95,23 +122,6 @@ enum Refused {
     Format(EntryError),
     /// It is one, but breaks a rule.
     Rule(EntryError),
-}
-
-/// The entries before the one being checked, with the set of those reversed (so a long
-/// ledger is not scanned again for each reversal).
-struct Before<'a> {
-    entries: &'a [Entry],
-    reversed: &'a BTreeSet<u64>,
-}
-
-impl Earlier for Before<'_> {
-    fn entry(&self, index: u64) -> Option<&Entry> {
-        self.entries.entry(index)
-    }
-
-    fn reversed(&self, index: u64) -> bool {
-        self.reversed.contains(&index)
-    }
 }
 
 #[cfg(test)]
@@ -133,9 +143,14 @@ mod tests {
     fn an_untouched_log_checks() {
         for n in [0, 1, 255, 256, 257, 600] {
             let (leaves, tree, files) = log(n);
-            let checked = check_log(n, &tree.root(), &files).unwrap();
+            let checked = check_log(n, &tree.root(), files.clone()).unwrap();
             assert_eq!(checked.leaves, leaves.iter().map(Vec::as_slice).collect());
-            assert_eq!(checked.entries.len() as u64, n);
+            let entries: Vec<Entry> = leaves
+                .iter()
+                .map(|l| Entry::from_leaf(l).unwrap())
+                .collect();
+            assert_eq!(checked.entries(), entries);
+            assert_eq!(checked.entry(n as usize), None);
         }
     }
 
@@ -149,7 +164,7 @@ mod tests {
             replace("amount 370 AFN", "amount 970 AFN"),
         );
         assert_eq!(
-            check_log(300, &tree.root(), &files).unwrap_err(),
+            check_log(300, &tree.root(), files.clone()).unwrap_err(),
             AuditError::Log(CheckError::Rewritten { index: 270 })
         );
     }
@@ -161,7 +176,7 @@ mod tests {
     fn the_first_fault_is_named_in_a_long_ledger() {
         let n = 10_000;
         let leaves: Vec<Vec<u8>> = (0..n).map(leaf).collect();
-        assert_eq!(check_entries(&leaves).unwrap().len(), n as usize);
+        assert_eq!(check_entries(&leaves), Ok(()));
         let not_an_entry = b"panah-ledger-entry 1\nkind gift\n".to_vec();
         let mut in_usd = crate::ledger::testing::entry(0, Kind::Income);
         in_usd.base = Amount::new(5, Currency::parse("USD").unwrap()).unwrap();
@@ -219,5 +234,43 @@ mod tests {
             check_entries(&leaves),
             Err(AuditError::BadRule { index: 2, .. })
         ));
+    }
+
+    /// Each reversal rule, checked against the entry named (read again from its leaf).
+    #[test]
+    fn reversals_are_checked_against_their_targets() {
+        let reversal = |of: u64, amount_of: u64| {
+            let mut e = crate::ledger::testing::entry(amount_of, Kind::Reversal);
+            e.reverses = Some(of);
+            e.to_leaf()
+        };
+        let ledger = |last: Vec<u8>| {
+            let mut leaves: Vec<Vec<u8>> = (0..5).map(leaf).collect();
+            leaves.push(reversal(1, 1));
+            leaves.push(last);
+            check_entries(&leaves)
+        };
+        let broken = |why: EntryError| {
+            Err(AuditError::BadRule {
+                index: 6,
+                why: why.to_string(),
+            })
+        };
+        assert_eq!(ledger(reversal(3, 3)), Ok(()));
+        assert_eq!(
+            ledger(reversal(1, 1)),
+            broken(EntryError::AlreadyReversed(1))
+        );
+        assert_eq!(
+            ledger(reversal(5, 1)),
+            broken(EntryError::ReverseReversal(5))
+        );
+        assert_eq!(
+            ledger(reversal(3, 4)),
+            broken(EntryError::ReversalMismatch(3))
+        );
+        // Itself, or an entry after it.
+        assert_eq!(ledger(reversal(6, 6)), broken(EntryError::NoSuchEntry(6)));
+        assert_eq!(ledger(reversal(7, 6)), broken(EntryError::NoSuchEntry(7)));
     }
 }

@@ -169,6 +169,17 @@ impl Entry {
     }
 
     pub fn validate(&self, base_currency: Currency) -> Result<(), EntryError> {
+        self.validate_sized(base_currency, self.leaf_len())
+    }
+
+    /// [`Entry::validate`] for an entry read from a leaf of `size` bytes (what
+    /// [`Entry::leaf_len`] would count).
+    pub(crate) fn validate_sized(
+        &self,
+        base_currency: Currency,
+        size: usize,
+    ) -> Result<(), EntryError> {
+        debug_assert_eq!(size, self.leaf_len());
         if self.base.currency() != base_currency {
             return Err(EntryError::BaseCurrency {
                 expected: base_currency,
@@ -207,7 +218,6 @@ impl Entry {
             }
             check_memo(text)?;
         }
-        let size = self.leaf_len();
         if size > MAX_LEAF {
             return Err(EntryError::TooLong(size));
         }

@@ -406,7 +406,7 @@ mod tests {
     #[test]
     fn streaming_agrees_with_checking_all_at_once() {
         let (size, root, files, tree, _) = ledger(700, &[(300, 5), (650, 40), (699, 600)]);
-        let whole = check_log(size, &root, &files).unwrap();
+        let whole = check_log(size, &root, files.clone()).unwrap();
         let mut s = Stream::new(size, root, &[0, 256, 300, 700]).unwrap();
         for n in 0..s.tiles() {
             let w = s.width(n);
@@ -424,7 +424,7 @@ mod tests {
         }
         let done = s.finish().unwrap();
         assert_eq!(done.root, root);
-        assert_eq!(done.totals, Totals::of(&whole.entries));
+        assert_eq!(done.totals, Totals::of(&whole.entries()));
         assert_eq!(done.reread, 1, "tile 0 was read again (once, then kept)");
         for (p, r) in done.prefix_roots {
             assert_eq!(r, tree.root_at(p).unwrap(), "root at {p}");

@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use super::tiles::{bundle_entries, encode_bundle, tiles_for, LeafList, TileKind, TileRef, WIDTH};
+use super::tiles::{
+    bundle_ranges, encode_bundle, tiles_for, LeafList, Span, TileKind, TileRef, WIDTH,
+};
 use super::tree::{leaf_hash, Tree};
 use sha2::{Digest, Sha256};
 
@@ -73,11 +75,11 @@ pub fn b64(hash: &[u8; 32]) -> String {
 
 /// Checks every tile of a tree of `size` (as listed by [`tiles_for`]) against the signed
 /// `root`: the entries and the hashes at every level. What the entries say is for the
-/// caller.
+/// caller, who gets them where they lie: the entry bundles are kept, not copied.
 pub fn check_tiles(
     size: u64,
     root: &[u8; 32],
-    files: &HashMap<TileRef, Vec<u8>>,
+    mut files: HashMap<TileRef, Vec<u8>>,
 ) -> Result<Leaves, CheckError> {
     if size > MAX_CHECKED_SIZE {
         return Err(CheckError::TooLarge(size));
@@ -117,24 +119,77 @@ pub fn check_tiles(
     drop(level0);
     let claimed_ok = claimed.size() == size && claimed.root() == *root;
 
-    // The entries, bundle by bundle, against the leaf hashes (read where they lie; only
-    // those kept are copied, once, into one buffer).
-    let mut bundles = Vec::new();
-    let mut leaves: Vec<&[u8]> = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    for tile in tiles.iter().filter(|t| t.kind == TileKind::Entries) {
-        let bundle = bundle_entries(get(tile)?).map_err(|why| CheckError::BadBundle {
+    // The entries, bundle by bundle, read where they lie and hashed, on every core. Each
+    // bundle has the places of its tile's width: the hash and place of each entry up to
+    // that width, and how many entries it has.
+    let bundles: Vec<(&TileRef, &Vec<u8>)> = tiles
+        .iter()
+        .filter(|t| t.kind == TileKind::Entries)
+        .map(|tile| Ok((tile, get(tile)?)))
+        .collect::<Result<_, CheckError>>()?;
+    let mut hashes = vec![[0; 32]; bundles.iter().map(|(t, _)| usize::from(t.width)).sum()];
+    let mut spans = vec![Span::default(); hashes.len()];
+    let mut found: Vec<Result<usize, String>> = vec![Ok(0); bundles.len()];
+    let mut parts = Vec::with_capacity(bundles.len());
+    let (mut hashes_left, mut spans_left) = (&mut hashes[..], &mut spans[..]);
+    for (k, (&(tile, bytes), found)) in bundles.iter().zip(&mut found).enumerate() {
+        let width = usize::from(tile.width);
+        let (h, rest) = std::mem::take(&mut hashes_left).split_at_mut(width);
+        hashes_left = rest;
+        let (s, rest) = std::mem::take(&mut spans_left).split_at_mut(width);
+        spans_left = rest;
+        parts.push((k as u32, bytes, h, s, found));
+    }
+    crate::par::for_each(parts, |(k, bytes, hashes, spans, found)| {
+        let mut places = hashes.iter_mut().zip(spans);
+        let mut n = 0;
+        for range in bundle_ranges(bytes) {
+            let range = match range {
+                Ok(range) => range,
+                Err(why) => {
+                    *found = Err(why);
+                    return;
+                }
+            };
+            if let Some((hash, span)) = places.next() {
+                *hash = leaf_hash(&bytes[range.clone()]);
+                *span = Span {
+                    buffer: k,
+                    start: range.start as u32,
+                    end: range.end as u32,
+                };
+            }
+            n += 1;
+        }
+        *found = Ok(n);
+    });
+    let mut first = 0;
+    let mut counts = Vec::with_capacity(bundles.len());
+    for (&(tile, _), found) in bundles.iter().zip(found) {
+        let len = found.map_err(|why| CheckError::BadBundle {
             path: tile.path(),
             why,
         })?;
-        bundles.push((tile, leaves.len(), bundle.len()));
-        leaves.extend(bundle);
+        counts.push((tile, first, len));
+        first += usize::from(tile.width);
     }
-    let hashes = crate::par::map(&leaves, |l| leaf_hash(l));
-    let mut kept = Vec::with_capacity(leaves.len());
-    for &(tile, start, len) in &bundles {
+    // Each bundle's hashes: those of its entries, up to its tile's width.
+    let got = |&(tile, first, len): &(&TileRef, usize, usize)| {
+        &hashes[first..first + len.min(usize::from(tile.width))]
+    };
+    for bundle in &counts {
+        let (tile, len) = (bundle.0, bundle.2);
         let width = usize::from(tile.width);
-        let got = &hashes[start..start + len];
+        let got = got(bundle);
         if claimed_ok {
+            // Nearly always the entries are those of the hash tile, byte for byte.
+            let level0 = TileRef {
+                kind: TileKind::Hashes { level: 0 },
+                ..*tile
+            };
+            if len == width && files.get(&level0).map(Vec::as_slice) == Some(got.as_flattened()) {
+                continue;
+            }
             let first = tile.first();
             let hash_at = |j: usize| claimed.node(0, first + j as u64);
             let mismatch = (0..width).find(|&j| got.get(j).copied() != hash_at(j));
@@ -155,18 +210,13 @@ pub fn check_tiles(
                 });
             }
         }
-        kept.extend(start..start + len.min(width));
-    }
-    let bytes = kept.iter().map(|&i| leaves[i].len()).sum();
-    let mut list = LeafList::with_capacity(kept.len(), bytes);
-    for &i in &kept {
-        list.push(leaves[i]);
     }
 
     let tree = if claimed_ok {
         claimed
     } else {
-        let kept: Vec<[u8; 32]> = kept.iter().map(|&i| hashes[i]).collect();
+        // The tree the entries make, each bundle cut to its tile's width.
+        let kept: Vec<[u8; 32]> = counts.iter().flat_map(got).copied().collect();
         let tree = Tree::from_leaf_hashes(&kept);
         if tree.size() != size || tree.root() != *root {
             return Err(CheckError::RootMismatch { signed: b64(root) });
@@ -174,17 +224,34 @@ pub fn check_tiles(
         tree
     };
 
-    // Every hash tile must be exactly what the entries make.
-    for tile in tiles
-        .iter()
-        .filter(|t| matches!(t.kind, TileKind::Hashes { .. }))
-    {
+    // Every hash tile must be exactly what the entries make (those of level 0 already are
+    // if the tree was made of them).
+    for tile in tiles.iter().filter(|t| match t.kind {
+        TileKind::Hashes { level: 0 } => !claimed_ok,
+        TileKind::Hashes { .. } => true,
+        TileKind::Entries => false,
+    }) {
         if !tree.has_tile(tile, hash_tile(tile)?) {
             return Err(CheckError::TileMismatch { path: tile.path() });
         }
     }
-
-    Ok(Leaves { leaves: list, tree })
+    // The entries are kept where they lie, in their bundles. Every bundle has its tile's
+    // width of them: one with more or fewer was refused above, as inserted or dropped, or
+    // by a hash tile that cannot make the signed tree (a sum checked here).
+    if counts
+        .iter()
+        .any(|&(tile, _, len)| len != usize::from(tile.width))
+    {
+        return Err(CheckError::RootMismatch { signed: b64(root) });
+    }
+    let buffers = tiles
+        .iter()
+        .filter(|t| t.kind == TileKind::Entries)
+        .map(|tile| files.remove(tile).unwrap_or_default())
+        .collect();
+    let leaves =
+        LeafList::of(buffers, spans).ok_or(CheckError::RootMismatch { signed: b64(root) })?;
+    Ok(Leaves { leaves, tree })
 }
 
 /// Checks that `tree` extends the tree of `old_size` with `old_root` seen before.
@@ -344,7 +411,7 @@ mod tests {
     fn an_untouched_log_checks() {
         for n in [0, 1, 255, 256, 257, 600] {
             let (leaves, tree, files) = log(n);
-            let checked = check_tiles(n, &tree.root(), &files).unwrap();
+            let checked = check_tiles(n, &tree.root(), files.clone()).unwrap();
             assert_eq!(checked.leaves, leaves.iter().map(Vec::as_slice).collect());
             assert_eq!(checked.tree.root(), tree.root());
         }
@@ -360,7 +427,7 @@ mod tests {
             replace("amount 370 AFN", "amount 970 AFN"),
         );
         assert_eq!(
-            check_tiles(300, &tree.root(), &files).unwrap_err(),
+            check_tiles(300, &tree.root(), files.clone()).unwrap_err(),
             CheckError::Rewritten { index: 270 }
         );
     }
@@ -375,7 +442,7 @@ mod tests {
             encode_bundle(bundle.iter().map(Vec::as_slice)).unwrap(),
         );
         assert_eq!(
-            check_tiles(40, &tree.root(), &files).unwrap_err(),
+            check_tiles(40, &tree.root(), files.clone()).unwrap_err(),
             CheckError::Dropped { index: 17 }
         );
         let mut bundle = leaves.clone();
@@ -385,7 +452,7 @@ mod tests {
             encode_bundle(bundle.iter().map(Vec::as_slice)).unwrap(),
         );
         assert_eq!(
-            check_tiles(40, &tree.root(), &files).unwrap_err(),
+            check_tiles(40, &tree.root(), files.clone()).unwrap_err(),
             CheckError::Dropped { index: 39 }
         );
     }
@@ -397,7 +464,7 @@ mod tests {
         let tile0 = TileRef::parse("tile/0/001.p/44").unwrap();
         cut.get_mut(&tile0).unwrap().truncate(100);
         assert!(matches!(
-            check_tiles(300, &tree.root(), &cut).unwrap_err(),
+            check_tiles(300, &tree.root(), cut.clone()).unwrap_err(),
             CheckError::TileLength {
                 found: 100,
                 expected: 1408,
@@ -409,13 +476,13 @@ mod tests {
         let len = cut[&bundle].len();
         cut.get_mut(&bundle).unwrap().truncate(len - 3);
         assert!(matches!(
-            check_tiles(300, &tree.root(), &cut).unwrap_err(),
+            check_tiles(300, &tree.root(), cut.clone()).unwrap_err(),
             CheckError::BadBundle { .. }
         ));
         let mut gone = files.clone();
         gone.remove(&TileRef::parse("tile/1/000.p/1").unwrap());
         assert_eq!(
-            check_tiles(300, &tree.root(), &gone).unwrap_err(),
+            check_tiles(300, &tree.root(), gone.clone()).unwrap_err(),
             CheckError::MissingTile {
                 path: "tile/1/000.p/1".into()
             }
@@ -425,7 +492,7 @@ mod tests {
             .get_mut(&TileRef::parse("tile/1/000.p/1").unwrap())
             .unwrap()[0] ^= 1;
         assert_eq!(
-            check_tiles(300, &tree.root(), &wrong).unwrap_err(),
+            check_tiles(300, &tree.root(), wrong.clone()).unwrap_err(),
             CheckError::TileMismatch {
                 path: "tile/1/000.p/1".into()
             }
@@ -435,14 +502,14 @@ mod tests {
         other[5] = leaf(9_999);
         let (_, forged) = all_tiles(&other).unwrap();
         assert!(matches!(
-            check_tiles(300, &tree.root(), &forged).unwrap_err(),
+            check_tiles(300, &tree.root(), forged.clone()).unwrap_err(),
             CheckError::RootMismatch { .. }
         ));
         // Level-0 hashes damaged but entries intact: the tile is blamed, not the entries.
         let mut bad_hash = files.clone();
         bad_hash.get_mut(&tile0).unwrap()[40] ^= 1;
         assert_eq!(
-            check_tiles(300, &tree.root(), &bad_hash).unwrap_err(),
+            check_tiles(300, &tree.root(), bad_hash.clone()).unwrap_err(),
             CheckError::TileMismatch {
                 path: "tile/0/001.p/44".into()
             }
@@ -453,7 +520,7 @@ mod tests {
     fn an_absurd_size_is_refused_before_anything_is_read() {
         let (_, tree, files) = log(3);
         assert_eq!(
-            check_tiles(u64::MAX, &tree.root(), &files).unwrap_err(),
+            check_tiles(u64::MAX, &tree.root(), files.clone()).unwrap_err(),
             CheckError::TooLarge(u64::MAX)
         );
     }

@@ -8,6 +8,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
 
 use tlog_tiles::{
     prove_record, split_stored_hash_index, stored_hash_count, stored_hash_index,
@@ -191,71 +192,110 @@ pub fn decode_bundle(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
 
 /// [`decode_bundle`] without copying: the entries as they lie in the bundle.
 pub fn bundle_entries(bytes: &[u8]) -> Result<Vec<&[u8]>, String> {
-    let mut out = Vec::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let [a, b, tail @ ..] = rest else {
-            return Err(format!(
-                "it ends inside the length of entry {} of the bundle",
-                out.len()
-            ));
-        };
-        let len = usize::from(u16::from_be_bytes([*a, *b]));
-        if tail.len() < len {
-            return Err(format!(
-                "entry {} of the bundle should have {len} bytes but only {} are left",
-                out.len(),
-                tail.len()
-            ));
-        }
-        let (entry, after) = tail.split_at(len);
-        out.push(entry);
-        rest = after;
-    }
-    Ok(out)
+    bundle_ranges(bytes).map(|r| r.map(|r| &bytes[r])).collect()
 }
 
-/// The entries of a log, one after another in one buffer: a million of them are two
-/// allocations rather than a million (a verifier holds them all, then frees them all).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Where each entry of a bundle lies in it, in order, up to an error if the bundle ends
+/// inside an entry or its length.
+pub fn bundle_ranges(bytes: &[u8]) -> impl Iterator<Item = Result<Range<usize>, String>> + '_ {
+    let (mut at, mut n, mut failed) = (0, 0, false);
+    std::iter::from_fn(move || {
+        if failed || at == bytes.len() {
+            return None;
+        }
+        let Some(&[a, b]) = bytes.get(at..at + 2) else {
+            failed = true;
+            return Some(Err(format!(
+                "it ends inside the length of entry {n} of the bundle"
+            )));
+        };
+        let len = usize::from(u16::from_be_bytes([a, b]));
+        let left = bytes.len() - at - 2;
+        if left < len {
+            failed = true;
+            return Some(Err(format!(
+                "entry {n} of the bundle should have {len} bytes but only {left} are left"
+            )));
+        }
+        let range = at + 2..at + 2 + len;
+        at = range.end;
+        n += 1;
+        Some(Ok(range))
+    })
+}
+
+/// The entries of a log, where they lie: in a verifier, the entry bundles as downloaded
+/// (a million entries are a few thousand buffers, not copied again).
+#[derive(Debug, Clone, Default)]
 pub struct LeafList {
-    bytes: Vec<u8>,
-    /// Where each entry ends in `bytes`.
-    ends: Vec<usize>,
+    buffers: Vec<Vec<u8>>,
+    /// Each entry's buffer, and where it starts and ends in it.
+    at: Vec<Span>,
+}
+
+/// Where an entry of a [`LeafList`] lies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) buffer: u32,
+    pub(crate) start: u32,
+    pub(crate) end: u32,
 }
 
 impl LeafList {
-    pub fn with_capacity(entries: usize, bytes: usize) -> Self {
-        LeafList {
-            bytes: Vec::with_capacity(bytes),
-            ends: Vec::with_capacity(entries),
-        }
+    /// The entries at `at` in `buffers`: refused (`None`) if a span is outside its buffer.
+    pub(crate) fn of(buffers: Vec<Vec<u8>>, at: Vec<Span>) -> Option<Self> {
+        let list = LeafList { buffers, at };
+        (0..list.len())
+            .all(|i| list.get(i).is_some())
+            .then_some(list)
     }
 
     pub fn push(&mut self, leaf: &[u8]) {
-        self.bytes.extend_from_slice(leaf);
-        self.ends.push(self.bytes.len());
+        // A buffer is indexed by u32: a new one long before that fills up.
+        let fits = |b: &Vec<u8>| b.len() + leaf.len() <= (u32::MAX / 2) as usize;
+        if !self.buffers.last().is_some_and(fits) {
+            self.buffers.push(Vec::new());
+        }
+        let buffer = self.buffers.len() - 1;
+        let last = &mut self.buffers[buffer];
+        let start = last.len();
+        last.extend_from_slice(leaf);
+        self.at.push(Span {
+            buffer: buffer as u32,
+            start: start as u32,
+            end: last.len() as u32,
+        });
     }
 
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.at.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.at.is_empty()
     }
 
     /// Entry `i`'s bytes.
     pub fn get(&self, i: usize) -> Option<&[u8]> {
-        let end = *self.ends.get(i)?;
-        let start = i.checked_sub(1).map_or(0, |j| self.ends[j]);
-        self.bytes.get(start..end)
+        let span = self.at.get(i)?;
+        self.buffers
+            .get(span.buffer as usize)?
+            .get(span.start as usize..span.end as usize)
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
         (0..self.len()).map(|i| self.get(i).unwrap_or_default())
     }
 }
+
+/// The same entries, wherever they lie.
+impl PartialEq for LeafList {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for LeafList {}
 
 impl std::ops::Index<usize> for LeafList {
     type Output = [u8];

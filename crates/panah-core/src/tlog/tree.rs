@@ -61,6 +61,28 @@ impl HashReader for Tree {
 /// Levels of a subtree of 256 leaves (a tile's width).
 const BLOCK_LEVELS: u8 = 8;
 
+/// Writes, from `stored[at]` on, the subtrees completed by node `n` of `level` (whose hash
+/// is `hash`): for each trailing 1 bit of `n`, the hash of its left neighbour (stored
+/// before) and what is complete so far. What `tlog` stores after a node.
+fn complete_at(stored: &mut [Hash], mut at: usize, hash: Hash, level: u8, n: u64) {
+    let (mut current, mut level, mut n) = (hash, level, n);
+    while n & 1 == 1 {
+        let left = usize::try_from(stored_hash_index(level, n - 1))
+            .ok()
+            .and_then(|i| stored.get(i))
+            .copied();
+        // Every left neighbour was stored before: a tree is only built by appending.
+        debug_assert!(left.is_some(), "node {level}/{} missing", n - 1);
+        current = node_hash(left.unwrap_or(Hash([0; 32])), current);
+        if let Some(slot) = stored.get_mut(at) {
+            *slot = current;
+        }
+        at += 1;
+        n >>= 1;
+        level += 1;
+    }
+}
+
 /// The RFC 6962 leaf hash of an entry's bytes: SHA-256(0x00 || leaf).
 pub fn leaf_hash(leaf: &[u8]) -> [u8; 32] {
     record_hash(leaf).0
@@ -92,20 +114,10 @@ impl Tree {
     /// Stores the subtrees completed by node `n` of `level` (just stored, `hash`): for
     /// each trailing 1 bit of `n`, the hash of its left neighbour and what is complete.
     fn complete(&mut self, hash: Hash, level: u8, n: u64) {
-        let (mut current, mut level, mut n) = (hash, level, n);
-        while n & 1 == 1 {
-            let left = usize::try_from(stored_hash_index(level, n - 1))
-                .ok()
-                .and_then(|i| self.stored.get(i))
-                .copied();
-            // Every left neighbour was stored before: a tree is only built by appending.
-            debug_assert!(left.is_some(), "node {level}/{} missing", n - 1);
-            let left = left.unwrap_or(Hash([0; 32]));
-            current = node_hash(left, current);
-            self.stored.push(current);
-            n >>= 1;
-            level += 1;
-        }
+        let at = self.stored.len();
+        self.stored
+            .resize(at + n.trailing_ones() as usize, Hash([0; 32]));
+        complete_at(&mut self.stored, at, hash, level, n);
     }
 
     /// The tree of these leaf hashes, the subtrees of each 256 leaves hashed on every core.
@@ -113,38 +125,52 @@ impl Tree {
         const BLOCK: usize = 1 << BLOCK_LEVELS;
         // Within a block of 256 leaves (starting at a multiple of 256), what is stored is
         // the same whatever came before: each leaf and the subtrees it completes up to the
-        // block's own root, 511 hashes. Only the subtrees above a block need earlier ones.
-        let blocks: Vec<&[[u8; 32]]> = hashes.chunks_exact(BLOCK).collect();
-        let inner = crate::par::map_large(&blocks, |block| {
-            let mut out = Vec::with_capacity(2 * BLOCK - 1);
+        // block's own root, 511 hashes in a row. Each block's are written in place, on
+        // every core; then the subtrees above the blocks, in order.
+        let blocks = hashes.len() / BLOCK;
+        let stored_at = |k: usize| {
+            usize::try_from(stored_hash_index(0, (k * BLOCK) as u64)).unwrap_or(usize::MAX)
+        };
+        let mut stored = vec![Hash([0; 32]); stored_at(blocks)];
+        let mut parts = Vec::with_capacity(blocks);
+        let mut left = &mut stored[..];
+        for (k, block) in hashes.chunks_exact(BLOCK).enumerate() {
+            // The block's own hashes, then those of the subtrees it completes above.
+            let above = k.trailing_ones() as usize;
+            let (own, rest) = std::mem::take(&mut left).split_at_mut(2 * BLOCK - 1);
+            left = &mut rest[above..];
+            parts.push((block, own));
+        }
+        crate::par::for_each(parts, |(block, own): (&[[u8; 32]], &mut [Hash])| {
             let mut lefts = [Hash([0; 32]); BLOCK_LEVELS as usize + 1];
+            let mut out = own.iter_mut();
+            let mut put = |h: Hash| {
+                if let Some(slot) = out.next() {
+                    *slot = h;
+                }
+            };
             for (j, &h) in block.iter().enumerate() {
                 let mut current = Hash(h);
-                out.push(current);
+                put(current);
                 let (mut m, mut level) = (j, 0);
                 while m & 1 == 1 {
                     current = node_hash(lefts[level], current);
-                    out.push(current);
+                    put(current);
                     m >>= 1;
                     level += 1;
                 }
                 lefts[level] = current;
             }
-            out
         });
-        let mut tree = Tree {
-            stored: Vec::with_capacity(
-                usize::try_from(tlog_tiles::stored_hash_count(hashes.len() as u64)).unwrap_or(0),
-            ),
-            size: 0,
-        };
-        for block in inner {
-            tree.stored.extend_from_slice(&block);
-            tree.size += BLOCK as u64;
-            // The subtrees this block completes above its own root.
-            let root = block.last().copied().unwrap_or(Hash([0; 32]));
-            tree.complete(root, BLOCK_LEVELS, (tree.size - 1) >> BLOCK_LEVELS);
+        for k in 0..blocks {
+            let root = stored_at(k) + 2 * BLOCK - 2;
+            let hash = stored[root];
+            complete_at(&mut stored, root + 1, hash, BLOCK_LEVELS, k as u64);
         }
+        let mut tree = Tree {
+            stored,
+            size: (blocks * BLOCK) as u64,
+        };
         for &h in hashes.chunks_exact(BLOCK).remainder() {
             tree.push_hash(h);
         }
