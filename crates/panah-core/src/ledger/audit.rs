@@ -6,9 +6,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::entry::{check_reversal, Entry, EntryError};
+use super::money::Currency;
 use crate::par;
-use crate::tlog::check::{check_tiles, CheckError, Leaves};
-use crate::tlog::tiles::{LeafList, TileRef};
+use crate::tlog::check::{check_tiles_with, CheckError, Leaves};
+use crate::tlog::tiles::{bundle_ranges, tiles_for, LeafList, TileKind, TileRef};
 use crate::tlog::tree::Tree;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,15 +59,37 @@ impl Checked {
     }
 }
 
-/// Checks every tile of a ledger of `size` against the signed `root`, then the entries'
-/// format and the ledger's rules. The entry bundles are kept in what it returns.
+/// Checks every tile of a ledger of `size` against the signed `root`, every entry's format
+/// and the ledger's rules. The entry bundles are kept in what it returns.
 pub fn check_log(
     size: u64,
     root: &[u8; 32],
     files: HashMap<TileRef, Vec<u8>>,
 ) -> Result<Checked, AuditError> {
-    let Leaves { leaves, tree } = check_tiles(size, root, files)?;
-    check_entries(&leaves.iter().collect::<Vec<_>>())?;
+    // The base currency is the first entry's.
+    let first = tiles_for(size)
+        .into_iter()
+        .find(|t| t.kind == TileKind::Entries)
+        .and_then(|tile| files.get(&tile))
+        .and_then(|bundle| Some(&bundle[bundle_ranges(bundle).next()?.ok()?]));
+    let base = base_of(first);
+    // Each entry is checked on its own as it is hashed, and only reversals and refusals
+    // are kept; a log whose tiles do not check is refused for that first.
+    let (Leaves { leaves, tree }, kept) = check_tiles_with(size, root, files, |_, leaf| {
+        check_one(leaf, base).transpose()
+    })?;
+    let mut refused = None;
+    let mut reversals = Vec::new();
+    for (index, k) in kept {
+        match k {
+            Ok(reversal) => reversals.push((index as usize, reversal)),
+            Err(why) => {
+                refused = Some((index as usize, why));
+                break;
+            }
+        }
+    }
+    check_between(reversals, refused, |i| leaves.get(i))?;
     Ok(Checked { leaves, tree })
 }
 
@@ -75,34 +98,53 @@ pub fn check_log(
 pub fn check_entries(leaves: &[impl AsRef<[u8]> + Sync]) -> Result<(), AuditError> {
     // The base currency is the first entry's. Each entry is parsed and checked on its own
     // on every core, and only reversals are kept.
-    let base = leaves
-        .first()
-        .and_then(|leaf| Entry::from_leaf(leaf.as_ref()).ok())
-        .map(|e| e.base.currency());
-    let (reversals, refused) = par::try_map(leaves, |leaf| {
-        let leaf = leaf.as_ref();
-        let entry = Entry::from_leaf(leaf).map_err(Refused::Format)?;
-        entry
-            .validate_sized(base.unwrap_or(entry.base.currency()), leaf.len())
-            .map_err(Refused::Rule)?;
-        Ok(entry.reverses.is_some().then(|| Box::new(entry)))
-    });
+    let base = base_of(leaves.first().map(AsRef::as_ref));
+    let (checked, refused) = par::try_map(leaves, |leaf| check_one(leaf.as_ref(), base));
+    let reversals = checked
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some((i, r?)));
+    check_between(reversals, refused, |i| Some(leaves.get(i)?.as_ref()))
+}
+
+/// The base currency of a ledger whose first entry is `first`.
+fn base_of(first: Option<&[u8]>) -> Option<Currency> {
+    Some(Entry::from_leaf(first?).ok()?.base.currency())
+}
+
+/// Checks one entry on its own, in a ledger of `base` currency: a reversal is kept, to be
+/// checked against its target.
+fn check_one(leaf: &[u8], base: Option<Currency>) -> Result<Option<Box<Entry>>, Refused> {
+    let entry = Entry::from_leaf(leaf).map_err(Refused::Format)?;
+    entry
+        .validate_sized(base.unwrap_or(entry.base.currency()), leaf.len())
+        .map_err(Refused::Rule)?;
+    Ok(entry.reverses.is_some().then(|| Box::new(entry)))
+}
+
+/// The rules between entries, given the `reversals` (in order) before the first entry
+/// `refused` on its own: each reversal against its target (read again from `leaf`:
+/// reversals are few). The first entry at fault is named, whichever rule it breaks.
+fn check_between<'a>(
+    reversals: impl IntoIterator<Item = (usize, Box<Entry>)>,
+    refused: Option<(usize, Refused)>,
+    leaf: impl Fn(usize) -> Option<&'a [u8]>,
+) -> Result<(), AuditError> {
     let rule = |index: usize, e: EntryError| AuditError::BadRule {
         index: index as u64,
         why: e.to_string(),
     };
-    // The reversals before the first refused entry, in order, each against its target
-    // (read again: reversals are few): one that breaks a rule comes first.
     let mut reversed = BTreeSet::new();
-    for (i, entry) in reversals.iter().enumerate() {
-        let Some((entry, target)) = entry.as_ref().and_then(|e| Some((e, e.reverses?))) else {
+    for (i, entry) in reversals {
+        let Some(target) = entry.reverses else {
             continue;
         };
         let earlier = usize::try_from(target)
             .ok()
             .filter(|&t| t < i)
-            .and_then(|t| Entry::from_leaf(leaves[t].as_ref()).ok());
-        check_reversal(entry, target, earlier.as_ref(), reversed.contains(&target))
+            .and_then(&leaf)
+            .and_then(|l| Entry::from_leaf(l).ok());
+        check_reversal(&entry, target, earlier.as_ref(), reversed.contains(&target))
             .map_err(|e| rule(i, e))?;
         reversed.insert(target);
     }

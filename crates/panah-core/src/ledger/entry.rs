@@ -25,7 +25,9 @@ macro_rules! word_enum {
             }
 
             pub fn parse(word: &str) -> Option<Self> {
-                match word { $($word => Some($name::$variant),)+ _ => None }
+                // Compared in place: a few short words, read for every entry a verifier checks.
+                let same = |w: &str| w.len() == word.len() && starts(w.as_bytes(), word.as_bytes());
+                Self::ALL.iter().copied().find(|v| same(v.word()))
             }
         }
     };
@@ -472,26 +474,26 @@ impl Entry {
 ///
 /// It gives up on anything else (`None`), and [`Entry::from_leaf`] then reads the leaf the
 /// careful way, to say what is wrong with it.
-struct Written<'a>(&'a [u8]);
+struct Written<'a>(&'a str);
 
 impl<'a> Written<'a> {
     fn read(leaf: &'a [u8]) -> Option<Entry> {
-        let mut w = Written(leaf);
-        let translated = if w.literal(HEADER_V1.as_bytes()) {
+        // Text as a whole, as the careful reader requires; then read in place.
+        let mut w = Written(std::str::from_utf8(leaf).ok()?);
+        let translated = if w.literal(HEADER_V1) {
             false
-        } else if w.literal(HEADER_V2.as_bytes()) {
+        } else if w.literal(HEADER_V2) {
             true
         } else {
             return None;
         };
-        w.literal(b"\n").then_some(())?;
-        let kind = Kind::parse(w.text("kind")?)?;
+        w.literal("\n").then_some(())?;
+        let kind = Kind::parse(w.field("kind")?)?;
         let (date, precision) = w.field("date")?.split_at_checked(10)?;
-        let (y, m, d) = written_date(date)?;
+        let (y, m, d) = written_date(date.as_bytes())?;
         let date = Date::from_calendar_date(y, Month::try_from(m).ok()?, d).ok()?;
-        let precision =
-            DatePrecision::parse(std::str::from_utf8(precision.strip_prefix(b" ")?).ok()?)?;
-        let category = Category::parse(w.text("category")?)?;
+        let precision = DatePrecision::parse(precision.strip_prefix(' ')?)?;
+        let category = Category::parse(w.field("category")?)?;
         let amount = w.amount("amount")?;
         let base = w.amount("base")?;
         // An optional line, if there, must read.
@@ -500,21 +502,21 @@ impl<'a> Written<'a> {
             false => None,
         };
         let reverses = match w.has("reverses") {
-            true => Some(unsigned(w.field("reverses")?)?),
+            true => Some(unsigned(w.field("reverses")?.as_bytes())?),
             false => None,
         };
-        let rail = Rail::parse(w.text("rail")?)?;
+        let rail = Rail::parse(w.field("rail")?)?;
         let receipt = match w.has("receipt") {
-            true => Some(crate::unhex::<32>(w.text("receipt")?)?),
+            true => Some(crate::unhex::<32>(w.field("receipt")?)?),
             false => None,
         };
-        let coordinator = w.text("coordinator")?.to_owned();
-        let memo = w.text("memo")?.to_owned();
+        let coordinator = w.field("coordinator")?.to_owned();
+        let memo = w.field("memo")?.to_owned();
         let mut translations = BTreeMap::new();
         for lang in Lang::ALL {
             let name = translation_field(lang);
             if w.has(name) {
-                translations.insert(lang, w.text(name)?.to_owned());
+                translations.insert(lang, w.field(name)?.to_owned());
             }
         }
         // The header says whether there are translations, and nothing follows them.
@@ -535,9 +537,12 @@ impl<'a> Written<'a> {
         })
     }
 
-    /// Takes `bytes` if the rest starts with them.
-    fn literal(&mut self, bytes: &[u8]) -> bool {
-        match self.0.strip_prefix(bytes) {
+    /// Takes `text` if the rest starts with it.
+    fn literal(&mut self, text: &str) -> bool {
+        match starts(self.0.as_bytes(), text.as_bytes())
+            .then(|| self.0.get(text.len()..))
+            .flatten()
+        {
             Some(rest) => {
                 self.0 = rest;
                 true
@@ -548,33 +553,36 @@ impl<'a> Written<'a> {
 
     /// Whether the next line is a `name value` line.
     fn has(&self, name: &str) -> bool {
-        self.0.starts_with(name.as_bytes()) && self.0.get(name.len()) == Some(&b' ')
+        let bytes = self.0.as_bytes();
+        starts(bytes, name.as_bytes()) && bytes.get(name.len()) == Some(&b' ')
     }
 
     /// The value of the next line, which must be a `name value` line.
-    fn field(&mut self, name: &str) -> Option<&'a [u8]> {
+    fn field(&mut self, name: &str) -> Option<&'a str> {
         if !self.has(name) {
             return None;
         }
         let rest = self.0.get(name.len() + 1..)?;
-        let end = memchr::memchr(b'\n', rest)?;
+        // Most lines are a few bytes: looked for in place rather than by a call to memchr.
+        let end = rest.bytes().position(|b| b == b'\n')?;
         self.0 = rest.get(end + 1..)?;
         rest.get(..end)
-    }
-
-    /// [`Written::field`] as text.
-    fn text(&mut self, name: &str) -> Option<&'a str> {
-        std::str::from_utf8(self.field(name)?).ok()
     }
 
     /// An amount as written: positive minor units, a space, a code of the list.
     fn amount(&mut self, name: &str) -> Option<Amount> {
         let v = self.field(name)?;
         let (minor, code) = v.split_at_checked(v.len().checked_sub(4)?)?;
-        let currency = Currency::from_code(std::str::from_utf8(code.strip_prefix(b" ")?).ok()?)?;
-        let minor = i64::try_from(unsigned(minor)?).ok()?;
+        let currency = Currency::from_code(code.strip_prefix(' ')?)?;
+        let minor = i64::try_from(unsigned(minor.as_bytes())?).ok()?;
         Amount::new(minor, currency).ok()
     }
+}
+
+/// Whether `bytes` start with `prefix`, compared in place (a few bytes: a call to memcmp
+/// costs more).
+fn starts(bytes: &[u8], prefix: &[u8]) -> bool {
+    bytes.len() >= prefix.len() && bytes.iter().zip(prefix).all(|(a, b)| a == b)
 }
 
 /// The name of the line with the memo in `lang`.
@@ -636,12 +644,9 @@ impl<'a> Lines<'a> {
 /// The value of a `name value` line, if `line` is one.
 fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
     let (bytes, n) = (line.as_bytes(), name.len());
-    // Field names are a few bytes: compared in place rather than by a call to memcmp.
-    (bytes.len() > n
-        && bytes[n] == b' '
-        && bytes[..n].iter().zip(name.as_bytes()).all(|(a, b)| a == b))
-    .then(|| line.get(n + 1..))
-    .flatten()
+    (bytes.get(n) == Some(&b' ') && starts(bytes, name.as_bytes()))
+        .then(|| line.get(n + 1..))
+        .flatten()
 }
 
 /// A date as leaves write it: four digits, two, two.
@@ -746,12 +751,8 @@ fn push_unsigned(s: &mut impl Sink, mut v: u64, width: usize) {
 fn check_memo(memo: &str) -> Result<(), EntryError> {
     // One pass over the characters (every verifier checks every memo of a ledger); most
     // memos are ASCII, where a character is a byte and nothing can override direction.
-    let (n, control, overridden) = if memo.is_ascii() {
-        (
-            memo.len(),
-            memo.bytes().any(|b| b.is_ascii_control()),
-            false,
-        )
+    let (n, control, overridden) = if memo.bytes().all(|b| matches!(b, b' '..=b'~')) {
+        (memo.len(), false, false)
     } else {
         memo.chars()
             .fold((0, false, false), |(n, control, overridden), c| {

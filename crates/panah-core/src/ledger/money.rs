@@ -61,12 +61,18 @@ impl Currency {
     /// The currency of exactly this ISO 4217 code (upper case, nothing around it), as
     /// written in ledger entries; [`Currency::parse`] is for what people type.
     pub fn from_code(code: &str) -> Option<Self> {
+        // The list is in code order: looked up by the three letters as one number (ledger
+        // entries name two or three codes each).
+        let key = |c: &str| -> Option<u32> {
+            let &[a, b, c] = c.as_bytes() else {
+                return None;
+            };
+            Some(u32::from_be_bytes([0, a, b, c]))
+        };
+        let wanted = key(code)?;
         CURRENCIES
-            .iter()
-            .position(|(c, _)| {
-                // Three bytes: compared in place (ledger entries name two or three each).
-                c.len() == code.len() && c.bytes().zip(code.bytes()).all(|(a, b)| a == b)
-            })
+            .binary_search_by_key(&Some(wanted), |(c, _)| key(c))
+            .ok()
             .map(Currency::at)
     }
 
@@ -212,6 +218,7 @@ mod tests {
     #[test]
     fn the_list_is_in_code_order() {
         assert!(CURRENCIES.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(CURRENCIES.iter().all(|(c, _)| c.len() == 3));
         assert!(CURRENCIES.len() < 256);
         for &(code, digits) in CURRENCIES {
             let c = Currency::from_code(code).unwrap();

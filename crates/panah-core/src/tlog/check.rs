@@ -79,8 +79,19 @@ pub fn b64(hash: &[u8; 32]) -> String {
 pub fn check_tiles(
     size: u64,
     root: &[u8; 32],
-    mut files: HashMap<TileRef, Vec<u8>>,
+    files: HashMap<TileRef, Vec<u8>>,
 ) -> Result<Leaves, CheckError> {
+    check_tiles_with(size, root, files, |_, _| None::<()>).map(|(leaves, _)| leaves)
+}
+
+/// [`check_tiles`], running `each` on every entry (its index and bytes) as it is hashed:
+/// on every core, while the entry is in the cache. What `each` keeps, by index, in order.
+pub fn check_tiles_with<T: Send>(
+    size: u64,
+    root: &[u8; 32],
+    mut files: HashMap<TileRef, Vec<u8>>,
+    each: impl Fn(u64, &[u8]) -> Option<T> + Sync,
+) -> Result<(Leaves, Vec<(u64, T)>), CheckError> {
     if size > MAX_CHECKED_SIZE {
         return Err(CheckError::TooLarge(size));
     }
@@ -104,18 +115,12 @@ pub fn check_tiles(
     };
 
     // What the hashes say each leaf is, and whether those hashes make the signed root.
-    let mut level0 = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    for tile in tiles
+    let level0: Vec<&[[u8; 32]]> = tiles
         .iter()
         .filter(|t| t.kind == TileKind::Hashes { level: 0 })
-    {
-        level0.extend(
-            hash_tile(tile)?
-                .chunks_exact(32)
-                .map(|chunk| <[u8; 32]>::try_from(chunk).unwrap_or([0; 32])),
-        );
-    }
-    let claimed = Tree::from_leaf_hashes(&level0);
+        .map(|tile| Ok(hash_tile(tile)?.as_chunks::<32>().0))
+        .collect::<Result<_, CheckError>>()?;
+    let claimed = Tree::from_leaf_hash_pieces(&level0);
     drop(level0);
     let claimed_ok = claimed.size() == size && claimed.root() == *root;
 
@@ -129,7 +134,10 @@ pub fn check_tiles(
         .collect::<Result<_, CheckError>>()?;
     let mut hashes = vec![[0; 32]; bundles.iter().map(|(t, _)| usize::from(t.width)).sum()];
     let mut spans = vec![Span::default(); hashes.len()];
-    let mut found: Vec<Result<usize, String>> = vec![Ok(0); bundles.len()];
+    // For each bundle: how many entries it has (or why it does not read), and what `each`
+    // kept of them.
+    let mut found: Vec<(Result<usize, String>, Vec<(u64, T)>)> =
+        (0..bundles.len()).map(|_| (Ok(0), Vec::new())).collect();
     let mut parts = Vec::with_capacity(bundles.len());
     let (mut hashes_left, mut spans_left) = (&mut hashes[..], &mut spans[..]);
     for (k, (&(tile, bytes), found)) in bundles.iter().zip(&mut found).enumerate() {
@@ -138,39 +146,44 @@ pub fn check_tiles(
         hashes_left = rest;
         let (s, rest) = std::mem::take(&mut spans_left).split_at_mut(width);
         spans_left = rest;
-        parts.push((k as u32, bytes, h, s, found));
+        parts.push((k as u32, tile.first(), bytes, h, s, found));
     }
-    crate::par::for_each(parts, |(k, bytes, hashes, spans, found)| {
+    crate::par::for_each(parts, |(k, first, bytes, hashes, spans, (count, kept))| {
         let mut places = hashes.iter_mut().zip(spans);
         let mut n = 0;
         for range in bundle_ranges(bytes) {
             let range = match range {
                 Ok(range) => range,
                 Err(why) => {
-                    *found = Err(why);
+                    *count = Err(why);
                     return;
                 }
             };
             if let Some((hash, span)) = places.next() {
-                *hash = leaf_hash(&bytes[range.clone()]);
+                let leaf = &bytes[range.clone()];
+                *hash = leaf_hash(leaf);
                 *span = Span {
                     buffer: k,
                     start: range.start as u32,
                     end: range.end as u32,
                 };
+                let index = first + n as u64;
+                kept.extend(each(index, leaf).map(|t| (index, t)));
             }
             n += 1;
         }
-        *found = Ok(n);
+        *count = Ok(n);
     });
     let mut first = 0;
     let mut counts = Vec::with_capacity(bundles.len());
-    for (&(tile, _), found) in bundles.iter().zip(found) {
-        let len = found.map_err(|why| CheckError::BadBundle {
+    let mut kept = Vec::new();
+    for (&(tile, _), (count, some)) in bundles.iter().zip(found) {
+        let len = count.map_err(|why| CheckError::BadBundle {
             path: tile.path(),
             why,
         })?;
         counts.push((tile, first, len));
+        kept.extend(some);
         first += usize::from(tile.width);
     }
     // Each bundle's hashes: those of its entries, up to its tile's width.
@@ -251,7 +264,7 @@ pub fn check_tiles(
         .collect();
     let leaves =
         LeafList::of(buffers, spans).ok_or(CheckError::RootMismatch { signed: b64(root) })?;
-    Ok(Leaves { leaves, tree })
+    Ok((Leaves { leaves, tree }, kept))
 }
 
 /// Checks that `tree` extends the tree of `old_size` with `old_root` seen before.

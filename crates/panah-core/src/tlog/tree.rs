@@ -40,7 +40,8 @@ pub enum LogError {
 /// coordinator's CLI to recompute a root from the leaves it trusts, and for tests.
 #[derive(Debug, Clone, Default)]
 pub struct Tree {
-    stored: Vec<Hash>,
+    /// Plain arrays rather than `Hash`: a large tree's are allocated zeroed, not written.
+    stored: Vec<[u8; 32]>,
     size: u64,
 }
 
@@ -52,6 +53,7 @@ impl HashReader for Tree {
                 usize::try_from(i)
                     .ok()
                     .and_then(|i| self.stored.get(i).copied())
+                    .map(Hash)
                     .ok_or(tlog_tiles::Error::InvalidProof)
             })
             .collect()
@@ -64,7 +66,7 @@ const BLOCK_LEVELS: u8 = 8;
 /// Writes, from `stored[at]` on, the subtrees completed by node `n` of `level` (whose hash
 /// is `hash`): for each trailing 1 bit of `n`, the hash of its left neighbour (stored
 /// before) and what is complete so far. What `tlog` stores after a node.
-fn complete_at(stored: &mut [Hash], mut at: usize, hash: Hash, level: u8, n: u64) {
+fn complete_at(stored: &mut [[u8; 32]], mut at: usize, hash: [u8; 32], level: u8, n: u64) {
     let (mut current, mut level, mut n) = (hash, level, n);
     while n & 1 == 1 {
         let left = usize::try_from(stored_hash_index(level, n - 1))
@@ -73,7 +75,7 @@ fn complete_at(stored: &mut [Hash], mut at: usize, hash: Hash, level: u8, n: u64
             .copied();
         // Every left neighbour was stored before: a tree is only built by appending.
         debug_assert!(left.is_some(), "node {level}/{} missing", n - 1);
-        current = node_hash(left.unwrap_or(Hash([0; 32])), current);
+        current = node_hash(Hash(left.unwrap_or([0; 32])), Hash(current)).0;
         if let Some(slot) = stored.get_mut(at) {
             *slot = current;
         }
@@ -106,47 +108,60 @@ impl Tree {
     /// `tlog` stores after a record: for each trailing 1 bit of the leaf's index, its left
     /// neighbour at that level and what is complete so far).
     pub fn push_hash(&mut self, hash: [u8; 32]) {
-        self.stored.push(Hash(hash));
-        self.complete(Hash(hash), 0, self.size);
+        self.stored.push(hash);
+        self.complete(hash, 0, self.size);
         self.size += 1;
     }
 
     /// Stores the subtrees completed by node `n` of `level` (just stored, `hash`): for
     /// each trailing 1 bit of `n`, the hash of its left neighbour and what is complete.
-    fn complete(&mut self, hash: Hash, level: u8, n: u64) {
+    fn complete(&mut self, hash: [u8; 32], level: u8, n: u64) {
         let at = self.stored.len();
-        self.stored
-            .resize(at + n.trailing_ones() as usize, Hash([0; 32]));
+        self.stored.resize(at + n.trailing_ones() as usize, [0; 32]);
         complete_at(&mut self.stored, at, hash, level, n);
     }
 
     /// The tree of these leaf hashes, the subtrees of each 256 leaves hashed on every core.
     pub fn from_leaf_hashes(hashes: &[[u8; 32]]) -> Self {
+        Tree::from_leaf_hash_pieces(&[hashes])
+    }
+
+    /// [`Tree::from_leaf_hashes`] of the hashes of `pieces`, one after another (a log's
+    /// level-0 hash tiles, read where they lie).
+    pub fn from_leaf_hash_pieces(pieces: &[&[[u8; 32]]]) -> Self {
         const BLOCK: usize = 1 << BLOCK_LEVELS;
+        let Some((last, whole)) = pieces.split_last() else {
+            return Tree::new();
+        };
+        if whole.iter().any(|p| p.len() % BLOCK != 0) {
+            // Blocks that straddle pieces: put together first.
+            return Tree::from_leaf_hashes(&pieces.concat());
+        }
         // Within a block of 256 leaves (starting at a multiple of 256), what is stored is
         // the same whatever came before: each leaf and the subtrees it completes up to the
         // block's own root, 511 hashes in a row. Each block's are written in place, on
         // every core; then the subtrees above the blocks, in order.
-        let blocks = hashes.len() / BLOCK;
+        let blocks = pieces.iter().map(|p| p.len() / BLOCK).sum::<usize>();
         let stored_at = |k: usize| {
             usize::try_from(stored_hash_index(0, (k * BLOCK) as u64)).unwrap_or(usize::MAX)
         };
-        let mut stored = vec![Hash([0; 32]); stored_at(blocks)];
+        let mut stored = vec![[0; 32]; stored_at(blocks)];
         let mut parts = Vec::with_capacity(blocks);
         let mut left = &mut stored[..];
-        for (k, block) in hashes.chunks_exact(BLOCK).enumerate() {
+        let all_blocks = pieces.iter().flat_map(|p| p.chunks_exact(BLOCK));
+        for (k, block) in all_blocks.enumerate() {
             // The block's own hashes, then those of the subtrees it completes above.
             let above = k.trailing_ones() as usize;
             let (own, rest) = std::mem::take(&mut left).split_at_mut(2 * BLOCK - 1);
             left = &mut rest[above..];
             parts.push((block, own));
         }
-        crate::par::for_each(parts, |(block, own): (&[[u8; 32]], &mut [Hash])| {
+        crate::par::for_each(parts, |(block, own): (&[[u8; 32]], &mut [[u8; 32]])| {
             let mut lefts = [Hash([0; 32]); BLOCK_LEVELS as usize + 1];
             let mut out = own.iter_mut();
             let mut put = |h: Hash| {
                 if let Some(slot) = out.next() {
-                    *slot = h;
+                    *slot = h.0;
                 }
             };
             for (j, &h) in block.iter().enumerate() {
@@ -171,7 +186,7 @@ impl Tree {
             stored,
             size: (blocks * BLOCK) as u64,
         };
-        for &h in hashes.chunks_exact(BLOCK).remainder() {
+        for &h in last.chunks_exact(BLOCK).remainder() {
             tree.push_hash(h);
         }
         tree
@@ -183,7 +198,7 @@ impl Tree {
             .ok()
             .and_then(|i| self.stored.get(i))
             .filter(|_| (n + 1) << level <= self.size)
-            .map(|h| h.0)
+            .copied()
     }
 
     /// The bytes of a hash tile of this tree, or `None` if the tree does not reach it.
@@ -446,7 +461,7 @@ mod tests {
             for (i, h) in hashes.iter().enumerate() {
                 let new =
                     tlog_tiles::stored_hashes_for_record_hash(i as u64, Hash(*h), &oracle).unwrap();
-                oracle.stored.extend(new);
+                oracle.stored.extend(new.iter().map(|h| h.0));
                 oracle.size += 1;
             }
             let mut pushed = Tree::new();
@@ -454,6 +469,15 @@ mod tests {
                 pushed.push_hash(*h);
             }
             let at_once = Tree::from_leaf_hashes(&hashes);
+            // In pieces of whole tiles, or of any length.
+            for piece in [256, 512, 100] {
+                let pieces: Vec<&[[u8; 32]]> = hashes.chunks(piece).collect();
+                assert_eq!(
+                    Tree::from_leaf_hash_pieces(&pieces).stored,
+                    oracle.stored,
+                    "{n} in {piece}s"
+                );
+            }
             assert_eq!(pushed.stored, oracle.stored, "{n}");
             assert_eq!(at_once.stored, oracle.stored, "{n}");
             assert_eq!((pushed.size, at_once.size), (n, n));
