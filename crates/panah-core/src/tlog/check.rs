@@ -68,6 +68,10 @@ pub struct Leaves {
     pub tree: Tree,
 }
 
+/// What is found in a bundle: how many entries it has (or why it does not read), and what
+/// the caller kept of them, by index.
+type Found<T> = (Result<usize, String>, Vec<(u64, T)>);
+
 /// A hash in base64, as checkpoints write it.
 pub fn b64(hash: &[u8; 32]) -> String {
     STANDARD.encode(hash)
@@ -115,12 +119,12 @@ pub fn check_tiles_with<T: Send>(
     };
 
     // What the hashes say each leaf is, and whether those hashes make the signed root.
-    let level0: Vec<&[[u8; 32]]> = tiles
+    let level0: Vec<&[u8]> = tiles
         .iter()
         .filter(|t| t.kind == TileKind::Hashes { level: 0 })
-        .map(|tile| Ok(hash_tile(tile)?.as_chunks::<32>().0))
+        .map(|tile| Ok(hash_tile(tile)?.as_slice()))
         .collect::<Result<_, CheckError>>()?;
-    let claimed = Tree::from_leaf_hash_pieces(&level0);
+    let claimed = Tree::from_leaf_hash_bytes(&level0);
     drop(level0);
     let claimed_ok = claimed.size() == size && claimed.root() == *root;
 
@@ -136,8 +140,7 @@ pub fn check_tiles_with<T: Send>(
     let mut spans = vec![Span::default(); hashes.len()];
     // For each bundle: how many entries it has (or why it does not read), and what `each`
     // kept of them.
-    let mut found: Vec<(Result<usize, String>, Vec<(u64, T)>)> =
-        (0..bundles.len()).map(|_| (Ok(0), Vec::new())).collect();
+    let mut found: Vec<Found<T>> = (0..bundles.len()).map(|_| (Ok(0), Vec::new())).collect();
     let mut parts = Vec::with_capacity(bundles.len());
     let (mut hashes_left, mut spans_left) = (&mut hashes[..], &mut spans[..]);
     for (k, (&(tile, bytes), found)) in bundles.iter().zip(&mut found).enumerate() {

@@ -123,32 +123,40 @@ impl Tree {
 
     /// The tree of these leaf hashes, the subtrees of each 256 leaves hashed on every core.
     pub fn from_leaf_hashes(hashes: &[[u8; 32]]) -> Self {
-        Tree::from_leaf_hash_pieces(&[hashes])
+        Tree::from_leaf_hash_bytes(&[hashes.as_flattened()])
     }
 
-    /// [`Tree::from_leaf_hashes`] of the hashes of `pieces`, one after another (a log's
-    /// level-0 hash tiles, read where they lie).
-    pub fn from_leaf_hash_pieces(pieces: &[&[[u8; 32]]]) -> Self {
+    /// [`Tree::from_leaf_hashes`] of the 32-byte hashes in `pieces`, one after another (a
+    /// log's level-0 hash tiles, read where they lie). Bytes after a piece's last whole
+    /// hash are not read.
+    pub fn from_leaf_hash_bytes(pieces: &[&[u8]]) -> Self {
         const BLOCK: usize = 1 << BLOCK_LEVELS;
+        const BLOCK_BYTES: usize = 32 * BLOCK;
+        let hash = |h: &[u8]| <[u8; 32]>::try_from(h).unwrap_or([0; 32]);
         let Some((last, whole)) = pieces.split_last() else {
             return Tree::new();
         };
-        if whole.iter().any(|p| p.len() % BLOCK != 0) {
+        if whole.iter().any(|p| p.len() % BLOCK_BYTES != 0) {
             // Blocks that straddle pieces: put together first.
-            return Tree::from_leaf_hashes(&pieces.concat());
+            let together: Vec<u8> = pieces
+                .iter()
+                .flat_map(|p| &p[..p.len() - p.len() % 32])
+                .copied()
+                .collect();
+            return Tree::from_leaf_hash_bytes(&[&together]);
         }
         // Within a block of 256 leaves (starting at a multiple of 256), what is stored is
         // the same whatever came before: each leaf and the subtrees it completes up to the
         // block's own root, 511 hashes in a row. Each block's are written in place, on
         // every core; then the subtrees above the blocks, in order.
-        let blocks = pieces.iter().map(|p| p.len() / BLOCK).sum::<usize>();
+        let blocks = pieces.iter().map(|p| p.len() / BLOCK_BYTES).sum::<usize>();
         let stored_at = |k: usize| {
             usize::try_from(stored_hash_index(0, (k * BLOCK) as u64)).unwrap_or(usize::MAX)
         };
         let mut stored = vec![[0; 32]; stored_at(blocks)];
         let mut parts = Vec::with_capacity(blocks);
         let mut left = &mut stored[..];
-        let all_blocks = pieces.iter().flat_map(|p| p.chunks_exact(BLOCK));
+        let all_blocks = pieces.iter().flat_map(|p| p.chunks_exact(BLOCK_BYTES));
         for (k, block) in all_blocks.enumerate() {
             // The block's own hashes, then those of the subtrees it completes above.
             let above = k.trailing_ones() as usize;
@@ -156,7 +164,7 @@ impl Tree {
             left = &mut rest[above..];
             parts.push((block, own));
         }
-        crate::par::for_each(parts, |(block, own): (&[[u8; 32]], &mut [[u8; 32]])| {
+        crate::par::for_each(parts, |(block, own): (&[u8], &mut [[u8; 32]])| {
             let mut lefts = [Hash([0; 32]); BLOCK_LEVELS as usize + 1];
             let mut out = own.iter_mut();
             let mut put = |h: Hash| {
@@ -164,8 +172,8 @@ impl Tree {
                     *slot = h.0;
                 }
             };
-            for (j, &h) in block.iter().enumerate() {
-                let mut current = Hash(h);
+            for (j, h) in block.chunks_exact(32).enumerate() {
+                let mut current = Hash(hash(h));
                 put(current);
                 let (mut m, mut level) = (j, 0);
                 while m & 1 == 1 {
@@ -186,8 +194,8 @@ impl Tree {
             stored,
             size: (blocks * BLOCK) as u64,
         };
-        for &h in last.chunks_exact(BLOCK).remainder() {
-            tree.push_hash(h);
+        for h in last.chunks_exact(BLOCK_BYTES).remainder().chunks_exact(32) {
+            tree.push_hash(hash(h));
         }
         tree
     }
@@ -471,9 +479,9 @@ mod tests {
             let at_once = Tree::from_leaf_hashes(&hashes);
             // In pieces of whole tiles, or of any length.
             for piece in [256, 512, 100] {
-                let pieces: Vec<&[[u8; 32]]> = hashes.chunks(piece).collect();
+                let pieces: Vec<&[u8]> = hashes.chunks(piece).map(|p| p.as_flattened()).collect();
                 assert_eq!(
-                    Tree::from_leaf_hash_pieces(&pieces).stored,
+                    Tree::from_leaf_hash_bytes(&pieces).stored,
                     oracle.stored,
                     "{n} in {piece}s"
                 );
