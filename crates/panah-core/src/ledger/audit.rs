@@ -109,17 +109,25 @@ pub fn check_entries(leaves: &[impl AsRef<[u8]> + Sync]) -> Result<(), AuditErro
 
 /// The base currency of a ledger whose first entry is `first`.
 fn base_of(first: Option<&[u8]>) -> Option<Currency> {
-    Some(Entry::from_leaf(first?).ok()?.base.currency())
+    Some(Entry::view_leaf(first?)?.base.currency())
 }
 
 /// Checks one entry on its own, in a ledger of `base` currency: a reversal is kept, to be
 /// checked against its target.
 fn check_one(leaf: &[u8], base: Option<Currency>) -> Result<Option<Box<Entry>>, Refused> {
-    let entry = Entry::from_leaf(leaf).map_err(Refused::Format)?;
+    // Read in place; what is not a canonical entry is read again to say why.
+    let owned;
+    let entry = match Entry::view_leaf(leaf) {
+        Some(view) => view,
+        None => {
+            owned = Entry::from_leaf(leaf).map_err(Refused::Format)?;
+            owned.view()
+        }
+    };
     entry
         .validate_sized(base.unwrap_or(entry.base.currency()), leaf.len())
         .map_err(Refused::Rule)?;
-    Ok(entry.reverses.is_some().then(|| Box::new(entry)))
+    Ok(entry.reverses.is_some().then(|| Box::new(entry.to_entry())))
 }
 
 /// The rules between entries, given the `reversals` (in order) before the first entry

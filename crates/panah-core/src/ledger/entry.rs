@@ -182,53 +182,36 @@ impl Entry {
         size: usize,
     ) -> Result<(), EntryError> {
         debug_assert_eq!(size, self.leaf_len());
-        if self.base.currency() != base_currency {
-            return Err(EntryError::BaseCurrency {
-                expected: base_currency,
-                found: self.base.currency(),
-            });
+        self.view().validate_sized(base_currency, size)
+    }
+
+    /// The entry of a canonical leaf, its texts borrowed from the leaf; `None` for any other
+    /// bytes, which [`Entry::from_leaf`] refuses with a reason.
+    pub(crate) fn view_leaf(leaf: &[u8]) -> Option<EntryView<'_>> {
+        Written::read(leaf)
+    }
+
+    /// This entry, its texts borrowed.
+    pub(crate) fn view(&self) -> EntryView<'_> {
+        let mut translations = [None; 3];
+        for (slot, lang) in translations.iter_mut().zip(Lang::ALL) {
+            *slot = self.translations.get(&lang).map(String::as_str);
         }
-        match (self.kind, self.counter) {
-            // A reversal of an exchange repeats its other side, like its amounts.
-            (Kind::Exchange | Kind::Reversal, Some(c))
-                if c.currency() != self.amount.currency() => {}
-            (Kind::Exchange, _) => return Err(EntryError::ExchangeCounter),
-            (_, Some(_)) => return Err(EntryError::UnexpectedCounter),
-            (_, None) => {}
+        EntryView {
+            kind: self.kind,
+            date: self.date,
+            precision: self.precision,
+            category: self.category,
+            amount: self.amount,
+            base: self.base,
+            counter: self.counter,
+            reverses: self.reverses,
+            rail: self.rail,
+            memo: &self.memo,
+            translations,
+            receipt: self.receipt,
+            coordinator: &self.coordinator,
         }
-        match (self.kind, self.reverses) {
-            (Kind::Reversal, None) => return Err(EntryError::ReversalTarget),
-            (Kind::Reversal, Some(_)) | (_, None) => {}
-            (_, Some(_)) => return Err(EntryError::UnexpectedTarget),
-        }
-        if self.receipt.is_some() && self.kind != Kind::Income {
-            return Err(EntryError::ReceiptNotIncome);
-        }
-        let fingerprint_like = |c: char| c.is_ascii_hexdigit() || c == '-';
-        if self.coordinator.is_empty()
-            || self.coordinator.len() > 64
-            || !self.coordinator.chars().all(fingerprint_like)
-        {
-            return Err(EntryError::BadCoordinator);
-        }
-        check_memo(&self.memo)?;
-        for text in self.translations.values() {
-            if text.trim().is_empty() {
-                return Err(EntryError::Malformed(
-                    "an empty translation of the memo is left out, not written".into(),
-                ));
-            }
-            check_memo(text)?;
-        }
-        if size > MAX_LEAF {
-            return Err(EntryError::TooLong(size));
-        }
-        if self.precision.coarsen(self.date) != self.date {
-            return Err(EntryError::Malformed(
-                "the date is not coarsened to its precision".into(),
-            ));
-        }
-        Ok(())
     }
 
     /// The canonical leaf bytes.
@@ -345,12 +328,8 @@ impl Entry {
         // A canonical leaf is read in one pass, field by field as it was written (what
         // every verifier does a million times). Anything else is read the careful way
         // below, so that it is refused with a reason, exactly as before.
-        if let Some(entry) = Written::read(leaf) {
-            debug_assert!(
-                entry.is_leaf(leaf),
-                "the one-pass reader took a leaf the writer would not write"
-            );
-            return Ok(entry);
+        if let Some(view) = Written::read(leaf) {
+            return Ok(view.to_entry());
         }
         let entry = Entry::read_leaf(leaf)?;
         // Lenient in `read_leaf` (`+5`, `05`, `afn` are read), exact here: only the bytes
@@ -466,6 +445,106 @@ impl Entry {
     }
 }
 
+/// An entry read from its leaf, its texts borrowed from the leaf's bytes: what a verifier
+/// checks a million times, with nothing copied. [`Entry::from_leaf`] makes an [`Entry`] of
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EntryView<'a> {
+    pub kind: Kind,
+    pub date: Date,
+    pub precision: DatePrecision,
+    pub category: Category,
+    pub amount: Amount,
+    pub base: Amount,
+    pub counter: Option<Amount>,
+    pub reverses: Option<u64>,
+    pub rail: Rail,
+    pub memo: &'a str,
+    /// In the order of [`Lang::ALL`].
+    pub translations: [Option<&'a str>; 3],
+    pub receipt: Option<[u8; 32]>,
+    pub coordinator: &'a str,
+}
+
+impl EntryView<'_> {
+    /// [`Entry::validate`], for an entry read from a leaf of `size` bytes.
+    pub(crate) fn validate_sized(
+        &self,
+        base_currency: Currency,
+        size: usize,
+    ) -> Result<(), EntryError> {
+        if self.base.currency() != base_currency {
+            return Err(EntryError::BaseCurrency {
+                expected: base_currency,
+                found: self.base.currency(),
+            });
+        }
+        match (self.kind, self.counter) {
+            // A reversal of an exchange repeats its other side, like its amounts.
+            (Kind::Exchange | Kind::Reversal, Some(c))
+                if c.currency() != self.amount.currency() => {}
+            (Kind::Exchange, _) => return Err(EntryError::ExchangeCounter),
+            (_, Some(_)) => return Err(EntryError::UnexpectedCounter),
+            (_, None) => {}
+        }
+        match (self.kind, self.reverses) {
+            (Kind::Reversal, None) => return Err(EntryError::ReversalTarget),
+            (Kind::Reversal, Some(_)) | (_, None) => {}
+            (_, Some(_)) => return Err(EntryError::UnexpectedTarget),
+        }
+        if self.receipt.is_some() && self.kind != Kind::Income {
+            return Err(EntryError::ReceiptNotIncome);
+        }
+        let fingerprint_like = |c: char| c.is_ascii_hexdigit() || c == '-';
+        if self.coordinator.is_empty()
+            || self.coordinator.len() > 64
+            || !self.coordinator.chars().all(fingerprint_like)
+        {
+            return Err(EntryError::BadCoordinator);
+        }
+        check_memo(self.memo)?;
+        for text in self.translations.iter().flatten() {
+            if text.trim().is_empty() {
+                return Err(EntryError::Malformed(
+                    "an empty translation of the memo is left out, not written".into(),
+                ));
+            }
+            check_memo(text)?;
+        }
+        if size > MAX_LEAF {
+            return Err(EntryError::TooLong(size));
+        }
+        if self.precision.coarsen(self.date) != self.date {
+            return Err(EntryError::Malformed(
+                "the date is not coarsened to its precision".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn to_entry(self) -> Entry {
+        Entry {
+            kind: self.kind,
+            date: self.date,
+            precision: self.precision,
+            category: self.category,
+            amount: self.amount,
+            base: self.base,
+            counter: self.counter,
+            reverses: self.reverses,
+            rail: self.rail,
+            memo: self.memo.to_owned(),
+            translations: Lang::ALL
+                .into_iter()
+                .zip(self.translations)
+                .filter_map(|(lang, text)| Some((lang, text?.to_owned())))
+                .collect(),
+            receipt: self.receipt,
+            coordinator: self.coordinator.to_owned(),
+        }
+    }
+}
+
 /// A leaf read exactly as [`Entry::write_leaf`] writes it, in one pass: each field must be
 /// the bytes the writer gives for the value read (the header that matches the memo's
 /// translations, numbers without sign or leading zeros, the four-digit year, upper-case
@@ -474,20 +553,24 @@ impl Entry {
 ///
 /// It gives up on anything else (`None`), and [`Entry::from_leaf`] then reads the leaf the
 /// careful way, to say what is wrong with it.
-struct Written<'a>(&'a str);
+struct Written<'a> {
+    text: &'a str,
+    /// Where the next line starts.
+    at: usize,
+}
 
 impl<'a> Written<'a> {
-    fn read(leaf: &'a [u8]) -> Option<Entry> {
+    fn read(leaf: &'a [u8]) -> Option<EntryView<'a>> {
         // Text as a whole, as the careful reader requires; then read in place.
-        let mut w = Written(std::str::from_utf8(leaf).ok()?);
-        let translated = if w.literal(HEADER_V1) {
-            false
-        } else if w.literal(HEADER_V2) {
-            true
-        } else {
-            return None;
+        let mut w = Written {
+            text: std::str::from_utf8(leaf).ok()?,
+            at: 0,
         };
-        w.literal("\n").then_some(())?;
+        let translated = match w.line()? {
+            HEADER_V1 => false,
+            HEADER_V2 => true,
+            _ => return None,
+        };
         let kind = Kind::parse(w.field("kind")?)?;
         let (date, precision) = w.field("date")?.split_at_checked(10)?;
         let (y, m, d) = written_date(date.as_bytes())?;
@@ -510,17 +593,18 @@ impl<'a> Written<'a> {
             true => Some(crate::unhex::<32>(w.field("receipt")?)?),
             false => None,
         };
-        let coordinator = w.field("coordinator")?.to_owned();
-        let memo = w.field("memo")?.to_owned();
-        let mut translations = BTreeMap::new();
-        for lang in Lang::ALL {
+        let coordinator = w.field("coordinator")?;
+        let memo = w.field("memo")?;
+        let mut translations = [None; 3];
+        for (slot, lang) in translations.iter_mut().zip(Lang::ALL) {
             let name = translation_field(lang);
             if w.has(name) {
-                translations.insert(lang, w.field(name)?.to_owned());
+                *slot = Some(w.field(name)?);
             }
         }
         // The header says whether there are translations, and nothing follows them.
-        (w.0.is_empty() && translated != translations.is_empty()).then_some(Entry {
+        let any = translations.iter().any(Option::is_some);
+        let view = (w.at == w.text.len() && translated == any).then_some(EntryView {
             kind,
             date,
             precision,
@@ -534,27 +618,27 @@ impl<'a> Written<'a> {
             translations,
             receipt,
             coordinator,
-        })
+        })?;
+        debug_assert!(
+            view.to_entry().is_leaf(leaf),
+            "the one-pass reader took a leaf the writer would not write"
+        );
+        Some(view)
     }
 
-    /// Takes `text` if the rest starts with it.
-    fn literal(&mut self, text: &str) -> bool {
-        match starts(self.0.as_bytes(), text.as_bytes())
-            .then(|| self.0.get(text.len()..))
-            .flatten()
-        {
-            Some(rest) => {
-                self.0 = rest;
-                true
-            }
-            None => false,
-        }
+    /// The next line (without its newline).
+    fn line(&mut self) -> Option<&'a str> {
+        let rest = self.text.get(self.at..)?;
+        // Most lines are a few bytes: looked for in place rather than by a call to memchr.
+        let end = rest.bytes().position(|b| b == b'\n')?;
+        self.at += end + 1;
+        rest.get(..end)
     }
 
     /// Whether the next line is a `name value` line.
     fn has(&self, name: &str) -> bool {
-        let bytes = self.0.as_bytes();
-        starts(bytes, name.as_bytes()) && bytes.get(name.len()) == Some(&b' ')
+        let rest = self.text.as_bytes().get(self.at..).unwrap_or_default();
+        starts(rest, name.as_bytes()) && rest.get(name.len()) == Some(&b' ')
     }
 
     /// The value of the next line, which must be a `name value` line.
@@ -562,11 +646,7 @@ impl<'a> Written<'a> {
         if !self.has(name) {
             return None;
         }
-        let rest = self.0.get(name.len() + 1..)?;
-        // Most lines are a few bytes: looked for in place rather than by a call to memchr.
-        let end = rest.bytes().position(|b| b == b'\n')?;
-        self.0 = rest.get(end + 1..)?;
-        rest.get(..end)
+        self.line()?.get(name.len() + 1..)
     }
 
     /// An amount as written: positive minor units, a space, a code of the list.
@@ -1368,7 +1448,8 @@ mod tests {
             let leaf = e.to_leaf();
             prop_assert_eq!(e.leaf_len(), leaf.len());
             // Read in one pass, not the careful way: the fast reader takes every shape.
-            prop_assert_eq!(Written::read(&leaf), Some(e.clone()));
+            prop_assert_eq!(Written::read(&leaf).map(EntryView::to_entry), Some(e.clone()));
+            prop_assert_eq!(e.view().to_entry(), e.clone());
             prop_assert_eq!(Entry::from_leaf(&leaf), Ok(e));
         }
 
@@ -1408,7 +1489,7 @@ mod tests {
             }
             // The one-pass reader takes exactly the canonical leaves, and reads them as
             // the careful way does: what it leaves, the careful way refuses.
-            match Written::read(&leaf) {
+            match Written::read(&leaf).map(EntryView::to_entry) {
                 Some(fast) => {
                     prop_assert_eq!(fast.to_leaf(), leaf.clone());
                     prop_assert_eq!(Entry::read_leaf(&leaf), Ok(fast));

@@ -57,23 +57,40 @@ pub enum MoneyError {
     TooLarge,
 }
 
+/// Each currency's place in [`CURRENCIES`] by its three letters (`u8::MAX` for none): a
+/// code is looked up in one step (a verifier reads two or three in every entry). Built
+/// when compiling; a code that is not three capital letters does not compile.
+static BY_LETTERS: [u8; 26 * 26 * 26] = by_letters();
+
+const fn by_letters() -> [u8; 26 * 26 * 26] {
+    let mut table = [u8::MAX; 26 * 26 * 26];
+    let mut i = 0;
+    while i < CURRENCIES.len() {
+        let code = CURRENCIES[i].0.as_bytes();
+        assert!(code.len() == 3 && i < u8::MAX as usize);
+        table[letters_index(code[0], code[1], code[2])] = i as u8;
+        i += 1;
+    }
+    table
+}
+
+/// The place of a code of three capital letters in [`BY_LETTERS`].
+const fn letters_index(a: u8, b: u8, c: u8) -> usize {
+    (((a - b'A') as usize) * 26 + (b - b'A') as usize) * 26 + (c - b'A') as usize
+}
+
 impl Currency {
     /// The currency of exactly this ISO 4217 code (upper case, nothing around it), as
     /// written in ledger entries; [`Currency::parse`] is for what people type.
     pub fn from_code(code: &str) -> Option<Self> {
-        // The list is in code order: looked up by the three letters as one number (ledger
-        // entries name two or three codes each).
-        let key = |c: &str| -> Option<u32> {
-            let &[a, b, c] = c.as_bytes() else {
-                return None;
-            };
-            Some(u32::from_be_bytes([0, a, b, c]))
+        let &[a, b, c] = code.as_bytes() else {
+            return None;
         };
-        let wanted = key(code)?;
-        CURRENCIES
-            .binary_search_by_key(&Some(wanted), |(c, _)| key(c))
-            .ok()
-            .map(Currency::at)
+        if !(a.is_ascii_uppercase() && b.is_ascii_uppercase() && c.is_ascii_uppercase()) {
+            return None;
+        }
+        let at = BY_LETTERS[letters_index(a, b, c)];
+        (usize::from(at) < CURRENCIES.len()).then_some(Currency(at))
     }
 
     pub fn parse(code: &str) -> Result<Self, MoneyError> {
@@ -226,6 +243,23 @@ mod tests {
             assert_eq!(Currency::parse(&code.to_lowercase()), Ok(c));
         }
         assert_eq!(Currency::from_code("afn"), None);
+        // Every three capital letters: exactly the listed codes are found, in their place.
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                for c in b'A'..=b'Z' {
+                    let code = String::from_utf8(vec![a, b, c]).unwrap();
+                    let listed = CURRENCIES.iter().position(|(l, _)| *l == code);
+                    assert_eq!(
+                        Currency::from_code(&code),
+                        listed.map(Currency::at),
+                        "{code}"
+                    );
+                }
+            }
+        }
+        for odd in ["", "AF", "AFNN", "AF1", "@FN", "ÄFN"] {
+            assert_eq!(Currency::from_code(odd), None, "{odd}");
+        }
         assert!(Currency::parse("AFN").unwrap() < Currency::parse("USD").unwrap());
     }
 
