@@ -73,16 +73,17 @@ pub fn check_log(
         .and_then(|tile| files.get(&tile))
         .and_then(|bundle| Some(&bundle[bundle_ranges(bundle).next()?.ok()?]));
     let base = base_of(first);
-    // Each entry is checked on its own as it is hashed, and only reversals and refusals
-    // are kept; a log whose tiles do not check is refused for that first.
+    // Each entry is checked on its own as it is hashed; only where the reversals are, and
+    // the first refusal in each bundle, are kept. A log whose tiles do not check is
+    // refused for that first.
     let (Leaves { leaves, tree }, kept) = check_tiles_with(size, root, files, |_, leaf| {
-        check_one(leaf, base).transpose()
+        Ok(check_one(leaf, base)?.then_some(()))
     })?;
     let mut refused = None;
     let mut reversals = Vec::new();
     for (index, k) in kept {
         match k {
-            Ok(reversal) => reversals.push((index as usize, reversal)),
+            Ok(()) => reversals.push(index as usize),
             Err(why) => {
                 refused = Some((index as usize, why));
                 break;
@@ -97,13 +98,13 @@ pub fn check_log(
 /// point at an earlier, unreversed, non-reversal entry with the same amounts.
 pub fn check_entries(leaves: &[impl AsRef<[u8]> + Sync]) -> Result<(), AuditError> {
     // The base currency is the first entry's. Each entry is parsed and checked on its own
-    // on every core, and only reversals are kept.
+    // on every core, and where the reversals are is kept.
     let base = base_of(leaves.first().map(AsRef::as_ref));
     let (checked, refused) = par::try_map(leaves, |leaf| check_one(leaf.as_ref(), base));
     let reversals = checked
-        .into_iter()
+        .iter()
         .enumerate()
-        .filter_map(|(i, r)| Some((i, r?)));
+        .filter_map(|(i, &reversal)| reversal.then_some(i));
     check_between(reversals, refused, |i| Some(leaves.get(i)?.as_ref()))
 }
 
@@ -112,9 +113,9 @@ fn base_of(first: Option<&[u8]>) -> Option<Currency> {
     Some(Entry::view_leaf(first?)?.base.currency())
 }
 
-/// Checks one entry on its own, in a ledger of `base` currency: a reversal is kept, to be
-/// checked against its target.
-fn check_one(leaf: &[u8], base: Option<Currency>) -> Result<Option<Box<Entry>>, Refused> {
+/// Checks one entry on its own, in a ledger of `base` currency: whether it is a reversal
+/// (to be checked against its target).
+fn check_one(leaf: &[u8], base: Option<Currency>) -> Result<bool, Refused> {
     // Read in place; what is not a canonical entry is read again to say why.
     let owned;
     let entry = match Entry::view_leaf(leaf) {
@@ -127,14 +128,14 @@ fn check_one(leaf: &[u8], base: Option<Currency>) -> Result<Option<Box<Entry>>, 
     entry
         .validate_sized(base.unwrap_or(entry.base.currency()), leaf.len())
         .map_err(Refused::Rule)?;
-    Ok(entry.reverses.is_some().then(|| Box::new(entry.to_entry())))
+    Ok(entry.reverses.is_some())
 }
 
-/// The rules between entries, given the `reversals` (in order) before the first entry
-/// `refused` on its own: each reversal against its target (read again from `leaf`:
-/// reversals are few). The first entry at fault is named, whichever rule it breaks.
+/// The rules between entries, given where the `reversals` are (in order) before the first
+/// entry `refused` on its own: each reversal against its target, both read again from
+/// `leaf` (reversals are few). The first entry at fault is named, whichever rule it breaks.
 fn check_between<'a>(
-    reversals: impl IntoIterator<Item = (usize, Box<Entry>)>,
+    reversals: impl IntoIterator<Item = usize>,
     refused: Option<(usize, Refused)>,
     leaf: impl Fn(usize) -> Option<&'a [u8]>,
 ) -> Result<(), AuditError> {
@@ -142,16 +143,20 @@ fn check_between<'a>(
         index: index as u64,
         why: e.to_string(),
     };
+    let read = |index: usize| leaf(index).and_then(|l| Entry::from_leaf(l).ok());
     let mut reversed = BTreeSet::new();
-    for (i, entry) in reversals {
-        let Some(target) = entry.reverses else {
-            continue;
+    for i in reversals {
+        // Each was read and checked on its own already: it reads again the same.
+        let Some((target, entry)) = read(i).and_then(|e| Some((e.reverses?, e))) else {
+            return Err(AuditError::NotAnEntry {
+                index: i as u64,
+                why: "it does not read twice the same".into(),
+            });
         };
         let earlier = usize::try_from(target)
             .ok()
             .filter(|&t| t < i)
-            .and_then(&leaf)
-            .and_then(|l| Entry::from_leaf(l).ok());
+            .and_then(read);
         check_reversal(&entry, target, earlier.as_ref(), reversed.contains(&target))
             .map_err(|e| rule(i, e))?;
         reversed.insert(target);
@@ -284,6 +289,48 @@ mod tests {
             check_entries(&leaves),
             Err(AuditError::BadRule { index: 2, .. })
         ));
+    }
+
+    /// Checked as the tiles are, the first entry at fault is named, in whichever bundle.
+    #[test]
+    fn the_first_fault_is_named_by_check_log() {
+        let not_an_entry = b"panah-ledger-entry 1\nkind gift\n".to_vec();
+        let mut bad_reversal = crate::ledger::testing::entry(0, Kind::Reversal);
+        bad_reversal.reverses = Some(5);
+        let mut good_reversal = crate::ledger::testing::entry(3, Kind::Reversal);
+        good_reversal.reverses = Some(3);
+        let check = |faults: &[(usize, &Vec<u8>)]| {
+            let mut leaves: Vec<Vec<u8>> = (0..600).map(leaf).collect();
+            leaves[200] = good_reversal.to_leaf();
+            for (i, bytes) in faults {
+                leaves[*i] = (*bytes).clone();
+            }
+            let (tree, files) = crate::tlog::check::all_tiles(&leaves).unwrap();
+            check_log(600, &tree.root(), files).map(|c| c.entries().len())
+        };
+        assert_eq!(check(&[]), Ok(600));
+        let reversal = bad_reversal.to_leaf();
+        let found = |r: Result<usize, AuditError>| match r {
+            Err(AuditError::NotAnEntry { index, .. }) => (index, false),
+            Err(AuditError::BadRule { index, .. }) => (index, true),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            found(check(&[(300, &not_an_entry), (100, &reversal)])),
+            (100, true)
+        );
+        assert_eq!(
+            found(check(&[(50, &not_an_entry), (400, &reversal)])),
+            (50, false)
+        );
+        assert_eq!(
+            found(check(&[(301, &not_an_entry), (300, &not_an_entry)])),
+            (300, false)
+        );
+        assert_eq!(
+            found(check(&[(599, &reversal), (450, &not_an_entry)])),
+            (450, false)
+        );
     }
 
     /// Each reversal rule, checked against the entry named (read again from its leaf).

@@ -68,9 +68,12 @@ pub struct Leaves {
     pub tree: Tree,
 }
 
+/// What [`check_tiles_with`] keeps of its entries, by index, in order.
+pub type Kept<T, E> = Vec<(u64, Result<T, E>)>;
+
 /// What is found in a bundle: how many entries it has (or why it does not read), and what
-/// the caller kept of them, by index.
-type Found<T> = (Result<usize, String>, Vec<(u64, T)>);
+/// the caller kept of them.
+type Found<T, E> = (Result<usize, String>, Kept<T, E>);
 
 /// A hash in base64, as checkpoints write it.
 pub fn b64(hash: &[u8; 32]) -> String {
@@ -85,17 +88,20 @@ pub fn check_tiles(
     root: &[u8; 32],
     files: HashMap<TileRef, Vec<u8>>,
 ) -> Result<Leaves, CheckError> {
-    check_tiles_with(size, root, files, |_, _| None::<()>).map(|(leaves, _)| leaves)
+    let nothing = |_, _: &[u8]| Ok::<Option<()>, ()>(None);
+    check_tiles_with(size, root, files, nothing).map(|(leaves, _)| leaves)
 }
 
 /// [`check_tiles`], running `each` on every entry (its index and bytes) as it is hashed:
-/// on every core, while the entry is in the cache. What `each` keeps, by index, in order.
-pub fn check_tiles_with<T: Send>(
+/// on every core, while the entry is in the cache. What `each` keeps, by index, in order:
+/// in each bundle, what it keeps up to its first error, and that error (a hub that serves
+/// a million bad entries does not make the verifier keep a million reasons).
+pub fn check_tiles_with<T: Send, E: Send>(
     size: u64,
     root: &[u8; 32],
     mut files: HashMap<TileRef, Vec<u8>>,
-    each: impl Fn(u64, &[u8]) -> Option<T> + Sync,
-) -> Result<(Leaves, Vec<(u64, T)>), CheckError> {
+    each: impl Fn(u64, &[u8]) -> Result<Option<T>, E> + Sync,
+) -> Result<(Leaves, Kept<T, E>), CheckError> {
     if size > MAX_CHECKED_SIZE {
         return Err(CheckError::TooLarge(size));
     }
@@ -140,7 +146,7 @@ pub fn check_tiles_with<T: Send>(
     let mut spans = vec![Span::default(); hashes.len()];
     // For each bundle: how many entries it has (or why it does not read), and what `each`
     // kept of them.
-    let mut found: Vec<Found<T>> = (0..bundles.len()).map(|_| (Ok(0), Vec::new())).collect();
+    let mut found: Vec<Found<T, E>> = (0..bundles.len()).map(|_| (Ok(0), Vec::new())).collect();
     let mut parts = Vec::with_capacity(bundles.len());
     let (mut hashes_left, mut spans_left) = (&mut hashes[..], &mut spans[..]);
     for (k, (&(tile, bytes), found)) in bundles.iter().zip(&mut found).enumerate() {
@@ -153,7 +159,7 @@ pub fn check_tiles_with<T: Send>(
     }
     crate::par::for_each(parts, |(k, first, bytes, hashes, spans, (count, kept))| {
         let mut places = hashes.iter_mut().zip(spans);
-        let mut n = 0;
+        let (mut n, mut failed) = (0, false);
         for range in bundle_ranges(bytes) {
             let range = match range {
                 Ok(range) => range,
@@ -165,13 +171,23 @@ pub fn check_tiles_with<T: Send>(
             if let Some((hash, span)) = places.next() {
                 let leaf = &bytes[range.clone()];
                 *hash = leaf_hash(leaf);
+                // At most 256 entries of at most 65,537 bytes each have a place: the
+                // offsets fit.
                 *span = Span {
                     buffer: k,
                     start: range.start as u32,
                     end: range.end as u32,
                 };
                 let index = first + n as u64;
-                kept.extend(each(index, leaf).map(|t| (index, t)));
+                if !failed {
+                    match each(index, leaf) {
+                        Ok(t) => kept.extend(t.map(|t| (index, Ok(t)))),
+                        Err(e) => {
+                            kept.push((index, Err(e)));
+                            failed = true;
+                        }
+                    }
+                }
             }
             n += 1;
         }
@@ -431,6 +447,31 @@ mod tests {
             assert_eq!(checked.leaves, leaves.iter().map(Vec::as_slice).collect());
             assert_eq!(checked.tree.root(), tree.root());
         }
+    }
+
+    /// What the caller's check keeps: in each bundle, up to its first error.
+    #[test]
+    fn only_the_first_error_of_a_bundle_is_kept() {
+        let (_, tree, files) = log(600);
+        let each = |i: u64, _: &[u8]| match i % 256 {
+            7 | 9 => Ok(Some(i)),
+            n if n >= 100 => Err(i),
+            _ => Ok(None),
+        };
+        let (leaves, kept) = check_tiles_with(600, &tree.root(), files, each).unwrap();
+        assert_eq!(leaves.leaves.len(), 600);
+        let expected: Kept<u64, u64> = [0, 256, 512]
+            .into_iter()
+            .flat_map(|b| {
+                [
+                    (b + 7, Ok(b + 7)),
+                    (b + 9, Ok(b + 9)),
+                    (b + 100, Err(b + 100)),
+                ]
+            })
+            .filter(|(i, _)| *i < 600)
+            .collect();
+        assert_eq!(kept, expected);
     }
 
     #[test]
