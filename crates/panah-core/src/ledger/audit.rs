@@ -52,11 +52,6 @@ impl Checked {
                 .unwrap_or_else(|e| unreachable!("an entry that checked no longer reads: {e}"))
         })
     }
-
-    /// Entry `index`, if there is one.
-    pub fn entry(&self, index: usize) -> Option<Entry> {
-        Entry::from_leaf(self.leaves.get(index)?).ok()
-    }
 }
 
 /// Checks every tile of a ledger of `size` against the signed `root`, every entry's format
@@ -205,7 +200,6 @@ mod tests {
                 .map(|l| Entry::from_leaf(l).unwrap())
                 .collect();
             assert_eq!(checked.entries(), entries);
-            assert_eq!(checked.entry(n as usize), None);
         }
     }
 

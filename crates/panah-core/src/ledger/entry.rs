@@ -171,18 +171,7 @@ impl Entry {
     }
 
     pub fn validate(&self, base_currency: Currency) -> Result<(), EntryError> {
-        self.validate_sized(base_currency, self.leaf_len())
-    }
-
-    /// [`Entry::validate`] for an entry read from a leaf of `size` bytes (what
-    /// [`Entry::leaf_len`] would count).
-    pub(crate) fn validate_sized(
-        &self,
-        base_currency: Currency,
-        size: usize,
-    ) -> Result<(), EntryError> {
-        debug_assert_eq!(size, self.leaf_len());
-        self.view().validate_sized(base_currency, size)
+        self.view().validate_sized(base_currency, self.leaf_len())
     }
 
     /// The entry of a canonical leaf, its texts borrowed from the leaf; `None` for any other
@@ -228,22 +217,11 @@ impl Entry {
         n.0
     }
 
-    /// Whether `leaf` is exactly this entry's canonical bytes, compared as they would be
-    /// written (no copy is made: every verifier does this for every entry).
-    fn is_leaf(&self, leaf: &[u8]) -> bool {
-        let mut m = Matches {
-            rest: leaf,
-            ok: true,
-        };
-        self.write_leaf(&mut m);
-        m.ok && m.rest.is_empty()
-    }
-
-    /// The one writer of the leaf format; [`Sink`] decides whether the bytes are kept,
-    /// counted or compared.
+    /// The one writer of the leaf format; [`Sink`] decides whether the bytes are kept or
+    /// counted.
     fn write_leaf(&self, s: &mut impl Sink) {
-        // Written out by hand rather than with `write!`: every verifier checks each entry
-        // against this writer, and the formatting machinery was most of that cost.
+        // Written out by hand rather than with `write!`, which was most of the cost of
+        // writing an entry.
         fn line(s: &mut impl Sink, name: &str) {
             s.put(name.as_bytes());
             s.put(b" ");
@@ -294,13 +272,7 @@ impl Entry {
         s.put(b"\n");
         if let Some(r) = self.receipt {
             line(s, "receipt");
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            let mut hex = [0u8; 64];
-            for (pair, b) in hex.chunks_exact_mut(2).zip(r) {
-                pair[0] = HEX[usize::from(b >> 4)];
-                pair[1] = HEX[usize::from(b & 15)];
-            }
-            s.put(&hex);
+            s.put(crate::hex(&r).as_bytes());
             s.put(b"\n");
         }
         line(s, "coordinator");
@@ -334,7 +306,7 @@ impl Entry {
         let entry = Entry::read_leaf(leaf)?;
         // Lenient in `read_leaf` (`+5`, `05`, `afn` are read), exact here: only the bytes
         // this entry would be written as are accepted, so one entry has one leaf hash.
-        if !entry.is_leaf(leaf) {
+        if entry.to_leaf() != leaf {
             return Err(EntryError::Malformed("not in canonical form".into()));
         }
         Ok(entry)
@@ -345,12 +317,13 @@ impl Entry {
     fn read_leaf(leaf: &[u8]) -> Result<Self, EntryError> {
         let bad = |m: &str| EntryError::Malformed(m.to_owned());
         let text = std::str::from_utf8(leaf).map_err(|_| bad("not UTF-8"))?;
-        let mut lines = Lines::of(
-            text.strip_suffix('\n')
-                .ok_or_else(|| bad("no final newline"))?,
-        );
-        match lines.peek() {
-            Some(HEADER_V1 | HEADER_V2) => lines.advance(),
+        let mut lines = text
+            .strip_suffix('\n')
+            .ok_or_else(|| bad("no final newline"))?
+            .split('\n')
+            .peekable();
+        match lines.next() {
+            Some(HEADER_V1 | HEADER_V2) => {}
             Some(h) if h.starts_with("panah-ledger-entry ") => {
                 return Err(bad(
                     "a newer entry format than this program knows: update panah",
@@ -359,17 +332,15 @@ impl Entry {
             _ => return Err(bad("no `panah-ledger-entry` header")),
         }
         let mut next = |name: &str| -> Option<&str> {
-            let value = field(lines.peek()?, name)?;
-            lines.advance();
+            let value = lines.peek()?.strip_prefix(name)?.strip_prefix(' ')?;
+            lines.next();
             Some(value)
         };
         let amount = |v: &str| -> Result<Amount, EntryError> {
-            let (minor, cur) = split_space(v).ok_or_else(|| bad("amount"))?;
+            let (minor, cur) = v.split_once(' ').ok_or_else(|| bad("amount"))?;
             let minor: i64 = minor.parse().map_err(|_| bad("amount"))?;
-            let currency = match Currency::from_code(cur) {
-                Some(c) => c,
-                None => Currency::parse(cur).map_err(|e| EntryError::Malformed(e.to_string()))?,
-            };
+            let currency =
+                Currency::parse(cur).map_err(|e| EntryError::Malformed(e.to_string()))?;
             Amount::new(minor, currency).map_err(|e| EntryError::Malformed(e.to_string()))
         };
         let kind = next("kind")
@@ -377,20 +348,11 @@ impl Entry {
             .ok_or_else(|| bad("kind"))?;
         let (date, precision) = next("date")
             .and_then(|v| {
-                let (d, p) = split_space(v)?;
-                // What is written is read directly; anything else the lenient way, and
-                // then refused as not canonical if it reads at all.
-                let (y, m, day) = match written_date(d.as_bytes()) {
-                    Some(ymd) => ymd,
-                    None => {
-                        let mut parts = d.split('-');
-                        (
-                            parts.next()?.parse().ok()?,
-                            parts.next()?.parse().ok()?,
-                            parts.next()?.parse().ok()?,
-                        )
-                    }
-                };
+                let (d, p) = v.split_once(' ')?;
+                let mut parts = d.split('-');
+                let y: i32 = parts.next()?.parse().ok()?;
+                let m: u8 = parts.next()?.parse().ok()?;
+                let day: u8 = parts.next()?.parse().ok()?;
                 let date = Date::from_calendar_date(y, Month::try_from(m).ok()?, day).ok()?;
                 Some((date, DatePrecision::parse(p)?))
             })
@@ -416,15 +378,16 @@ impl Entry {
         let memo = next("memo").ok_or_else(|| bad("memo"))?.to_owned();
         let mut translations = BTreeMap::new();
         for lang in Lang::ALL {
-            let text = lines
-                .peek()
-                .and_then(|line| field(line, translation_field(lang)));
+            let text = lines.peek().and_then(|line| {
+                line.strip_prefix(translation_field(lang))?
+                    .strip_prefix(' ')
+            });
             if let Some(text) = text {
-                lines.advance();
+                lines.next();
                 translations.insert(lang, text.to_owned());
             }
         }
-        if lines.peek().is_some() {
+        if lines.next().is_some() {
             return Err(bad("unexpected lines"));
         }
         Ok(Entry {
@@ -620,7 +583,7 @@ impl<'a> Written<'a> {
             coordinator,
         })?;
         debug_assert!(
-            view.to_entry().is_leaf(leaf),
+            view.to_entry().to_leaf() == leaf,
             "the one-pass reader took a leaf the writer would not write"
         );
         Some(view)
@@ -686,49 +649,6 @@ fn unsigned(digits: &[u8]) -> Option<u64> {
     })
 }
 
-/// The lines of a leaf (its final newline already taken off), found in one sweep.
-struct Lines<'a> {
-    text: &'a str,
-    breaks: memchr::Memchr<'a>,
-    /// Where the line after `current` starts, if there is one.
-    start: Option<usize>,
-    current: Option<&'a str>,
-}
-
-impl<'a> Lines<'a> {
-    fn of(text: &'a str) -> Self {
-        let mut lines = Lines {
-            text,
-            breaks: memchr::memchr_iter(b'\n', text.as_bytes()),
-            start: Some(0),
-            current: None,
-        };
-        lines.advance();
-        lines
-    }
-
-    fn peek(&self) -> Option<&'a str> {
-        self.current
-    }
-
-    fn advance(&mut self) {
-        self.current = self.start.and_then(|start| {
-            let end = self.breaks.next();
-            self.start = end.map(|e| e + 1);
-            // Newlines are ASCII, so these are character boundaries.
-            self.text.get(start..end.unwrap_or(self.text.len()))
-        });
-    }
-}
-
-/// The value of a `name value` line, if `line` is one.
-fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    let (bytes, n) = (line.as_bytes(), name.len());
-    (bytes.get(n) == Some(&b' ') && starts(bytes, name.as_bytes()))
-        .then(|| line.get(n + 1..))
-        .flatten()
-}
-
 /// A date as leaves write it: four digits, two, two.
 fn written_date(d: &[u8]) -> Option<(i32, u8, u8)> {
     let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = d else {
@@ -748,13 +668,6 @@ fn decimal(digits: &[u8]) -> Option<u32> {
     })
 }
 
-/// `s.split_once(' ')`, for the short values of a leaf.
-fn split_space(s: &str) -> Option<(&str, &str)> {
-    let i = s.bytes().position(|b| b == b' ')?;
-    // A space is ASCII, so both halves are still text.
-    Some((s.get(..i)?, s.get(i + 1..)?))
-}
-
 /// Where [`Entry::write_leaf`] puts the bytes of a leaf.
 trait Sink {
     fn put(&mut self, bytes: &[u8]);
@@ -772,29 +685,6 @@ struct Length(usize);
 impl Sink for Length {
     fn put(&mut self, bytes: &[u8]) {
         self.0 += bytes.len();
-    }
-}
-
-/// Compares the bytes with those of a leaf at hand, from the front.
-struct Matches<'a> {
-    rest: &'a [u8],
-    ok: bool,
-}
-
-impl Sink for Matches<'_> {
-    fn put(&mut self, bytes: &[u8]) {
-        let Some((head, rest)) = self.rest.split_at_checked(bytes.len()) else {
-            self.ok = false;
-            return;
-        };
-        // Most pieces are a few bytes: compared in place rather than by a call to memcmp.
-        let same = if bytes.len() <= 16 {
-            head.iter().zip(bytes).all(|(a, b)| a == b)
-        } else {
-            head == bytes
-        };
-        self.ok &= same;
-        self.rest = rest;
     }
 }
 
@@ -1496,11 +1386,11 @@ mod tests {
                 }
                 None => prop_assert!(Entry::from_leaf(&leaf).is_err()),
             }
-            // The comparison in place is exactly "written again, the same bytes": what
-            // every verifier before it did, with a copy.
+            // Taken in one pass exactly when "read leniently, written again, the same
+            // bytes".
             match Entry::read_leaf(&leaf) {
                 Ok(read) => {
-                    prop_assert_eq!(read.is_leaf(&leaf), read.to_leaf() == leaf);
+                    prop_assert_eq!(Written::read(&leaf).is_some(), read.to_leaf() == leaf);
                     prop_assert_eq!(Entry::from_leaf(&leaf).is_ok(), read.to_leaf() == leaf);
                 }
                 Err(e) => prop_assert_eq!(Entry::from_leaf(&leaf), Err(e)),

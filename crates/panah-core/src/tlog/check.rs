@@ -248,8 +248,8 @@ pub fn check_tiles_with<T: Send, E: Send>(
         claimed
     } else {
         // The tree the entries make, each bundle cut to its tile's width.
-        let kept: Vec<[u8; 32]> = counts.iter().flat_map(got).copied().collect();
-        let tree = Tree::from_leaf_hashes(&kept);
+        let cut: Vec<[u8; 32]> = counts.iter().flat_map(got).copied().collect();
+        let tree = Tree::from_leaf_hashes(&cut);
         if tree.size() != size || tree.root() != *root {
             return Err(CheckError::RootMismatch { signed: b64(root) });
         }
