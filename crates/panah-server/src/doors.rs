@@ -7,6 +7,12 @@
 //! the team it read when it began, and an upload can take minutes. A team change made
 //! through this process forgets every door at once; one made through another process (or
 //! `panah admin`) is seen within [`TTL`].
+//!
+//! A door also keeps its coordinators' keys prepared for encryption (a table of multiples
+//! of each key, 30 KB, built on the first message: `panah_core::age_file::Recipient`), and
+//! hands them on to the door read after it while the keys are the same. A door not opened
+//! for [`IDLE`] is dropped with its tables, so only collectives that are receiving
+//! messages hold them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -15,18 +21,21 @@ use std::time::Duration;
 // Tokio's clock, so that a test can move time on instead of sleeping.
 use tokio::time::Instant;
 
+use panah_core::age_file::Recipient;
 use panah_core::Slug;
 use panah_store::{Collective, Store, StoreError};
 
 /// How long a door is reused.
 pub(crate) const TTL: Duration = Duration::from_secs(1);
+/// How long a door that is not opened is kept at all.
+pub(crate) const IDLE: Duration = Duration::from_secs(10 * 60);
 
 /// A collective as the contact drop opens it.
 #[derive(Debug, Clone)]
 pub(crate) struct Door {
     pub collective: Collective,
     /// Its current coordinators, as age recipients: what a submission is encrypted to.
-    pub recipients: Arc<[age::x25519::Recipient]>,
+    pub recipients: Arc<[Recipient]>,
 }
 
 #[derive(Debug, Default)]
@@ -46,23 +55,33 @@ struct Kept {
 impl Doors {
     /// The door of `slug`, or `None` if there is no such collective.
     pub async fn get(&self, store: &Store, slug: &Slug) -> Result<Option<Door>, StoreError> {
-        let forgotten = match self.entries.read() {
-            Ok(entries) => {
-                if let Some((born, door)) = entries.doors.get(slug) {
-                    if born.elapsed() < TTL {
-                        return Ok(Some(door.clone()));
-                    }
-                }
-                entries.forgotten
-            }
-            Err(_) => u64::MAX,
+        let (forgotten, prepared) = match self.entries.read() {
+            Ok(entries) => match entries.doors.get(slug) {
+                Some((born, door)) if born.elapsed() < TTL => return Ok(Some(door.clone())),
+                Some((_, door)) => (entries.forgotten, Some(door.recipients.clone())),
+                None => (entries.forgotten, None),
+            },
+            Err(_) => (u64::MAX, None),
         };
         let Some(collective) = store.collective(slug).await? else {
             return Ok(None);
         };
         let team = store.coordinators(collective.id, false).await?;
+        let recipients = team
+            .iter()
+            .map(|m| {
+                let key = Recipient::new(&m.key.recipient());
+                // The same key, already prepared by the last door.
+                prepared
+                    .iter()
+                    .flat_map(|p| p.iter())
+                    .find(|p| p.key_bytes() == key.key_bytes())
+                    .cloned()
+                    .unwrap_or(key)
+            })
+            .collect();
         let door = Door {
-            recipients: team.iter().map(|m| m.key.recipient()).collect(),
+            recipients,
             collective,
         };
         self.keep(slug, &door, forgotten);
@@ -76,6 +95,7 @@ impl Doors {
     fn keep(&self, slug: &Slug, door: &Door, forgotten: u64) {
         if let Ok(mut entries) = self.entries.write() {
             if entries.forgotten == forgotten {
+                entries.doors.retain(|_, (born, _)| born.elapsed() < IDLE);
                 entries
                     .doors
                     .insert(slug.clone(), (Instant::now(), door.clone()));
@@ -161,6 +181,81 @@ mod tests {
             1,
             "only what exists"
         );
+    }
+
+    /// A door read again hands on the keys it had prepared (their tables are built once,
+    /// not every second); a new coordinator's key is new; a door left unopened for
+    /// [`IDLE`] is dropped, tables and all.
+    #[tokio::test]
+    async fn prepared_keys_are_handed_on_and_idle_doors_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&panah_store::testing::sqlite_location(dir.path()))
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        for name in ["roshanai", "other"] {
+            let c = store
+                .create_collective(&NewCollective {
+                    slug: Slug::parse(name).unwrap(),
+                    default_lang: Lang::Dari,
+                    names: ["a".into(), "b".into(), "c".into()],
+                })
+                .await
+                .unwrap();
+            store.add_coordinator(c.id, &key(), "").await.unwrap();
+            ids.push(c.id);
+        }
+        let (slug, other) = (
+            Slug::parse("roshanai").unwrap(),
+            Slug::parse("other").unwrap(),
+        );
+        store.add_coordinator(ids[0], &key(), "").await.unwrap();
+        let doors = Doors::default();
+        let open = |slug: &Slug| {
+            let (doors, store, slug) = (&doors, &store, slug.clone());
+            async move { doors.get(store, &slug).await.unwrap().unwrap().recipients }
+        };
+        let same = |a: &Recipient, b: &Recipient| std::ptr::eq(a.key_bytes(), b.key_bytes());
+        // Moves tokio's clock on (kept running in between: the database pool has timeouts).
+        async fn later(by: Duration) {
+            tokio::time::pause();
+            tokio::time::advance(by).await;
+            tokio::time::resume();
+        }
+
+        let first = open(&slug).await;
+        assert_eq!(first.len(), 2);
+        later(TTL).await;
+        let again = open(&slug).await;
+        assert!(first.iter().zip(again.iter()).all(|(a, b)| same(a, b)));
+
+        store.add_coordinator(ids[0], &key(), "").await.unwrap();
+        later(TTL).await;
+        let grown = open(&slug).await;
+        assert_eq!(grown.len(), 3);
+        let handed_on = grown
+            .iter()
+            .filter(|g| first.iter().any(|f| same(f, g)))
+            .count();
+        assert_eq!(
+            handed_on, 2,
+            "the new coordinator's key is the one not handed on"
+        );
+
+        open(&other).await;
+        later(IDLE).await;
+        open(&other).await; // read again, and the idle door is swept
+        let kept: Vec<Slug> = doors
+            .entries
+            .read()
+            .unwrap()
+            .doors
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(kept, vec![other]);
+        let fresh = open(&slug).await;
+        assert!(!fresh.iter().any(|f| grown.iter().any(|g| same(f, g))));
     }
 
     /// A door read before a team change, and kept after it, would hide the change for a

@@ -58,7 +58,7 @@ pub struct Intake<'s> {
     hub: Hub<'s>,
     collective: i64,
     slug: Slug,
-    recipients: std::sync::Arc<[age::x25519::Recipient]>,
+    recipients: std::sync::Arc<[panah_core::age_file::Recipient]>,
     files: Vec<FileEntry>,
     /// (blob key, stored size) of each sealed file, in order.
     stored_files: Vec<(String, i64)>,
@@ -138,7 +138,7 @@ impl<'s> Intake<'s> {
         hub: Hub<'s>,
         collective: i64,
         slug: Slug,
-        recipients: std::sync::Arc<[age::x25519::Recipient]>,
+        recipients: std::sync::Arc<[panah_core::age_file::Recipient]>,
     ) -> Result<Self, Refusal> {
         if recipients.is_empty() {
             return Err(Refusal::NoCoordinators);

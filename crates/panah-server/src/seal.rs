@@ -57,7 +57,7 @@ impl std::fmt::Debug for Sealer {
 impl Sealer {
     pub fn new(
         blobs: &BlobStore,
-        recipients: &[age::x25519::Recipient],
+        recipients: &[panah_core::age_file::Recipient],
     ) -> Result<Self, SealError> {
         if recipients.is_empty() {
             return Err(SealError::NoRecipients);

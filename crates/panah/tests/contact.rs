@@ -150,19 +150,37 @@ fn stored_ciphertext_opens_with_stock_rage() {
         1,
         "the file is a blob file; the envelope is in the database"
     );
-    let mut outputs = Vec::new();
-    for blob in &blobs {
-        let out = std::process::Command::new(&rage)
-            .args(["-d", "-i", &identity, &s(blob)])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "rage -d {}: {}",
-            blob.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        outputs.push(out.stdout);
+    let open_all = |identity: &str| {
+        let mut outputs = Vec::new();
+        for blob in &blobs {
+            let out = std::process::Command::new(&rage)
+                .args(["-d", "-i", identity, &s(blob)])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "rage -d {}: {}",
+                blob.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            outputs.push(out.stdout);
+        }
+        outputs
+    };
+    let outputs = open_all(&identity);
+    // Each of the three coordinators' stanzas opens, not only one of them.
+    for keyring in &keyrings[..2] {
+        let other = s(&dir.path().join("other-identity.txt"));
+        ok(&[
+            "id",
+            "export-age-identity",
+            "--keyring",
+            keyring,
+            "-o",
+            &other,
+        ]);
+        assert_eq!(open_all(&other), outputs);
+        std::fs::remove_file(&other).unwrap();
     }
     let message = outputs
         .iter()
