@@ -40,9 +40,30 @@ impl<const N: usize> std::fmt::Debug for DigitCode<N> {
 
 impl<const N: usize> DigitCode<N> {
     pub fn generate() -> Self {
-        use rand::Rng;
-        let mut rng = rand::rngs::OsRng;
-        DigitCode(std::array::from_fn(|_| rng.gen_range(0..10)))
+        Self::from_random_bytes(|pool| rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, pool))
+    }
+
+    /// Digits from random bytes, read 64 at a time (one call to the system's generator for
+    /// a whole code, where a call per digit cost a codename 28 system calls): a byte below
+    /// 250 gives a digit (250 is 25 × 10, so every digit is equally likely), a byte above
+    /// is skipped.
+    fn from_random_bytes(mut fill: impl FnMut(&mut [u8; 64])) -> Self {
+        use zeroize::Zeroize;
+        let mut out = [0u8; N];
+        let mut pool = [0u8; 64];
+        let mut filled = 0;
+        while filled < N {
+            fill(&mut pool);
+            for &b in pool.iter().filter(|&&b| b < 250) {
+                if filled == N {
+                    break;
+                }
+                out[filled] = b % 10;
+                filled += 1;
+            }
+        }
+        pool.zeroize();
+        DigitCode(out)
     }
 
     /// Reads a code as a person typed it. Separators (spaces, dashes, dots, commas, Arabic
@@ -127,6 +148,49 @@ pub fn to_persian(s: &str) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Bytes of 250 and above are skipped, the rest give their last digit, and the pool is
+    /// read again when it runs out.
+    #[test]
+    fn digits_come_from_bytes_below_250() {
+        let mut calls = 0;
+        let code = DigitCode::<28>::from_random_bytes(|pool| {
+            calls += 1;
+            // 60 bytes that are skipped, then 249, 13, 250, 251: two digits a pool.
+            pool.fill(if calls < 3 { 255 } else { 250 });
+            pool[60..].copy_from_slice(&[249, 13, 250, 251]);
+        });
+        assert_eq!(calls, 14);
+        assert!(
+            code.digits().chunks(2).all(|d| d == [9, 3]),
+            "{:?}",
+            code.digits()
+        );
+        let code = DigitCode::<28>::from_random_bytes(|pool| {
+            for (i, b) in pool.iter_mut().enumerate() {
+                *b = i as u8 * 3;
+            }
+        });
+        let want: Vec<u8> = (0..28).map(|i| (i * 3 % 10) as u8).collect();
+        assert_eq!(code.digits().to_vec(), want);
+    }
+
+    /// Codes from the system's generator use every digit about equally often.
+    #[test]
+    fn generated_digits_are_spread_evenly() {
+        let mut seen = [0u32; 10];
+        for _ in 0..1000 {
+            for d in DigitCode::<28>::generate().digits() {
+                seen[usize::from(d)] += 1;
+            }
+        }
+        // 28,000 digits: 2,800 each expected; 2,500 and 3,100 are more than five standard
+        // deviations away.
+        assert!(
+            seen.iter().all(|&n| (2_500..3_100).contains(&n)),
+            "{seen:?}"
+        );
+    }
 
     #[test]
     fn mixed_digits() {
