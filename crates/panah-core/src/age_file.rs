@@ -158,7 +158,9 @@ impl Recipient {
             m[i] = (k[i] >> 3) | (next << 5);
         }
         let mut scalar = Scalar::from_bytes_mod_order(m);
-        let shared = (table * &scalar).to_montgomery().to_bytes();
+        let mut point = table * &scalar;
+        let shared = point.to_montgomery().to_bytes();
+        point.zeroize();
         k.zeroize();
         m.zeroize();
         scalar.zeroize();

@@ -10,9 +10,10 @@
 //!
 //! A door also keeps its coordinators' keys prepared for encryption (a table of multiples
 //! of each key, 30 KB, built on the first message: `panah_core::age_file::Recipient`), and
-//! hands them on to the door read after it while the keys are the same. A door not opened
-//! for [`IDLE`] is dropped with its tables, so only collectives that are receiving
-//! messages hold them.
+//! hands them on to the door read after it while the keys are the same. Whenever a door is
+//! kept, every door not opened for [`IDLE`] is dropped with its tables: tables are held
+//! for collectives that received messages lately (once all traffic stops, until the next
+//! door is kept), and there is at most one door per collective.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
